@@ -1,0 +1,99 @@
+// Package admin serves migrate's admin API: app status and weights as JSON,
+// Prometheus metrics and a health check, on a listener separate from the
+// proxied traffic (loopback by default).
+//
+// Reads are open to loopback clients; every write, and every read from a
+// non-loopback client, needs "Authorization: Bearer <token>" and is answered
+// 401 without it. With no token configured, writes are refused.
+//
+// It emits one structured log line per write (weight changes, rollbacks).
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/migratekit/migrate/lb"
+	"github.com/migratekit/migrate/state"
+	"github.com/migratekit/migrate/telemetry"
+)
+
+// Options are the admin server's dependencies.
+type Options struct {
+	Logger   *slog.Logger        // nil: discard
+	Token    string              // bearer token for writes; empty refuses writes
+	Proxy    *lb.Proxy           // the apps this process serves
+	Metrics  *telemetry.Metrics  // per-side numbers for status; nil: zeros
+	Store    state.Store         // where weights persist; nil: not persisted
+	Gatherer prometheus.Gatherer // served on /metrics; nil: no /metrics
+}
+
+// Server is the admin API.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+	mux  *http.ServeMux
+}
+
+// New builds the admin API.
+func New(opts Options) *Server {
+	s := &Server{opts: opts, log: opts.Logger, mux: http.NewServeMux()}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	if s.opts.Gatherer != nil {
+		s.mux.Handle("GET /metrics", s.read(promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{})))
+	}
+	s.mux.Handle("GET /api/v1/apps", s.read(http.HandlerFunc(s.listApps)))
+	s.mux.Handle("GET /api/v1/apps/{app}", s.read(http.HandlerFunc(s.getApp)))
+	s.mux.Handle("PUT /api/v1/apps/{app}/weight", s.write(http.HandlerFunc(s.putWeight)))
+	s.mux.Handle("POST /api/v1/apps/{app}/rollback", s.write(http.HandlerFunc(s.postRollback)))
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+// Serve answers on ln until ctx is done, then shuts down within 5 seconds.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving admin API: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
+		return fmt.Errorf("serving admin API: %w", serr)
+	}
+	if err != nil {
+		return fmt.Errorf("shutting down admin API: %w", err)
+	}
+	return nil
+}

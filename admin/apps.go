@@ -1,0 +1,181 @@
+package admin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/migratekit/migrate/lb"
+	"github.com/migratekit/migrate/telemetry"
+)
+
+// Phases an app can be in, derived from its weight.
+const (
+	PhaseOld   = "old"   // every client on old
+	PhaseSplit = "split" // clients split between old and new
+	PhaseNew   = "new"   // every client on new
+)
+
+// AppStatus is the JSON answer of GET /api/v1/apps/{app}.
+type AppStatus struct {
+	App      string                         `json:"app"`
+	Weight   int                            `json:"weight"`
+	Phase    string                         `json:"phase"`
+	Sides    map[string]telemetry.SideStats `json:"sides"`
+	Backends []Backend                      `json:"backends"`
+}
+
+// Backend is one backend's state in AppStatus.
+type Backend struct {
+	Side     string `json:"side"`
+	URL      string `json:"url"`
+	Healthy  bool   `json:"healthy"`
+	InFlight int64  `json:"in_flight"`
+}
+
+// Phase names the phase of an app at weight w.
+func Phase(w int) string {
+	switch {
+	case w <= 0:
+		return PhaseOld
+	case w >= 100:
+		return PhaseNew
+	}
+	return PhaseSplit
+}
+
+func (s *Server) status(a *lb.App) AppStatus {
+	st := AppStatus{
+		App:    a.Name(),
+		Weight: a.Weight(),
+		Phase:  Phase(a.Weight()),
+		Sides: map[string]telemetry.SideStats{
+			telemetry.SideOld: s.opts.Metrics.Snapshot(a.Name(), telemetry.SideOld),
+			telemetry.SideNew: s.opts.Metrics.Snapshot(a.Name(), telemetry.SideNew),
+		},
+		Backends: []Backend{},
+	}
+	for _, b := range a.Backends() {
+		st.Backends = append(st.Backends, Backend{Side: b.Side, URL: b.URL, Healthy: b.Healthy, InFlight: b.InFlight})
+	}
+	return st
+}
+
+func (s *Server) listApps(w http.ResponseWriter, r *http.Request) {
+	out := []AppStatus{}
+	for _, a := range s.opts.Proxy.Apps() {
+		out = append(out, s.status(a))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) app(w http.ResponseWriter, r *http.Request) *lb.App {
+	name := r.PathValue("app")
+	a := s.opts.Proxy.App(name)
+	if a == nil {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("app %q is not served by this instance", name))
+	}
+	return a
+}
+
+func (s *Server) getApp(w http.ResponseWriter, r *http.Request) {
+	if a := s.app(w, r); a != nil {
+		writeJSON(w, http.StatusOK, s.status(a))
+	}
+}
+
+// WeightRequest is the body of PUT /api/v1/apps/{app}/weight.
+type WeightRequest struct {
+	Weight *int   `json:"weight"`
+	Reason string `json:"reason,omitempty"`
+}
+
+func (s *Server) putWeight(w http.ResponseWriter, r *http.Request) {
+	a := s.app(w, r)
+	if a == nil {
+		return
+	}
+	var req WeightRequest
+	if err := decodeBody(r, &req); err != nil && !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if req.Weight == nil {
+		writeError(w, http.StatusBadRequest, `body needs "weight" (0-100)`)
+		return
+	}
+	if *req.Weight < 0 || *req.Weight > 100 {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("weight %d is out of range 0-100", *req.Weight))
+		return
+	}
+	s.setWeight(w, r, a, *req.Weight, "weight", req.Reason)
+}
+
+// RollbackRequest is the body of POST /api/v1/apps/{app}/rollback.
+type RollbackRequest struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+func (s *Server) postRollback(w http.ResponseWriter, r *http.Request) {
+	a := s.app(w, r)
+	if a == nil {
+		return
+	}
+	var req RollbackRequest
+	if err := decodeBody(r, &req); err != nil && !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	s.setWeight(w, r, a, 0, "rollback", req.Reason)
+}
+
+// setWeight persists first, so that a weight the store refused is never
+// served, then applies it to the running proxy.
+func (s *Server) setWeight(w http.ResponseWriter, r *http.Request, a *lb.App, weight int, action, reason string) {
+	from := a.Weight()
+	if s.opts.Store != nil {
+		if err := s.opts.Store.SetWeight(r.Context(), a.Name(), weight); err != nil {
+			s.log.Error("saving weight", "app", a.Name(), "err", err)
+			writeError(w, http.StatusInternalServerError, "saving the weight failed; nothing changed")
+			return
+		}
+	}
+	if err := a.SetWeight(weight); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	s.log.Info("weight changed", "app", a.Name(), "action", action, "from", from, "to", weight, "reason", reason, "remote", r.RemoteAddr)
+	writeJSON(w, http.StatusOK, s.status(a))
+}
+
+func decodeBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return err
+		}
+		return fmt.Errorf("decoding request body: %w", err)
+	}
+	return nil
+}
+
+// ErrorBody is the JSON body of every error answer.
+type ErrorBody struct {
+	Error string `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, ErrorBody{Error: msg})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

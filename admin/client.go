@@ -1,0 +1,118 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Client talks to a running migrate's admin API. `migrate status` and
+// `migrate cutover` are built on it.
+type Client struct {
+	// BaseURL is the admin API's address: "http://127.0.0.1:9090" or
+	// "127.0.0.1:9090".
+	BaseURL string
+	// Token is sent as a bearer token when set.
+	Token string
+	// HTTP is the client used; nil means one with a 10 s timeout.
+	HTTP *http.Client
+}
+
+// APIError is an error answer of the admin API.
+type APIError struct {
+	Status int
+	Msg    string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("admin API: %d %s: %s", e.Status, http.StatusText(e.Status), e.Msg)
+}
+
+// Apps returns the status of every app.
+func (c *Client) Apps(ctx context.Context) ([]AppStatus, error) {
+	var out []AppStatus
+	return out, c.do(ctx, http.MethodGet, "/api/v1/apps", nil, &out)
+}
+
+// App returns the status of one app.
+func (c *Client) App(ctx context.Context, app string) (AppStatus, error) {
+	var out AppStatus
+	return out, c.do(ctx, http.MethodGet, "/api/v1/apps/"+app, nil, &out)
+}
+
+// SetWeight sets an app's weight and returns its new status.
+func (c *Client) SetWeight(ctx context.Context, app string, weight int, reason string) (AppStatus, error) {
+	var out AppStatus
+	return out, c.do(ctx, http.MethodPut, "/api/v1/apps/"+app+"/weight", WeightRequest{Weight: &weight, Reason: reason}, &out)
+}
+
+// Rollback sends every client of app back to old.
+func (c *Client) Rollback(ctx context.Context, app, reason string) (AppStatus, error) {
+	var out AppStatus
+	return out, c.do(ctx, http.MethodPost, "/api/v1/apps/"+app+"/rollback", RollbackRequest{Reason: reason}, &out)
+}
+
+func (c *Client) base() string {
+	b := strings.TrimRight(c.BaseURL, "/")
+	if !strings.Contains(b, "://") {
+		b = "http://" + b
+	}
+	return b
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("encoding request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base()+path, body)
+	if err != nil {
+		return fmt.Errorf("building request: %w", err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 10 * time.Second}
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("reaching the admin API at %s (is migrate serve running?): %w", c.base(), err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return fmt.Errorf("reading admin API answer: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var eb ErrorBody
+		if json.Unmarshal(data, &eb) != nil || eb.Error == "" {
+			eb.Error = strings.TrimSpace(string(data))
+		}
+		return &APIError{Status: resp.StatusCode, Msg: eb.Error}
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("decoding admin API answer: %w", err)
+	}
+	return nil
+}
+
+// IsNotFound reports whether err is the admin API's 404.
+func IsNotFound(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusNotFound
+}
