@@ -46,6 +46,16 @@ func Phase(w int) string {
 	return PhaseSplit
 }
 
+// Status returns the status of a served app; ok is false when this
+// instance does not serve it.
+func (s *Server) Status(app string) (st AppStatus, ok bool) {
+	a := s.opts.Proxy.App(app)
+	if a == nil {
+		return AppStatus{}, false
+	}
+	return s.status(a), true
+}
+
 func (s *Server) status(a *lb.App) AppStatus {
 	st := AppStatus{
 		App:    a.Name(),

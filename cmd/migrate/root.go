@@ -64,6 +64,7 @@ an admin API and health checks.`,
 
 	cmd.AddCommand(
 		newCmdVersion(opts),
+		newCmdDemo(opts),
 		newCmdInit(opts),
 		newCmdValidate(opts),
 		newCmdServe(opts),

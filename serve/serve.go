@@ -1,0 +1,154 @@
+// Package serve assembles a running migrate instance from a manifest: the
+// load-balancing core, the telemetry registry and statsd mirror, the state
+// store that keeps weights across restarts, and the admin API. `migrate
+// serve` and `migrate demo` are thin wrappers around it.
+//
+// It emits the metrics of the packages it wires (lb, telemetry) and the Go
+// runtime and process collectors, on the admin listener's /metrics.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/migratekit/migrate/admin"
+	"github.com/migratekit/migrate/lb"
+	"github.com/migratekit/migrate/manifest"
+	"github.com/migratekit/migrate/state"
+	"github.com/migratekit/migrate/telemetry"
+)
+
+// Options configure an instance.
+type Options struct {
+	Manifest *manifest.Manifest
+	// Apps are the apps to serve; empty serves every app of the manifest.
+	Apps []string
+	// DataDir holds the embedded state store.
+	DataDir string
+	// Token is the admin API's bearer token; empty refuses writes.
+	Token  string
+	Logger *slog.Logger // nil: discard
+}
+
+// Instance is a migrate instance whose listeners are bound and which is
+// ready to Run.
+type Instance struct {
+	Proxy    *lb.Proxy
+	Admin    *admin.Server
+	Metrics  *telemetry.Metrics
+	Registry *prometheus.Registry
+
+	log     *slog.Logger
+	store   state.Store
+	adminLn net.Listener
+}
+
+// ErrUnknownApp is returned by New for an app the manifest does not have.
+var ErrUnknownApp = errors.New("app is not in the manifest")
+
+// New builds an instance and binds its listeners, so that an address in use
+// is reported before anything is served.
+func New(ctx context.Context, opts Options) (inst *Instance, err error) {
+	m := opts.Manifest
+	for _, name := range opts.Apps {
+		if _, ok := m.Apps[name]; !ok {
+			return nil, fmt.Errorf("%w: %q (apps: %v)", ErrUnknownApp, name, m.AppNames())
+		}
+	}
+	inst = &Instance{log: opts.Logger, Registry: prometheus.NewRegistry()}
+	if inst.log == nil {
+		inst.log = slog.New(slog.DiscardHandler)
+	}
+	defer func() {
+		if err != nil {
+			inst.Close()
+		}
+	}()
+	inst.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if inst.Metrics, err = telemetry.New(inst.Registry); err != nil {
+		return nil, fmt.Errorf("registering metrics: %w", err)
+	}
+	if inst.store, err = state.Open(ctx, m.Global.State, opts.DataDir); err != nil {
+		return nil, fmt.Errorf("opening state: %w", err)
+	}
+	weights, err := savedWeights(ctx, inst.store, m, opts.Apps)
+	if err != nil {
+		return nil, err
+	}
+	inst.Proxy, err = lb.New(m, opts.Apps, lb.Options{Logger: inst.log, Metrics: inst.Metrics, Weights: weights})
+	if err != nil {
+		return nil, fmt.Errorf("building the proxy: %w", err)
+	}
+	if err := inst.Proxy.Listen(); err != nil {
+		return nil, err
+	}
+	if inst.adminLn, err = net.Listen("tcp", m.Global.Admin.Listen); err != nil {
+		return nil, fmt.Errorf("listening for the admin API: %w", err)
+	}
+	inst.Admin = admin.New(admin.Options{
+		Logger: inst.log, Token: opts.Token, Proxy: inst.Proxy,
+		Metrics: inst.Metrics, Store: inst.store, Gatherer: inst.Registry,
+	})
+	return inst, nil
+}
+
+// AdminAddr is the bound address of the admin API.
+func (i *Instance) AdminAddr() net.Addr { return i.adminLn.Addr() }
+
+// Run serves until ctx is done, then drains the proxy and closes the
+// instance. It returns nil after a clean drain.
+func (i *Instance) Run(ctx context.Context) error {
+	defer i.Close()
+	for listen, addr := range i.Proxy.Addrs() {
+		i.log.Info("proxy listening", "listen", listen, "addr", addr.String())
+	}
+	for _, a := range i.Proxy.Apps() {
+		i.log.Info("serving app", "app", a.Name(), "weight", a.Weight())
+	}
+	i.log.Info("admin API listening", "addr", i.AdminAddr().String())
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return i.Proxy.Serve(gctx) })
+	g.Go(func() error { return i.Admin.Serve(gctx, i.adminLn) })
+	return g.Wait()
+}
+
+// Close releases what New opened; Run calls it.
+func (i *Instance) Close() error {
+	var errs []error
+	if i.adminLn != nil {
+		if err := i.adminLn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if i.store != nil {
+		errs = append(errs, i.store.Close())
+		i.store = nil
+	}
+	return errors.Join(errs...)
+}
+
+// savedWeights reads the weights kept in the state store, which win over
+// the manifest's so that a restart keeps a cutover where it was.
+func savedWeights(ctx context.Context, store state.Store, m *manifest.Manifest, apps []string) (map[string]int, error) {
+	if len(apps) == 0 {
+		apps = m.AppNames()
+	}
+	out := make(map[string]int)
+	for _, app := range apps {
+		w, ok, err := store.Weight(ctx, app)
+		if err != nil {
+			return nil, fmt.Errorf("reading saved weight of %s: %w", app, err)
+		}
+		if ok {
+			out[app] = w
+		}
+	}
+	return out, nil
+}
