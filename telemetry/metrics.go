@@ -12,9 +12,19 @@
 //	migrate_backend_ejections_total{app,side,backend}
 //	migrate_cutover_weight{app}
 //
+// and about itself:
+//
+//	migrate_telemetry_statsd_dropped_total            values not mirrored because the statsd queue was full
+//	migrate_telemetry_statsd_send_errors_total        statsd packets that failed to send
+//
 // Labels come from bounded sets only: app and backend names from the
 // manifest, side, code class and fixed reasons. A nil *Metrics and the nil
 // *Side it hands out are valid and record nothing.
+//
+// With a statsd address (see NewWithOptions), every recorded value is also
+// sent to statsd as prefix.app.side.name; see statsd.go for the names and for
+// why the mirror never blocks the request path. Snapshot reads one side's
+// request numbers back for the admin API and status.
 package telemetry
 
 import (
@@ -42,6 +52,12 @@ type Metrics struct {
 	ejections *prometheus.CounterVec
 	weight    *prometheus.GaugeVec
 
+	statsdDropped prometheus.Counter
+	statsdErrors  prometheus.Counter
+
+	// statsd is the mirror; nil when statsd is off.
+	statsd *mirror
+
 	mu    sync.Mutex
 	sides map[sideKey]*Side
 }
@@ -52,8 +68,35 @@ type sideKey struct{ app, side string }
 var DurationBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
 
 // New creates the metrics and registers them on reg (nil: not registered).
+// It does not mirror to statsd; see NewWithOptions.
 func New(reg prometheus.Registerer) (*Metrics, error) {
-	m := &Metrics{
+	return NewWithOptions(reg, Options{})
+}
+
+// NewWithOptions creates the metrics, registers them on reg (nil: not
+// registered) and, when opts.Statsd is set, prepares the statsd mirror. The
+// mirror sends nothing until Run is called.
+func NewWithOptions(reg prometheus.Registerer, opts Options) (*Metrics, error) {
+	m := newMetrics()
+	if opts.Statsd != "" {
+		mr, err := newMirror(opts)
+		if err != nil {
+			return nil, err
+		}
+		m.statsd = mr
+	}
+	if reg != nil {
+		for _, c := range m.collectors() {
+			if err := reg.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}
+
+func newMetrics() *Metrics {
+	return &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "migrate_proxy_requests_total",
 			Help: "Requests answered for an app's side, by status class.",
@@ -87,20 +130,23 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "migrate_cutover_weight",
 			Help: "Share of clients (0-100) sent to the new side.",
 		}, []string{"app"}),
+		statsdDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "migrate_telemetry_statsd_dropped_total",
+			Help: "Values not mirrored to statsd because its queue was full.",
+		}),
+		statsdErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "migrate_telemetry_statsd_send_errors_total",
+			Help: "Packets that could not be sent to statsd.",
+		}),
 		sides: make(map[sideKey]*Side),
 	}
-	if reg != nil {
-		for _, c := range m.collectors() {
-			if err := reg.Register(c); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return m, nil
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.duration, m.errors, m.retries, m.failovers, m.backendUp, m.ejections, m.weight}
+	return []prometheus.Collector{
+		m.requests, m.duration, m.errors, m.retries, m.failovers, m.backendUp, m.ejections, m.weight,
+		m.statsdDropped, m.statsdErrors,
+	}
 }
 
 // Side returns the recorder for one app's side. It is cached: call it once
@@ -119,6 +165,9 @@ func (m *Metrics) Side(app, side string) *Side {
 	for i := range s.byClass {
 		s.byClass[i] = m.requests.WithLabelValues(app, side, strconv.Itoa(i+1)+"xx")
 	}
+	if m.statsd != nil {
+		s.names = newSideNames(app, side)
+	}
 	m.sides[k] = s
 	return s
 }
@@ -129,6 +178,7 @@ func (m *Metrics) SetWeight(app string, w int) {
 		return
 	}
 	m.weight.WithLabelValues(app).Set(float64(w))
+	m.mirror(event{kind: kindWeight, label: app, value: int64(w)})
 }
 
 // Side records the requests of one app's side. Its methods are safe for
@@ -138,6 +188,8 @@ type Side struct {
 	app, side string
 	byClass   [5]prometheus.Counter
 	duration  prometheus.Observer
+	// names are the side's statsd names; nil when statsd is off.
+	names *sideNames
 }
 
 // Request records one answered request.
@@ -149,6 +201,7 @@ func (s *Side) Request(code int, d time.Duration) {
 		s.byClass[c].Inc()
 	}
 	s.duration.Observe(d.Seconds())
+	s.m.mirror(event{kind: kindRequest, side: s, value: int64(code), dur: d})
 }
 
 // ProxyError counts an error the proxy answered itself. Reason must come from
@@ -158,6 +211,7 @@ func (s *Side) ProxyError(reason string) {
 		return
 	}
 	s.m.errors.WithLabelValues(s.app, s.side, reason).Inc()
+	s.m.mirror(event{kind: kindProxyError, side: s, label: reason})
 }
 
 // Retry counts a retry on another backend.
@@ -166,6 +220,7 @@ func (s *Side) Retry() {
 		return
 	}
 	s.m.retries.WithLabelValues(s.app, s.side).Inc()
+	s.m.mirror(event{kind: kindRetry, side: s})
 }
 
 // Failover counts a request of this side sent to the other side.
@@ -174,6 +229,7 @@ func (s *Side) Failover() {
 		return
 	}
 	s.m.failovers.WithLabelValues(s.app, s.side).Inc()
+	s.m.mirror(event{kind: kindFailover, side: s})
 }
 
 // BackendUp records whether backend is in rotation.
@@ -186,6 +242,7 @@ func (s *Side) BackendUp(backend string, up bool) {
 		v = 1
 	}
 	s.m.backendUp.WithLabelValues(s.app, s.side, backend).Set(v)
+	s.m.mirror(event{kind: kindBackendUp, side: s, label: backend, value: int64(v)})
 }
 
 // Ejection counts backend being taken out of rotation.
@@ -194,4 +251,5 @@ func (s *Side) Ejection(backend string) {
 		return
 	}
 	s.m.ejections.WithLabelValues(s.app, s.side, backend).Inc()
+	s.m.mirror(event{kind: kindEjection, side: s, label: backend})
 }
