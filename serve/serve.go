@@ -72,7 +72,10 @@ func New(ctx context.Context, opts Options) (inst *Instance, err error) {
 		}
 	}()
 	inst.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if inst.Metrics, err = telemetry.New(inst.Registry); err != nil {
+	inst.Metrics, err = telemetry.NewWithOptions(inst.Registry, telemetry.Options{
+		Statsd: m.Global.Metrics.Statsd, Prefix: m.Global.Metrics.Prefix, Logger: inst.log,
+	})
+	if err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
 	if inst.store, err = state.Open(ctx, m.Global.State, opts.DataDir); err != nil {
@@ -116,6 +119,7 @@ func (i *Instance) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return i.Proxy.Serve(gctx) })
 	g.Go(func() error { return i.Admin.Serve(gctx, i.adminLn) })
+	g.Go(func() error { return i.Metrics.Run(gctx) })
 	return g.Wait()
 }
 

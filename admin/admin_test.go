@@ -1,0 +1,197 @@
+package admin
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/migratekit/migrate/lb"
+	"github.com/migratekit/migrate/manifest"
+	"github.com/migratekit/migrate/state"
+	"github.com/migratekit/migrate/telemetry"
+)
+
+const token = "s3cret-token"
+
+// newAPI serves the admin API for one app "shop" whose sides are real
+// httptest backends.
+func newAPI(t *testing.T, tok string) (*Server, *lb.Proxy, state.Store) {
+	t.Helper()
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(backend.Close)
+	m := &manifest.Manifest{
+		Apps: map[string]*manifest.App{"shop": {
+			Name:   "shop",
+			Listen: "127.0.0.1:0",
+			Old:    manifest.Pool{Backends: []string{backend.URL}},
+			New:    manifest.Pool{Backends: []string{backend.URL}},
+		}},
+	}
+	reg := prometheus.NewRegistry()
+	metrics, err := telemetry.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, err := lb.New(m, nil, lb.Options{Metrics: metrics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := state.Open(context.Background(), manifest.State{Backend: "embedded"}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return New(Options{Token: tok, Proxy: proxy, Metrics: metrics, Store: store, Gatherer: reg}), proxy, store
+}
+
+func do(t *testing.T, h http.Handler, method, path, remote, auth, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.RemoteAddr = remote
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func TestAuth(t *testing.T) {
+	api, _, _ := newAPI(t, token)
+	const loop, far = "127.0.0.1:5000", "192.0.2.7:5000"
+	tests := []struct {
+		name               string
+		method, path, body string
+		remote, auth       string
+		want               int
+	}{
+		{"loopback read is open", "GET", "/api/v1/apps/shop", "", loop, "", 200},
+		{"ipv6 loopback read is open", "GET", "/api/v1/apps", "", "[::1]:5000", "", 200},
+		{"remote read needs the token", "GET", "/api/v1/apps/shop", "", far, "", 401},
+		{"remote read with the token", "GET", "/api/v1/apps/shop", "", far, "Bearer " + token, 200},
+		{"write without token", "PUT", "/api/v1/apps/shop/weight", `{"weight": 10}`, loop, "", 401},
+		{"write with a wrong token", "PUT", "/api/v1/apps/shop/weight", `{"weight": 10}`, loop, "Bearer nope", 401},
+		{"write with a token prefix", "PUT", "/api/v1/apps/shop/weight", `{"weight": 10}`, loop, "Bearer " + token[:5], 401},
+		{"write with basic auth", "PUT", "/api/v1/apps/shop/weight", `{"weight": 10}`, loop, "Basic " + token, 401},
+		{"rollback without token", "POST", "/api/v1/apps/shop/rollback", ``, loop, "", 401},
+		{"write with the token", "PUT", "/api/v1/apps/shop/weight", `{"weight": 10}`, loop, "Bearer " + token, 200},
+		{"metrics", "GET", "/metrics", "", loop, "", 200},
+		{"healthz from anywhere", "GET", "/healthz", "", far, "", 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := do(t, api, tt.method, tt.path, tt.remote, tt.auth, tt.body)
+			if rec.Code != tt.want {
+				t.Errorf("%s %s = %d, want %d: %s", tt.method, tt.path, rec.Code, tt.want, rec.Body)
+			}
+			if rec.Code == 401 && rec.Header().Get("WWW-Authenticate") == "" {
+				t.Error("401 without WWW-Authenticate")
+			}
+		})
+	}
+}
+
+func TestWritesRefusedWithoutConfiguredToken(t *testing.T) {
+	api, proxy, _ := newAPI(t, "")
+	rec := do(t, api, "PUT", "/api/v1/apps/shop/weight", "127.0.0.1:1", "Bearer ", `{"weight": 50}`)
+	if rec.Code != 401 || !strings.Contains(rec.Body.String(), "no admin token is configured") {
+		t.Errorf("got %d %s", rec.Code, rec.Body)
+	}
+	if got := proxy.App("shop").Weight(); got != 0 {
+		t.Errorf("weight = %d after a refused write, want 0", got)
+	}
+}
+
+func TestWeightAndRollback(t *testing.T) {
+	api, proxy, store := newAPI(t, token)
+	auth := "Bearer " + token
+	tests := []struct {
+		name, method, path, body string
+		wantCode, wantWeight     int
+		wantBody                 string
+	}{
+		{"set 25", "PUT", "/api/v1/apps/shop/weight", `{"weight": 25}`, 200, 25, `"phase": "split"`},
+		{"out of range", "PUT", "/api/v1/apps/shop/weight", `{"weight": 101}`, 400, 25, "out of range"},
+		{"missing weight", "PUT", "/api/v1/apps/shop/weight", `{}`, 400, 25, `needs \"weight\"`},
+		{"empty body", "PUT", "/api/v1/apps/shop/weight", ``, 400, 25, `needs \"weight\"`},
+		{"unknown field", "PUT", "/api/v1/apps/shop/weight", `{"wieght": 5}`, 400, 25, "unknown field"},
+		{"not JSON", "PUT", "/api/v1/apps/shop/weight", `weight=5`, 400, 25, "decoding request body"},
+		{"unknown app", "PUT", "/api/v1/apps/blog/weight", `{"weight": 5}`, 404, 25, "not served"},
+		{"set 100", "PUT", "/api/v1/apps/shop/weight", `{"weight": 100}`, 200, 100, `"phase": "new"`},
+		{"rollback", "POST", "/api/v1/apps/shop/rollback", `{"reason": "5xx"}`, 200, 0, `"phase": "old"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := do(t, api, tt.method, tt.path, "127.0.0.1:1", auth, tt.body)
+			if rec.Code != tt.wantCode || !strings.Contains(rec.Body.String(), tt.wantBody) {
+				t.Errorf("got %d %s; want %d containing %q", rec.Code, rec.Body, tt.wantCode, tt.wantBody)
+			}
+			if got := proxy.App("shop").Weight(); got != tt.wantWeight {
+				t.Errorf("proxy weight = %d, want %d", got, tt.wantWeight)
+			}
+			saved, _, err := store.Weight(context.Background(), "shop")
+			if err != nil || saved != tt.wantWeight {
+				t.Errorf("saved weight = %d (%v), want %d", saved, err, tt.wantWeight)
+			}
+		})
+	}
+}
+
+// TestClientOverRealListener drives the API through Client and a real
+// listener, as migrate status and cutover do.
+func TestClientOverRealListener(t *testing.T) {
+	api, _, _ := newAPI(t, token)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- api.Serve(ctx, ln) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+
+	c := &Client{BaseURL: ln.Addr().String(), Token: token}
+	st, err := c.SetWeight(ctx, "shop", 40, "test")
+	if err != nil || st.Weight != 40 || st.Phase != PhaseSplit {
+		t.Fatalf("SetWeight: %+v, %v", st, err)
+	}
+	apps, err := c.Apps(ctx)
+	if err != nil || len(apps) != 1 || apps[0].App != "shop" || len(apps[0].Backends) != 2 {
+		t.Fatalf("Apps: %+v, %v", apps, err)
+	}
+	if _, err := c.App(ctx, "blog"); !IsNotFound(err) {
+		t.Errorf("App(blog) err = %v, want a 404", err)
+	}
+	noTok := &Client{BaseURL: "http://" + ln.Addr().String()}
+	if _, err := noTok.Rollback(ctx, "shop", ""); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("Rollback without token: %v, want 401", err)
+	}
+	resp, err := http.Get("http://" + ln.Addr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `migrate_cutover_weight{app="shop"} 40`) {
+		t.Errorf("/metrics lacks the weight gauge:\n%s", b)
+	}
+}
+
+func TestPhase(t *testing.T) {
+	for w, want := range map[int]string{0: PhaseOld, 1: PhaseSplit, 99: PhaseSplit, 100: PhaseNew} {
+		if got := Phase(w); got != want {
+			t.Errorf("Phase(%d) = %q, want %q", w, got, want)
+		}
+	}
+}
