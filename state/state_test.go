@@ -172,13 +172,19 @@ func TestOpenErrors(t *testing.T) {
 		wantErr []string                              // substrings
 	}{
 		{
-			name:    "data dir under a file",
-			setup:   func(t *testing.T, dir string) string { writeFile(t, dir, "f", "x"); return filepath.Join(dir, "f", "data") },
+			name: "data dir under a file",
+			setup: func(t *testing.T, dir string) string {
+				writeFile(t, dir, "f", "x")
+				return filepath.Join(dir, "f", "data")
+			},
 			wantErr: []string{"creating data dir", filepath.Join("f", "data")},
 		},
 		{
-			name:    "state.db is not a database",
-			setup:   func(t *testing.T, dir string) string { writeFile(t, dir, DBFile, strings.Repeat("garbage ", 1000)); return dir },
+			name: "state.db is not a database",
+			setup: func(t *testing.T, dir string) string {
+				writeFile(t, dir, DBFile, strings.Repeat("garbage ", 1000))
+				return dir
+			},
 			wantErr: []string{"opening state store", DBFile},
 		},
 		{
