@@ -20,6 +20,10 @@ type Manifest struct {
 	// Global holds the process-wide settings, which may appear only under
 	// `defaults:`.
 	Global Global
+
+	// pos maps the key path of every written value to where it was
+	// written; nil for a manifest built in Go.
+	pos positions
 }
 
 // Global is the process-wide part of `defaults:`: one admin listener, one

@@ -1,0 +1,114 @@
+package manifest
+
+import (
+	"cmp"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Problem is one thing wrong with a manifest, placed where it was written.
+type Problem struct {
+	File string
+	// Line and Col are 1-based; 0 when unknown (a manifest built in Go).
+	Line, Col int
+	// Path is the dotted key path, e.g. apps.bobbarker.new.backends[1].
+	Path string
+	Msg  string
+}
+
+// String formats p as file:line:col: path: msg, leaving out what is unknown.
+func (p Problem) String() string {
+	var b strings.Builder
+	if p.File != "" {
+		b.WriteString(p.File)
+		if p.Line > 0 {
+			fmt.Fprintf(&b, ":%d", p.Line)
+			if p.Col > 0 {
+				fmt.Fprintf(&b, ":%d", p.Col)
+			}
+		}
+		b.WriteString(": ")
+	}
+	if p.Path != "" {
+		b.WriteString(p.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(p.Msg)
+	return b.String()
+}
+
+// Problems is every problem found in a manifest. Load, Parse and Validate
+// return it as their error so that a caller can print them all at once.
+type Problems []Problem
+
+// Error lists the problems one per line, sorted by file, line and column.
+func (ps Problems) Error() string {
+	sorted := slices.Clone(ps)
+	sortProblems(sorted)
+	lines := make([]string, len(sorted))
+	for i, p := range sorted {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+func sortProblems(ps Problems) {
+	slices.SortStableFunc(ps, func(a, b Problem) int {
+		return cmp.Or(
+			cmp.Compare(a.File, b.File),
+			cmp.Compare(a.Line, b.Line),
+			cmp.Compare(a.Col, b.Col),
+			cmp.Compare(a.Path, b.Path),
+			cmp.Compare(a.Msg, b.Msg),
+		)
+	})
+}
+
+// tidy sorts ps and drops exact repeats (a bad value under defaults: is
+// seen once per app).
+func (ps Problems) tidy() Problems {
+	sortProblems(ps)
+	return slices.Compact(ps)
+}
+
+// related reports whether two key paths are the same or one lies under the
+// other, so that a value that failed to decode is not also reported by
+// validation.
+func related(a, b string) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	if !strings.HasPrefix(b, a) {
+		return false
+	}
+	return len(b) == len(a) || b[len(a)] == '.' || b[len(a)] == '['
+}
+
+// without returns the problems of ps unrelated to every problem of seen.
+func (ps Problems) without(seen Problems) Problems {
+	var out Problems
+	for _, p := range ps {
+		if !slices.ContainsFunc(seen, func(s Problem) bool { return related(s.Path, p.Path) }) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxProblem turns an error of the YAML parser into a Problem. Its line
+// comes from the message; a message without one is placed on line 1.
+func syntaxProblem(file string, err error) Problem {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 1
+	if m := yamlErrLine.FindStringSubmatch(err.Error()); m != nil {
+		if n, convErr := strconv.Atoi(m[1]); convErr == nil && n > 0 {
+			line, msg = n, m[2]
+		}
+	}
+	return Problem{File: file, Line: line, Msg: "invalid YAML: " + msg}
+}

@@ -1,0 +1,177 @@
+package manifest
+
+import (
+	"fmt"
+	"net/netip"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+func (c *checker) dns(path string, recs []DNSRecord) {
+	seen := map[[2]string]int{}
+	for i, r := range recs {
+		rp := indexPath(path, i)
+		if r.Name == "" {
+			c.check(rp+".name", "a name is required")
+		} else {
+			c.check(rp+".name", hostName(r.Name))
+		}
+		c.check(rp+".type", choice(r.Type, "A", "AAAA", "CNAME", "TXT", "MX"))
+		if len(r.Expect) == 0 {
+			c.check(rp+".expect", "at least one expected value is required")
+		}
+		c.each(rp+".expect", r.Expect, func(v string) string { return dnsValue(r.Type, v) })
+		key := [2]string{strings.TrimSuffix(strings.ToLower(r.Name), "."), r.Type}
+		if j, dup := seen[key]; dup {
+			c.addf(rp, "duplicate record (same as %s)", indexPath("dns", j))
+		} else {
+			seen[key] = i
+		}
+	}
+}
+
+var mxPreference = regexp.MustCompile(`^[0-9]{1,5}$`)
+
+// dnsValue checks an expected value of a record of type typ.
+func dnsValue(typ, v string) string {
+	switch typ {
+	case "A", "AAAA":
+		ip, err := netip.ParseAddr(v)
+		if err != nil || ip.Is4() != (typ == "A") || ip.Zone() != "" {
+			return fmt.Sprintf("%q is not an %s address", v, map[string]string{"A": "IPv4", "AAAA": "IPv6"}[typ])
+		}
+	case "CNAME":
+		return hostName(v)
+	case "MX":
+		// "mail.example.com" or "10 mail.example.com".
+		pref, host, ok := strings.Cut(v, " ")
+		if ok && !mxPreference.MatchString(pref) {
+			return fmt.Sprintf("%q is not an MX value (host or \"preference host\")", v)
+		}
+		if !ok {
+			host = v
+		}
+		return hostName(host)
+	case "TXT":
+		if v == "" {
+			return "empty TXT value"
+		}
+	}
+	return ""
+}
+
+var logFormats = []string{"nginx_combined", "json", "logfmt", "raw"}
+
+func (c *checker) logs(path string, l *Logs) {
+	c.logSource(path+".old", l.Old)
+	c.logSource(path+".new", l.New)
+	c.logSink(path+".sink", l.Sink)
+}
+
+func (c *checker) logSource(path string, s *LogSource) {
+	if s == nil {
+		return
+	}
+	if len(s.Paths) == 0 {
+		c.check(path+".paths", "at least one path is required")
+	}
+	c.each(path+".paths", s.Paths, func(p string) string {
+		if _, err := filepath.Match(p, ""); err != nil || p == "" {
+			return fmt.Sprintf("%q is not a file path or pattern", p)
+		}
+		return ""
+	})
+	if s.Format == "" {
+		c.check(path+".format", "a format is required: one of "+strings.Join(logFormats, ", "))
+	} else {
+		c.check(path+".format", choice(s.Format, logFormats...))
+	}
+}
+
+var sinkTypes = []string{"embedded", "file", "stdout", "loki", "elasticsearch", "otlp"}
+
+// logSink checks a sink's type and that it has the fields its type needs
+// and no others.
+func (c *checker) logSink(path string, s *LogSink) {
+	if s == nil {
+		return
+	}
+	switch {
+	case s.Type == "":
+		c.check(path+".type", "a type is required: one of "+strings.Join(sinkTypes, ", "))
+		return
+	case choice(s.Type, sinkTypes...) != "":
+		c.check(path+".type", choice(s.Type, sinkTypes...))
+		return
+	}
+	needURL := s.Type == "loki" || s.Type == "elasticsearch" || s.Type == "otlp"
+	c.sinkField(path+".path", s.Type, "path", s.Path, s.Type == "file")
+	c.sinkField(path+".url", s.Type, "url", s.URL, needURL)
+	if s.Index != "" && s.Type != "elasticsearch" {
+		c.addf(path+".index", "a %s sink does not use index", s.Type)
+	}
+	if needURL && s.URL != "" {
+		c.check(path+".url", httpURL(s.URL))
+	}
+}
+
+func (c *checker) sinkField(path, typ, key, value string, need bool) {
+	switch {
+	case need && value == "":
+		c.addf(path, "a %s sink needs %s", typ, key)
+	case !need && value != "":
+		c.addf(path, "a %s sink does not use %s", typ, key)
+	}
+}
+
+var statsdPrefix = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+
+// global checks the process-wide settings, written under defaults:.
+func (c *checker) global(path string, g *Global) {
+	c.check(path+".admin.listen", listenAddr(g.Admin.Listen))
+	if !envName.MatchString(g.Admin.TokenEnv) {
+		c.addf(path+".admin.token_env", "%q is not an environment variable name", g.Admin.TokenEnv)
+	}
+	if g.Metrics.Statsd != "" {
+		c.check(path+".metrics.statsd", hostPort(g.Metrics.Statsd, true))
+	}
+	if !statsdPrefix.MatchString(g.Metrics.Prefix) {
+		c.addf(path+".metrics.prefix", "%q is not a metric prefix (letters, digits, _, . and -)", g.Metrics.Prefix)
+	}
+	c.state(path+".state", &g.State)
+}
+
+func (c *checker) state(path string, s *State) {
+	switch s.Backend {
+	case "embedded":
+		if s.URL != "" {
+			c.check(path+".url", "the embedded backend does not use url")
+		}
+	case "redis":
+		c.check(path+".url", redisURL(s.URL))
+	default:
+		c.check(path+".backend", choice(s.Backend, "embedded", "redis"))
+	}
+}
+
+// redisURL checks a redis://, rediss:// or unix:// URL.
+func redisURL(s string) string {
+	if s == "" {
+		return "the redis backend needs url (redis://host:port/db)"
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+	case u.Scheme == "redis" || u.Scheme == "rediss":
+		if u.Host != "" && hostPort(u.Host, false) == "" {
+			return ""
+		}
+	case u.Scheme == "unix":
+		if u.Path != "" {
+			return ""
+		}
+	}
+	return fmt.Sprintf("%q is not a redis://, rediss:// or unix:// URL", s)
+}
