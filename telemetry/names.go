@@ -36,8 +36,8 @@ func (n *sideNames) backend(b string) string {
 }
 
 // token makes s one statsd name segment: runs of anything but ASCII
-// letters, digits, '-' and '_' become one '_', and leading and trailing '_'
-// go. Dots, colons, pipes and '@' would change the name's meaning in the
+// letters, digits and '-' (underscores included) become one '_', and none
+// is left at either end. Dots, colons, pipes and '@' would change the name's meaning in the
 // statsd line protocol.
 func token(s string) string {
 	var b strings.Builder
@@ -45,7 +45,7 @@ func token(s string) string {
 	under := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if isNameByte(c) {
+		if c != '_' && isNameByte(c) {
 			if under && b.Len() > 0 {
 				b.WriteByte('_')
 			}

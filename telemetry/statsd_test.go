@@ -269,6 +269,7 @@ func TestNames(t *testing.T) {
 		{"plain app", token, "bobbarker", "bobbarker"},
 		{"dots and colons", token, "a.b:c|d@e", "a_b_c_d_e"},
 		{"runs collapse, ends trimmed", token, "..x  y..", "x_y"},
+		{"underscores too", token, "_my__app_", "my_app"},
 		{"nothing left", token, "...", "unknown"},
 		{"http backend", backendToken, "http://10.0.0.5:3000", "10_0_0_5_3000"},
 		{"https backend with path", backendToken, "https://api.example.com/v2/", "api_example_com_v2"},
