@@ -1,0 +1,207 @@
+package lb
+
+import (
+	"bufio"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/migratekit/migrate/telemetry"
+)
+
+// ErrWeightRange is returned for a weight outside 0..100.
+var ErrWeightRange = errors.New("weight must be between 0 and 100")
+
+const (
+	sideOld = 0
+	sideNew = 1
+)
+
+// App is one application served by the proxy: its old and new pools and
+// the weighted sticky split between them.
+type App struct {
+	name     string
+	weight   atomic.Int32
+	cookie   string // sticky cookie name; "" means sticky by client IP
+	trusted  []netip.Prefix
+	debug    bool
+	failover bool
+	cors     *corsPolicy
+	sides    [2]*side
+
+	metrics *telemetry.Metrics
+	recs    *sync.Pool // of *recorder, shared by the proxy
+	log     *slog.Logger
+}
+
+// Name returns the app's name in the manifest.
+func (a *App) Name() string { return a.name }
+
+// Weight returns the share (0-100) of clients sent to the new side.
+func (a *App) Weight() int { return int(a.weight.Load()) }
+
+// SetWeight sets the share (0-100) of clients sent to the new side. The next
+// request sees it.
+func (a *App) SetWeight(w int) error {
+	if w < 0 || w > 100 {
+		return fmt.Errorf("setting weight of %s to %d: %w", a.name, w, ErrWeightRange)
+	}
+	a.weight.Store(int32(w))
+	a.metrics.SetWeight(a.name, w)
+	a.log.Info("weight set", "weight", w)
+	return nil
+}
+
+// Backends returns the state of every backend, old side first.
+func (a *App) Backends() []BackendStatus {
+	return append(a.sides[sideOld].pool.status(), a.sides[sideNew].pool.status()...)
+}
+
+// serveHTTP answers CORS preflights, picks the side of the client and
+// proxies the request to it.
+func (a *App) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if a.cors != nil && isPreflight(r) {
+		a.cors.serve(w, r, a.sides[a.sideOf(r)].tel)
+		return
+	}
+	a.serveSide(w, r, a.pick(w, r))
+}
+
+// pick returns the side of the client, minting a sticky cookie if needed.
+func (a *App) pick(w http.ResponseWriter, r *http.Request) *side {
+	wt := int(a.weight.Load())
+	switch wt {
+	case 0:
+		return a.sides[sideOld]
+	case 100:
+		return a.sides[sideNew]
+	}
+	var point int
+	if a.cookie == "" {
+		point = a.ipPoint(r)
+	} else {
+		v, ok := StickyCookie(r, a.cookie)
+		if !ok {
+			v = rand.Text()
+			w.Header().Add("Set-Cookie", a.setCookie(v, r.TLS != nil))
+		}
+		point = StickyPoint(v)
+	}
+	if point < wt*(PointScale/100) {
+		return a.sides[sideNew]
+	}
+	return a.sides[sideOld]
+}
+
+// sideOf is the side of the client without minting a cookie (a client
+// with no cookie counts as old).
+func (a *App) sideOf(r *http.Request) int {
+	wt := int(a.weight.Load())
+	point := PointScale
+	if a.cookie == "" {
+		point = a.ipPoint(r)
+	} else if v, ok := StickyCookie(r, a.cookie); ok {
+		point = StickyPoint(v)
+	}
+	if point < wt*(PointScale/100) {
+		return sideNew
+	}
+	return sideOld
+}
+
+func (a *App) ipPoint(r *http.Request) int {
+	if ip := ClientIP(r, a.trusted); ip.IsValid() {
+		return ipPoint(ip)
+	}
+	return StickyPoint(r.RemoteAddr)
+}
+
+func (a *App) setCookie(v string, secure bool) string {
+	c := a.cookie + "=" + v + "; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax"
+	if secure {
+		c += "; Secure"
+	}
+	return c
+}
+
+// serveSide proxies r to s, or to the other side when s is down and
+// failover is on, and records the answer on the side that served it.
+func (a *App) serveSide(w http.ResponseWriter, r *http.Request, s *side) {
+	start := time.Now()
+	if !s.pool.up() {
+		other := a.sides[1-s.index]
+		if !a.failover || !other.pool.up() {
+			s.tel.ProxyError(reasonUnavailable)
+			s.writeError(w, http.StatusBadGateway, s.unavailable)
+			s.tel.Request(http.StatusBadGateway, time.Since(start))
+			return
+		}
+		s.tel.Failover()
+		s = other
+	}
+	rec := a.recs.Get().(*recorder)
+	rec.ResponseWriter, rec.code = w, 0
+	defer a.finish(rec, s, start)
+	s.proxy.ServeHTTP(rec, r)
+}
+
+// finish records the request; it is deferred so that an aborted response
+// (http.ErrAbortHandler) is counted too.
+func (a *App) finish(rec *recorder, s *side, start time.Time) {
+	s.tel.Request(rec.status(), time.Since(start))
+	rec.ResponseWriter = nil
+	a.recs.Put(rec)
+}
+
+// recorder remembers the status code of a response.
+type recorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.code == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
+		r.code = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Flush implements http.Flusher.
+func (r *recorder) Flush() { _ = http.NewResponseController(r.ResponseWriter).Flush() }
+
+// FlushError is what http.ResponseController calls to flush.
+func (r *recorder) FlushError() error { return http.NewResponseController(r.ResponseWriter).Flush() }
+
+// Hijack records a protocol switch (websocket), which writes its 101
+// status on the raw connection.
+func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(r.ResponseWriter).Hijack()
+	if err == nil && r.code == 0 {
+		r.code = http.StatusSwitchingProtocols
+	}
+	return c, brw, err
+}
+
+func (r *recorder) status() int {
+	if r.code == 0 {
+		return http.StatusOK
+	}
+	return r.code
+}

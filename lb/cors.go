@@ -1,0 +1,104 @@
+package lb
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/migratekit/migrate/manifest"
+	"github.com/migratekit/migrate/telemetry"
+)
+
+const (
+	defaultCORSMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+	defaultCORSMaxAge  = 10 * time.Minute
+)
+
+// corsPolicy answers CORS preflight requests on the proxy, so that both
+// sides present the same policy during the migration.
+type corsPolicy struct {
+	anyOrigin   bool
+	origins     []string // without a trailing slash; compared case-insensitively
+	methods     string
+	headers     string // "": echo Access-Control-Request-Headers
+	maxAge      string // seconds
+	credentials bool
+}
+
+// newCORS returns nil when c lists no origins: preflights are then proxied
+// like any request.
+func newCORS(c *manifest.CORS) *corsPolicy {
+	if c == nil || len(c.Origins) == 0 {
+		return nil
+	}
+	p := &corsPolicy{
+		methods:     defaultCORSMethods,
+		headers:     strings.Join(c.Headers, ", "),
+		maxAge:      strconv.Itoa(int(c.MaxAge.Or(defaultCORSMaxAge) / time.Second)),
+		credentials: manifest.Bool(c.Credentials, false),
+	}
+	for _, o := range c.Origins {
+		o = strings.TrimSuffix(strings.TrimSpace(o), "/")
+		if o == "*" {
+			p.anyOrigin = true
+			continue
+		}
+		p.origins = append(p.origins, o)
+	}
+	if len(c.Methods) > 0 {
+		p.methods = strings.ToUpper(strings.Join(c.Methods, ", "))
+	}
+	return p
+}
+
+// isPreflight reports whether r is a CORS preflight request.
+func isPreflight(r *http.Request) bool {
+	return r.Method == http.MethodOptions &&
+		r.Header.Get("Origin") != "" &&
+		r.Header.Get("Access-Control-Request-Method") != ""
+}
+
+func (p *corsPolicy) allows(origin string) bool {
+	if p.anyOrigin {
+		return true
+	}
+	for _, o := range p.origins {
+		if strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// serve answers a preflight: 204 with the policy, or 403 (counted on tel)
+// for an origin that is not allowed. The backends never see it.
+func (p *corsPolicy) serve(w http.ResponseWriter, r *http.Request, tel *telemetry.Side) {
+	h := w.Header()
+	origin := r.Header.Get("Origin")
+	if !p.allows(origin) {
+		h.Set("Vary", "Origin")
+		tel.ProxyError(reasonCORS)
+		plainError(w, http.StatusForbidden, "cors origin not allowed\n")
+		return
+	}
+	vary := "Origin, Access-Control-Request-Method"
+	allowOrigin := "*"
+	if !p.anyOrigin || p.credentials {
+		allowOrigin = origin
+	}
+	h.Set("Access-Control-Allow-Origin", allowOrigin)
+	h.Set("Access-Control-Allow-Methods", p.methods)
+	if p.headers != "" {
+		h.Set("Access-Control-Allow-Headers", p.headers)
+	} else if req := r.Header.Values("Access-Control-Request-Headers"); len(req) > 0 {
+		h.Set("Access-Control-Allow-Headers", strings.Join(req, ", "))
+		vary += ", Access-Control-Request-Headers"
+	}
+	h.Set("Access-Control-Max-Age", p.maxAge)
+	if p.credentials {
+		h.Set("Access-Control-Allow-Credentials", "true")
+	}
+	h.Set("Vary", vary)
+	w.WriteHeader(http.StatusNoContent)
+}

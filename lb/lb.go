@@ -1,0 +1,273 @@
+// Package lb is migrate's load-balancing core: the hot path between clients
+// and the old and new stacks of the apps being migrated.
+//
+// A Proxy binds one listener per distinct listen address of the manifest
+// (plain HTTP, or TLS 1.2+ from cert/key files), routes each request by Host
+// to an App (421 for a host no app claims: never an open proxy), splits the
+// app's clients between its old and new pools by a sticky, monotonic weight
+// (client IP or cookie, see StickyPoint), balances within a pool (round robin
+// or least connections), and proxies with httputil.ReverseProxy over a tuned
+// transport per side: retries of idempotent requests on another backend,
+// passive ejection and active health checks, failover to the other side,
+// websocket pass-through, CORS preflights answered in place, and a graceful
+// drain on shutdown.
+//
+// It emits, through telemetry, per app and side: requests by status class
+// and their duration (on the side that served them), the proxy's own errors
+// by reason (unavailable, no_backend, connect, timeout, bad_gateway,
+// canceled, client_body, cors_forbidden), retries, failovers, backend up/down
+// and ejections, and the cutover weight. It logs backend health changes,
+// weight changes and proxying failures.
+package lb
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/migratekit/migrate/manifest"
+	"github.com/migratekit/migrate/telemetry"
+)
+
+// Defaults for manifest values left at zero.
+const (
+	defaultListen         = "127.0.0.1:8080"
+	defaultDrain          = 30 * time.Second
+	defaultConnect        = 5 * time.Second
+	defaultResponseHeader = 60 * time.Second
+	defaultIdle           = 90 * time.Second
+	defaultInterval       = 5 * time.Second
+	defaultCheckTimeout   = 2 * time.Second
+	defaultHealthy        = 2
+	defaultUnhealthy      = 3
+	defaultMaxFails       = 3
+	defaultCooldown       = 10 * time.Second
+	defaultCookie         = "migrate_sticky"
+)
+
+// ErrUnknownApp is returned by New for an app name the manifest lacks.
+var ErrUnknownApp = errors.New("unknown app")
+
+// Options are the dependencies of a Proxy.
+type Options struct {
+	Logger  *slog.Logger       // nil: discard
+	Metrics *telemetry.Metrics // nil: record nothing
+	Clock   clockwork.Clock    // nil: real clock (health checks, cooldowns)
+	// Weights are initial weights per app (from the state store), overriding
+	// the manifest's cutover weight; optional.
+	Weights map[string]int
+}
+
+// Proxy serves the apps of a manifest.
+type Proxy struct {
+	log       *slog.Logger
+	errorLog  *log.Logger // for net/http's own messages, at debug level
+	clock     clockwork.Clock
+	drain     time.Duration
+	apps      map[string]*App
+	sorted    []*App
+	listeners []*listener // sorted by listen address
+	inflight  tracker
+	buffers   bufferPool
+	recs      sync.Pool // of *recorder
+	checkers  []*checker
+}
+
+// sideDeps are what a side needs from its proxy.
+type sideDeps struct {
+	metrics  *telemetry.Metrics
+	clock    clockwork.Clock
+	buffers  *bufferPool
+	errorLog *log.Logger
+}
+
+// New builds a proxy for apps of m (all of them when apps is empty). It
+// does not bind anything: see Listen and Serve.
+func New(m *manifest.Manifest, apps []string, opts Options) (*Proxy, error) {
+	if m == nil {
+		return nil, errors.New("building proxy: no manifest")
+	}
+	p := &Proxy{
+		log:   opts.Logger,
+		clock: opts.Clock,
+		drain: m.Global.Drain.Or(defaultDrain),
+		apps:  make(map[string]*App),
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	if p.clock == nil {
+		p.clock = clockwork.NewRealClock()
+	}
+	p.errorLog = slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)
+	p.recs.New = func() any { return new(recorder) }
+	p.inflight.idle = make(chan struct{}, 1)
+	names, err := selectApps(m, apps)
+	if err != nil {
+		return nil, err
+	}
+	deps := sideDeps{metrics: opts.Metrics, clock: p.clock, buffers: &p.buffers, errorLog: p.errorLog}
+	var errs []error
+	for _, name := range names {
+		if err := p.addApp(name, m.Apps[name], opts, deps); err != nil {
+			errs = append(errs, fmt.Errorf("configuring app %s: %w", name, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(p.listeners, func(a, b *listener) int { return cmp.Compare(a.addr, b.addr) })
+	return p, nil
+}
+
+func selectApps(m *manifest.Manifest, apps []string) ([]string, error) {
+	if len(apps) == 0 {
+		names := make([]string, 0, len(m.Apps))
+		for name := range m.Apps {
+			names = append(names, name)
+		}
+		if len(names) == 0 {
+			return nil, errors.New("building proxy: the manifest has no apps")
+		}
+		slices.Sort(names)
+		return names, nil
+	}
+	names := slices.Clone(apps)
+	slices.Sort(names)
+	names = slices.Compact(names)
+	for _, name := range names {
+		if m.Apps[name] == nil {
+			return nil, fmt.Errorf("building proxy for app %q: %w", name, ErrUnknownApp)
+		}
+	}
+	return names, nil
+}
+
+// addApp builds one app and registers it on its listener.
+func (p *Proxy) addApp(name string, cfg *manifest.App, opts Options, deps sideDeps) error {
+	a, err := newApp(name, cfg, opts, deps, p)
+	if err != nil {
+		return err
+	}
+	l, err := p.listenerFor(cfg)
+	if err != nil {
+		return err
+	}
+	if err := l.router.add(a, cfg.Hosts); err != nil {
+		return err
+	}
+	for i, pc := range []manifest.Pool{cfg.Old, cfg.New} {
+		c, err := newChecker(a.sides[i].pool, pc.Health, a.sides[i].transport, p.clock)
+		if err != nil {
+			return fmt.Errorf("configuring %s health check: %w", a.sides[i].name, err)
+		}
+		if c != nil {
+			p.checkers = append(p.checkers, c)
+		}
+	}
+	p.apps[name] = a
+	p.sorted = append(p.sorted, a)
+	return nil
+}
+
+func newApp(name string, cfg *manifest.App, opts Options, deps sideDeps, p *Proxy) (*App, error) {
+	trusted, err := ParseTrusted(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{
+		name:     name,
+		trusted:  trusted,
+		debug:    manifest.Bool(cfg.DebugHeaders, false),
+		failover: manifest.Bool(cfg.Failover, false),
+		cors:     newCORS(cfg.CORS),
+		metrics:  opts.Metrics,
+		recs:     &p.recs,
+		log:      p.log.With("app", name),
+	}
+	if err := a.configureSticky(cfg.Cutover); err != nil {
+		return nil, err
+	}
+	w, err := initialWeight(name, cfg.Cutover, opts.Weights)
+	if err != nil {
+		return nil, err
+	}
+	a.weight.Store(int32(w))
+	opts.Metrics.SetWeight(name, w)
+	for i, pc := range []manifest.Pool{cfg.Old, cfg.New} {
+		if a.sides[i], err = newSide(a, i, pc, cfg.Timeouts, deps); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+func (a *App) configureSticky(c manifest.Cutover) error {
+	switch c.Sticky {
+	case "", "ip":
+		return nil
+	case "cookie":
+		a.cookie = c.Cookie
+		if a.cookie == "" {
+			a.cookie = defaultCookie
+		}
+		if !validCookieName(a.cookie) {
+			return fmt.Errorf("sticky cookie name %q is not a valid cookie name", a.cookie)
+		}
+		return nil
+	}
+	return fmt.Errorf("sticky %q is not ip or cookie", c.Sticky)
+}
+
+func initialWeight(name string, c manifest.Cutover, weights map[string]int) (int, error) {
+	w, ok := weights[name]
+	if !ok && c.Weight != nil {
+		w = *c.Weight
+	}
+	if w < 0 || w > 100 {
+		return 0, fmt.Errorf("initial weight %d: %w", w, ErrWeightRange)
+	}
+	return w, nil
+}
+
+// Handler returns the Host router of the listener of a manifest listen
+// address (for tests and benchmarks), or nil if no app listens there.
+func (p *Proxy) Handler(listen string) http.Handler {
+	if l := p.listener(listen); l != nil {
+		return l.router
+	}
+	return nil
+}
+
+// App returns the app called name, or nil if it is not served.
+func (p *Proxy) App(name string) *App { return p.apps[name] }
+
+// Apps returns the served apps sorted by name.
+func (p *Proxy) Apps() []*App { return slices.Clone(p.sorted) }
+
+// bufferPool recycles ReverseProxy's 32 KiB copy buffers. It stores array
+// pointers so that neither Get nor Put allocates.
+type bufferPool struct{ pool sync.Pool }
+
+const copyBufferSize = 32 << 10
+
+func (b *bufferPool) Get() []byte {
+	if p, ok := b.pool.Get().(*[copyBufferSize]byte); ok {
+		return p[:]
+	}
+	return new([copyBufferSize]byte)[:]
+}
+
+func (b *bufferPool) Put(buf []byte) {
+	if len(buf) == copyBufferSize {
+		b.pool.Put((*[copyBufferSize]byte)(buf))
+	}
+}

@@ -1,0 +1,232 @@
+package lb
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/migratekit/migrate/manifest"
+	"github.com/migratekit/migrate/telemetry"
+)
+
+// BackendStatus is a snapshot of one backend, for status pages and the admin
+// API.
+type BackendStatus struct {
+	// Side is telemetry.SideOld or telemetry.SideNew.
+	Side string
+	// URL is the backend as written in the manifest.
+	URL string
+	// Healthy reports whether the backend is in rotation.
+	Healthy bool
+	// InFlight is the number of requests it is serving now.
+	InFlight int64
+	// ConsecutiveFails counts the proxied requests that failed in a row
+	// (connection errors and timeouts), the input of passive ejection.
+	ConsecutiveFails int
+}
+
+// backend is one upstream server of a pool. Its counters are updated from
+// the request path, so they are atomics.
+type backend struct {
+	url   *url.URL
+	label string // as written in the manifest: metric label and log value
+
+	inflight  atomic.Int64
+	fails     atomic.Int32 // consecutive failed requests
+	up        atomic.Bool
+	ejectedAt atomic.Int64 // clock time (unix ns) of the last ejection
+	passes    atomic.Int32 // consecutive passing health checks while ejected
+}
+
+// pool is the set of backends of one side of an app, with its balancer and
+// ejection rules.
+type pool struct {
+	side      string
+	backends  []*backend
+	leastConn bool
+	next      atomic.Uint64
+
+	maxFails int32 // 0: passive ejection disabled
+	cooldown time.Duration
+	active   bool // an active health check restores ejected backends
+
+	clock clockwork.Clock
+	tel   *telemetry.Side
+	log   *slog.Logger
+}
+
+func newPool(side string, cfg manifest.Pool, clock clockwork.Clock, tel *telemetry.Side, log *slog.Logger) (*pool, error) {
+	p := &pool{
+		side:     side,
+		cooldown: cfg.Passive.Cooldown.Or(defaultCooldown),
+		active:   cfg.Health.Path != "",
+		clock:    clock,
+		tel:      tel,
+		log:      log.With("side", side),
+	}
+	switch cfg.Balance {
+	case "", "round_robin":
+	case "least_conn":
+		p.leastConn = true
+	default:
+		return nil, fmt.Errorf("balance %q is not round_robin or least_conn", cfg.Balance)
+	}
+	switch mf := cfg.Passive.MaxFails; {
+	case mf == 0:
+		p.maxFails = defaultMaxFails
+	case mf > 0:
+		p.maxFails = int32(min(mf, 1<<20))
+	}
+	if len(cfg.Backends) == 0 {
+		return nil, fmt.Errorf("no backends")
+	}
+	for _, raw := range cfg.Backends {
+		b, err := newBackend(raw)
+		if err != nil {
+			return nil, err
+		}
+		p.backends = append(p.backends, b)
+		tel.BackendUp(b.label, true)
+	}
+	return p, nil
+}
+
+func newBackend(raw string) (*backend, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return nil, fmt.Errorf("parsing backend %q: %w", raw, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("backend %q is not an http:// or https:// URL", raw)
+	}
+	if u.User != nil || u.Fragment != "" {
+		return nil, fmt.Errorf("backend %q must not have user info or a fragment", raw)
+	}
+	b := &backend{url: u, label: raw}
+	b.up.Store(true)
+	return b, nil
+}
+
+// pick returns a backend in rotation other than exclude, or nil.
+func (p *pool) pick(exclude *backend) *backend {
+	n := len(p.backends)
+	if n == 1 {
+		if b := p.backends[0]; b != exclude && p.available(b) {
+			return b
+		}
+		return nil
+	}
+	start := int(p.next.Add(1) % uint64(n))
+	if p.leastConn {
+		return p.pickLeast(start, exclude)
+	}
+	for i := range n {
+		if b := p.backends[(start+i)%n]; b != exclude && p.available(b) {
+			return b
+		}
+	}
+	return nil
+}
+
+// pickLeast returns the available backend with the fewest requests in
+// flight; scanning from a rotating start breaks ties round robin.
+func (p *pool) pickLeast(start int, exclude *backend) *backend {
+	var best *backend
+	var bestN int64
+	n := len(p.backends)
+	for i := range n {
+		b := p.backends[(start+i)%n]
+		if b == exclude || !p.available(b) {
+			continue
+		}
+		if in := b.inflight.Load(); best == nil || in < bestN {
+			best, bestN = b, in
+		}
+	}
+	return best
+}
+
+// up reports whether any backend is in rotation.
+func (p *pool) up() bool {
+	for _, b := range p.backends {
+		if p.available(b) {
+			return true
+		}
+	}
+	return false
+}
+
+// available reports whether b is in rotation. A passively ejected backend
+// of a pool without an active check comes back once its cooldown is over.
+func (p *pool) available(b *backend) bool {
+	if b.up.Load() {
+		return true
+	}
+	if p.active {
+		return false
+	}
+	if p.clock.Since(time.Unix(0, b.ejectedAt.Load())) < p.cooldown {
+		return false
+	}
+	// Half-open: one more failure ejects it again.
+	p.restore(b, p.maxFails-1, "cooldown over")
+	return b.up.Load()
+}
+
+// failed records a failed request to b (connection error or timeout).
+func (p *pool) failed(b *backend, err error) {
+	if p.maxFails <= 0 {
+		return
+	}
+	if n := b.fails.Add(1); n >= p.maxFails {
+		p.eject(b, fmt.Sprintf("%d consecutive failed requests, last: %v", n, err))
+	}
+}
+
+// succeeded records a response from b.
+func (p *pool) succeeded(b *backend) {
+	if b.fails.Load() != 0 {
+		b.fails.Store(0)
+	}
+}
+
+// eject takes b out of rotation.
+func (p *pool) eject(b *backend, reason string) {
+	b.ejectedAt.Store(p.clock.Now().UnixNano())
+	if !b.up.CompareAndSwap(true, false) {
+		return
+	}
+	b.passes.Store(0)
+	p.tel.Ejection(b.label)
+	p.tel.BackendUp(b.label, false)
+	p.log.Warn("backend ejected", "backend", b.label, "reason", reason)
+}
+
+// restore puts b back in rotation with fails consecutive failures on record.
+func (p *pool) restore(b *backend, fails int32, reason string) {
+	if !b.up.CompareAndSwap(false, true) {
+		return
+	}
+	b.fails.Store(max(fails, 0))
+	p.tel.BackendUp(b.label, true)
+	p.log.Info("backend restored", "backend", b.label, "reason", reason)
+}
+
+func (p *pool) status() []BackendStatus {
+	out := make([]BackendStatus, 0, len(p.backends))
+	for _, b := range p.backends {
+		out = append(out, BackendStatus{
+			Side:             p.side,
+			URL:              b.label,
+			Healthy:          p.available(b),
+			InFlight:         b.inflight.Load(),
+			ConsecutiveFails: int(b.fails.Load()),
+		})
+	}
+	return out
+}

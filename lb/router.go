@@ -1,0 +1,118 @@
+package lb
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// router sends the requests of one listener to an app by Host. A host no
+// app claims gets 421 and goes nowhere: the proxy is never an open proxy,
+// whatever the request line says (an absolute-form URI sets the Host, and
+// the backend URL always comes from the app's pool).
+type router struct {
+	hosts    map[string]*App // normalised host, or host:port, to app
+	withPort bool            // some entry has a port
+	catchAll *App            // the app with no hosts, if any
+	inflight *tracker
+}
+
+func newRouter(inflight *tracker) *router {
+	return &router{hosts: make(map[string]*App), inflight: inflight}
+}
+
+// add registers app's hosts.
+func (rt *router) add(a *App, hosts []string) error {
+	if len(hosts) == 0 {
+		if rt.catchAll != nil {
+			return fmt.Errorf("apps %s and %s both have no hosts on one listener", rt.catchAll.name, a.name)
+		}
+		rt.catchAll = a
+		return nil
+	}
+	for _, h := range hosts {
+		key, port := hostKey(h)
+		if key == "" {
+			return fmt.Errorf("app %s: empty host", a.name)
+		}
+		if other := rt.hosts[key]; other != nil {
+			return fmt.Errorf("host %q is claimed by apps %s and %s", h, other.name, a.name)
+		}
+		rt.hosts[key] = a
+		rt.withPort = rt.withPort || port
+	}
+	return nil
+}
+
+// hostKey normalises a manifest host entry; port reports whether it kept
+// a port.
+func hostKey(h string) (key string, port bool) {
+	h = strings.ToLower(strings.TrimSpace(h))
+	if hasPort(h) {
+		return h, true
+	}
+	return stripPort(h), false
+}
+
+func hasPort(h string) bool {
+	if strings.HasPrefix(h, "[") {
+		i := strings.IndexByte(h, ']')
+		return i > 0 && strings.HasPrefix(h[i+1:], ":")
+	}
+	return strings.Count(h, ":") == 1
+}
+
+func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt.inflight.enter()
+	defer rt.inflight.leave()
+	if r.Method == http.MethodConnect {
+		plainError(w, http.StatusMethodNotAllowed, "method not allowed\n")
+		return
+	}
+	a := rt.route(r.Host)
+	if a == nil {
+		plainError(w, http.StatusMisdirectedRequest, "misdirected request: no app is served for this host\n")
+		return
+	}
+	a.serveHTTP(w, r)
+}
+
+// route returns the app for a Host header value, or nil.
+func (rt *router) route(host string) *App {
+	if hasUpper(host) {
+		host = strings.ToLower(host)
+	}
+	if rt.withPort {
+		if a := rt.hosts[host]; a != nil {
+			return a
+		}
+	}
+	if a := rt.hosts[stripPort(host)]; a != nil {
+		return a
+	}
+	return rt.catchAll
+}
+
+// stripPort returns the host of "host", "host:port", "[v6]" or "[v6]:port",
+// without brackets or a trailing dot.
+func stripPort(h string) string {
+	if strings.HasPrefix(h, "[") {
+		if i := strings.IndexByte(h, ']'); i > 0 {
+			return h[1:i]
+		}
+		return h
+	}
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && strings.IndexByte(h, ':') == i {
+		h = h[:i]
+	}
+	return strings.TrimSuffix(h, ".")
+}
+
+func hasUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			return true
+		}
+	}
+	return false
+}

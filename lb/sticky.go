@@ -1,0 +1,201 @@
+package lb
+
+import (
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// The sticky split: a client's key (its IP address in canonical text form,
+// or the value of the sticky cookie) is hashed with FNV-1a 64 followed by
+// the murmur3 64-bit finaliser, and the hash modulo PointScale is its point.
+// A client goes to the new side iff point < weight*PointScale/100. The hash
+// is fixed and seedless so every migrate instance, and every restart, puts a
+// client on the same side; and raising the weight only ever moves clients
+// from old to new.
+
+// PointScale is the number of points a sticky key can land on.
+const PointScale = 10000
+
+// StickyPoint returns the point of a sticky key, in [0, PointScale).
+func StickyPoint(key string) int {
+	h := uint64(fnvOffset)
+	for i := 0; i < len(key); i++ {
+		h = (h ^ uint64(key[i])) * fnvPrime
+	}
+	return int(fmix64(h) % PointScale)
+}
+
+func bytesPoint(key []byte) int {
+	h := uint64(fnvOffset)
+	for _, c := range key {
+		h = (h ^ uint64(c)) * fnvPrime
+	}
+	return int(fmix64(h) % PointScale)
+}
+
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// fmix64 spreads FNV's weak low bits (murmur3's finaliser).
+func fmix64(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}
+
+// ipPoint is StickyPoint(ip.String()) without allocating.
+func ipPoint(ip netip.Addr) int {
+	var buf [64]byte
+	return bytesPoint(ip.AppendTo(buf[:0]))
+}
+
+// ParseTrusted parses trusted proxy entries: CIDRs ("10.0.0.0/8") or bare
+// addresses ("10.0.0.5").
+func ParseTrusted(entries []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(entries))
+	for _, e := range entries {
+		s := strings.TrimSpace(e)
+		if strings.Contains(s, "/") {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				return nil, fmt.Errorf("parsing trusted proxy %q: %w", e, err)
+			}
+			if p.Addr().Is4In6() {
+				p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("parsing trusted proxy %q: %w", e, err)
+		}
+		a = a.Unmap().WithZone("")
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// ClientIP returns the address of the client that sent r: the peer address
+// (RemoteAddr), unless the peer is a trusted proxy. Then X-Forwarded-For is
+// walked right to left, skipping trusted entries, and the first untrusted
+// entry is the client. A malformed entry stops the walk: everything to its
+// left may be forged, so the last trusted hop is returned instead. If every
+// entry is trusted, the leftmost is returned. The result is the zero Addr
+// only when RemoteAddr itself is not an address.
+func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
+	peer := parseHop(r.RemoteAddr)
+	if len(trusted) == 0 || !peer.IsValid() || !isTrusted(peer, trusted) {
+		return peer
+	}
+	return walkXFF(r.Header["X-Forwarded-For"], peer, trusted)
+}
+
+func walkXFF(lines []string, peer netip.Addr, trusted []netip.Prefix) netip.Addr {
+	last := peer
+	for i := len(lines) - 1; i >= 0; i-- {
+		line := lines[i]
+		for line != "" {
+			var entry string
+			if j := strings.LastIndexByte(line, ','); j >= 0 {
+				entry, line = line[j+1:], line[:j]
+			} else {
+				entry, line = line, ""
+			}
+			entry = strings.TrimSpace(entry)
+			if entry == "" {
+				continue
+			}
+			a := parseHop(entry)
+			if !a.IsValid() {
+				return last
+			}
+			if !isTrusted(a, trusted) {
+				return a
+			}
+			last = a
+		}
+	}
+	return last
+}
+
+// parseHop parses "1.2.3.4", "1.2.3.4:80", "::1", "[::1]" or "[::1]:80".
+func parseHop(s string) netip.Addr {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap()
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap()
+	}
+	if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
+		if a, err := netip.ParseAddr(s[1 : len(s)-1]); err == nil && a.Is6() {
+			return a.Unmap()
+		}
+	}
+	return netip.Addr{}
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	a = a.WithZone("")
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// StickyCookie returns the value of the cookie called name in r, if it is
+// present and well-formed (see ValidStickyValue). It does not allocate.
+func StickyCookie(r *http.Request, name string) (string, bool) {
+	for _, line := range r.Header["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if ok && k == name && ValidStickyValue(v) {
+				return v, true
+			}
+		}
+	}
+	return "", false
+}
+
+// ValidStickyValue reports whether v can be a sticky cookie value: 8 to 64
+// characters from A-Z, a-z, 0-9, '-' and '_'.
+func ValidStickyValue(v string) bool {
+	if len(v) < 8 || len(v) > 64 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if !isKeyByte(v[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isKeyByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}
+
+// validCookieName reports whether name is an RFC 6265 token.
+func validCookieName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,339 @@
+package lb
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/migratekit/migrate/manifest"
+	"github.com/migratekit/migrate/telemetry"
+)
+
+// maxRetryBody is the largest request body buffered so that an idempotent
+// request can be retried on another backend.
+const maxRetryBody = 1 << 20
+
+// side is one side (old or new) of an app: its pool, its reverse proxy and
+// the transport to its backends. It is the proxy's http.RoundTripper: it
+// picks the backend, counts requests in flight, feeds passive ejection and
+// retries a failed connection once on another backend.
+type side struct {
+	app         *App
+	index       int    // sideOld or sideNew
+	name        string // telemetry.SideOld or telemetry.SideNew
+	pool        *pool
+	tel         *telemetry.Side
+	proxy       *httputil.ReverseProxy
+	transport   *http.Transport
+	base        http.RoundTripper // transport, or a stand-in in benchmarks
+	log         *slog.Logger
+	unavailable string   // body of the 502 when the pool is down
+	debugValue  []string // X-Migrate-Side value, shared read-only
+}
+
+func newSide(a *App, index int, cfg manifest.Pool, timeouts manifest.Timeouts, deps sideDeps) (*side, error) {
+	name := telemetry.SideOld
+	if index == sideNew {
+		name = telemetry.SideNew
+	}
+	tel := deps.metrics.Side(a.name, name)
+	p, err := newPool(name, cfg, deps.clock, tel, a.log)
+	if err != nil {
+		return nil, fmt.Errorf("configuring %s pool: %w", name, err)
+	}
+	s := &side{
+		app:         a,
+		index:       index,
+		name:        name,
+		pool:        p,
+		tel:         tel,
+		transport:   newTransport(timeouts, p.hasHTTPS()),
+		log:         a.log.With("side", name),
+		unavailable: name + " backend unavailable\n",
+		debugValue:  []string{name},
+	}
+	s.base = s.transport
+	s.proxy = &httputil.ReverseProxy{
+		Rewrite:      s.rewrite,
+		Transport:    s,
+		BufferPool:   deps.buffers,
+		ErrorLog:     deps.errorLog,
+		ErrorHandler: s.handleError,
+	}
+	if a.debug {
+		s.proxy.ModifyResponse = s.addDebugHeader
+	}
+	return s, nil
+}
+
+// newTransport is the tuned transport of one side: many idle connections
+// per backend (the proxy multiplexes all clients onto them), the manifest's
+// timeouts, no compression (bodies pass through as the backend sent them)
+// and no environment proxy.
+func newTransport(t manifest.Timeouts, https bool) *http.Transport {
+	connect := t.Connect.Or(defaultConnect)
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          0,
+		MaxIdleConnsPerHost:   1024,
+		IdleConnTimeout:       t.Idle.Or(defaultIdle),
+		ResponseHeaderTimeout: t.ResponseHeader.Or(defaultResponseHeader),
+		TLSHandshakeTimeout:   connect,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+		ForceAttemptHTTP2:     https,
+		WriteBufferSize:       16 << 10,
+		ReadBufferSize:        16 << 10,
+	}
+}
+
+func (p *pool) hasHTTPS() bool {
+	for _, b := range p.backends {
+		if b.url.Scheme == "https" {
+			return true
+		}
+	}
+	return false
+}
+
+// rewrite sets the X-Forwarded-* headers. The client's X-Forwarded-For
+// chain (and -Proto, -Host) is kept only when the peer is a trusted proxy;
+// otherwise ReverseProxy has already dropped whatever the client sent. The
+// Host header is the client's; the URL is set per attempt in RoundTrip.
+func (s *side) rewrite(pr *httputil.ProxyRequest) {
+	trusted := s.app.peerTrusted(pr.In.RemoteAddr)
+	if trusted {
+		if xff := pr.In.Header["X-Forwarded-For"]; len(xff) > 0 {
+			pr.Out.Header["X-Forwarded-For"] = xff
+		}
+	}
+	pr.SetXForwarded()
+	if trusted {
+		for _, k := range [...]string{"X-Forwarded-Proto", "X-Forwarded-Host"} {
+			if v := pr.In.Header[k]; len(v) > 0 {
+				pr.Out.Header[k] = v
+			}
+		}
+	}
+}
+
+func (a *App) peerTrusted(remoteAddr string) bool {
+	if len(a.trusted) == 0 {
+		return false
+	}
+	ip := parseHop(remoteAddr)
+	return ip.IsValid() && isTrusted(ip, a.trusted)
+}
+
+func (s *side) addDebugHeader(res *http.Response) error {
+	res.Header["X-Migrate-Side"] = s.debugValue
+	return nil
+}
+
+// RoundTrip sends req to a backend of the side, retrying once on another
+// backend when an idempotent request could not get a response.
+func (s *side) RoundTrip(req *http.Request) (*http.Response, error) {
+	b := s.pool.pick(nil)
+	if b == nil {
+		return nil, errNoBackend
+	}
+	retry := len(s.pool.backends) > 1 && idempotent(req.Method)
+	if retry {
+		var err error
+		if retry, err = bufferBody(req); err != nil {
+			return nil, err
+		}
+	}
+	res, err := s.attempt(req, b)
+	if err == nil || !retry || !retryable(req, err) {
+		return res, err
+	}
+	next := s.pool.pick(b)
+	if next == nil {
+		return nil, err
+	}
+	again, rerr := rewound(req)
+	if rerr != nil {
+		return nil, err
+	}
+	s.tel.Retry()
+	s.log.Debug("retrying on another backend", "failed", b.label, "backend", next.label, "err", err)
+	return s.attempt(again, next)
+}
+
+// attempt sends req to b.
+func (s *side) attempt(req *http.Request, b *backend) (*http.Response, error) {
+	target(req.URL, b.url)
+	b.inflight.Add(1)
+	res, err := s.base.RoundTrip(req)
+	if err != nil {
+		b.inflight.Add(-1)
+		if req.Context().Err() == nil {
+			s.pool.failed(b, err)
+		}
+		return nil, &backendError{backend: b.label, err: err}
+	}
+	s.pool.succeeded(b)
+	res.Body = track(res.Body, b)
+	return res, nil
+}
+
+// target points u at backend base: scheme and host replaced, base path
+// prefixed and base query prepended (as ProxyRequest.SetURL does), user
+// info dropped so an absolute-form request cannot smuggle credentials.
+func target(u, base *url.URL) {
+	u.Scheme, u.Host, u.User = base.Scheme, base.Host, nil
+	if base.Path != "" && base.Path != "/" {
+		u.Path, u.RawPath = joinURLPath(base, u)
+	}
+	switch {
+	case base.RawQuery == "":
+	case u.RawQuery == "":
+		u.RawQuery = base.RawQuery
+	default:
+		u.RawQuery = base.RawQuery + "&" + u.RawQuery
+	}
+}
+
+func joinURLPath(a, b *url.URL) (path, rawpath string) {
+	if a.RawPath == "" && b.RawPath == "" {
+		return singleJoiningSlash(a.Path, b.Path), ""
+	}
+	apath, bpath := a.EscapedPath(), b.EscapedPath()
+	aslash, bslash := strings.HasSuffix(apath, "/"), strings.HasPrefix(bpath, "/")
+	switch {
+	case aslash && bslash:
+		return a.Path + b.Path[1:], apath + bpath[1:]
+	case !aslash && !bslash:
+		return a.Path + "/" + b.Path, apath + "/" + bpath
+	}
+	return a.Path + b.Path, apath + bpath
+}
+
+func singleJoiningSlash(a, b string) string {
+	aslash, bslash := strings.HasSuffix(a, "/"), strings.HasPrefix(b, "/")
+	switch {
+	case aslash && bslash:
+		return a + b[1:]
+	case !aslash && !bslash:
+		return a + "/" + b
+	}
+	return a + b
+}
+
+// idempotent reports whether a request with this method may be sent twice.
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodDelete, http.MethodPut:
+		return true
+	}
+	return false
+}
+
+// bufferBody makes req's body replayable, reading it into memory when it
+// is small enough. It reports whether req can be retried.
+func bufferBody(req *http.Request) (bool, error) {
+	if req.Body == nil || req.Body == http.NoBody || req.GetBody != nil {
+		return true, nil
+	}
+	if req.ContentLength <= 0 || req.ContentLength > maxRetryBody {
+		return false, nil
+	}
+	buf := make([]byte, req.ContentLength)
+	if _, err := io.ReadFull(req.Body, buf); err != nil {
+		return false, fmt.Errorf("reading request body: %w: %w", errClientBody, err)
+	}
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
+	req.Body, _ = req.GetBody()
+	return true, nil
+}
+
+// retryable reports whether a failed attempt may be repeated elsewhere: a
+// connection that could not be made, or that broke before a response, but
+// not a response that timed out (the backend may still be working on it)
+// nor a request the client gave up on.
+func retryable(req *http.Request, err error) bool {
+	if req.Context().Err() != nil {
+		return false
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return !isTimeout(err)
+}
+
+// rewound is a shallow copy of req with a fresh body, for a retry.
+func rewound(req *http.Request) (*http.Request, error) {
+	again := new(http.Request)
+	*again = *req
+	u := *req.URL
+	again.URL = &u
+	if req.GetBody != nil {
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		again.Body = body
+	}
+	return again, nil
+}
+
+// backendError names the backend a request failed on, for the logs.
+type backendError struct {
+	backend string
+	err     error
+}
+
+func (e *backendError) Error() string { return "proxying to " + e.backend + ": " + e.err.Error() }
+func (e *backendError) Unwrap() error { return e.err }
+
+// track counts the response as in flight on b until its body is closed.
+// An upgraded connection's body is also written to, so its wrapper keeps
+// the io.Writer that httputil.ReverseProxy needs.
+func track(body io.ReadCloser, b *backend) io.ReadCloser {
+	if body == nil || body == http.NoBody {
+		b.inflight.Add(-1)
+		return body
+	}
+	if w, ok := body.(io.ReadWriteCloser); ok {
+		t := &trackedConn{w: w}
+		t.ReadCloser, t.b = w, b
+		return t
+	}
+	return &trackedBody{ReadCloser: body, b: b}
+}
+
+type trackedBody struct {
+	io.ReadCloser
+	b    *backend
+	done atomic.Bool
+}
+
+func (t *trackedBody) Close() error {
+	err := t.ReadCloser.Close()
+	if t.done.CompareAndSwap(false, true) {
+		t.b.inflight.Add(-1)
+	}
+	return err
+}
+
+type trackedConn struct {
+	trackedBody
+	w io.Writer
+}
+
+func (t *trackedConn) Write(p []byte) (int, error) { return t.w.Write(p) }
+
+// closeIdle closes the idle connections to the side's backends.
+func (s *side) closeIdle() { s.transport.CloseIdleConnections() }
