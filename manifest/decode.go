@@ -105,7 +105,10 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 	seen := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
-		kp := keyPath(path, k.Value)
+		kp := path // a key that is not a string is reported on its mapping
+		if k.Kind == yaml.ScalarNode {
+			kp = keyPath(path, k.Value)
+		}
 		if d.recording {
 			d.l.origin[k] = loc{file: d.file, line: k.Line, col: k.Column, path: kp}
 		}

@@ -92,6 +92,7 @@ func readDir(dir string) ([]source, error) {
 type loader struct {
 	files    []string
 	defaults *part
+	appsKey  *part // the first apps: key read
 	apps     map[string]*part
 	probs    Problems
 	pos      positions
@@ -107,7 +108,7 @@ func load(name string, srcs []source) (*Manifest, error) {
 	}
 	m := l.decode()
 	if len(m.Apps) == 0 && len(l.probs) == 0 {
-		l.probs = append(l.probs, noApps(name, len(srcs)))
+		l.probs = append(l.probs, l.noApps(name, len(srcs)))
 	}
 	m.applyDefaults()
 	probs := l.probs
@@ -121,12 +122,17 @@ func load(name string, srcs []source) (*Manifest, error) {
 	return m, nil
 }
 
-func noApps(name string, files int) Problem {
-	if files == 0 {
-		return Problem{File: name, Path: "apps", Msg: "no apps defined (no *.yaml or *.yml files)"}
-	}
+// noApps reports a manifest without apps: at its apps: key, else on the
+// first line of its only file, else on the directory.
+func (l *loader) noApps(name string, files int) Problem {
 	p := Problem{File: name, Path: "apps", Msg: "no apps defined"}
-	if files == 1 {
+	switch {
+	case l.appsKey != nil:
+		at := l.appsKey.at()
+		p.File, p.Line, p.Col = at.file, at.line, at.col
+	case files == 0:
+		p.Msg += " (no *.yaml or *.yml files)"
+	case files == 1:
 		p.Line = 1
 	}
 	return p

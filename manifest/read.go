@@ -41,6 +41,9 @@ func (l *loader) readFile(file string, data []byte) {
 		case "defaults":
 			l.addDefaults(&part{file: file, key: k, value: v})
 		case "apps":
+			if l.appsKey == nil {
+				l.appsKey = &part{file: file, key: k, value: v}
+			}
 			l.addApps(file, v)
 		default:
 			l.add(file, k, keyPath("", k.Value), unknownKey(k.Value, []string{"apps", "defaults"}))
@@ -156,7 +159,11 @@ func (l *loader) addApps(file string, apps *yaml.Node) {
 // in seen, and reports whether the pair should be used.
 func (l *loader) checkKey(file string, k *yaml.Node, parent string, seen map[string]*yaml.Node) bool {
 	if msg := keyProblem(k, seen); msg != "" {
-		l.add(file, k, keyPath(parent, k.Value), msg)
+		path := parent
+		if k.Kind == yaml.ScalarNode {
+			path = keyPath(parent, k.Value)
+		}
+		l.add(file, k, path, msg)
 		return false
 	}
 	return true

@@ -20,7 +20,8 @@ defaults:
 apps:
   %s:
     # hosts: [www.example.com]    # Host headers routed here; none: every request
-    old: {backends: [%s]}         # add health: {path: /healthz} for active checks
+    # a side may add health: {path: /healthz} for active health checks
+    old: {backends: [%s]}
     new: {backends: [%s]}
     cutover: {weight: 0, sticky: ip, plan: [5, 25, 50, 100], step_min: 10m}
     shadow:

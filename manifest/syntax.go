@@ -21,8 +21,13 @@ func httpURL(s string) string {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Sprintf("%q is not an http(s) URL", s)
 	}
-	if msg := hostPort(u.Host, false); msg != "" {
-		return fmt.Sprintf("%q has a bad host: %s", s, msg)
+	if p := u.Port(); p != "" || strings.HasSuffix(u.Host, ":") {
+		if portNumber(p, false) != "" {
+			return fmt.Sprintf("%q has a bad port %q", s, p)
+		}
+	}
+	if h := u.Hostname(); !isIP(h) && hostName(h) != "" {
+		return fmt.Sprintf("%q has a bad host name %q", s, h)
 	}
 	return ""
 }

@@ -1,0 +1,150 @@
+package manifest_test
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/migratekit/migrate/manifest"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func mustLoad(t *testing.T, path string) *manifest.Manifest {
+	t.Helper()
+	m, err := manifest.Load(path)
+	if err != nil {
+		t.Fatalf("Load(%q): %v", path, err)
+	}
+	return m
+}
+
+func dur(d time.Duration) manifest.Duration { return manifest.Duration(d) }
+
+// builtinPool is a pool with every built-in default and the given backend.
+func builtinPool(backend string) manifest.Pool {
+	return manifest.Pool{
+		Backends: []string{backend},
+		Balance:  "round_robin",
+		Health:   manifest.Health{Interval: dur(5 * time.Second), Timeout: dur(2 * time.Second), Healthy: 2, Unhealthy: 3, Status: "2xx"},
+		Passive:  manifest.Passive{MaxFails: 3, Cooldown: dur(10 * time.Second)},
+	}
+}
+
+// TestMinimalApp checks every effective value of an app that states only
+// its backends, under defaults that set two shadow settings.
+func TestMinimalApp(t *testing.T) {
+	m := mustLoad(t, "testdata/minimal.good.yaml")
+	want := &manifest.App{
+		Name:     "web",
+		Listen:   "127.0.0.1:8080",
+		Timeouts: manifest.Timeouts{Connect: dur(5 * time.Second), ResponseHeader: dur(60 * time.Second), Idle: dur(90 * time.Second)},
+		Old:      builtinPool("http://127.0.0.1:3000"),
+		New:      builtinPool("http://127.0.0.1:4000"),
+		Cutover:  manifest.Cutover{Weight: ptr(0), Sticky: "ip", Cookie: "migrate_sticky"},
+		Shadow: manifest.Shadow{
+			Sample:    ptr(manifest.Percent(0.1)),
+			Methods:   []string{"GET"},
+			Timeout:   dur(5 * time.Second),
+			MaxBody:   1 << 20,
+			Direction: "forward",
+		},
+		Rollback: manifest.Rollback{MinRequests: 50, Window: dur(30 * time.Second)},
+	}
+	if diff := cmp.Diff(want, m.Apps["web"]); diff != "" {
+		t.Errorf("apps.web (-want +got):\n%s", diff)
+	}
+	wantGlobal := manifest.Global{
+		Admin:   manifest.Admin{Listen: "127.0.0.1:9090", TokenEnv: "MIGRATE_ADMIN_TOKEN"},
+		Metrics: manifest.Metrics{Prefix: "migrate"},
+		State:   manifest.State{Backend: "embedded"},
+		Drain:   dur(30 * time.Second),
+	}
+	if diff := cmp.Diff(wantGlobal, m.Global); diff != "" {
+		t.Errorf("Global (-want +got):\n%s", diff)
+	}
+	wantDefaults := manifest.Defaults{App: manifest.App{Shadow: manifest.Shadow{
+		Sample: ptr(manifest.Percent(0.1)), Methods: []string{"GET"},
+	}}}
+	if diff := cmp.Diff(wantDefaults, m.Defaults); diff != "" {
+		t.Errorf("Defaults, as written (-want +got):\n%s", diff)
+	}
+}
+
+// TestEffectiveValues checks how defaults: merges under apps (deep for
+// mappings, whole for lists and scalars, null resetting) and how values are
+// normalised.
+func TestEffectiveValues(t *testing.T) {
+	multi := mustLoad(t, "testdata/multi.good.yaml")
+	dir := mustLoad(t, "testdata/dir.good")
+	design := mustLoad(t, "testdata/design.good.yaml")
+	tests := []struct {
+		name string
+		got  any
+		want any
+	}{
+		{"deep merge keeps the defaults' keys", multi.Apps["shop"].Old.Health,
+			manifest.Health{Path: "/healthz", Interval: dur(10 * time.Second), Timeout: dur(time.Second), Healthy: 2, Unhealthy: 3, Status: "2xx"}},
+		{"null resets to the built-in default", multi.Apps["api"].Old.Health,
+			manifest.Health{Interval: dur(5 * time.Second), Timeout: dur(2 * time.Second), Healthy: 2, Unhealthy: 3, Status: "2xx"}},
+		{"a list replaces the defaults' list, uppercased", multi.Apps["shop"].Shadow.Methods, []string{"GET"}},
+		{"the defaults' list when the app has none", multi.Apps["api"].Shadow.Methods, []string{"GET", "HEAD", "OPTIONS"}},
+		{"sibling keys of a merged mapping", multi.Apps["shop"].Shadow.Timeout, dur(2 * time.Second)},
+		{"explicit min_requests 0 is kept", multi.Apps["shop"].Rollback.MinRequests, 0},
+		{"rollback merged", multi.Apps["api"].Rollback,
+			manifest.Rollback{MaxErrorRate: ptr(manifest.Percent(0.05)), MinRequests: 50, Window: dur(time.Minute)}},
+		{"max_fails -1 disables", multi.Apps["rest"].Old.Passive.MaxFails, -1},
+		{"hosts lowercased", multi.Apps["shop"].Hosts, []string{"shop.example.com", "www.shop.example.com:8080"}},
+		{"dns types uppercased", multi.Apps["api"].DNS[0].Type, "A"},
+		{"cutover", multi.Apps["shop"].Cutover, manifest.Cutover{Weight: ptr(25), Sticky: "cookie", Cookie: "shop_side"}},
+		{"cors methods default", multi.Apps["api"].CORS.Methods, []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}},
+		{"cors max_age default", multi.Apps["api"].CORS.MaxAge, dur(10 * time.Minute)},
+		{"tls paths relative to the manifest", *multi.Apps["secure"].TLS,
+			manifest.TLS{Cert: filepath.Join("testdata", "tls", "cert.pem"), Key: filepath.Join("testdata", "tls", "key.pem")}},
+		{"sink defaults to embedded", design.Apps["bobbarker"].Logs.Sink, &manifest.LogSink{Type: "embedded"}},
+		{"process-wide settings", multi.Global,
+			manifest.Global{
+				Admin:   manifest.Admin{Listen: "127.0.0.1:9191", TokenEnv: "MIGRATE_ADMIN_TOKEN"},
+				Metrics: manifest.Metrics{Prefix: "migrate"},
+				State:   manifest.State{Backend: "redis", URL: "redis://127.0.0.1:6379/0"},
+				Drain:   dur(time.Minute),
+			}},
+		{"directory: every file's apps", dir.AppNames(), []string{"blog", "shop"}},
+		{"directory: files in name order", dir.Files, []string{
+			filepath.Join("testdata", "dir.good", "00-defaults.yaml"),
+			filepath.Join("testdata", "dir.good", "blog.yml"),
+			filepath.Join("testdata", "dir.good", "shop.yaml"),
+		}},
+		{"directory: defaults from another file", dir.Apps["blog"].Listen, "127.0.0.1:18080"},
+		{"directory: defaults merged", dir.Apps["blog"].Shadow.Timeout, dur(3 * time.Second)},
+		{"directory: log paths relative to their file", dir.Apps["shop"].Logs.Old.Paths,
+			[]string{filepath.Join("testdata", "dir.good", "logs", "shop.log")}},
+		{"design example: weight", *design.Apps["bobbarker"].Cutover.Weight, 0},
+		{"design example: sample", *design.Apps["bobbarker"].Shadow.Sample, manifest.Percent(1)},
+		{"design example: statsd", design.Global.Metrics.Statsd, "127.0.0.1:8125"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, tt.got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestValidateBuiltInGo checks a manifest built in Go rather than loaded:
+// its problems carry paths but no positions.
+func TestValidateBuiltInGo(t *testing.T) {
+	loaded := mustLoad(t, "testdata/minimal.good.yaml")
+	app := *loaded.Apps["web"]
+	app.New.Backends = nil
+	app.Cutover.Weight = ptr(120)
+	m := &manifest.Manifest{Global: loaded.Global, Apps: map[string]*manifest.App{"web": &app}}
+	err := m.Validate()
+	want := "apps.web.cutover.weight: 120 is not between 0 and 100\napps.web.new.backends: at least one backend is required"
+	if err == nil || err.Error() != want {
+		t.Errorf("Validate() = %v, want %q", err, want)
+	}
+}
