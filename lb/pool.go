@@ -86,7 +86,7 @@ func newPool(side string, cfg manifest.Pool, clock clockwork.Clock, tel *telemet
 		return nil, fmt.Errorf("no backends")
 	}
 	for _, raw := range cfg.Backends {
-		b, err := newBackend(raw)
+		b, err := parseBackend(raw)
 		if err != nil {
 			return nil, err
 		}
@@ -96,7 +96,7 @@ func newPool(side string, cfg manifest.Pool, clock clockwork.Clock, tel *telemet
 	return p, nil
 }
 
-func newBackend(raw string) (*backend, error) {
+func parseBackend(raw string) (*backend, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil {
 		return nil, fmt.Errorf("parsing backend %q: %w", raw, err)

@@ -1,0 +1,204 @@
+package lb
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/migratekit/migrate/manifest"
+)
+
+func TestForwardedHeaders(t *testing.T) {
+	tests := []struct {
+		name    string
+		trusted []string
+		sent    http.Header
+		want    map[string]string
+	}{
+		{
+			name: "untrusted peer: spoofed headers dropped",
+			sent: http.Header{
+				"X-Forwarded-For":   {"6.6.6.6"},
+				"X-Forwarded-Proto": {"https"},
+				"X-Forwarded-Host":  {"evil.example"},
+				"Forwarded":         {"for=6.6.6.6"},
+			},
+			want: map[string]string{
+				"X-Forwarded-For":   "127.0.0.1",
+				"X-Forwarded-Proto": "http",
+				"X-Forwarded-Host":  "app.example.com",
+				"Forwarded":         "",
+				"Host":              "app.example.com",
+			},
+		},
+		{
+			name:    "trusted peer: chain kept",
+			trusted: []string{"127.0.0.0/8"},
+			sent: http.Header{
+				"X-Forwarded-For":   {"203.0.113.7, 10.0.0.2"},
+				"X-Forwarded-Proto": {"https"},
+				"X-Forwarded-Host":  {"www.example.com"},
+			},
+			want: map[string]string{
+				"X-Forwarded-For":   "203.0.113.7, 10.0.0.2, 127.0.0.1",
+				"X-Forwarded-Proto": "https",
+				"X-Forwarded-Host":  "www.example.com",
+				"Forwarded":         "",
+				"Host":              "app.example.com",
+			},
+		},
+		{
+			name:    "trusted peer without a chain",
+			trusted: []string{"127.0.0.1"},
+			want: map[string]string{
+				"X-Forwarded-For":   "127.0.0.1",
+				"X-Forwarded-Proto": "http",
+				"X-Forwarded-Host":  "app.example.com",
+				"Forwarded":         "",
+				"Host":              "app.example.com",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			oldB, newB := newBackend(t, "old"), newBackend(t, "new")
+			app := testApp(oldB, newB)
+			app.TrustedProxies = tt.trusted
+			r := start(t, oneApp(app), Options{})
+			if code, _, _ := r.do(t, http.MethodGet, "/", "app.example.com", tt.sent); code != http.StatusOK {
+				t.Fatalf("status %d", code)
+			}
+			seen := oldB.lastHeader()
+			got := map[string]string{}
+			for k := range tt.want {
+				got[k] = seen.Get(k)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("headers at the backend (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDebugHeader(t *testing.T) {
+	tests := []struct {
+		name   string
+		debug  *bool
+		weight int
+		want   string
+	}{
+		{"on, old", ptr(true), 0, "old"},
+		{"on, new", ptr(true), 100, "new"},
+		{"off", ptr(false), 100, ""},
+		{"unset", nil, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			app := testApp(newBackend(t, "old"), newBackend(t, "new"))
+			app.DebugHeaders = tt.debug
+			app.Cutover.Weight = ptr(tt.weight)
+			r := start(t, oneApp(app), Options{})
+			_, h, _ := r.do(t, http.MethodGet, "/", "", nil)
+			if got := h.Get("X-Migrate-Side"); got != tt.want {
+				t.Errorf("X-Migrate-Side = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCORSPreflight(t *testing.T) {
+	preflight := func(origin string) http.Header {
+		return http.Header{
+			"Origin":                         {origin},
+			"Access-Control-Request-Method":  {"PUT"},
+			"Access-Control-Request-Headers": {"X-Token, Content-Type"},
+		}
+	}
+	allowed := &manifest.CORS{Origins: []string{"https://app.example.com/"}}
+	tests := []struct {
+		name     string
+		cors     *manifest.CORS
+		method   string
+		sent     http.Header
+		wantCode int
+		wantHits int64
+		want     map[string]string
+	}{
+		{
+			name: "allowed origin answered in place", cors: allowed, method: http.MethodOptions,
+			sent: preflight("https://app.example.com"), wantCode: http.StatusNoContent,
+			want: map[string]string{
+				"Access-Control-Allow-Origin":      "https://app.example.com",
+				"Access-Control-Allow-Methods":     "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
+				"Access-Control-Allow-Headers":     "X-Token, Content-Type",
+				"Access-Control-Max-Age":           "600",
+				"Access-Control-Allow-Credentials": "",
+				"Vary":                             "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+			},
+		},
+		{
+			name: "disallowed origin forbidden", cors: allowed, method: http.MethodOptions,
+			sent: preflight("https://evil.example"), wantCode: http.StatusForbidden,
+			want: map[string]string{"Access-Control-Allow-Origin": "", "Vary": "Origin"},
+		},
+		{
+			name: "any origin", cors: &manifest.CORS{Origins: []string{"*"}, Headers: []string{"X-Token"}, Methods: []string{"get", "put"}, MaxAge: manifest.Duration(60e9)},
+			method: http.MethodOptions, sent: preflight("https://other.example"), wantCode: http.StatusNoContent,
+			want: map[string]string{
+				"Access-Control-Allow-Origin":  "*",
+				"Access-Control-Allow-Methods": "GET, PUT",
+				"Access-Control-Allow-Headers": "X-Token",
+				"Access-Control-Max-Age":       "60",
+			},
+		},
+		{
+			name: "any origin with credentials echoes the origin", cors: &manifest.CORS{Origins: []string{"*"}, Credentials: ptr(true)},
+			method: http.MethodOptions, sent: preflight("https://other.example"), wantCode: http.StatusNoContent,
+			want: map[string]string{
+				"Access-Control-Allow-Origin":      "https://other.example",
+				"Access-Control-Allow-Credentials": "true",
+			},
+		},
+		{
+			name: "OPTIONS that is not a preflight is proxied", cors: allowed, method: http.MethodOptions,
+			sent: http.Header{"Origin": {"https://app.example.com"}}, wantCode: http.StatusOK, wantHits: 1,
+			want: map[string]string{"Access-Control-Allow-Origin": ""},
+		},
+		{
+			name: "simple request proxied untouched", cors: allowed, method: http.MethodGet,
+			sent: http.Header{"Origin": {"https://evil.example"}}, wantCode: http.StatusOK, wantHits: 1,
+			want: map[string]string{"Access-Control-Allow-Origin": ""},
+		},
+		{
+			name: "no cors config: preflight proxied", cors: nil, method: http.MethodOptions,
+			sent: preflight("https://app.example.com"), wantCode: http.StatusOK, wantHits: 1,
+			want: map[string]string{"Access-Control-Allow-Origin": ""},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			oldB, newB := newBackend(t, "old"), newBackend(t, "new")
+			app := testApp(oldB, newB)
+			app.CORS = tt.cors
+			r := start(t, oneApp(app), Options{})
+			code, h, _ := r.do(t, tt.method, "/api", "", tt.sent)
+			if code != tt.wantCode {
+				t.Errorf("status = %d, want %d", code, tt.wantCode)
+			}
+			if got := oldB.hits.Load() + newB.hits.Load(); got != tt.wantHits {
+				t.Errorf("backends saw %d requests, want %d", got, tt.wantHits)
+			}
+			got := map[string]string{}
+			for k := range tt.want {
+				got[k] = h.Get(k)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("response headers (-want +got):\n%s", diff)
+			}
+			if tt.wantHits == 1 && oldB.lastHeader().Get("Origin") != tt.sent.Get("Origin") {
+				t.Errorf("backend saw Origin %q, want %q", oldB.lastHeader().Get("Origin"), tt.sent.Get("Origin"))
+			}
+		})
+	}
+}

@@ -1,0 +1,216 @@
+package lb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
+
+	"github.com/migratekit/migrate/manifest"
+	"github.com/migratekit/migrate/telemetry"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// testBackend is an httptest backend that names itself in X-Backend and in
+// its body, and remembers the last request's headers.
+type testBackend struct {
+	*httptest.Server
+	name string
+	hits atomic.Int64
+	mu   sync.Mutex
+	last http.Header
+}
+
+func newBackend(t *testing.T, name string) *testBackend {
+	return newBackendFunc(t, name, nil)
+}
+
+// newBackendFunc starts a backend; next, when set, answers after the hit
+// is counted (and may write the response itself).
+func newBackendFunc(t *testing.T, name string, next http.HandlerFunc) *testBackend {
+	t.Helper()
+	b := &testBackend{name: name}
+	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.hits.Add(1)
+		b.mu.Lock()
+		b.last = r.Header.Clone()
+		b.last.Set("Host", r.Host)
+		b.mu.Unlock()
+		w.Header().Set("X-Backend", name)
+		if next != nil {
+			next(w, r)
+			return
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		fmt.Fprint(w, name)
+	}))
+	t.Cleanup(b.Close)
+	return b
+}
+
+func (b *testBackend) lastHeader() http.Header {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.last
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// testApp is an app on 127.0.0.1:0 with one backend per side.
+func testApp(oldB, newB *testBackend) *manifest.App {
+	return &manifest.App{
+		Listen: "127.0.0.1:0",
+		Old:    manifest.Pool{Backends: []string{oldB.URL}},
+		New:    manifest.Pool{Backends: []string{newB.URL}},
+	}
+}
+
+func oneApp(a *manifest.App) *manifest.Manifest {
+	return &manifest.Manifest{Apps: map[string]*manifest.App{"web": a}}
+}
+
+// running is a proxy serving on real listeners, with a client.
+type running struct {
+	p      *Proxy
+	base   string // http://addr of the 127.0.0.1:0 listener
+	client *http.Client
+	stop   func() error // cancels Serve and returns its result
+}
+
+func start(t *testing.T, m *manifest.Manifest, opts Options) *running {
+	t.Helper()
+	p, err := New(m, nil, opts)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if err := p.Listen(); err != nil {
+		t.Fatalf("Listen: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Serve(ctx) }()
+	tr := &http.Transport{MaxIdleConnsPerHost: 200, Proxy: nil}
+	r := &running{p: p, client: &http.Client{Transport: tr}}
+	if a, ok := p.Addrs()["127.0.0.1:0"]; ok {
+		r.base = "http://" + a.String()
+	}
+	var once sync.Once
+	var result error
+	r.stop = func() error {
+		once.Do(func() {
+			cancel()
+			result = <-done
+			tr.CloseIdleConnections()
+		})
+		return result
+	}
+	t.Cleanup(func() {
+		if err := r.stop(); err != nil && !errors.Is(err, ErrDrainDeadline) {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return r
+}
+
+// do sends a request with the given Host and headers and returns the
+// status, the X-Backend of the answer and its body.
+func (r *running) do(t *testing.T, method, path, host string, hdr http.Header) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, r.base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if host != "" {
+		req.Host = host
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	res, err := r.client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("reading body: %v", err)
+	}
+	return res.StatusCode, res.Header, string(body)
+}
+
+// get returns the backend that served a GET (or "" if none did) and the
+// status.
+func (r *running) get(t *testing.T, hdr http.Header) (string, int) {
+	t.Helper()
+	code, h, _ := r.do(t, http.MethodGet, "/", "", hdr)
+	return h.Get("X-Backend"), code
+}
+
+// newMetrics returns metrics on a fresh registry.
+func newMetrics(t *testing.T) (*telemetry.Metrics, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	m, err := telemetry.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, reg
+}
+
+// metricValue returns the value of the series of name with exactly these
+// labels, or 0 if there is none.
+func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range f.GetMetric() {
+			if len(m.GetLabel()) != len(labels) {
+				continue
+			}
+			for _, l := range m.GetLabel() {
+				if labels[l.GetName()] != l.GetValue() {
+					continue series
+				}
+			}
+			switch {
+			case m.GetCounter() != nil:
+				return m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				return m.GetGauge().GetValue()
+			case m.GetHistogram() != nil:
+				return float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return 0
+}
+
+// eventually polls cond until it holds or 5s pass; it is for waiting on
+// another goroutine, never for timing assertions.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

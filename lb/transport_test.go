@@ -1,0 +1,169 @@
+package lb
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/migratekit/migrate/manifest"
+)
+
+// twoOld is an app with two old backends and weight 0.
+func twoOld(a, b, n *testBackend, passive manifest.Passive) *manifest.App {
+	return &manifest.App{
+		Listen: "127.0.0.1:0",
+		Old:    manifest.Pool{Backends: []string{a.URL, b.URL}, Passive: passive},
+		New:    manifest.Pool{Backends: []string{n.URL}},
+	}
+}
+
+func TestRetryOnKilledBackend(t *testing.T) {
+	a, b, n := newBackend(t, "a"), newBackend(t, "b"), newBackend(t, "new")
+	metrics, reg := newMetrics(t)
+	r := start(t, oneApp(twoOld(a, b, n, manifest.Passive{MaxFails: -1})), Options{Metrics: metrics})
+	for i := range 4 {
+		if _, code := r.get(t, nil); code != http.StatusOK {
+			t.Fatalf("GET %d before the kill: status %d", i, code)
+		}
+	}
+	if a.hits.Load() == 0 || b.hits.Load() == 0 {
+		t.Fatalf("round robin: a=%d b=%d, want both used", a.hits.Load(), b.hits.Load())
+	}
+	a.Close()
+
+	tests := []struct {
+		method string
+		body   string
+	}{
+		{http.MethodGet, ""},
+		{http.MethodHead, ""},
+		{http.MethodPut, "small enough to buffer"},
+		{http.MethodDelete, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method, func(t *testing.T) {
+			for i := range 6 {
+				req, _ := http.NewRequest(tt.method, r.base+"/", strings.NewReader(tt.body))
+				res, err := r.client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				if res.StatusCode != http.StatusOK || res.Header.Get("X-Backend") != "b" {
+					t.Fatalf("%s %d after the kill: status %d from %q, want 200 from b", tt.method, i, res.StatusCode, res.Header.Get("X-Backend"))
+				}
+			}
+		})
+	}
+	if got := metricValue(t, reg, "migrate_proxy_retries_total", map[string]string{"app": "web", "side": "old"}); got < 4 {
+		t.Errorf("retries = %v, want at least 4 (one per method)", got)
+	}
+}
+
+func TestPostNotRetried(t *testing.T) {
+	a, b, n := newBackend(t, "a"), newBackend(t, "b"), newBackend(t, "new")
+	metrics, reg := newMetrics(t)
+	r := start(t, oneApp(twoOld(a, b, n, manifest.Passive{MaxFails: -1})), Options{Metrics: metrics})
+	a.Close()
+	codes := map[int]int{}
+	for _, method := range []string{http.MethodPost, http.MethodPost, http.MethodPatch, http.MethodPatch} {
+		req, _ := http.NewRequest(method, r.base+"/", strings.NewReader(`{"n":1}`))
+		res, err := r.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		codes[res.StatusCode]++
+	}
+	// Round robin over two backends: half went to the dead one.
+	if codes[http.StatusBadGateway] != 2 || codes[http.StatusOK] != 2 {
+		t.Errorf("statuses = %v, want two 502 (not retried) and two 200", codes)
+	}
+	if got := b.hits.Load(); got != 2 {
+		t.Errorf("b saw %d requests, want 2 (no retry of POST or PATCH)", got)
+	}
+	if got := metricValue(t, reg, "migrate_proxy_retries_total", map[string]string{"app": "web", "side": "old"}); got != 0 {
+		t.Errorf("retries = %v, want 0", got)
+	}
+	if got := metricValue(t, reg, "migrate_proxy_errors_total", map[string]string{"app": "web", "side": "old", "reason": "connect"}); got != 2 {
+		t.Errorf("connect errors = %v, want 2", got)
+	}
+}
+
+func TestLeastConn(t *testing.T) {
+	hold := make(chan struct{})
+	arrived := make(chan string, 1)
+	slow := func(name string) *testBackend {
+		return newBackendFunc(t, name, func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/slow" {
+				arrived <- name
+				<-hold
+			}
+			w.Write([]byte(name))
+		})
+	}
+	a, b, n := slow("a"), slow("b"), newBackend(t, "new")
+	app := twoOld(a, b, n, manifest.Passive{})
+	app.Old.Balance = "least_conn"
+	r := start(t, oneApp(app), Options{})
+
+	slowDone := make(chan int)
+	go func() {
+		res, err := r.client.Get(r.base + "/slow")
+		if err != nil {
+			slowDone <- 0
+			return
+		}
+		res.Body.Close()
+		slowDone <- res.StatusCode
+	}()
+	busy := <-arrived
+	idle := map[string]string{"a": "b", "b": "a"}[busy]
+	for i := range 10 {
+		if got, _ := r.get(t, nil); got != idle {
+			t.Errorf("fast request %d went to %q, want the idle backend %q (%q has one in flight)", i, got, idle, busy)
+		}
+	}
+	var inflight []int64
+	for _, s := range r.p.App("web").Backends() {
+		if s.URL == map[string]string{"a": a.URL, "b": b.URL}[busy] {
+			inflight = append(inflight, s.InFlight)
+		}
+	}
+	close(hold)
+	if code := <-slowDone; code != http.StatusOK {
+		t.Errorf("slow request: status %d", code)
+	}
+	if len(inflight) != 1 || inflight[0] != 1 {
+		t.Errorf("InFlight of the busy backend = %v, want [1]", inflight)
+	}
+}
+
+func TestTargetURL(t *testing.T) {
+	tests := []struct {
+		name, base, in, want string
+	}{
+		{"root base", "http://10.0.0.1:3000", "/users/1?x=1", "http://10.0.0.1:3000/users/1?x=1"},
+		{"slash base", "https://b.example/", "/a", "https://b.example/a"},
+		{"base path", "http://b:80/api", "/users", "http://b:80/api/users"},
+		{"base path slash", "http://b/api/", "/users", "http://b/api/users"},
+		{"base query", "http://b/?k=v", "/p?x=1", "http://b/p?k=v&x=1"},
+		{"absolute-form in", "http://b", "http://user:pw@evil.example/p", "http://b/p"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base, err := parseBackend(tt.base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req, err := http.NewRequest(http.MethodGet, tt.in, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			target(req.URL, base.url)
+			if got := req.URL.String(); got != tt.want {
+				t.Errorf("target = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
