@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/migratekit/migrate/manifest"
@@ -27,6 +28,8 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	f.Add(manifest.Starter("web", "http://old", "http://new"))
+	f.Add([]byte("apps: " + strings.Repeat("[", 20000)))
+	f.Add([]byte("defaults: {old: &a {backends: [http://a]}}\napps: {web: {old: *a, new: *a}}"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := manifest.Parse("fuzz.yaml", data)
 		if err == nil {

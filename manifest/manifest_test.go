@@ -127,6 +127,26 @@ func TestParse(t *testing.T) {
 			data: "apps:\n  web:\n    old: {backends: [http://a]}\n    new: {backends: [http://b]}\n---\n",
 		},
 		{
+			name: "parser error on the line its context starts",
+			data: "apps:\n  web:\n    old: {backends: [http://a]\n    new: {}\n",
+			want: "mem.yaml:3: invalid YAML: did not find expected ',' or '}'",
+		},
+		{
+			name: "scanner error on its line",
+			data: "apps:\n  web:\n\t old: x\n",
+			want: "mem.yaml:3: invalid YAML: found character that cannot start any token",
+		},
+		{
+			name: "parser error on the first line",
+			data: "- a\nb: c\n",
+			want: "mem.yaml:2: invalid YAML: did not find expected '-' indicator",
+		},
+		{
+			name: "second document",
+			data: "a: b\n--- x\n",
+			want: "mem.yaml:2:5: a file holds one YAML document; move the second one to its own file",
+		},
+		{
 			name: "quoted key path",
 			data: "apps:\n  web:\n    old: {backends: [http://a]}\n    new: {backends: [http://b]}\n    \"a.b\": 1\n",
 			want: `mem.yaml:5:5: apps.web["a.b"]: unknown key`,

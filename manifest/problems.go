@@ -100,14 +100,33 @@ func (ps Problems) without(seen Problems) Problems {
 
 var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+// parserProblems are the messages of the YAML parser (as opposed to its
+// scanner). yaml.v3 reports their line 0-based, the scanner's 1-based.
+var parserProblems = map[string]bool{
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected <document start>": true,
+	"did not find expected <stream-start>":   true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"found duplicate %TAG directive":         true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
+}
+
 // syntaxProblem turns an error of the YAML parser into a Problem. Its line
-// comes from the message; a message without one is placed on line 1.
+// comes from the message; a message without one is about line 1.
 func syntaxProblem(file string, err error) Problem {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 1
 	if m := yamlErrLine.FindStringSubmatch(err.Error()); m != nil {
 		if n, convErr := strconv.Atoi(m[1]); convErr == nil && n > 0 {
 			line, msg = n, m[2]
+			if parserProblems[msg] {
+				line++
+			}
 		}
 	}
 	return Problem{File: file, Line: line, Msg: "invalid YAML: " + msg}

@@ -7,10 +7,11 @@ import (
 	"strings"
 )
 
-// Validate checks m as a whole and returns every problem found as Problems,
-// or nil. It changes nothing and reads nothing but the metadata of the TLS
-// files it names. Load and Parse call it after applying defaults, and
-// report a manifest without apps themselves.
+// Validate checks m, with its defaults applied, as a whole and returns
+// every problem found as Problems, or nil. It changes nothing; the only
+// files it touches are the TLS files it names, which it checks it can
+// open. Load and Parse call it, and report a manifest without apps
+// themselves.
 //
 // On listeners: the apps sharing a listen address must all terminate TLS
 // or none; a host may be claimed by one app per listen address; and at most
