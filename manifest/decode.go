@@ -140,12 +140,8 @@ func (d *decoder) sequence(n *yaml.Node, v reflect.Value, path string) {
 
 // scalar decodes a scalar node into a string, int or bool.
 func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string) {
-	want := map[reflect.Kind]string{reflect.String: "string", reflect.Int: "integer", reflect.Bool: "boolean"}[v.Kind()]
-	if want == "" {
-		panic(fmt.Sprintf("manifest: no decoder for %s at %s", v.Type(), path))
-	}
 	if n.Kind != yaml.ScalarNode {
-		d.problem(n, path, fmt.Sprintf("expected a %s, got a %s", want, kindName(n)))
+		d.problem(n, path, fmt.Sprintf("expected %s, got a %s", scalarName(v.Kind()), kindName(n)))
 		return
 	}
 	switch v.Kind() {
@@ -165,7 +161,19 @@ func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetBool(b)
+	default:
+		panic(fmt.Sprintf("manifest: no decoder for %s at %s", v.Type(), path))
 	}
+}
+
+func scalarName(k reflect.Kind) string {
+	switch k {
+	case reflect.Int:
+		return "an integer"
+	case reflect.Bool:
+		return "a boolean"
+	}
+	return "a string"
 }
 
 // parseBool accepts YAML 1.2's booleans only: no yes/no/on/off.

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/migratekit/migrate/manifest"
 )
 
@@ -109,5 +111,36 @@ func TestPercentString(t *testing.T) {
 				t.Errorf("String() = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestMarshalRoundTrip checks that the value types marshal to YAML that
+// reads back as the same value.
+func TestMarshalRoundTrip(t *testing.T) {
+	type values struct {
+		D manifest.Duration `yaml:"d"`
+		P manifest.Percent  `yaml:"p"`
+		S manifest.Size     `yaml:"s"`
+	}
+	in := values{D: manifest.Duration(90 * time.Second), P: 0.025, S: 1 << 20}
+	data, err := yaml.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got values
+	if err := yaml.Unmarshal(data, &got); err != nil {
+		t.Fatalf("Unmarshal(%q): %v", data, err)
+	}
+	if got != in {
+		t.Errorf("round trip of %+v via %q = %+v", in, data, got)
+	}
+}
+
+func TestDurationOr(t *testing.T) {
+	if got := manifest.Duration(0).Or(time.Second); got != time.Second {
+		t.Errorf("Duration(0).Or(1s) = %v, want 1s", got)
+	}
+	if got := manifest.Duration(time.Minute).Or(time.Second); got != time.Minute {
+		t.Errorf("Duration(1m).Or(1s) = %v, want 1m", got)
 	}
 }
