@@ -16,7 +16,9 @@ import (
 // On listeners: the apps sharing a listen address must all terminate TLS
 // or none; a host may be claimed by one app per listen address; and at most
 // one app per listen address may have no hosts, taking every request that
-// no other app on it claims.
+// no other app on it claims. Listen addresses are compared as written; an
+// app may not listen on the admin address unless its port is 0 (any free
+// port, so never the same socket).
 func (m *Manifest) Validate() error {
 	c := &checker{pos: m.pos}
 	c.global("defaults", &m.Global)

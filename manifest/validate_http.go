@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"net"
 	"regexp"
 	"slices"
 )
@@ -95,7 +96,7 @@ func (c *checker) listeners(m *Manifest) {
 	byAddr := map[string]*listener{}
 	for _, name := range m.AppNames() {
 		a, path := m.Apps[name], keyPath("apps", name)
-		if a.Listen == m.Global.Admin.Listen {
+		if a.Listen == m.Global.Admin.Listen && !anyPort(a.Listen) {
 			c.addf(path+".listen", "%s is also the admin listener (defaults.admin.listen)", a.Listen)
 		}
 		ln := byAddr[a.Listen]
@@ -108,6 +109,13 @@ func (c *checker) listeners(m *Manifest) {
 		}
 		c.claim(path, name, a, ln)
 	}
+}
+
+// anyPort reports whether addr asks for any free port (port 0): two such
+// addresses are never the same socket.
+func anyPort(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	return err == nil && port == "0"
 }
 
 // claim records the hosts of app name on ln, reporting those another app
