@@ -91,7 +91,7 @@ func ParseTrusted(entries []string) ([]netip.Prefix, error) {
 // entry is trusted, the leftmost is returned. The result is the zero Addr
 // only when RemoteAddr itself is not an address.
 func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
-	peer := parseHop(r.RemoteAddr)
+	peer := remoteIP(r.RemoteAddr)
 	if len(trusted) == 0 || !peer.IsValid() || !isTrusted(peer, trusted) {
 		return peer
 	}
@@ -124,6 +124,15 @@ func walkXFF(lines []string, peer netip.Addr, trusted []netip.Prefix) netip.Addr
 		}
 	}
 	return last
+}
+
+// remoteIP parses a RemoteAddr, normally "ip:port" (tried first: a failed
+// netip.ParseAddr allocates its error).
+func remoteIP(s string) netip.Addr {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return parseHop(s)
 }
 
 // parseHop parses "1.2.3.4", "1.2.3.4:80", "::1", "[::1]" or "[::1]:80".

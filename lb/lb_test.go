@@ -1,0 +1,105 @@
+package lb
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/migratekit/migrate/manifest"
+)
+
+func TestNewErrors(t *testing.T) {
+	pool := manifest.Pool{Backends: []string{"http://127.0.0.1:1"}}
+	app := func(edit func(a *manifest.App)) *manifest.App {
+		a := &manifest.App{Listen: "127.0.0.1:0", Hosts: []string{"a.example.com"}, Old: pool, New: pool}
+		if edit != nil {
+			edit(a)
+		}
+		return a
+	}
+	tests := []struct {
+		name    string
+		apps    map[string]*manifest.App
+		serve   []string
+		wantIs  error
+		wantMsg string
+	}{
+		{"unknown app", map[string]*manifest.App{"a": app(nil)}, []string{"b"}, ErrUnknownApp, `"b"`},
+		{"no apps", map[string]*manifest.App{}, nil, nil, "no apps"},
+		{"bad backend url", map[string]*manifest.App{"a": app(func(a *manifest.App) { a.New.Backends = []string{"10.0.0.1:80"} })}, nil, nil, "10.0.0.1:80"},
+		{"no backends", map[string]*manifest.App{"a": app(func(a *manifest.App) { a.Old.Backends = nil })}, nil, nil, "old pool: no backends"},
+		{"bad balance", map[string]*manifest.App{"a": app(func(a *manifest.App) { a.Old.Balance = "random" })}, nil, nil, "random"},
+		{"bad sticky", map[string]*manifest.App{"a": app(func(a *manifest.App) { a.Cutover.Sticky = "header" })}, nil, nil, "header"},
+		{"bad cookie name", map[string]*manifest.App{"a": app(func(a *manifest.App) { a.Cutover = manifest.Cutover{Sticky: "cookie", Cookie: "a b"} })}, nil, nil, "cookie name"},
+		{"bad trusted proxy", map[string]*manifest.App{"a": app(func(a *manifest.App) { a.TrustedProxies = []string{"lb.internal"} })}, nil, nil, "lb.internal"},
+		{"bad health status", map[string]*manifest.App{"a": app(func(a *manifest.App) { a.New.Health = manifest.Health{Path: "/h", Status: "ok"} })}, nil, nil, "ok"},
+		{"bad weight", map[string]*manifest.App{"a": app(func(a *manifest.App) { a.Cutover.Weight = ptr(-5) })}, nil, ErrWeightRange, "-5"},
+		{"two catch-alls", map[string]*manifest.App{
+			"a": app(func(a *manifest.App) { a.Hosts = nil }),
+			"b": app(func(a *manifest.App) { a.Hosts = nil }),
+		}, nil, nil, "no hosts"},
+		{"host claimed twice", map[string]*manifest.App{
+			"a": app(nil),
+			"b": app(func(a *manifest.App) { a.Hosts = []string{"A.example.com"} }),
+		}, nil, nil, "claimed by apps a and b"},
+		{"tls and plain on one address", map[string]*manifest.App{
+			"a": app(nil),
+			"b": app(func(a *manifest.App) { a.Hosts = []string{"b"}; a.TLS = &manifest.TLS{Cert: "c", Key: "k"} }),
+		}, nil, nil, "TLS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(&manifest.Manifest{Apps: tt.apps}, tt.serve, Options{})
+			if err == nil {
+				t.Fatal("New succeeded, want an error")
+			}
+			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
+				t.Errorf("New = %v, want it to wrap %v", err, tt.wantIs)
+			}
+			if !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("New = %q, want it to mention %q", err, tt.wantMsg)
+			}
+		})
+	}
+}
+
+func TestAppsAndAddrs(t *testing.T) {
+	bk := newBackend(t, "b")
+	pool := manifest.Pool{Backends: []string{bk.URL}}
+	m := &manifest.Manifest{Apps: map[string]*manifest.App{
+		"zeta":  {Listen: "127.0.0.1:0", Hosts: []string{"z"}, Old: pool, New: pool},
+		"alpha": {Listen: "127.0.0.1:0", Hosts: []string{"a"}, Old: pool, New: pool},
+		"other": {Listen: "127.0.0.1:0", Hosts: []string{"o"}, Old: pool, New: pool},
+	}}
+	p, err := New(m, []string{"zeta", "alpha"}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, a := range p.Apps() {
+		names = append(names, a.Name())
+	}
+	if diff := cmp.Diff([]string{"alpha", "zeta"}, names); diff != "" {
+		t.Errorf("Apps (-want +got):\n%s", diff)
+	}
+	if p.App("other") != nil {
+		t.Errorf("App(other) is served, want nil")
+	}
+	if p.Handler("127.0.0.1:9") != nil {
+		t.Errorf("Handler of an unknown address is not nil")
+	}
+	if err := p.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, l := range p.listeners {
+			l.ln.Close()
+		}
+	}()
+	addrs := p.Addrs()
+	if len(addrs) != 1 || addrs["127.0.0.1:0"] == nil || strings.HasSuffix(addrs["127.0.0.1:0"].String(), ":0") {
+		t.Errorf("Addrs = %v, want one bound address for 127.0.0.1:0", addrs)
+	}
+}
