@@ -45,8 +45,10 @@ func exitCode(err error) int {
 	if errors.As(err, &probs) {
 		return exitUsage
 	}
-	// cobra reports an unknown command with an untyped error.
-	if strings.HasPrefix(err.Error(), "unknown command ") {
+	// cobra reports an unknown command and a missing required flag with
+	// untyped errors.
+	msg := err.Error()
+	if strings.HasPrefix(msg, "unknown command ") || strings.HasPrefix(msg, "required flag(s) ") {
 		return exitUsage
 	}
 	return exitRuntime
