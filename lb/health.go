@@ -66,10 +66,7 @@ func orDefault(v, def int) int {
 
 // run probes b until ctx is done: once at once, then every interval.
 func (c *checker) run(ctx context.Context, b *backend) {
-	u := *b.url
-	u.Path, u.RawPath = joinURLPath(b.url, c.path)
-	u.RawQuery = c.path.RawQuery
-	probeURL := u.String()
+	probeURL := probeURL(b.url, c.path)
 	var fails int32
 	for {
 		c.check(ctx, b, probeURL, &fails)
@@ -81,6 +78,14 @@ func (c *checker) run(ctx context.Context, b *backend) {
 		case <-t.Chan():
 		}
 	}
+}
+
+// probeURL is the health path under the backend's base URL.
+func probeURL(base, path *url.URL) string {
+	u := *base
+	u.Path, u.RawPath = joinURLPath(base, path)
+	u.RawQuery = path.RawQuery
+	return u.String()
 }
 
 // check runs one probe and applies the thresholds.

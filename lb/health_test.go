@@ -3,6 +3,7 @@ package lb
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -208,6 +209,31 @@ func TestParseStatus(t *testing.T) {
 			}
 			if err == nil && m.match(tt.code) != tt.want {
 				t.Errorf("parseStatus(%q).match(%d) = %v, want %v", tt.in, tt.code, !tt.want, tt.want)
+			}
+		})
+	}
+}
+
+func TestProbeURL(t *testing.T) {
+	tests := []struct {
+		base, path, want string
+	}{
+		{"http://10.0.0.5:3000", "/healthz", "http://10.0.0.5:3000/healthz"},
+		{"https://b.example/app/", "/healthz?full=1", "https://b.example/app/healthz?full=1"},
+		{"http://b/app?tenant=x", "/up", "http://b/app/up"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.base+tt.path, func(t *testing.T) {
+			base, err := url.Parse(tt.base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path, err := url.Parse(tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := probeURL(base, path); got != tt.want {
+				t.Errorf("probeURL = %q, want %q", got, tt.want)
 			}
 		})
 	}

@@ -1,9 +1,13 @@
 package lb
 
 import (
+	"bufio"
+	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/migratekit/migrate/manifest"
 )
@@ -165,5 +169,41 @@ func TestTargetURL(t *testing.T) {
 				t.Errorf("target = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// Server-sent events reach the client as they are written, not when the
+// backend finishes.
+func TestStreamingSSE(t *testing.T) {
+	next := make(chan struct{})
+	sse := newBackendFunc(t, "sse", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := range 2 {
+			fmt.Fprintf(w, "data: %d\n\n", i)
+			http.NewResponseController(w).Flush()
+			select {
+			case <-next:
+			case <-r.Context().Done():
+				return
+			}
+		}
+	})
+	r := start(t, oneApp(testApp(sse, sse)), Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, r.base+"/events", nil)
+	res, err := r.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	lines := bufio.NewReader(res.Body)
+	for i := range 2 {
+		line, err := lines.ReadString('\n')
+		if want := fmt.Sprintf("data: %d\n", i); err != nil || line != want {
+			t.Fatalf("event %d = %q, %v; want %q while the backend is still streaming", i, line, err, want)
+		}
+		lines.ReadString('\n')
+		next <- struct{}{}
 	}
 }
