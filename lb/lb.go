@@ -12,6 +12,22 @@
 // websocket pass-through, CORS preflights answered in place, and a graceful
 // drain on shutdown.
 //
+// Choices worth knowing:
+//   - Backends receive the client's Host header (plus X-Forwarded-Host), not
+//     the backend URL's host: both stacks serve the same site.
+//   - Passive ejection counts connection errors and timeouts, not 5xx
+//     answers: a 5xx is the app speaking, which the rollback analysis
+//     judges. With no active check, an ejected backend returns after the
+//     pool's cooldown, half-open (one more failure ejects it again).
+//   - Only idempotent requests (GET, HEAD, OPTIONS, DELETE, PUT with a body
+//     of at most 1 MiB) are retried, once, on another backend of the same
+//     side, and only when no response was received and the backend did not
+//     time out waiting for headers.
+//   - In cookie mode a cookie is minted only while the split is partial
+//     (weight 1-99); at 0 and 100 every client is on one side anyway.
+//   - Requests for a host no app claims (421) and CONNECT requests (405) are
+//     answered without telemetry: they belong to no app.
+//
 // It emits, through telemetry, per app and side: requests by status class
 // and their duration (on the side that served them), the proxy's own errors
 // by reason (unavailable, no_backend, connect, timeout, bad_gateway,
