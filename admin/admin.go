@@ -6,6 +6,9 @@
 // non-loopback client, needs "Authorization: Bearer <token>" and is answered
 // 401 without it. With no token configured, writes are refused.
 //
+// The admin listener also serves Go profiles under /debug/pprof/ (read
+// access).
+//
 // It emits one structured log line per write (weight changes, rollbacks).
 package admin
 
@@ -16,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -61,6 +65,10 @@ func (s *Server) routes() {
 	if s.opts.Gatherer != nil {
 		s.mux.Handle("GET /metrics", s.read(promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{})))
 	}
+	// Profiles, as Caddy's and Prometheus's admin listeners offer them.
+	s.mux.Handle("GET /debug/pprof/", s.read(http.HandlerFunc(pprof.Index)))
+	s.mux.Handle("GET /debug/pprof/profile", s.read(http.HandlerFunc(pprof.Profile)))
+	s.mux.Handle("GET /debug/pprof/trace", s.read(http.HandlerFunc(pprof.Trace)))
 	s.mux.Handle("GET /api/v1/apps", s.read(http.HandlerFunc(s.listApps)))
 	s.mux.Handle("GET /api/v1/apps/{app}", s.read(http.HandlerFunc(s.getApp)))
 	s.mux.Handle("PUT /api/v1/apps/{app}/weight", s.write(http.HandlerFunc(s.putWeight)))
