@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -57,6 +58,10 @@ func (d *decoder) problem(n *yaml.Node, path, msg string) {
 
 var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
 
+// scalarSetter is a mapping type that may also be written as one scalar,
+// its main field (a route as its template alone).
+type scalarSetter interface{ SetScalar(string) error }
+
 // value decodes n into v, which is settable.
 func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 	d.visit(n, path)
@@ -81,6 +86,12 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 	}
 	if v.Addr().Type().Implements(unmarshalerType) {
 		if err := v.Addr().Interface().(yaml.Unmarshaler).UnmarshalYAML(n); err != nil {
+			d.problem(n, path, err.Error())
+		}
+		return
+	}
+	if sc, ok := v.Addr().Interface().(scalarSetter); ok && n.Kind == yaml.ScalarNode {
+		if err := sc.SetScalar(n.Value); err != nil {
 			d.problem(n, path, err.Error())
 		}
 		return
@@ -154,6 +165,13 @@ func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetInt(i)
+	case reflect.Float64:
+		f, err := strconv.ParseFloat(n.Value, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			d.problem(n, path, fmt.Sprintf("%q is not a number", n.Value))
+			return
+		}
+		v.SetFloat(f)
 	case reflect.Bool:
 		b, ok := parseBool(n.Value)
 		if !ok {
@@ -170,6 +188,8 @@ func scalarName(k reflect.Kind) string {
 	switch k {
 	case reflect.Int:
 		return "an integer"
+	case reflect.Float64:
+		return "a number"
 	case reflect.Bool:
 		return "a boolean"
 	}

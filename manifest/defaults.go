@@ -122,6 +122,28 @@ func defaultShadow(s *Shadow) {
 		s.MaxBody = 1 << 20
 	}
 	setString(&s.Direction, "forward")
+	for i := range s.Routes {
+		upper(s.Routes[i].Methods)
+	}
+	setInt(&s.Workers, 64)
+	setInt(&s.Queue, 1024)
+	setInt(&s.Samples, 5)
+	if s.Noise.Relative == nil {
+		rel := Percent(0.20)
+		s.Noise.Relative = &rel
+	}
+	if s.Noise.Absolute == nil {
+		abs := Percent(0.0003)
+		s.Noise.Absolute = &abs
+	}
+}
+
+// setInt sets *p to def when it is 0 (unset: a count of 0 is never useful
+// here, and Validate reports negative ones).
+func setInt(p *int, def int) {
+	if *p == 0 {
+		*p = def
+	}
 }
 
 // defaultLogs resolves log paths and gives an app that ships logs the

@@ -50,6 +50,10 @@ func TestMinimalApp(t *testing.T) {
 			Timeout:   dur(5 * time.Second),
 			MaxBody:   1 << 20,
 			Direction: "forward",
+			Workers:   64,
+			Queue:     1024,
+			Samples:   5,
+			Noise:     manifest.Noise{Relative: ptr(manifest.Percent(0.20)), Absolute: ptr(manifest.Percent(0.0003))},
 		},
 		Rollback: manifest.Rollback{MinRequests: 50, Window: dur(30 * time.Second)},
 	}
@@ -146,5 +150,25 @@ func TestValidateBuiltInGo(t *testing.T) {
 	want := "apps.web.cutover.weight: 120 is not between 0 and 100\napps.web.new.backends: at least one backend is required"
 	if err == nil || err.Error() != want {
 		t.Errorf("Validate() = %v, want %q", err, want)
+	}
+}
+
+func TestRoutesShorthandAndMapping(t *testing.T) {
+	m, err := manifest.Load("testdata/shadow-routes.good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := m.Apps["web"].Shadow.Routes
+	want := []manifest.Route{
+		{Path: "/users/:id"},
+		{Path: "/orders/:id", Methods: []string{"POST", "PUT"}, Ignore: manifest.Ignore{
+			JSON: []string{"/meta/etag"}, AnyValue: []string{"/updated_at"}, Sets: []string{"/tags"}, Tolerance: 0.01,
+		}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("routes (-want +got):\n%s", diff)
+	}
+	if n := m.Apps["web"].Shadow.Noise; *n.Relative != 0.25 || *n.Absolute != 0.001 {
+		t.Errorf("noise = %v, %v; want 25%%, 0.1%%", *n.Relative, *n.Absolute)
 	}
 }

@@ -148,22 +148,93 @@ type Cutover struct {
 	StepMin Duration `yaml:"step_min"`
 }
 
-// Shadow configures mirroring and diffing (issue: shadow traffic).
+// Shadow configures mirroring and diffing: a sampled share of requests is
+// served by one side as usual and copied to the other, and the two answers
+// are compared.
 type Shadow struct {
-	Sample    *Percent `yaml:"sample"`
-	Methods   []string `yaml:"methods"`
-	Timeout   Duration `yaml:"timeout"`
-	MaxBody   Size     `yaml:"max_body"`
-	Direction string   `yaml:"direction"` // forward (default) or reverse
-	Ignore    Ignore   `yaml:"ignore"`
-	Routes    []string `yaml:"routes"`
+	// Sample is the share of clients mirrored (sticky by client, so a
+	// session is mirrored whole); default 100%.
+	Sample *Percent `yaml:"sample"`
+	// Methods are mirrored on every route; default GET, HEAD. Writes are
+	// opt-in per route (Route.Methods).
+	Methods []string `yaml:"methods"`
+	// Timeout is the mirror's own deadline; default 5s.
+	Timeout Duration `yaml:"timeout"`
+	// MaxBody bounds the request body replayed and each response captured;
+	// default 1MiB.
+	MaxBody Size `yaml:"max_body"`
+	// Direction is forward (served by old, mirrored to new; default) or
+	// reverse (served by new, mirrored to old, after cutover).
+	Direction string `yaml:"direction"`
+	// Ignore applies to every route.
+	Ignore Ignore `yaml:"ignore"`
+	// Routes are endpoint templates ("/users/:id"), optionally with
+	// per-route rules; requests matching none get an inferred template.
+	Routes []Route `yaml:"routes"`
+	// Secondary are backends of a second instance of the serving side;
+	// differences between the two serving instances are noise.
 	Secondary []string `yaml:"secondary"`
+	// Workers bounds the mirrors in flight; default 64.
+	Workers int `yaml:"workers"`
+	// Queue bounds the mirrors waiting for a worker; default 1024. When
+	// full, pairs are dropped and counted.
+	Queue int `yaml:"queue"`
+	// Noise sets when a field's difference counts as real: its raw rate must
+	// exceed its noise rate by both thresholds.
+	Noise Noise `yaml:"noise"`
+	// Samples is how many examples are kept per endpoint and field; default 5.
+	Samples int `yaml:"samples"`
+	// Redact lists more secrets to blank in stored examples (Authorization,
+	// Cookie and Set-Cookie always are).
+	Redact Redact `yaml:"redact"`
+}
+
+// Route is an endpoint template with its own rules. In YAML it is either
+// the template alone ("/users/:id") or a mapping.
+type Route struct {
+	// Path is the template: literal segments, ":name" for one segment, and
+	// a final "*" for any rest.
+	Path string `yaml:"path"`
+	// Methods mirrored on this route besides shadow.methods: the opt-in for
+	// writes (mirrored requests carry X-Migrate-Shadow: 1).
+	Methods []string `yaml:"methods"`
+	// Ignore adds to shadow.ignore on this route.
+	Ignore Ignore `yaml:"ignore"`
+}
+
+// SetScalar lets a route be written as its template alone.
+func (r *Route) SetScalar(s string) error {
+	r.Path = s
+	return nil
 }
 
 // Ignore lists what the diff engine ignores.
 type Ignore struct {
 	Headers []string `yaml:"headers"`
-	JSON    []string `yaml:"json"` // JSON pointers, "*" matches one segment
+	// JSON are JSON Pointer patterns ("*" matches one segment) whose values
+	// are not compared.
+	JSON []string `yaml:"json"`
+	// AnyValue are JSON Pointer patterns that must be present with the same
+	// JSON type on both sides, with any value.
+	AnyValue []string `yaml:"any_value"`
+	// Sets are JSON Pointer patterns of arrays compared as sets (order and
+	// duplicates ignored).
+	Sets []string `yaml:"sets"`
+	// Tolerance is the largest absolute difference between two numbers that
+	// still counts as equal; default 0.
+	Tolerance float64 `yaml:"tolerance"`
+}
+
+// Noise holds the thresholds of noise cancellation.
+type Noise struct {
+	Relative *Percent `yaml:"relative"` // default 20%
+	Absolute *Percent `yaml:"absolute"` // default 0.03%
+}
+
+// Redact names secrets blanked before an example is stored.
+type Redact struct {
+	Headers []string `yaml:"headers"`
+	JSON    []string `yaml:"json"` // JSON Pointer patterns
 }
 
 // Rollback configures the automated rollback analysis.

@@ -112,13 +112,38 @@ func (c *checker) cutover(path string, cu *Cutover) {
 func (c *checker) shadow(path string, s *Shadow) {
 	c.each(path+".methods", s.Methods, func(m string) string { return token(m, "HTTP method") })
 	c.check(path+".direction", choice(s.Direction, "forward", "reverse"))
-	c.each(path+".ignore.headers", s.Ignore.Headers, func(h string) string { return token(h, "header name") })
-	c.each(path+".ignore.json", s.Ignore.JSON, func(p string) string {
-		return startsWithSlash(p, "JSON pointer")
-	})
-	c.each(path+".routes", s.Routes, func(r string) string { return startsWithSlash(r, "route") })
+	c.ignore(path+".ignore", &s.Ignore)
+	for i := range s.Routes {
+		r, rp := &s.Routes[i], indexPath(path+".routes", i)
+		if r.Path == "" {
+			c.addf(rp, "a route needs a path such as /users/:id")
+		} else {
+			c.check(rp, startsWithSlash(r.Path, "route"))
+		}
+		c.each(rp+".methods", r.Methods, func(m string) string { return token(m, "HTTP method") })
+		c.ignore(rp+".ignore", &r.Ignore)
+	}
 	c.each(path+".secondary", s.Secondary, baseURL)
+	for key, n := range map[string]int{"workers": s.Workers, "queue": s.Queue, "samples": s.Samples} {
+		if n < 1 {
+			c.addf(path+"."+key, "%d is less than 1", n)
+		}
+	}
+	c.each(path+".redact.headers", s.Redact.Headers, func(h string) string { return token(h, "header name") })
+	c.each(path+".redact.json", s.Redact.JSON, jsonPointer)
 }
+
+func (c *checker) ignore(path string, ig *Ignore) {
+	c.each(path+".headers", ig.Headers, func(h string) string { return token(h, "header name") })
+	c.each(path+".json", ig.JSON, jsonPointer)
+	c.each(path+".any_value", ig.AnyValue, jsonPointer)
+	c.each(path+".sets", ig.Sets, jsonPointer)
+	if ig.Tolerance < 0 {
+		c.addf(path+".tolerance", "%v is negative", ig.Tolerance)
+	}
+}
+
+func jsonPointer(p string) string { return startsWithSlash(p, "JSON pointer") }
 
 func startsWithSlash(s, what string) string {
 	if !strings.HasPrefix(s, "/") {
