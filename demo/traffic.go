@@ -86,10 +86,16 @@ func (t *Traffic) init() {
 
 func (t *Traffic) one(ctx context.Context, client int) {
 	method, path, body := "GET", fmt.Sprintf("/api/products/%d", 1+client%4), ""
-	switch n := rand.IntN(10); {
-	case n == 0:
+	switch n := rand.IntN(20); {
+	case n < 3:
 		path = "/api/products"
-	case n == 1:
+	case n < 5:
+		path = "/api/status"
+	case n < 7:
+		path = "/api/search?q=tea"
+	case n < 10:
+		path = fmt.Sprintf("/api/cart/%d", client)
+	case n == 10:
 		method, path, body = "POST", "/api/checkout", `{"product":1}`
 	}
 	req, err := http.NewRequestWithContext(ctx, method, t.URL+path, strings.NewReader(body))

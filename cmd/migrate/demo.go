@@ -24,8 +24,8 @@ func newCmdDemo(root *rootOptions) *cobra.Command {
 		Use:   "demo",
 		Short: "Run the embedded demo: sample old and new stacks, the proxy, traffic and a cutover",
 		Long: `demo starts two sample stacks of a small shop app on loopback (old, and a
-new one that is faster, adds a field and fails one checkout in fifty), puts
-migrate in front of them, sends traffic from a crowd of sticky clients, and
+new one with a price regression, reordered JSON keys, a slower search and a
+cart that fails one request in fifty), puts migrate in front of them, sends traffic from a crowd of sticky clients, and
 steps the weight through a cutover plan, printing each side's numbers as it
 goes and a side-by-side summary at the end. Nothing to install first.`,
 		Example: `  go run ./cmd/migrate demo
