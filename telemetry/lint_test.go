@@ -33,7 +33,10 @@ func TestMetricNames(t *testing.T) {
 	for _, p := range problems {
 		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
 	}
-	allowed := map[string]bool{"app": true, "side": true, "code_class": true, "reason": true, "backend": true}
+	allowed := map[string]bool{
+		"app": true, "side": true, "code_class": true, "reason": true, "backend": true,
+		"endpoint": true, "outcome": true,
+	}
 	for _, mf := range mfs {
 		if !strings.HasPrefix(mf.GetName(), "migrate_") {
 			t.Errorf("metric %s: name does not start with migrate_", mf.GetName())
@@ -57,6 +60,12 @@ func recordOneOfEach(m *Metrics) {
 	s.BackendUp("http://10.1.0.5:3000", true)
 	s.Ejection("http://10.1.0.5:3000")
 	m.SetWeight("bobbarker", 25)
+	sh := m.Shadow("bobbarker")
+	sh.Pair("/users/:id", "match")
+	sh.Latency("/users/:id", 5*time.Millisecond, 3*time.Millisecond)
+	sh.QueueDepth(3)
+	sh.Dropped(DropQueueFull)
+	sh.NotSampled()
 	m.statsdDropped.Add(0)
 	m.statsdErrors.Add(0)
 }

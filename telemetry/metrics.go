@@ -12,7 +12,8 @@
 //	migrate_backend_ejections_total{app,side,backend}
 //	migrate_cutover_weight{app}
 //
-// and about itself:
+// per app and endpoint template, the shadow traffic series listed in
+// shadow.go (migrate_shadow_*), and about itself:
 //
 //	migrate_telemetry_statsd_dropped_total            values not mirrored because the statsd queue was full
 //	migrate_telemetry_statsd_send_errors_total        statsd packets that failed to send
@@ -54,6 +55,9 @@ type Metrics struct {
 
 	statsdDropped prometheus.Counter
 	statsdErrors  prometheus.Counter
+
+	// shadow are the migrate_shadow_* series (shadow.go).
+	shadow *shadowVecs
 
 	// statsd is the mirror; nil when statsd is off.
 	statsd *mirror
@@ -138,15 +142,16 @@ func newMetrics() *Metrics {
 			Name: "migrate_telemetry_statsd_send_errors_total",
 			Help: "Packets that could not be sent to statsd.",
 		}),
-		sides: make(map[sideKey]*Side),
+		shadow: newShadowVecs(),
+		sides:  make(map[sideKey]*Side),
 	}
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{
+	return append([]prometheus.Collector{
 		m.requests, m.duration, m.errors, m.retries, m.failovers, m.backendUp, m.ejections, m.weight,
 		m.statsdDropped, m.statsdErrors,
-	}
+	}, m.shadow.collectors()...)
 }
 
 // Side returns the recorder for one app's side. It is cached: call it once

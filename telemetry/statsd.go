@@ -11,6 +11,7 @@ package telemetry
 //	prefix.app.side.backend.<backend>.up    gauge, 1 or 0
 //	prefix.app.side.backend.<backend>.ejections counter
 //	prefix.app.weight                       gauge, 0-100
+//	prefix.app.shadow.*                     shadow traffic, see shadow.go
 //
 // The request path must never wait for statsd. The buffered sender of
 // go-statsd-client can: every Send takes one mutex, and when its 32-slot
@@ -119,6 +120,11 @@ const (
 	kindBackendUp
 	kindEjection
 	kindWeight
+	// Events whose label is the full statsd name (below the prefix), for
+	// series that are not per side (shadow.go).
+	kindNamedCount
+	kindNamedTiming
+	kindNamedGauge
 )
 
 // event is one recorded value on its way to statsd. It holds only what the
@@ -217,6 +223,12 @@ func (f *flusher) record(e event) {
 		_ = f.client.Gauge(e.side.names.backend(e.label)+".up", e.value, 1)
 	case kindWeight:
 		_ = f.client.Gauge(token(e.label)+".weight", e.value, 1)
+	case kindNamedCount:
+		f.counters[counterKey{kind: kindNamedCount, label: e.label}]++
+	case kindNamedTiming:
+		_ = f.client.TimingDuration(e.label, e.dur, 1)
+	case kindNamedGauge:
+		_ = f.client.Gauge(e.label, e.value, 1)
 	}
 }
 
@@ -237,6 +249,9 @@ func (f *flusher) flush() {
 }
 
 func (k counterKey) name() string {
+	if k.kind == kindNamedCount {
+		return k.label
+	}
 	n := k.side.names
 	switch k.kind {
 	case kindRequest:
