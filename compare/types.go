@@ -103,8 +103,14 @@ type Result struct {
 	Method   string
 	Outcome  Outcome
 	// Diffs are the differences between primary and candidate after
-	// normalisation and ignore rules.
-	Diffs []Difference
+	// normalisation and ignore rules, at most Config.MaxDiffs of them;
+	// Omitted counts those past the bound.
+	Diffs   []Difference
+	Omitted int
+	// Truncated says the bodies were not compared (a side's capture was
+	// truncated, or decoded past Config.MaxDecodedBody): the outcome rests
+	// on status and headers only.
+	Truncated bool
 	// Noisy lists the Fields of Diffs judged noise (from the secondary or
 	// from flaky-field detection).
 	Noisy []string
@@ -124,6 +130,9 @@ type EndpointStats struct {
 	Diffs    uint64             `json:"diffs"`
 	DiffRate float64            `json:"diff_rate"`
 	Outcomes map[Outcome]uint64 `json:"outcomes"`
+	// Truncated counts compared pairs whose bodies were not compared
+	// (see Result.Truncated).
+	Truncated uint64 `json:"truncated,omitempty"`
 	// Fields are the differing fields, highest rate first.
 	Fields  []FieldStats `json:"fields"`
 	Latency LatencyStats `json:"latency"`
