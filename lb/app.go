@@ -35,6 +35,7 @@ type App struct {
 	failover bool
 	cors     *corsPolicy
 	sides    [2]*side
+	mirror   Mirror // nil: requests are only proxied
 
 	metrics *telemetry.Metrics
 	recs    *sync.Pool // of *recorder, shared by the proxy
@@ -146,6 +147,15 @@ func (a *App) serveSide(w http.ResponseWriter, r *http.Request, s *side) {
 		s.tel.Failover()
 		s = other
 	}
+	if a.mirror != nil {
+		a.mirror.Serve(w, r, s.name, &sideServe{a: a, s: s, start: start})
+		return
+	}
+	a.proxy(w, r, s, start)
+}
+
+// proxy proxies r to s and records the answer.
+func (a *App) proxy(w http.ResponseWriter, r *http.Request, s *side, start time.Time) {
 	rec := a.recs.Get().(*recorder)
 	rec.ResponseWriter, rec.code = w, 0
 	defer a.finish(rec, s, start)

@@ -80,6 +80,9 @@ type Options struct {
 	// Weights are initial weights per app (from the state store), overriding
 	// the manifest's cutover weight; optional.
 	Weights map[string]int
+	// Mirrors are the mirrors of apps (by app name) that shadow their
+	// traffic; optional, and ignored for apps not served. See Mirror.
+	Mirrors map[string]Mirror
 }
 
 // Proxy serves the apps of a manifest.
@@ -207,6 +210,7 @@ func newApp(name string, cfg *manifest.App, opts Options, deps sideDeps, p *Prox
 		cors:     newCORS(cfg.CORS),
 		metrics:  opts.Metrics,
 		recs:     &p.recs,
+		mirror:   opts.Mirrors[name],
 		log:      p.log.With("app", name),
 	}
 	if err := a.configureSticky(cfg.Cutover); err != nil {
