@@ -246,19 +246,56 @@ func (d *differ) object(ia, ib int32, st []int32) {
 		return
 	}
 	ka, kb := ia+1, ib+1
-	for range d.a.nodes[ia].n {
+	for i := range d.a.nodes[ia].n {
 		mark := len(d.scratch)
 		key := d.key(&d.a, ka)
 		lp, lf := d.pushKey(key)
 		cst, smark := d.enter(st, key)
 		d.scratch = d.scratch[:mark]
+		before := d.checkpoint()
 		d.value(ka+1, kb+1, cst)
+		if d.changedSince(before) && d.a.repeatsLater(ka, i+1, d.a.nodes[ia].n) {
+			d.rollback(before) // a later value of the same key wins
+		}
 		d.pop(lp, lf, smark)
 		if d.stop() {
 			return
 		}
 		ka, kb = d.a.nodes[ka+1].next, d.b.nodes[kb+1].next
 	}
+}
+
+// checkpoint is what record has changed so far.
+type checkpoint struct {
+	diffs, omitted int
+	found          bool
+}
+
+func (d *differ) checkpoint() checkpoint {
+	return checkpoint{len(d.out.diffs), d.out.omitted, d.found}
+}
+
+func (d *differ) changedSince(c checkpoint) bool { return d.checkpoint() != c }
+
+func (d *differ) rollback(c checkpoint) {
+	d.out.diffs, d.out.omitted, d.found = d.out.diffs[:c.diffs], c.omitted, c.found
+}
+
+// repeatsLater reports that key k, member number i-1 of an object with n
+// members, appears again among the members after it.
+func (t *tape) repeatsLater(k int32, i, n int32) bool {
+	for j := k; i < n; i++ {
+		j = t.nodes[j+1].next
+		if bytes.Equal(t.strContent(j), t.strContent(k)) {
+			return true
+		}
+		if t.nodes[j].esc || t.nodes[k].esc {
+			if bytes.Equal(t.unquote(nil, j), t.unquote(nil, k)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // key is an object key, decoded on d.scratch when it has escapes.
