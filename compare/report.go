@@ -1,0 +1,256 @@
+package compare
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Report formats.
+const (
+	FormatText     = "text"
+	FormatJSON     = "json"
+	FormatMarkdown = "markdown"
+	FormatJUnit    = "junit"
+)
+
+// ReportFormats lists the formats WriteReport knows.
+var ReportFormats = []string{FormatText, FormatJSON, FormatMarkdown, FormatJUnit}
+
+// ErrUnknownFormat is returned by WriteReport for a format it does not know.
+var ErrUnknownFormat = errors.New("unknown report format")
+
+// Report is the diff report of one app (`migrate compare report`).
+type Report struct {
+	App       string
+	Generated time.Time
+	// Endpoints are the app's endpoint statistics, in any order.
+	Endpoints []EndpointStats
+	// Examples holds one example per endpoint and field (see
+	// Store.LatestExamples).
+	Examples map[string]map[string]Sample
+	// PrimaryURL and CandidateURL are the bases of the examples' curl
+	// lines; empty means the shell variables $PRIMARY_URL and
+	// $CANDIDATE_URL.
+	PrimaryURL, CandidateURL string
+}
+
+// reportMaxFields is how many fields the text and Markdown reports list per
+// endpoint (JSON lists all).
+const reportMaxFields = 10
+
+// reportDiffsPerExample is how many of an example's differences in its
+// field a report shows.
+const reportDiffsPerExample = 3
+
+// WriteReport renders r in format (one of ReportFormats). The output
+// depends only on r: endpoints worst first (highest diff rate, then by
+// name), fields judged real before noise and highest rate first, maps in
+// key order.
+func WriteReport(w io.Writer, format string, r Report) error {
+	r = r.sorted()
+	var err error
+	switch format {
+	case FormatText:
+		err = writeText(terminalSafe{w}, r)
+	case FormatJSON:
+		err = writeJSON(w, r)
+	case FormatMarkdown:
+		err = writeMarkdown(terminalSafe{w}, r)
+	case FormatJUnit:
+		err = writeJUnit(w, r)
+	default:
+		return fmt.Errorf("writing report: %w %q (want one of %s)", ErrUnknownFormat, format, strings.Join(ReportFormats, ", "))
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s report: %w", format, err)
+	}
+	return nil
+}
+
+// terminalSafe replaces control characters other than newline and tab
+// (a captured body could hold terminal escape sequences) by U+FFFD.
+type terminalSafe struct{ w io.Writer }
+
+func (t terminalSafe) Write(p []byte) (int, error) {
+	clean := bytes.Map(func(r rune) rune {
+		if r < 0x20 && r != '\n' && r != '\t' || r >= 0x7f && r < 0xa0 {
+			return '\uFFFD'
+		}
+		return r
+	}, p)
+	if _, err := t.w.Write(clean); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Over returns the endpoints whose diff rate is above maxDiffRate (a
+// fraction), worst first: the CI gate of `--max-diff-rate`.
+func (r Report) Over(maxDiffRate float64) []EndpointStats {
+	var out []EndpointStats
+	for _, e := range r.sorted().Endpoints {
+		if e.DiffRate > maxDiffRate {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// sorted returns a copy of r in report order; r is not modified.
+func (r Report) sorted() Report {
+	r.Endpoints = slices.Clone(r.Endpoints)
+	slices.SortStableFunc(r.Endpoints, func(a, b EndpointStats) int {
+		return cmp.Or(cmp.Compare(b.DiffRate, a.DiffRate), strings.Compare(a.Endpoint, b.Endpoint))
+	})
+	for i := range r.Endpoints {
+		f := slices.Clone(r.Endpoints[i].Fields)
+		slices.SortStableFunc(f, func(a, b FieldStats) int {
+			return cmp.Or(compareBool(a.Noise, b.Noise), cmp.Compare(b.Rate, a.Rate), strings.Compare(a.Path, b.Path))
+		})
+		r.Endpoints[i].Fields = f
+	}
+	if r.PrimaryURL == "" {
+		r.PrimaryURL = "$PRIMARY_URL"
+	}
+	if r.CandidateURL == "" {
+		r.CandidateURL = "$CANDIDATE_URL"
+	}
+	return r
+}
+
+// compareBool orders false before true.
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
+}
+
+// example returns the example of an endpoint's field.
+func (r Report) example(endpoint, field string) (Sample, bool) {
+	s, ok := r.Examples[endpoint][field]
+	return s, ok
+}
+
+// exampleDiffs returns the first differences of a sample in its field.
+func exampleDiffs(s Sample, field string) []Difference {
+	var out []Difference
+	for _, d := range s.Diffs {
+		if d.Field == field && len(out) < reportDiffsPerExample {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// withDiffs counts the endpoints with at least one diff.
+func (r Report) withDiffs() int {
+	n := 0
+	for _, e := range r.Endpoints {
+		if e.Diffs > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+func reportPercent(rate float64) string {
+	return fmt.Sprintf("%.2f%%", rate*100)
+}
+
+// reportMillis renders a latency to a tenth of a millisecond: 15.5ms, 5s.
+func reportMillis(d time.Duration) string {
+	return d.Round(100 * time.Microsecond).String()
+}
+
+// latencyRow is one row of a latency comparison, in milliseconds.
+type latencyRow struct {
+	side          string
+	p50, p95, p99 float64
+}
+
+// latencyRows returns the primary, candidate and delta (candidate minus
+// primary) rows, or nothing when the endpoint has no latencies.
+func latencyRows(l LatencyStats) []latencyRow {
+	if l == (LatencyStats{}) {
+		return nil
+	}
+	p, c := l.Primary, l.Candidate
+	return []latencyRow{
+		{"primary", p.P50Ms, p.P95Ms, p.P99Ms},
+		{"candidate", c.P50Ms, c.P95Ms, c.P99Ms},
+		{"delta", c.P50Ms - p.P50Ms, c.P95Ms - p.P95Ms, c.P99Ms - p.P99Ms},
+	}
+}
+
+// fieldName is a field's path, marked when it is noise.
+func fieldName(f FieldStats) string {
+	if f.Noise {
+		return f.Path + " (noise)"
+	}
+	return f.Path
+}
+
+// reportAnswer describes a side's answer in a few words.
+func reportAnswer(resp Response) string {
+	switch {
+	case resp.Timeout:
+		return "timeout after " + reportMillis(resp.Latency)
+	case resp.Err != nil:
+		return "error: " + resp.Err.Error()
+	}
+	return fmt.Sprintf("%d in %s", resp.Status, reportMillis(resp.Latency))
+}
+
+// reportRequestLine is "METHOD /path?query".
+func reportRequestLine(req Request) string {
+	line := cmp.Or(req.Method, "GET") + " " + cmp.Or(req.Path, "/")
+	if req.RawQuery != "" {
+		line += "?" + req.RawQuery
+	}
+	return line
+}
+
+// reportDiffPlace names where a difference is: its path, else its field.
+func reportDiffPlace(d Difference) string {
+	return cmp.Or(d.Path, d.Field)
+}
+
+// reportCounts renders a count map as "k1 n1, k2 n2" in key order.
+func reportCounts[K ~string](m map[K]uint64) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// reportTopFields names an endpoint's first fields with their rates.
+func reportTopFields(e EndpointStats, n int) string {
+	var parts []string
+	for i, f := range e.Fields {
+		if i == n {
+			parts = append(parts, fmt.Sprintf("and %d more", len(e.Fields)-n))
+			break
+		}
+		noise := ""
+		if f.Noise {
+			noise = " (noise)"
+		}
+		parts = append(parts, fmt.Sprintf("%s %s%s", f.Path, reportPercent(f.Rate), noise))
+	}
+	return strings.Join(parts, ", ")
+}

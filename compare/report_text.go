@@ -1,0 +1,112 @@
+package compare
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// writeText renders the plain-text report: a summary table, then a
+// section per endpoint.
+func writeText(w io.Writer, r Report) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "Diff report: %s\n", r.App)
+	fmt.Fprintf(bw, "Generated: %s\n", r.Generated.UTC().Format(time.RFC3339))
+	fmt.Fprintf(bw, "Endpoints: %d, with differences: %d\n\n", len(r.Endpoints), r.withDiffs())
+	if len(r.Endpoints) == 0 {
+		fmt.Fprintln(bw, "No pairs compared yet.")
+		return bw.Flush()
+	}
+	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ENDPOINT\tMIRRORED\tDIFFS\tDIFF RATE\tTOP FIELD")
+	for _, e := range r.Endpoints {
+		top := "-"
+		if len(e.Fields) > 0 {
+			top = fieldName(e.Fields[0])
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", e.Endpoint, e.Requests, e.Diffs, reportPercent(e.DiffRate), top)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, e := range r.Endpoints {
+		fmt.Fprintln(bw)
+		writeTextEndpoint(bw, r, e)
+	}
+	return bw.Flush()
+}
+
+// writeTextEndpoint renders one endpoint's section; the JUnit report
+// reuses it as a test case's details.
+func writeTextEndpoint(w io.Writer, r Report, e EndpointStats) {
+	fmt.Fprintf(w, "%s\n", e.Endpoint)
+	fmt.Fprintf(w, "  mirrored %d, diffs %d (%s)\n", e.Requests, e.Diffs, reportPercent(e.DiffRate))
+	fmt.Fprintf(w, "  outcomes: %s\n", reportCounts(e.Outcomes))
+	if len(e.Fields) > 0 {
+		fmt.Fprintln(w, "  fields:")
+	}
+	for i, f := range e.Fields {
+		if i == reportMaxFields {
+			fmt.Fprintf(w, "    and %d more\n", len(e.Fields)-i)
+			break
+		}
+		writeTextField(w, r, e.Endpoint, f)
+	}
+	writeTextLatency(w, e.Latency)
+	fmt.Fprintf(w, "  status (primary->candidate): %s\n", reportCounts(e.StatusMatrix))
+}
+
+func writeTextField(w io.Writer, r Report, endpoint string, f FieldStats) {
+	noise := ""
+	if f.Noise {
+		noise = fmt.Sprintf("  noise (noise rate %s)", reportPercent(f.NoiseRate))
+	} else if f.NoiseRate > 0 {
+		noise = fmt.Sprintf("  (noise rate %s)", reportPercent(f.NoiseRate))
+	}
+	fmt.Fprintf(w, "    %7s  %-6s  %s%s\n", reportPercent(f.Rate), f.Kind, f.Path, noise)
+	s, ok := r.example(endpoint, f.Path)
+	if !ok {
+		return
+	}
+	fmt.Fprintf(w, "      example #%d at %s: %s\n", s.ID, s.At.UTC().Format(time.RFC3339), reportRequestLine(s.Request))
+	fmt.Fprintf(w, "        primary %s, candidate %s\n", reportAnswer(s.Primary), reportAnswer(s.Candidate))
+	for _, d := range exampleDiffs(s, f.Path) {
+		writeTextDiff(w, d)
+	}
+	fmt.Fprintf(w, "        primary:   %s\n", CurlCommand(s.Request, r.PrimaryURL))
+	fmt.Fprintf(w, "        candidate: %s\n", CurlCommand(s.Request, r.CandidateURL))
+}
+
+// writeTextDiff renders a difference on one line, or as two indented
+// blocks when a value spans lines (a text body excerpt).
+func writeTextDiff(w io.Writer, d Difference) {
+	if !strings.Contains(d.Primary+d.Candidate, "\n") {
+		fmt.Fprintf(w, "        %s: %s -> %s\n", reportDiffPlace(d), d.Primary, d.Candidate)
+		return
+	}
+	fmt.Fprintf(w, "        %s:\n", reportDiffPlace(d))
+	for _, side := range []struct{ name, v string }{{"primary", d.Primary}, {"candidate", d.Candidate}} {
+		fmt.Fprintf(w, "          %s:\n", side.name)
+		for _, line := range strings.Split(strings.TrimRight(side.v, "\n"), "\n") {
+			fmt.Fprintf(w, "            %s\n", line)
+		}
+	}
+}
+
+func writeTextLatency(w io.Writer, l LatencyStats) {
+	rows := latencyRows(l)
+	if rows == nil {
+		return
+	}
+	fmt.Fprintf(w, "  latency (ms)  %8s  %8s  %8s\n", "p50", "p95", "p99")
+	for _, r := range rows {
+		format := "    %-10s  %8.1f  %8.1f  %8.1f\n"
+		if r.side == "delta" {
+			format = "    %-10s  %+8.1f  %+8.1f  %+8.1f\n"
+		}
+		fmt.Fprintf(w, format, r.side, r.p50, r.p95, r.p99)
+	}
+}
