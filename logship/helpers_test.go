@@ -1,0 +1,77 @@
+package logship
+
+import (
+	"testing"
+	"time"
+)
+
+// view is a Record with strings for byte slices, for readable tables.
+type view struct {
+	Time                               string // RFC 3339 with nanoseconds; "" for zero
+	Method, Path, Query, Proto, Host   string
+	Status                             int
+	Bytes                              int64
+	Duration, Upstream                 time.Duration
+	Present                            Present
+	RemoteAddr, RemoteUser             string
+	Referer, UserAgent, Level, Message string
+	Endpoint                           string
+	Fields                             map[string]string
+	ParseError                         string
+}
+
+func viewOf(r *Record) view {
+	v := view{
+		Method: r.Method, Path: string(r.Path), Query: string(r.Query), Proto: r.Proto,
+		Host: string(r.Host), Status: r.Status, Bytes: r.Bytes, Duration: r.Duration,
+		Upstream: r.Upstream, Present: r.Present, RemoteAddr: string(r.RemoteAddr),
+		RemoteUser: string(r.RemoteUser), Referer: string(r.Referer),
+		UserAgent: string(r.UserAgent), Level: r.Level, Message: string(r.Message),
+		Endpoint: r.Endpoint, ParseError: r.ParseError,
+	}
+	if !r.Time.IsZero() {
+		v.Time = r.Time.Format(time.RFC3339Nano)
+	}
+	if len(r.Fields) > 0 {
+		v.Fields = r.Fields
+	}
+	return v
+}
+
+func mustNew(t testing.TB, format string, opts Options) Parser {
+	t.Helper()
+	p, err := New(format, opts)
+	if err != nil {
+		t.Fatalf("New(%q): %v", format, err)
+	}
+	return p
+}
+
+// parse parses line with p and checks the invariants of every Parse: the
+// error and ParseError agree, and Raw is the line without its terminator.
+func parse(t testing.TB, p Parser, line []byte) (*Record, error) {
+	t.Helper()
+	rec := new(Record)
+	err := p.Parse(line, rec)
+	checkInvariants(t, line, rec, err)
+	return rec, err
+}
+
+func checkInvariants(t testing.TB, line []byte, rec *Record, err error) {
+	t.Helper()
+	if got := err != nil; got != (rec.ParseError != "") {
+		t.Fatalf("Parse(%q) = %v with ParseError %q", line, err, rec.ParseError)
+	}
+	if err != nil && err.Error() != rec.ParseError {
+		t.Fatalf("Parse(%q): error %q, ParseError %q", line, err, rec.ParseError)
+	}
+	want := line
+	for _, end := range []string{"\n", "\r"} {
+		if len(want) > 0 && want[len(want)-1] == end[0] {
+			want = want[:len(want)-1]
+		}
+	}
+	if string(rec.Raw) != string(want) {
+		t.Fatalf("Parse(%q): Raw = %q", line, rec.Raw)
+	}
+}
