@@ -292,20 +292,14 @@ func (e *Engine) account(res *Result, obs *observation) {
 func (e *Engine) judgePair(ep *endpointStats, obs *observation) (Outcome, []string) {
 	maxF := e.cfg.MaxFields
 	raw := fieldsOf(obs.raw)
-	for _, d := range raw {
-		ep.field(d.Field, d.Kind, maxF).raw++
-	}
+	ep.countFields(raw, maxF, func(f *fieldCounts) { f.raw++ })
 	if obs.secondary {
 		ep.noisePairs++
-		for _, d := range fieldsOf(obs.noise) {
-			ep.field(d.Field, d.Kind, maxF).noise++
-		}
+		ep.countFields(obs.noise, maxF, func(f *fieldCounts) { f.noise++ })
 	}
 	if obs.repeated {
 		ep.repeats++
-		for _, d := range fieldsOf(obs.repeat) {
-			ep.field(d.Field, d.Kind, maxF).repeat++
-		}
+		ep.countFields(obs.repeat, maxF, func(f *fieldCounts) { f.repeat++ })
 	}
 	if len(raw) == 0 {
 		return OutcomeMatch, nil

@@ -78,6 +78,19 @@ func (ep *endpointStats) field(name string, kind Kind, maxFields int) *fieldCoun
 	return f
 }
 
+// countFields applies inc once to the counters of each field in diffs
+// (fields past the bound share Other's, counted once per pair too).
+func (ep *endpointStats) countFields(diffs []Difference, maxFields int, inc func(*fieldCounts)) {
+	seen := make(map[*fieldCounts]bool, len(diffs))
+	for _, d := range diffs {
+		f := ep.field(d.Field, d.Kind, maxFields)
+		if !seen[f] {
+			seen[f] = true
+			inc(f)
+		}
+	}
+}
+
 // endpoint returns the stats of app's endpoint name, or of Other when the
 // app has MaxEndpoints already, and the name it counts under.
 func (e *Engine) endpoint(app, name string) (string, *endpointStats) {
