@@ -1,0 +1,102 @@
+package shadow
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/migratekit/migrate/compare"
+	"github.com/migratekit/migrate/telemetry"
+)
+
+// queueGaugeInterval is how often the queue depth gauge is sampled.
+const queueGaugeInterval = time.Second
+
+// Run mirrors requests until ctx is done: it owns the workers and the
+// goroutine that counts served-only requests. On shutdown it stops
+// mirroring (requests are then served only), cancels the mirrors in
+// flight, drops the queued ones and the pairs not yet compared (counted
+// with reason shutdown), closes its idle connections and returns nil.
+// Run may be called once.
+func (m *Mirror) Run(ctx context.Context) error {
+	if !m.started.CompareAndSwap(false, true) {
+		return errors.New("running shadow mirror: already running")
+	}
+	var wg sync.WaitGroup
+	for range m.workers {
+		wg.Go(func() { m.work(ctx) })
+	}
+	wg.Go(func() { m.runTally(ctx) })
+	m.running.Store(true)
+	<-ctx.Done()
+	m.running.Store(false)
+	wg.Wait()
+	m.drain(ctx)
+	m.transport.CloseIdleConnections()
+	m.tel.QueueDepth(0)
+	return nil
+}
+
+// drain drops what is left in the queues once the workers are gone.
+func (m *Mirror) drain(ctx context.Context) {
+	for range len(m.jobs) {
+		j := <-m.jobs
+		j.p.shutdown.Store(true)
+		if j.p.last() {
+			m.finish(ctx, j.p)
+		}
+	}
+	for range len(m.done) {
+		m.discard(<-m.done)
+	}
+}
+
+// tallyEvent is a request served without comparison, to be counted off
+// the request path.
+type tallyEvent struct {
+	method, path string
+	outcome      compare.Outcome
+}
+
+// count records the outcome of a request that is served only, without
+// waiting: when the tally queue is full, the count is lost and counted.
+func (m *Mirror) count(r *http.Request, o compare.Outcome) {
+	select {
+	case m.tally <- tallyEvent{method: r.Method, path: r.URL.Path, outcome: o}:
+	default:
+		m.tel.Dropped(telemetry.DropTallyFull)
+	}
+}
+
+// runTally counts served-only requests and samples the queue depth until
+// ctx is done, then counts what is still queued.
+func (m *Mirror) runTally(ctx context.Context) {
+	tick := m.clock.NewTicker(queueGaugeInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case e := <-m.tally:
+			m.record(e.method, e.path, e.outcome)
+		case <-tick.Chan():
+			m.tel.QueueDepth(len(m.jobs))
+		case <-ctx.Done():
+			for range len(m.tally) {
+				e := <-m.tally
+				m.record(e.method, e.path, e.outcome)
+			}
+			return
+		}
+	}
+}
+
+// record counts an outcome that had no comparison, in the metrics and in
+// the Comparer when it records such outcomes.
+func (m *Mirror) record(method, path string, o compare.Outcome) {
+	endpoint := m.template(path)
+	m.tel.Pair(endpoint, string(o))
+	if m.rec != nil {
+		m.rec.Record(m.app, endpoint, method, o)
+	}
+}

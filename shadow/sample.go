@@ -1,0 +1,95 @@
+package shadow
+
+import (
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/migratekit/migrate/lb"
+)
+
+// Sampling is sticky by client: the key is the one the split uses (the
+// client IP, or the sticky cookie, including one the proxy has just minted
+// on this response), so a session is mirrored whole. The key is hashed
+// with a salt: with the split's own point, a sample of s% would be exactly
+// the clients the split sends to new first, and a weight of s% would leave
+// nothing on old to mirror.
+
+// sampleSalt makes the sample independent of the split.
+const sampleSalt = "migrate-shadow-sample\x00"
+
+// sampled reports whether r's client is in the sample.
+func (m *Mirror) sampled(w http.ResponseWriter, r *http.Request) bool {
+	switch m.sample {
+	case lb.PointScale:
+		return true
+	case 0:
+		return false
+	}
+	if m.cookie != "" {
+		if v, ok := lb.StickyCookie(r, m.cookie); ok {
+			return samplePoint(v) < m.sample
+		}
+		if v, ok := mintedCookie(w.Header(), m.cookie); ok {
+			return samplePoint(v) < m.sample
+		}
+	}
+	if ip := lb.ClientIP(r, m.trusted); ip.IsValid() {
+		var buf [64]byte
+		return samplePoint(ip.AppendTo(buf[:0])) < m.sample
+	}
+	return samplePoint(r.RemoteAddr) < m.sample
+}
+
+// mintedCookie finds the sticky cookie the proxy set on this response.
+func mintedCookie(h http.Header, name string) (string, bool) {
+	for _, c := range h["Set-Cookie"] {
+		if len(c) > len(name) && c[len(name)] == '=' && strings.HasPrefix(c, name) {
+			v, _, _ := strings.Cut(c[len(name)+1:], ";")
+			return v, lb.ValidStickyValue(v)
+		}
+	}
+	return "", false
+}
+
+// samplePoint hashes a client key with FNV-1a 64 and the murmur3
+// finaliser, as the split does, but salted, into [0, lb.PointScale).
+func samplePoint[K string | []byte](key K) int {
+	h := uint64(fnvOffset)
+	for i := 0; i < len(sampleSalt); i++ {
+		h = (h ^ uint64(sampleSalt[i])) * fnvPrime
+	}
+	for i := 0; i < len(key); i++ {
+		h = (h ^ uint64(key[i])) * fnvPrime
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return int(h % lb.PointScale)
+}
+
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// peerTrusted reports whether the client connection comes from a trusted
+// proxy (whose X-Forwarded-* headers are kept).
+func (m *Mirror) peerTrusted(remoteAddr string) bool {
+	if len(m.trusted) == 0 {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := ap.Addr().Unmap().WithZone("")
+	for _, p := range m.trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}

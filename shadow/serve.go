@@ -1,0 +1,102 @@
+package shadow
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/migratekit/migrate/compare"
+)
+
+// Serve implements lb.Mirror: it serves r through serve and, when r is
+// to be mirrored, queues its copy first and captures the served answer on
+// the way to the client. It never waits for the mirror.
+func (m *Mirror) Serve(w http.ResponseWriter, r *http.Request, side string, serve http.Handler) {
+	if m == nil {
+		serve.ServeHTTP(w, r)
+		return
+	}
+	if _, forged := r.Header[Header]; forged {
+		// Only the mirror may mark a request as a shadow.
+		r = shallow(r)
+		r.Header = r.Header.Clone()
+		delete(r.Header, Header)
+	}
+	if side != m.primary || !m.running.Load() {
+		serve.ServeHTTP(w, r)
+		return
+	}
+	if !m.sampled(w, r) {
+		m.tel.NotSampled()
+		serve.ServeHTTP(w, r)
+		return
+	}
+	if o := m.skip(r); o != "" {
+		m.count(r, o)
+		serve.ServeHTTP(w, r)
+		return
+	}
+	m.mirror(w, r, serve)
+}
+
+// skip returns the outcome of a request that is served without a mirror,
+// or "".
+func (m *Mirror) skip(r *http.Request) compare.Outcome {
+	if isUpgrade(r.Header) {
+		return compare.OutcomeSkippedStream
+	}
+	if !m.allowed(r.Method, r.URL.Path) {
+		return compare.OutcomeSkippedUnsafe
+	}
+	return ""
+}
+
+// mirror queues r's copy, then serves r while capturing the answer.
+func (m *Mirror) mirror(w http.ResponseWriter, r *http.Request, serve http.Handler) {
+	body, r, ok := m.readBody(r)
+	if !ok {
+		serve.ServeHTTP(w, r)
+		return
+	}
+	p := m.newPair(r, body)
+	if !m.admit(p) {
+		m.drop(r, p)
+		serve.ServeHTTP(w, r)
+		return
+	}
+	sb := m.bufs.get()
+	p.bufs[halfPrimary] = sb
+	c := newCapture(w, sb, m.maxBody)
+	start := m.clock.Now()
+	served := false
+	defer func() {
+		// Deferred: a response that breaks off panics (http.ErrAbortHandler)
+		// through here, and its pair must still be completed.
+		p.cp.Primary = c.response(m.clock.Since(start))
+		if c.stream {
+			p.stream.Store(true)
+		}
+		if !served {
+			p.aborted.Store(true)
+		}
+		if p.last() {
+			m.handOff(p)
+		}
+	}()
+	serve.ServeHTTP(c, r)
+	served = true
+}
+
+// isUpgrade reports a protocol switch request (websocket).
+func isUpgrade(h http.Header) bool {
+	if len(h["Upgrade"]) > 0 {
+		return true
+	}
+	for _, v := range h["Connection"] {
+		for f := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(f), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
+}

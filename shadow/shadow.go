@@ -1,0 +1,368 @@
+// Package shadow mirrors an app's live traffic to its other side and hands
+// the two answers to the compare engine, without the client ever waiting
+// for the mirror.
+//
+// A Mirror plugs into the load balancer as an lb.Mirror. For each request
+// served by the primary side (old with shadow.direction forward, new with
+// reverse) it decides, on the request path and without blocking:
+//
+//   - sampling: shadow.sample of the clients, sticky by the same client key
+//     as the split (client IP or sticky cookie) so a session is mirrored
+//     whole; the hash is salted so that the sample does not line up with
+//     the clients the split sends to new;
+//   - safety: only shadow.methods (default GET, HEAD) or a route's opted-in
+//     methods are mirrored, others are served and counted skipped_unsafe;
+//     upgrades (websockets) and event streams are served and counted
+//     skipped_stream;
+//   - the body: read once into a pooled buffer up to shadow.max_body and
+//     replayed to every side; over the limit the request is served with the
+//     bytes already read followed by the rest of the stream, and counted
+//     too_large.
+//
+// The mirrored request is queued before the primary is served, so both run
+// in parallel. A bounded pool (shadow.workers goroutines, shadow.queue
+// waiting requests, and at most workers+queue pairs in flight) sends it to
+// the candidate side's backends, round robin, with its own transport and
+// deadline (shadow.timeout), detached from the client, with the client's
+// Host and X-Migrate-Shadow: 1; when full, the pair is dropped and counted.
+// With shadow.secondary the request also goes to a second instance of the
+// primary side, for noise cancellation.
+//
+// The primary's response streams to the client untouched; a copy of up to
+// max_body bytes is kept on the way. When both halves of a pair are in
+// (whichever comes last completes it, no goroutine waits), a worker gives
+// the pair to the Comparer, pairs with differences to the Sink, and records
+// the outcome. Nothing on the request path waits for the mirror, the
+// comparer, the sink or a metric.
+//
+// It emits migrate_shadow_* through telemetry (pairs by endpoint and
+// outcome, mirror latency and its delta to the primary, queue depth, drops,
+// not-sampled requests) and logs only failures of the sink.
+package shadow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/migratekit/migrate/compare"
+	"github.com/migratekit/migrate/lb"
+	"github.com/migratekit/migrate/manifest"
+	"github.com/migratekit/migrate/telemetry"
+)
+
+// Header marks mirrored requests (value "1") so that the candidate side can
+// skip side effects. The header is removed from client requests.
+const Header = "X-Migrate-Shadow"
+
+// Defaults for manifest values left at zero (a manifest built in Go; Load
+// applies the same ones).
+const (
+	defaultTimeout = 5 * time.Second
+	defaultMaxBody = 1 << 20
+	defaultWorkers = 64
+	defaultQueue   = 1024
+	defaultConnect = 5 * time.Second
+	defaultIdle    = 90 * time.Second
+	tallyQueue     = 4096
+)
+
+// Comparer judges a pair: *compare.Engine. It must be safe for concurrent
+// use and must not keep the pair's byte slices or header maps after
+// Compare returns.
+type Comparer interface {
+	Compare(compare.Pair) compare.Result
+}
+
+// Recorder counts requests that were served without being compared
+// (skipped_unsafe, skipped_stream, too_large, dropped). When the Comparer
+// also implements it, the Mirror reports those outcomes to it.
+type Recorder interface {
+	Record(app, endpoint, method string, o compare.Outcome)
+}
+
+// Templater names the endpoint template of a path. When the Comparer also
+// implements it, the Mirror uses it for requests that are not compared.
+type Templater interface {
+	Template(path string) string
+}
+
+// Sink keeps examples of pairs that differ: *compare.Store. Add runs on a
+// shadow worker; it must not keep the pair's slices or maps after it
+// returns.
+type Sink interface {
+	Add(ctx context.Context, p compare.Pair, r compare.Result) error
+}
+
+// Options are the dependencies of a Mirror.
+type Options struct {
+	Logger  *slog.Logger       // nil: discard
+	Metrics *telemetry.Metrics // nil: record nothing
+	// Comparer judges the pairs; required.
+	Comparer Comparer
+	// Sink receives the pairs whose result has differences; nil: none kept.
+	Sink  Sink
+	Clock clockwork.Clock // nil: real clock (pair times, latencies, queue gauge)
+	// Template names the endpoint of a request that is not compared; nil:
+	// the Comparer's Template if it has one, else the first shadow route
+	// matching the path, else telemetry.OtherEndpoint.
+	Template func(path string) string
+}
+
+// ErrNoComparer is returned by New without Options.Comparer.
+var ErrNoComparer = errors.New("no comparer")
+
+// Mirror shadows one app. It implements lb.Mirror; it mirrors only while
+// Run runs, and serves requests untouched otherwise.
+type Mirror struct {
+	app      string
+	primary  string // the side whose requests are mirrored
+	sample   int    // points of lb.PointScale that are mirrored
+	cookie   string // sticky cookie name; "" means sticky by client IP
+	trusted  []netip.Prefix
+	methods  []string
+	routes   []route
+	timeout  time.Duration
+	maxBody  int64
+	workers  int
+	template func(path string) string
+
+	candidate *targets
+	secondary *targets // nil without shadow.secondary
+	transport *http.Transport
+
+	cmp  Comparer
+	rec  Recorder // nil when the Comparer does not record
+	sink Sink
+	tel  *telemetry.Shadow
+	log  *slog.Logger
+
+	clock clockwork.Clock
+	bufs  bufferPool
+
+	jobs       chan job
+	done       chan *pair // pairs complete on the request path, to compare
+	tally      chan tallyEvent
+	pending    atomic.Int64 // pairs admitted and not finished
+	maxPending int64
+	running    atomic.Bool
+	started    atomic.Bool
+
+	mirrored, dropped atomic.Uint64
+	sinkErrors        atomic.Uint64
+}
+
+// New builds the mirror of app from its shadow section. It starts nothing:
+// see Run.
+func New(app *manifest.App, opts Options) (*Mirror, error) {
+	if app == nil {
+		return nil, errors.New("building shadow mirror: no app")
+	}
+	if opts.Comparer == nil {
+		return nil, fmt.Errorf("building shadow mirror of %s: %w", app.Name, ErrNoComparer)
+	}
+	m, err := newMirror(app, opts)
+	if err != nil {
+		return nil, fmt.Errorf("building shadow mirror of %s: %w", app.Name, err)
+	}
+	return m, nil
+}
+
+func newMirror(app *manifest.App, opts Options) (*Mirror, error) {
+	sh := app.Shadow
+	m := &Mirror{
+		app:     app.Name,
+		timeout: sh.Timeout.Or(defaultTimeout),
+		maxBody: int64(sh.MaxBody),
+		workers: orDefault(sh.Workers, defaultWorkers),
+		methods: upper(sh.Methods, []string{http.MethodGet, http.MethodHead}),
+		cmp:     opts.Comparer,
+		sink:    opts.Sink,
+		tel:     opts.Metrics.Shadow(app.Name),
+		log:     opts.Logger,
+		clock:   opts.Clock,
+	}
+	if m.maxBody <= 0 {
+		m.maxBody = defaultMaxBody
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	m.log = m.log.With("app", app.Name)
+	if m.clock == nil {
+		m.clock = clockwork.NewRealClock()
+	}
+	m.rec, _ = opts.Comparer.(Recorder)
+	if err := m.configureSides(app); err != nil {
+		return nil, err
+	}
+	if err := m.configureSampling(app); err != nil {
+		return nil, err
+	}
+	if err := m.configureRoutes(sh.Routes, opts); err != nil {
+		return nil, err
+	}
+	queue := orDefault(sh.Queue, defaultQueue)
+	m.maxPending = int64(m.workers + queue)
+	m.jobs = make(chan job, queue)
+	m.done = make(chan *pair, m.maxPending)
+	m.tally = make(chan tallyEvent, tallyQueue)
+	m.transport = newTransport(app.Timeouts, m.workers, m.candidate, m.secondary)
+	return m, nil
+}
+
+// configureSides picks the primary side and the candidate's backends.
+func (m *Mirror) configureSides(app *manifest.App) error {
+	cand := app.New
+	switch app.Shadow.Direction {
+	case "", "forward":
+		m.primary = telemetry.SideOld
+	case "reverse":
+		m.primary, cand = telemetry.SideNew, app.Old
+	default:
+		return fmt.Errorf("direction %q is not forward or reverse", app.Shadow.Direction)
+	}
+	var err error
+	if m.candidate, err = newTargets(cand.Backends); err != nil {
+		return fmt.Errorf("configuring candidate backends: %w", err)
+	}
+	if len(app.Shadow.Secondary) > 0 {
+		if m.secondary, err = newTargets(app.Shadow.Secondary); err != nil {
+			return fmt.Errorf("configuring secondary backends: %w", err)
+		}
+	}
+	return nil
+}
+
+// configureSampling reads shadow.sample and the split's sticky key.
+func (m *Mirror) configureSampling(app *manifest.App) error {
+	m.sample = lb.PointScale
+	if s := app.Shadow.Sample; s != nil {
+		m.sample = int(float64(*s)*lb.PointScale + 0.5)
+	}
+	var err error
+	if m.trusted, err = lb.ParseTrusted(app.TrustedProxies); err != nil {
+		return err
+	}
+	if app.Cutover.Sticky == "cookie" {
+		m.cookie = app.Cutover.Cookie
+		if m.cookie == "" {
+			m.cookie = "migrate_sticky"
+		}
+	}
+	return nil
+}
+
+// Stats is a snapshot of a Mirror's work, for status pages.
+type Stats struct {
+	// Queued is the mirrors waiting for a worker now.
+	Queued int `json:"queued"`
+	// Pending is the pairs admitted and not yet compared.
+	Pending int `json:"pending"`
+	// Mirrored counts the pairs admitted since start; Dropped those turned
+	// away because the queue was full.
+	Mirrored uint64 `json:"mirrored"`
+	Dropped  uint64 `json:"dropped"`
+}
+
+// Stats returns a snapshot of the mirror's queue and counters. The diff
+// statistics are the Comparer's (compare.Engine.Stats).
+func (m *Mirror) Stats() Stats {
+	return Stats{
+		Queued:   len(m.jobs),
+		Pending:  int(m.pending.Load()),
+		Mirrored: m.mirrored.Load(),
+		Dropped:  m.dropped.Load(),
+	}
+}
+
+// targets are the backends of one destination, taken round robin.
+type targets struct {
+	urls []*url.URL
+	next atomic.Uint64
+}
+
+func newTargets(raw []string) (*targets, error) {
+	if len(raw) == 0 {
+		return nil, errors.New("no backends")
+	}
+	t := &targets{}
+	for _, r := range raw {
+		u, err := url.Parse(strings.TrimSpace(r))
+		if err != nil {
+			return nil, fmt.Errorf("parsing backend %q: %w", r, err)
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("backend %q is not an http:// or https:// URL", r)
+		}
+		t.urls = append(t.urls, u)
+	}
+	return t, nil
+}
+
+func (t *targets) pick() *url.URL {
+	return t.urls[(t.next.Add(1)-1)%uint64(len(t.urls))]
+}
+
+func (t *targets) https() bool {
+	if t == nil {
+		return false
+	}
+	for _, u := range t.urls {
+		if u.Scheme == "https" {
+			return true
+		}
+	}
+	return false
+}
+
+func orDefault(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	return n
+}
+
+func upper(methods, def []string) []string {
+	if methods == nil {
+		methods = def
+	}
+	out := make([]string, len(methods))
+	for i, m := range methods {
+		out[i] = strings.ToUpper(strings.TrimSpace(m))
+	}
+	return out
+}
+
+// bufferPool recycles the buffers of request bodies and captured
+// responses. Buffers that grew past maxPooled are left to the GC.
+type bufferPool struct{ pool sync.Pool }
+
+const maxPooled = 256 << 10
+
+func (b *bufferPool) get() *shared {
+	s, ok := b.pool.Get().(*shared)
+	if !ok {
+		s = &shared{pool: b}
+	}
+	s.refs.Store(1)
+	return s
+}
+
+func (b *bufferPool) put(s *shared) {
+	if s.buf.Cap() > maxPooled {
+		return
+	}
+	s.buf.Reset()
+	b.pool.Put(s)
+}
