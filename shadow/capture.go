@@ -2,7 +2,7 @@ package shadow
 
 import (
 	"bufio"
-		"net"
+	"net"
 	"net/http"
 	"strings"
 	"time"
