@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -181,8 +182,11 @@ func FuzzRedactJSON(f *testing.F) {
 	pats := []pointerPattern{{"password"}, {"a", "*", "password"}}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		out, _, cut := redactJSON(in, nil, pats)
-		if !json.Valid(in) || cut {
+		if !json.Valid(in) {
 			return
+		}
+		if cut {
+			t.Fatalf("redactJSON(%q) cut valid JSON to %q", in, out)
 		}
 		if !json.Valid(out) {
 			t.Fatalf("redactJSON(%q) = %q, not JSON", in, out)
@@ -364,4 +368,40 @@ func checkFiles(t *testing.T, path string, open bool) {
 	if !bytes.Contains(all, []byte("VISIBLE-MARKER")) {
 		t.Errorf("database files (open=%v) lack the visible marker: the scan reads the wrong bytes", open)
 	}
+}
+
+// FuzzRedactQuery checks that redaction keeps every parameter in place
+// and changes exactly the values of secret ones.
+func FuzzRedactQuery(f *testing.F) {
+	for _, s := range []string{"a=1&token=x", "access%5Ftoken=1", "=&&=", "%zz=1&key", "password"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		out := redactQuery(q)
+		in, got := strings.Split(q, "&"), strings.Split(out, "&")
+		if q == "" {
+			in = nil
+			got = nil
+			if out != "" {
+				t.Fatalf("redactQuery(%q) = %q", q, out)
+			}
+		}
+		if len(got) != len(in) {
+			t.Fatalf("redactQuery(%q) = %q: %d parameters, want %d", q, out, len(got), len(in))
+		}
+		for i := range in {
+			rawName, _, _ := strings.Cut(in[i], "=")
+			name := rawName
+			if un, err := url.QueryUnescape(rawName); err == nil {
+				name = un
+			}
+			want := in[i]
+			if isSecretName(name) {
+				want = rawName + "=" + url.QueryEscape(Redacted)
+			}
+			if got[i] != want {
+				t.Fatalf("redactQuery(%q) parameter %d = %q, want %q", q, i, got[i], want)
+			}
+		}
+	})
 }

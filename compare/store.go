@@ -84,11 +84,14 @@ type Store struct {
 
 	insertPair, insertExample, trim *sql.Stmt
 
-	// mu serialises writes and guards keys, total and stats.
-	mu    sync.Mutex
-	keys  map[exampleKey]keyState
-	total int
-	stats StoreStats
+	// writeMu serialises writes, so that a write's plan holds until it
+	// is done; mu guards keys, total and stats and is never held across
+	// a database call, so that Adds that write nothing never wait.
+	writeMu sync.Mutex
+	mu      sync.Mutex
+	keys    map[exampleKey]keyState
+	total   int
+	stats   StoreStats
 }
 
 // exampleKey is what PerField counts examples of.

@@ -16,7 +16,8 @@ const (
 // that wants one: a field with fewer than PerField examples, or a full
 // field when the pair is at least MinInterval newer than its newest
 // example (the oldest then goes, in the same transaction). A pair with no
-// differences, or none wanted, costs a map lookup and no write.
+// differences, or none wanted, costs a map lookup and no write, and never
+// waits for a write in progress.
 func (s *Store) Add(ctx context.Context, p Pair, r Result) error {
 	app, endpoint := firstNonEmpty(r.App, p.App), firstNonEmpty(r.Endpoint, p.Endpoint)
 	at := p.At
@@ -27,33 +28,44 @@ func (s *Store) Add(ctx context.Context, p Pair, r Result) error {
 	if len(fields) == 0 {
 		return nil
 	}
-	s.mu.Lock()
-	fields = s.wanted(app, endpoint, fields, at.UnixNano())
-	s.mu.Unlock()
-	if len(fields) == 0 {
+	plan := s.plan(app, endpoint, fields, at.UnixNano())
+	if len(plan) == 0 {
 		return nil
 	}
 	row, err := s.encode(p, r, at.UnixNano())
 	if err != nil {
 		return fmt.Errorf("storing example of %s %s: %w", app, endpoint, err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	// Another Add may have filled these fields while this one encoded.
-	if fields = s.wanted(app, endpoint, fields, row.at); len(fields) == 0 {
+	fields = fields[:0]
+	for _, pl := range plan {
+		fields = append(fields, pl.field)
+	}
+	if plan = s.plan(app, endpoint, fields, row.at); len(plan) == 0 {
 		return nil
 	}
-	if err := s.write(ctx, app, endpoint, fields, row); err != nil {
+	if err := s.write(ctx, app, endpoint, plan, row); err != nil {
 		return fmt.Errorf("storing example of %s %s: %w", app, endpoint, err)
 	}
 	return nil
 }
 
-// wanted returns the fields that take this pair as an example, counting
-// the others as skipped or refused. The caller holds s.mu.
-func (s *Store) wanted(app, endpoint string, fields []string, at int64) []string {
-	out := fields[:0:0]
-	grow := 0 // examples the kept fields add to s.total
+// plannedExample is a field that takes the pair as an example; full says
+// its oldest example then goes.
+type plannedExample struct {
+	field string
+	full  bool
+}
+
+// plan returns the fields that take this pair as an example, counting the
+// others as skipped or refused.
+func (s *Store) plan(app, endpoint string, fields []string, at int64) []plannedExample {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []plannedExample
+	grow := 0 // examples the planned fields add to s.total
 	for _, f := range fields {
 		st := s.keys[exampleKey{app, endpoint, f}]
 		full := st.n >= s.opts.PerField
@@ -66,15 +78,16 @@ func (s *Store) wanted(app, endpoint string, fields []string, at int64) []string
 			if !full {
 				grow++
 			}
-			out = append(out, f)
+			out = append(out, plannedExample{f, full})
 		}
 	}
 	return out
 }
 
-// write inserts the pair and one example per field, trimming full fields,
-// in one transaction. The caller holds s.mu.
-func (s *Store) write(ctx context.Context, app, endpoint string, fields []string, row *pairRow) error {
+// write inserts the pair and one example per planned field, trimming full
+// fields, in one transaction, then records the new state of the keys. The
+// caller holds s.writeMu.
+func (s *Store) write(ctx context.Context, app, endpoint string, plan []plannedExample, row *pairRow) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -90,15 +103,15 @@ func (s *Store) write(ctx context.Context, app, endpoint string, fields []string
 	}
 	ins, trim := tx.StmtContext(ctx, s.insertExample), tx.StmtContext(ctx, s.trim)
 	added := 0
-	for _, f := range fields {
-		if _, err := ins.ExecContext(ctx, app, endpoint, f, row.at, pairID); err != nil {
+	for _, pl := range plan {
+		if _, err := ins.ExecContext(ctx, app, endpoint, pl.field, row.at, pairID); err != nil {
 			return err
 		}
 		added++
-		if s.keys[exampleKey{app, endpoint, f}].n < s.opts.PerField {
+		if !pl.full {
 			continue
 		}
-		res, err := trim.ExecContext(ctx, app, endpoint, f, s.opts.PerField)
+		res, err := trim.ExecContext(ctx, app, endpoint, pl.field, s.opts.PerField)
 		if err != nil {
 			return err
 		}
@@ -108,15 +121,17 @@ func (s *Store) write(ctx context.Context, app, endpoint string, fields []string
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	for _, f := range fields {
-		k := exampleKey{app, endpoint, f}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, pl := range plan {
+		k := exampleKey{app, endpoint, pl.field}
 		st := s.keys[k]
 		st.n = min(st.n+1, s.opts.PerField)
 		st.newest = max(st.newest, row.at)
 		s.keys[k] = st
 	}
 	s.total += added
-	s.stats.Stored += uint64(len(fields))
+	s.stats.Stored += uint64(len(plan))
 	return nil
 }
 
