@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"compress/zlib"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -295,4 +296,28 @@ func TestCompareConcurrently(t *testing.T) {
 	if total != workers*each {
 		t.Errorf("counted %d diffs, want %d", total, workers*each)
 	}
+}
+
+func ExampleEngine_Compare() {
+	e, err := NewEngine(Config{Rules: Rules{Ignore: []string{"/meta/generated_at"}}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	json := http.Header{"Content-Type": {"application/json"}}
+	res := e.Compare(Pair{
+		App:     "shop",
+		Request: Request{Method: "GET", Path: "/products/42"},
+		Primary: Response{Status: 200, Header: json,
+			Body: []byte(`{"id":42,"price":10,"meta":{"generated_at":"12:00:01"}}`)},
+		Candidate: Response{Status: 200, Header: json,
+			Body: []byte(`{"meta":{"generated_at":"12:00:02"},"price":12,"id":42}`)},
+	})
+	fmt.Println(res.Endpoint, res.Outcome)
+	for _, d := range res.Diffs {
+		fmt.Printf("%s %s: %s -> %s\n", d.Kind, d.Path, d.Primary, d.Candidate)
+	}
+	// Output:
+	// /products/:id diff
+	// json /price: 10 -> 12
 }

@@ -54,15 +54,40 @@ func FuzzJSONDiff(f *testing.F) {
 		if eq, ok := oracleEqual(a, b); ok && eq != (len(ab) == 0) {
 			t.Fatalf("decoded documents equal = %v, but diff(a, b) = %+v", eq, ab)
 		}
+		// the same with every array a set and some keys ignored or loose
+		if diffs := fuzzDiffRules(d, fuzzRules, a, a); len(diffs) != 0 {
+			t.Fatalf("with rules: diff(a, a) = %+v, want none", diffs)
+		}
+		ab, ba = fuzzDiffRules(d, fuzzRules, a, b), fuzzDiffRules(d, fuzzRules, b, a)
+		if (len(ab) == 0) != (len(ba) == 0) {
+			t.Fatalf("with rules: diff(a, b) = %+v but diff(b, a) = %+v", ab, ba)
+		}
 	})
 }
 
+var fuzzRules = func() *jsonRules {
+	r := newJSONRules()
+	for _, p := range []struct {
+		pattern string
+		flag    ruleFlag
+	}{{"/**", flagSet}, {"/**/x", flagIgnore}, {"/**/y", flagAny}, {"/a/*/b", flagIgnore}} {
+		if err := r.add(p.pattern, p.flag); err != nil {
+			panic(err)
+		}
+	}
+	return r
+}()
+
 func fuzzDiff(d *differ, a, b []byte) []Difference {
+	return fuzzDiffRules(d, newJSONRules(), a, b)
+}
+
+func fuzzDiffRules(d *differ, rules *jsonRules, a, b []byte) []Difference {
 	if d.a.parse(a) != nil || d.b.parse(b) != nil {
 		panic("fuzzDiff: documents must parse")
 	}
 	out := diffList{max: 1000, excerpt: 64}
-	d.run(newJSONRules(), Tolerance{}, &out)
+	d.run(rules, Tolerance{}, &out)
 	return out.diffs
 }
 

@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -62,4 +63,13 @@ func TestNewTemplaterRejectsBadRoutes(t *testing.T) {
 			}
 		})
 	}
+}
+
+func ExampleTemplate() {
+	routes := []string{"/giveaways/:id/entries"}
+	fmt.Println(Template("/giveaways/summer/entries?page=2", routes))
+	fmt.Println(Template("/users/123/orders/550e8400-e29b-41d4-a716-446655440000", routes))
+	// Output:
+	// /giveaways/:id/entries
+	// /users/:id/orders/:id
 }
