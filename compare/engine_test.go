@@ -94,7 +94,7 @@ func TestCompareNormalises(t *testing.T) {
 			candidate: resp(200, doc, "Set-Cookie", "sid=xyz; HttpOnly; path=/")},
 		{name: "cookie attributes are compared", primary: resp(200, doc, "Set-Cookie", "sid=abc; Secure"),
 			candidate: resp(200, doc, "Set-Cookie", "sid=abc"),
-			want: []Difference{{Kind: KindHeader, Path: "Set-Cookie", Field: "Set-Cookie", Primary: "sid=…; secure", Candidate: "sid=…"}}},
+			want:      []Difference{{Kind: KindHeader, Path: "Set-Cookie", Field: "Set-Cookie", Primary: "sid=…; secure", Candidate: "sid=…"}}},
 		{name: "header value differs", primary: resp(200, doc, "Cache-Control", "max-age=60"),
 			candidate: resp(200, doc, "Cache-Control", "no-store", "X-New", "1"),
 			want: []Difference{
@@ -107,10 +107,10 @@ func TestCompareNormalises(t *testing.T) {
 			want: []Difference{{Kind: KindBody, Field: "body", Primary: doc, Candidate: "<html>oops</html>"}}},
 		{name: "JSON diff in a gzip body", primary: resp(200, doc),
 			candidate: resp(200, encode(t, "gzip", `{"tags":["a","b"],"name":"Rob","id":7}`), "Content-Encoding", "gzip"),
-			want: []Difference{jd("/name", "/name", `"Bob"`, `"Rob"`)}},
+			want:      []Difference{jd("/name", "/name", `"Bob"`, `"Rob"`)}},
 		{name: "binary bodies", primary: resp(200, "\x00\x01\x02", "Content-Type", "image/png"),
 			candidate: resp(200, "\x00\x01\x03", "Content-Type", "image/png"),
-			want: []Difference{{Kind: KindBody, Field: "body", Primary: "(binary, 3 bytes)", Candidate: "(binary, 3 bytes)"}}},
+			want:      []Difference{{Kind: KindBody, Field: "body", Primary: "(binary, 3 bytes)", Candidate: "(binary, 3 bytes)"}}},
 		{name: "empty bodies", primary: resp(204, ""), candidate: resp(204, "")},
 	}
 	e := newTestEngine(t, Config{})

@@ -2,7 +2,6 @@ package compare
 
 import (
 	"bytes"
-	"cmp"
 	"hash/maphash"
 	"slices"
 	"strconv"
@@ -423,81 +422,4 @@ func (d *differ) equal(ia, ib int32, st []int32) bool {
 	d.probe--
 	d.found = found
 	return eq
-}
-
-// set diffs two arrays as multisets: elements pair up with an equal one
-// (found by hash, confirmed by equal), the rest pair up in order and are
-// diffed, and what is left over is present on one side only.
-func (d *differ) set(ia, ib int32, st []int32) {
-	start := len(d.elems)
-	d.elems = d.hashElems(d.elems, &d.a, ia, st)
-	mid := len(d.elems)
-	d.elems = d.hashElems(d.elems, &d.b, ib, st)
-	ea, eb := d.elems[start:mid], d.elems[mid:]
-	byHash := func(x, y elem) int { return cmp.Or(cmp.Compare(x.hash, y.hash), cmp.Compare(x.idx, y.idx)) }
-	slices.SortFunc(ea, byHash)
-	slices.SortFunc(eb, byHash)
-	d.matchEqual(ea, eb, st)
-	byIdx := func(x, y elem) int { return cmp.Compare(x.idx, y.idx) }
-	slices.SortFunc(ea, byIdx)
-	slices.SortFunc(eb, byIdx)
-	d.pairLeftovers(ea, eb, st)
-	d.elems = d.elems[:start]
-}
-
-// matchEqual marks the elements that have an equal counterpart.
-func (d *differ) matchEqual(ea, eb []elem, st []int32) {
-	for i, j := 0, 0; i < len(ea) && j < len(eb) && !d.stop(); {
-		switch {
-		case ea[i].hash < eb[j].hash:
-			i++
-		case ea[i].hash > eb[j].hash:
-			j++
-		default:
-			lp, lf := d.pushIndex(ea[i].idx)
-			cst, mark := d.enter(st, d.ptr[lp+1:])
-			if d.equal(ea[i].node, eb[j].node, cst) {
-				ea[i].used, eb[j].used = true, true
-				i++
-			}
-			j++
-			d.pop(lp, lf, mark)
-		}
-	}
-}
-
-// pairLeftovers diffs the unmatched elements, in order.
-func (d *differ) pairLeftovers(ea, eb []elem, st []int32) {
-	i, j := 0, 0
-	for !d.stop() {
-		for i < len(ea) && ea[i].used {
-			i++
-		}
-		for j < len(eb) && eb[j].used {
-			j++
-		}
-		if i == len(ea) && j == len(eb) {
-			return
-		}
-		var idx int32
-		if i < len(ea) {
-			idx = ea[i].idx
-		} else {
-			idx = eb[j].idx
-		}
-		lp, lf := d.pushIndex(idx)
-		cst, mark := d.enter(st, d.ptr[lp+1:])
-		switch {
-		case i < len(ea) && j < len(eb):
-			d.value(ea[i].node, eb[j].node, cst)
-			i, j = i+1, j+1
-		case i < len(ea):
-			d.onlyOne(ea[i].node, -1, cst)
-			i++
-		default:
-			d.onlyOne(-1, eb[j].node, cst)
-			j++
-		}
-		d.pop(lp, lf, mark)
-	}
 }

@@ -3,7 +3,6 @@ package compare
 import (
 	"bytes"
 	"encoding/json"
-	"hash/maphash"
 	"math"
 	"strconv"
 	"unicode/utf8"
@@ -105,112 +104,6 @@ func exponent(s []byte) int64 {
 		return -e
 	}
 	return e
-}
-
-// hashElems appends the elements of array i of t with their hashes.
-func (d *differ) hashElems(dst []elem, t *tape, i int32, st []int32) []elem {
-	c := i + 1
-	for k := range t.nodes[i].n {
-		cst, mark := d.enterIndex(st, k)
-		dst = append(dst, elem{hash: d.hash(t, c, cst), idx: k, node: c})
-		d.states = d.states[:mark]
-		c = t.nodes[c].next
-	}
-	return dst
-}
-
-// enterIndex is enter for an array index, without touching the pointer.
-func (d *differ) enterIndex(st []int32, k int32) ([]int32, int) {
-	if len(st) == 0 {
-		return nil, len(d.states)
-	}
-	mark := len(d.scratch)
-	d.scratch = strconv.AppendInt(d.scratch, int64(k), 10)
-	cst, smark := d.enter(st, d.scratch[mark:])
-	d.scratch = d.scratch[:mark]
-	return cst, smark
-}
-
-// hash is a hash of value i of t consistent with equal: equal values (key
-// order, number spelling, string escapes, ignored and any-value parts
-// aside) hash alike.
-func (d *differ) hash(t *tape, i int32, st []int32) uint64 {
-	f := d.flags(st)
-	if f&flagIgnore != 0 {
-		return 0
-	}
-	n := &t.nodes[i]
-	h := mix(uint64(typeOf(n.kind)))
-	if f&flagAny != 0 {
-		return h
-	}
-	switch n.kind {
-	case jTrue:
-		return mix(h + 1)
-	case jNumber:
-		mark := len(d.scratch)
-		var dec decimal
-		d.scratch, dec = appendDecimal(d.scratch, t.raw(i))
-		h ^= maphash.Bytes(d.seed, d.scratch[mark:]) ^ mix(uint64(dec.exp))
-		if dec.neg {
-			h = ^h
-		}
-		d.scratch = d.scratch[:mark]
-	case jString:
-		mark := len(d.scratch)
-		d.scratch = t.unquote(d.scratch, i)
-		h ^= maphash.Bytes(d.seed, d.scratch[mark:])
-		d.scratch = d.scratch[:mark]
-	case jArray:
-		h = d.hashArray(t, i, st, f&flagSet != 0)
-	case jObject:
-		h = d.hashObject(t, i, st)
-	}
-	return mix(h)
-}
-
-func (d *differ) hashArray(t *tape, i int32, st []int32, set bool) uint64 {
-	h := mix(uint64(jArray))
-	c := i + 1
-	for k := range t.nodes[i].n {
-		cst, mark := d.enterIndex(st, k)
-		eh := d.hash(t, c, cst)
-		d.states = d.states[:mark]
-		if set {
-			h += mix(eh)
-		} else {
-			h = mix(h*31 + eh)
-		}
-		c = t.nodes[c].next
-	}
-	return h
-}
-
-func (d *differ) hashObject(t *tape, i int32, st []int32) uint64 {
-	h := mix(uint64(jObject))
-	k := i + 1
-	for range t.nodes[i].n {
-		mark := len(d.scratch)
-		key := d.key(t, k)
-		kh := maphash.Bytes(d.seed, key)
-		cst, smark := d.enter(st, key)
-		d.scratch = d.scratch[:mark]
-		if d.flags(cst)&flagIgnore == 0 {
-			h += mix(kh ^ d.hash(t, k+1, cst)*0x9e3779b97f4a7c15)
-		}
-		d.states = d.states[:smark]
-		k = t.nodes[k+1].next
-	}
-	return h
-}
-
-// mix is the SplitMix64 finalizer.
-func mix(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	return x ^ x>>31
 }
 
 // renderJSON renders value i of t for a Difference: compact, cut to limit
