@@ -193,6 +193,14 @@ func latencyRows(l LatencyStats) []latencyRow {
 	}
 }
 
+// truncatedNote mentions the pairs whose bodies were not compared.
+func truncatedNote(e EndpointStats) string {
+	if e.Truncated == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", bodies not compared in %d (over the capture limit)", e.Truncated)
+}
+
 // fieldName is a field's path, marked when it is noise.
 func fieldName(f FieldStats) string {
 	if f.Noise {

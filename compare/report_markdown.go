@@ -47,7 +47,7 @@ func writeMarkdown(w io.Writer, r Report) error {
 
 func writeMarkdownEndpoint(w io.Writer, r Report, e EndpointStats) {
 	fmt.Fprintf(w, "\n## %s\n\n", mdCode(e.Endpoint))
-	fmt.Fprintf(w, "Mirrored %d, diffs %d (%s). Outcomes: %s.\n", e.Requests, e.Diffs, reportPercent(e.DiffRate), mdText(reportCounts(e.Outcomes)))
+	fmt.Fprintf(w, "Mirrored %d, diffs %d (%s)%s. Outcomes: %s.\n", e.Requests, e.Diffs, reportPercent(e.DiffRate), truncatedNote(e), mdText(reportCounts(e.Outcomes)))
 	if len(e.Fields) > 0 {
 		fmt.Fprintln(w, "\n| Field | Kind | Rate | Noise rate | Noise |")
 		fmt.Fprintln(w, "| --- | --- | ---: | ---: | --- |")

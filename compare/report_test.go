@@ -58,7 +58,7 @@ func sampleReport() Report {
 				StatusMatrix: map[string]uint64{"2xx->2xx": 300},
 			},
 			{
-				Endpoint: "/users/:id", Requests: 1200, Diffs: 36, DiffRate: 0.03,
+				Endpoint: "/users/:id", Requests: 1200, Diffs: 36, DiffRate: 0.03, Truncated: 3,
 				Outcomes: map[Outcome]uint64{OutcomeMatch: 1100, OutcomeDiff: 36, OutcomeNoise: 64, OutcomeShadowError: 2},
 				Fields: []FieldStats{
 					{Path: "X-Cache", Kind: KindHeader, Count: 64, Rate: 64.0 / 1200, NoiseRate: 0.05, Noise: true},

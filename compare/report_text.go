@@ -43,7 +43,7 @@ func writeText(w io.Writer, r Report) error {
 // reuses it as a test case's details.
 func writeTextEndpoint(w io.Writer, r Report, e EndpointStats) {
 	fmt.Fprintf(w, "%s\n", e.Endpoint)
-	fmt.Fprintf(w, "  mirrored %d, diffs %d (%s)\n", e.Requests, e.Diffs, reportPercent(e.DiffRate))
+	fmt.Fprintf(w, "  mirrored %d, diffs %d (%s)%s\n", e.Requests, e.Diffs, reportPercent(e.DiffRate), truncatedNote(e))
 	fmt.Fprintf(w, "  outcomes: %s\n", reportCounts(e.Outcomes))
 	if len(e.Fields) > 0 {
 		fmt.Fprintln(w, "  fields:")
