@@ -254,7 +254,7 @@ func (e *Engine) bareDiff(d *differ, a, b *normalized, rs *ruleSet) []Difference
 }
 
 func (e *Engine) putDiffer(d *differ) {
-	d.a.doc, d.b.doc = nil, nil // no body outlives its pair
+	d.a.doc, d.b.doc, d.out = nil, nil, nil // nothing of a pair outlives it
 	if cap(d.a.nodes) > 1<<16 || cap(d.b.nodes) > 1<<16 || cap(d.scratch) > 1<<20 {
 		return // an outsized document: let its buffers go
 	}

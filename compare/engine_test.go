@@ -321,3 +321,14 @@ func ExampleEngine_Compare() {
 	// /products/:id diff
 	// json /price: 10 -> 12
 }
+
+func TestCompareReadsNonCanonicalHeaders(t *testing.T) {
+	doc := `{"a":1}`
+	e := newTestEngine(t, Config{})
+	got := e.Compare(Pair{App: "shop", Request: Request{Method: "GET", Path: "/"},
+		Primary:   resp(200, encode(t, "gzip", doc), "content-encoding", "gzip", "connection", "x-hop", "x-hop", "1"),
+		Candidate: resp(200, doc)})
+	if got.Outcome != OutcomeMatch {
+		t.Errorf("Outcome = %q, want match (diffs %+v)", got.Outcome, got.Diffs)
+	}
+}

@@ -245,6 +245,7 @@ func (d *differ) object(ia, ib int32, st []int32) {
 		return
 	}
 	ka, kb := ia+1, ib+1
+	dups := -1 // whether the object repeats a key: 0 no, 1 yes, found out on the first difference
 	for i := range d.a.nodes[ia].n {
 		mark := len(d.scratch)
 		key := d.key(&d.a, ka)
@@ -253,8 +254,13 @@ func (d *differ) object(ia, ib int32, st []int32) {
 		d.scratch = d.scratch[:mark]
 		before := d.checkpoint()
 		d.value(ka+1, kb+1, cst)
-		if d.changedSince(before) && d.a.repeatsLater(ka, i+1, d.a.nodes[ia].n) {
-			d.rollback(before) // a later value of the same key wins
+		if d.changedSince(before) {
+			if dups < 0 {
+				dups = d.duplicateKeys(&d.a, ia)
+			}
+			if dups == 1 && d.a.repeatsLater(ka, i+1, d.a.nodes[ia].n) {
+				d.rollback(before) // a later value of the same key wins
+			}
 		}
 		d.pop(lp, lf, smark)
 		if d.stop() {
@@ -278,6 +284,20 @@ func (d *differ) changedSince(c checkpoint) bool { return d.checkpoint() != c }
 
 func (d *differ) rollback(c checkpoint) {
 	d.out.diffs, d.out.omitted, d.found = d.out.diffs[:c.diffs], c.omitted, c.found
+}
+
+// duplicateKeys reports 1 when object i of t repeats a key, 0 otherwise.
+func (d *differ) duplicateKeys(t *tape, i int32) int {
+	start := len(d.members)
+	d.members = d.collect(d.members, t, i)
+	defer func() { d.members = d.members[:start] }()
+	ms := d.members[start:]
+	for k := 1; k < len(ms); k++ {
+		if bytes.Equal(ms[k-1].key, ms[k].key) {
+			return 1
+		}
+	}
+	return 0
 }
 
 // repeatsLater reports that key k, member number i-1 of an object with n

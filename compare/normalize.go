@@ -58,11 +58,13 @@ var errBodyLimit = errors.New("decoded body over the limit")
 // limit bytes.
 func normalize(r *Response, rs *ruleSet, limit int) normalized {
 	n := normalized{status: r.Status, header: normalizeHeader(r.Header, rs)}
-	n.ctype, _, _ = mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct := headerValues(r.Header, "Content-Type"); len(ct) > 0 {
+		n.ctype, _, _ = mime.ParseMediaType(ct[0])
+	}
 	if r.Truncated {
 		return n
 	}
-	body, err := decodeBody(r.Body, r.Header.Values("Content-Encoding"), limit)
+	body, err := decodeBody(r.Body, headerValues(r.Header, "Content-Encoding"), limit)
 	switch {
 	case errors.Is(err, errBodyLimit):
 		return n
@@ -92,10 +94,22 @@ func normalizeHeader(h http.Header, rs *ruleSet) []headerField {
 	return out
 }
 
+// headerValues is h's values for name, whatever the case of its keys (a
+// captured header map need not be canonical).
+func headerValues(h http.Header, name string) []string {
+	var out []string
+	for k, vs := range h {
+		if strings.EqualFold(k, name) {
+			out = append(out, vs...)
+		}
+	}
+	return out
+}
+
 // connectionTokens are the header names Connection lists.
 func connectionTokens(h http.Header) map[string]bool {
 	var drop map[string]bool
-	for _, v := range h.Values("Connection") {
+	for _, v := range headerValues(h, "Connection") {
 		for tok := range strings.SplitSeq(v, ",") {
 			if tok = strings.TrimSpace(tok); tok != "" {
 				if drop == nil {
