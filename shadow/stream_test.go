@@ -98,7 +98,7 @@ func TestEventStream(t *testing.T) {
 		}
 		got = append(got, strings.TrimSpace(line))
 		r.ReadString('\n') // the blank line ending the event
-		next <- struct{}{}  // the old side sends the next one only now
+		next <- struct{}{} // the old side sends the next one only now
 	}
 	if diff := cmp.Diff(got, []string{"data: old 0", "data: old 1", "data: old 2"}); diff != "" {
 		t.Errorf("events (-got +want):\n%s", diff)
