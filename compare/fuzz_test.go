@@ -203,3 +203,30 @@ func FuzzTemplate(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTextExcerpt: any two texts render without panicking, within the
+// limit (plus the cut mark), as halves of one hunk.
+func FuzzTextExcerpt(f *testing.F) {
+	f.Add("a\nb\nc\n", "a\nB\nc\n", 64)
+	f.Add("ab\ncd", "ab\nXcd", 8)
+	f.Add("", "x\n", 1)
+	f.Fuzz(func(t *testing.T, a, b string, limit int) {
+		limit = 1 + abs(limit)%512
+		p, c := textExcerpt([]byte(a), []byte(b), limit)
+		for _, half := range []string{p, c} {
+			if len(half) > limit+len("…") {
+				t.Fatalf("textExcerpt(%q, %q, %d) half %q is over the limit", a, b, limit, half)
+			}
+		}
+		if !strings.HasPrefix(p, "@@ -"[:min(limit, 4)]) || !strings.HasPrefix(c, "@@ +"[:min(limit, 4)]) {
+			t.Fatalf("textExcerpt(%q, %q) = %q, %q: not hunk halves", a, b, p, c)
+		}
+	})
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
