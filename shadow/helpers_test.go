@@ -82,7 +82,7 @@ func (b *backend) hits() int {
 
 // fakeComparer judges pairs simply (error, timeout, equal status and
 // body, or a body diff), keeps a copy of every pair and counts the
-// outcomes it judged or was told about.
+// outcomes it judged or was told about. Every endpoint is "/fake".
 type fakeComparer struct {
 	mu       sync.Mutex
 	pairs    []compare.Pair
@@ -114,11 +114,14 @@ func (f *fakeComparer) Compare(p compare.Pair) compare.Result {
 	return res
 }
 
-func (f *fakeComparer) Record(app, endpoint, method string, o compare.Outcome) {
+func (f *fakeComparer) Record(app, endpoint, method string, o compare.Outcome) compare.Result {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.records[o]++
+	return compare.Result{App: app, Endpoint: endpoint, Method: method, Outcome: o}
 }
+
+func (f *fakeComparer) Endpoint(app, path string) string { return "/fake" }
 
 // counts returns the compared and the recorded outcomes.
 func (f *fakeComparer) counts() (compared, recorded map[compare.Outcome]int) {
@@ -200,19 +203,30 @@ type env struct {
 	stop   func() // stops the mirror, then the proxy; idempotent
 }
 
-// start runs app behind a proxy; with mirrored false the proxy has no
-// mirror (the baseline).
+// start runs app behind a proxy, mirrored to a fakeComparer and a
+// fakeSink; with mirrored false the proxy has no mirror (the baseline).
 func start(t *testing.T, app *manifest.App, mirrored bool) *env {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	metrics, err := telemetry.New(reg)
+	e := &env{cmp: newFakeComparer(), sink: &fakeSink{}}
+	var cmp Comparer
+	if mirrored {
+		cmp = e.cmp
+	}
+	return startWith(t, app, e, cmp, e.sink)
+}
+
+// startWith runs app behind a proxy, mirrored to cmp and sink when cmp is
+// not nil.
+func startWith(t *testing.T, app *manifest.App, e *env, cmp Comparer, sink Sink) *env {
+	t.Helper()
+	e.reg = prometheus.NewRegistry()
+	metrics, err := telemetry.New(e.reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{cmp: newFakeComparer(), sink: &fakeSink{}, reg: reg}
 	opts := lb.Options{Metrics: metrics}
-	if mirrored {
-		e.mirror, err = New(app, Options{Metrics: metrics, Comparer: e.cmp, Sink: e.sink})
+	if cmp != nil {
+		e.mirror, err = New(app, Options{Metrics: metrics, Comparer: cmp, Sink: sink})
 		if err != nil {
 			t.Fatalf("New: %v", err)
 		}

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/migratekit/migrate/manifest"
-	"github.com/migratekit/migrate/telemetry"
 )
 
 // route is a shadow route: a template ("/users/:id", "/static/*") and the
@@ -46,23 +45,6 @@ func (rt *route) match(path string) bool {
 	return rest == "" || rt.rest
 }
 
-// configureRoutes parses the routes and picks the endpoint templater of
-// requests that are not compared.
-func (m *Mirror) configureRoutes(routes []manifest.Route, opts Options) error {
-	for _, r := range routes {
-		m.routes = append(m.routes, parseRoute(r))
-	}
-	switch t, ok := opts.Comparer.(Templater); {
-	case opts.Template != nil:
-		m.template = opts.Template
-	case ok:
-		m.template = t.Template
-	default:
-		m.template = m.routeTemplate
-	}
-	return nil
-}
-
 // allowed reports whether method is mirrored on path: one of
 // shadow.methods, or opted in by the first route matching path.
 func (m *Mirror) allowed(method, path string) bool {
@@ -82,13 +64,4 @@ func (m *Mirror) route(path string) *route {
 		}
 	}
 	return nil
-}
-
-// routeTemplate is the fallback templater: the matching route, else
-// "other" (never the raw path: labels must stay bounded).
-func (m *Mirror) routeTemplate(path string) string {
-	if rt := m.route(path); rt != nil {
-		return rt.path
-	}
-	return telemetry.OtherEndpoint
 }

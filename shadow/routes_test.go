@@ -12,7 +12,6 @@ import (
 
 	"github.com/migratekit/migrate/compare"
 	"github.com/migratekit/migrate/manifest"
-	"github.com/migratekit/migrate/telemetry"
 )
 
 func TestRouteMatch(t *testing.T) {
@@ -47,7 +46,7 @@ func TestRouteMatch(t *testing.T) {
 	}
 }
 
-func TestAllowedAndTemplate(t *testing.T) {
+func TestAllowed(t *testing.T) {
 	app := testApp("http://127.0.0.1:1", "http://127.0.0.1:2")
 	app.Shadow.Routes = []manifest.Route{
 		{Path: "/users/:id", Methods: []string{"put", "PATCH"}},
@@ -59,51 +58,20 @@ func TestAllowedAndTemplate(t *testing.T) {
 	}
 	tests := []struct {
 		method, path string
-		allowed      bool
-		template     string
+		want         bool
 	}{
-		{"GET", "/anything", true, telemetry.OtherEndpoint},
-		{"HEAD", "/users/1", true, "/users/:id"},
-		{"PUT", "/users/1", true, "/users/:id"},
-		{"PATCH", "/users/1", true, "/users/:id"},
-		{"POST", "/users/1", false, "/users/:id"},
-		{"PUT", "/users/1/avatar", false, "/users/*"},
-		{"DELETE", "/other", false, telemetry.OtherEndpoint},
+		{"GET", "/anything", true},
+		{"HEAD", "/users/1", true},
+		{"PUT", "/users/1", true},
+		{"PATCH", "/users/1", true},
+		{"POST", "/users/1", false},
+		{"PUT", "/users/1/avatar", false}, // the first matching route decides
+		{"DELETE", "/other", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
-			got := []any{m.allowed(tt.method, tt.path), m.template(tt.path)}
-			if diff := cmp.Diff(got, []any{tt.allowed, tt.template}); diff != "" {
-				t.Errorf("[allowed, template] (-got +want):\n%s", diff)
-			}
-		})
-	}
-}
-
-// templatingComparer is a Comparer that also names endpoints.
-type templatingComparer struct{ *fakeComparer }
-
-func (templatingComparer) Template(path string) string { return "/tpl" }
-
-func TestTemplaterChoice(t *testing.T) {
-	app := testApp("http://127.0.0.1:1", "http://127.0.0.1:2")
-	tests := []struct {
-		name string
-		opts Options
-		want string
-	}{
-		{"the comparer's", Options{Comparer: templatingComparer{newFakeComparer()}}, "/tpl"},
-		{"an explicit one first", Options{Comparer: templatingComparer{newFakeComparer()}, Template: func(string) string { return "/mine" }}, "/mine"},
-		{"else routes or other", Options{Comparer: newFakeComparer()}, telemetry.OtherEndpoint},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			m, err := New(app, tt.opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := m.template("/x/1"); got != tt.want {
-				t.Errorf("got %q, want %q", got, tt.want)
+			if got := m.allowed(tt.method, tt.path); got != tt.want {
+				t.Errorf("got %v, want %v", got, tt.want)
 			}
 		})
 	}

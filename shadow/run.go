@@ -91,12 +91,9 @@ func (m *Mirror) runTally(ctx context.Context) {
 	}
 }
 
-// record counts an outcome that had no comparison, in the metrics and in
-// the Comparer when it records such outcomes.
+// record counts an outcome that had no comparison, in the Comparer's
+// stats and in the metrics.
 func (m *Mirror) record(method, path string, o compare.Outcome) {
-	endpoint := m.template(path)
-	m.tel.Pair(endpoint, string(o))
-	if m.rec != nil {
-		m.rec.Record(m.app, endpoint, method, o)
-	}
+	res := m.cmp.Record(m.app, m.cmp.Endpoint(m.app, path), method, o)
+	m.tel.Pair(res.Endpoint, string(o))
 }

@@ -77,25 +77,21 @@ const (
 	tallyQueue     = 4096
 )
 
-// Comparer judges a pair: *compare.Engine. It must be safe for concurrent
-// use and must not keep the pair's byte slices or header maps after
-// Compare returns.
+// Comparer judges pairs and counts the requests it could not judge:
+// *compare.Engine. It must be safe for concurrent use and must not keep a
+// pair's byte slices or header maps after Compare returns.
 type Comparer interface {
+	// Compare judges a complete pair.
 	Compare(compare.Pair) compare.Result
+	// Record counts a request served without comparison (skipped_unsafe,
+	// skipped_stream, too_large, dropped) and returns the result to report
+	// it with (its Endpoint bounded).
+	Record(app, endpoint, method string, o compare.Outcome) compare.Result
+	// Endpoint is the endpoint template of path for app.
+	Endpoint(app, path string) string
 }
 
-// Recorder counts requests that were served without being compared
-// (skipped_unsafe, skipped_stream, too_large, dropped). When the Comparer
-// also implements it, the Mirror reports those outcomes to it.
-type Recorder interface {
-	Record(app, endpoint, method string, o compare.Outcome)
-}
-
-// Templater names the endpoint template of a path. When the Comparer also
-// implements it, the Mirror uses it for requests that are not compared.
-type Templater interface {
-	Template(path string) string
-}
+var _ Comparer = (*compare.Engine)(nil)
 
 // Sink keeps examples of pairs that differ: *compare.Store. Add runs on a
 // shadow worker; it must not keep the pair's slices or maps after it
@@ -113,10 +109,6 @@ type Options struct {
 	// Sink receives the pairs whose result has differences; nil: none kept.
 	Sink  Sink
 	Clock clockwork.Clock // nil: real clock (pair times, latencies, queue gauge)
-	// Template names the endpoint of a request that is not compared; nil:
-	// the Comparer's Template if it has one, else the first shadow route
-	// matching the path, else telemetry.OtherEndpoint.
-	Template func(path string) string
 }
 
 // ErrNoComparer is returned by New without Options.Comparer.
@@ -135,14 +127,12 @@ type Mirror struct {
 	timeout  time.Duration
 	maxBody  int64
 	workers  int
-	template func(path string) string
 
 	candidate *targets
 	secondary *targets // nil without shadow.secondary
 	transport *http.Transport
 
 	cmp  Comparer
-	rec  Recorder // nil when the Comparer does not record
 	sink Sink
 	tel  *telemetry.Shadow
 	log  *slog.Logger
@@ -202,15 +192,14 @@ func newMirror(app *manifest.App, opts Options) (*Mirror, error) {
 	if m.clock == nil {
 		m.clock = clockwork.NewRealClock()
 	}
-	m.rec, _ = opts.Comparer.(Recorder)
 	if err := m.configureSides(app); err != nil {
 		return nil, err
 	}
 	if err := m.configureSampling(app); err != nil {
 		return nil, err
 	}
-	if err := m.configureRoutes(sh.Routes, opts); err != nil {
-		return nil, err
+	for _, r := range sh.Routes {
+		m.routes = append(m.routes, parseRoute(r))
 	}
 	queue := orDefault(sh.Queue, defaultQueue)
 	m.maxPending = int64(m.workers + queue)
