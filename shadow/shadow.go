@@ -117,16 +117,16 @@ var ErrNoComparer = errors.New("no comparer")
 // Mirror shadows one app. It implements lb.Mirror; it mirrors only while
 // Run runs, and serves requests untouched otherwise.
 type Mirror struct {
-	app      string
-	primary  string // the side whose requests are mirrored
-	sample   int    // points of lb.PointScale that are mirrored
-	cookie   string // sticky cookie name; "" means sticky by client IP
-	trusted  []netip.Prefix
-	methods  []string
-	routes   []route
-	timeout  time.Duration
-	maxBody  int64
-	workers  int
+	app     string
+	primary string // the side whose requests are mirrored
+	sample  int    // points of lb.PointScale that are mirrored
+	cookie  string // sticky cookie name; "" means sticky by client IP
+	trusted []netip.Prefix
+	methods []string
+	routes  []route
+	timeout time.Duration
+	maxBody int64
+	workers int
 
 	candidate *targets
 	secondary *targets // nil without shadow.secondary
