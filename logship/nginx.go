@@ -319,8 +319,9 @@ func (p *nginxParser) setValue(rec *Record, s *segment, v []byte) bool {
 	switch s.role {
 	case roleStatus:
 		n, good := parseUint(v)
-		ok = good && n <= 999
-		rec.Status = int(n)
+		if ok = good && n <= 999; ok {
+			rec.Status = int(n)
+		}
 	case roleBytes:
 		if v != nil {
 			rec.Bytes, ok = parseUint(v)

@@ -160,9 +160,11 @@ func TestNginxCombined(t *testing.T) {
 		{name: "empty line", line: "", want: view{ParseError: "empty line"}, wantErr: ErrEmpty},
 		{name: "newline only", line: "\n", want: view{ParseError: "empty line"}, wantErr: ErrEmpty},
 		{
-			name:    "invalid utf-8 keeps the fields",
-			line:    strings.Replace(okLine, "Firefox", "Fire\xff\xfefox", 1),
-			want:    with(func(v *view) { v.UserAgent, v.ParseError = strings.Replace(firefox, "Firefox", "Fire\xff\xfefox", 1), "invalid utf-8" }),
+			name: "invalid utf-8 keeps the fields",
+			line: strings.Replace(okLine, "Firefox", "Fire\xff\xfefox", 1),
+			want: with(func(v *view) {
+				v.UserAgent, v.ParseError = strings.Replace(firefox, "Firefox", "Fire\xff\xfefox", 1), "invalid utf-8"
+			}),
 			wantErr: ErrInvalidUTF8,
 		},
 		{

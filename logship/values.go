@@ -79,7 +79,10 @@ func parseScaled(b []byte, unit time.Duration) (time.Duration, bool) {
 func parseDurationText(b []byte, unit time.Duration) (time.Duration, bool) {
 	if len(b) > 0 && (b[len(b)-1] == 's' || b[len(b)-1] == 'm' || b[len(b)-1] == 'h') {
 		d, err := time.ParseDuration(string(b))
-		return d, err == nil && d >= 0
+		if err != nil || d < 0 {
+			return 0, false
+		}
+		return d, true
 	}
 	return parseScaled(b, unit)
 }
