@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/migratekit/migrate/compare"
 	"github.com/migratekit/migrate/lb"
 	"github.com/migratekit/migrate/state"
 	"github.com/migratekit/migrate/telemetry"
@@ -38,6 +39,13 @@ type Options struct {
 	Metrics  *telemetry.Metrics  // per-side numbers for status; nil: zeros
 	Store    state.Store         // where weights persist; nil: not persisted
 	Gatherer prometheus.Gatherer // served on /metrics; nil: no /metrics
+	Diffs    DiffReporter        // diff reports; nil: every app has none
+}
+
+// DiffReporter builds an app's diff report; ok is false when the app is not
+// shadowed.
+type DiffReporter interface {
+	Report(ctx context.Context, app string) (r compare.Report, ok bool, err error)
 }
 
 // Server is the admin API.
@@ -71,6 +79,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /debug/pprof/trace", s.read(http.HandlerFunc(pprof.Trace)))
 	s.mux.Handle("GET /api/v1/apps", s.read(http.HandlerFunc(s.listApps)))
 	s.mux.Handle("GET /api/v1/apps/{app}", s.read(http.HandlerFunc(s.getApp)))
+	s.mux.Handle("GET /api/v1/apps/{app}/diffs", s.read(http.HandlerFunc(s.getDiffs)))
 	s.mux.Handle("PUT /api/v1/apps/{app}/weight", s.write(http.HandlerFunc(s.putWeight)))
 	s.mux.Handle("POST /api/v1/apps/{app}/rollback", s.write(http.HandlerFunc(s.postRollback)))
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -105,6 +106,10 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		}
 		return &APIError{Status: resp.StatusCode, Msg: eb.Error}
 	}
+	if raw, ok := out.(*[]byte); ok {
+		*raw = data
+		return nil
+	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("decoding admin API answer: %w", err)
 	}
@@ -115,4 +120,12 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 func IsNotFound(err error) bool {
 	var ae *APIError
 	return errors.As(err, &ae) && ae.Status == http.StatusNotFound
+}
+
+// Diffs returns app's diff report rendered in format (json, text, markdown,
+// junit).
+func (c *Client) Diffs(ctx context.Context, app, format string) ([]byte, error) {
+	var raw []byte
+	err := c.do(ctx, http.MethodGet, "/api/v1/apps/"+app+"/diffs?format="+url.QueryEscape(format), nil, &raw)
+	return raw, err
 }

@@ -42,6 +42,7 @@ type TrafficStats struct {
 // 1/Rate, one at a time per worker, and it stops with ctx.
 func (t *Traffic) Run(ctx context.Context) {
 	t.init()
+	defer t.HTTP.CloseIdleConnections()
 	tick := time.NewTicker(time.Second / time.Duration(t.Rate))
 	defer tick.Stop()
 	work := make(chan int)

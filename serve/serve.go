@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +33,10 @@ type Options struct {
 	Apps []string
 	// DataDir holds the embedded state store.
 	DataDir string
+	// Shadow runs the apps in the shadow phase: every client on old
+	// whatever the saved weight, and sampled requests mirrored to new
+	// (`migrate shadow`).
+	Shadow bool
 	// Token is the admin API's bearer token; empty refuses writes.
 	Token  string
 	Logger *slog.Logger // nil: discard
@@ -45,6 +50,7 @@ type Instance struct {
 	Metrics  *telemetry.Metrics
 	Registry *prometheus.Registry
 
+	diffs   *diffing
 	log     *slog.Logger
 	store   state.Store
 	adminLn net.Listener
@@ -81,11 +87,23 @@ func New(ctx context.Context, opts Options) (inst *Instance, err error) {
 	if inst.store, err = state.Open(ctx, m.Global.State, opts.DataDir); err != nil {
 		return nil, fmt.Errorf("opening state: %w", err)
 	}
-	weights, err := savedWeights(ctx, inst.store, m, opts.Apps)
+	names := opts.Apps
+	if len(names) == 0 {
+		names = m.AppNames()
+	}
+	weights, err := savedWeights(ctx, inst.store, names)
 	if err != nil {
 		return nil, err
 	}
-	inst.Proxy, err = lb.New(m, opts.Apps, lb.Options{Logger: inst.log, Metrics: inst.Metrics, Weights: weights})
+	if opts.Shadow {
+		if m, err = shadowPhase(m, names, weights); err != nil {
+			return nil, err
+		}
+	}
+	if inst.diffs, err = inst.newDiffing(ctx, m, names, opts.DataDir); err != nil {
+		return nil, err
+	}
+	inst.Proxy, err = lb.New(m, opts.Apps, lb.Options{Logger: inst.log, Metrics: inst.Metrics, Weights: weights, Mirrors: inst.diffs.lbMirrors()})
 	if err != nil {
 		return nil, fmt.Errorf("building the proxy: %w", err)
 	}
@@ -98,6 +116,7 @@ func New(ctx context.Context, opts Options) (inst *Instance, err error) {
 	inst.Admin = admin.New(admin.Options{
 		Logger: inst.log, Token: opts.Token, Proxy: inst.Proxy,
 		Metrics: inst.Metrics, Store: inst.store, Gatherer: inst.Registry,
+		Diffs: inst.diffs,
 	})
 	return inst, nil
 }
@@ -120,6 +139,9 @@ func (i *Instance) Run(ctx context.Context) error {
 	g.Go(func() error { return i.Proxy.Serve(gctx) })
 	g.Go(func() error { return i.Admin.Serve(gctx, i.adminLn) })
 	g.Go(func() error { return i.Metrics.Run(gctx) })
+	for _, m := range i.diffs.mirrors {
+		g.Go(func() error { return m.Run(gctx) })
+	}
 	return g.Wait()
 }
 
@@ -135,15 +157,15 @@ func (i *Instance) Close() error {
 		errs = append(errs, i.store.Close())
 		i.store = nil
 	}
+	if i.diffs != nil {
+		errs = append(errs, i.diffs.close())
+	}
 	return errors.Join(errs...)
 }
 
 // savedWeights reads the weights kept in the state store, which win over
 // the manifest's so that a restart keeps a cutover where it was.
-func savedWeights(ctx context.Context, store state.Store, m *manifest.Manifest, apps []string) (map[string]int, error) {
-	if len(apps) == 0 {
-		apps = m.AppNames()
-	}
+func savedWeights(ctx context.Context, store state.Store, apps []string) (map[string]int, error) {
 	out := make(map[string]int)
 	for _, app := range apps {
 		w, ok, err := store.Weight(ctx, app)
@@ -156,3 +178,25 @@ func savedWeights(ctx context.Context, store state.Store, m *manifest.Manifest, 
 	}
 	return out, nil
 }
+
+// shadowPhase returns a copy of m in which the named apps send every client
+// to old and mirror forward, and sets their weights to 0. An app that
+// mirrors nothing (shadow.sample 0%) is an error: there would be no shadow.
+func shadowPhase(m *manifest.Manifest, names []string, weights map[string]int) (*manifest.Manifest, error) {
+	out := *m
+	out.Apps = maps.Clone(m.Apps)
+	for _, name := range names {
+		a := *m.Apps[name]
+		if !shadowed(&a) {
+			return nil, fmt.Errorf("%w: apps.%s.shadow.sample is 0%%", ErrNothingToShadow, name)
+		}
+		a.Shadow.Direction = "forward"
+		out.Apps[name] = &a
+		weights[name] = 0
+	}
+	return &out, nil
+}
+
+// ErrNothingToShadow is returned by New in shadow mode for an app whose
+// sample is 0%.
+var ErrNothingToShadow = errors.New("nothing to shadow")

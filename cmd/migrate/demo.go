@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -22,15 +21,20 @@ func newCmdDemo(root *rootOptions) *cobra.Command {
 	opts := &demoOptions{rootOptions: root}
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run the embedded demo: sample old and new stacks, the proxy, traffic and a cutover",
-		Long: `demo starts two sample stacks of a small shop app on loopback (old, and a
-new one with a price regression, reordered JSON keys, a slower search and a
-cart that fails one request in fifty), puts migrate in front of them, sends traffic from a crowd of sticky clients, and
-steps the weight through a cutover plan, printing each side's numbers as it
-goes and a side-by-side summary at the end. Nothing to install first.`,
+		Short: "Run the embedded demo: sample old and new stacks, the proxy in shadow mode, traffic, the diff report",
+		Long: `demo starts sample stacks of a small shop app on loopback: old, a second old
+instance, and new, which has a price regression, reordered JSON keys, a
+volatile timestamp, a slower search and a cart that fails one request in
+fifty. It puts migrate in front of them in the shadow phase (every client
+served by old, every safe request mirrored to new and diffed), sends traffic
+from a crowd of sticky clients, and at the end (--duration, or Ctrl-C) prints
+the diff report, which names the regression and not the reordered keys or the
+timestamp, and old and new side by side. With --plan it also steps the
+weight through a cutover. Nothing to install first.`,
 		Example: `  go run ./cmd/migrate demo
-  migrate demo --duration 10s --plan 0,50,100
-  migrate demo --listen 127.0.0.1:8080 --admin 127.0.0.1:9090 --duration 5m`,
+  migrate demo --duration 30s
+  migrate demo --duration 1m --plan 0,10,50,100
+  migrate demo --listen 127.0.0.1:8080 --admin 127.0.0.1:9090`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
@@ -39,10 +43,10 @@ goes and a side-by-side summary at the end. Nothing to install first.`,
 		},
 	}
 	f := cmd.Flags()
-	f.DurationVar(&opts.Duration, "duration", 30*time.Second, "how long the demo runs")
+	f.DurationVar(&opts.Duration, "duration", 0, "how long the demo runs (0: until Ctrl-C)")
 	f.StringVar(&opts.Listen, "listen", "127.0.0.1:0", "proxy listen address")
 	f.StringVar(&opts.Admin, "admin", "127.0.0.1:0", "admin API listen address")
-	f.IntSliceVar(&opts.Plan, "plan", []int{0, 10, 50, 100}, "weights to step through, evenly over the duration")
+	f.IntSliceVar(&opts.Plan, "plan", nil, "weights to step through, evenly over --duration (default: stay in the shadow phase)")
 	f.IntVar(&opts.Rate, "rate", 200, "requests per second")
 	f.IntVar(&opts.Clients, "clients", 200, "distinct clients (at most 512)")
 	f.BoolVar(&opts.Verbose, "verbose", false, "log what the proxy does")
@@ -55,8 +59,11 @@ func demoRun(ctx context.Context, opts *demoOptions) error {
 			return usageErrorf("--plan: weight %d is out of range 0-100", w)
 		}
 	}
-	if opts.Duration <= 0 {
-		return usageErrorf("--duration must be positive")
+	if opts.Duration < 0 {
+		return usageErrorf("--duration must not be negative")
+	}
+	if len(opts.Plan) > 0 && opts.Duration == 0 {
+		return usageErrorf("--plan needs --duration to spread its steps over")
 	}
 	opts.Out = opts.IO.Out
 	if opts.Verbose {

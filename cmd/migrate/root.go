@@ -68,6 +68,8 @@ an admin API and health checks.`,
 		newCmdInit(opts),
 		newCmdValidate(opts),
 		newCmdServe(opts),
+		newCmdShadow(opts),
+		newCmdCompare(opts),
 		newCmdStatus(opts),
 		newCmdCutover(opts),
 	)

@@ -44,6 +44,12 @@ requests (up to defaults.drain) before exiting 0.`,
 }
 
 func serveRun(ctx context.Context, opts *serveOptions) error {
+	return runInstance(ctx, opts.rootOptions, opts.Apps, false)
+}
+
+// runInstance serves apps (all when empty) until ctx ends; shadow runs them
+// in the shadow phase.
+func runInstance(ctx context.Context, opts *rootOptions, apps []string, shadow bool) error {
 	m, err := opts.loadManifest()
 	if err != nil {
 		return err
@@ -53,8 +59,8 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	if token == "" {
 		log.Warn("admin writes are disabled: no token", "env", m.Global.Admin.TokenEnv)
 	}
-	inst, err := serve.New(ctx, serve.Options{Manifest: m, Apps: opts.Apps, DataDir: opts.DataDir, Token: token, Logger: log})
-	if errors.Is(err, serve.ErrUnknownApp) {
+	inst, err := serve.New(ctx, serve.Options{Manifest: m, Apps: apps, Shadow: shadow, DataDir: opts.DataDir, Token: token, Logger: log})
+	if errors.Is(err, serve.ErrUnknownApp) || errors.Is(err, serve.ErrNothingToShadow) {
 		return &exitError{code: exitUsage, err: err}
 	}
 	if err != nil {

@@ -1,0 +1,150 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/migratekit/migrate/compare"
+	"github.com/migratekit/migrate/lb"
+	"github.com/migratekit/migrate/manifest"
+	"github.com/migratekit/migrate/shadow"
+)
+
+// diffing is the shadow side of an instance: one compare engine and mirror
+// per shadowed app, and one sample store for all of them.
+type diffing struct {
+	engines map[string]*compare.Engine
+	mirrors map[string]*shadow.Mirror
+	apps    map[string]*manifest.App
+	store   *compare.Store
+}
+
+// shadowed reports whether app mirrors any traffic.
+func shadowed(a *manifest.App) bool {
+	return a.Shadow.Sample != nil && *a.Shadow.Sample > 0
+}
+
+// compareConfig turns an app's shadow settings into the engine's.
+func compareConfig(a *manifest.App) compare.Config {
+	s := a.Shadow
+	cfg := compare.Config{Rules: rules(s.Ignore)}
+	for _, r := range s.Routes {
+		cfg.Routes = append(cfg.Routes, compare.Route{Pattern: r.Path, Rules: rules(r.Ignore)})
+	}
+	if s.Noise.Relative != nil {
+		cfg.NoiseRelative = float64(*s.Noise.Relative)
+	}
+	if s.Noise.Absolute != nil {
+		cfg.NoiseAbsolute = float64(*s.Noise.Absolute)
+	}
+	return cfg
+}
+
+func rules(ig manifest.Ignore) compare.Rules {
+	return compare.Rules{
+		IgnoreHeaders: ig.Headers,
+		Ignore:        ig.JSON,
+		Any:           ig.AnyValue,
+		Sets:          ig.Sets,
+		Tolerance:     compare.Tolerance{Absolute: ig.Tolerance},
+	}
+}
+
+// newDiffing builds the engines, the store and the mirrors of the shadowed
+// apps among names.
+func (i *Instance) newDiffing(ctx context.Context, m *manifest.Manifest, names []string, dataDir string) (*diffing, error) {
+	d := &diffing{engines: map[string]*compare.Engine{}, mirrors: map[string]*shadow.Mirror{}, apps: map[string]*manifest.App{}}
+	var apps []*manifest.App
+	for _, name := range names {
+		if a := m.Apps[name]; shadowed(a) {
+			apps = append(apps, a)
+		}
+	}
+	if len(apps) == 0 {
+		return d, nil
+	}
+	var err error
+	if d.store, err = compare.OpenStore(ctx, filepath.Join(dataDir, compare.StoreFile), storeOptions(apps)); err != nil {
+		return nil, fmt.Errorf("opening the sample store: %w", err)
+	}
+	for _, a := range apps {
+		eng, err := compare.NewEngine(compareConfig(a))
+		if err != nil {
+			d.close()
+			return nil, fmt.Errorf("apps.%s.shadow: %w", a.Name, err)
+		}
+		mir, err := shadow.New(a, shadow.Options{Logger: i.log, Metrics: i.Metrics, Comparer: eng, Sink: d.store})
+		if err != nil {
+			d.close()
+			return nil, fmt.Errorf("apps.%s.shadow: %w", a.Name, err)
+		}
+		d.engines[a.Name], d.mirrors[a.Name], d.apps[a.Name] = eng, mir, a
+	}
+	return d, nil
+}
+
+// storeOptions merges the apps' sample settings: one store serves them all,
+// so it redacts what any of them asks and keeps the largest sample count.
+func storeOptions(apps []*manifest.App) compare.StoreOptions {
+	var o compare.StoreOptions
+	for _, a := range apps {
+		o.PerField = max(o.PerField, a.Shadow.Samples)
+		o.RedactHeaders = append(o.RedactHeaders, a.Shadow.Redact.Headers...)
+		o.RedactJSON = append(o.RedactJSON, a.Shadow.Redact.JSON...)
+	}
+	slices.Sort(o.RedactHeaders)
+	slices.Sort(o.RedactJSON)
+	o.RedactHeaders, o.RedactJSON = slices.Compact(o.RedactHeaders), slices.Compact(o.RedactJSON)
+	return o
+}
+
+// lbMirrors hands the mirrors to the load balancer.
+func (d *diffing) lbMirrors() map[string]lb.Mirror {
+	out := make(map[string]lb.Mirror, len(d.mirrors))
+	for name, m := range d.mirrors {
+		out[name] = m
+	}
+	return out
+}
+
+// Report builds the diff report of app from its engine's stats and the
+// store's examples.
+func (d *diffing) Report(ctx context.Context, app string) (compare.Report, bool, error) {
+	eng := d.engines[app]
+	if eng == nil {
+		return compare.Report{}, false, nil
+	}
+	r := compare.Report{App: app, Generated: time.Now(), Endpoints: eng.Stats(app)}
+	if a := d.apps[app]; a != nil && len(a.Old.Backends) > 0 && len(a.New.Backends) > 0 {
+		r.PrimaryURL, r.CandidateURL = a.Old.Backends[0], a.New.Backends[0]
+		if a.Shadow.Direction == "reverse" {
+			r.PrimaryURL, r.CandidateURL = r.CandidateURL, r.PrimaryURL
+		}
+	}
+	if d.store != nil {
+		ex, err := d.store.LatestExamples(ctx, app)
+		if err != nil {
+			return r, true, fmt.Errorf("reading examples: %w", err)
+		}
+		r.Examples = ex
+	}
+	return r, true, nil
+}
+
+func (d *diffing) close() error {
+	if d.store == nil {
+		return nil
+	}
+	err := d.store.Close()
+	d.store = nil
+	return err
+}
+
+// DiffReport returns app's diff report; ok is false when app is not
+// shadowed.
+func (i *Instance) DiffReport(ctx context.Context, app string) (compare.Report, bool, error) {
+	return i.diffs.Report(ctx, app)
+}
