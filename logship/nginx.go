@@ -39,7 +39,8 @@ const (
 	roleHost
 )
 
-// roles maps the variables that fill a Record field to their role.
+// roleOf returns the role of a variable; roleField for those without a
+// Record field.
 func roleOf(name string) role {
 	switch name {
 	case "remote_addr":

@@ -357,3 +357,36 @@ func TestNginxFormatErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestNginxAllocs guards the steady state of the nginx formats: once the
+// Record and the parser's scratch space have grown, a line allocates
+// nothing (the custom format's one extra variable costs its string).
+func TestNginxAllocs(t *testing.T) {
+	tests := []struct {
+		format string
+		want   float64
+	}{
+		{"nginx_combined", 0},
+		{"nginx", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.format, func(t *testing.T) {
+			p := mustNew(t, tt.format, Options{LogFormat: benchLogFormat})
+			lines := benchLines(tt.format, 64)
+			escaped := []byte(`10.0.0.1 - bob [25/Nov/2026:13:55:36 +0000] "GET /caf\xC3\xA9 HTTP/1.1" 200 5 "-" "ua \x22x\x22" 0.1 "-" h id`)
+			lines = append(lines, escaped)
+			var rec Record
+			for _, l := range lines {
+				p.Parse(l, &rec)
+			}
+			i := 0
+			got := testing.AllocsPerRun(len(lines)*4, func() {
+				p.Parse(lines[i%len(lines)], &rec)
+				i++
+			})
+			if got != tt.want {
+				t.Errorf("allocations per line = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
