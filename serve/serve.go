@@ -61,14 +61,14 @@ var ErrUnknownApp = errors.New("app is not in the manifest")
 
 // New builds an instance and binds its listeners, so that an address in use
 // is reported before anything is served.
-func New(ctx context.Context, opts Options) (inst *Instance, err error) {
+func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 	m := opts.Manifest
 	for _, name := range opts.Apps {
 		if _, ok := m.Apps[name]; !ok {
 			return nil, fmt.Errorf("%w: %q (apps: %v)", ErrUnknownApp, name, m.AppNames())
 		}
 	}
-	inst = &Instance{log: opts.Logger, Registry: prometheus.NewRegistry()}
+	inst := &Instance{log: opts.Logger, Registry: prometheus.NewRegistry()}
 	if inst.log == nil {
 		inst.log = slog.New(slog.DiscardHandler)
 	}
