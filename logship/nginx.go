@@ -89,6 +89,9 @@ type segment struct {
 	err    error  // the error for a value that cannot be read as its field
 	after  []byte // empty only for a variable that ends the format
 	quoted bool   // the value sits between double quotes
+	// width is the least length of the value: the literal after it is
+	// looked for past it ($time_local has a space of its own).
+	width int
 }
 
 type nginxParser struct {
@@ -192,6 +195,9 @@ func resolveRoles(segs []segment) {
 		if !shadowed[s.name] {
 			s.role = roleOf(s.name)
 		}
+		if s.name == "time_local" {
+			s.width = len("02/Jan/2006:15:04:05 -0700")
+		}
 		s.err = fmt.Errorf("parsing $%s: %w", s.name, ErrField)
 		if s.role == roleRequest || s.role == roleTarget {
 			s.err = fmt.Errorf("parsing $%s: %w", s.name, ErrRequestLine)
@@ -220,7 +226,7 @@ func (p *nginxParser) Parse(line []byte, rec *Record) error {
 		s := &p.segs[i]
 		end, next := len(line), len(line)
 		if len(s.after) > 0 {
-			if end = findLiteral(line, pos, s.after, s.quoted); end < 0 {
+			if end = findLiteral(line, pos, s.width, s.after, s.quoted); end < 0 {
 				fail(rec, &err, ErrMismatch)
 				break
 			}
@@ -235,9 +241,10 @@ func (p *nginxParser) Parse(line []byte, rec *Record) error {
 }
 
 // findLiteral returns the index of the first occurrence of lit in line at
-// or after from; for a quoted value, the first whose quote is not escaped.
-func findLiteral(line []byte, from int, lit []byte, quoted bool) int {
-	for i := from; ; {
+// or after from+width, where the value starts at from; for a quoted value,
+// the first whose quote is not escaped.
+func findLiteral(line []byte, from, width int, lit []byte, quoted bool) int {
+	for i := min(from+width, len(line)); ; {
 		j := bytes.Index(line[i:], lit)
 		if j < 0 {
 			return -1

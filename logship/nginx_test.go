@@ -248,6 +248,19 @@ func TestNginxFormat(t *testing.T) {
 			want:   view{Host: "shop.example.com", Status: 200, Fields: map[string]string{"http_host": "shop.example.com:8080"}},
 		},
 		{
+			name:   "time_local without brackets",
+			format: `$remote_addr $time_local $status`,
+			line:   `10.0.0.1 25/Nov/2026:13:55:36 +0000 200`,
+			want:   view{Time: "2026-11-25T13:55:36Z", RemoteAddr: "10.0.0.1", Status: 200},
+		},
+		{
+			name:    "short time_local without brackets",
+			format:  `$remote_addr $time_local $status`,
+			line:    `10.0.0.1 25/Nov/2026 200`,
+			want:    view{RemoteAddr: "10.0.0.1", ParseError: "line does not match the format"},
+			wantErr: ErrMismatch,
+		},
+		{
 			name:   "iso 8601 time",
 			format: `[$time_iso8601] $status`,
 			line:   `[2026-11-25T13:55:36+05:30] 200`,
