@@ -263,6 +263,8 @@ type Logs struct {
 type LogSource struct {
 	Paths  []string `yaml:"paths"`
 	Format string   `yaml:"format"`
+	// LogFormat is the nginx log_format string, for format nginx.
+	LogFormat string `yaml:"log_format"`
 }
 
 // LogSink is where shipped logs go.

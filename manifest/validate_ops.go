@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"github.com/migratekit/migrate/logship"
 	"net/netip"
 	"net/url"
 	"path/filepath"
@@ -62,7 +63,8 @@ func dnsValue(typ, v string) string {
 	return ""
 }
 
-var logFormats = []string{"nginx_combined", "json", "logfmt", "raw"}
+// logFormats are the access-log formats logship parses.
+var logFormats = logship.Formats()
 
 func (c *checker) logs(path string, l *Logs) {
 	c.logSource(path+".old", l.Old)
@@ -83,9 +85,19 @@ func (c *checker) logSource(path string, s *LogSource) {
 		}
 		return ""
 	})
-	if s.Format == "" {
+	switch {
+	case s.Format == "":
 		c.check(path+".format", "a format is required: one of "+strings.Join(logFormats, ", "))
-	} else {
+	case s.Format == "nginx" && s.LogFormat == "":
+		c.check(path+".log_format", `format nginx needs log_format, the nginx log_format string ('$remote_addr - $remote_user [$time_local] "$request" ...')`)
+	case s.Format == "nginx":
+		if _, err := logship.New("nginx", logship.Options{LogFormat: s.LogFormat}); err != nil {
+			c.check(path+".log_format", err.Error())
+		}
+	case s.LogFormat != "":
+		c.check(path+".log_format", fmt.Sprintf("log_format is only for format nginx, not %s", s.Format))
+		c.check(path+".format", choice(s.Format, logFormats...))
+	default:
 		c.check(path+".format", choice(s.Format, logFormats...))
 	}
 }
