@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"io"
 	"net"
 	"net/http"
@@ -10,13 +12,23 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jonboulle/clockwork"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// answer is what a test sees of a response.
+type answer struct {
+	Status        int
+	ContentLength int64
+	Body          string
+}
+
+var wantAnswer = answer{Status: http.StatusOK, ContentLength: int64(len(body)), Body: string(body)}
+
 func TestHandler(t *testing.T) {
-	srv := httptest.NewServer(newHandler())
+	srv := httptest.NewServer(newHandler(0, clockwork.NewRealClock()))
 	defer srv.Close()
 
 	tests := []struct {
@@ -26,32 +38,136 @@ func TestHandler(t *testing.T) {
 		{name: "get deep path", method: http.MethodGet, path: "/users/42?x=1"},
 		{name: "post", method: http.MethodPost, path: "/items"},
 	}
-	type answer struct {
-		Status        int
-		ContentLength int64
-		Body          string
-	}
-	want := answer{Status: http.StatusOK, ContentLength: int64(len(body)), Body: string(body)}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req, err := http.NewRequest(tt.method, srv.URL+tt.path, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			resp, err := srv.Client().Do(req)
+			got, err := do(srv.Client(), req)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer resp.Body.Close()
-			b, err := io.ReadAll(resp.Body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := answer{Status: resp.StatusCode, ContentLength: resp.ContentLength, Body: string(b)}
-			if diff := cmp.Diff(got, want); diff != "" {
+			if diff := cmp.Diff(got, wantAnswer); diff != "" {
 				t.Errorf("answer (-got +want):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		want    options
+		wantErr bool
+	}{
+		{name: "defaults", want: options{listen: "127.0.0.1:8000"}},
+		{name: "listen", args: []string{"-listen", "127.0.0.1:9"}, want: options{listen: "127.0.0.1:9"}},
+		{name: "delay", args: []string{"-delay", "200ms"}, want: options{listen: "127.0.0.1:8000", delay: 200 * time.Millisecond}},
+		{name: "zero delay", args: []string{"-delay=0s"}, want: options{listen: "127.0.0.1:8000"}},
+		{name: "negative delay", args: []string{"-delay", "-1s"}, wantErr: true},
+		{name: "delay without unit", args: []string{"-delay", "200"}, wantErr: true},
+		{name: "unknown flag", args: []string{"-slow"}, wantErr: true},
+		{name: "stray argument", args: []string{"200ms"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseFlags(tt.args, io.Discard)
+			if gotErr := err != nil; gotErr != tt.wantErr {
+				t.Fatalf("parseFlags(%q) error = %v, want error: %v", tt.args, err, tt.wantErr)
+			}
+			if diff := cmp.Diff(got, tt.want, cmp.AllowUnexported(options{})); diff != "" {
+				t.Errorf("parseFlags(%q) (-got +want):\n%s", tt.args, diff)
+			}
+		})
+	}
+}
+
+func TestParseFlagsHelp(t *testing.T) {
+	_, err := parseFlags([]string{"-h"}, io.Discard)
+	if got, want := errors.Is(err, flag.ErrHelp), true; got != want {
+		t.Errorf("parseFlags(-h) error = %v, want flag.ErrHelp", err)
+	}
+}
+
+// TestHandlerDelay drives the delay with a fake clock: no answer until the
+// whole delay has passed, then the usual one.
+func TestHandlerDelay(t *testing.T) {
+	const delay = 200 * time.Millisecond
+	clock := clockwork.NewFakeClock()
+	srv := httptest.NewServer(newHandler(delay, clock))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	type result struct {
+		a   answer
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/", nil)
+		a, err := do(srv.Client(), req)
+		done <- result{a, err}
+	}()
+	if err := clock.BlockUntilContext(ctx, 1); err != nil {
+		t.Fatalf("handler did not start waiting: %v", err)
+	}
+	clock.Advance(delay - time.Nanosecond)
+	select {
+	case r := <-done:
+		t.Fatalf("answered before the delay had passed: %+v", r)
+	default:
+	}
+	clock.Advance(time.Nanosecond)
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		t.Fatal("no answer after the delay had passed")
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if diff := cmp.Diff(r.a, wantAnswer); diff != "" {
+		t.Errorf("answer (-got +want):\n%s", diff)
+	}
+}
+
+// TestHandlerDelayClientGone checks that a handler stops waiting when its
+// client goes away, without the clock moving.
+func TestHandlerDelayClientGone(t *testing.T) {
+	clock := clockwork.NewFakeClock()
+	h := newHandler(time.Hour, clock)
+	returned := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(returned)
+		h.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	defer clock.Advance(time.Hour) // before Close, should the handler still wait
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	reqCtx, hangUp := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(reqCtx, http.MethodGet, srv.URL+"/", nil)
+		_, err := do(srv.Client(), req)
+		errc <- err
+	}()
+	if err := clock.BlockUntilContext(ctx, 1); err != nil {
+		t.Fatalf("handler did not start waiting: %v", err)
+	}
+	hangUp()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("client error = %v, want context.Canceled", err)
+	}
+	select {
+	case <-returned:
+	case <-ctx.Done():
+		t.Error("handler still waits after its client went away")
 	}
 }
 
@@ -65,7 +181,7 @@ func TestServeStopsOnCancel(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, addr) }()
+	go func() { done <- serve(ctx, addr, newHandler(0, clockwork.NewRealClock())) }()
 	waitUp(t, "http://"+addr+"/")
 	cancel()
 	select {
@@ -76,6 +192,20 @@ func TestServeStopsOnCancel(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not return after cancel")
 	}
+}
+
+// do sends req and reads the whole answer.
+func do(c *http.Client, req *http.Request) (answer, error) {
+	resp, err := c.Do(req)
+	if err != nil {
+		return answer{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return answer{}, err
+	}
+	return answer{Status: resp.StatusCode, ContentLength: resp.ContentLength, Body: string(b)}, nil
 }
 
 func waitUp(t *testing.T, url string) {
