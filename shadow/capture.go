@@ -25,8 +25,9 @@ type capture struct {
 	stream    bool
 }
 
-func newCapture(w http.ResponseWriter, sb *shared, max int64) *capture {
-	c := &capture{ResponseWriter: w, sb: sb, max: int(max)}
+// init readies c to capture into sb the answer written to w.
+func (c *capture) init(w http.ResponseWriter, sb *shared, max int64) {
+	*c = capture{ResponseWriter: w, sb: sb, max: int(max)}
 	if h := w.Header(); len(h) > 0 {
 		// The proxy's own headers (a sticky cookie it mints) are not the
 		// backend's answer.
@@ -35,7 +36,6 @@ func newCapture(w http.ResponseWriter, sb *shared, max int64) *capture {
 			c.own[k] = len(v)
 		}
 	}
-	return c
 }
 
 // WriteHeader snapshots the final status and headers on their way out.

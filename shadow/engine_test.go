@@ -59,12 +59,16 @@ func TestWithCompareEngine(t *testing.T) {
 		}
 		return nil
 	}
+	series := []map[string]string{
+		{"app": "web", "endpoint": "/users/:id", "outcome": "match"},
+		{"app": "web", "endpoint": "/carts/:id", "outcome": "diff"},
+		{"app": "web", "endpoint": "/carts/:id", "outcome": "skipped_unsafe"},
+	}
+	// The engine counts before the metrics do: wait for the metrics.
 	waitFor(t, "three outcomes", func() bool {
-		n := uint64(0)
-		for _, ep := range []string{"/users/:id", "/carts/:id"} {
-			for _, c := range outcomes(ep) {
-				n += c
-			}
+		n := 0.0
+		for _, l := range series {
+			n += metric(t, e.reg, "migrate_shadow_pairs_total", l)
 		}
 		return n == 3
 	})
@@ -76,11 +80,7 @@ func TestWithCompareEngine(t *testing.T) {
 	if diff := cmp.Diff(got, want); diff != "" {
 		t.Errorf("engine outcomes (-got +want):\n%s", diff)
 	}
-	for _, l := range []map[string]string{
-		{"app": "web", "endpoint": "/users/:id", "outcome": "match"},
-		{"app": "web", "endpoint": "/carts/:id", "outcome": "diff"},
-		{"app": "web", "endpoint": "/carts/:id", "outcome": "skipped_unsafe"},
-	} {
+	for _, l := range series {
 		if got := metric(t, e.reg, "migrate_shadow_pairs_total", l); got != 1 {
 			t.Errorf("migrate_shadow_pairs_total%v = %v, want 1", l, got)
 		}

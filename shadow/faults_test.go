@@ -94,13 +94,14 @@ func TestFaultyCandidate(t *testing.T) {
 	tests := []struct {
 		name    string
 		newSide faultyNew
+		timeout time.Duration
 		want    compare.Outcome
 	}{
-		{"down", downServer, compare.OutcomeShadowError},
-		{"hanging", hangingServer, compare.OutcomeShadowTimeout},
-		{"resetting connections", resettingServer, compare.OutcomeShadowError},
-		{"answering garbage", garbageServer, compare.OutcomeShadowError},
-		{"10x slower", slowServer(10 * primaryDelay), compare.OutcomeMatch},
+		{"down", downServer, 5 * time.Second, compare.OutcomeShadowError},
+		{"hanging", hangingServer, 200 * time.Millisecond, compare.OutcomeShadowTimeout},
+		{"resetting connections", resettingServer, 5 * time.Second, compare.OutcomeShadowError},
+		{"answering garbage", garbageServer, 5 * time.Second, compare.OutcomeShadowError},
+		{"10x slower", slowServer(10 * primaryDelay), 5 * time.Second, compare.OutcomeMatch},
 	}
 	const n = 12
 	for _, tt := range tests {
@@ -110,7 +111,7 @@ func TestFaultyCandidate(t *testing.T) {
 				answer(w, r, "old")
 			})
 			app := testApp(old.URL, tt.newSide(t))
-			app.Shadow.Timeout = manifest.Duration(300 * time.Millisecond)
+			app.Shadow.Timeout = manifest.Duration(tt.timeout)
 			direct := start(t, app, false)
 			e := start(t, app, true)
 

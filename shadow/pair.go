@@ -21,14 +21,15 @@ type pair struct {
 	tls        bool
 	trusted    bool // the peer is a trusted proxy: its X-Forwarded-* are kept
 
-	body *shared    // the request body (nil: none)
-	bufs [3]*shared // captured bodies: primary, candidate, secondary
+	body    *shared    // the request body (nil: none)
+	bufs    [3]*shared // captured bodies: primary, candidate, secondary
+	capture capture    // the primary's writer (one allocation with the pair)
 
 	parts   int32
 	arrived atomic.Int32
 
 	stream   atomic.Bool // a side streamed: served only, skipped_stream
-	aborted  atomic.Bool // the primary's response broke off
+	aborted  atomic.Bool // the primary broke off before a status: nothing to compare
 	shutdown atomic.Bool // the mirror stopped before the pair was compared
 }
 
@@ -133,11 +134,11 @@ func (m *Mirror) finish(ctx context.Context, p *pair) {
 	}
 	defer m.release(p)
 	switch {
-	case p.aborted.Load():
-		return // the proxy counted the broken response
 	case p.stream.Load():
 		m.record(p.cp.Request.Method, p.cp.Request.Path, compare.OutcomeSkippedStream)
 		return
+	case p.aborted.Load():
+		return // the proxy counted its error
 	}
 	res := m.cmp.Compare(p.cp)
 	m.tel.Pair(res.Endpoint, string(res.Outcome))

@@ -162,7 +162,8 @@ func TestCaptureOwnHeaders(t *testing.T) {
 	rec := httptest.NewRecorder()
 	rec.Header().Add("Set-Cookie", "migrate_sticky=abcdefgh12; Path=/")
 	var pool bufferPool
-	c := newCapture(rec, pool.get(), 5)
+	c := &capture{}
+	c.init(rec, pool.get(), 5)
 	c.Header().Add("Set-Cookie", "session=1")
 	c.Header().Set("X-Migrate-Side", "old")
 	c.Header().Set("Content-Type", "text/plain")

@@ -65,18 +65,22 @@ func (m *Mirror) mirror(w http.ResponseWriter, r *http.Request, serve http.Handl
 	}
 	sb := m.bufs.get()
 	p.bufs[halfPrimary] = sb
-	c := newCapture(w, sb, m.maxBody)
+	c := &p.capture
+	c.init(w, sb, m.maxBody)
 	start := m.clock.Now()
 	served := false
 	defer func() {
-		// Deferred: a response that breaks off panics (http.ErrAbortHandler)
-		// through here, and its pair must still be completed.
+		// Deferred: a response that breaks off (the client left, the
+		// backend broke) panics with http.ErrAbortHandler through here, and
+		// its pair must still be completed. Its body is incomplete; with no
+		// status written there is nothing to compare.
+		if !served {
+			c.truncated = true
+			p.aborted.Store(c.code == 0)
+		}
 		p.cp.Primary = c.response(m.clock.Since(start))
 		if c.stream {
 			p.stream.Store(true)
-		}
-		if !served {
-			p.aborted.Store(true)
 		}
 		if p.last() {
 			m.handOff(p)

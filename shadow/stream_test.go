@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -109,4 +110,40 @@ func TestEventStream(t *testing.T) {
 	if len(compared) != 0 || recorded[compare.OutcomeSkippedStream] != 1 {
 		t.Errorf("outcomes: compared %v, recorded %v; want only skipped_stream recorded", compared, recorded)
 	}
+}
+
+// TestPrimaryBreaksOff has old cut its answer short: the client sees the
+// break as it would without a mirror, and the pair is still judged, its
+// primary body marked truncated.
+func TestPrimaryBreaksOff(t *testing.T) {
+	old := newBackend(t, "old", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, "only ten b")
+		http.NewResponseController(w).Flush()
+		c, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Errorf("hijacking: %v", err)
+			return
+		}
+		c.Close()
+	})
+	e := start(t, testApp(old.URL, newBackend(t, "new", nil).URL), true)
+
+	// The proxy aborts the client's connection: before or after the
+	// headers reach the client, depending on buffering.
+	if res, err := e.client.Get(e.base + "/cut"); err == nil {
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err == nil {
+			t.Errorf("client got a whole answer %q, want a broken one", body)
+		}
+	}
+	waitFor(t, "the pair judged", func() bool { return e.cmp.total() == 1 })
+	p := e.cmp.seenPairs()[0]
+	got := []any{p.Primary.Status, string(p.Primary.Body), p.Primary.Truncated}
+	if diff := cmp.Diff(got, []any{http.StatusOK, "only ten b", true}); diff != "" {
+		t.Errorf("primary [status, body, truncated] (-got +want):\n%s", diff)
+	}
+	waitFor(t, "the pair released", func() bool { return e.mirror.Stats().Pending == 0 })
 }
