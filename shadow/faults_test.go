@@ -130,6 +130,15 @@ func TestFaultyCandidate(t *testing.T) {
 			if got := metric(t, e.reg, "migrate_shadow_pairs_total", map[string]string{"app": "web", "endpoint": "/fake", "outcome": string(tt.want)}); got != n {
 				t.Errorf("migrate_shadow_pairs_total{outcome=%s} = %v, want %d", tt.want, got, n)
 			}
+			wantTimed := 0.0 // mirror latencies are recorded for answers only
+			if tt.want == compare.OutcomeMatch {
+				wantTimed = n
+			}
+			for _, name := range []string{"migrate_shadow_mirror_duration_seconds", "migrate_shadow_latency_delta_seconds"} {
+				if got := metric(t, e.reg, name, map[string]string{"app": "web", "endpoint": "/fake"}); got != wantTimed {
+					t.Errorf("%s count = %v, want %v", name, got, wantTimed)
+				}
+			}
 			for _, reason := range []string{"unavailable", "no_backend", "connect", "timeout", "bad_gateway", "canceled"} {
 				if got := metric(t, e.reg, "migrate_proxy_errors_total", map[string]string{"app": "web", "side": "old", "reason": reason}); got != 0 {
 					t.Errorf("served path errors{reason=%s} = %v, want 0", reason, got)
