@@ -26,11 +26,14 @@ func (w *discardWriter) Header() http.Header         { return w.h }
 func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (w *discardWriter) WriteHeader(code int)        { w.code = code }
 
-// BenchmarkMirror sends parallel GETs through the proxy's handler to
-// loopback backends, without a mirror and with every request mirrored to
-// the new side and judged by the real compare engine. The served path is
-// what is timed; mirrors the pool cannot take are dropped (dropped/op),
-// never waited for.
+// BenchmarkMirror sends GETs through the proxy's handler to loopback
+// backends, without a mirror and with every request mirrored to the new
+// side and judged by the real compare engine. The served path is what is
+// timed; mirrors the pool cannot take are dropped (dropped/op), never
+// waited for. Sequential: one request at a time, the mirror working on the
+// spare core (the served latency). Parallel: every core busy, so the
+// mirror's work (a second backend request in this same process, and the
+// diff) competes with the served path for CPU (the throughput).
 func BenchmarkMirror(b *testing.B) {
 	answer := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -42,7 +45,13 @@ func BenchmarkMirror(b *testing.B) {
 	for _, bc := range []struct {
 		name     string
 		mirrored bool
-	}{{"without", false}, {"mirror-100%", true}} {
+		parallel bool
+	}{
+		{"sequential/without", false, false},
+		{"sequential/mirror-100%", true, false},
+		{"parallel/without", false, true},
+		{"parallel/mirror-100%", true, true},
+	} {
 		b.Run(bc.name, func(b *testing.B) {
 			app := &manifest.App{
 				Name: "web", Listen: "127.0.0.1:0", Hosts: []string{"app.example.com"},
@@ -53,23 +62,30 @@ func BenchmarkMirror(b *testing.B) {
 			defer stop()
 			b.ReportAllocs()
 			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				req := httptest.NewRequest(http.MethodGet, "http://app.example.com/users/1", nil)
-				req.RemoteAddr = "192.0.2.1:1234"
-				w := &discardWriter{h: http.Header{}}
-				for pb.Next() {
-					clear(w.h)
-					h.ServeHTTP(w, req)
-					if w.code != http.StatusOK {
-						b.Fatalf("status %d", w.code)
-					}
-				}
-			})
+			if bc.parallel {
+				b.RunParallel(func(pb *testing.PB) { serveLoop(b, h, pb.Next) })
+			} else {
+				serveLoop(b, h, func() bool { return b.Loop() })
+			}
 			b.StopTimer()
 			if m != nil {
 				b.ReportMetric(float64(m.Stats().Dropped)/float64(b.N), "dropped/op")
 			}
 		})
+	}
+}
+
+// serveLoop sends GETs to h while next says so.
+func serveLoop(b *testing.B, h http.Handler, next func() bool) {
+	req := httptest.NewRequest(http.MethodGet, "http://app.example.com/users/1", nil)
+	req.RemoteAddr = "192.0.2.1:1234"
+	w := &discardWriter{h: http.Header{}}
+	for next() {
+		clear(w.h)
+		h.ServeHTTP(w, req)
+		if w.code != http.StatusOK {
+			b.Fatalf("status %d", w.code)
+		}
 	}
 }
 
