@@ -62,7 +62,8 @@ import (
 )
 
 // Header marks mirrored requests (value "1") so that the candidate side can
-// skip side effects. The header is removed from client requests.
+// skip side effects. A Mirror removes it from the requests of its app's
+// clients, so that only mirrors carry it.
 const Header = "X-Migrate-Shadow"
 
 // Defaults for manifest values left at zero (a manifest built in Go; Load

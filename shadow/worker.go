@@ -1,6 +1,7 @@
 package shadow
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -30,13 +31,13 @@ func (m *Mirror) work(ctx context.Context) {
 		case p := <-m.done:
 			m.finish(ctx, p)
 		case j := <-m.jobs:
-			m.run(ctx, j)
+			m.sendJob(ctx, j)
 		}
 	}
 }
 
-// run sends one mirror and records its half of the pair.
-func (m *Mirror) run(ctx context.Context, j job) {
+// sendJob sends one mirror and records its half of the pair.
+func (m *Mirror) sendJob(ctx context.Context, j job) {
 	p := j.p
 	to := m.candidate
 	if j.half == halfSecondary {
@@ -79,6 +80,9 @@ func (m *Mirror) send(ctx context.Context, p *pair, to *targets) (res compare.Re
 		return compare.Response{Status: hr.StatusCode, Header: hr.Header}, nil, true
 	}
 	sb = m.bufs.get()
+	if hr.ContentLength > 0 {
+		sb.buf.Grow(int(min(hr.ContentLength, m.maxBody)) + bytes.MinRead)
+	}
 	truncated, err := m.readAnswer(sb, hr.Body)
 	if err != nil {
 		sb.release()
