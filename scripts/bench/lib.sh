@@ -1,0 +1,267 @@
+# shellcheck shell=bash
+# scripts/bench/lib.sh: what the benchmark scripts share; sourced by
+# scripts/bench/proxy and scripts/bench/shadow, not run. It holds the temp
+# dir and the exit trap that stops every process a script started, free
+# loopback ports, foreground nginx instances, the bench backend, and wrk
+# runs reduced to per-column medians.
+#
+# A script sets BENCH (its name, for messages) and ROUNDS, DURATION, WARMUP,
+# CONNECTIONS, THREADS, then calls `bench_init TOOL...`. It starts each
+# background process with `... & track $!` so that the trap stops it.
+
+# die prints its arguments as an error of the script and exits 1.
+die() {
+	echo "scripts/bench/$BENCH: $*" >&2
+	exit 1
+}
+
+# bench_init TOOL...: go to the repo root, check the tools and the common
+# settings, make $TMP and the wrk report script, and set the traps.
+bench_init() {
+	cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
+	PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
+	local tool
+	for tool in "$@"; do
+		command -v "$tool" >/dev/null || die "$tool is not installed (scripts/test installs the Debian packages)"
+	done
+	[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, not $ROUNDS"
+	TMP=$(mktemp -d "${TMPDIR:-/tmp}/migrate-bench-$BENCH.XXXXXX")
+	PIDS=()
+	trap cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	write_report_lua
+}
+
+# track PID: stop PID on exit.
+track() {
+	PIDS+=("$1")
+}
+
+# untrack PID: PID has ended (waited for); do not stop it on exit.
+untrack() {
+	local p rest=()
+	for p in "${PIDS[@]}"; do
+		[[ $p == "$1" ]] || rest+=("$p")
+	done
+	PIDS=("${rest[@]}")
+}
+
+# stop PID: TERM, up to 10s to go, then KILL; PID is no longer tracked.
+stop() {
+	local pid=$1 i
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	untrack "$pid"
+}
+
+cleanup() {
+	local rc=$? pid
+	trap - EXIT
+	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "${PIDS[@]}"; do stop "$pid"; done
+	if [[ ${KEEP:-} == 1 ]]; then
+		echo "kept $TMP" >&2
+	else
+		rm -rf "$TMP"
+	fi
+	exit "$rc"
+}
+
+# seconds converts a wrk duration (10, 10s, 2m, 1h) to whole seconds.
+seconds() {
+	case $1 in
+	*s) echo "${1%s}" ;;
+	*m) echo $((${1%m} * 60)) ;;
+	*h) echo $((${1%h} * 3600)) ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# free_port prints a loopback TCP port nothing listens on, below the
+# kernel's ephemeral range (32768 and up by default) so that no outgoing
+# connection of another program takes it meanwhile.
+free_port() {
+	local port i
+	for ((i = 0; i < 1000; i++)); do
+		port=$((10000 + RANDOM % 22000))
+		if ! listening "$port"; then
+			echo "$port"
+			return
+		fi
+	done
+	die "no free port found"
+}
+
+# listening PORT: whether something accepts connections on 127.0.0.1:PORT.
+listening() {
+	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# wait_http URL: wait up to 15s for URL to answer 200.
+wait_http() {
+	local i
+	for ((i = 0; i < 150; i++)); do
+		if [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$1") == 200 ]]; then
+			return
+		fi
+		sleep 0.1
+	done
+	die "$1 did not answer 200 within 15s (logs in $TMP; KEEP=1 keeps them)"
+}
+
+# nginx_conf DIR PROCS SERVER_BLOCK: write DIR/nginx.conf for a foreground
+# nginx whose every path is under DIR.
+nginx_conf() {
+	local dir=$1 procs=$2 server=$3
+	mkdir -p "$dir"
+	cat >"$dir/nginx.conf" <<EOF
+worker_processes $procs;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $dir/client_body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    keepalive_requests 1000000;
+$server
+}
+EOF
+}
+
+# start_nginx DIR: run the nginx of DIR/nginx.conf; its pid is in LAST_PID.
+start_nginx() {
+	local dir=$1
+	nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/stdout.log" 2>&1 &
+	LAST_PID=$!
+	track "$LAST_PID"
+}
+
+# The body every backend answers, as scripts/bench/backend does.
+BODY='{"ok":true,"service":"bench-backend","items":[1,2,3,4,5,6,7,8,9,10],"note":"fixed response body.."}'
+
+# start_backend KIND NAME PORT [DELAY]: a backend on 127.0.0.1:PORT that
+# answers BODY: nginx (return 200, one worker) or go (scripts/bench/backend,
+# GOMAXPROCS=1, waiting DELAY before each answer when given); its pid is in
+# LAST_PID. It waits until the backend answers.
+start_backend() {
+	local kind=$1 name=$2 port=$3 delay=${4:-0s}
+	case $kind in
+	nginx)
+		[[ $delay == 0s ]] || die "the nginx backend has no delay (use the go one)"
+		nginx_conf "$TMP/$name" 1 "    server {
+        listen 127.0.0.1:$port;
+        default_type application/json;
+        location / { return 200 '$BODY\n'; }
+    }"
+		start_nginx "$TMP/$name"
+		;;
+	go)
+		[[ -x $TMP/backend-go ]] || go build -o "$TMP/backend-go" ./scripts/bench/backend
+		GOMAXPROCS=1 "$TMP/backend-go" -listen "127.0.0.1:$port" -delay "$delay" >"$TMP/$name.log" 2>&1 &
+		LAST_PID=$!
+		track "$LAST_PID"
+		;;
+	*) die "a backend is nginx or go, not $kind" ;;
+	esac
+	wait_http "http://127.0.0.1:$port/"
+}
+
+# build_migrate: build the migrate binary once, as $TMP/migrate.
+build_migrate() {
+	[[ -x $TMP/migrate ]] || go build -o "$TMP/migrate" ./cmd/migrate
+}
+
+# wrk's done() hook prints one machine-readable line.
+write_report_lua() {
+	cat >"$TMP/report.lua" <<'EOF'
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %.2f %.3f %.3f %d %d\n",
+    summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    e.connect + e.read + e.write + e.timeout + e.status, summary.requests))
+end
+EOF
+}
+
+# warmup PORT: one unmeasured wrk run of WARMUP.
+warmup() {
+	timeout "$(($(seconds "$WARMUP") + 30))" \
+		wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" "http://127.0.0.1:$1/" >/dev/null
+}
+
+# run_wrk NAME PORT: one measured wrk run of DURATION; appends the result
+# line (req/s p50 p99 errors requests) to $TMP/results-NAME and wrk's own
+# report to $TMP/wrk-NAME.txt.
+run_wrk() {
+	local name=$1 out
+	out=$(timeout "$(($(seconds "$DURATION") + 30))" \
+		wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --latency \
+		-s "$TMP/report.lua" "http://127.0.0.1:$2/")
+	echo "$out" >>"$TMP/wrk-$name.txt"
+	out=$(grep '^RESULT ' <<<"$out") || die "no result from wrk for $name"
+	echo "${out#RESULT }" >>"$TMP/results-$name"
+}
+
+# measure NAME PORT: warm up, then one measured run (see run_wrk).
+measure() {
+	echo "  $1: warmup $WARMUP, then $DURATION"
+	warmup "$2"
+	run_wrk "$1" "$2"
+}
+
+# summarise NAME: sets RESULT_<NAME> to the per-column median of its rounds
+# (errors and requests: the sum).
+summarise() {
+	local name=$1 col med sum=() meds=()
+	for col in 1 2 3; do
+		med=$(cut -d' ' -f"$col" "$TMP/results-$name" | sort -g |
+			awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+		meds+=("$med")
+	done
+	read -r -a sum < <(awk '{ e += $4; r += $5 } END { print e, r }' "$TMP/results-$name")
+	printf -v "RESULT_$name" '%s' "${meds[*]} ${sum[*]}"
+}
+
+# TABLE_WIDTH is the width of the first column of tables and ratios.
+TABLE_WIDTH=22
+
+# table_header: the header of a result table.
+table_header() {
+	if [[ $ROUNDS -gt 1 ]]; then echo "median of $ROUNDS rounds (errors, requests: total)"; fi
+	printf "%-${TABLE_WIDTH}s %12s %9s %9s %9s %10s\n" target 'req/s' 'p50 ms' 'p99 ms' errors requests
+}
+
+# table_row LABEL NAME: the summarised results of NAME, when it ran.
+table_row() {
+	local v="RESULT_$2"
+	[[ -n ${!v:-} ]] || return 0
+	# shellcheck disable=SC2086 # the five fields are meant to split
+	printf "%-${TABLE_WIDTH}s %12.0f %9.3f %9.3f %9d %10d\n" "$1" ${!v}
+}
+
+# ratio LABEL A B EXPR [FMT]: print awk EXPR over the results of A
+# ($1-$5: req/s p50 p99 errors requests) and B ($6-$10), when both ran.
+ratio() {
+	local label=$1 a="RESULT_$2" b="RESULT_$3" expr=$4 fmt=${5:-%.2f}
+	[[ -n ${!a:-} && -n ${!b:-} ]] || return 0
+	awk -v label="$label" -v fmt="$fmt" -v w="$TABLE_WIDTH" \
+		"{ v = $expr; printf \"%-\" w \"s \" fmt \"\\n\", label, v }" <<<"${!a} ${!b}"
+}
+
+# header_lines: versions, settings and the load average, for the record.
+header_lines() {
+	echo "$(nginx -v 2>&1), $(go version), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
+	echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
