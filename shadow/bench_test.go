@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -120,9 +119,6 @@ func benchProxy(b *testing.B, app *manifest.App, mirrored bool) (http.Handler, *
 	go func() { served <- p.Serve(ctx) }() // closes idle connections when done
 	if m != nil {
 		go func() { ran <- m.Run(ctx) }()
-		for !m.running.Load() {
-			time.Sleep(time.Millisecond)
-		}
 	} else {
 		ran <- nil
 	}

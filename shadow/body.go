@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"sync"
 	"sync/atomic"
 
 	"github.com/migratekit/migrate/compare"
@@ -114,3 +115,26 @@ func shallow(r *http.Request) *http.Request {
 type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// bufferPool recycles the buffers of request bodies and captured
+// responses. Buffers that grew past maxPooled are left to the GC.
+type bufferPool struct{ pool sync.Pool }
+
+const maxPooled = 256 << 10
+
+func (b *bufferPool) get() *shared {
+	s, ok := b.pool.Get().(*shared)
+	if !ok {
+		s = &shared{pool: b}
+	}
+	s.refs.Store(1)
+	return s
+}
+
+func (b *bufferPool) put(s *shared) {
+	if s.buf.Cap() > maxPooled {
+		return
+	}
+	s.buf.Reset()
+	b.pool.Put(s)
+}

@@ -107,7 +107,7 @@ func TestNotMirrored(t *testing.T) {
 			if reqs := old.requests(); len(reqs) != 1 || reqs[0].BodySHA != sha(tt.body) {
 				t.Errorf("old did not get the whole body once: %+v", reqs)
 			}
-			waitFor(t, "the outcome recorded", func() bool { return e.cmp.total() == 1 })
+			e.settle(t, 1)
 			_, recorded := e.cmp.counts()
 			if diff := cmp.Diff(recorded, map[compare.Outcome]int{tt.want: 1}); diff != "" {
 				t.Errorf("recorded outcomes (-got +want):\n%s", diff)

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -256,7 +257,6 @@ func runAll(t *testing.T, p *lb.Proxy, mirror *Mirror, tr *http.Transport) func(
 	mirrorDone := make(chan error, 1)
 	if mirror != nil {
 		go func() { mirrorDone <- mirror.Run(mctx) }()
-		waitFor(t, "the mirror to start", func() bool { return mirror.running.Load() })
 	} else {
 		mirrorDone <- nil
 	}
@@ -340,6 +340,30 @@ func metric(t *testing.T, reg *prometheus.Registry, name string, labels map[stri
 		}
 	}
 	return 0
+}
+
+// settle waits until n outcomes are judged or recorded and every step
+// after them (metrics, sink, release) is done too.
+func (e *env) settle(t *testing.T, n int) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d outcomes settled", n), func() bool {
+		if e.cmp.total() != n || e.mirror.Stats().Pending != 0 {
+			return false
+		}
+		fams, err := e.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		counted := 0.0
+		for _, f := range fams {
+			if f.GetName() == "migrate_shadow_pairs_total" {
+				for _, m := range f.GetMetric() {
+					counted += m.GetCounter().GetValue()
+				}
+			}
+		}
+		return counted == float64(n)
+	})
 }
 
 // waitFor polls cond until it holds or 10s pass; it waits for other

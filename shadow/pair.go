@@ -112,7 +112,7 @@ func (p *pair) last() bool { return p.arrived.Add(1) == p.parts }
 // handOff passes a pair completed on the request path to the workers, or
 // discards it when the mirror has stopped.
 func (m *Mirror) handOff(p *pair) {
-	if !m.running.Load() {
+	if m.stopped.Load() {
 		m.discard(p)
 		return
 	}

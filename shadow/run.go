@@ -14,12 +14,13 @@ import (
 // queueGaugeInterval is how often the queue depth gauge is sampled.
 const queueGaugeInterval = time.Second
 
-// Run mirrors requests until ctx is done: it owns the workers and the
-// goroutine that counts served-only requests. On shutdown it stops
-// mirroring (requests are then served only), cancels the mirrors in
-// flight, drops the queued ones and the pairs not yet compared (counted
-// with reason shutdown), closes its idle connections and returns nil.
-// Run may be called once.
+// Run sends the queued mirrors and judges the pairs until ctx is done: it
+// owns the workers and the goroutine that counts served-only requests.
+// (Requests served before Run starts are queued, within the bounds, and
+// wait for it.) On shutdown it stops mirroring (requests are then served
+// only), cancels the mirrors in flight, drops the queued ones and the
+// pairs not yet compared (counted with reason shutdown), closes its idle
+// connections and returns nil. Run may be called once.
 func (m *Mirror) Run(ctx context.Context) error {
 	if !m.started.CompareAndSwap(false, true) {
 		return errors.New("running shadow mirror: already running")
@@ -29,9 +30,8 @@ func (m *Mirror) Run(ctx context.Context) error {
 		wg.Go(func() { m.work(ctx) })
 	}
 	wg.Go(func() { m.runTally(ctx) })
-	m.running.Store(true)
 	<-ctx.Done()
-	m.running.Store(false)
+	m.stopped.Store(true)
 	wg.Wait()
 	m.drain(ctx)
 	m.transport.CloseIdleConnections()

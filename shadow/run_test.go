@@ -34,7 +34,6 @@ func TestQueueDepthGauge(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	waitFor(t, "the mirror to start", m.running.Load)
 
 	served := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("old")) })
 	for range 4 {
@@ -60,23 +59,39 @@ func TestQueueDepthGauge(t *testing.T) {
 	waitFor(t, "every pair judged", func() bool { return cmp.total() == 4 })
 }
 
-// TestServeWithoutRun serves requests untouched and mirrors nothing when
-// Run is not running, and a nil Mirror does the same.
-func TestServeWithoutRun(t *testing.T) {
+// TestRunLifecycle serves through a mirror before Run (the mirror waits
+// in the queue), during it (sent), and after it (served only); a nil
+// Mirror serves too.
+func TestRunLifecycle(t *testing.T) {
 	newB := newBackend(t, "new", nil)
 	m, err := New(testApp("http://127.0.0.1:1", newB.URL), Options{Comparer: newFakeComparer()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	served := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("old")) })
-	for _, mirror := range []*Mirror{m, nil} {
+	get := func(mirror *Mirror) {
+		t.Helper()
 		rec := httptest.NewRecorder()
 		mirror.Serve(rec, httptest.NewRequest(http.MethodGet, "/", nil), telemetry.SideOld, served)
 		if rec.Body.String() != "old" {
 			t.Errorf("served %q, want old", rec.Body.String())
 		}
 	}
-	if got := m.Stats(); got != (Stats{}) || newB.hits() != 0 {
-		t.Errorf("stats %+v and %d mirrors, want nothing", got, newB.hits())
+	get(nil)
+	get(m)
+	if got, want := m.Stats(), (Stats{Queued: 1, Pending: 1, Mirrored: 1}); got != want || newB.hits() != 0 {
+		t.Errorf("before Run: %+v and %d mirrors sent, want %+v and none", got, newB.hits(), want)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	waitFor(t, "the queued mirror sent and judged", func() bool { return m.Stats().Pending == 0 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	get(m)
+	if got, want := m.Stats(), (Stats{Mirrored: 1}); got != want || newB.hits() != 1 {
+		t.Errorf("after Run: %+v and %d mirrors sent, want %+v and 1", got, newB.hits(), want)
 	}
 }

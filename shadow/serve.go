@@ -21,7 +21,7 @@ func (m *Mirror) Serve(w http.ResponseWriter, r *http.Request, side string, serv
 		r.Header = r.Header.Clone()
 		delete(r.Header, Header)
 	}
-	if side != m.primary || !m.running.Load() {
+	if side != m.primary || m.stopped.Load() {
 		serve.ServeHTTP(w, r)
 		return
 	}

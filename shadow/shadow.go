@@ -47,9 +47,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -115,8 +113,8 @@ type Options struct {
 // ErrNoComparer is returned by New without Options.Comparer.
 var ErrNoComparer = errors.New("no comparer")
 
-// Mirror shadows one app. It implements lb.Mirror; it mirrors only while
-// Run runs, and serves requests untouched otherwise.
+// Mirror shadows one app. It implements lb.Mirror. Its mirrors are sent
+// by Run; once Run has returned it serves requests untouched.
 type Mirror struct {
 	app     string
 	primary string // the side whose requests are mirrored
@@ -146,7 +144,7 @@ type Mirror struct {
 	tally      chan tallyEvent
 	pending    atomic.Int64 // pairs admitted and not finished
 	maxPending int64
-	running    atomic.Bool
+	stopped    atomic.Bool // Run has returned: serve only
 	started    atomic.Bool
 
 	mirrored, dropped atomic.Uint64
@@ -276,46 +274,6 @@ func (m *Mirror) Stats() Stats {
 	}
 }
 
-// targets are the backends of one destination, taken round robin.
-type targets struct {
-	urls []*url.URL
-	next atomic.Uint64
-}
-
-func newTargets(raw []string) (*targets, error) {
-	if len(raw) == 0 {
-		return nil, errors.New("no backends")
-	}
-	t := &targets{}
-	for _, r := range raw {
-		u, err := url.Parse(strings.TrimSpace(r))
-		if err != nil {
-			return nil, fmt.Errorf("parsing backend %q: %w", r, err)
-		}
-		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("backend %q is not an http:// or https:// URL", r)
-		}
-		t.urls = append(t.urls, u)
-	}
-	return t, nil
-}
-
-func (t *targets) pick() *url.URL {
-	return t.urls[(t.next.Add(1)-1)%uint64(len(t.urls))]
-}
-
-func (t *targets) https() bool {
-	if t == nil {
-		return false
-	}
-	for _, u := range t.urls {
-		if u.Scheme == "https" {
-			return true
-		}
-	}
-	return false
-}
-
 func orDefault(n, def int) int {
 	if n <= 0 {
 		return def
@@ -332,27 +290,4 @@ func upper(methods, def []string) []string {
 		out[i] = strings.ToUpper(strings.TrimSpace(m))
 	}
 	return out
-}
-
-// bufferPool recycles the buffers of request bodies and captured
-// responses. Buffers that grew past maxPooled are left to the GC.
-type bufferPool struct{ pool sync.Pool }
-
-const maxPooled = 256 << 10
-
-func (b *bufferPool) get() *shared {
-	s, ok := b.pool.Get().(*shared)
-	if !ok {
-		s = &shared{pool: b}
-	}
-	s.refs.Store(1)
-	return s
-}
-
-func (b *bufferPool) put(s *shared) {
-	if s.buf.Cap() > maxPooled {
-		return
-	}
-	s.buf.Reset()
-	b.pool.Put(s)
 }

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/migratekit/migrate/compare"
@@ -234,4 +236,44 @@ func newTransport(t manifest.Timeouts, workers int, dests ...*targets) *http.Tra
 		WriteBufferSize:       16 << 10,
 		ReadBufferSize:        16 << 10,
 	}
+}
+
+// targets are the backends of one destination, taken round robin.
+type targets struct {
+	urls []*url.URL
+	next atomic.Uint64
+}
+
+func newTargets(raw []string) (*targets, error) {
+	if len(raw) == 0 {
+		return nil, errors.New("no backends")
+	}
+	t := &targets{}
+	for _, r := range raw {
+		u, err := url.Parse(strings.TrimSpace(r))
+		if err != nil {
+			return nil, fmt.Errorf("parsing backend %q: %w", r, err)
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("backend %q is not an http:// or https:// URL", r)
+		}
+		t.urls = append(t.urls, u)
+	}
+	return t, nil
+}
+
+func (t *targets) pick() *url.URL {
+	return t.urls[(t.next.Add(1)-1)%uint64(len(t.urls))]
+}
+
+func (t *targets) https() bool {
+	if t == nil {
+		return false
+	}
+	for _, u := range t.urls {
+		if u.Scheme == "https" {
+			return true
+		}
+	}
+	return false
 }
