@@ -31,6 +31,28 @@ bench_init() {
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 	write_report_lua
+	source_tree
+}
+
+# source_tree: set SRC, the tree migrate and the backend are built from,
+# and SRC_NOTE, what it is: the work tree, or with REV=<commit> that commit
+# exported with git archive (so a run can be tied to a commit while the work
+# tree holds changes).
+source_tree() {
+	SRC=$PWD
+	if [[ -n ${REV:-} ]]; then
+		local commit
+		commit=$(git rev-parse --short "$REV^{commit}") || die "REV=$REV is not a commit"
+		SRC=$TMP/src
+		mkdir -p "$SRC"
+		git archive "$commit" | tar -x -C "$SRC"
+		SRC_NOTE="migrate at $commit (REV=$REV)"
+		return
+	fi
+	SRC_NOTE="migrate from the work tree at $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+	if [[ -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]]; then
+		SRC_NOTE+=", with uncommitted changes"
+	fi
 }
 
 # track PID: stop PID on exit.
@@ -167,7 +189,7 @@ start_backend() {
 		start_nginx "$TMP/$name"
 		;;
 	go)
-		[[ -x $TMP/backend-go ]] || go build -o "$TMP/backend-go" ./scripts/bench/backend
+		[[ -x $TMP/backend-go ]] || (cd "$SRC" && go build -o "$TMP/backend-go" ./scripts/bench/backend)
 		GOMAXPROCS=1 "$TMP/backend-go" -listen "127.0.0.1:$port" -delay "$delay" >"$TMP/$name.log" 2>&1 &
 		LAST_PID=$!
 		track "$LAST_PID"
@@ -177,9 +199,9 @@ start_backend() {
 	wait_http "http://127.0.0.1:$port/"
 }
 
-# build_migrate: build the migrate binary once, as $TMP/migrate.
+# build_migrate: build the migrate binary of SRC once, as $TMP/migrate.
 build_migrate() {
-	[[ -x $TMP/migrate ]] || go build -o "$TMP/migrate" ./cmd/migrate
+	[[ -x $TMP/migrate ]] || (cd "$SRC" && go build -o "$TMP/migrate" ./cmd/migrate)
 }
 
 # wrk's done() hook prints one machine-readable line.
@@ -262,6 +284,7 @@ ratio() {
 
 # header_lines: versions, settings and the load average, for the record.
 header_lines() {
+	echo "$SRC_NOTE"
 	echo "$(nginx -v 2>&1), $(go version), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
 	echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
