@@ -27,6 +27,9 @@
 //     (weight 1-99); at 0 and 100 every client is on one side anyway.
 //   - Requests for a host no app claims (421) and CONNECT requests (405) are
 //     answered without telemetry: they belong to no app.
+//   - An app may have a Mirror (Options.Mirrors; package shadow implements
+//     it), which sees each proxied request with the side that serves it and
+//     proxies it through the handler it is given.
 //
 // It emits, through telemetry, per app and side: requests by status class
 // and their duration (on the side that served them), the proxy's own errors

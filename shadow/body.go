@@ -90,6 +90,10 @@ func (m *Mirror) readBody(r *http.Request) (sb *shared, serve *http.Request, ok 
 	n, err := sb.buf.ReadFrom(io.LimitReader(r.Body, m.maxBody+1))
 	serve = shallow(r)
 	switch {
+	case err == nil && n == 0: // a chunked body with no chunk
+		sb.release()
+		serve.Body = http.NoBody
+		return nil, serve, true
 	case err != nil:
 		// The client's body broke: the proxy sees the same error after the
 		// bytes that did arrive.

@@ -43,6 +43,7 @@ func TestBodyReplayedToBothSides(t *testing.T) {
 		{"100 KB chunked", 100 << 10, true},
 		{"exactly max_body", 256 << 10, false},
 		{"one byte", 1, false},
+		{"empty, chunked", 0, true},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

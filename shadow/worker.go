@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -143,7 +142,6 @@ func (m *Mirror) outbound(ctx context.Context, p *pair, base *url.URL) *http.Req
 	if p.body != nil {
 		req.Body = p.body.reader()
 		req.ContentLength = int64(p.body.buf.Len())
-		h["Content-Length"] = []string{strconv.FormatInt(req.ContentLength, 10)}
 	}
 	return req.WithContext(ctx)
 }
