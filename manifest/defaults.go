@@ -64,7 +64,7 @@ func (m *Manifest) defaultApp(path string, a *App) {
 	m.defaultPool(path+".new", &a.New)
 	defaultCutover(&a.Cutover)
 	defaultShadow(&a.Shadow)
-	setDuration(&a.Rollback.Window, 30*time.Second)
+	defaultRollback(&a.Rollback)
 	if !m.pos.written(path + ".rollback.min_requests") {
 		a.Rollback.MinRequests = defaultMinRequests
 	}
@@ -190,5 +190,33 @@ func setDuration(d *Duration, def time.Duration) {
 func upper(ss []string) {
 	for i, s := range ss {
 		ss[i] = strings.ToUpper(s)
+	}
+}
+
+func defaultRollback(r *Rollback) {
+	setDuration(&r.Window, 30*time.Second)
+	setDuration(&r.Interval, time.Second)
+	if r.Confidence == nil {
+		c := Percent(0.99)
+		r.Confidence = &c
+	}
+	setInt(&r.Breaches, 2)
+	setInt(&r.FastBreaker.MinRequests, 20)
+	if r.FastBreaker.ErrorRate == nil {
+		e := Percent(0.5)
+		r.FastBreaker.ErrorRate = &e
+	}
+	setDuration(&r.FastBreaker.Window, 5*time.Second)
+	setString(&r.Source, "telemetry")
+	setString(&r.OnNoData, "hold")
+	setString(&r.To, "zero")
+	if p := r.Prometheus; p != nil {
+		setString(&p.Errors, `sum(increase(migrate_proxy_requests_total{app="{{.App}}",side="{{.Side}}",code_class="5xx"}[{{.Window}}]))`)
+		setString(&p.Total, `sum(increase(migrate_proxy_requests_total{app="{{.App}}",side="{{.Side}}"}[{{.Window}}]))`)
+		setString(&p.P99, `histogram_quantile(0.99, sum by (le) (rate(migrate_proxy_request_duration_seconds_bucket{app="{{.App}}",side="{{.Side}}"}[{{.Window}}])))`)
+		setDuration(&p.Timeout, 5*time.Second)
+	}
+	for i := range r.Hooks {
+		setDuration(&r.Hooks[i].Timeout, 30*time.Second)
 	}
 }

@@ -55,7 +55,7 @@ func TestMinimalApp(t *testing.T) {
 			Samples:   5,
 			Noise:     manifest.Noise{Relative: ptr(manifest.Percent(0.20)), Absolute: ptr(manifest.Percent(0.0003))},
 		},
-		Rollback: manifest.Rollback{MinRequests: 50, Window: dur(30 * time.Second)},
+		Rollback: builtinRollback(dur(30 * time.Second)),
 	}
 	if diff := cmp.Diff(want, m.Apps["web"]); diff != "" {
 		t.Errorf("apps.web (-want +got):\n%s", diff)
@@ -98,7 +98,11 @@ func TestEffectiveValues(t *testing.T) {
 		{"sibling keys of a merged mapping", multi.Apps["shop"].Shadow.Timeout, dur(2 * time.Second)},
 		{"explicit min_requests 0 is kept", multi.Apps["shop"].Rollback.MinRequests, 0},
 		{"rollback merged", multi.Apps["api"].Rollback,
-			manifest.Rollback{MaxErrorRate: ptr(manifest.Percent(0.05)), MinRequests: 50, Window: dur(time.Minute)}},
+			func() manifest.Rollback {
+				r := builtinRollback(dur(time.Minute))
+				r.MaxErrorRate = ptr(manifest.Percent(0.05))
+				return r
+			}()},
 		{"max_fails -1 disables", multi.Apps["rest"].Old.Passive.MaxFails, -1},
 		{"hosts lowercased", multi.Apps["shop"].Hosts, []string{"shop.example.com", "www.shop.example.com:8080"}},
 		{"dns types uppercased", multi.Apps["api"].DNS[0].Type, "A"},
@@ -170,5 +174,16 @@ func TestRoutesShorthandAndMapping(t *testing.T) {
 	}
 	if n := m.Apps["web"].Shadow.Noise; *n.Relative != 0.25 || *n.Absolute != 0.001 {
 		t.Errorf("noise = %v, %v; want 25%%, 0.1%%", *n.Relative, *n.Absolute)
+	}
+}
+
+// builtinRollback is the rollback section an app gets from the built-in
+// defaults, with the given window.
+func builtinRollback(window manifest.Duration) manifest.Rollback {
+	return manifest.Rollback{
+		MinRequests: 50, Window: window, Interval: dur(time.Second),
+		Confidence: ptr(manifest.Percent(0.99)), Breaches: 2,
+		FastBreaker: manifest.FastBreaker{MinRequests: 20, ErrorRate: ptr(manifest.Percent(0.5)), Window: dur(5 * time.Second)},
+		Source:      "telemetry", OnNoData: "hold", To: "zero",
 	}
 }

@@ -237,12 +237,79 @@ type Redact struct {
 	JSON    []string `yaml:"json"` // JSON Pointer patterns
 }
 
-// Rollback configures the automated rollback analysis.
+// Rollback configures the automated rollback analysis of an app's new
+// side, and what happens when it fails.
 type Rollback struct {
-	MaxErrorRate         *Percent `yaml:"max_error_rate"`
+	// MaxErrorRate is the highest share of 5xx answers (and 4xx with
+	// Count4xx) the new side may have.
+	MaxErrorRate *Percent `yaml:"max_error_rate"`
+	// MaxErrorRateIncrease is the most the new side's error rate may exceed
+	// the old side's over the same window.
 	MaxErrorRateIncrease *Percent `yaml:"max_error_rate_increase"`
-	MinRequests          int      `yaml:"min_requests"`
-	Window               Duration `yaml:"window"`
+	// MaxP99Increase is how much slower new's p99 may be than old's: a
+	// ratio ("50%": 1.5 times) or a duration ("200ms").
+	MaxP99Increase string `yaml:"max_p99_increase"`
+	// MaxDiffRate is the highest share of mirrored pairs that may differ.
+	MaxDiffRate *Percent `yaml:"max_diff_rate"`
+	// Count4xx counts 4xx answers as errors too.
+	Count4xx *bool `yaml:"count_4xx"`
+	// MinRequests in the window below which the verdict is insufficient.
+	MinRequests int `yaml:"min_requests"`
+	// Window is the sliding window the rates are computed over; default 30s.
+	Window Duration `yaml:"window"`
+	// Interval is how often the rules are evaluated; default 1s.
+	Interval Duration `yaml:"interval"`
+	// Confidence of the statistical tests; default 99%.
+	Confidence *Percent `yaml:"confidence"`
+	// Breaches is how many failing evaluations in a row trigger a rollback;
+	// default 2.
+	Breaches int `yaml:"breaches"`
+	// FastBreaker acts on the first evaluation on gross failure.
+	FastBreaker FastBreaker `yaml:"fast_breaker"`
+	// Source of the numbers: telemetry (in-process, default), prometheus,
+	// logs.
+	Source string `yaml:"source"`
+	// Prometheus is the server and queries for source prometheus.
+	Prometheus *PromSource `yaml:"prometheus"`
+	// OnNoData is what a failing or empty source does: hold (default, the
+	// verdict is insufficient) or rollback.
+	OnNoData string `yaml:"on_no_data"`
+	// To is where a rollback sets the weight: zero (default) or last_good
+	// (the last plan step that passed).
+	To string `yaml:"to"`
+	// Hooks are commands run on a rollback, with the event as environment
+	// variables and JSON on stdin.
+	Hooks []Hook `yaml:"hooks"`
+	// DryRun records and notifies without acting.
+	DryRun *bool `yaml:"dry_run"`
+}
+
+// FastBreaker is the gross-failure breaker: at least MinRequests within
+// Window with an error rate of at least ErrorRate acts at once.
+type FastBreaker struct {
+	MinRequests int      `yaml:"min_requests"` // default 20
+	ErrorRate   *Percent `yaml:"error_rate"`   // default 50%
+	Window      Duration `yaml:"window"`       // default 5s
+	// Disabled turns the breaker off.
+	Disabled *bool `yaml:"disabled"`
+}
+
+// PromSource reads the numbers from a Prometheus server. Each query is a
+// PromQL template in which {{.App}} and {{.Side}} are replaced, and
+// {{.Window}} by the window as a PromQL duration ("30s").
+type PromSource struct {
+	URL    string `yaml:"url"`
+	Errors string `yaml:"errors"` // default: the increase of migrate_proxy_requests_total{code_class="5xx"}
+	Total  string `yaml:"total"`  // default: the increase of migrate_proxy_requests_total
+	P99    string `yaml:"p99"`    // default: histogram_quantile over migrate_proxy_request_duration_seconds
+	// Timeout bounds each query; default 5s.
+	Timeout Duration `yaml:"timeout"`
+}
+
+// Hook is a command run on a rollback.
+type Hook struct {
+	Command []string `yaml:"command"`
+	Timeout Duration `yaml:"timeout"` // default 30s
 }
 
 // DNSRecord is one record checked for propagation.

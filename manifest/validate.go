@@ -83,9 +83,7 @@ func (c *checker) app(path, name string, a *App) {
 	c.pool(path+".new", &a.New)
 	c.cutover(path+".cutover", &a.Cutover)
 	c.shadow(path+".shadow", &a.Shadow)
-	if a.Rollback.MinRequests < 0 {
-		c.addf(path+".rollback.min_requests", "%d is negative", a.Rollback.MinRequests)
-	}
+	c.rollback(path+".rollback", &a.Rollback)
 	c.dns(path+".dns", a.DNS)
 	c.logs(path+".logs", &a.Logs)
 	if a.Notify.Webhook != "" {
