@@ -82,15 +82,22 @@ func waitHealthy(t *testing.T, adminAddr string, exited <-chan int) {
 
 func startServe(t *testing.T, cfg, dataDir, adminAddr string) (stop func() int) {
 	t.Helper()
+	return startCmd(t, adminAddr, "--config", cfg, "--data-dir", dataDir, "serve")
+}
+
+// startCmd runs a long-running command in-process until its admin API is
+// healthy; stop ends it and returns its exit code.
+func startCmd(t *testing.T, adminAddr string, args ...string) (stop func() int) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	exited := make(chan int, 1)
 	go func() {
 		cmd := newCmdRoot(&iostreams{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard})
-		cmd.SetArgs([]string{"--config", cfg, "--data-dir", dataDir, "serve"})
+		cmd.SetArgs(args)
 		err := cmd.ExecuteContext(ctx)
 		code := exitOK
 		if err != nil {
-			t.Logf("serve: %v", err)
+			t.Logf("%s: %v", args[len(args)-1], err)
 			code = exitCode(err)
 		}
 		exited <- code
@@ -102,7 +109,7 @@ func startServe(t *testing.T, cfg, dataDir, adminAddr string) (stop func() int) 
 		case code := <-exited:
 			return code
 		case <-time.After(30 * time.Second):
-			t.Fatal("serve did not stop within 30s of its context ending")
+			t.Fatalf("%v did not stop within 30s of its context ending", args)
 			return -1
 		}
 	}

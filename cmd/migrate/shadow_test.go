@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -26,33 +24,6 @@ func jsonServer(t *testing.T, price string) *httptest.Server {
 	return s
 }
 
-func startShadow(t *testing.T, cfg, dataDir, adminAddr, app string) (stop func() int) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	exited := make(chan int, 1)
-	go func() {
-		cmd := newCmdRoot(&iostreams{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard})
-		cmd.SetArgs([]string{"--config", cfg, "--data-dir", dataDir, "shadow", app})
-		err := cmd.ExecuteContext(ctx)
-		code := exitOK
-		if err != nil {
-			code = exitCode(err)
-		}
-		exited <- code
-	}()
-	waitHealthy(t, adminAddr, exited)
-	return func() int {
-		cancel()
-		select {
-		case code := <-exited:
-			return code
-		case <-time.After(30 * time.Second):
-			t.Fatal("shadow did not stop")
-			return -1
-		}
-	}
-}
-
 func TestShadowAndCompareReport(t *testing.T) {
 	oldSrv, newSrv := jsonServer(t, "10"), jsonServer(t, "12")
 	listen, adminAddr := freeAddr(t), freeAddr(t)
@@ -67,7 +38,7 @@ func TestShadowAndCompareReport(t *testing.T) {
 	}
 	stop()
 
-	stop = startShadow(t, cfg, dataDir, adminAddr, "shop")
+	stop = startCmd(t, adminAddr, "--config", cfg, "--data-dir", dataDir, "shadow", "shop")
 	defer stop()
 	for i := 0; i < 20; i++ {
 		if got := get(t, fmt.Sprintf("http://%s/items/%d", listen, i)); !strings.Contains(got, `"price": 10`) {
