@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/migratekit/migrate/compare"
@@ -27,32 +26,6 @@ func shadowed(a *manifest.App) bool {
 	return a.Shadow.Sample != nil && *a.Shadow.Sample > 0
 }
 
-// compareConfig turns an app's shadow settings into the engine's.
-func compareConfig(a *manifest.App) compare.Config {
-	s := a.Shadow
-	cfg := compare.Config{Rules: rules(s.Ignore)}
-	for _, r := range s.Routes {
-		cfg.Routes = append(cfg.Routes, compare.Route{Pattern: r.Path, Rules: rules(r.Ignore)})
-	}
-	if s.Noise.Relative != nil {
-		cfg.NoiseRelative = float64(*s.Noise.Relative)
-	}
-	if s.Noise.Absolute != nil {
-		cfg.NoiseAbsolute = float64(*s.Noise.Absolute)
-	}
-	return cfg
-}
-
-func rules(ig manifest.Ignore) compare.Rules {
-	return compare.Rules{
-		IgnoreHeaders: ig.Headers,
-		Ignore:        ig.JSON,
-		Any:           ig.AnyValue,
-		Sets:          ig.Sets,
-		Tolerance:     compare.Tolerance{Absolute: ig.Tolerance},
-	}
-}
-
 // newDiffing builds the engines, the store and the mirrors of the shadowed
 // apps among names.
 func (i *Instance) newDiffing(ctx context.Context, m *manifest.Manifest, names []string, dataDir string) (*diffing, error) {
@@ -67,11 +40,11 @@ func (i *Instance) newDiffing(ctx context.Context, m *manifest.Manifest, names [
 		return d, nil
 	}
 	var err error
-	if d.store, err = compare.OpenStore(ctx, filepath.Join(dataDir, compare.StoreFile), storeOptions(apps)); err != nil {
+	if d.store, err = compare.OpenStore(ctx, filepath.Join(dataDir, compare.StoreFile), shadow.StoreOptions(apps)); err != nil {
 		return nil, fmt.Errorf("opening the sample store: %w", err)
 	}
 	for _, a := range apps {
-		eng, err := compare.NewEngine(compareConfig(a))
+		eng, err := compare.NewEngine(shadow.CompareConfig(a))
 		if err != nil {
 			d.close()
 			return nil, fmt.Errorf("apps.%s.shadow: %w", a.Name, err)
@@ -84,21 +57,6 @@ func (i *Instance) newDiffing(ctx context.Context, m *manifest.Manifest, names [
 		d.engines[a.Name], d.mirrors[a.Name], d.apps[a.Name] = eng, mir, a
 	}
 	return d, nil
-}
-
-// storeOptions merges the apps' sample settings: one store serves them all,
-// so it redacts what any of them asks and keeps the largest sample count.
-func storeOptions(apps []*manifest.App) compare.StoreOptions {
-	var o compare.StoreOptions
-	for _, a := range apps {
-		o.PerField = max(o.PerField, a.Shadow.Samples)
-		o.RedactHeaders = append(o.RedactHeaders, a.Shadow.Redact.Headers...)
-		o.RedactJSON = append(o.RedactJSON, a.Shadow.Redact.JSON...)
-	}
-	slices.Sort(o.RedactHeaders)
-	slices.Sort(o.RedactJSON)
-	o.RedactHeaders, o.RedactJSON = slices.Compact(o.RedactHeaders), slices.Compact(o.RedactJSON)
-	return o
 }
 
 // lbMirrors hands the mirrors to the load balancer.

@@ -1,6 +1,7 @@
 package shadow
 
 import (
+	"net/http"
 	"slices"
 	"strings"
 
@@ -45,23 +46,44 @@ func (rt *route) match(path string) bool {
 	return rest == "" || rt.rest
 }
 
-// allowed reports whether method is mirrored on path: one of
-// shadow.methods, or opted in by the first route matching path.
-func (m *Mirror) allowed(method, path string) bool {
-	if slices.Contains(m.methods, method) {
+// Methods decides which requests of an app may be sent to its other side:
+// shadow.methods (default GET, HEAD) on every path, and the methods a route
+// opts in (its writes) on the paths it matches, the first matching route
+// deciding. It is immutable and safe for concurrent use.
+type Methods struct {
+	methods []string
+	routes  []route
+}
+
+// NewMethods reads the methods of an app's shadow section.
+func NewMethods(s manifest.Shadow) *Methods {
+	ms := &Methods{methods: upper(s.Methods, []string{http.MethodGet, http.MethodHead})}
+	for _, r := range s.Routes {
+		ms.routes = append(ms.routes, parseRoute(r))
+	}
+	return ms
+}
+
+// Allowed reports whether a request with method (upper case) on path may
+// be sent to the other side.
+func (ms *Methods) Allowed(method, path string) bool {
+	if slices.Contains(ms.methods, method) {
 		return true
 	}
-	if rt := m.route(path); rt != nil {
+	if rt := ms.route(path); rt != nil {
 		return slices.Contains(rt.methods, method)
 	}
 	return false
 }
 
-func (m *Mirror) route(path string) *route {
-	for i := range m.routes {
-		if m.routes[i].match(path) {
-			return &m.routes[i]
+func (ms *Methods) route(path string) *route {
+	for i := range ms.routes {
+		if ms.routes[i].match(path) {
+			return &ms.routes[i]
 		}
 	}
 	return nil
 }
+
+// allowed reports whether method is mirrored on path.
+func (m *Mirror) allowed(method, path string) bool { return m.methods.Allowed(method, path) }

@@ -34,7 +34,10 @@ func (m *Mirror) Run(ctx context.Context) error {
 	m.stopped.Store(true)
 	wg.Wait()
 	m.drain(ctx)
-	m.transport.CloseIdleConnections()
+	m.candidate.CloseIdleConnections()
+	if m.secondary != nil {
+		m.secondary.CloseIdleConnections()
+	}
 	m.tel.QueueDepth(0)
 	return nil
 }

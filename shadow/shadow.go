@@ -35,6 +35,12 @@
 // the outcome. Nothing on the request path waits for the mirror, the
 // comparer, the sink or a metric.
 //
+// The parts a replay of logged requests shares with live mirroring are
+// exported: Sender (send to one side's backends with a deadline, capture the
+// answer up to max_body), Methods (which methods may be sent where),
+// CompareConfig and StoreOptions (the compare engine and sample store of an
+// app's shadow section).
+//
 // It emits migrate_shadow_* through telemetry (pairs by endpoint and
 // outcome, mirror latency and its delta to the primary, queue depth, drops,
 // not-sampled requests) and logs only failures of the sink.
@@ -45,7 +51,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/netip"
 	"strings"
 	"sync/atomic"
@@ -121,15 +126,13 @@ type Mirror struct {
 	sample  int    // points of lb.PointScale that are mirrored
 	cookie  string // sticky cookie name; "" means sticky by client IP
 	trusted []netip.Prefix
-	methods []string
-	routes  []route
+	methods *Methods
 	timeout time.Duration
 	maxBody int64
 	workers int
 
-	candidate *targets
-	secondary *targets // nil without shadow.secondary
-	transport *http.Transport
+	candidate *Sender
+	secondary *Sender // nil without shadow.secondary
 
 	cmp  Comparer
 	sink Sink
@@ -174,7 +177,7 @@ func newMirror(app *manifest.App, opts Options) (*Mirror, error) {
 		timeout: sh.Timeout.Or(defaultTimeout),
 		maxBody: int64(sh.MaxBody),
 		workers: orDefault(sh.Workers, defaultWorkers),
-		methods: upper(sh.Methods, []string{http.MethodGet, http.MethodHead}),
+		methods: NewMethods(sh),
 		cmp:     opts.Comparer,
 		sink:    opts.Sink,
 		tel:     opts.Metrics.Shadow(app.Name),
@@ -197,19 +200,16 @@ func newMirror(app *manifest.App, opts Options) (*Mirror, error) {
 	if err := m.configureSampling(app); err != nil {
 		return nil, err
 	}
-	for _, r := range sh.Routes {
-		m.routes = append(m.routes, parseRoute(r))
-	}
 	queue := orDefault(sh.Queue, defaultQueue)
 	m.maxPending = int64(m.workers + queue)
 	m.jobs = make(chan job, queue)
 	m.done = make(chan *pair, m.maxPending)
 	m.tally = make(chan tallyEvent, tallyQueue)
-	m.transport = newTransport(app.Timeouts, m.workers, m.candidate, m.secondary)
 	return m, nil
 }
 
-// configureSides picks the primary side and the candidate's backends.
+// configureSides picks the primary side and the senders to the candidate's
+// backends and to the secondary's, each with its own transport.
 func (m *Mirror) configureSides(app *manifest.App) error {
 	cand := app.New
 	switch app.Shadow.Direction {
@@ -220,12 +220,13 @@ func (m *Mirror) configureSides(app *manifest.App) error {
 	default:
 		return fmt.Errorf("direction %q is not forward or reverse", app.Shadow.Direction)
 	}
+	opts := SenderOptions{Timeouts: app.Timeouts, Timeout: m.timeout, MaxBody: m.maxBody, Conns: m.workers, Clock: m.clock}
 	var err error
-	if m.candidate, err = newTargets(cand.Backends); err != nil {
+	if m.candidate, err = newSender(cand.Backends, opts, &m.bufs); err != nil {
 		return fmt.Errorf("configuring candidate backends: %w", err)
 	}
 	if len(app.Shadow.Secondary) > 0 {
-		if m.secondary, err = newTargets(app.Shadow.Secondary); err != nil {
+		if m.secondary, err = newSender(app.Shadow.Secondary, opts, &m.bufs); err != nil {
 			return fmt.Errorf("configuring secondary backends: %w", err)
 		}
 	}

@@ -1,26 +1,12 @@
 package shadow
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync/atomic"
-	"time"
-
-	"github.com/migratekit/migrate/compare"
-	"github.com/migratekit/migrate/manifest"
 )
-
-// drainLimit is how much of a response past max_body is read (and thrown
-// away) so that its connection can be reused; beyond it the connection is
-// closed.
-const drainLimit = 256 << 10
 
 // work is one worker: it sends queued mirrors and compares the pairs the
 // request path completed, until ctx is done.
@@ -44,7 +30,7 @@ func (m *Mirror) sendJob(ctx context.Context, j job) {
 	if j.half == halfSecondary {
 		to = m.secondary
 	}
-	res, sb, stream := m.send(ctx, p, to)
+	res, sb, stream := to.send(ctx, m.outbound(p))
 	p.bufs[j.half] = sb
 	switch j.half {
 	case halfCandidate:
@@ -65,67 +51,12 @@ func (m *Mirror) sendJob(ctx context.Context, j job) {
 	}
 }
 
-// send mirrors the pair's request to one backend of to, with the mirror's
-// own deadline, and captures the answer up to max_body.
-func (m *Mirror) send(ctx context.Context, p *pair, to *targets) (res compare.Response, sb *shared, stream bool) {
-	ctx, cancel := context.WithTimeout(ctx, m.timeout)
-	defer cancel()
-	req := m.outbound(ctx, p, to.pick())
-	start := m.clock.Now()
-	hr, err := m.transport.RoundTrip(req)
-	if err != nil {
-		return failed(ctx, err), nil, false
-	}
-	defer hr.Body.Close()
-	if isEventStream(hr.Header) {
-		return compare.Response{Status: hr.StatusCode, Header: hr.Header}, nil, true
-	}
-	sb = m.bufs.get()
-	if hr.ContentLength > 0 {
-		sb.buf.Grow(int(min(hr.ContentLength, m.maxBody)) + bytes.MinRead)
-	}
-	truncated, err := m.readAnswer(sb, hr.Body)
-	if err != nil {
-		sb.release()
-		return failed(ctx, err), nil, false
-	}
-	return compare.Response{
-		Status:    hr.StatusCode,
-		Header:    hr.Header,
-		Body:      sb.bytes(),
-		Truncated: truncated,
-		Latency:   m.clock.Since(start),
-	}, sb, false
-}
-
-// readAnswer reads up to max_body bytes of body into sb and reports
-// whether there was more (read on up to drainLimit and thrown away).
-func (m *Mirror) readAnswer(sb *shared, body io.Reader) (truncated bool, err error) {
-	if _, err := sb.buf.ReadFrom(io.LimitReader(body, m.maxBody)); err != nil {
-		return false, err
-	}
-	n, err := io.CopyN(io.Discard, body, drainLimit)
-	if err == io.EOF {
-		err = nil
-	}
-	return n > 0, err
-}
-
-// failed is the response of a side that gave none.
-func failed(ctx context.Context, err error) compare.Response {
-	var ne net.Error
-	timeout := errors.Is(ctx.Err(), context.DeadlineExceeded) ||
-		errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
-	return compare.Response{Err: err, Timeout: timeout}
-}
-
-// outbound builds the request to one backend: its own header map and body
-// reader, the client's Host, X-Forwarded-* as the proxy sets them, and the
-// shadow mark.
-func (m *Mirror) outbound(ctx context.Context, p *pair, base *url.URL) *http.Request {
+// outbound builds the request to send: its own header map and body reader,
+// the client's Host, X-Forwarded-* as the proxy sets them, and the shadow
+// mark. The Sender points it at a backend.
+func (m *Mirror) outbound(p *pair) *http.Request {
 	in := &p.cp.Request
 	u := &url.URL{Path: in.Path, RawQuery: in.RawQuery}
-	target(u, base)
 	h := in.Header.Clone()
 	removeHopByHop(h)
 	m.forwarded(h, p)
@@ -143,7 +74,7 @@ func (m *Mirror) outbound(ctx context.Context, p *pair, base *url.URL) *http.Req
 		req.Body = p.body.reader()
 		req.ContentLength = int64(p.body.buf.Len())
 	}
-	return req.WithContext(ctx)
+	return req
 }
 
 // forwarded sets X-Forwarded-For, -Host and -Proto as the load balancer
@@ -177,22 +108,6 @@ func (m *Mirror) forwarded(h http.Header, p *pair) {
 	}
 }
 
-// target points u at backend base, as the load balancer does: scheme and
-// host replaced, base path prefixed, base query prepended.
-func target(u, base *url.URL) {
-	u.Scheme, u.Host = base.Scheme, base.Host
-	if bp := strings.TrimSuffix(base.Path, "/"); bp != "" {
-		u.Path = bp + "/" + strings.TrimPrefix(u.Path, "/")
-	}
-	switch {
-	case base.RawQuery == "":
-	case u.RawQuery == "":
-		u.RawQuery = base.RawQuery
-	default:
-		u.RawQuery = base.RawQuery + "&" + u.RawQuery
-	}
-}
-
 // hopByHop are the per-connection headers a proxy does not forward.
 var hopByHop = []string{
 	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
@@ -210,68 +125,4 @@ func removeHopByHop(h http.Header) {
 	for _, k := range hopByHop {
 		delete(h, k)
 	}
-}
-
-// newTransport is the mirror's own transport, apart from the load
-// balancer's: idle connections for every worker, the app's connect and
-// idle timeouts, no compression (bodies are compared as the backends sent
-// them), no environment proxy. The deadline is the mirror's context.
-func newTransport(t manifest.Timeouts, workers int, dests ...*targets) *http.Transport {
-	connect := t.Connect.Or(defaultConnect)
-	https := false
-	for _, d := range dests {
-		https = https || d.https()
-	}
-	return &http.Transport{
-		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConnsPerHost:   workers,
-		IdleConnTimeout:       t.Idle.Or(defaultIdle),
-		TLSHandshakeTimeout:   connect,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true,
-		ForceAttemptHTTP2:     https,
-		WriteBufferSize:       16 << 10,
-		ReadBufferSize:        16 << 10,
-	}
-}
-
-// targets are the backends of one destination, taken round robin.
-type targets struct {
-	urls []*url.URL
-	next atomic.Uint64
-}
-
-func newTargets(raw []string) (*targets, error) {
-	if len(raw) == 0 {
-		return nil, errors.New("no backends")
-	}
-	t := &targets{}
-	for _, r := range raw {
-		u, err := url.Parse(strings.TrimSpace(r))
-		if err != nil {
-			return nil, fmt.Errorf("parsing backend %q: %w", r, err)
-		}
-		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("backend %q is not an http:// or https:// URL", r)
-		}
-		t.urls = append(t.urls, u)
-	}
-	return t, nil
-}
-
-func (t *targets) pick() *url.URL {
-	return t.urls[(t.next.Add(1)-1)%uint64(len(t.urls))]
-}
-
-func (t *targets) https() bool {
-	if t == nil {
-		return false
-	}
-	for _, u := range t.urls {
-		if u.Scheme == "https" {
-			return true
-		}
-	}
-	return false
 }

@@ -1,0 +1,240 @@
+package shadow
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/migratekit/migrate/compare"
+	"github.com/migratekit/migrate/manifest"
+)
+
+// drainLimit is how much of a response past max_body is read (and thrown
+// away) so that its connection can be reused; beyond it the connection is
+// closed.
+const drainLimit = 256 << 10
+
+// Sender sends requests to the backends of one destination, round robin,
+// each with its own deadline, and captures the answers up to a limit. It is
+// how a Mirror reaches the candidate side (and the secondary), and how a
+// replay reaches both sides. It is safe for concurrent use.
+type Sender struct {
+	targets   *targets
+	transport *http.Transport
+	timeout   time.Duration
+	maxBody   int64
+	clock     clockwork.Clock
+	bufs      *bufferPool
+}
+
+// SenderOptions configure a Sender. Zero values take the defaults of the
+// shadow section.
+type SenderOptions struct {
+	// Timeouts are the app's connect and idle timeouts.
+	Timeouts manifest.Timeouts
+	// Timeout is each request's deadline (shadow.timeout); default 5s.
+	Timeout time.Duration
+	// MaxBody is how much of an answer is captured (shadow.max_body);
+	// default 1 MiB.
+	MaxBody int64
+	// Conns is how many idle connections are kept per backend; default 64.
+	Conns int
+	// Clock times the answers; nil: the real clock.
+	Clock clockwork.Clock
+}
+
+// NewSender returns a Sender to backends (http:// or https:// base URLs)
+// with its own transport.
+func NewSender(backends []string, opts SenderOptions) (*Sender, error) {
+	return newSender(backends, opts, &bufferPool{})
+}
+
+func newSender(backends []string, opts SenderOptions, bufs *bufferPool) (*Sender, error) {
+	t, err := newTargets(backends)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sender{targets: t, timeout: opts.Timeout, maxBody: opts.MaxBody, clock: opts.Clock, bufs: bufs}
+	if s.timeout <= 0 {
+		s.timeout = defaultTimeout
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = defaultMaxBody
+	}
+	if s.clock == nil {
+		s.clock = clockwork.NewRealClock()
+	}
+	s.transport = newTransport(opts.Timeouts, orDefault(opts.Conns, defaultWorkers), t)
+	return s, nil
+}
+
+// Answer is one captured answer of a Sender.
+type Answer struct {
+	compare.Response
+	// Stream says the answer is an event stream (SSE): only its status and
+	// headers are kept, and it is not to be compared.
+	Stream bool
+
+	sb *shared
+}
+
+// Release hands the answer's body buffer back for reuse; Body must not be
+// used after. Not calling it only costs an allocation.
+func (a *Answer) Release() {
+	a.sb.release()
+	a.sb, a.Body = nil, nil
+}
+
+// Send sends req to the next backend and captures its answer. req.URL holds
+// the path and query only (the backend's scheme, host and base path are
+// added); req.Host and req.Header are sent as they are, and req's context
+// is ignored: the request runs under ctx with the Sender's deadline. A side
+// that gives no answer is an Answer with Err set (and Timeout when the
+// deadline passed), never an error.
+func (s *Sender) Send(ctx context.Context, req *http.Request) Answer {
+	res, sb, stream := s.send(ctx, req)
+	return Answer{Response: res, Stream: stream, sb: sb}
+}
+
+// CloseIdleConnections closes the Sender's idle connections.
+func (s *Sender) CloseIdleConnections() { s.transport.CloseIdleConnections() }
+
+// send is Send, with the buffer that holds the captured body.
+func (s *Sender) send(ctx context.Context, req *http.Request) (res compare.Response, sb *shared, stream bool) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	target(req.URL, s.targets.pick())
+	req = req.WithContext(ctx)
+	start := s.clock.Now()
+	hr, err := s.transport.RoundTrip(req)
+	if err != nil {
+		return failed(ctx, err), nil, false
+	}
+	defer hr.Body.Close()
+	if isEventStream(hr.Header) {
+		return compare.Response{Status: hr.StatusCode, Header: hr.Header}, nil, true
+	}
+	sb = s.bufs.get()
+	if hr.ContentLength > 0 {
+		sb.buf.Grow(int(min(hr.ContentLength, s.maxBody)) + bytes.MinRead)
+	}
+	truncated, err := s.readAnswer(sb, hr.Body)
+	if err != nil {
+		sb.release()
+		return failed(ctx, err), nil, false
+	}
+	return compare.Response{
+		Status:    hr.StatusCode,
+		Header:    hr.Header,
+		Body:      sb.bytes(),
+		Truncated: truncated,
+		Latency:   s.clock.Since(start),
+	}, sb, false
+}
+
+// readAnswer reads up to max_body bytes of body into sb and reports
+// whether there was more (read on up to drainLimit and thrown away).
+func (s *Sender) readAnswer(sb *shared, body io.Reader) (truncated bool, err error) {
+	if _, err := sb.buf.ReadFrom(io.LimitReader(body, s.maxBody)); err != nil {
+		return false, err
+	}
+	n, err := io.CopyN(io.Discard, body, drainLimit)
+	if err == io.EOF {
+		err = nil
+	}
+	return n > 0, err
+}
+
+// failed is the response of a side that gave none.
+func failed(ctx context.Context, err error) compare.Response {
+	var ne net.Error
+	timeout := errors.Is(ctx.Err(), context.DeadlineExceeded) ||
+		errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+	return compare.Response{Err: err, Timeout: timeout}
+}
+
+// target points u at backend base, as the load balancer does: scheme and
+// host replaced, base path prefixed, base query prepended.
+func target(u, base *url.URL) {
+	u.Scheme, u.Host = base.Scheme, base.Host
+	if bp := strings.TrimSuffix(base.Path, "/"); bp != "" {
+		u.Path = bp + "/" + strings.TrimPrefix(u.Path, "/")
+		if u.RawPath != "" {
+			u.RawPath = strings.TrimSuffix(base.EscapedPath(), "/") + "/" + strings.TrimPrefix(u.RawPath, "/")
+		}
+	}
+	switch {
+	case base.RawQuery == "":
+	case u.RawQuery == "":
+		u.RawQuery = base.RawQuery
+	default:
+		u.RawQuery = base.RawQuery + "&" + u.RawQuery
+	}
+}
+
+// newTransport is a Sender's own transport, apart from the load
+// balancer's: idle connections for every worker, the app's connect and idle
+// timeouts, no compression (bodies are compared as the backends sent them),
+// no environment proxy. The deadline is the request's context.
+func newTransport(t manifest.Timeouts, conns int, dest *targets) *http.Transport {
+	connect := t.Connect.Or(defaultConnect)
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost:   conns,
+		IdleConnTimeout:       t.Idle.Or(defaultIdle),
+		TLSHandshakeTimeout:   connect,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+		ForceAttemptHTTP2:     dest.https(),
+		WriteBufferSize:       16 << 10,
+		ReadBufferSize:        16 << 10,
+	}
+}
+
+// targets are the backends of one destination, taken round robin.
+type targets struct {
+	urls []*url.URL
+	next atomic.Uint64
+}
+
+func newTargets(raw []string) (*targets, error) {
+	if len(raw) == 0 {
+		return nil, errors.New("no backends")
+	}
+	t := &targets{}
+	for _, r := range raw {
+		u, err := url.Parse(strings.TrimSpace(r))
+		if err != nil {
+			return nil, fmt.Errorf("parsing backend %q: %w", r, err)
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("backend %q is not an http:// or https:// URL", r)
+		}
+		t.urls = append(t.urls, u)
+	}
+	return t, nil
+}
+
+func (t *targets) pick() *url.URL {
+	return t.urls[(t.next.Add(1)-1)%uint64(len(t.urls))]
+}
+
+func (t *targets) https() bool {
+	for _, u := range t.urls {
+		if u.Scheme == "https" {
+			return true
+		}
+	}
+	return false
+}
