@@ -236,9 +236,14 @@ run_wrk() {
 	echo "${out#RESULT }" >>"$TMP/results-$name"
 }
 
+# load1 prints the 1-minute load average.
+load1() {
+	cut -d' ' -f1 /proc/loadavg
+}
+
 # measure NAME PORT: warm up, then one measured run (see run_wrk).
 measure() {
-	echo "  $1: warmup $WARMUP, then $DURATION"
+	echo "  $1: warmup $WARMUP, then $DURATION (load $(load1))"
 	warmup "$2"
 	run_wrk "$1" "$2"
 }
