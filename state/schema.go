@@ -16,6 +16,38 @@ var migrations = []string{
 		weight     INTEGER NOT NULL CHECK (weight BETWEEN 0 AND 100),
 		updated_at INTEGER NOT NULL
 	)`,
+	// 2: the whole state of an app, weights carried over. Times are Unix
+	// milliseconds, 0 for none.
+	`CREATE TABLE apps (
+		app        TEXT PRIMARY KEY,
+		weight     INTEGER NOT NULL CHECK (weight BETWEEN 0 AND 100),
+		phase      TEXT NOT NULL DEFAULT '',
+		plan_step  INTEGER NOT NULL DEFAULT 0 CHECK (plan_step >= 0),
+		step_since INTEGER NOT NULL DEFAULT 0,
+		paused     INTEGER NOT NULL DEFAULT 0,
+		version    INTEGER NOT NULL,
+		updated_at INTEGER NOT NULL
+	);
+	INSERT INTO apps (app, weight, version, updated_at)
+		SELECT app, weight, 1, updated_at FROM weights;
+	DROP TABLE weights`,
+	// 3: events, append-only (AUTOINCREMENT never reuses an id; the
+	// triggers refuse edits).
+	`CREATE TABLE events (
+		id     INTEGER PRIMARY KEY AUTOINCREMENT,
+		at     INTEGER NOT NULL,
+		app    TEXT NOT NULL,
+		kind   TEXT NOT NULL,
+		actor  TEXT NOT NULL,
+		before TEXT NOT NULL,
+		after  TEXT NOT NULL,
+		reason TEXT NOT NULL
+	);
+	CREATE INDEX events_app ON events (app, id);
+	CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+		BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+	CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+		BEGIN SELECT RAISE(ABORT, 'events are append-only'); END`,
 }
 
 // migrate creates the version table if needed and applies the migrations the

@@ -5,9 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
+	"time"
 
 	"github.com/jonboulle/clockwork"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -19,22 +22,29 @@ const DBFile = "state.db"
 // busyTimeoutMs is how long a statement waits for another writer's lock.
 const busyTimeoutMs = 5000
 
-// sqliteStore is the embedded Store.
+// sqliteStore is the embedded Store. Every change is one SQLite transaction
+// (WAL, synchronous NORMAL: a crash loses at most the last commits, never
+// leaves a half-written state). Its loop re-reads every app each poll
+// interval, so that a change made by another process on the same state.db
+// (a standalone `migrate rollback watch`) reaches Watch.
 type sqliteStore struct {
 	db    *sql.DB
 	path  string
 	clock clockwork.Clock
+	log   *slog.Logger
+	audit *auditLog
+	hub   *hub
+
+	stop      context.CancelFunc
+	loopDone  chan struct{}
+	closeOnce sync.Once
+	closeErr  error
 }
 
-// openSQLite opens or creates dir/state.db and brings its schema up to
-// date. A nil clock is the real one; it stamps updated_at.
-func openSQLite(ctx context.Context, dir string, clock clockwork.Clock) (*sqliteStore, error) {
-	if dir == "" {
-		dir = "."
-	}
-	if clock == nil {
-		clock = clockwork.NewRealClock()
-	}
+// openSQLite opens or creates state.db in opts.DataDir, brings its schema
+// up to date, opens the audit log and starts the re-read loop.
+func openSQLite(ctx context.Context, opts Options) (*sqliteStore, error) {
+	dir := opts.DataDir
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data dir %s: %w", dir, err)
 	}
@@ -47,11 +57,32 @@ func openSQLite(ctx context.Context, dir string, clock clockwork.Clock) (*sqlite
 	if err != nil {
 		return nil, fmt.Errorf("opening state store %s: %w", path, err)
 	}
-	if err := migrate(ctx, db); err != nil {
+	s := &sqliteStore{db: db, path: path, clock: opts.Clock, log: opts.Logger, hub: newHub()}
+	if err := s.load(ctx, dir); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("opening state store %s: %w", path, err)
+		return nil, err
 	}
-	return &sqliteStore{db: db, path: path, clock: clock}, nil
+	loopCtx, stop := context.WithCancel(context.Background())
+	s.stop, s.loopDone = stop, make(chan struct{})
+	go s.run(loopCtx, opts.Clock.NewTicker(opts.PollInterval))
+	return s, nil
+}
+
+// load migrates the schema, reads every app into the hub and opens the
+// audit log.
+func (s *sqliteStore) load(ctx context.Context, dir string) error {
+	if err := migrate(ctx, s.db); err != nil {
+		return fmt.Errorf("opening state store %s: %w", s.path, err)
+	}
+	all, err := s.Apps(ctx)
+	if err != nil {
+		return fmt.Errorf("opening state store %s: %w", s.path, err)
+	}
+	s.hub.replace(all, 0, false)
+	if s.audit, err = openAuditLog(dir); err != nil {
+		return err
+	}
+	return nil
 }
 
 // sqliteDSN is a file: URI for path with the connection settings every
@@ -73,35 +104,171 @@ func sqliteDSN(path string) (string, error) {
 	return u.String(), nil
 }
 
-func (s *sqliteStore) Weight(ctx context.Context, app string) (int, bool, error) {
-	var w int
-	err := s.db.QueryRowContext(ctx, `SELECT weight FROM weights WHERE app = ?`, app).Scan(&w)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, false, nil
+// run re-reads every app at each tick until ctx is done.
+func (s *sqliteStore) run(ctx context.Context, tick clockwork.Ticker) {
+	defer close(s.loopDone)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.Chan():
+			s.poll(ctx)
+		}
 	}
+}
+
+func (s *sqliteStore) poll(ctx context.Context) {
+	since := s.hub.mark()
+	all, err := s.Apps(ctx)
 	if err != nil {
-		return 0, false, fmt.Errorf("reading weight of %s from %s: %w", app, s.path, err)
+		if ctx.Err() == nil {
+			s.log.Warn("re-reading state store", "path", s.path, "err", err)
+		}
+		return
 	}
-	return w, true, nil
+	s.hub.replace(all, since, false)
+}
+
+const appColumns = `app, weight, phase, plan_step, step_since, paused, version, updated_at`
+
+type scanner interface{ Scan(...any) error }
+
+func scanApp(row scanner) (AppState, error) {
+	var st AppState
+	var since, updated int64
+	err := row.Scan(&st.App, &st.Weight, &st.Phase, &st.PlanStep, &since, &st.Paused, &st.Version, &updated)
+	st.StepSince, st.UpdatedAt = fromMillis(since), fromMillis(updated)
+	return st, err
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func getApp(ctx context.Context, q querier, app string) (AppState, bool, error) {
+	st, err := scanApp(q.QueryRowContext(ctx, `SELECT `+appColumns+` FROM apps WHERE app = ?`, app))
+	if errors.Is(err, sql.ErrNoRows) {
+		return AppState{}, false, nil
+	}
+	return st, err == nil, err
+}
+
+func (s *sqliteStore) Get(ctx context.Context, app string) (AppState, bool, error) {
+	st, ok, err := getApp(ctx, s.db, app)
+	if err != nil {
+		return AppState{}, false, fmt.Errorf("reading state of %s from %s: %w", app, s.path, err)
+	}
+	if ok {
+		s.hub.offer(st)
+	}
+	return st, ok, nil
+}
+
+func (s *sqliteStore) Apps(ctx context.Context) ([]AppState, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+appColumns+` FROM apps ORDER BY app`)
+	if err != nil {
+		return nil, fmt.Errorf("reading apps from %s: %w", s.path, err)
+	}
+	defer rows.Close()
+	var out []AppState
+	for rows.Next() {
+		st, err := scanApp(rows)
+		if err != nil {
+			return nil, fmt.Errorf("reading apps from %s: %w", s.path, err)
+		}
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading apps from %s: %w", s.path, err)
+	}
+	return out, nil
+}
+
+func (s *sqliteStore) Update(ctx context.Context, app string, fn func(*AppState) error) (AppState, error) {
+	if app == "" {
+		return AppState{}, ErrNoApp
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return AppState{}, fmt.Errorf("updating state of %s in %s: %w", app, s.path, err)
+	}
+	defer tx.Rollback()
+	cur, ok, err := getApp(ctx, tx, app)
+	if err != nil {
+		return AppState{}, fmt.Errorf("updating state of %s in %s: %w", app, s.path, err)
+	}
+	if !ok {
+		cur = AppState{App: app}
+	}
+	st, changed, err := apply(cur, ok, fn, s.clock.Now())
+	if err != nil || !changed {
+		return st, err
+	}
+	if err := saveApp(ctx, tx, st); err != nil {
+		return AppState{}, fmt.Errorf("updating state of %s in %s: %w", app, s.path, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return AppState{}, fmt.Errorf("updating state of %s in %s: %w", app, s.path, err)
+	}
+	s.hub.offer(st)
+	return st, nil
+}
+
+// apply runs fn on a copy of cur (saved when exists) and returns the state
+// to save and whether it differs from cur. Both backends' Update use it.
+func apply(cur AppState, exists bool, fn func(*AppState) error, now time.Time) (AppState, bool, error) {
+	st := cur
+	if err := fn(&st); err != nil {
+		return AppState{}, false, fmt.Errorf("updating state of %s: %w", cur.App, err)
+	}
+	st = st.next(cur, now)
+	if err := st.validate(); err != nil {
+		return AppState{}, false, fmt.Errorf("updating state of %s: %w", cur.App, err)
+	}
+	if exists && sameContent(st, cur) {
+		return cur, false, nil
+	}
+	return st, true, nil
+}
+
+func saveApp(ctx context.Context, tx *sql.Tx, st AppState) error {
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (app) DO UPDATE SET
+			weight = excluded.weight, phase = excluded.phase,
+			plan_step = excluded.plan_step, step_since = excluded.step_since,
+			paused = excluded.paused, version = excluded.version,
+			updated_at = excluded.updated_at`,
+		st.App, st.Weight, st.Phase, st.PlanStep, toMillis(st.StepSince), st.Paused, st.Version, toMillis(st.UpdatedAt))
+	return err
+}
+
+func (s *sqliteStore) Weight(ctx context.Context, app string) (int, bool, error) {
+	return weightOf(ctx, s, app)
 }
 
 func (s *sqliteStore) SetWeight(ctx context.Context, app string, weight int) error {
-	if err := checkWeight(app, weight); err != nil {
-		return err
-	}
-	_, err := s.db.ExecContext(ctx, `
-		INSERT INTO weights (app, weight, updated_at) VALUES (?, ?, ?)
-		ON CONFLICT (app) DO UPDATE SET weight = excluded.weight, updated_at = excluded.updated_at`,
-		app, weight, s.clock.Now().UnixMilli())
-	if err != nil {
-		return fmt.Errorf("saving weight of %s to %s: %w", app, s.path, err)
-	}
-	return nil
+	return setWeight(ctx, s, app, weight)
 }
 
+func (s *sqliteStore) Watch(ctx context.Context) <-chan Change { return s.hub.watch(ctx) }
+
+func (s *sqliteStore) Status() Status { return Status{Backend: BackendEmbedded, Up: true} }
+
 func (s *sqliteStore) Close() error {
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("closing state store %s: %w", s.path, err)
-	}
-	return nil
+	s.closeOnce.Do(func() {
+		s.stop()
+		<-s.loopDone
+		s.hub.close()
+		var errs []error
+		if err := s.db.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing state store %s: %w", s.path, err))
+		}
+		if err := s.audit.close(); err != nil {
+			errs = append(errs, err)
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
 }

@@ -1,38 +1,87 @@
-// Package state keeps migrate's shared migration state: for now, the weight
-// (share of traffic on the new side) of every app, so that a restart or a
-// rollback does not lose it.
+// Package state keeps migrate's shared migration state: for every app its
+// weight (share of traffic on the new side), phase, progressive-plan position
+// and pause flag, and the events that changed them (weight changes, plan
+// steps, rollbacks, verdicts, store outages), so that a restart, a rollback
+// or a second instance never loses them.
 //
-// Open picks the backend from the manifest's `state:` section. The embedded
-// backend (the default) is a SQLite database, state.db in the data dir, for
-// a single `migrate serve`. The Redis backend, for several instances serving
-// one app, comes later.
+// Open picks the backend from the manifest's `state:` section:
 //
-// The package emits no metrics and starts no goroutines of its own.
+//   - embedded (the default): a SQLite database, state.db in the data dir,
+//     for one `migrate serve` (and the CLI commands beside it).
+//   - redis: one Redis shared by several `migrate serve` instances. A change
+//     made by one instance is published and reaches the others within a
+//     second (pub/sub plus a re-read every second, so a missed message
+//     heals). When Redis is lost, reads keep answering the last known state
+//     together with an error wrapping ErrStoreDown, writes fail with it, and
+//     the store reconciles when Redis returns.
+//
+// Either backend also writes every event this process appends to an
+// append-only audit log, events.log (JSON lines, one fsync per event) in the
+// data dir.
+//
+// A Store owns one background goroutine (the re-read, and for Redis the
+// subscription and health check) and one per Watch; Close stops them all.
+// The package emits no metrics; it logs store outages through the logger in
+// Options.
 package state
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jonboulle/clockwork"
 
 	"github.com/migratekit/migrate/manifest"
 )
 
-// Store holds the migration state of every app. Its methods are safe for
-// concurrent use.
-//
-// Later issues extend this interface: the event log (appending and listing
-// events), an app's phase and progressive-plan step, and change notification
-// (a Watch(ctx) <-chan Change fed by Redis pub/sub, so that a weight set on
-// one instance reaches every instance). Values are keyed by app name so each
-// of these slots in as its own table or key space.
+// Store holds the migration state and the events of every app. Its methods
+// are safe for concurrent use.
 type Store interface {
+	// Get returns app's state; ok is false when none was saved. When the
+	// store is down (Redis unreachable) it returns the last known state
+	// together with an error wrapping ErrStoreDown.
+	Get(ctx context.Context, app string) (st AppState, ok bool, err error)
+	// Apps returns the state of every app, sorted by name; when the store
+	// is down, the last known states with an error wrapping ErrStoreDown.
+	Apps(ctx context.Context) ([]AppState, error)
+	// Update atomically reads app's state (the zero state, App set, when
+	// none was saved), passes it to fn and saves what fn leaves, with
+	// Version incremented and UpdatedAt stamped. It returns the saved state.
+	// When fn returns an error nothing is saved and Update returns it
+	// wrapped; when fn changes nothing, nothing is written and the current
+	// state is returned. fn may run more than once (Redis retries when
+	// another instance wrote in between), so it must only modify the state
+	// it is given, and it must be quick: the embedded store holds its write
+	// lock while fn runs. A state with a weight outside 0-100, a negative
+	// plan step or an over-long phase is refused.
+	Update(ctx context.Context, app string, fn func(*AppState) error) (AppState, error)
 	// Weight returns the saved weight of app; ok is false when none was
-	// saved.
+	// saved. It is Get for callers that only need the weight.
 	Weight(ctx context.Context, app string) (weight int, ok bool, err error)
-	// SetWeight saves app's weight, 0 to 100.
+	// SetWeight saves app's weight, 0 to 100, leaving the rest of its
+	// state as it is.
 	SetWeight(ctx context.Context, app string, weight int) error
-	// Close releases the store.
+	// AppendEvent records e, stamping At with the store's clock when it is
+	// zero, and returns it with its ID. Kind is required; Before, After
+	// and Reason longer than MaxEventField bytes are cut. The event is also
+	// written to this process's audit log.
+	AppendEvent(ctx context.Context, e Event) (Event, error)
+	// Events returns the events q selects, oldest first.
+	Events(ctx context.Context, q Query) ([]Event, error)
+	// Watch returns a channel that first delivers the state of every app
+	// the store knows, then every change, whether this instance or another
+	// one made it. When one app changes faster than the receiver reads,
+	// the receiver gets its latest state (never an older one after a
+	// newer one). After a store outage, every app's state is delivered
+	// again. The channel is closed when ctx is done or the store is closed.
+	Watch(ctx context.Context) <-chan Change
+	// Status says whether the store is reachable.
+	Status() Status
+	// Close stops the store's goroutines, closes every Watch channel and
+	// releases the store.
 	Close() error
 }
 
@@ -42,20 +91,104 @@ const (
 	BackendRedis    = "redis"
 )
 
-// ErrWeightRange is returned by SetWeight for a weight outside 0-100.
-var ErrWeightRange = errors.New("weight out of range 0-100")
+// Errors callers branch on.
+var (
+	// ErrWeightRange is returned for a weight outside 0-100.
+	ErrWeightRange = errors.New("weight out of range 0-100")
+	// ErrNoApp is returned for an empty app name.
+	ErrNoApp = errors.New("no app name")
+	// ErrInvalid is returned for a state or an event the store refuses
+	// (other than a weight out of range).
+	ErrInvalid = errors.New("invalid")
+	// ErrStoreDown is wrapped by the errors of a store that cannot reach
+	// its backend (Redis). Reads still return the last known state.
+	ErrStoreDown = errors.New("state store down")
+	// ErrClosed is returned by a store used after Close.
+	ErrClosed = errors.New("state store closed")
+)
 
-// ErrNoApp is returned for an empty app name.
-var ErrNoApp = errors.New("no app name")
+// DefaultPollInterval is how often a store re-reads every app's state to
+// catch changes it was not told about (another process on the same
+// state.db, a lost Redis message) and, for Redis, to check that Redis is
+// back.
+const DefaultPollInterval = time.Second
 
-// Open opens the store cfg selects. The embedded backend opens or creates
-// state.db in dataDir, creating dataDir (mode 0700) if needed.
+// DefaultRedisTimeout bounds every Redis dial, read and write unless the URL
+// sets its own (dial_timeout, read_timeout, write_timeout).
+const DefaultRedisTimeout = time.Second
+
+// DefaultKeyPrefix starts the name of every Redis key and channel.
+const DefaultKeyPrefix = "migrate:"
+
+// DefaultMaxEvents is roughly how many events the Redis backend keeps (its
+// stream is trimmed with MAXLEN ~).
+const DefaultMaxEvents = 10000
+
+// Options are the dependencies and tuning of a Store. The zero value is
+// usable: data in the current directory, no logs, the real clock.
+type Options struct {
+	// DataDir holds state.db (embedded) and events.log (both backends); it
+	// is created (mode 0700) if needed. Empty means the current directory.
+	DataDir string
+	// Logger receives store outages and recoveries; nil discards.
+	Logger *slog.Logger
+	// Clock stamps states and events and drives the re-read; nil is the
+	// real clock.
+	Clock clockwork.Clock
+	// PollInterval is DefaultPollInterval when zero.
+	PollInterval time.Duration
+	// KeyPrefix starts every Redis key and channel name; DefaultKeyPrefix
+	// when empty. Instances sharing state must use the same prefix.
+	KeyPrefix string
+	// RedisTimeout is DefaultRedisTimeout when zero.
+	RedisTimeout time.Duration
+	// MaxEvents is DefaultMaxEvents when zero (Redis only; the embedded
+	// store keeps every event).
+	MaxEvents int
+}
+
+func (o Options) withDefaults() Options {
+	if o.DataDir == "" {
+		o.DataDir = "."
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = DefaultPollInterval
+	}
+	if o.KeyPrefix == "" {
+		o.KeyPrefix = DefaultKeyPrefix
+	}
+	if o.RedisTimeout <= 0 {
+		o.RedisTimeout = DefaultRedisTimeout
+	}
+	if o.MaxEvents <= 0 {
+		o.MaxEvents = DefaultMaxEvents
+	}
+	return o
+}
+
+// Open opens the store cfg selects with its data in dataDir and default
+// options. See OpenWith.
 func Open(ctx context.Context, cfg manifest.State, dataDir string) (Store, error) {
+	return OpenWith(ctx, cfg, Options{DataDir: dataDir})
+}
+
+// OpenWith opens the store cfg selects. The embedded backend opens or
+// creates state.db in opts.DataDir. The Redis backend connects to cfg.URL
+// (redis://, rediss:// or unix://) and fails when Redis cannot be reached
+// now: a start-up without the shared state is refused rather than guessed.
+func OpenWith(ctx context.Context, cfg manifest.State, opts Options) (Store, error) {
+	opts = opts.withDefaults()
 	switch cfg.Backend {
 	case "", BackendEmbedded:
-		return openSQLite(ctx, dataDir, nil)
+		return openSQLite(ctx, opts)
 	case BackendRedis:
-		return nil, errors.New("state backend redis: not available yet")
+		return openRedis(ctx, cfg.URL, opts)
 	}
 	return nil, fmt.Errorf("state backend %q: unknown (want %s or %s)", cfg.Backend, BackendEmbedded, BackendRedis)
 }
@@ -68,4 +201,25 @@ func checkWeight(app string, weight int) error {
 		return fmt.Errorf("setting weight of %s to %d: %w", app, weight, ErrWeightRange)
 	}
 	return nil
+}
+
+// setWeight is SetWeight on top of Update.
+func setWeight(ctx context.Context, s Store, app string, weight int) error {
+	if err := checkWeight(app, weight); err != nil {
+		return err
+	}
+	_, err := s.Update(ctx, app, func(st *AppState) error {
+		st.Weight = weight
+		return nil
+	})
+	return err
+}
+
+// weightOf is Weight on top of Get.
+func weightOf(ctx context.Context, s Store, app string) (int, bool, error) {
+	st, ok, err := s.Get(ctx, app)
+	if !ok {
+		return 0, false, err
+	}
+	return st.Weight, true, err
 }

@@ -4,27 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/jonboulle/clockwork"
-
-	"github.com/migratekit/migrate/manifest"
 )
 
-func openTemp(t *testing.T, dir string) Store {
-	t.Helper()
-	s, err := Open(t.Context(), manifest.State{}, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+// The tests in this file hold for every backend.
 
 func TestWeightRoundTrip(t *testing.T) {
 	type set struct {
@@ -42,21 +30,22 @@ func TestWeightRoundTrip(t *testing.T) {
 		{"apps are separate", []set{{"a", 5}, {"b", 95}, {"a", 10}}, map[string]int{"a": 10, "b": 95}},
 		{"unknown app", nil, map[string]int{}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := openTemp(t, t.TempDir())
-			defer s.Close()
-			for _, st := range tt.sets {
-				if err := s.SetWeight(t.Context(), st.app, st.weight); err != nil {
-					t.Fatal(err)
+	forEachBackend(t, func(t *testing.T, b backend) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				s := b.open(t)
+				for _, st := range tt.sets {
+					if err := s.SetWeight(t.Context(), st.app, st.weight); err != nil {
+						t.Fatal(err)
+					}
 				}
-			}
-			got := readWeights(t, s, "a", "b", "shop", "never-set")
-			if diff := cmp.Diff(got, tt.want); diff != "" {
-				t.Errorf("weights mismatch (-got +want):\n%s", diff)
-			}
-		})
-	}
+				got := readWeights(t, s, "a", "b", "shop", "never-set")
+				if diff := cmp.Diff(got, tt.want); diff != "" {
+					t.Errorf("weights mismatch (-got +want):\n%s", diff)
+				}
+			})
+		}
+	})
 }
 
 // readWeights returns the saved weights of apps, leaving out those with
@@ -78,24 +67,6 @@ func readWeights(t *testing.T, s Store, apps ...string) map[string]int {
 	return out
 }
 
-func TestRestartKeepsWeight(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
-	s := openTemp(t, dir)
-	if err := s.SetWeight(t.Context(), "shop", 40); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	s = openTemp(t, dir)
-	defer s.Close()
-	got := readWeights(t, s, "shop")
-	if diff := cmp.Diff(got, map[string]int{"shop": 40}); diff != "" {
-		t.Errorf("after reopen (-got +want):\n%s", diff)
-	}
-}
-
 func TestSetWeightRejects(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -107,187 +78,312 @@ func TestSetWeightRejects(t *testing.T) {
 		{"over 100", "shop", 101, ErrWeightRange},
 		{"no app", "", 10, ErrNoApp},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := openTemp(t, t.TempDir())
-			defer s.Close()
-			if err := s.SetWeight(t.Context(), "shop", 30); err != nil {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				s := b.open(t)
+				if err := s.SetWeight(t.Context(), "shop", 30); err != nil {
+					t.Fatal(err)
+				}
+				err := s.SetWeight(t.Context(), tt.app, tt.weight)
+				if !errors.Is(err, tt.wantErr) {
+					t.Errorf("SetWeight(%q, %d) = %v, want %v", tt.app, tt.weight, err, tt.wantErr)
+				}
+				got := readWeights(t, s, "shop")
+				if diff := cmp.Diff(got, map[string]int{"shop": 30}); diff != "" {
+					t.Errorf("weight changed by a rejected set (-got +want):\n%s", diff)
+				}
+			})
+		}
+	})
+}
+
+var errTest = errors.New("test refuses")
+
+func TestUpdate(t *testing.T) {
+	t0 := newFakeClock().Now()
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	type step struct {
+		advance time.Duration // clock advance before the update
+		fn      func(*AppState) error
+		wantErr error
+	}
+	tests := []struct {
+		name  string
+		steps []step
+		want  AppState // Get afterwards
+		ok    bool
+	}{
+		{
+			name:  "new app",
+			steps: []step{{fn: func(s *AppState) error { s.Weight, s.Phase = 5, "cutover"; return nil }}},
+			want:  AppState{App: "shop", Weight: 5, Phase: "cutover", Version: 1, UpdatedAt: t0},
+			ok:    true,
+		},
+		{
+			name: "keeps what fn leaves",
+			steps: []step{
+				{fn: func(s *AppState) error {
+					s.PlanStep, s.StepSince, s.Phase = 2, at(-time.Minute), "cutover"
+					return nil
+				}},
+				{advance: time.Second, fn: func(s *AppState) error { s.Weight = 50; return nil }},
+				{advance: time.Second, fn: func(s *AppState) error { s.Paused = true; return nil }},
+			},
+			want: AppState{App: "shop", Weight: 50, Phase: "cutover", PlanStep: 2, StepSince: at(-time.Minute),
+				Paused: true, Version: 3, UpdatedAt: at(2 * time.Second)},
+			ok: true,
+		},
+		{
+			name: "no change writes nothing",
+			steps: []step{
+				{fn: func(s *AppState) error { s.Weight = 5; return nil }},
+				{advance: time.Minute, fn: func(s *AppState) error { s.Weight = 5; return nil }},
+			},
+			want: AppState{App: "shop", Weight: 5, Version: 1, UpdatedAt: t0},
+			ok:   true,
+		},
+		{
+			name: "fn error saves nothing",
+			steps: []step{
+				{fn: func(s *AppState) error { s.Weight = 5; return nil }},
+				{fn: func(s *AppState) error { s.Weight = 90; return errTest }, wantErr: errTest},
+			},
+			want: AppState{App: "shop", Weight: 5, Version: 1, UpdatedAt: t0},
+			ok:   true,
+		},
+		{
+			name:  "fn error on a new app",
+			steps: []step{{fn: func(s *AppState) error { s.Weight = 5; return errTest }, wantErr: errTest}},
+		},
+		{
+			name:  "app is not renamed",
+			steps: []step{{fn: func(s *AppState) error { s.App, s.Weight = "other", 7; return nil }}},
+			want:  AppState{App: "shop", Weight: 7, Version: 1, UpdatedAt: t0},
+			ok:    true,
+		},
+		{
+			name:  "times at millisecond precision",
+			steps: []step{{fn: func(s *AppState) error { s.StepSince = t0.Add(1500 * time.Microsecond); return nil }}},
+			want:  AppState{App: "shop", StepSince: at(time.Millisecond), Version: 1, UpdatedAt: t0},
+			ok:    true,
+		},
+		{
+			name:  "weight over 100",
+			steps: []step{{fn: func(s *AppState) error { s.Weight = 101; return nil }, wantErr: ErrWeightRange}},
+		},
+		{
+			name:  "negative plan step",
+			steps: []step{{fn: func(s *AppState) error { s.PlanStep = -1; return nil }, wantErr: ErrInvalid}},
+		},
+		{
+			name:  "phase too long",
+			steps: []step{{fn: func(s *AppState) error { s.Phase = strings.Repeat("x", MaxPhase+1); return nil }, wantErr: ErrInvalid}},
+		},
+	}
+	forEachBackend(t, func(t *testing.T, b backend) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				s := b.open(t)
+				for i, st := range tt.steps {
+					s.clock.Advance(st.advance)
+					_, err := s.Update(t.Context(), "shop", st.fn)
+					if !errors.Is(err, st.wantErr) {
+						t.Fatalf("step %d: Update() error = %v, want %v", i, err, st.wantErr)
+					}
+				}
+				got, ok, err := s.Get(t.Context(), "shop")
+				if err != nil || ok != tt.ok {
+					t.Fatalf("Get() = %v, %v, want ok=%v", ok, err, tt.ok)
+				}
+				if diff := cmp.Diff(got, tt.want); diff != "" {
+					t.Errorf("state (-got +want):\n%s", diff)
+				}
+			})
+		}
+	})
+}
+
+func TestUpdateReturnsSaved(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s := b.open(t)
+		got, err := s.Update(t.Context(), "shop", func(st *AppState) error { st.Weight = 25; return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		saved, _, err := s.Get(t.Context(), "shop")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(got, saved); diff != "" {
+			t.Errorf("Update() result vs Get() (-update +get):\n%s", diff)
+		}
+		apps, err := s.Apps(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(apps, []AppState{saved}); diff != "" {
+			t.Errorf("Apps() (-got +want):\n%s", diff)
+		}
+	})
+}
+
+// TestUpdateAtomic increments one counter from many goroutines on two
+// instances sharing the state: every increment must count.
+func TestUpdateAtomic(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s1, s2 := b.openPair(t, true)
+		const writers, rounds = 8, 25
+		var wg sync.WaitGroup
+		errs := make(chan error, writers*rounds)
+		for g := range writers {
+			s := []Store{s1, s2}[g%2]
+			wg.Go(func() {
+				for range rounds {
+					_, err := s.Update(t.Context(), "shop", func(st *AppState) error {
+						st.PlanStep++
+						return nil
+					})
+					if err != nil {
+						errs <- err
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("Update: %v", err)
+		}
+		for i, s := range []Store{s1, s2} {
+			got, _, err := s.Get(t.Context(), "shop")
+			if err != nil {
 				t.Fatal(err)
 			}
-			err := s.SetWeight(t.Context(), tt.app, tt.weight)
-			if !errors.Is(err, tt.wantErr) {
-				t.Errorf("SetWeight(%q, %d) = %v, want %v", tt.app, tt.weight, err, tt.wantErr)
+			if got.PlanStep != writers*rounds || got.Version != writers*rounds {
+				t.Errorf("instance %d: plan step %d, version %d; want %d increments", i+1, got.PlanStep, got.Version, writers*rounds)
 			}
-			got := readWeights(t, s, "shop")
-			if diff := cmp.Diff(got, map[string]int{"shop": 30}); diff != "" {
-				t.Errorf("weight changed by a rejected set (-got +want):\n%s", diff)
-			}
-		})
-	}
+		}
+	})
 }
 
 func TestConcurrentSetWeight(t *testing.T) {
-	s := openTemp(t, t.TempDir())
-	defer s.Close()
-	const writers, rounds, apps = 16, 20, 4
-	var wg sync.WaitGroup
-	errs := make(chan error, writers*rounds*2)
-	for g := range writers {
-		wg.Go(func() {
-			app := fmt.Sprintf("app%d", g%apps)
-			for r := range rounds {
-				if err := s.SetWeight(t.Context(), app, (g*rounds+r)%101); err != nil {
-					errs <- err
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s := b.open(t)
+		const writers, rounds, apps = 16, 20, 4
+		var wg sync.WaitGroup
+		errs := make(chan error, writers*rounds*2)
+		for g := range writers {
+			wg.Go(func() {
+				app := fmt.Sprintf("app%d", g%apps)
+				for r := range rounds {
+					if err := s.SetWeight(t.Context(), app, (g*rounds+r)%101); err != nil {
+						errs <- err
+					}
+					if _, _, err := s.Weight(t.Context(), app); err != nil {
+						errs <- err
+					}
 				}
-				if _, _, err := s.Weight(t.Context(), app); err != nil {
-					errs <- err
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Errorf("concurrent use: %v", err)
-	}
-	// Each app's weight is the last round of one of its writers.
-	for a := range apps {
-		app := fmt.Sprintf("app%d", a)
-		last := map[int]bool{}
-		for g := a; g < writers; g += apps {
-			last[(g*rounds+rounds-1)%101] = true
+			})
 		}
-		w, ok, err := s.Weight(t.Context(), app)
-		if err != nil || !ok || !last[w] {
-			t.Errorf("Weight(%q) = %d, %v, %v; want one of %v", app, w, ok, err, last)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("concurrent use: %v", err)
+		}
+		// Each app's weight is the last round of one of its writers.
+		for a := range apps {
+			app := fmt.Sprintf("app%d", a)
+			last := map[int]bool{}
+			for g := a; g < writers; g += apps {
+				last[(g*rounds+rounds-1)%101] = true
+			}
+			w, ok, err := s.Weight(t.Context(), app)
+			if err != nil || !ok || !last[w] {
+				t.Errorf("Weight(%q) = %d, %v, %v; want one of %v", app, w, ok, err, last)
+			}
+		}
+	})
+}
+
+func TestWatch(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		a, other := b.openPair(t, true)
+		if err := a.SetWeight(t.Context(), "old", 10); err != nil {
+			t.Fatal(err)
+		}
+		ch := a.Watch(t.Context())
+		if diff := cmp.Diff(recvChange(t, ch).State, AppState{App: "old", Weight: 10, Version: 1, UpdatedAt: a.clock.Now()}); diff != "" {
+			t.Errorf("first change is not the known state (-got +want):\n%s", diff)
+		}
+		oc := other.Watch(t.Context())
+		for _, w := range []int{5, 25, 50, 100} {
+			if err := a.SetWeight(t.Context(), "shop", w); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The embedded store learns of another's change when it
+		// re-reads; Redis publishes it.
+		a.clock.Advance(DefaultPollInterval)
+		for name, ch := range map[string]<-chan Change{"own": ch, "other instance": oc} {
+			seen := waitState(t, ch, "shop", weightIs(100))
+			assertIncreasing(t, name, seen)
+		}
+	})
+}
+
+// assertIncreasing checks that the states a watcher saw for one app never
+// go back to an older version.
+func assertIncreasing(t *testing.T, name string, seen []AppState) {
+	t.Helper()
+	for i := 1; i < len(seen); i++ {
+		if seen[i].Version <= seen[i-1].Version {
+			t.Errorf("%s: version %d after %d: %+v", name, seen[i].Version, seen[i-1].Version, seen)
 		}
 	}
 }
 
-func TestOpenErrors(t *testing.T) {
-	tests := []struct {
-		name    string
-		cfg     manifest.State
-		setup   func(t *testing.T, dir string) string // returns the data dir
-		wantErr []string                              // substrings
-	}{
-		{
-			name: "data dir under a file",
-			setup: func(t *testing.T, dir string) string {
-				writeFile(t, dir, "f", "x")
-				return filepath.Join(dir, "f", "data")
-			},
-			wantErr: []string{"creating data dir", filepath.Join("f", "data")},
-		},
-		{
-			name: "state.db is not a database",
-			setup: func(t *testing.T, dir string) string {
-				writeFile(t, dir, DBFile, strings.Repeat("garbage ", 1000))
-				return dir
-			},
-			wantErr: []string{"opening state store", DBFile},
-		},
-		{
-			name: "state.db is a directory",
-			setup: func(t *testing.T, dir string) string {
-				if err := os.Mkdir(filepath.Join(dir, DBFile), 0o700); err != nil {
-					t.Fatal(err)
-				}
-				return dir
-			},
-			wantErr: []string{"opening state store", DBFile},
-		},
-		{
-			name:    "schema newer than this binary",
-			setup:   func(t *testing.T, dir string) string { setSchemaVersion(t, dir, len(migrations)+1); return dir },
-			wantErr: []string{"opening state store", DBFile, "newer than this migrate"},
-		},
-		{
-			name:    "redis",
-			cfg:     manifest.State{Backend: "redis", URL: "redis://127.0.0.1:6379/0"},
-			setup:   func(t *testing.T, dir string) string { return dir },
-			wantErr: []string{"state backend redis: not available yet"},
-		},
-		{
-			name:    "unknown backend",
-			cfg:     manifest.State{Backend: "etcd"},
-			setup:   func(t *testing.T, dir string) string { return dir },
-			wantErr: []string{`state backend "etcd": unknown`},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := tt.setup(t, t.TempDir())
-			s, err := Open(t.Context(), tt.cfg, dir)
-			if err == nil {
-				s.Close()
-				t.Fatalf("Open() succeeded, want an error containing %q", tt.wantErr)
+func TestWatchEnds(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s := b.open(t)
+		if err := s.SetWeight(t.Context(), "shop", 10); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		byCtx, byClose := s.Watch(ctx), s.Watch(t.Context())
+		cancel()
+		assertClosed(t, "watch whose context is done", byCtx)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		assertClosed(t, "watch of a closed store", byClose)
+		assertClosed(t, "watch started after Close", s.Watch(t.Context()))
+	})
+}
+
+// assertClosed drains ch (it may hold the initial state) and fails if it
+// is not closed in time.
+func assertClosed(t *testing.T, name string, ch <-chan Change) {
+	t.Helper()
+	deadline := time.After(waitFor)
+	for {
+		select {
+		case _, ok := <-ch:
+			if !ok {
+				return
 			}
-			for _, want := range tt.wantErr {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("Open() error = %q, want it to contain %q", err, want)
-				}
-			}
-		})
+		case <-deadline:
+			t.Fatalf("%s: not closed", name)
+		}
 	}
 }
 
-func writeFile(t *testing.T, dir, name, content string) {
-	t.Helper()
-	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func setSchemaVersion(t *testing.T, dir string, v int) {
-	t.Helper()
-	s, err := openSQLite(t.Context(), dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := s.db.Exec(`UPDATE schema_version SET version = ?`, v); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestOpenCreates(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "a", "b")
-	clock := clockwork.NewFakeClockAt(time.UnixMilli(1_700_000_000_000))
-	s, err := openSQLite(t.Context(), dir, clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.SetWeight(t.Context(), "shop", 5); err != nil {
-		t.Fatal(err)
-	}
-
-	type facts struct {
-		DirMode   os.FileMode
-		Journal   string
-		Version   int
-		UpdatedAt int64
-	}
-	var got facts
-	fi, err := os.Stat(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got.DirMode = fi.Mode().Perm()
-	ctx := context.Background()
-	mustScan(t, s.db.QueryRowContext(ctx, `PRAGMA journal_mode`), &got.Journal)
-	mustScan(t, s.db.QueryRowContext(ctx, `SELECT version FROM schema_version`), &got.Version)
-	mustScan(t, s.db.QueryRowContext(ctx, `SELECT updated_at FROM weights WHERE app = 'shop'`), &got.UpdatedAt)
-	want := facts{DirMode: 0o700, Journal: "wal", Version: len(migrations), UpdatedAt: 1_700_000_000_000}
-	if diff := cmp.Diff(got, want); diff != "" {
-		t.Errorf("new store mismatch (-got +want):\n%s", diff)
-	}
-}
-
-func mustScan(t *testing.T, row interface{ Scan(...any) error }, dst any) {
-	t.Helper()
-	if err := row.Scan(dst); err != nil {
-		t.Fatal(err)
-	}
+func TestStatusUp(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s := b.open(t)
+		got := s.Status()
+		if diff := cmp.Diff(got, Status{Backend: b.name, Up: true}); diff != "" {
+			t.Errorf("Status() (-got +want):\n%s", diff)
+		}
+	})
 }
