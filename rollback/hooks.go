@@ -131,7 +131,12 @@ func runHook(ctx context.Context, h manifest.Hook, env []string, stdin []byte, l
 	cmd := hookCommand(ctx, h.Command, env, stdin, out)
 	start := time.Now()
 	err := cmd.Run()
-	if ctx.Err() != nil && err != nil {
+	if errors.Is(err, exec.ErrWaitDelay) {
+		// The hook exited well but left a child holding its output open.
+		logger.Warn("rollback hook left a process holding its output", "command", h.Command)
+		err = nil
+	}
+	if ctx.Err() != nil && err != nil && cmd.Process != nil {
 		err = fmt.Errorf("killed after %s: %w", time.Since(start).Round(time.Millisecond), context.Cause(ctx))
 	}
 	attrs := []any{"command", h.Command, "duration", time.Since(start), "output", out.String(), "output_dropped", out.dropped}
