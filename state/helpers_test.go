@@ -1,8 +1,8 @@
 package state
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"os"

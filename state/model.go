@@ -188,7 +188,7 @@ func (q Query) match(e Event) bool {
 type Status struct {
 	Backend string    `json:"backend"` // BackendEmbedded or BackendRedis
 	Up      bool      `json:"up"`
-	Since   time.Time `json:"since,omitzero"` // when Up last changed; zero if it never did
+	Since   time.Time `json:"since,omitzero"`  // when Up last changed; zero if it never did
 	Err     string    `json:"error,omitempty"` // why the store is down
 }
 

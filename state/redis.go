@@ -252,7 +252,7 @@ func (s *redisStore) updateTx(ctx context.Context, tx *redis.Tx, app string, fn 
 		return AppState{}, err
 	default:
 		if cur, err = decodeState(v); err != nil {
-			return AppState{}, err
+			return AppState{}, applyError{fmt.Errorf("updating state of %s: %w", app, err)}
 		}
 		ok = true
 	}

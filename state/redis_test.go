@@ -1,0 +1,219 @@
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jonboulle/clockwork"
+
+	"github.com/migratekit/migrate/manifest"
+)
+
+// Tests of the Redis backend only: several instances, lost messages, lost
+// Redis.
+
+func redisBackend() backend { return backends()[1] }
+
+// TestRedisRollbackReachesOtherInstance: a change made on one instance
+// reaches another one through the published message alone (the fake clock
+// never moves, so no re-read runs).
+func TestRedisRollbackReachesOtherInstance(t *testing.T) {
+	a, b := redisBackend().openPair(t, true)
+	if err := a.SetWeight(t.Context(), "shop", 50); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, b.Watch(t.Context()), "shop", weightIs(50))
+
+	bw := b.Watch(t.Context())
+	recvChange(t, bw) // shop at 50, as known
+	rolledBack, err := a.Update(t.Context(), "shop", func(st *AppState) error {
+		st.Weight, st.Paused, st.Phase = 0, true, "rolled_back"
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := recvChange(t, bw)
+	if diff := cmp.Diff(got, Change{App: "shop", State: rolledBack}); diff != "" {
+		t.Errorf("change seen by the other instance (-got +want):\n%s", diff)
+	}
+}
+
+// TestRedisMissedMessageHeals: a state written without its message (as if
+// the message was lost) reaches Watch at the next re-read.
+func TestRedisMissedMessageHeals(t *testing.T) {
+	b := redisBackend()
+	prefix := b.prefix(t)
+	clock := newFakeClock()
+	s := openStore(t, b.cfg(t), Options{DataDir: t.TempDir(), Clock: clock, KeyPrefix: prefix})
+	ch := s.Watch(t.Context())
+
+	want := AppState{App: "shop", Weight: 75, Phase: "cutover", Version: 4, UpdatedAt: clock.Now()}
+	raw, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := rawClient(t, testRedisURL(t))
+	if err := c.HSet(t.Context(), newRedisKeys(prefix).apps, "shop", raw).Err(); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(DefaultPollInterval)
+	got := recvChange(t, ch)
+	if diff := cmp.Diff(got, Change{App: "shop", State: want}); diff != "" {
+		t.Errorf("change after the re-read (-got +want):\n%s", diff)
+	}
+}
+
+// TestRedisRestoresLostState: when Redis loses an app (flushed, restarted
+// empty), the instance that knows it writes it back.
+func TestRedisRestoresLostState(t *testing.T) {
+	s := redisBackend().open(t)
+	want, err := s.Update(t.Context(), "shop", func(st *AppState) error { st.Weight = 30; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := s.Store.(*redisStore)
+	c := rawClient(t, testRedisURL(t))
+	if err := c.Del(t.Context(), rs.keys.apps).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rs.poll(t.Context()) // what the next tick does
+	v, err := c.HGet(t.Context(), rs.keys.apps, "shop").Result()
+	if err != nil {
+		t.Fatalf("state not restored: %v", err)
+	}
+	got, err := decodeState(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("restored state (-got +want):\n%s", diff)
+	}
+}
+
+// TestRedisOutage kills Redis under two instances and starts it again,
+// empty: while it is down they answer the last known state and refuse
+// writes; when it is back they restore the state, deliver it again to
+// their watchers, and record the outage.
+func TestRedisOutage(t *testing.T) {
+	srv := startRedisServer(t)
+	clock := newFakeClock()
+	cfg := manifest.State{Backend: BackendRedis, URL: srv.url()}
+	dirA := t.TempDir()
+	a := openStore(t, cfg, Options{DataDir: dirA, Clock: clock})
+	b := openStore(t, cfg, Options{DataDir: t.TempDir(), Clock: clock})
+	want, err := a.Update(t.Context(), "shop", func(st *AppState) error {
+		st.Weight, st.Phase = 25, "cutover"
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bw := b.Watch(t.Context())
+	waitState(t, bw, "shop", weightIs(25))
+
+	srv.kill()
+	t.Run("down", func(t *testing.T) {
+		for name, s := range map[string]Store{"a": a, "b": b} {
+			got, ok, err := s.Get(t.Context(), "shop")
+			if !errors.Is(err, ErrStoreDown) || !ok {
+				t.Errorf("%s: Get() ok=%v err=%v, want the last known state and %v", name, ok, err, ErrStoreDown)
+			}
+			if diff := cmp.Diff(got, want); diff != "" {
+				t.Errorf("%s: Get() while down (-got +want):\n%s", name, diff)
+			}
+			if st := s.Status(); st.Up || st.Err == "" || !st.Since.Equal(clock.Now()) {
+				t.Errorf("%s: Status() = %+v, want down since now with the reason", name, st)
+			}
+		}
+		if err := a.SetWeight(t.Context(), "shop", 0); !errors.Is(err, ErrStoreDown) {
+			t.Errorf("SetWeight() while down = %v, want %v", err, ErrStoreDown)
+		}
+		if _, err := a.Events(t.Context(), Query{}); !errors.Is(err, ErrStoreDown) {
+			t.Errorf("Events() while down = %v, want %v", err, ErrStoreDown)
+		}
+		e, err := a.AppendEvent(t.Context(), Event{App: "shop", Kind: KindVerdict, Actor: ActorController, After: "insufficient"})
+		if !errors.Is(err, ErrStoreDown) || e.ID != "" {
+			t.Errorf("AppendEvent() while down = %+v, %v; want no ID and %v", e, err, ErrStoreDown)
+		}
+		apps, err := a.Apps(t.Context())
+		if diff := cmp.Diff(apps, []AppState{want}); diff != "" || !errors.Is(err, ErrStoreDown) {
+			t.Errorf("Apps() while down = %v (-got +want):\n%s", err, diff)
+		}
+	})
+
+	srv.start()
+	t.Run("back", func(t *testing.T) {
+		aw := a.Watch(t.Context())
+		recvChange(t, aw) // shop, as known
+		for name, ch := range map[string]<-chan Change{"a": aw, "b": bw} {
+			got := waitAdvancing(t, clock, ch)
+			if diff := cmp.Diff(got, Change{App: "shop", State: want}); diff != "" {
+				t.Errorf("%s: state delivered after the outage (-got +want):\n%s", name, diff)
+			}
+		}
+		for name, s := range map[string]Store{"a": a, "b": b} {
+			if st := s.Status(); !st.Up {
+				t.Errorf("%s: Status() = %+v after the outage, want up", name, st)
+			}
+			if got, _, err := s.Get(t.Context(), "shop"); err != nil || !sameState(got, want) {
+				t.Errorf("%s: Get() after the outage = %+v, %v; want %+v", name, got, err, want)
+			}
+		}
+		// The outage is in the shared events, once per instance, and the
+		// instance's own audit log has every event it appended, the
+		// one Redis did not take included.
+		evs, err := a.Events(t.Context(), Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(countKinds(evs), map[string]int{KindStoreDown: 2, KindStoreUp: 2}); diff != "" {
+			t.Errorf("events after the outage (-got +want):\n%s", diff)
+		}
+		var kinds []string
+		for _, e := range readAuditFile(t, dirA) {
+			kinds = append(kinds, e.Kind)
+		}
+		if diff := cmp.Diff(kinds, []string{KindStoreDown, KindVerdict, KindStoreUp}); diff != "" {
+			t.Errorf("audit log of a (-got +want):\n%s", diff)
+		}
+		// Writes work again and reach the other instance.
+		if err := b.SetWeight(t.Context(), "shop", 0); err != nil {
+			t.Fatal(err)
+		}
+		for got := waitAdvancing(t, clock, aw); got.State.Weight != 0; got = waitAdvancing(t, clock, aw) {
+		}
+	})
+}
+
+// waitAdvancing waits for the next change on ch, advancing the clock by a
+// poll interval whenever none came for a while: the stores notice that
+// Redis is back at a poll.
+func waitAdvancing(t *testing.T, clock *clockwork.FakeClock, ch <-chan Change) Change {
+	t.Helper()
+	deadline := time.After(waitFor)
+	for {
+		select {
+		case c, ok := <-ch:
+			if !ok {
+				t.Fatal("watch channel closed")
+			}
+			return c
+		case <-time.After(50 * time.Millisecond):
+			clock.Advance(DefaultPollInterval)
+		case <-deadline:
+			t.Fatalf("no change within %s", waitFor)
+		}
+	}
+}
+
+func countKinds(evs []Event) map[string]int {
+	out := map[string]int{}
+	for _, e := range evs {
+		out[e.Kind]++
+	}
+	return out
+}
