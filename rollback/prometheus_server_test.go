@@ -37,6 +37,9 @@ func TestPromSourceOnPrometheus(t *testing.T) {
 	defer target.Close()
 	prom := startPrometheus(t, target.Listener.Addr().String())
 	waitTargetUp(t, prom)
+	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	defer client.CloseIdleConnections()
+	opts := func(at time.Time) PromOptions { return PromOptions{HTTP: client, Clock: clockwork.NewFakeClockAt(at)} }
 
 	// Traffic after the first scrape, which saw every counter at 0.
 	record(oldSide, 198, 200, 10*time.Millisecond)
@@ -48,7 +51,7 @@ func TestPromSourceOnPrometheus(t *testing.T) {
 	// query time), so the counts are exact.
 	at := waitScrapeAfter(t, prom, time.Now())
 	cfg := defaultPromSource(t, prom)
-	src, err := NewPromSource(cfg, PromOptions{Clock: clockwork.NewFakeClockAt(at)})
+	src, err := NewPromSource(cfg, opts(at))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +90,7 @@ func TestPromSourceOnPrometheus(t *testing.T) {
 	t.Run("bad PromQL", func(t *testing.T) {
 		bad := cfg
 		bad.Errors = `sum(increase(migrate_proxy_requests_total{app="{{.App}}"[{{.Window}}]))`
-		src, err := NewPromSource(bad, PromOptions{Clock: clockwork.NewFakeClockAt(at)})
+		src, err := NewPromSource(bad, opts(at))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,7 +105,7 @@ func TestPromSourceOnPrometheus(t *testing.T) {
 	t.Run("unknown metric", func(t *testing.T) {
 		typo := cfg
 		typo.Total = `sum(increase(migrate_proxy_request_total{app="{{.App}}",side="{{.Side}}"}[{{.Window}}]))`
-		src, err := NewPromSource(typo, PromOptions{Clock: clockwork.NewFakeClockAt(at)})
+		src, err := NewPromSource(typo, opts(at))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -167,7 +170,7 @@ func startPrometheus(t *testing.T, target string) string {
 	t.Cleanup(func() { stopPrometheus(t, cmd, logPath) })
 	url := "http://" + addr
 	poll(t, "prometheus ready", func() bool {
-		resp, err := http.Get(url + "/-/ready")
+		resp, err := get(url + "/-/ready")
 		if err != nil {
 			return false
 		}
@@ -261,7 +264,7 @@ func waitScrapeAfter(t *testing.T, prom string, t0 time.Time) time.Time {
 }
 
 func getJSON(url string, v any) error {
-	resp, err := http.Get(url)
+	resp, err := get(url)
 	if err != nil {
 		return err
 	}
@@ -270,4 +273,15 @@ func getJSON(url string, v any) error {
 		return fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// get asks without keeping the connection, so that no idle one outlives
+// the test.
+func get(url string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Close = true
+	return http.DefaultClient.Do(req)
 }

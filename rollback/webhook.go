@@ -39,6 +39,7 @@ type Webhook struct {
 	maxBackoff time.Duration
 	rand       func() float64
 	onDone     func(Event, error)
+	ownHTTP    bool // http is the notifier's own, closed by Run
 
 	queue   chan Event
 	started atomic.Bool
@@ -115,7 +116,8 @@ func NewWebhook(rawURL string, opts WebhookOptions) (*Webhook, error) {
 		w.attempts = 5
 	}
 	if w.http == nil {
-		w.http = &http.Client{}
+		w.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		w.ownHTTP = true
 	}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
@@ -171,12 +173,17 @@ func (w *Webhook) Run(ctx context.Context) error {
 	if !w.started.CompareAndSwap(false, true) {
 		return errors.New("running webhook notifier: already running")
 	}
+	defer w.closeIdle()
 	for {
 		select {
 		case <-ctx.Done():
 			w.drop()
 			return nil
 		case ev := <-w.queue:
+			if ctx.Err() != nil { // both were ready
+				w.dropAtShutdown(ev)
+				continue
+			}
 			w.finish(ev, w.deliver(ctx, ev))
 		}
 	}
@@ -185,9 +192,19 @@ func (w *Webhook) Run(ctx context.Context) error {
 // drop empties the queue at shutdown.
 func (w *Webhook) drop() {
 	for range len(w.queue) {
-		ev := <-w.queue
-		w.dropped.Add(1)
-		w.log.Warn("webhook notification dropped at shutdown", "app", ev.App, "kind", ev.Kind)
+		w.dropAtShutdown(<-w.queue)
+	}
+}
+
+func (w *Webhook) dropAtShutdown(ev Event) {
+	w.dropped.Add(1)
+	w.log.Warn("webhook notification dropped at shutdown", "app", ev.App, "kind", ev.Kind)
+}
+
+// closeIdle closes the idle connections of the client the notifier made.
+func (w *Webhook) closeIdle() {
+	if w.ownHTTP {
+		w.http.CloseIdleConnections()
 	}
 }
 
