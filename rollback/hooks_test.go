@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -194,4 +195,24 @@ func TestRunHooksCanceled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("RunHooks on a canceled context = %v, want context.Canceled", err)
 	}
+}
+
+func ExampleRunHooks() {
+	dir, err := os.MkdirTemp("", "hooks")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "out")
+	hooks := []manifest.Hook{{
+		Command: []string{"/bin/sh", "-c", `echo "$MIGRATE_EVENT of $MIGRATE_APP: $MIGRATE_WEIGHT_BEFORE -> $MIGRATE_WEIGHT_AFTER" > "$1"`, "sh", out},
+		Timeout: manifest.Duration(10 * time.Second),
+	}}
+	ev := Event{Kind: EventRollback, App: "shop", Actor: "api", WeightBefore: 25, Reason: "by hand"}
+	if err := RunHooks(context.Background(), hooks, ev, nil); err != nil {
+		panic(err)
+	}
+	b, _ := os.ReadFile(out)
+	fmt.Print(string(b))
+	// Output: rollback of shop: 25 -> 0
 }

@@ -469,3 +469,37 @@ func matchAll(t *testing.T, what string, got, want []string) {
 		}
 	}
 }
+
+// FuzzMetricNames: the scanner never panics and finds only identifiers of
+// the query.
+func FuzzMetricNames(f *testing.F) {
+	f.Add(`sum(increase(migrate_proxy_requests_total{app="shop",code_class="5xx"}[30s]))`)
+	f.Add(`histogram_quantile(0.99, sum by (le) (rate(x_bucket{a='b\'c'}[1m]))) or vector(0)`)
+	f.Add("a{b=`c{`}[5m:1m] offset 1m")
+	f.Fuzz(func(t *testing.T, q string) {
+		for _, name := range metricNames(q) {
+			if !strings.Contains(q, name) || name == "" || !isIdentStart(name[0]) {
+				t.Errorf("metricNames(%q) found %q", q, name)
+			}
+		}
+	})
+}
+
+// FuzzQueryAnswer: no answer of a server makes the decoding panic, and a
+// value is only returned without an error.
+func FuzzQueryAnswer(f *testing.F) {
+	f.Add(200, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"2"]}]}}`)
+	f.Add(200, `{"status":"success","data":{"resultType":"scalar","result":[1,"NaN"]}}`)
+	f.Add(400, `{"status":"error","errorType":"bad_data","error":"parse error"}`)
+	f.Add(200, `{"status":"success","data":{"resultType":"vector","result":[{"value":[1,2]}]}}`)
+	f.Add(502, `<html>`)
+	f.Fuzz(func(t *testing.T, status int, body string) {
+		data, _, err := decodeEnvelope(status, []byte(body))
+		if err != nil {
+			return
+		}
+		if v, err := singleValue(data); err != nil && v != 0 {
+			t.Errorf("singleValue = %v with error %v", v, err)
+		}
+	})
+}

@@ -393,3 +393,32 @@ func TestRetryAfter(t *testing.T) {
 		})
 	}
 }
+
+func ExampleWebhook() {
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p struct{ Text string }
+		json.NewDecoder(r.Body).Decode(&p)
+		fmt.Println("received:", p.Text)
+	}))
+	defer receiver.Close()
+
+	done := make(chan error, 1)
+	w, err := NewWebhook(receiver.URL, WebhookOptions{
+		HTTP:   receiver.Client(),
+		OnDone: func(ev Event, err error) { done <- err },
+	})
+	if err != nil {
+		panic(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error)
+	go func() { stopped <- w.Run(ctx) }()
+
+	w.Notify(Event{Kind: EventRollback, App: "shop", Actor: "controller", WeightBefore: 25, Reason: "new side error rate 12% over 30s"})
+	fmt.Println("delivered:", <-done == nil)
+	cancel()
+	<-stopped
+	// Output:
+	// received: migrate: rollback of shop by controller, weight 25% → 0%: new side error rate 12% over 30s
+	// delivered: true
+}
