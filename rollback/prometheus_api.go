@@ -93,7 +93,12 @@ func (a *promAPI) get(ctx context.Context, path string, params url.Values) (json
 	req.Header.Set("Accept", "application/json")
 	resp, err := a.http.Do(req)
 	if err != nil {
-		return nil, nil, fmt.Errorf("calling prometheus: %w", err)
+		// The URL in a *url.Error repeats the query, which the caller names.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, nil, fmt.Errorf("calling prometheus at %s: %w", a.base.Redacted(), err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPromBody))
