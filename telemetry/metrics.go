@@ -62,6 +62,9 @@ type Metrics struct {
 	// statsd is the mirror; nil when statsd is off.
 	statsd *mirror
 
+	// win is the clock of the sliding windows (window.go).
+	win *windowClock
+
 	mu    sync.Mutex
 	sides map[sideKey]*Side
 }
@@ -82,6 +85,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 // mirror sends nothing until Run is called.
 func NewWithOptions(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	m := newMetrics()
+	m.win = newWindowClock(opts.Clock, opts.WindowMax)
 	if opts.Statsd != "" {
 		mr, err := newMirror(opts)
 		if err != nil {
@@ -166,7 +170,7 @@ func (m *Metrics) Side(app, side string) *Side {
 	if s := m.sides[k]; s != nil {
 		return s
 	}
-	s := &Side{m: m, app: app, side: side, duration: m.duration.WithLabelValues(app, side)}
+	s := &Side{m: m, app: app, side: side, duration: m.duration.WithLabelValues(app, side), win: newSideWindow(m.win)}
 	for i := range s.byClass {
 		s.byClass[i] = m.requests.WithLabelValues(app, side, strconv.Itoa(i+1)+"xx")
 	}
@@ -195,6 +199,8 @@ type Side struct {
 	duration  prometheus.Observer
 	// names are the side's statsd names; nil when statsd is off.
 	names *sideNames
+	// win is the sliding window of recent requests (window.go).
+	win sideWindow
 }
 
 // Request records one answered request.
@@ -206,6 +212,7 @@ func (s *Side) Request(code int, d time.Duration) {
 		s.byClass[c].Inc()
 	}
 	s.duration.Observe(d.Seconds())
+	s.win.record(s.m.win, code, d)
 	s.m.mirror(event{kind: kindRequest, side: s, value: int64(code), dur: d})
 }
 

@@ -117,6 +117,7 @@ func (m *Metrics) Shadow(app string) *Shadow {
 		queue:      v.queue.WithLabelValues(app),
 		notSampled: v.notSampled.WithLabelValues(app),
 		endpoints:  make(map[string]*shadowEndpoint),
+		win:        newPairWindow(m.win),
 	}
 	v.apps[app] = s
 	return s
@@ -136,6 +137,9 @@ type Shadow struct {
 	mu        sync.Mutex
 	endpoints map[string]*shadowEndpoint
 	dropped   sync.Map // reason -> prometheus.Counter
+
+	// win counts compared pairs and diffs per second (window.go).
+	win pairWindow
 }
 
 // shadowEndpoint holds one endpoint's series and statsd names, so that
@@ -163,6 +167,7 @@ func (s *Shadow) Pair(endpoint, outcome string) {
 	}
 	nc := s.endpoint(endpoint).counter(s, outcome)
 	nc.c.Inc()
+	s.win.record(s.m.win, outcome)
 	s.m.mirror(event{kind: kindNamedCount, label: nc.name})
 }
 

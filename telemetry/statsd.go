@@ -62,8 +62,13 @@ type Options struct {
 	QueueSize int
 	// PacketSize is the largest UDP payload sent (default 1432 bytes).
 	PacketSize int
-	// Clock drives the flush ticker (nil: real time).
+	// Clock drives the flush ticker and the sliding windows of Window and
+	// ShadowWindow (nil: real time).
 	Clock clockwork.Clock
+	// WindowMax is the longest window Window and ShadowWindow answer
+	// (default DefaultWindowMax, 5m); each side keeps one small bucket per
+	// second of it.
+	WindowMax time.Duration
 }
 
 // mirror is the statsd side of a Metrics.
@@ -150,11 +155,28 @@ func (m *Metrics) mirror(e event) {
 }
 
 // Run mirrors recorded values to statsd until ctx is done, then sends what
-// is still queued and returns nil. Without statsd it returns nil at once.
-// Values recorded while Run is not running wait in the bounded queue, and
-// are dropped and counted once it is full. Run may be called once.
+// is still queued and returns nil. Values recorded while Run is not running
+// wait in the bounded queue, and are dropped and counted once it is full.
+// On real time (no Options.Clock), Run also keeps the current second of the
+// sliding windows so that requests need not read the clock (window.go);
+// without statsd it does only that, until ctx is done. Otherwise, without
+// statsd, it returns nil at once. Run may be called once.
 func (m *Metrics) Run(ctx context.Context) error {
-	if m == nil || m.statsd == nil {
+	if m == nil || (m.statsd == nil && !m.win.cache) {
+		return nil
+	}
+	if m.win.cache {
+		ctx2, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			m.win.runClock(ctx2)
+		}()
+		defer func() { cancel(); <-done }()
+		ctx = ctx2
+	}
+	if m.statsd == nil {
+		<-ctx.Done()
 		return nil
 	}
 	return m.statsd.run(ctx, m.statsdErrors)

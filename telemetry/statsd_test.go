@@ -254,7 +254,10 @@ func TestRunWithoutStatsd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Run(t.Context()); err != nil {
+	// On real time Run keeps the window clock until ctx is done.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := m.Run(ctx); err != nil {
 		t.Errorf("Run() = %v, want nil", err)
 	}
 }
