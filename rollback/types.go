@@ -66,6 +66,9 @@ type Verdict struct {
 	Sample   Sample  `json:"sample"`
 	// Act is set when this verdict triggers the rollback actions.
 	Act bool `json:"act"`
+	// DryRun is set instead of Act when the rules are a dry run: this
+	// verdict would have triggered the actions.
+	DryRun bool `json:"dry_run,omitempty"`
 	// Err is the source's error, when it failed.
 	Err string `json:"error,omitempty"`
 }
@@ -75,4 +78,12 @@ type Verdict struct {
 // event); tests use a recorder.
 type Actions interface {
 	Rollback(ctx context.Context, v Verdict) error
+}
+
+// DryRunner is implemented by Actions that can report, without acting,
+// what a dry run would have done (record the event, notify). On dry_run
+// the controller never calls Rollback: it calls DryRun when Actions
+// implements it, and otherwise only records and logs the verdict.
+type DryRunner interface {
+	DryRun(ctx context.Context, v Verdict) error
 }
