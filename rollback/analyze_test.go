@@ -196,13 +196,13 @@ func TestEvaluate(t *testing.T) {
 // interval always holds the observed rate, so its lower bound is never
 // above it.
 func TestEvaluateNeverFailsAtOrBelowTheLimit(t *testing.T) {
-	const max = 0.02
-	r := Rules{MaxErrorRate: new(max), MaxDiffRate: new(max), MinRequests: 1}
+	const maxRate = 0.02
+	r := Rules{MaxErrorRate: new(maxRate), MaxDiffRate: new(maxRate), MinRequests: 1}
 	for n := uint64(1); n <= 1000; n++ {
-		for x := uint64(0); float64(x) <= max*float64(n); x++ {
+		for x := uint64(0); float64(x) <= maxRate*float64(n); x++ {
 			v := Evaluate(r, Sample{New: side(n, x), Pairs: n, Diffs: x})
 			if v.Result != Pass {
-				t.Fatalf("Evaluate(%d/%d at max %v) = %s, want pass: %v", x, n, max, v.Result, v.Checks)
+				t.Fatalf("Evaluate(%d/%d at max %v) = %s, want pass: %v", x, n, maxRate, v.Result, v.Checks)
 			}
 		}
 	}

@@ -57,26 +57,26 @@ func (e *evaluator) minRequests() Check {
 	return c
 }
 
-// errorRate fails when the lower bound of new's error rate is above max.
-func (e *evaluator) errorRate(max float64) Check {
+// errorRate fails when the lower bound of new's error rate is above maxRate.
+func (e *evaluator) errorRate(maxRate float64) Check {
 	n, x := e.s.New.Requests, e.errors(e.s.New)
-	c := Check{Rule: RuleMaxErrorRate, Threshold: max, Value: ratio(x, n)}
+	c := Check{Rule: RuleMaxErrorRate, Threshold: maxRate, Value: ratio(x, n)}
 	if why := e.enough("new side requests", n); why != "" {
 		c.Result, c.Reason = Insufficient, why
 		return c
 	}
 	c.Bound = wilson(x, n, e.z).lower
-	c.Result, c.Reason = judge(c.Bound, max, fmt.Sprintf("new %s %s (%d/%d), %s lower bound %s",
-		e.errorsName(), pct(c.Value), x, n, e.confidence(), pct(c.Bound)), "max "+limit(max))
+	c.Result, c.Reason = judge(c.Bound, maxRate, fmt.Sprintf("new %s %s (%d/%d), %s lower bound %s",
+		e.errorsName(), pct(c.Value), x, n, e.confidence(), pct(c.Bound)), "max "+limit(maxRate))
 	return c
 }
 
 // errorRateIncrease fails when the lower bound of new's error rate minus
-// old's is above max.
-func (e *evaluator) errorRateIncrease(max float64) Check {
+// old's is above maxRate.
+func (e *evaluator) errorRateIncrease(maxRate float64) Check {
 	nn, xn := e.s.New.Requests, e.errors(e.s.New)
 	no, xo := e.s.Old.Requests, e.errors(e.s.Old)
-	c := Check{Rule: RuleMaxErrorRateIncrease, Threshold: max, Value: ratio(xn, nn) - ratio(xo, no)}
+	c := Check{Rule: RuleMaxErrorRateIncrease, Threshold: maxRate, Value: ratio(xn, nn) - ratio(xo, no)}
 	for _, side := range []struct {
 		what string
 		n    uint64
@@ -87,9 +87,9 @@ func (e *evaluator) errorRateIncrease(max float64) Check {
 		}
 	}
 	c.Bound = newcombe(xn, nn, xo, no, e.z).lower
-	c.Result, c.Reason = judge(c.Bound, max, fmt.Sprintf("new %s %s (%d/%d) vs old %s (%d/%d): %s, %s lower bound %s",
+	c.Result, c.Reason = judge(c.Bound, maxRate, fmt.Sprintf("new %s %s (%d/%d) vs old %s (%d/%d): %s, %s lower bound %s",
 		e.errorsName(), pct(ratio(xn, nn)), xn, nn, pct(ratio(xo, no)), xo, no,
-		signed(c.Value), e.confidence(), signed(c.Bound)), "max +"+limit(max))
+		signed(c.Value), e.confidence(), signed(c.Bound)), "max +"+limit(maxRate))
 	return c
 }
 
@@ -125,23 +125,23 @@ func (e *evaluator) p99Increase(l LatencyLimit) Check {
 }
 
 // diffRate fails when the lower bound of the share of compared pairs that
-// differ is above max.
-func (e *evaluator) diffRate(max float64) Check {
+// differ is above maxRate.
+func (e *evaluator) diffRate(maxRate float64) Check {
 	n, x := e.s.Pairs, e.s.Diffs
-	c := Check{Rule: RuleMaxDiffRate, Threshold: max, Value: ratio(x, n)}
+	c := Check{Rule: RuleMaxDiffRate, Threshold: maxRate, Value: ratio(x, n)}
 	if why := e.enough("compared shadow pairs", n); why != "" {
 		c.Result, c.Reason = Insufficient, why
 		return c
 	}
 	c.Bound = wilson(x, n, e.z).lower
-	c.Result, c.Reason = judge(c.Bound, max, fmt.Sprintf("diffs %s (%d/%d pairs), %s lower bound %s",
-		pct(c.Value), x, n, e.confidence(), pct(c.Bound)), "max "+limit(max))
+	c.Result, c.Reason = judge(c.Bound, maxRate, fmt.Sprintf("diffs %s (%d/%d pairs), %s lower bound %s",
+		pct(c.Value), x, n, e.confidence(), pct(c.Bound)), "max "+limit(maxRate))
 	return c
 }
 
-// judge fails when v is above max, and says so after what.
-func judge(v, max float64, what, lim string) (result, reason string) {
-	if v > max {
+// judge fails when v is above most, and says so after what.
+func judge(v, most float64, what, lim string) (result, reason string) {
+	if v > most {
 		return Fail, what + " > " + lim
 	}
 	return Pass, what + " ≤ " + lim

@@ -1,0 +1,57 @@
+package rollback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/migratekit/migrate/telemetry"
+)
+
+// TelemetrySource reads the in-process telemetry of the serving process:
+// the per-second sliding windows of each side (telemetry.Metrics.Window)
+// and of the shadow comparisons (ShadowWindow).
+type TelemetrySource struct {
+	m     *telemetry.Metrics
+	clock clockwork.Clock
+}
+
+// NewTelemetrySource reads m at the time of clock, which must be the clock
+// m was created with (nil: real time).
+func NewTelemetrySource(m *telemetry.Metrics, clock clockwork.Clock) *TelemetrySource {
+	if clock == nil {
+		clock = clockwork.NewRealClock()
+	}
+	return &TelemetrySource{m: m, clock: clock}
+}
+
+// Sample returns app's numbers over the last window. A window longer than
+// the telemetry keeps is an error (the verdict is then insufficient), not
+// a shorter window in disguise.
+func (t *TelemetrySource) Sample(_ context.Context, app string, window time.Duration) (Sample, error) {
+	if t.m == nil {
+		return Sample{}, errors.New("reading telemetry: no metrics")
+	}
+	if keep := t.m.WindowMax(); window > keep {
+		return Sample{}, fmt.Errorf("reading telemetry: window %s is longer than the %s it keeps", window, keep)
+	}
+	now := t.clock.Now()
+	old := t.m.Window(app, telemetry.SideOld, window, now)
+	nw := t.m.Window(app, telemetry.SideNew, window, now)
+	sh := t.m.ShadowWindow(app, window, now)
+	return Sample{
+		At:     now,
+		Window: nw.Window,
+		Old:    sideSample(old),
+		New:    sideSample(nw),
+		Pairs:  sh.Pairs,
+		Diffs:  sh.Diffs,
+	}, nil
+}
+
+func sideSample(w telemetry.WindowStats) SideSample {
+	return SideSample{Requests: w.Requests, Errors: w.Errors5xx, Errors4xx: w.Errors4xx, P99: w.P99}
+}
