@@ -38,7 +38,7 @@ func TestRulesFrom(t *testing.T) {
 			want: Rules{MaxErrorRate: new(0.05), MaxP99Increase: &LatencyLimit{Ratio: 0.5}, MaxDiffRate: new(0.1),
 				Count4xx: true, Window: time.Minute, Interval: 2 * time.Second, Confidence: 0.999, Breaches: 3,
 				FastBreaker: FastBreaker{MinRequests: 10, ErrorRate: 0.8, Window: 3 * time.Second, Disabled: true},
-				OnNoData: OnNoDataRollback, DryRun: true},
+				OnNoData:    OnNoDataRollback, DryRun: true},
 		},
 		{
 			name:     "an absolute p99 allowance",
