@@ -1,0 +1,382 @@
+package rollback
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jonboulle/clockwork"
+)
+
+// designRules are the rules of the design's example manifest:
+// {max_error_rate: 2%, max_error_rate_increase: 1%, min_requests: 50,
+// window: 30s}, with the default fast breaker and two breaches.
+func designRules() Rules {
+	return Rules{MaxErrorRate: new(0.02), MaxErrorRateIncrease: new(0.01), MinRequests: 50, Window: 30 * time.Second}
+}
+
+// steps advances clock by the interval n times, evaluating after each.
+func steps(ctx context.Context, c *Controller, clock *clockwork.FakeClock, n int) []Verdict {
+	vs := make([]Verdict, 0, n)
+	for range n {
+		clock.Advance(c.rules.Interval)
+		vs = append(vs, c.Step(ctx))
+	}
+	return vs
+}
+
+func results(vs []Verdict) map[string]int {
+	n := map[string]int{}
+	for _, v := range vs {
+		n[v.Result]++
+	}
+	return n
+}
+
+// TestCleanTrafficNeverRollsBack runs 1,000 windows (30,000 evaluations)
+// of a healthy new side: 1% errors at 20 rps on both sides, as random as
+// real traffic. A rule on bare ratios would roll back many times: the
+// test counts the windows where new's raw rate is above max_error_rate
+// (13 errors or more in 600 requests, about 1% of windows) and checks
+// there are some, so that it can tell the statistics from a ratio.
+func TestCleanTrafficNeverRollsBack(t *testing.T) {
+	clock := clockwork.NewFakeClock()
+	tr := newTraffic(clock, 1, 20, rate(0.01), rate(0.01))
+	act := &recorder{}
+	c := NewController("shop", designRules(), tr, act, ControllerOptions{Clock: clock})
+	const windows = 1000
+	var rawOver, fails int
+	for range windows * 30 {
+		clock.Advance(time.Second)
+		v := c.Step(t.Context())
+		if v.Result == Fail {
+			fails++
+		}
+		if v.Sample.New.Requests == 600 && float64(v.Sample.New.Errors)/600 > 0.02 {
+			rawOver++
+		}
+	}
+	if n, _ := act.calls(); n != 0 {
+		t.Errorf("Rollback called %d times on clean traffic, want 0: %s", n, act.rollbacks[0].Reason())
+	}
+	if fails != 0 {
+		t.Errorf("%d failing verdicts on clean traffic, want 0", fails)
+	}
+	if rawOver == 0 {
+		t.Errorf("no window had a raw error rate above 2%%: the traffic is too tame to test the statistics")
+	}
+	t.Logf("%d of %d evaluations had a raw new error rate above 2%%", rawOver, windows*30)
+}
+
+// TestJumpRollsBack has the new side jump from 1% to 10% errors after a
+// clean minute, at 20 rps, and counts the evaluations from the jump to the
+// rollback, over 20 seeds.
+//
+// The bound: the k-th evaluation after the jump sees k bad seconds and
+// 30-k clean ones, so new's errors in its 600 requests have mean
+// 0.2(30-k) + 2k = 6 + 1.8k and variance 0.198(30-k) + 1.8k. The smallest
+// count whose one-sided 99% Wilson lower bound is above 2% is 20 (19/600
+// gives 1.88%, 20/600 gives 2.003%). The mean reaches 20 at k = 8 (20.4),
+// and three standard deviations below the mean (4.3 at k = 8, 5.9 at
+// k = 18) reach it at k = 18 (38.4 - 17.7 = 20.7). With two breaches the
+// rollback comes one evaluation later: expect about 9 evaluations, and no
+// more than 19. The 1% max_error_rate_increase rule is slower here and
+// does not change the bound.
+//
+// So with a 30s window "within breaches × interval of the jump" holds
+// only for gross failures (the fast breaker, TestFastBreaker): a 10%
+// error rate among 20 requests a second is two errors a second, and no
+// test at 99% can tell that from 1% in one or two seconds without also
+// rolling back healthy traffic.
+func TestJumpRollsBack(t *testing.T) {
+	const jumpAt, bound, medianBound = 60, 19, 10
+	var after []int
+	for seed := range uint64(20) {
+		clock := clockwork.NewFakeClock()
+		tr := newTraffic(clock, seed, 20, rate(0.01), jump(0.01, 0.10, jumpAt))
+		act := &recorder{}
+		c := NewController("shop", designRules(), tr, act, ControllerOptions{Clock: clock})
+		vs := steps(t.Context(), c, clock, jumpAt)
+		if n, _ := act.calls(); n != 0 {
+			t.Fatalf("seed %d: Rollback called before the jump: %s", seed, act.rollbacks[0].Reason())
+		}
+		for k := 1; k <= 30; k++ {
+			vs = append(vs, steps(t.Context(), c, clock, 1)...)
+			if n, _ := act.calls(); n > 0 {
+				after = append(after, k)
+				break
+			}
+		}
+		if n, _ := act.calls(); n != 1 {
+			t.Fatalf("seed %d: %d rollbacks within 30 evaluations of the jump, want 1; last verdict: %s", seed, n, vs[len(vs)-1].Reason())
+		}
+		if v := act.rollbacks[0]; !v.Act || v.Breaches != 2 || v.Result != Fail {
+			t.Errorf("seed %d: acting verdict %+v, want Act with 2 breaches", seed, v)
+		}
+	}
+	slices.Sort(after)
+	if worst := after[len(after)-1]; worst > bound {
+		t.Errorf("rolled back %d evaluations after the jump at worst, want at most %d (all: %v)", worst, bound, after)
+	}
+	if median := after[len(after)/2]; median > medianBound {
+		t.Errorf("median %d evaluations after the jump, want at most %d (all: %v)", median, medianBound, after)
+	}
+	t.Logf("evaluations from the jump to the rollback, 20 seeds: %v", after)
+}
+
+// TestMinRequestsHolds: a new side failing every request at 1 rps never
+// has 50 requests in 30s, nor 20 in the fast breaker's 5s: every verdict
+// is insufficient and nothing happens.
+func TestMinRequestsHolds(t *testing.T) {
+	clock := clockwork.NewFakeClock()
+	tr := newTraffic(clock, 1, 20, rate(0.01), rate(1))
+	tr.newRPS = 1
+	act := &recorder{}
+	c := NewController("shop", designRules(), tr, act, ControllerOptions{Clock: clock})
+	vs := steps(t.Context(), c, clock, 300)
+	if got, want := results(vs), map[string]int{Insufficient: 300}; !cmp.Equal(got, want) {
+		t.Errorf("results = %v, want %v", got, want)
+	}
+	if n, _ := act.calls(); n != 0 {
+		t.Errorf("Rollback called %d times, want 0", n)
+	}
+	want := "max_error_rate: new side requests: 30 in 30s, below min_requests 50; " +
+		"max_error_rate_increase: new side requests: 30 in 30s, below min_requests 50"
+	if got := vs[len(vs)-1].Reason(); got != want {
+		t.Errorf("Reason() = %q, want %q", got, want)
+	}
+}
+
+func TestNoData(t *testing.T) {
+	tests := []struct {
+		name     string
+		onNoData string
+		result   string
+		acts     int
+		reason   string
+	}{
+		{"hold", OnNoDataHold, Insufficient, 0,
+			"on_no_data: no data (on_no_data: hold): querying prometheus: connection refused"},
+		{"rollback", OnNoDataRollback, Fail, 1,
+			"on_no_data: no data (on_no_data: rollback): querying prometheus: connection refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := clockwork.NewFakeClock()
+			r := designRules()
+			r.OnNoData = tt.onNoData
+			act := &recorder{}
+			var events []Verdict
+			c := NewController("shop", r, brokenSource{}, act, ControllerOptions{
+				Clock: clock, OnVerdict: func(v Verdict) { events = append(events, v) },
+			})
+			vs := steps(t.Context(), c, clock, 100)
+			if got, want := results(vs), map[string]int{tt.result: 100}; !cmp.Equal(got, want) {
+				t.Errorf("results = %v, want %v", got, want)
+			}
+			if n, _ := act.calls(); n != tt.acts {
+				t.Errorf("Rollback called %d times, want %d", n, tt.acts)
+			}
+			last := c.Last()
+			if last.Err != "querying prometheus: connection refused" || last.Reason() != tt.reason {
+				t.Errorf("Last() = Err %q, Reason %q; want the source's error and %q", last.Err, last.Reason(), tt.reason)
+			}
+			// One event for the change to no data, and one for acting.
+			if got, want := len(events), 1+tt.acts; got != want {
+				t.Errorf("OnVerdict called %d times, want %d", got, want)
+			}
+		})
+	}
+}
+
+// TestFastBreaker: a new side failing every request at 20 rps acts on the
+// first evaluation, when the main rules are still short of requests.
+func TestFastBreaker(t *testing.T) {
+	clock := clockwork.NewFakeClock()
+	tr := newTraffic(clock, 1, 20, rate(0.01), rate(1))
+	act := &recorder{}
+	c := NewController("shop", designRules(), tr, act, ControllerOptions{Clock: clock})
+	v := steps(t.Context(), c, clock, 1)[0]
+	if n, _ := act.calls(); n != 1 {
+		t.Fatalf("Rollback called %d times after the first evaluation, want 1", n)
+	}
+	if !v.Act || v.Result != Fail || v.Breaches != 1 {
+		t.Errorf("first verdict: Act %v, Result %s, Breaches %d; want an acting failure with 1 breach", v.Act, v.Result, v.Breaches)
+	}
+	if got, want := v.Reason(), "fast_breaker: new 5xx 100.0% (20/20) in 5s ≥ 50%"; got != want {
+		t.Errorf("Reason() = %q, want %q", got, want)
+	}
+	t.Run("disabled", func(t *testing.T) {
+		clock := clockwork.NewFakeClock()
+		r := designRules()
+		r.FastBreaker.Disabled = true
+		act := &recorder{}
+		c := NewController("shop", r, newTraffic(clock, 1, 20, rate(0.01), rate(1)), act, ControllerOptions{Clock: clock})
+		// 20 then 40 requests are below min_requests; 60 and 80 fail twice.
+		vs := steps(t.Context(), c, clock, 4)
+		if n, _ := act.calls(); n != 1 || !vs[3].Act {
+			t.Errorf("Rollback called %d times, fourth verdict acting %v; want once, on the fourth", n, vs[3].Act)
+		}
+	})
+}
+
+func TestDryRun(t *testing.T) {
+	t.Run("reports through DryRunner", func(t *testing.T) {
+		clock := clockwork.NewFakeClock()
+		r := designRules()
+		r.DryRun = true
+		act := &recorder{}
+		c := NewController("shop", r, newTraffic(clock, 1, 20, rate(0.01), rate(1)), act, ControllerOptions{Clock: clock})
+		steps(t.Context(), c, clock, 20)
+		rollbacks, dryRuns := act.calls()
+		if rollbacks != 0 || dryRuns != 1 {
+			t.Fatalf("Rollback called %d times and DryRun %d, want 0 and 1", rollbacks, dryRuns)
+		}
+		v := act.dryRuns[0]
+		if v.Act || !v.DryRun || v.Result != Fail {
+			t.Errorf("dry run verdict: Act %v, DryRun %v, Result %s; want DryRun only, failing", v.Act, v.DryRun, v.Result)
+		}
+		if h := c.History(); !h[0].DryRun {
+			t.Errorf("History()[0].DryRun = false, want the verdict recorded as a dry run")
+		}
+	})
+	t.Run("without DryRunner only records", func(t *testing.T) {
+		clock := clockwork.NewFakeClock()
+		r := designRules()
+		r.DryRun = true
+		act := &actOnly{}
+		c := NewController("shop", r, newTraffic(clock, 1, 20, rate(0.01), rate(1)), act, ControllerOptions{Clock: clock})
+		steps(t.Context(), c, clock, 20)
+		if act.n != 0 {
+			t.Errorf("Rollback called %d times on a dry run, want 0", act.n)
+		}
+		if !c.History()[0].DryRun {
+			t.Errorf("History()[0].DryRun = false, want the verdict recorded as a dry run")
+		}
+	})
+}
+
+// TestActsOnceUntilRecovered: a failing new side acts once, however long
+// it fails; once a verdict is insufficient (no traffic) it acts again on
+// the next failure, and Reset forgets the breaches.
+func TestActsOnceUntilRecovered(t *testing.T) {
+	clock := clockwork.NewFakeClock()
+	bad := true
+	src := sourceFunc(func() Sample {
+		if bad {
+			return Sample{New: side(600, 300), Old: side(600, 6)}
+		}
+		return Sample{Old: side(600, 6)}
+	})
+	act := &recorder{}
+	r := designRules()
+	r.FastBreaker.Disabled = true
+	c := NewController("shop", r, src, act, ControllerOptions{Clock: clock})
+	check := func(name string, want int) {
+		t.Helper()
+		if n, _ := act.calls(); n != want {
+			t.Errorf("%s: Rollback called %d times, want %d", name, n, want)
+		}
+	}
+	steps(t.Context(), c, clock, 50)
+	check("after 50 failing evaluations", 1)
+	bad = false
+	steps(t.Context(), c, clock, 1)
+	bad = true
+	steps(t.Context(), c, clock, 1)
+	check("after recovering and one failure", 1)
+	steps(t.Context(), c, clock, 1)
+	check("after two failures", 2)
+	c.Reset()
+	steps(t.Context(), c, clock, 1)
+	check("after Reset and one failure", 2)
+	steps(t.Context(), c, clock, 1)
+	check("after Reset and two failures", 3)
+}
+
+// TestFailedActionsRetry: when the actions fail, the next failing verdict
+// calls them again.
+func TestFailedActionsRetry(t *testing.T) {
+	clock := clockwork.NewFakeClock()
+	act := &recorder{err: errors.New("setting weight: state store down")}
+	src := sourceFunc(func() Sample { return Sample{New: side(600, 300), Old: side(600, 6)} })
+	c := NewController("shop", designRules(), src, act, ControllerOptions{Clock: clock})
+	steps(t.Context(), c, clock, 5)
+	if n, _ := act.calls(); n != 5 {
+		t.Errorf("Rollback called %d times in 5 failing evaluations with failing actions, want 5 (fast breaker, then every one)", n)
+	}
+}
+
+func TestHistory(t *testing.T) {
+	clock := clockwork.NewFakeClock()
+	start := clock.Now()
+	src := sourceFunc(func() Sample { return Sample{At: clock.Now(), New: side(600, 0), Old: side(600, 0)} })
+	c := NewController("shop", designRules(), src, &recorder{}, ControllerOptions{Clock: clock, History: 3})
+	if got := c.Last(); got.Result != "" {
+		t.Errorf("Last() before any evaluation = %q, want empty", got.Result)
+	}
+	steps(t.Context(), c, clock, 5)
+	var got []time.Duration
+	for _, v := range c.History() {
+		got = append(got, v.At.Sub(start))
+	}
+	if want := []time.Duration{3 * time.Second, 4 * time.Second, 5 * time.Second}; !cmp.Equal(got, want) {
+		t.Errorf("History() times = %v, want %v", got, want)
+	}
+	if last := c.Last(); last.At.Sub(start) != 5*time.Second || last.App != "shop" || last.Result != Pass {
+		t.Errorf("Last() = %s at %v for %q, want pass at 5s for shop", last.Result, last.At.Sub(start), last.App)
+	}
+}
+
+// TestRun drives Run with its ticker on a fake clock: the fast breaker
+// fires on the first tick, and Run returns when ctx is done.
+func TestRun(t *testing.T) {
+	clock := clockwork.NewFakeClock()
+	act := &recorder{}
+	verdicts := make(chan Verdict, 10)
+	c := NewController("shop", designRules(), newTraffic(clock, 1, 20, rate(0.01), rate(1)), act,
+		ControllerOptions{Clock: clock, OnVerdict: func(v Verdict) { verdicts <- v }})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	if err := clock.BlockUntilContext(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Second)
+	if v := <-verdicts; !v.Act {
+		t.Errorf("first verdict from Run: Act = false, want the fast breaker to act: %s", v.Reason())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run() = %v, want nil", err)
+	}
+	if n, _ := act.calls(); n != 1 {
+		t.Errorf("Rollback called %d times, want 1", n)
+	}
+}
+
+// TestStepCutShort: a Step whose ctx ends mid-sample records nothing, so
+// that shutting down never counts as no data.
+func TestStepCutShort(t *testing.T) {
+	clock := clockwork.NewFakeClock()
+	r := designRules()
+	r.OnNoData = OnNoDataRollback
+	act := &recorder{}
+	c := NewController("shop", r, brokenSource{}, act, ControllerOptions{Clock: clock})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	for range 5 {
+		c.Step(ctx)
+	}
+	if n, _ := act.calls(); n != 0 || len(c.History()) != 0 {
+		t.Errorf("after cancelled steps: %d rollbacks, %d verdicts kept; want none", n, len(c.History()))
+	}
+}
+
+// sourceFunc is a Source answering f().
+type sourceFunc func() Sample
+
+func (f sourceFunc) Sample(context.Context, string, time.Duration) (Sample, error) { return f(), nil }
