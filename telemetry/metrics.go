@@ -25,7 +25,9 @@
 // With a statsd address (see NewWithOptions), every recorded value is also
 // sent to statsd as prefix.app.side.name; see statsd.go for the names and for
 // why the mirror never blocks the request path. Snapshot reads one side's
-// request numbers back for the admin API and status.
+// request numbers back for the admin API and status; Window and
+// ShadowWindow read the last seconds of a side and of an app's shadow
+// comparisons for the rollback analysis (see window.go).
 package telemetry
 
 import (
