@@ -74,7 +74,7 @@ func (m *Metrics) Window(app, side string, d time.Duration, now time.Time) Windo
 	first, last, n := m.win.span(d, now)
 	st := WindowStats{Window: time.Duration(n) * time.Second}
 	if s != nil {
-		s.win.sum(&st, m.win.bounds, first, last)
+		s.win.sum(&st, m.win, first, last)
 	}
 	return st
 }
@@ -93,7 +93,7 @@ func (m *Metrics) ShadowWindow(app string, d time.Duration, now time.Time) Shado
 	first, last, n := m.win.span(d, now)
 	st := ShadowWindowStats{Window: time.Duration(n) * time.Second}
 	if s != nil {
-		st.Pairs, st.Diffs = s.win.sum(first, last)
+		st.Pairs, st.Diffs = s.win.sum(m.win, first, last)
 	}
 	return st
 }
@@ -112,11 +112,13 @@ type windowClock struct {
 	clock   clockwork.Clock
 	start   time.Time
 	seconds uint32    // WindowMax in seconds; every ring has seconds+1 buckets
-	bounds  []float64 // latency bucket upper bounds, in seconds
+	bounds  []float64       // latency bucket upper bounds, in seconds
+	limits  []time.Duration // the same bounds, as durations
 	// cache is set on real time: Run then runs runClock.
 	cache bool
-	// cached is the current second plus one while runClock keeps it, and
-	// 0 when requests must read the clock.
+	// cached is, while runClock keeps it, the current second plus one in
+	// the upper 32 bits and its slot in the rings in the lower 32; 0 when
+	// requests must read the clock.
 	cached atomic.Uint64
 }
 
@@ -129,15 +131,31 @@ func newWindowClock(c clockwork.Clock, max time.Duration) *windowClock {
 		max = DefaultWindowMax
 	}
 	secs := (max + time.Second - 1) / time.Second
-	return &windowClock{clock: c, start: c.Now(), seconds: uint32(secs), bounds: DurationBuckets, cache: cache}
+	limits := make([]time.Duration, len(DurationBuckets))
+	for i, b := range DurationBuckets {
+		limits[i] = time.Duration(b * float64(time.Second))
+	}
+	return &windowClock{clock: c, start: c.Now(), seconds: uint32(secs), bounds: DurationBuckets, limits: limits, cache: cache}
 }
 
-// now returns the current second.
-func (c *windowClock) now() uint32 {
-	if s := c.cached.Load(); s != 0 {
-		return uint32(s - 1)
+// now returns the current second and its slot in the rings.
+func (c *windowClock) now() (sec, slot uint32) {
+	if v := c.cached.Load(); v != 0 {
+		return uint32(v>>32) - 1, uint32(v)
 	}
-	return secondOf(c.clock.Since(c.start))
+	var el time.Duration
+	if c.cache {
+		el = time.Since(c.start) // the monotonic clock only: half of Now
+	} else {
+		el = c.clock.Since(c.start)
+	}
+	sec = secondOf(el)
+	return sec, c.slot(sec)
+}
+
+// slot is the index of a second's bucket in the rings.
+func (c *windowClock) slot(sec uint32) uint32 {
+	return sec % (c.seconds + 1)
 }
 
 func secondOf(d time.Duration) uint32 {
@@ -174,7 +192,8 @@ func (c *windowClock) runClock(ctx context.Context) {
 		case <-t.Chan():
 		}
 		el := max(c.clock.Since(c.start), 0)
-		c.cached.Store(uint64(secondOf(el)) + 1)
+		sec := secondOf(el)
+		c.cached.Store(uint64(sec+1)<<32 | uint64(c.slot(sec)))
 		t.Reset(time.Second - el%time.Second)
 	}
 }
@@ -192,9 +211,9 @@ func newSideWindow(c *windowClock) sideWindow {
 }
 
 func (w *sideWindow) record(c *windowClock, code int, d time.Duration) {
-	sec := c.now()
-	b := w.bucket(sec)
-	bump(&b[latencyIndex(c.bounds, d)], sec)
+	sec, slot := c.now()
+	b := w.bucket(slot)
+	bump(&b[latencyIndex(c.limits, d)], sec)
 	switch code / 100 {
 	case 5:
 		bump(&b[w.stride-2], sec)
@@ -203,15 +222,16 @@ func (w *sideWindow) record(c *windowClock, code int, d time.Duration) {
 	}
 }
 
-func (w *sideWindow) bucket(sec uint32) []atomic.Uint64 {
-	i := int(sec%uint32(len(w.words)/w.stride)) * w.stride
+func (w *sideWindow) bucket(slot uint32) []atomic.Uint64 {
+	i := int(slot) * w.stride
 	return w.words[i : i+w.stride]
 }
 
-func (w *sideWindow) sum(st *WindowStats, bounds []float64, first, last uint32) {
+func (w *sideWindow) sum(st *WindowStats, c *windowClock, first, last uint32) {
+	bounds := c.bounds
 	lat := make([]uint64, len(bounds)+1)
 	for sec := first; sec <= last; sec++ {
-		b := w.bucket(sec)
+		b := w.bucket(c.slot(sec))
 		for i := range lat {
 			lat[i] += count(&b[i], sec)
 		}
@@ -224,16 +244,15 @@ func (w *sideWindow) sum(st *WindowStats, bounds []float64, first, last uint32) 
 	st.P99 = latencyQuantile(0.99, bounds, lat, st.Requests)
 }
 
-// latencyIndex is the bucket of d: the first bound d does not exceed, or
+// latencyIndex is the bucket of d: the first limit d does not exceed, or
 // the +Inf bucket.
-func latencyIndex(bounds []float64, d time.Duration) int {
-	s := d.Seconds()
-	for i, b := range bounds {
-		if s <= b {
+func latencyIndex(limits []time.Duration, d time.Duration) int {
+	for i, l := range limits {
+		if d <= l {
 			return i
 		}
 	}
-	return len(bounds)
+	return len(limits)
 }
 
 // latencyQuantile estimates the q-quantile of per-bucket counts as
@@ -272,17 +291,17 @@ func (w *pairWindow) record(c *windowClock, outcome string) {
 	default:
 		return
 	}
-	sec := c.now()
-	i := int(sec%uint32(len(w.words)/2)) * 2
+	sec, slot := c.now()
+	i := int(slot) * 2
 	bump(&w.words[i], sec)
 	if outcome == "diff" {
 		bump(&w.words[i+1], sec)
 	}
 }
 
-func (w *pairWindow) sum(first, last uint32) (pairs, diffs uint64) {
+func (w *pairWindow) sum(c *windowClock, first, last uint32) (pairs, diffs uint64) {
 	for sec := first; sec <= last; sec++ {
-		i := int(sec%uint32(len(w.words)/2)) * 2
+		i := int(c.slot(sec)) * 2
 		pairs += count(&w.words[i], sec)
 		diffs += count(&w.words[i+1], sec)
 	}

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -246,13 +247,14 @@ func TestRunClock(t *testing.T) {
 		c.runClock(ctx)
 	}()
 	steps := []struct {
-		advance time.Duration
-		want    uint64 // cached: second + 1
+		advance   time.Duration
+		sec, slot uint32
 	}{
-		{0, 1},
-		{999 * time.Millisecond, 1},
-		{time.Millisecond, 2},
-		{2500 * time.Millisecond, 4},
+		{0, 0, 0},
+		{999 * time.Millisecond, 0, 0},
+		{time.Millisecond, 1, 1},
+		{2500 * time.Millisecond, 3, 3},
+		{58 * time.Second, 61, 0}, // 61 buckets for a minute
 	}
 	for _, s := range steps {
 		clock.Advance(s.advance)
@@ -260,8 +262,11 @@ func TestRunClock(t *testing.T) {
 		if err := clock.BlockUntilContext(ctx, 1); err != nil {
 			t.Fatal(err)
 		}
-		if got := c.cached.Load(); got != s.want {
-			t.Errorf("after %v: cached = %d, want %d", clock.Since(c.start), got, s.want)
+		if c.cached.Load() == 0 {
+			t.Fatalf("after %v: no cached second", clock.Since(c.start))
+		}
+		if sec, slot := c.now(); sec != s.sec || slot != s.slot {
+			t.Errorf("after %v: now() = %d, %d; want %d, %d", clock.Since(c.start), sec, slot, s.sec, s.slot)
 		}
 	}
 	cancel()
@@ -302,26 +307,46 @@ func TestRunOnFakeClockWithoutStatsd(t *testing.T) {
 	}
 }
 
-// BenchmarkWindowRecord measures the window's share of Side.Request: with
-// the clock read on every request and with the second Run caches.
-func BenchmarkWindowRecord(b *testing.B) {
-	for _, cached := range []bool{false, true} {
-		name := "clock=read"
-		if cached {
-			name = "clock=cached"
+// BenchmarkSideRequestClock measures Side.Request (the window included)
+// with the clock read on every request (no Run) and with the second Run
+// caches, from one goroutine and from all at once. The serial numbers are
+// the cost on the request path; the parallel ones mostly measure every
+// core incrementing the same words at once.
+func BenchmarkSideRequestClock(b *testing.B) {
+	for _, run := range []bool{false, true} {
+		for _, parallel := range []bool{false, true} {
+			name := map[bool]string{false: "clock=read", true: "clock=cached"}[run] +
+				map[bool]string{false: "/serial", true: "/parallel"}[parallel]
+			b.Run(name, func(b *testing.B) { benchSideRequestClock(b, run, parallel) })
 		}
-		b.Run(name, func(b *testing.B) {
-			c := newWindowClock(nil, 0)
-			if cached {
-				c.cached.Store(1)
-			}
-			w := newSideWindow(c)
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					w.record(c, 200, 3*time.Millisecond)
-				}
-			})
-		})
 	}
+}
+
+func benchSideRequestClock(b *testing.B, run, parallel bool) {
+	m, err := New(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if run {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- m.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+		for m.win.cached.Load() == 0 { // Run's first tick is immediate
+			runtime.Gosched()
+		}
+	}
+	s := m.Side("app", SideNew)
+	b.ReportAllocs()
+	if !parallel {
+		for b.Loop() {
+			s.Request(200, 3*time.Millisecond)
+		}
+		return
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			s.Request(200, 3*time.Millisecond)
+		}
+	})
 }
