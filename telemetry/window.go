@@ -111,7 +111,7 @@ func (m *Metrics) WindowMax() time.Duration {
 type windowClock struct {
 	clock   clockwork.Clock
 	start   time.Time
-	seconds uint32    // WindowMax in seconds; every ring has seconds+1 buckets
+	seconds uint32          // WindowMax in seconds; every ring has seconds+1 buckets
 	bounds  []float64       // latency bucket upper bounds, in seconds
 	limits  []time.Duration // the same bounds, as durations
 	// cache is set on real time: Run then runs runClock.
