@@ -2,6 +2,7 @@ package rollback
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -13,7 +14,8 @@ const (
 	RuleMaxDiffRate          = "max_diff_rate"
 	RuleFastBreaker          = "fast_breaker"
 	// RuleMinRequests is the only check of rules that set no limit: pass
-	// once the new side has min_requests, else insufficient.
+	// once the new side has min_requests, else insufficient. Its Value and
+	// Threshold are request counts.
 	RuleMinRequests = "min_requests"
 	// RuleOnNoData is the check of a verdict whose source failed.
 	RuleOnNoData = "on_no_data"
@@ -211,4 +213,20 @@ func EvaluateFast(r Rules, s Sample) Check {
 	}
 	c.Reason = fmt.Sprintf("new %s %s (%d/%d) in %s %s %s", e.errorsName(), pct(c.Value), x, n, s.Window, sign, limit(fb.ErrorRate))
 	return c
+}
+
+// Reason is a sentence for logs and events: the reasons of the checks
+// that decided the result (the failing ones, else the insufficient ones,
+// else all), or the source's error.
+func (v Verdict) Reason() string {
+	var rs []string
+	for _, ch := range v.Checks {
+		if ch.Result == v.Result && (ch.Rule != RuleFastBreaker || ch.Result == Fail) {
+			rs = append(rs, ch.Rule+": "+ch.Reason)
+		}
+	}
+	if len(rs) == 0 && v.Err != "" {
+		return v.Err
+	}
+	return strings.Join(rs, "; ")
 }

@@ -3,7 +3,6 @@ package rollback
 import (
 	"context"
 	"log/slog"
-	"strings"
 	"sync"
 
 	"github.com/jonboulle/clockwork"
@@ -59,7 +58,8 @@ type Controller struct {
 }
 
 // NewController returns a controller of app's rules (defaults applied to
-// the settings left at zero) reading src and acting through act.
+// the settings left at zero) reading src and acting through act (nil:
+// verdicts are only recorded and logged).
 func NewController(app string, rules Rules, src Source, act Actions, opts ControllerOptions) *Controller {
 	c := &Controller{
 		app:       app,
@@ -143,6 +143,9 @@ func (c *Controller) evaluate(ctx context.Context) Verdict {
 	}
 	v := evaluate(c.rules, s, fast)
 	v.App = c.app
+	if v.At.IsZero() {
+		v.At = c.clock.Now()
+	}
 	return v
 }
 
@@ -201,6 +204,9 @@ func fastFailed(v Verdict) bool {
 // tries again.
 func (c *Controller) rollback(ctx context.Context, v Verdict) {
 	c.log.Warn("rolling back", "app", c.app, "breaches", v.Breaches, "reason", v.Reason())
+	if c.act == nil {
+		return
+	}
 	if err := c.act.Rollback(ctx, v); err != nil {
 		c.log.Error("rolling back", "app", c.app, "err", err)
 		c.mu.Lock()
@@ -246,20 +252,4 @@ func (c *Controller) Last() Verdict {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.last
-}
-
-// Reason is a sentence for logs and events: the reasons of the checks
-// that decided the result (the failing ones, else the insufficient ones,
-// else all), or the source's error.
-func (v Verdict) Reason() string {
-	var rs []string
-	for _, ch := range v.Checks {
-		if ch.Result == v.Result && (ch.Rule != RuleFastBreaker || ch.Result == Fail) {
-			rs = append(rs, ch.Rule+": "+ch.Reason)
-		}
-	}
-	if len(rs) == 0 && v.Err != "" {
-		return v.Err
-	}
-	return strings.Join(rs, "; ")
 }

@@ -380,3 +380,15 @@ func TestStepCutShort(t *testing.T) {
 type sourceFunc func() Sample
 
 func (f sourceFunc) Sample(context.Context, string, time.Duration) (Sample, error) { return f(), nil }
+
+// TestNilActions: without actions, verdicts are still evaluated and kept.
+func TestNilActions(t *testing.T) {
+	clock := clockwork.NewFakeClock()
+	c := NewController("shop", designRules(), newTraffic(clock, 1, 20, rate(0.01), rate(1)), nil, ControllerOptions{Clock: clock})
+	if v := steps(t.Context(), c, clock, 1)[0]; !v.Act {
+		t.Errorf("first verdict: Act = false, want the fast breaker's verdict recorded as acting")
+	}
+	if n := len(c.History()); n != 1 {
+		t.Errorf("History() has %d verdicts, want 1", n)
+	}
+}
