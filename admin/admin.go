@@ -27,6 +27,7 @@ import (
 
 	"github.com/migratekit/migrate/compare"
 	"github.com/migratekit/migrate/lb"
+	"github.com/migratekit/migrate/rollback"
 	"github.com/migratekit/migrate/state"
 	"github.com/migratekit/migrate/telemetry"
 )
@@ -37,9 +38,18 @@ type Options struct {
 	Token    string              // bearer token for writes; empty refuses writes
 	Proxy    *lb.Proxy           // the apps this process serves
 	Metrics  *telemetry.Metrics  // per-side numbers for status; nil: zeros
-	Store    state.Store         // where weights persist; nil: not persisted
+	Control  Control             // carries out weight changes and rollbacks; required for writes
 	Gatherer prometheus.Gatherer // served on /metrics; nil: no /metrics
 	Diffs    DiffReporter        // diff reports; nil: every app has none
+}
+
+// Control carries out the writes of the API and answers for the analysis
+// (*rollback.Manager).
+type Control interface {
+	SetWeight(ctx context.Context, app string, w int, actor, reason string) error
+	Rollback(ctx context.Context, app, actor, reason string) error
+	Verdict(app string) (rollback.Verdict, bool)
+	Events(ctx context.Context, q state.Query) ([]state.Event, error)
 }
 
 // DiffReporter builds an app's diff report; ok is false when the app is not
@@ -80,6 +90,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /api/v1/apps", s.read(http.HandlerFunc(s.listApps)))
 	s.mux.Handle("GET /api/v1/apps/{app}", s.read(http.HandlerFunc(s.getApp)))
 	s.mux.Handle("GET /api/v1/apps/{app}/diffs", s.read(http.HandlerFunc(s.getDiffs)))
+	s.mux.Handle("GET /api/v1/events", s.read(http.HandlerFunc(s.getEvents)))
 	s.mux.Handle("PUT /api/v1/apps/{app}/weight", s.write(http.HandlerFunc(s.putWeight)))
 	s.mux.Handle("POST /api/v1/apps/{app}/rollback", s.write(http.HandlerFunc(s.postRollback)))
 }

@@ -1,7 +1,10 @@
 package admin
 
 import (
+	"encoding/json"
+
 	"context"
+	"github.com/google/go-cmp/cmp"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/migratekit/migrate/lb"
 	"github.com/migratekit/migrate/manifest"
+	"github.com/migratekit/migrate/rollback"
 	"github.com/migratekit/migrate/state"
 	"github.com/migratekit/migrate/telemetry"
 )
@@ -47,7 +51,11 @@ func newAPI(t *testing.T, tok string) (*Server, *lb.Proxy, state.Store) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	return New(Options{Token: tok, Proxy: proxy, Metrics: metrics, Store: store, Gatherer: reg}), proxy, store
+	mgr := rollback.NewManager(rollback.ManagerOptions{Store: store})
+	if err := mgr.Add(proxy.App("shop"), m.Apps["shop"], nil); err != nil {
+		t.Fatal(err)
+	}
+	return New(Options{Token: tok, Proxy: proxy, Metrics: metrics, Control: mgr, Gatherer: reg}), proxy, store
 }
 
 func do(t *testing.T, h http.Handler, method, path, remote, auth, body string) *httptest.ResponseRecorder {
@@ -192,6 +200,37 @@ func TestPhase(t *testing.T) {
 	for w, want := range map[int]string{0: PhaseOld, 1: PhaseSplit, 99: PhaseSplit, 100: PhaseNew} {
 		if got := Phase(w); got != want {
 			t.Errorf("Phase(%d) = %q, want %q", w, got, want)
+		}
+	}
+}
+
+func TestEventsRecordWrites(t *testing.T) {
+	api, _, _ := newAPI(t, token)
+	auth := "Bearer " + token
+	for _, req := range []struct{ method, path, body string }{
+		{"PUT", "/api/v1/apps/shop/weight", `{"weight": 30, "reason": "step"}`},
+		{"POST", "/api/v1/apps/shop/rollback", `{"reason": "errors"}`},
+	} {
+		if rec := do(t, api, req.method, req.path, "127.0.0.1:1", auth, req.body); rec.Code != 200 {
+			t.Fatalf("%s %s: %d %s", req.method, req.path, rec.Code, rec.Body)
+		}
+	}
+	rec := do(t, api, "GET", "/api/v1/events?app=shop", "127.0.0.1:1", "", "")
+	var evs []state.Event
+	if err := json.Unmarshal(rec.Body.Bytes(), &evs); err != nil || rec.Code != 200 {
+		t.Fatalf("events: %d %v %s", rec.Code, err, rec.Body)
+	}
+	var got []string
+	for _, e := range evs {
+		got = append(got, e.Kind+":"+e.Actor+":"+e.Before+"->"+e.After+":"+e.Reason)
+	}
+	want := []string{"weight:api:0->30:step", "rollback:api:30->0:errors"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	for _, bad := range []string{"/api/v1/events?limit=0", "/api/v1/events?since=yesterday"} {
+		if rec := do(t, api, "GET", bad, "127.0.0.1:1", "", ""); rec.Code != 400 {
+			t.Errorf("GET %s = %d, want 400", bad, rec.Code)
 		}
 	}
 }

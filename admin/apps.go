@@ -8,6 +8,8 @@ import (
 	"net/http"
 
 	"github.com/migratekit/migrate/lb"
+	"github.com/migratekit/migrate/rollback"
+	"github.com/migratekit/migrate/state"
 	"github.com/migratekit/migrate/telemetry"
 )
 
@@ -25,6 +27,8 @@ type AppStatus struct {
 	Phase    string                         `json:"phase"`
 	Sides    map[string]telemetry.SideStats `json:"sides"`
 	Backends []Backend                      `json:"backends"`
+	// Verdict is the last verdict of the rollback analysis, with its numbers.
+	Verdict *rollback.Verdict `json:"verdict,omitempty"`
 }
 
 // Backend is one backend's state in AppStatus.
@@ -66,6 +70,11 @@ func (s *Server) status(a *lb.App) AppStatus {
 			telemetry.SideNew: s.opts.Metrics.Snapshot(a.Name(), telemetry.SideNew),
 		},
 		Backends: []Backend{},
+	}
+	if s.opts.Control != nil {
+		if v, ok := s.opts.Control.Verdict(a.Name()); ok {
+			st.Verdict = &v
+		}
 	}
 	for _, b := range a.Backends() {
 		st.Backends = append(st.Backends, Backend{Side: b.Side, URL: b.URL, Healthy: b.Healthy, InFlight: b.InFlight})
@@ -141,22 +150,24 @@ func (s *Server) postRollback(w http.ResponseWriter, r *http.Request) {
 	s.setWeight(w, r, a, 0, "rollback", req.Reason)
 }
 
-// setWeight persists first, so that a weight the store refused is never
-// served, then applies it to the running proxy.
+// setWeight has Control carry out the change and answers the new status.
 func (s *Server) setWeight(w http.ResponseWriter, r *http.Request, a *lb.App, weight int, action, reason string) {
-	from := a.Weight()
-	if s.opts.Store != nil {
-		if err := s.opts.Store.SetWeight(r.Context(), a.Name(), weight); err != nil {
-			s.log.Error("saving weight", "app", a.Name(), "err", err)
-			writeError(w, http.StatusInternalServerError, "saving the weight failed; nothing changed")
-			return
-		}
-	}
-	if err := a.SetWeight(weight); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+	if s.opts.Control == nil {
+		writeError(w, http.StatusServiceUnavailable, "this instance takes no writes")
 		return
 	}
-	s.log.Info("weight changed", "app", a.Name(), "action", action, "from", from, "to", weight, "reason", reason, "remote", r.RemoteAddr)
+	var err error
+	if action == "rollback" {
+		err = s.opts.Control.Rollback(r.Context(), a.Name(), state.ActorAPI, reason)
+	} else {
+		err = s.opts.Control.SetWeight(r.Context(), a.Name(), weight, state.ActorAPI, reason)
+	}
+	if err != nil {
+		s.log.Error("changing weight", "app", a.Name(), "action", action, "err", err)
+		writeError(w, http.StatusInternalServerError, fmt.Sprintf("%s failed: %v", action, err))
+		return
+	}
+	s.log.Info("weight changed", "app", a.Name(), "action", action, "to", a.Weight(), "reason", reason, "remote", r.RemoteAddr)
 	writeJSON(w, http.StatusOK, s.status(a))
 }
 

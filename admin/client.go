@@ -9,8 +9,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/migratekit/migrate/state"
 )
 
 // Client talks to a running migrate's admin API. `migrate status` and
@@ -128,4 +131,18 @@ func (c *Client) Diffs(ctx context.Context, app, format string) ([]byte, error) 
 	var raw []byte
 	err := c.do(ctx, http.MethodGet, "/api/v1/apps/"+app+"/diffs?format="+url.QueryEscape(format), nil, &raw)
 	return raw, err
+}
+
+// Events returns the recorded events of app (all apps when empty), oldest
+// first, at most limit (0: the server's default).
+func (c *Client) Events(ctx context.Context, app string, limit int) ([]state.Event, error) {
+	v := url.Values{}
+	if app != "" {
+		v.Set("app", app)
+	}
+	if limit > 0 {
+		v.Set("limit", strconv.Itoa(limit))
+	}
+	var out []state.Event
+	return out, c.do(ctx, http.MethodGet, "/api/v1/events?"+v.Encode(), nil, &out)
 }

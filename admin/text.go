@@ -10,7 +10,20 @@ import (
 
 // WriteText writes st for a terminal: old and new side by side.
 func (st AppStatus) WriteText(w io.Writer) error {
-	fmt.Fprintf(w, "%s  weight %d%% on new  phase %s\n\n", st.App, st.Weight, st.Phase)
+	fmt.Fprintf(w, "%s  weight %d%% on new  phase %s\n", st.App, st.Weight, st.Phase)
+	if v := st.Verdict; v != nil {
+		fmt.Fprintf(w, "verdict %s at %s", v.Result, v.At.Format("15:04:05"))
+		for _, c := range v.Checks {
+			if c.Result != "pass" {
+				fmt.Fprintf(w, "; %s", c.Reason)
+			}
+		}
+		if v.Err != "" {
+			fmt.Fprintf(w, "; %s", v.Err)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w)
 	old, nw := st.Sides[telemetry.SideOld], st.Sides[telemetry.SideNew]
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "\told\tnew\t\n")

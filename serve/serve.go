@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -22,6 +23,7 @@ import (
 	"github.com/migratekit/migrate/admin"
 	"github.com/migratekit/migrate/lb"
 	"github.com/migratekit/migrate/manifest"
+	"github.com/migratekit/migrate/rollback"
 	"github.com/migratekit/migrate/state"
 	"github.com/migratekit/migrate/telemetry"
 )
@@ -49,6 +51,8 @@ type Instance struct {
 	Admin    *admin.Server
 	Metrics  *telemetry.Metrics
 	Registry *prometheus.Registry
+
+	Manager *rollback.Manager
 
 	diffs   *diffing
 	log     *slog.Logger
@@ -99,6 +103,9 @@ func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 		if m, err = shadowPhase(m, names, weights); err != nil {
 			return nil, err
 		}
+		if err := saveShadowPhase(ctx, inst.store, names); err != nil {
+			return nil, err
+		}
 	}
 	if inst.diffs, err = inst.newDiffing(ctx, m, names, opts.DataDir); err != nil {
 		return nil, err
@@ -110,12 +117,15 @@ func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 	if err := inst.Proxy.Listen(); err != nil {
 		return nil, err
 	}
+	if inst.Manager, err = inst.newManager(ctx, m); err != nil {
+		return nil, err
+	}
 	if inst.adminLn, err = net.Listen("tcp", m.Global.Admin.Listen); err != nil {
 		return nil, fmt.Errorf("listening for the admin API: %w", err)
 	}
 	inst.Admin = admin.New(admin.Options{
 		Logger: inst.log, Token: opts.Token, Proxy: inst.Proxy,
-		Metrics: inst.Metrics, Store: inst.store, Gatherer: inst.Registry,
+		Metrics: inst.Metrics, Control: inst.Manager, Gatherer: inst.Registry,
 		Diffs: inst.diffs,
 	})
 	return inst, nil
@@ -139,6 +149,7 @@ func (i *Instance) Run(ctx context.Context) error {
 	g.Go(func() error { return i.Proxy.Serve(gctx) })
 	g.Go(func() error { return i.Admin.Serve(gctx, i.adminLn) })
 	g.Go(func() error { return i.Metrics.Run(gctx) })
+	g.Go(func() error { return i.Manager.Run(gctx) })
 	for _, m := range i.diffs.mirrors {
 		g.Go(func() error { return m.Run(gctx) })
 	}
@@ -200,3 +211,23 @@ func shadowPhase(m *manifest.Manifest, names []string, weights map[string]int) (
 // ErrNothingToShadow is returned by New in shadow mode for an app whose
 // sample is 0%.
 var ErrNothingToShadow = errors.New("nothing to shadow")
+
+// saveShadowPhase records the shadow phase in the store, so that the
+// instance does not follow a weight saved before back onto new.
+func saveShadowPhase(ctx context.Context, store state.Store, names []string) error {
+	for _, name := range names {
+		var before int
+		if _, err := store.Update(ctx, name, func(s *state.AppState) error {
+			before = s.Weight
+			s.Weight, s.Phase = 0, "shadow"
+			return nil
+		}); err != nil {
+			return fmt.Errorf("saving the shadow phase of %s: %w", name, err)
+		}
+		if _, err := store.AppendEvent(ctx, state.Event{App: name, Kind: state.KindPhase, Actor: state.ActorCLI,
+			Before: strconv.Itoa(before), After: "shadow", Reason: "migrate shadow: every client on old"}); err != nil {
+			return fmt.Errorf("recording the shadow phase of %s: %w", name, err)
+		}
+	}
+	return nil
+}

@@ -72,6 +72,7 @@ an admin API and health checks.`,
 		newCmdCompare(opts),
 		newCmdStatus(opts),
 		newCmdCutover(opts),
+		newCmdRollback(opts),
 		newCmdReplay(opts),
 	)
 	return cmd

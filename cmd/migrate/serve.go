@@ -60,7 +60,7 @@ func runInstance(ctx context.Context, opts *rootOptions, apps []string, shadow b
 		log.Warn("admin writes are disabled: no token", "env", m.Global.Admin.TokenEnv)
 	}
 	inst, err := serve.New(ctx, serve.Options{Manifest: m, Apps: apps, Shadow: shadow, DataDir: opts.DataDir, Token: token, Logger: log})
-	if errors.Is(err, serve.ErrUnknownApp) || errors.Is(err, serve.ErrNothingToShadow) {
+	if errors.Is(err, serve.ErrUnknownApp) || errors.Is(err, serve.ErrNothingToShadow) || errors.Is(err, serve.ErrSource) {
 		return &exitError{code: exitUsage, err: err}
 	}
 	if err != nil {

@@ -1,0 +1,328 @@
+package rollback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/jonboulle/clockwork"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/migratekit/migrate/manifest"
+	"github.com/migratekit/migrate/state"
+)
+
+// Target is the running proxy's view of one app: what a weight change acts
+// on (*lb.App).
+type Target interface {
+	Name() string
+	Weight() int
+	SetWeight(w int) error
+}
+
+// Phases the Manager records in the state store.
+const (
+	PhaseOld        = "old"
+	PhaseSplit      = "split"
+	PhaseNew        = "new"
+	PhaseRolledBack = "rolled_back"
+)
+
+// PhaseOf names the phase of a weight.
+func PhaseOf(w int) string {
+	switch {
+	case w <= 0:
+		return PhaseOld
+	case w >= 100:
+		return PhaseNew
+	}
+	return PhaseSplit
+}
+
+// ManagerOptions are a Manager's dependencies.
+type ManagerOptions struct {
+	Store  state.Store
+	Logger *slog.Logger    // nil: discard
+	Clock  clockwork.Clock // nil: real time
+}
+
+// Manager carries out weight changes and rollbacks for the apps of one
+// instance: it applies them to the proxy, saves them in the state store so
+// every instance follows, records an event for each, runs the rollback
+// hooks and notifies the apps' webhooks. It also follows the changes other
+// instances make (Run). A store that is down never stops a rollback: the
+// proxy is changed first, the store when it can be.
+type Manager struct {
+	store state.Store
+	log   *slog.Logger
+	clock clockwork.Clock
+
+	mu       sync.Mutex
+	apps     map[string]*managed
+	webhooks map[string]*Webhook // by URL
+}
+
+type managed struct {
+	target     Target
+	app        *manifest.App
+	controller *Controller
+	webhook    *Webhook
+}
+
+// NewManager returns a Manager with no apps.
+func NewManager(opts ManagerOptions) *Manager {
+	m := &Manager{store: opts.Store, log: opts.Logger, clock: opts.Clock, apps: map[string]*managed{}, webhooks: map[string]*Webhook{}}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	if m.clock == nil {
+		m.clock = clockwork.NewRealClock()
+	}
+	return m
+}
+
+// Add manages app through t. With a source, a Controller evaluates the
+// app's rollback rules and acts through the Manager.
+func (m *Manager) Add(t Target, a *manifest.App, src Source) error {
+	rules, err := RulesFrom(a)
+	if err != nil {
+		return fmt.Errorf("apps.%s.rollback: %w", a.Name, err)
+	}
+	ma := &managed{target: t, app: a}
+	if a.Notify.Webhook != "" {
+		if ma.webhook, err = m.webhook(a.Notify.Webhook); err != nil {
+			return fmt.Errorf("apps.%s.notify.webhook: %w", a.Name, err)
+		}
+	}
+	if src != nil {
+		ma.controller = NewController(a.Name, rules, src, appActions{m, a.Name}, ControllerOptions{
+			Clock: m.clock, Logger: m.log.With("app", a.Name), OnVerdict: m.onVerdict,
+		})
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.apps[a.Name] = ma
+	return nil
+}
+
+func (m *Manager) webhook(url string) (*Webhook, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if w := m.webhooks[url]; w != nil {
+		return w, nil
+	}
+	w, err := NewWebhook(url, WebhookOptions{Logger: m.log, Clock: m.clock})
+	if err != nil {
+		return nil, err
+	}
+	m.webhooks[url] = w
+	return w, nil
+}
+
+func (m *Manager) get(app string) (*managed, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ma := m.apps[app]
+	if ma == nil {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownApp, app)
+	}
+	return ma, nil
+}
+
+// ErrUnknownApp is returned for an app the Manager does not manage.
+var ErrUnknownApp = errors.New("app is not served by this instance")
+
+// SetWeight sets app's weight on behalf of actor: saved first, so that a
+// weight the store refused is never served, then applied, then recorded.
+func (m *Manager) SetWeight(ctx context.Context, app string, w int, actor, reason string) error {
+	ma, err := m.get(app)
+	if err != nil {
+		return err
+	}
+	if w < 0 || w > 100 {
+		return fmt.Errorf("setting weight %d: %w", w, state.ErrWeightRange)
+	}
+	before := ma.target.Weight()
+	if m.store != nil {
+		if _, err := m.store.Update(ctx, app, func(s *state.AppState) error {
+			s.Weight, s.Phase = w, PhaseOf(w)
+			if w > 0 {
+				s.Paused = false
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("saving the weight: %w", err)
+		}
+	}
+	if err := ma.target.SetWeight(w); err != nil {
+		return err
+	}
+	if ma.controller != nil && w > before {
+		ma.controller.Reset()
+	}
+	m.record(ctx, state.Event{App: app, Kind: state.KindWeight, Actor: actor, Before: strconv.Itoa(before), After: strconv.Itoa(w), Reason: reason})
+	return nil
+}
+
+// Rollback sends every client of app back to old on behalf of actor (cli,
+// api): the proxy first, then the store, then the event, hooks and
+// notifications.
+func (m *Manager) Rollback(ctx context.Context, app, actor, reason string) error {
+	return m.rollback(ctx, app, actor, reason, nil, false)
+}
+
+func (m *Manager) rollback(ctx context.Context, app, actor, reason string, v *Verdict, dry bool) error {
+	ma, err := m.get(app)
+	if err != nil {
+		return err
+	}
+	before := ma.target.Weight()
+	ev := Event{At: m.clock.Now(), App: app, Kind: EventRollback, Actor: actor, Reason: reason, WeightBefore: before, DryRun: dry, Verdict: v}
+	var errs []error
+	if !dry {
+		if err := ma.target.SetWeight(0); err != nil {
+			return err
+		}
+		if m.store != nil {
+			if _, err := m.store.Update(ctx, app, func(s *state.AppState) error {
+				s.Weight, s.Phase, s.Paused = 0, PhaseRolledBack, true
+				return nil
+			}); err != nil {
+				// The proxy already sends everyone to old; other instances
+				// follow once the store is back and this is retried.
+				errs = append(errs, fmt.Errorf("saving the rollback: %w", err))
+			}
+		}
+		if ma.controller != nil {
+			ma.controller.Reset()
+		}
+	} else {
+		ev.WeightAfter = before
+		ev.Reason = "dry run: " + reason
+	}
+	se := state.Event{App: app, Kind: state.KindRollback, Actor: actor, Before: strconv.Itoa(before), After: strconv.Itoa(ev.WeightAfter), Reason: ev.Reason}
+	m.record(ctx, se)
+	m.log.Warn("rollback", "app", app, "actor", actor, "from", before, "dry_run", dry, "reason", ev.Reason)
+	if ma.webhook != nil {
+		ma.webhook.Notify(ev)
+	}
+	if hooks := ma.app.Rollback.Hooks; len(hooks) > 0 {
+		// Hooks have their own timeouts; they must not hold the controller.
+		go func() {
+			if err := RunHooks(context.WithoutCancel(ctx), hooks, ev, m.log); err != nil {
+				m.log.Error("rollback hooks", "app", app, "err", err)
+			}
+		}()
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Manager) record(ctx context.Context, e state.Event) {
+	if m.store == nil {
+		return
+	}
+	if _, err := m.store.AppendEvent(ctx, e); err != nil {
+		m.log.Error("recording event", "app", e.App, "kind", e.Kind, "err", err)
+	}
+}
+
+func (m *Manager) onVerdict(v Verdict) {
+	var b strings.Builder
+	for _, c := range v.Checks {
+		if c.Result != Pass {
+			if b.Len() > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(c.Reason)
+		}
+	}
+	if v.Err != "" {
+		b.WriteString(v.Err)
+	}
+	m.record(context.Background(), state.Event{App: v.App, Kind: state.KindVerdict, Actor: state.ActorController, After: v.Result, Reason: b.String()})
+}
+
+// appActions are the controller's Actions for one app.
+type appActions struct {
+	m   *Manager
+	app string
+}
+
+func (a appActions) Rollback(ctx context.Context, v Verdict) error {
+	return a.m.rollback(ctx, a.app, state.ActorController, reasonOf(v), &v, false)
+}
+
+func (a appActions) DryRun(ctx context.Context, v Verdict) error {
+	return a.m.rollback(ctx, a.app, state.ActorController, reasonOf(v), &v, true)
+}
+
+func reasonOf(v Verdict) string {
+	var parts []string
+	for _, c := range v.Checks {
+		if c.Result == Fail {
+			parts = append(parts, c.Reason)
+		}
+	}
+	if len(parts) == 0 && v.Err != "" {
+		parts = append(parts, v.Err)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Verdict returns the last verdict of app's controller; ok is false when
+// the app has none yet.
+func (m *Manager) Verdict(app string) (v Verdict, ok bool) {
+	ma, err := m.get(app)
+	if err != nil || ma.controller == nil {
+		return Verdict{}, false
+	}
+	v = ma.controller.Last()
+	return v, !v.At.IsZero()
+}
+
+// Events returns the recorded events q selects.
+func (m *Manager) Events(ctx context.Context, q state.Query) ([]state.Event, error) {
+	if m.store == nil {
+		return nil, nil
+	}
+	return m.store.Events(ctx, q)
+}
+
+// Run runs the controllers and the webhooks and follows the weights other
+// instances save, until ctx is done.
+func (m *Manager) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	m.mu.Lock()
+	for _, ma := range m.apps {
+		if ma.controller != nil {
+			g.Go(func() error { return ma.controller.Run(gctx) })
+		}
+	}
+	for _, w := range m.webhooks {
+		g.Go(func() error { return w.Run(gctx) })
+	}
+	m.mu.Unlock()
+	if m.store != nil {
+		g.Go(func() error { m.follow(gctx); return nil })
+	}
+	return g.Wait()
+}
+
+// follow applies the weights saved by this or another instance.
+func (m *Manager) follow(ctx context.Context) {
+	for ch := range m.store.Watch(ctx) {
+		ma, err := m.get(ch.App)
+		if err != nil || ma.target.Weight() == ch.State.Weight {
+			continue
+		}
+		if err := ma.target.SetWeight(ch.State.Weight); err != nil {
+			m.log.Error("following the saved weight", "app", ch.App, "err", err)
+			continue
+		}
+		m.log.Info("weight followed from the state store", "app", ch.App, "weight", ch.State.Weight)
+	}
+}

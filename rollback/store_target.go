@@ -1,0 +1,35 @@
+package rollback
+
+import (
+	"context"
+	"time"
+
+	"github.com/migratekit/migrate/state"
+)
+
+// StoreTarget is an app known only through the state store: what `migrate
+// rollback watch` acts on when it runs apart from the instances that serve
+// the app, which follow the store.
+type StoreTarget struct {
+	Store state.Store
+	App   string
+}
+
+// Name implements Target.
+func (t StoreTarget) Name() string { return t.App }
+
+// Weight implements Target: the saved weight (0 when none is saved or the
+// store cannot be read).
+func (t StoreTarget) Weight() int {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	w, _, _ := t.Store.Weight(ctx, t.App)
+	return w
+}
+
+// SetWeight implements Target by saving the weight.
+func (t StoreTarget) SetWeight(w int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return t.Store.SetWeight(ctx, t.App, w)
+}
