@@ -8,6 +8,10 @@ import (
 	"time"
 )
 
+// telemetryWindowMax is how far back the in-process telemetry keeps its
+// per-second numbers (telemetry.DefaultWindowMax).
+const telemetryWindowMax = 5 * time.Minute
+
 func (c *checker) rollback(path string, r *Rollback) {
 	if r.MinRequests < 0 {
 		c.addf(path+".min_requests", "%d is negative", r.MinRequests)
@@ -28,6 +32,9 @@ func (c *checker) rollback(path string, r *Rollback) {
 		c.addf(path+".fast_breaker.min_requests", "%d is less than 1", r.FastBreaker.MinRequests)
 	}
 	c.check(path+".source", choice(r.Source, "telemetry", "prometheus", "logs"))
+	if r.Source == "telemetry" && r.Window.D() > telemetryWindowMax {
+		c.addf(path+".window", "%s is longer than the %s the in-process telemetry keeps; use source prometheus for longer windows", r.Window.D(), telemetryWindowMax)
+	}
 	c.check(path+".on_no_data", choice(r.OnNoData, "hold", "rollback"))
 	c.check(path+".to", choice(r.To, "zero", "last_good"))
 	c.promSource(path, r)
