@@ -4,9 +4,17 @@
 // so that the CPU goes to the proxy being measured. With -delay it holds
 // each answer that long first, to play a slow backend (the slow new side of
 // scripts/bench/shadow); a request whose client goes away stops waiting.
+// For scripts/bench/rollback it can fail: with -fail-after every answer from
+// that long after start on is a 500 (a new side that breaks at a known
+// time), with -error-rate a random share of answers is (healthy but noisy
+// traffic). It prints the time of its first 500 on stdout, once:
+//
+//	first_failure_unix_ms=1764087000123 at=2026-11-25T16:10:00.123Z
 //
 //	backend -listen 127.0.0.1:8000
 //	backend -listen 127.0.0.1:8001 -delay 200ms
+//	backend -listen 127.0.0.1:8002 -fail-after 5s
+//	backend -listen 127.0.0.1:8003 -error-rate 0.01
 package main
 
 import (
@@ -15,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/signal"
@@ -31,8 +40,10 @@ var body = []byte(`{"ok":true,"service":"bench-backend","items":[1,2,3,4,5,6,7,8
 
 // options are the command line of the backend.
 type options struct {
-	listen string
-	delay  time.Duration
+	listen    string
+	delay     time.Duration
+	failAfter time.Duration
+	errorRate float64
 }
 
 func main() {
@@ -46,7 +57,17 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, opts.listen, newHandler(opts.delay, clockwork.NewRealClock())); err != nil {
+	clock := clockwork.NewRealClock()
+	f := &faults{
+		start:     clock.Now(),
+		failAfter: opts.failAfter,
+		errorRate: opts.errorRate,
+		random:    rand.Float64,
+		report: func(t time.Time) {
+			fmt.Printf("first_failure_unix_ms=%d at=%s\n", t.UnixMilli(), t.UTC().Format(time.RFC3339Nano))
+		},
+	}
+	if err := serve(ctx, opts.listen, newHandler(opts.delay, clock, f)); err != nil {
 		fmt.Fprintln(os.Stderr, "backend:", err)
 		os.Exit(1)
 	}
@@ -59,6 +80,8 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.SetOutput(out)
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8000", "address to listen on (host:port)")
 	fs.DurationVar(&o.delay, "delay", 0, "time to wait before each answer (e.g. 200ms); 0 answers at once")
+	fs.DurationVar(&o.failAfter, "fail-after", 0, "answer 500 to every request from this long after start on (e.g. 5s); 0 never")
+	fs.Float64Var(&o.errorRate, "error-rate", 0, "share of answers, 0 to 1, that are a 500 at random (e.g. 0.01)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -67,6 +90,12 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	}
 	if o.delay < 0 {
 		return options{}, fmt.Errorf("parsing flags: -delay %v is negative", o.delay)
+	}
+	if o.failAfter < 0 {
+		return options{}, fmt.Errorf("parsing flags: -fail-after %v is negative", o.failAfter)
+	}
+	if !(o.errorRate >= 0 && o.errorRate <= 1) {
+		return options{}, fmt.Errorf("parsing flags: -error-rate %v is not between 0 and 1", o.errorRate)
 	}
 	return o, nil
 }
@@ -98,13 +127,18 @@ func serve(ctx context.Context, addr string, h http.Handler) error {
 }
 
 // newHandler answers every request with 200 and body, after delay on clock
-// when delay is positive. The request body, if any, is left to net/http,
-// which drains a small one to keep the connection.
-func newHandler(delay time.Duration, clock clockwork.Clock) http.Handler {
+// when delay is positive, or with a 500 when f says so (nil f: never). The
+// request body, if any, is left to net/http, which drains a small one to
+// keep the connection.
+func newHandler(delay time.Duration, clock clockwork.Clock, f *faults) http.Handler {
 	length := []string{strconv.Itoa(len(body))}
 	contentType := []string{"application/json"}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if delay > 0 && !wait(r.Context(), clock, delay) {
+			return
+		}
+		if f.fail(clock.Now()) {
+			writeFailure(w)
 			return
 		}
 		h := w.Header()

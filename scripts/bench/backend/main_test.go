@@ -28,7 +28,7 @@ type answer struct {
 var wantAnswer = answer{Status: http.StatusOK, ContentLength: int64(len(body)), Body: string(body)}
 
 func TestHandler(t *testing.T) {
-	srv := httptest.NewServer(newHandler(0, clockwork.NewRealClock()))
+	srv := httptest.NewServer(newHandler(0, clockwork.NewRealClock(), nil))
 	defer srv.Close()
 
 	tests := []struct {
@@ -67,6 +67,13 @@ func TestParseFlags(t *testing.T) {
 		{name: "delay", args: []string{"-delay", "200ms"}, want: options{listen: "127.0.0.1:8000", delay: 200 * time.Millisecond}},
 		{name: "zero delay", args: []string{"-delay=0s"}, want: options{listen: "127.0.0.1:8000"}},
 		{name: "negative delay", args: []string{"-delay", "-1s"}, wantErr: true},
+		{name: "fail after", args: []string{"-fail-after", "5s"}, want: options{listen: "127.0.0.1:8000", failAfter: 5 * time.Second}},
+		{name: "error rate", args: []string{"-error-rate", "0.01"}, want: options{listen: "127.0.0.1:8000", errorRate: 0.01}},
+		{name: "error rate one", args: []string{"-error-rate", "1"}, want: options{listen: "127.0.0.1:8000", errorRate: 1}},
+		{name: "negative fail after", args: []string{"-fail-after", "-5s"}, wantErr: true},
+		{name: "error rate above one", args: []string{"-error-rate", "1.5"}, wantErr: true},
+		{name: "negative error rate", args: []string{"-error-rate", "-0.1"}, wantErr: true},
+		{name: "error rate NaN", args: []string{"-error-rate", "NaN"}, wantErr: true},
 		{name: "delay without unit", args: []string{"-delay", "200"}, wantErr: true},
 		{name: "unknown flag", args: []string{"-slow"}, wantErr: true},
 		{name: "stray argument", args: []string{"200ms"}, wantErr: true},
@@ -96,7 +103,7 @@ func TestParseFlagsHelp(t *testing.T) {
 func TestHandlerDelay(t *testing.T) {
 	const delay = 200 * time.Millisecond
 	clock := clockwork.NewFakeClock()
-	srv := httptest.NewServer(newHandler(delay, clock))
+	srv := httptest.NewServer(newHandler(delay, clock, nil))
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -139,7 +146,7 @@ func TestHandlerDelay(t *testing.T) {
 // client goes away, without the clock moving.
 func TestHandlerDelayClientGone(t *testing.T) {
 	clock := clockwork.NewFakeClock()
-	h := newHandler(time.Hour, clock)
+	h := newHandler(time.Hour, clock, nil)
 	returned := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer close(returned)
@@ -181,7 +188,7 @@ func TestServeStopsOnCancel(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, addr, newHandler(0, clockwork.NewRealClock())) }()
+	go func() { done <- serve(ctx, addr, newHandler(0, clockwork.NewRealClock(), nil)) }()
 	waitUp(t, "http://"+addr+"/")
 	cancel()
 	select {
