@@ -45,7 +45,7 @@ type fieldCounts struct {
 // outcomeIndex numbers the outcomes for the counter array.
 var outcomeIndex = [...]Outcome{
 	OutcomeMatch, OutcomeDiff, OutcomeNoise, OutcomeShadowError, OutcomeShadowTimeout,
-	OutcomeSkippedUnsafe, OutcomeSkippedStream, OutcomeTooLarge, OutcomeDropped,
+	OutcomeSkippedUnsafe, OutcomeSkippedStream, OutcomeTooLarge, OutcomeDropped, OutcomeAborted,
 }
 
 func indexOf(o Outcome) int {

@@ -62,12 +62,13 @@ const (
 	OutcomeSkippedStream Outcome = "skipped_stream" // upgrade or streaming response, served only
 	OutcomeTooLarge      Outcome = "too_large"      // request body over max_body, served only
 	OutcomeDropped       Outcome = "dropped"        // shadow queue full, served only
+	OutcomeAborted       Outcome = "aborted"        // the client left before the primary's answer was complete
 )
 
 // Outcomes lists every outcome, in a stable order.
 var Outcomes = []Outcome{
 	OutcomeMatch, OutcomeDiff, OutcomeNoise, OutcomeShadowError, OutcomeShadowTimeout,
-	OutcomeSkippedUnsafe, OutcomeSkippedStream, OutcomeTooLarge, OutcomeDropped,
+	OutcomeSkippedUnsafe, OutcomeSkippedStream, OutcomeTooLarge, OutcomeDropped, OutcomeAborted,
 }
 
 // Kind is what a difference is about.
