@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jonboulle/clockwork"
 	"golang.org/x/sync/errgroup"
@@ -71,6 +72,7 @@ type managed struct {
 	app        *manifest.App
 	controller *Controller
 	webhook    *Webhook
+	plan       *plan // nil without cutover.plan
 }
 
 // NewManager returns a Manager with no apps.
@@ -92,7 +94,7 @@ func (m *Manager) Add(t Target, a *manifest.App, src Source) error {
 	if err != nil {
 		return fmt.Errorf("apps.%s.rollback: %w", a.Name, err)
 	}
-	ma := &managed{target: t, app: a}
+	ma := &managed{target: t, app: a, plan: newPlan(a)}
 	if a.Notify.Webhook != "" {
 		if ma.webhook, err = m.webhook(a.Notify.Webhook); err != nil {
 			return fmt.Errorf("apps.%s.notify.webhook: %w", a.Name, err)
@@ -138,7 +140,17 @@ var ErrUnknownApp = errors.New("app is not served by this instance")
 
 // SetWeight sets app's weight on behalf of actor: saved first, so that a
 // weight the store refused is never served, then applied, then recorded.
+// A weight set by hand ends the app's progressive plan.
 func (m *Manager) SetWeight(ctx context.Context, app string, w int, actor, reason string) error {
+	return m.setWeight(ctx, app, w, actor, reason, func(s *state.AppState) error {
+		s.StepSince = time.Time{}
+		return nil
+	})
+}
+
+// setWeight is SetWeight with plan changing the plan's position in the
+// same update; an error from plan saves nothing and is returned wrapped.
+func (m *Manager) setWeight(ctx context.Context, app string, w int, actor, reason string, plan func(*state.AppState) error) error {
 	ma, err := m.get(app)
 	if err != nil {
 		return err
@@ -153,7 +165,7 @@ func (m *Manager) SetWeight(ctx context.Context, app string, w int, actor, reaso
 			if w > 0 {
 				s.Paused = false
 			}
-			return nil
+			return plan(s)
 		}); err != nil {
 			return fmt.Errorf("saving the weight: %w", err)
 		}
@@ -292,7 +304,7 @@ func (m *Manager) Events(ctx context.Context, q state.Query) ([]state.Event, err
 	return m.store.Events(ctx, q)
 }
 
-// Run runs the controllers and the webhooks and follows the weights other
+// Run runs the controllers, the progressive plans and the webhooks and follows the weights other
 // instances save, until ctx is done.
 func (m *Manager) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
@@ -300,6 +312,11 @@ func (m *Manager) Run(ctx context.Context) error {
 	for _, ma := range m.apps {
 		if ma.controller != nil {
 			g.Go(func() error { return ma.controller.Run(gctx) })
+		}
+	}
+	for name, ma := range m.apps {
+		if ma.plan != nil && ma.controller != nil && m.store != nil {
+			g.Go(func() error { return m.runPlan(gctx, name, ma) })
 		}
 	}
 	for _, w := range m.webhooks {
