@@ -2,6 +2,7 @@ package shadow
 
 import (
 	"bufio"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
@@ -23,6 +24,9 @@ type capture struct {
 	own       map[string]int // header values the proxy set before serving
 	truncated bool
 	stream    bool
+	// clientGone says a write to the client failed: the client left
+	// before the answer was complete.
+	clientGone bool
 }
 
 // init readies c to capture into sb the answer written to w.
@@ -52,7 +56,17 @@ func (c *capture) Write(b []byte) (int, error) {
 	}
 	n, err := c.ResponseWriter.Write(b)
 	c.keep(b[:n])
+	if err != nil {
+		c.clientGone = c.clientGone || connError(err)
+	}
 	return n, err
+}
+
+// connError reports an error of the server's ResponseWriter that means the
+// connection to the client broke, rather than a misuse of the writer.
+func connError(err error) bool {
+	return !errors.Is(err, http.ErrBodyNotAllowed) && !errors.Is(err, http.ErrContentLength) &&
+		!errors.Is(err, http.ErrHijacked)
 }
 
 func (c *capture) snapshot(code int) {
@@ -91,7 +105,11 @@ func (c *capture) Flush() { _ = c.FlushError() }
 
 // FlushError is what http.ResponseController calls to flush.
 func (c *capture) FlushError() error {
-	return http.NewResponseController(c.ResponseWriter).Flush()
+	err := http.NewResponseController(c.ResponseWriter).Flush()
+	if err != nil && !errors.Is(err, http.ErrNotSupported) {
+		c.clientGone = c.clientGone || connError(err)
+	}
+	return err
 }
 
 // Hijack hands the connection over (a protocol switch) and stops the copy.

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
@@ -138,6 +139,15 @@ func (f *fakeComparer) counts() (compared, recorded map[compare.Outcome]int) {
 	return compared, recorded
 }
 
+// all returns the compared and the recorded outcomes together.
+func (f *fakeComparer) all() map[compare.Outcome]int {
+	compared, recorded := f.counts()
+	for k, v := range recorded {
+		compared[k] += v
+	}
+	return compared
+}
+
 func (f *fakeComparer) total() int {
 	c, r := f.counts()
 	n := 0
@@ -202,6 +212,9 @@ type env struct {
 	base   string
 	client *http.Client
 	stop   func() // stops the mirror, then the proxy; idempotent
+
+	clock   clockwork.Clock // the mirror's; nil: real
+	prepare func(*Mirror)   // called on the mirror before it runs
 }
 
 // start runs app behind a proxy, mirrored to a fakeComparer and a
@@ -227,9 +240,12 @@ func startWith(t *testing.T, app *manifest.App, e *env, cmp Comparer, sink Sink)
 	}
 	opts := lb.Options{Metrics: metrics}
 	if cmp != nil {
-		e.mirror, err = New(app, Options{Metrics: metrics, Comparer: cmp, Sink: sink})
+		e.mirror, err = New(app, Options{Metrics: metrics, Comparer: cmp, Sink: sink, Clock: e.clock})
 		if err != nil {
 			t.Fatalf("New: %v", err)
+		}
+		if e.prepare != nil {
+			e.prepare(e.mirror)
 		}
 		opts.Mirrors = map[string]lb.Mirror{app.Name: e.mirror}
 	}

@@ -28,9 +28,10 @@ type pair struct {
 	parts   int32
 	arrived atomic.Int32
 
-	stream   atomic.Bool // a side streamed: served only, skipped_stream
-	aborted  atomic.Bool // the primary broke off before a status: nothing to compare
-	shutdown atomic.Bool // the mirror stopped before the pair was compared
+	stream    atomic.Bool // a side streamed: served only, skipped_stream
+	aborted   atomic.Bool // the primary broke off before a status: nothing to compare
+	abandoned atomic.Bool // the client left before the primary's answer was complete: aborted
+	shutdown  atomic.Bool // the mirror stopped before the pair was compared
 }
 
 // Halves of a pair, as indexes of pair.bufs.
@@ -136,6 +137,11 @@ func (m *Mirror) finish(ctx context.Context, p *pair) {
 	switch {
 	case p.stream.Load():
 		m.record(p.cp.Request.Method, p.cp.Request.Path, compare.OutcomeSkippedStream)
+		return
+	case p.abandoned.Load():
+		// The captured answer is not the one the backend gave: no
+		// comparison, no example.
+		m.record(p.cp.Request.Method, p.cp.Request.Path, compare.OutcomeAborted)
 		return
 	case p.aborted.Load():
 		return // the proxy counted its error

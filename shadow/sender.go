@@ -28,6 +28,16 @@ const drainLimit = 256 << 10
 // each with its own deadline, and captures the answers up to a limit. It is
 // how a Mirror reaches the candidate side (and the secondary), and how a
 // replay reaches both sides. It is safe for concurrent use.
+//
+// A backend that cannot be reached is not dialed for every request: each
+// backend address has a circuit breaker that opens after
+// SenderOptions.BreakerFailures consecutive failed connection attempts.
+// While it is open the round robin passes that backend over, for a backoff
+// of 1s that doubles after each failed probe up to 30s (less up to a fifth
+// at random, on the Sender's clock); then one request goes to it as a
+// probe, and an answer or any successful connection closes the breaker.
+// When every backend is backing off, Send returns at once with Err
+// ErrBreakerOpen, without dialing.
 type Sender struct {
 	targets   *targets
 	transport *http.Transport
@@ -35,6 +45,9 @@ type Sender struct {
 	maxBody   int64
 	clock     clockwork.Clock
 	bufs      *bufferPool
+	// dial makes the transport's connections; dialContext wraps it to
+	// tell the breakers (tests count the attempts here).
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // SenderOptions configure a Sender. Zero values take the defaults of the
@@ -49,8 +62,13 @@ type SenderOptions struct {
 	MaxBody int64
 	// Conns is how many idle connections are kept per backend; default 64.
 	Conns int
-	// Clock times the answers; nil: the real clock.
+	// Clock times the answers and the breakers' backoffs; nil: the real
+	// clock.
 	Clock clockwork.Clock
+	// BreakerFailures is how many consecutive failed connection attempts
+	// to a backend open its circuit breaker (see Sender); default 5,
+	// negative: never.
+	BreakerFailures int
 }
 
 // NewSender returns a Sender to backends (http:// or https:// base URLs)
@@ -60,11 +78,7 @@ func NewSender(backends []string, opts SenderOptions) (*Sender, error) {
 }
 
 func newSender(backends []string, opts SenderOptions, bufs *bufferPool) (*Sender, error) {
-	t, err := newTargets(backends)
-	if err != nil {
-		return nil, err
-	}
-	s := &Sender{targets: t, timeout: opts.Timeout, maxBody: opts.MaxBody, clock: opts.Clock, bufs: bufs}
+	s := &Sender{timeout: opts.Timeout, maxBody: opts.MaxBody, clock: opts.Clock, bufs: bufs}
 	if s.timeout <= 0 {
 		s.timeout = defaultTimeout
 	}
@@ -74,8 +88,22 @@ func newSender(backends []string, opts SenderOptions, bufs *bufferPool) (*Sender
 	if s.clock == nil {
 		s.clock = clockwork.NewRealClock()
 	}
-	s.transport = newTransport(opts.Timeouts, orDefault(opts.Conns, defaultWorkers), t)
+	var err error
+	if s.targets, err = newTargets(backends, opts.BreakerFailures, s.clock); err != nil {
+		return nil, err
+	}
+	connect := opts.Timeouts.Connect.Or(defaultConnect)
+	s.dial = (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext
+	s.transport = newTransport(opts.Timeouts, orDefault(opts.Conns, defaultWorkers), s.targets.https())
+	s.transport.DialContext = s.dialContext
 	return s, nil
+}
+
+// dialContext dials addr and tells its breaker how it went.
+func (s *Sender) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := s.dial(ctx, network, addr)
+	s.targets.byAddr[addr].dialed(err)
+	return c, err
 }
 
 // Answer is one captured answer of a Sender.
@@ -106,17 +134,33 @@ func (s *Sender) Send(ctx context.Context, req *http.Request) Answer {
 	return Answer{Response: res, Stream: stream, sb: sb}
 }
 
+// backingOff reports that every backend's breaker is open: a send now
+// would fail with ErrBreakerOpen.
+func (s *Sender) backingOff() bool {
+	for _, b := range s.targets.breakers {
+		if !b.blocked() {
+			return false
+		}
+	}
+	return true
+}
+
 // CloseIdleConnections closes the Sender's idle connections.
 func (s *Sender) CloseIdleConnections() { s.transport.CloseIdleConnections() }
 
 // send is Send, with the buffer that holds the captured body.
 func (s *Sender) send(ctx context.Context, req *http.Request) (res compare.Response, sb *shared, stream bool) {
+	base, br, probe := s.targets.pick()
+	if base == nil {
+		return compare.Response{Err: ErrBreakerOpen}, nil, false
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	target(req.URL, s.targets.pick())
+	target(req.URL, base)
 	req = req.WithContext(ctx)
 	start := s.clock.Now()
 	hr, err := s.transport.RoundTrip(req)
+	br.probed(probe, err == nil)
 	if err != nil {
 		return failed(ctx, err), nil, false
 	}
@@ -185,34 +229,37 @@ func target(u, base *url.URL) {
 // newTransport is a Sender's own transport, apart from the load
 // balancer's: idle connections for every worker, the app's connect and idle
 // timeouts, no compression (bodies are compared as the backends sent them),
-// no environment proxy. The deadline is the request's context.
-func newTransport(t manifest.Timeouts, conns int, dest *targets) *http.Transport {
+// no environment proxy. The deadline is the request's context; the
+// Sender sets DialContext.
+func newTransport(t manifest.Timeouts, conns int, https bool) *http.Transport {
 	connect := t.Connect.Or(defaultConnect)
 	return &http.Transport{
 		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConnsPerHost:   conns,
 		IdleConnTimeout:       t.Idle.Or(defaultIdle),
 		TLSHandshakeTimeout:   connect,
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    true,
-		ForceAttemptHTTP2:     dest.https(),
+		ForceAttemptHTTP2:     https,
 		WriteBufferSize:       16 << 10,
 		ReadBufferSize:        16 << 10,
 	}
 }
 
-// targets are the backends of one destination, taken round robin.
+// targets are the backends of one destination, taken round robin, each
+// with the breaker of its address (backends at one address share it).
 type targets struct {
-	urls []*url.URL
-	next atomic.Uint64
+	urls     []*url.URL
+	breakers []*breaker          // of urls[i]; nil when breakers are off
+	byAddr   map[string]*breaker // by the address the transport dials
+	next     atomic.Uint64
 }
 
-func newTargets(raw []string) (*targets, error) {
+func newTargets(raw []string, failures int, clock clockwork.Clock) (*targets, error) {
 	if len(raw) == 0 {
 		return nil, errors.New("no backends")
 	}
-	t := &targets{}
+	t := &targets{byAddr: make(map[string]*breaker, len(raw))}
 	for _, r := range raw {
 		u, err := url.Parse(strings.TrimSpace(r))
 		if err != nil {
@@ -222,12 +269,30 @@ func newTargets(raw []string) (*targets, error) {
 			return nil, fmt.Errorf("backend %q is not an http:// or https:// URL", r)
 		}
 		t.urls = append(t.urls, u)
+		key := breakerKey(u.Hostname(), u.Port(), u.Scheme)
+		b, ok := t.byAddr[key]
+		if !ok {
+			b = newBreaker(failures, clock)
+			t.byAddr[key] = b
+		}
+		t.breakers = append(t.breakers, b)
 	}
 	return t, nil
 }
 
-func (t *targets) pick() *url.URL {
-	return t.urls[(t.next.Add(1)-1)%uint64(len(t.urls))]
+// pick returns the next backend whose breaker lets a request through, its
+// breaker and the probe number if the request is that breaker's probe; a
+// nil URL when every backend is backing off.
+func (t *targets) pick() (base *url.URL, b *breaker, probe uint64) {
+	n := uint64(len(t.urls))
+	first := t.next.Add(1) - 1
+	for i := range n {
+		k := (first + i) % n
+		if ok, probe := t.breakers[k].allow(); ok {
+			return t.urls[k], t.breakers[k], probe
+		}
+	}
+	return nil, nil, 0
 }
 
 func (t *targets) https() bool {

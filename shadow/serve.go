@@ -35,6 +35,12 @@ func (m *Mirror) Serve(w http.ResponseWriter, r *http.Request, side string, serv
 		serve.ServeHTTP(w, r)
 		return
 	}
+	if m.candidate.backingOff() {
+		// The mirror would fail at once without a dial: served only.
+		m.count(r, compare.OutcomeShadowError)
+		serve.ServeHTTP(w, r)
+		return
+	}
 	m.mirror(w, r, serve)
 }
 
@@ -73,10 +79,15 @@ func (m *Mirror) mirror(w http.ResponseWriter, r *http.Request, serve http.Handl
 		// Deferred: a response that breaks off (the client left, the
 		// backend broke) panics with http.ErrAbortHandler through here, and
 		// its pair must still be completed. Its body is incomplete; with no
-		// status written there is nothing to compare.
+		// status written there is nothing to compare. A client that left
+		// before the end got no answer to compare (the proxy records 499,
+		// or the copy broke off).
 		if !served {
 			c.truncated = true
 			p.aborted.Store(c.code == 0)
+		}
+		if c.clientGone || r.Context().Err() != nil {
+			p.abandoned.Store(true)
 		}
 		p.cp.Primary = c.response(m.clock.Since(start))
 		if c.stream {

@@ -33,7 +33,20 @@
 // (whichever comes last completes it, no goroutine waits), a worker gives
 // the pair to the Comparer, pairs with differences to the Sink, and records
 // the outcome. Nothing on the request path waits for the mirror, the
-// comparer, the sink or a metric.
+// comparer, the sink or a metric. A pair whose client left before the
+// primary's answer was complete (the proxy records 499, or the copy to the
+// client broke off) is not compared, since the captured answer is not the
+// backend's: it is counted aborted and no example is kept. A primary that
+// breaks off by itself is judged on what came, its body marked truncated.
+//
+// A candidate side that cannot be reached costs no connection attempt per
+// mirror: after 5 consecutive failed attempts to a backend, its Sender
+// stops sending to it for a backoff (1s, doubled after each failed probe up
+// to 30s, less up to a fifth at random, on the Mirror's clock), then sends
+// one request as a probe; an answer closes the breaker. While every
+// candidate backend backs off, sampled requests are served only and counted
+// shadow_error (the outcome a refused mirror gets), without a body buffer,
+// a queued job or a dial.
 //
 // The parts a replay of logged requests shares with live mirroring are
 // exported: Sender (send to one side's backends with a deadline, capture the
