@@ -9,7 +9,8 @@
 // The admin listener also serves Go profiles under /debug/pprof/ (read
 // access).
 //
-// It emits one structured log line per write (weight changes, rollbacks).
+// It emits one structured log line per write (weight changes, rollbacks,
+// plan starts).
 package admin
 
 import (
@@ -50,6 +51,10 @@ type Control interface {
 	Rollback(ctx context.Context, app, actor, reason string) error
 	Verdict(app string) (rollback.Verdict, bool)
 	Events(ctx context.Context, q state.Query) ([]state.Event, error)
+	// StartPlan starts or resumes app's progressive plan.
+	StartPlan(ctx context.Context, app, actor string) error
+	// PlanStatus says where app's plan stands; ok is false without one.
+	PlanStatus(app string) (rollback.PlanStatus, bool)
 }
 
 // DiffReporter builds an app's diff report; ok is false when the app is not
@@ -93,6 +98,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /api/v1/events", s.read(http.HandlerFunc(s.getEvents)))
 	s.mux.Handle("PUT /api/v1/apps/{app}/weight", s.write(http.HandlerFunc(s.putWeight)))
 	s.mux.Handle("POST /api/v1/apps/{app}/rollback", s.write(http.HandlerFunc(s.postRollback)))
+	s.mux.Handle("POST /api/v1/apps/{app}/plan", s.write(http.HandlerFunc(s.postPlan)))
 }
 
 // ServeHTTP implements http.Handler.

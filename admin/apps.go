@@ -29,6 +29,9 @@ type AppStatus struct {
 	Backends []Backend                      `json:"backends"`
 	// Verdict is the last verdict of the rollback analysis, with its numbers.
 	Verdict *rollback.Verdict `json:"verdict,omitempty"`
+	// Plan is where the app's progressive plan stands; nil without
+	// cutover.plan.
+	Plan *rollback.PlanStatus `json:"plan,omitempty"`
 }
 
 // Backend is one backend's state in AppStatus.
@@ -74,6 +77,9 @@ func (s *Server) status(a *lb.App) AppStatus {
 	if s.opts.Control != nil {
 		if v, ok := s.opts.Control.Verdict(a.Name()); ok {
 			st.Verdict = &v
+		}
+		if p, ok := s.opts.Control.PlanStatus(a.Name()); ok {
+			st.Plan = &p
 		}
 	}
 	for _, b := range a.Backends() {

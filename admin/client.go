@@ -62,6 +62,13 @@ func (c *Client) Rollback(ctx context.Context, app, reason string) (AppStatus, e
 	return out, c.do(ctx, http.MethodPost, "/api/v1/apps/"+app+"/rollback", RollbackRequest{Reason: reason}, &out)
 }
 
+// StartPlan starts or resumes app's progressive plan and returns its
+// status.
+func (c *Client) StartPlan(ctx context.Context, app string) (AppStatus, error) {
+	var out AppStatus
+	return out, c.do(ctx, http.MethodPost, "/api/v1/apps/"+app+"/plan", PlanRequest{}, &out)
+}
+
 func (c *Client) base() string {
 	b := strings.TrimRight(c.BaseURL, "/")
 	if !strings.Contains(b, "://") {

@@ -23,6 +23,9 @@ func (st AppStatus) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintln(w)
 	}
+	if st.Plan != nil {
+		fmt.Fprintln(w, planText(st.App, st.Plan))
+	}
 	fmt.Fprintln(w)
 	old, nw := st.Sides[telemetry.SideOld], st.Sides[telemetry.SideNew]
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', tabwriter.AlignRight)

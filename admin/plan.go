@@ -1,0 +1,66 @@
+package admin
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/migratekit/migrate/rollback"
+	"github.com/migratekit/migrate/state"
+)
+
+// PlanRequest is the body of POST /api/v1/apps/{app}/plan, which starts
+// the app's progressive plan, or resumes it after a rollback. The body may
+// be empty.
+type PlanRequest struct{}
+
+func (s *Server) postPlan(w http.ResponseWriter, r *http.Request) {
+	a := s.app(w, r)
+	if a == nil {
+		return
+	}
+	var req PlanRequest
+	if err := decodeBody(r, &req); err != nil && !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if s.opts.Control == nil {
+		writeError(w, http.StatusServiceUnavailable, "this instance takes no writes")
+		return
+	}
+	err := s.opts.Control.StartPlan(r.Context(), a.Name(), state.ActorAPI)
+	switch {
+	case errors.Is(err, rollback.ErrNoPlan), errors.Is(err, rollback.ErrNoAnalysis), errors.Is(err, rollback.ErrNoStore):
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	case err != nil:
+		s.log.Error("starting the plan", "app", a.Name(), "err", err)
+		writeError(w, http.StatusInternalServerError, fmt.Sprintf("starting the plan failed: %v", err))
+		return
+	}
+	s.log.Info("plan started", "app", a.Name(), "weight", a.Weight(), "remote", r.RemoteAddr)
+	writeJSON(w, http.StatusOK, s.status(a))
+}
+
+// planText is p for a terminal: the step, its state, the verdict and the
+// time to the next step.
+func planText(app string, p *rollback.PlanStatus) string {
+	step := fmt.Sprintf("plan step %d/%d (%d%%)", p.Step+1, len(p.Steps), p.Weight)
+	switch p.State {
+	case rollback.PlanRunning:
+		return fmt.Sprintf("%s  running, verdict %s, next step in %s", step, p.Verdict, p.Next.Round(time.Second))
+	case rollback.PlanHolding:
+		v := p.Verdict
+		if v == "" {
+			v = "none yet"
+		}
+		return fmt.Sprintf("%s  holding, verdict %s: the next step needs %s of pass", step, v, p.StepMin)
+	case rollback.PlanPaused:
+		return fmt.Sprintf("%s  paused after a rollback (migrate cutover %s --plan resumes it)", step, app)
+	case rollback.PlanDone:
+		return fmt.Sprintf("%s  done", step)
+	}
+	return fmt.Sprintf("plan of %d steps  not running (migrate cutover %s --plan starts it)", len(p.Steps), app)
+}
