@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/migratekit/migrate/admin"
 )
 
 type cutoverOptions struct {
@@ -11,46 +14,110 @@ type cutoverOptions struct {
 	adminFlags
 	App    string
 	Weight int
+	Plan   bool
 	Reason string
 }
 
 func newCmdCutover(root *rootOptions) *cobra.Command {
 	opts := &cutoverOptions{rootOptions: root}
 	cmd := &cobra.Command{
-		Use:   "cutover APP --weight N",
-		Short: "Set the share of clients (0-100) a running migrate sends to the new side",
+		Use:   "cutover APP (--weight N | --plan)",
+		Short: "Set the share of clients (0-100) a running migrate sends to the new side, or run its plan",
 		Long: `cutover sets APP's weight on the running migrate serve through its admin API:
 the share of clients, 0 to 100, sent to the new side. Clients are sticky:
 raising the weight only moves clients from old to new, lowering it only moves
 them back. It takes effect on the next request and is kept across restarts.
+A weight set by hand ends the app's progressive plan.
+
+With --plan it starts APP's progressive plan (cutover.plan, for instance
+[5, 25, 50, 100]), or resumes it at its step after a rollback paused it. The
+plan advances a step once the rollback analysis passed for the step's
+cutover.step_min (default 5m) without interruption: an insufficient verdict
+holds the step and restarts its clock, a failure rolls back and pauses the
+plan. Its position is kept in the state store, so a restarted migrate goes
+on where it was; migrate status APP shows it.
+
 The admin token is read from the variable named by admin.token_env
 (default MIGRATE_ADMIN_TOKEN).`,
 		Example: `  migrate cutover shop --weight 5
   migrate cutover shop --weight 100 --reason "new stack verified"
+  migrate cutover shop --plan
   MIGRATE_ADMIN_TOKEN=s3cret migrate cutover shop --weight 0 --admin 127.0.0.1:9090`,
 		Args: exactArgs(1, "one app name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.App = args[0]
-			if !cmd.Flags().Changed("weight") {
-				return usageErrorf("cutover needs --weight N (0-100)")
-			}
-			if opts.Weight < 0 || opts.Weight > 100 {
-				return usageErrorf("--weight %d is out of range 0-100", opts.Weight)
-			}
-			c, err := opts.client(opts.adminFlags)
-			if err != nil {
+			if err := opts.check(cmd); err != nil {
 				return err
 			}
-			st, err := c.SetWeight(cmd.Context(), opts.App, opts.Weight, opts.Reason)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(opts.IO.Out, "%s: weight %d%% on new (phase %s)\n", st.App, st.Weight, st.Phase)
-			return nil
+			return cutoverRun(cmd.Context(), opts)
 		},
 	}
 	opts.adminFlags.register(cmd)
 	cmd.Flags().IntVar(&opts.Weight, "weight", 0, "share of clients on the new side, 0-100")
-	cmd.Flags().StringVar(&opts.Reason, "reason", "", "why, recorded in the log")
+	cmd.Flags().BoolVar(&opts.Plan, "plan", false, "start or resume the app's cutover.plan")
+	cmd.Flags().StringVar(&opts.Reason, "reason", "", "why, recorded in the log (with --weight)")
 	return cmd
+}
+
+// check refuses flags that do not make one action.
+func (o *cutoverOptions) check(cmd *cobra.Command) error {
+	weight := cmd.Flags().Changed("weight")
+	switch {
+	case weight && o.Plan:
+		return usageErrorf("cutover takes --weight N or --plan, not both")
+	case o.Plan:
+		return o.checkPlan()
+	case !weight:
+		return usageErrorf("cutover needs --weight N (0-100) or --plan")
+	case o.Weight < 0 || o.Weight > 100:
+		return usageErrorf("--weight %d is out of range 0-100", o.Weight)
+	}
+	return nil
+}
+
+// checkPlan refuses --plan for an app whose manifest has no cutover.plan.
+// With --admin and no manifest, the running migrate answers for it.
+func (o *cutoverOptions) checkPlan() error {
+	m, err := o.loadManifest()
+	if err != nil {
+		if o.Admin != "" {
+			return nil
+		}
+		return err
+	}
+	if a := m.Apps[o.App]; a != nil && len(a.Cutover.Plan) == 0 {
+		return usageErrorf("app %s has no cutover.plan to run", o.App)
+	}
+	return nil
+}
+
+func cutoverRun(ctx context.Context, opts *cutoverOptions) error {
+	c, err := opts.client(opts.adminFlags)
+	if err != nil {
+		return err
+	}
+	if opts.Plan {
+		st, err := c.StartPlan(ctx, opts.App)
+		if err != nil {
+			return err
+		}
+		printPlan(opts, st)
+		return nil
+	}
+	st, err := c.SetWeight(ctx, opts.App, opts.Weight, opts.Reason)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.IO.Out, "%s: weight %d%% on new (phase %s)\n", st.App, st.Weight, st.Phase)
+	return nil
+}
+
+func printPlan(opts *cutoverOptions, st admin.AppStatus) {
+	if st.Plan == nil {
+		fmt.Fprintf(opts.IO.Out, "%s: weight %d%% on new (phase %s)\n", st.App, st.Weight, st.Phase)
+		return
+	}
+	p := st.Plan
+	fmt.Fprintf(opts.IO.Out, "%s: plan %s at step %d/%d, weight %d%% on new; each step needs %s of pass\n",
+		st.App, p.State, p.Step+1, len(p.Steps), st.Weight, p.StepMin)
 }

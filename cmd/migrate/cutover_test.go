@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writePlanManifest writes a manifest of "shop", with the plan
+// [5, 50, 100], and "blog", without one.
+func writePlanManifest(t *testing.T, listen, adminAddr, oldURL, newURL string) string {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "migrate.yaml")
+	data := fmt.Sprintf(`defaults:
+  listen: %s
+  admin: {listen: %s}
+apps:
+  shop:
+    hosts: [shop.test]
+    old: {backends: [%s]}
+    new: {backends: [%s]}
+    shadow: {sample: 0%%}
+    cutover: {plan: [5, 50, 100], step_min: 10m}
+  blog:
+    hosts: [blog.test]
+    old: {backends: [%s]}
+    new: {backends: [%s]}
+    shadow: {sample: 0%%}
+`, listen, adminAddr, oldURL, newURL, oldURL, newURL)
+	if err := os.WriteFile(cfg, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestCutoverPlanUsage(t *testing.T) {
+	cfg := writePlanManifest(t, freeAddr(t), freeAddr(t), "http://127.0.0.1:1", "http://127.0.0.1:2")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "plan and weight", args: []string{"--config", cfg, "cutover", "shop", "--plan", "--weight", "5"}, want: "not both"},
+		{name: "app without a plan", args: []string{"--config", cfg, "cutover", "blog", "--plan"}, want: "blog has no cutover.plan"},
+		{name: "neither", args: []string{"--config", cfg, "cutover", "shop"}, want: "--weight N (0-100) or --plan"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errs := runCLI(t, tt.args...)
+			if code != exitUsage || !strings.Contains(errs, tt.want) {
+				t.Errorf("code %d, stderr %q; want %d and %q", code, errs, exitUsage, tt.want)
+			}
+		})
+	}
+}
+
+// TestCutoverPlan starts a plan on a running migrate serve and sees it in
+// migrate status.
+func TestCutoverPlan(t *testing.T) {
+	oldSrv, newSrv := textServer(t, "old"), textServer(t, "new")
+	listen, adminAddr := freeAddr(t), freeAddr(t)
+	cfg := writePlanManifest(t, listen, adminAddr, oldSrv.URL, newSrv.URL)
+	t.Setenv("MIGRATE_ADMIN_TOKEN", "s3cret")
+	stop := startServe(t, cfg, t.TempDir(), adminAddr)
+	defer stop()
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "start", args: []string{"--config", cfg, "cutover", "shop", "--plan"}, want: "shop: plan holding at step 1/3, weight 5% on new; each step needs 10m0s of pass"},
+		{name: "status", args: []string{"--config", cfg, "status", "shop"}, want: "plan step 1/3 (5%)  holding"},
+		{name: "again", args: []string{"--config", cfg, "cutover", "shop", "--plan"}, want: "shop: plan holding at step 1/3"},
+		{name: "by hand", args: []string{"--config", cfg, "cutover", "shop", "--weight", "20"}, want: "shop: weight 20% on new"},
+		{name: "status after", args: []string{"--config", cfg, "status", "shop"}, want: "plan of 3 steps  not running"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errs := runCLI(t, tt.args...)
+			if code != exitOK || !strings.Contains(out, tt.want) {
+				t.Errorf("code %d, stdout %q, stderr %q; want %d and %q", code, out, errs, exitOK, tt.want)
+			}
+		})
+	}
+}
