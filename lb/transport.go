@@ -33,8 +33,9 @@ type side struct {
 	pool        *pool
 	tel         *telemetry.Side
 	proxy       *httputil.ReverseProxy
-	transport   *http.Transport
-	base        http.RoundTripper // transport, or a stand-in in benchmarks
+	transport   *http.Transport   // https backends, upgrades, health checks
+	h1          *h1Transport      // plain HTTP/1.1 to http backends
+	base        http.RoundTripper // h1, or a stand-in in benchmarks
 	log         *slog.Logger
 	unavailable string // body of the 502 when the pool is down
 
@@ -68,7 +69,8 @@ func newSide(a *App, index int, cfg manifest.Pool, timeouts manifest.Timeouts, d
 		protoHTTP:   []string{"http"},
 		protoHTTPS:  []string{"https"},
 	}
-	s.base = s.transport
+	s.h1 = newH1Transport(timeouts, s.transport)
+	s.base = s.h1
 	s.proxy = &httputil.ReverseProxy{
 		Rewrite:      s.rewrite,
 		Transport:    s,
@@ -354,4 +356,4 @@ type trackedConn struct {
 func (t *trackedConn) Write(p []byte) (int, error) { return t.w.Write(p) }
 
 // closeIdle closes the idle connections to the side's backends.
-func (s *side) closeIdle() { s.transport.CloseIdleConnections() }
+func (s *side) closeIdle() { s.h1.CloseIdleConnections() }

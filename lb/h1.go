@@ -1,0 +1,253 @@
+package lb
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/migratekit/migrate/manifest"
+)
+
+// h1Transport is a plain HTTP/1.1 client transport for http:// backends:
+// the goroutine serving the request writes it and reads the answer on a
+// pooled connection itself. net/http's Transport hands every request to two
+// goroutines per connection (a write loop and a read loop) through
+// channels, which on a busy proxy costs as much CPU as the proxying. What it
+// does not handle (https, upgrades, Expect: 100-continue) goes to fallback.
+type h1Transport struct {
+	dial           func(ctx context.Context, network, addr string) (net.Conn, error)
+	responseHeader time.Duration
+	idleTimeout    time.Duration
+	maxIdlePerHost int
+	fallback       http.RoundTripper
+	mu             sync.Mutex
+	idle           map[string][]*h1Conn
+	closed         bool
+}
+
+type h1Conn struct {
+	c    net.Conn
+	br   *bufio.Reader
+	bw   *bufio.Writer
+	key  string
+	used time.Time
+}
+
+func (t *h1Transport) handles(req *http.Request) bool {
+	if req.URL.Scheme != "http" || req.Header.Get("Expect") != "" {
+		return false
+	}
+	if _, ok := req.Header["Upgrade"]; ok {
+		return false
+	}
+	return true
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !t.handles(req) {
+		return t.fallback.RoundTrip(req)
+	}
+	for attempt := 0; ; attempt++ {
+		pc, reused, err := t.get(req.Context(), req.URL.Host)
+		if err != nil {
+			closeBody(req)
+			return nil, err
+		}
+		resp, sent, err := t.exchange(req, pc)
+		if err == nil {
+			return resp, nil
+		}
+		pc.c.Close()
+		// A kept-alive connection the backend closed meanwhile: send again
+		// on a new one, when nothing of the answer came and the body can
+		// be sent again.
+		if reused && attempt == 0 && !sent && resendable(req) && rewindable(req) {
+			if req.GetBody != nil {
+				if req.Body, err = req.GetBody(); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		closeBody(req)
+		return nil, err
+	}
+}
+
+// resendable requests may be sent twice: those lb retries on another
+// backend, and those that carry an idempotency key.
+func resendable(req *http.Request) bool {
+	_, key := req.Header["Idempotency-Key"]
+	_, xkey := req.Header["X-Idempotency-Key"]
+	return idempotent(req.Method) || key || xkey
+}
+
+func rewindable(req *http.Request) bool {
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+// exchange writes req on pc and reads the answer's head. sent says whether
+// any byte of an answer arrived (then it is not safe to send again).
+func (t *h1Transport) exchange(req *http.Request, pc *h1Conn) (*http.Response, bool, error) {
+	ctx := req.Context()
+	stop := context.AfterFunc(ctx, func() { pc.c.SetDeadline(time.Unix(1, 0)) })
+	if err := req.Write(pc.bw); err != nil {
+		stop()
+		return nil, false, ctxErr(ctx, err)
+	}
+	if err := pc.bw.Flush(); err != nil {
+		stop()
+		return nil, false, ctxErr(ctx, err)
+	}
+	if t.responseHeader > 0 {
+		pc.c.SetReadDeadline(time.Now().Add(t.responseHeader))
+	}
+	var resp *http.Response
+	for {
+		var err error
+		if _, err = pc.br.Peek(1); err != nil {
+			stop()
+			return nil, false, ctxErr(ctx, err)
+		}
+		resp, err = http.ReadResponse(pc.br, req)
+		if err != nil {
+			stop()
+			return nil, true, ctxErr(ctx, err)
+		}
+		// Informational answers (103 Early Hints) precede the real one.
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			break
+		}
+	}
+	if t.responseHeader > 0 {
+		pc.c.SetReadDeadline(time.Time{})
+	}
+	keep := !resp.Close && !req.Close
+	if resp.Body == http.NoBody || req.Method == http.MethodHead {
+		stop()
+		t.done(pc, keep)
+		return resp, true, nil
+	}
+	resp.Body = &h1Body{rc: resp.Body, t: t, pc: pc, keep: keep, stop: stop}
+	return resp, true, nil
+}
+
+func ctxErr(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	return err
+}
+
+// h1Body gives the connection back once the answer was read to its end,
+// and closes it when the answer is abandoned.
+type h1Body struct {
+	rc   io.ReadCloser
+	t    *h1Transport
+	pc   *h1Conn
+	keep bool
+	stop func() bool
+	once sync.Once
+	eof  bool
+}
+
+func (b *h1Body) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err == io.EOF {
+		b.eof = true
+		b.release()
+	}
+	return n, err
+}
+
+func (b *h1Body) Close() error {
+	b.release()
+	return nil
+}
+
+func (b *h1Body) release() {
+	b.once.Do(func() {
+		cancelled := !b.stop() // the context already fired: the deadline is set
+		b.t.done(b.pc, b.keep && b.eof && !cancelled)
+	})
+}
+
+// get returns an idle connection to addr, or dials one.
+func (t *h1Transport) get(ctx context.Context, addr string) (*h1Conn, bool, error) {
+	now := time.Now()
+	t.mu.Lock()
+	conns := t.idle[addr]
+	for len(conns) > 0 {
+		pc := conns[len(conns)-1]
+		conns = conns[:len(conns)-1]
+		if t.idleTimeout > 0 && now.Sub(pc.used) > t.idleTimeout {
+			pc.c.Close()
+			continue
+		}
+		t.idle[addr] = conns
+		t.mu.Unlock()
+		return pc, true, nil
+	}
+	t.idle[addr] = conns
+	t.mu.Unlock()
+	c, err := t.dial(ctx, "tcp", addr)
+	if err != nil {
+		return nil, false, err
+	}
+	return &h1Conn{c: c, br: bufio.NewReaderSize(c, 16<<10), bw: bufio.NewWriterSize(c, 16<<10), key: addr}, false, nil
+}
+
+// done puts pc back in the pool, or closes it.
+func (t *h1Transport) done(pc *h1Conn, keep bool) {
+	if keep && pc.br.Buffered() == 0 {
+		pc.used = time.Now()
+		t.mu.Lock()
+		if len(t.idle[pc.key]) < t.maxIdlePerHost {
+			t.idle[pc.key] = append(t.idle[pc.key], pc)
+			t.mu.Unlock()
+			return
+		}
+		t.mu.Unlock()
+	}
+	pc.c.Close()
+}
+
+// CloseIdleConnections closes the pooled connections.
+func (t *h1Transport) CloseIdleConnections() {
+	t.mu.Lock()
+	idle := t.idle
+	t.idle = map[string][]*h1Conn{}
+	t.mu.Unlock()
+	for _, conns := range idle {
+		for _, pc := range conns {
+			pc.c.Close()
+		}
+	}
+	if c, ok := t.fallback.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// newH1Transport is the upstream transport of a side: h1Transport for
+// http:// backends, fallback for the rest.
+func newH1Transport(t manifest.Timeouts, fallback http.RoundTripper) *h1Transport {
+	return &h1Transport{
+		dial:           (&net.Dialer{Timeout: t.Connect.Or(defaultConnect), KeepAlive: 30 * time.Second}).DialContext,
+		responseHeader: t.ResponseHeader.Or(defaultResponseHeader),
+		idleTimeout:    t.Idle.Or(defaultIdle),
+		maxIdlePerHost: 1024,
+		fallback:       fallback,
+		idle:           map[string][]*h1Conn{},
+	}
+}

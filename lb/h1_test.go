@@ -1,0 +1,188 @@
+package lb
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/migratekit/migrate/manifest"
+)
+
+// countingServer counts the connections its clients open.
+func countingServer(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var conns atomic.Int64
+	s := httptest.NewUnstartedServer(h)
+	s.Config.ConnState = func(c net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	s.Start()
+	t.Cleanup(s.Close)
+	return s, &conns
+}
+
+func newTestH1(t *testing.T) *h1Transport {
+	t.Helper()
+	tr := newH1Transport(manifest.Timeouts{}, newTransport(manifest.Timeouts{}, false))
+	t.Cleanup(tr.CloseIdleConnections)
+	return tr
+}
+
+func h1Get(t *testing.T, tr http.RoundTripper, method, url string) (*http.Response, error) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr.RoundTrip(req)
+}
+
+func TestH1ReusesConnections(t *testing.T) {
+	s, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") })
+	tr := newTestH1(t)
+	for i := 0; i < 10; i++ {
+		resp, err := h1Get(t, tr, "GET", s.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "hello" {
+			t.Fatalf("body %q", b)
+		}
+	}
+	if got := conns.Load(); got != 1 {
+		t.Errorf("10 answers read to the end took %d connections, want 1", got)
+	}
+	// An answer abandoned halfway costs its connection.
+	resp, err := h1Get(t, tr, "GET", s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Read(make([]byte, 2))
+	resp.Body.Close()
+	resp, err = h1Get(t, tr, "GET", s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if got := conns.Load(); got != 2 {
+		t.Errorf("after an abandoned answer: %d connections, want 2", got)
+	}
+}
+
+// rawServer answers each connection's first request with keep-alive, then
+// closes the connection without a word, as a backend whose idle timeout
+// ran out does. Before its answer it sends a 103 Early Hints.
+func rawServer(t *testing.T) (addr string, requests *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	requests = new(atomic.Int64)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
+					return
+				}
+				requests.Add(1)
+				io.Copy(io.Discard, req.Body)
+				io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			}()
+		}
+	}()
+	return ln.Addr().String(), requests
+}
+
+func TestH1StaleConnections(t *testing.T) {
+	tests := []struct {
+		method    string
+		wantRetry bool
+	}{
+		{"GET", true},
+		{"HEAD", true},
+		{"POST", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method, func(t *testing.T) {
+			addr, requests := rawServer(t)
+			tr := newTestH1(t)
+			resp, err := h1Get(t, tr, tt.method, "http://"+addr+"/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d, want the 200 after the 103", resp.StatusCode)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			// The pooled connection is dead now.
+			resp, err = h1Get(t, tr, tt.method, "http://"+addr+"/")
+			if tt.wantRetry {
+				if err != nil {
+					t.Fatalf("%s on a stale connection: %v, want it sent again on a new one", tt.method, err)
+				}
+				resp.Body.Close()
+				if got := requests.Load(); got != 2 {
+					t.Errorf("backend saw %d requests, want 2", got)
+				}
+				return
+			}
+			if err == nil {
+				resp.Body.Close()
+				t.Fatalf("%s on a stale connection succeeded; it must not be sent twice", tt.method)
+			}
+		})
+	}
+}
+
+func TestH1ContextCancelMidBody(t *testing.T) {
+	release := make(chan struct{})
+	s, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, strings.Repeat("x", 64<<10))
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	defer close(release)
+	tr := newTestH1(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", s.URL, nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadFull(resp.Body, make([]byte, 1024))
+	cancel()
+	if _, err := io.Copy(io.Discard, resp.Body); err == nil {
+		t.Fatal("reading on after the context ended: no error")
+	}
+	resp.Body.Close()
+	resp, err = h1Get(t, tr, "GET", s.URL)
+	if err == nil {
+		resp.Body.Close()
+	}
+	if got := conns.Load(); got != 2 {
+		t.Errorf("after a cancelled answer: %d connections, want 2 (the cut one is not reused)", got)
+	}
+}
