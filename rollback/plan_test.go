@@ -282,3 +282,38 @@ func TestStartPlanErrors(t *testing.T) {
 		})
 	}
 }
+
+// Manager.Run runs the plan: on the fake clock, a healthy new side takes
+// the plan from its first step to the next.
+func TestRunAdvancesPlan(t *testing.T) {
+	r := newPlanRig(t, t.TempDir(), clockwork.NewFakeClock())
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- r.mgr.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	r.start()
+	ma, err := r.mgr.get("shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 300 && r.target.Weight() == 5; i++ {
+		r.clock.Advance(time.Second)
+		// Wait for the controller's verdict of this second, so that the
+		// plan sees every second's verdict.
+		now, deadline := r.clock.Now(), time.Now().Add(10*time.Second)
+		for !ma.controller.Last().At.Equal(now) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the controller did not evaluate at %s", now)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if got := r.target.Weight(); got != 25 {
+		t.Errorf("weight after 300s of pass = %d, want 25", got)
+	}
+}
