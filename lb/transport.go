@@ -34,7 +34,7 @@ type side struct {
 	tel         *telemetry.Side
 	proxy       *httputil.ReverseProxy
 	transport   *http.Transport   // https backends, upgrades, health checks
-	h1          *h1Transport      // plain HTTP/1.1 to http backends
+	h1          *Upstream         // plain HTTP/1.1 to http backends
 	base        http.RoundTripper // h1, or a stand-in in benchmarks
 	log         *slog.Logger
 	unavailable string // body of the 502 when the pool is down

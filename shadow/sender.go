@@ -16,6 +16,7 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/migratekit/migrate/compare"
+	"github.com/migratekit/migrate/lb"
 	"github.com/migratekit/migrate/manifest"
 )
 
@@ -40,7 +41,8 @@ const drainLimit = 256 << 10
 // ErrBreakerOpen, without dialing.
 type Sender struct {
 	targets   *targets
-	transport *http.Transport
+	transport *http.Transport // https backends
+	upstream  *lb.Upstream    // plain HTTP/1.1, the load balancer's
 	timeout   time.Duration
 	maxBody   int64
 	clock     clockwork.Clock
@@ -96,6 +98,7 @@ func newSender(backends []string, opts SenderOptions, bufs *bufferPool) (*Sender
 	s.dial = (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext
 	s.transport = newTransport(opts.Timeouts, orDefault(opts.Conns, defaultWorkers), s.targets.https())
 	s.transport.DialContext = s.dialContext
+	s.upstream = lb.NewUpstream(opts.Timeouts, s.dialContext, orDefault(opts.Conns, defaultWorkers), s.transport)
 	return s, nil
 }
 
@@ -146,7 +149,7 @@ func (s *Sender) backingOff() bool {
 }
 
 // CloseIdleConnections closes the Sender's idle connections.
-func (s *Sender) CloseIdleConnections() { s.transport.CloseIdleConnections() }
+func (s *Sender) CloseIdleConnections() { s.upstream.CloseIdleConnections() }
 
 // send is Send, with the buffer that holds the captured body.
 func (s *Sender) send(ctx context.Context, req *http.Request) (res compare.Response, sb *shared, stream bool) {
@@ -159,7 +162,7 @@ func (s *Sender) send(ctx context.Context, req *http.Request) (res compare.Respo
 	target(req.URL, base)
 	req = req.WithContext(ctx)
 	start := s.clock.Now()
-	hr, err := s.transport.RoundTrip(req)
+	hr, err := s.upstream.RoundTrip(req)
 	br.probed(probe, err == nil)
 	if err != nil {
 		return failed(ctx, err), nil, false

@@ -12,13 +12,13 @@ import (
 	"github.com/migratekit/migrate/manifest"
 )
 
-// h1Transport is a plain HTTP/1.1 client transport for http:// backends:
+// Upstream is a plain HTTP/1.1 client transport for http:// backends:
 // the goroutine serving the request writes it and reads the answer on a
 // pooled connection itself. net/http's Transport hands every request to two
 // goroutines per connection (a write loop and a read loop) through
 // channels, which on a busy proxy costs as much CPU as the proxying. What it
 // does not handle (https, upgrades, Expect: 100-continue) goes to fallback.
-type h1Transport struct {
+type Upstream struct {
 	dial           func(ctx context.Context, network, addr string) (net.Conn, error)
 	responseHeader time.Duration
 	idleTimeout    time.Duration
@@ -37,7 +37,7 @@ type h1Conn struct {
 	used time.Time
 }
 
-func (t *h1Transport) handles(req *http.Request) bool {
+func (t *Upstream) handles(req *http.Request) bool {
 	if req.URL.Scheme != "http" || req.Header.Get("Expect") != "" {
 		return false
 	}
@@ -48,7 +48,7 @@ func (t *h1Transport) handles(req *http.Request) bool {
 }
 
 // RoundTrip implements http.RoundTripper.
-func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *Upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !t.handles(req) {
 		return t.fallback.RoundTrip(req)
 	}
@@ -99,7 +99,7 @@ func closeBody(req *http.Request) {
 
 // exchange writes req on pc and reads the answer's head. sent says whether
 // any byte of an answer arrived (then it is not safe to send again).
-func (t *h1Transport) exchange(req *http.Request, pc *h1Conn) (*http.Response, bool, error) {
+func (t *Upstream) exchange(req *http.Request, pc *h1Conn) (*http.Response, bool, error) {
 	ctx := req.Context()
 	stop := context.AfterFunc(ctx, func() { pc.c.SetDeadline(time.Unix(1, 0)) })
 	if err := req.Write(pc.bw); err != nil {
@@ -154,7 +154,7 @@ func ctxErr(ctx context.Context, err error) error {
 // and closes it when the answer is abandoned.
 type h1Body struct {
 	rc   io.ReadCloser
-	t    *h1Transport
+	t    *Upstream
 	pc   *h1Conn
 	keep bool
 	stop func() bool
@@ -184,7 +184,7 @@ func (b *h1Body) release() {
 }
 
 // get returns an idle connection to addr, or dials one.
-func (t *h1Transport) get(ctx context.Context, addr string) (*h1Conn, bool, error) {
+func (t *Upstream) get(ctx context.Context, addr string) (*h1Conn, bool, error) {
 	now := time.Now()
 	t.mu.Lock()
 	conns := t.idle[addr]
@@ -209,7 +209,7 @@ func (t *h1Transport) get(ctx context.Context, addr string) (*h1Conn, bool, erro
 }
 
 // done puts pc back in the pool, or closes it.
-func (t *h1Transport) done(pc *h1Conn, keep bool) {
+func (t *Upstream) done(pc *h1Conn, keep bool) {
 	if keep && pc.br.Buffered() == 0 {
 		pc.used = time.Now()
 		t.mu.Lock()
@@ -224,7 +224,7 @@ func (t *h1Transport) done(pc *h1Conn, keep bool) {
 }
 
 // CloseIdleConnections closes the pooled connections.
-func (t *h1Transport) CloseIdleConnections() {
+func (t *Upstream) CloseIdleConnections() {
 	t.mu.Lock()
 	idle := t.idle
 	t.idle = map[string][]*h1Conn{}
@@ -239,14 +239,27 @@ func (t *h1Transport) CloseIdleConnections() {
 	}
 }
 
-// newH1Transport is the upstream transport of a side: h1Transport for
+// newH1Transport is the upstream transport of a side: Upstream for
 // http:// backends, fallback for the rest.
-func newH1Transport(t manifest.Timeouts, fallback http.RoundTripper) *h1Transport {
-	return &h1Transport{
-		dial:           (&net.Dialer{Timeout: t.Connect.Or(defaultConnect), KeepAlive: 30 * time.Second}).DialContext,
+func newH1Transport(t manifest.Timeouts, fallback http.RoundTripper) *Upstream {
+	return NewUpstream(t, nil, 1024, fallback)
+}
+
+// NewUpstream returns the load balancer's upstream transport: plain
+// HTTP/1.1 on pooled connections, run by the calling goroutine, for http://
+// backends (at most maxIdle idle connections per backend), and fallback for
+// https backends, upgrades and Expect: 100-continue. dial makes its
+// connections (nil: a net.Dialer with t's connect timeout). It has
+// RoundTrip and CloseIdleConnections; the shadow mirror uses it too.
+func NewUpstream(t manifest.Timeouts, dial func(ctx context.Context, network, addr string) (net.Conn, error), maxIdle int, fallback http.RoundTripper) *Upstream {
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: t.Connect.Or(defaultConnect), KeepAlive: 30 * time.Second}).DialContext
+	}
+	return &Upstream{
+		dial:           dial,
 		responseHeader: t.ResponseHeader.Or(defaultResponseHeader),
 		idleTimeout:    t.Idle.Or(defaultIdle),
-		maxIdlePerHost: 1024,
+		maxIdlePerHost: maxIdle,
 		fallback:       fallback,
 		idle:           map[string][]*h1Conn{},
 	}

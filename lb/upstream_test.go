@@ -29,7 +29,7 @@ func countingServer(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic
 	return s, &conns
 }
 
-func newTestH1(t *testing.T) *h1Transport {
+func newTestH1(t *testing.T) *Upstream {
 	t.Helper()
 	tr := newH1Transport(manifest.Timeouts{}, newTransport(manifest.Timeouts{}, false))
 	t.Cleanup(tr.CloseIdleConnections)
