@@ -209,9 +209,6 @@ func (m *Manager) rollback(ctx context.Context, app, actor, reason string, v *Ve
 				errs = append(errs, fmt.Errorf("saving the rollback: %w", err))
 			}
 		}
-		if ma.controller != nil {
-			ma.controller.Reset()
-		}
 	} else {
 		ev.WeightAfter = before
 		ev.Reason = "dry run: " + reason
@@ -265,6 +262,11 @@ type appActions struct {
 }
 
 func (a appActions) Rollback(ctx context.Context, v Verdict) error {
+	if ma, err := a.m.get(a.app); err == nil && ma.target.Weight() == 0 {
+		// Every client is on old already (a rollback another instance or a
+		// person made): nothing to do, nothing to notify again.
+		return nil
+	}
 	return a.m.rollback(ctx, a.app, state.ActorController, reasonOf(v), &v, false)
 }
 

@@ -317,3 +317,30 @@ func TestRunAdvancesPlan(t *testing.T) {
 		t.Errorf("weight after 300s of pass = %d, want 25", got)
 	}
 }
+
+// A new side that keeps failing after the rollback, while its window still
+// holds the failures, is rolled back once: one event, not one a second.
+func TestRollbackOnceWhileStillFailing(t *testing.T) {
+	r := newPlanRig(t, t.TempDir(), clockwork.NewFakeClock())
+	if err := r.mgr.SetWeight(t.Context(), "shop", 50, state.ActorCLI, "test"); err != nil {
+		t.Fatal(err)
+	}
+	r.src.set(broken)
+	r.tick(30)
+	if got := r.target.Weight(); got != 0 {
+		t.Fatalf("weight %d after 30 failing evaluations, want 0", got)
+	}
+	evs, err := r.store.Events(t.Context(), state.Query{App: "shop", Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rollbacks int
+	for _, e := range evs {
+		if e.Kind == state.KindRollback {
+			rollbacks++
+		}
+	}
+	if rollbacks != 1 {
+		t.Errorf("%d rollback events, want 1", rollbacks)
+	}
+}
