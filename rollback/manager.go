@@ -196,15 +196,20 @@ func (m *Manager) rollback(ctx context.Context, app, actor, reason string, v *Ve
 	ev := Event{At: m.clock.Now(), App: app, Kind: EventRollback, Actor: actor, Reason: reason, WeightBefore: before, DryRun: dry, Verdict: v}
 	var errs []error
 	if !dry {
-		if err := ma.target.SetWeight(0); err != nil {
+		to, step := m.rollbackTarget(ctx, ma)
+		ev.WeightAfter = to
+		if err := ma.target.SetWeight(to); err != nil {
 			return err
 		}
 		if m.store != nil {
 			if _, err := m.store.Update(ctx, app, func(s *state.AppState) error {
-				s.Weight, s.Phase, s.Paused = 0, PhaseRolledBack, true
+				s.Weight, s.Phase, s.Paused = to, PhaseRolledBack, true
+				if step >= 0 {
+					s.PlanStep = step
+				}
 				return nil
 			}); err != nil {
-				// The proxy already sends everyone to old; other instances
+				// The proxy already sends everyone back; other instances
 				// follow once the store is back and this is retried.
 				errs = append(errs, fmt.Errorf("saving the rollback: %w", err))
 			}
@@ -228,6 +233,21 @@ func (m *Manager) rollback(ctx context.Context, app, actor, reason string, v *Ve
 		}()
 	}
 	return errors.Join(errs...)
+}
+
+// rollbackTarget is where a rollback sets the weight: 0, or with
+// rollback.to: last_good during a plan, the weight of the step before the
+// current one (the last that passed), and that step.
+func (m *Manager) rollbackTarget(ctx context.Context, ma *managed) (weight, step int) {
+	plan := ma.app.Cutover.Plan
+	if ma.app.Rollback.To != "last_good" || m.store == nil || len(plan) == 0 {
+		return 0, -1
+	}
+	st, ok, err := m.store.Get(ctx, ma.app.Name)
+	if err != nil || !ok || st.StepSince.IsZero() || st.PlanStep < 1 || st.PlanStep > len(plan) {
+		return 0, -1
+	}
+	return plan[st.PlanStep-1], st.PlanStep - 1
 }
 
 func (m *Manager) record(ctx context.Context, e state.Event) {

@@ -344,3 +344,16 @@ func TestRollbackOnceWhileStillFailing(t *testing.T) {
 		t.Errorf("%d rollback events, want 1", rollbacks)
 	}
 }
+
+// With rollback.to: last_good, a failing step goes back to the step before
+// it, and the plan resumes from there.
+func TestRollbackToLastGood(t *testing.T) {
+	r := newPlanRig(t, t.TempDir(), clockwork.NewFakeClock())
+	r.mgr.apps["shop"].app.Rollback.To = "last_good"
+	runPhases(t, r, []phase{
+		{name: "first step", new: healthy, ticks: 61, start: true, want: position{Step: 1, Weight: 25, Served: 25, State: PlanHolding}},
+		{name: "second step", new: healthy, ticks: 62, want: position{Step: 2, Weight: 50, Served: 50, State: PlanRunning}},
+		{name: "failure", new: broken, ticks: 2, want: position{Step: 1, Weight: 25, Served: 25, Paused: true, State: PlanPaused}},
+		{name: "resumed", new: healthy, start: true, want: position{Step: 1, Weight: 25, Served: 25, State: PlanHolding}},
+	})
+}
