@@ -198,7 +198,7 @@ func TestClientOverRealListener(t *testing.T) {
 
 func TestPhase(t *testing.T) {
 	for w, want := range map[int]string{0: PhaseOld, 1: PhaseSplit, 99: PhaseSplit, 100: PhaseNew} {
-		if got := Phase(w); got != want {
+		if got := rollback.PhaseOf(w); got != want {
 			t.Errorf("Phase(%d) = %q, want %q", w, got, want)
 		}
 	}

@@ -13,11 +13,11 @@ import (
 	"github.com/migratekit/migrate/telemetry"
 )
 
-// Phases an app can be in, derived from its weight.
+// Phases an app can be in, derived from its weight (rollback.PhaseOf).
 const (
-	PhaseOld   = "old"   // every client on old
-	PhaseSplit = "split" // clients split between old and new
-	PhaseNew   = "new"   // every client on new
+	PhaseOld   = rollback.PhaseOld   // every client on old
+	PhaseSplit = rollback.PhaseSplit // clients split between old and new
+	PhaseNew   = rollback.PhaseNew   // every client on new
 )
 
 // AppStatus is the JSON answer of GET /api/v1/apps/{app}.
@@ -42,17 +42,6 @@ type Backend struct {
 	InFlight int64  `json:"in_flight"`
 }
 
-// Phase names the phase of an app at weight w.
-func Phase(w int) string {
-	switch {
-	case w <= 0:
-		return PhaseOld
-	case w >= 100:
-		return PhaseNew
-	}
-	return PhaseSplit
-}
-
 // Status returns the status of a served app; ok is false when this
 // instance does not serve it.
 func (s *Server) Status(app string) (st AppStatus, ok bool) {
@@ -67,7 +56,7 @@ func (s *Server) status(a *lb.App) AppStatus {
 	st := AppStatus{
 		App:    a.Name(),
 		Weight: a.Weight(),
-		Phase:  Phase(a.Weight()),
+		Phase:  rollback.PhaseOf(a.Weight()),
 		Sides: map[string]telemetry.SideStats{
 			telemetry.SideOld: s.opts.Metrics.Snapshot(a.Name(), telemetry.SideOld),
 			telemetry.SideNew: s.opts.Metrics.Snapshot(a.Name(), telemetry.SideNew),
