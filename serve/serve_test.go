@@ -6,13 +6,18 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/migratekit/migrate/manifest"
+	"github.com/migratekit/migrate/state"
 )
 
 func backend(t *testing.T, code int, body string) *httptest.Server {
@@ -51,6 +56,12 @@ func start(t *testing.T, yaml string) (inst *Instance, proxyURL string) {
 		proxyURL = "http://" + a.String()
 	}
 	return inst, proxyURL
+}
+
+func TestMain(m *testing.M) {
+	// go-redis would print every failed dial of TestRedisLostAndBack.
+	state.LogRedisTo(slog.New(slog.DiscardHandler))
+	os.Exit(m.Run())
 }
 
 func redisURL(t *testing.T) string {
@@ -118,4 +129,109 @@ apps:
 			t.Errorf("%s served %q after the rollback, want old", u, body)
 		}
 	}
+}
+
+// redisServer starts a private redis-server on a unix socket in dir.
+func redisServer(t *testing.T, sock string) *exec.Cmd {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatal("redis-server is not installed: run scripts/test, which installs it")
+	}
+	cmd := exec.Command(bin, "--port", "0", "--unixsocket", sock, "--save", "", "--appendonly", "no")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting redis-server: %v", err)
+	}
+	for i := 0; i < 200; i++ {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			return cmd
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	t.Fatal("redis-server did not start")
+	return nil
+}
+
+// TestRedisLostAndBack kills the shared redis-server under traffic: no
+// request fails, and once it is back the instances reconcile and follow
+// each other again.
+func TestRedisLostAndBack(t *testing.T) {
+	oldB, newB := backend(t, 200, "old"), backend(t, 200, "new")
+	sock := filepath.Join(t.TempDir(), "redis.sock")
+	redis := redisServer(t, sock)
+	defer func() { redis.Process.Kill(); redis.Wait() }()
+	yaml := fmt.Sprintf(`defaults:
+  listen: 127.0.0.1:0
+  admin: {listen: 127.0.0.1:0}
+  state: {backend: redis, url: "unix://%s"}
+apps:
+  shop:
+    old: {backends: [%s]}
+    new: {backends: [%s]}
+    shadow: {sample: 0%%}
+`, sock, oldB.URL, newB.URL)
+	one, url1 := start(t, yaml)
+	two, _ := start(t, yaml)
+	ctx := context.Background()
+	if err := one.Manager.SetWeight(ctx, "shop", 100, "api", "test"); err != nil {
+		t.Fatal(err)
+	}
+	waitWeight(t, two, "shop", 100, time.Now())
+
+	// Traffic through the outage.
+	stopTraffic := make(chan struct{})
+	failures := make(chan error, 1000)
+	served := make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { served <- n }()
+		for {
+			select {
+			case <-stopTraffic:
+				return
+			default:
+			}
+			resp, err := http.Get(url1 + "/")
+			if err != nil {
+				failures <- err
+				continue
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || string(body) != "new" {
+				failures <- fmt.Errorf("status %d body %q", resp.StatusCode, body)
+			}
+			n++
+		}
+	}()
+	redis.Process.Kill()
+	redis.Wait()
+	time.Sleep(1500 * time.Millisecond) // the instances notice and keep serving
+	if err := one.Manager.SetWeight(ctx, "shop", 50, "api", "test"); err == nil {
+		t.Error("SetWeight with the store down succeeded; it must fail and change nothing")
+	}
+	close(stopTraffic)
+	n := <-served
+	redis = redisServer(t, sock)
+	// Back: a change made on one instance reaches the other again.
+	var began time.Time
+	for i := 0; i < 300; i++ {
+		began = time.Now()
+		if err := two.Manager.Rollback(ctx, "shop", "api", "after the outage"); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("after the outage, a rollback reached the other instance %s after it was made", waitWeight(t, one, "shop", 0, began))
+	close(failures)
+	for err := range failures {
+		t.Errorf("request failed during the outage: %v", err)
+	}
+	if n == 0 {
+		t.Error("no request was served during the test")
+	}
+	t.Logf("%d requests served through the outage", n)
 }

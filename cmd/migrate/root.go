@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/migratekit/migrate/manifest"
+	"github.com/migratekit/migrate/state"
 )
 
 type iostreams struct {
@@ -43,6 +44,7 @@ an admin API and health checks.`,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			switch opts.LogFormat {
 			case "text", "json":
+				state.LogRedisTo(opts.logger())
 				return nil
 			}
 			return usageErrorf("--log-format %q: use text or json", opts.LogFormat)
