@@ -101,7 +101,14 @@ func closeBody(req *http.Request) {
 // any byte of an answer arrived (then it is not safe to send again).
 func (t *Upstream) exchange(req *http.Request, pc *h1Conn) (*http.Response, bool, error) {
 	ctx := req.Context()
-	stop := context.AfterFunc(ctx, func() { pc.c.SetDeadline(time.Unix(1, 0)) })
+	cut := func() { pc.c.SetDeadline(time.Unix(1, 0)) }
+	// The answer's head must come within responseHeader. Deadlines are set
+	// before the cancellation hook, or re-checked after, so that a later
+	// deadline never overrides the cut of a cancelled request.
+	if t.responseHeader > 0 {
+		pc.c.SetReadDeadline(time.Now().Add(t.responseHeader))
+	}
+	stop := context.AfterFunc(ctx, cut)
 	if err := req.Write(pc.bw); err != nil {
 		stop()
 		return nil, false, ctxErr(ctx, err)
@@ -109,9 +116,6 @@ func (t *Upstream) exchange(req *http.Request, pc *h1Conn) (*http.Response, bool
 	if err := pc.bw.Flush(); err != nil {
 		stop()
 		return nil, false, ctxErr(ctx, err)
-	}
-	if t.responseHeader > 0 {
-		pc.c.SetReadDeadline(time.Now().Add(t.responseHeader))
 	}
 	var resp *http.Response
 	for {
@@ -132,11 +136,14 @@ func (t *Upstream) exchange(req *http.Request, pc *h1Conn) (*http.Response, bool
 	}
 	if t.responseHeader > 0 {
 		pc.c.SetReadDeadline(time.Time{})
+		if ctx.Err() != nil {
+			cut()
+		}
 	}
 	keep := !resp.Close && !req.Close
 	if resp.Body == http.NoBody || req.Method == http.MethodHead {
 		stop()
-		t.done(pc, keep)
+		t.done(pc, keep && ctx.Err() == nil)
 		return resp, true, nil
 	}
 	resp.Body = &h1Body{rc: resp.Body, t: t, pc: pc, keep: keep, stop: stop}

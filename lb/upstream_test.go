@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/migratekit/migrate/manifest"
 )
@@ -185,4 +186,51 @@ func TestH1ContextCancelMidBody(t *testing.T) {
 	if got := conns.Load(); got != 2 {
 		t.Errorf("after a cancelled answer: %d connections, want 2 (the cut one is not reused)", got)
 	}
+}
+
+// A request whose context ends while it is being sent fails at once, not
+// when the response-header timeout runs out.
+func TestUpstreamCancelledWhileSending(t *testing.T) {
+	hold := make(chan struct{})
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+		}
+	}))
+	defer s.Close()
+	defer close(hold)
+	tr := NewUpstream(manifest.Timeouts{ResponseHeader: manifest.Duration(time.Hour)}, nil, 4, nil)
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithCancel(context.Background())
+	body := &cancelOnRead{cancel: cancel, r: strings.NewReader("payload")}
+	req, _ := http.NewRequestWithContext(ctx, "PUT", s.URL, body)
+	req.ContentLength = int64(len("payload"))
+	done := make(chan error, 1)
+	go func() {
+		resp, err := tr.RoundTrip(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("RoundTrip of a cancelled request succeeded")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("RoundTrip of a request cancelled while sending still waits for the answer")
+	}
+}
+
+// cancelOnRead cancels its request's context when the body is read.
+type cancelOnRead struct {
+	cancel func()
+	r      io.Reader
+}
+
+func (c *cancelOnRead) Read(p []byte) (int, error) {
+	c.cancel()
+	return c.r.Read(p)
 }
