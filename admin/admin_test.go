@@ -155,19 +155,8 @@ func TestWeightAndRollback(t *testing.T) {
 // listener, as migrate status and cutover do.
 func TestClientOverRealListener(t *testing.T) {
 	api, _, _ := newAPI(t, token)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- api.Serve(ctx, ln) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	}()
+	ln := serveAPI(t, api)
+	ctx := context.Background()
 
 	c := &Client{BaseURL: ln.Addr().String(), Token: token}
 	st, err := c.SetWeight(ctx, "shop", 40, "test")
@@ -233,4 +222,23 @@ func TestEventsRecordWrites(t *testing.T) {
 			t.Errorf("GET %s = %d, want 400", bad, rec.Code)
 		}
 	}
+}
+
+// serveAPI serves api on a loopback listener until the test ends.
+func serveAPI(t *testing.T, api *Server) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- api.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return ln
 }

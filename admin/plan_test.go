@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -99,19 +98,8 @@ func TestStartPlan(t *testing.T) {
 
 func TestClientStartPlan(t *testing.T) {
 	api := newPlanAPI(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- api.Serve(ctx, ln) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	}()
+	ln := serveAPI(t, api)
+	ctx := t.Context()
 	c := &Client{BaseURL: ln.Addr().String(), Token: token}
 	st, err := c.StartPlan(ctx, "shop")
 	if err != nil {
