@@ -101,6 +101,8 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		d.mapping(n, v, path)
 	case reflect.Slice:
 		d.sequence(n, v, path)
+	case reflect.Map:
+		d.dict(n, v, path)
 	default:
 		d.scalar(n, v, path)
 	}
@@ -134,6 +136,32 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 		}
 		d.value(val, v.FieldByIndex(idx), kp)
 	}
+}
+
+// dict decodes a mapping node with keys of the user's choosing (HTTP
+// header names) into map v, whose keys are strings.
+func (d *decoder) dict(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.problem(n, path, fmt.Sprintf("expected a mapping, got a %s", kindName(n)))
+		return
+	}
+	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		kp := path
+		if k.Kind == yaml.ScalarNode {
+			kp = keyPath(path, k.Value)
+		}
+		if msg := keyProblem(k, seen); msg != "" {
+			d.problem(k, kp, msg)
+			continue
+		}
+		elem := reflect.New(v.Type().Elem()).Elem()
+		d.value(val, elem, kp)
+		m.SetMapIndex(reflect.ValueOf(k.Value), elem)
+	}
+	v.Set(m)
 }
 
 // sequence decodes a sequence node into slice v.

@@ -71,7 +71,34 @@ func (m *Manifest) defaultApp(path string, a *App) {
 	for i := range a.DNS {
 		a.DNS[i].Type = strings.ToUpper(a.DNS[i].Type)
 	}
+	defaultDNSCheck(&a.DNSCheck)
+	m.defaultFallback(path+".fallback", a)
 	m.defaultLogs(path+".logs", &a.Logs)
+}
+
+func defaultDNSCheck(d *DNSCheck) {
+	setDuration(&d.Timeout, 2*time.Second)
+	setInt(&d.Retries, 2)
+	if d.Rate == 0 {
+		d.Rate = 20
+	}
+	setDuration(&d.Interval, 5*time.Second)
+	setDuration(&d.MaxInterval, 5*time.Minute)
+}
+
+func (m *Manifest) defaultFallback(path string, a *App) {
+	f := &a.Fallback
+	if f.TLS != nil {
+		f.TLS.Cert = m.resolve(path+".tls.cert", f.TLS.Cert)
+		f.TLS.Key = m.resolve(path+".tls.key", f.TLS.Key)
+	}
+	f.CA = m.resolve(path+".ca", f.CA)
+	if f.RetireBelow == nil {
+		one := 1.0
+		f.RetireBelow = &one
+	}
+	setDuration(&f.RetireAfter, time.Hour)
+	setString(&f.AccessLog, "/var/log/nginx/"+a.Name+".fallback.access.log")
 }
 
 func (m *Manifest) defaultCORS(c *CORS) {
@@ -156,12 +183,26 @@ func (m *Manifest) defaultLogs(path string, l *Logs) {
 		for i, p := range src.Paths {
 			src.Paths[i] = m.resolve(indexPath(path+"."+side+".paths", i), p)
 		}
+		if src.MaxLine == 0 {
+			src.MaxLine = 256 << 10
+		}
+		setDuration(&src.FlushTimeout, 5*time.Second)
+		setString(&src.ReadFrom, "beginning")
 	}
 	if l.Sink == nil && (l.Old != nil || l.New != nil) {
 		l.Sink = &LogSink{Type: "embedded"}
 	}
-	if l.Sink != nil && l.Sink.Type == "file" {
-		l.Sink.Path = m.resolve(path+".sink.path", l.Sink.Path)
+	if s := l.Sink; s != nil {
+		if s.Type == "file" {
+			s.Path = m.resolve(path+".sink.path", s.Path)
+		}
+		setInt(&s.BatchSize, 1000)
+		if s.BatchBytes == 0 {
+			s.BatchBytes = 1 << 20
+		}
+		setDuration(&s.BatchWait, time.Second)
+		setDuration(&s.Timeout, 10*time.Second)
+		setDuration(&s.MaxBackoff, 30*time.Second)
 	}
 }
 

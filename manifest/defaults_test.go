@@ -56,6 +56,10 @@ func TestMinimalApp(t *testing.T) {
 			Noise:     manifest.Noise{Relative: ptr(manifest.Percent(0.20)), Absolute: ptr(manifest.Percent(0.0003))},
 		},
 		Rollback: builtinRollback(dur(30 * time.Second)),
+		DNSCheck: manifest.DNSCheck{Timeout: dur(2 * time.Second), Retries: 2, Rate: 20,
+			Interval: dur(5 * time.Second), MaxInterval: dur(5 * time.Minute)},
+		Fallback: manifest.Fallback{RetireBelow: ptr(1.0), RetireAfter: dur(time.Hour),
+			AccessLog: "/var/log/nginx/web.fallback.access.log"},
 	}
 	if diff := cmp.Diff(want, m.Apps["web"]); diff != "" {
 		t.Errorf("apps.web (-want +got):\n%s", diff)
@@ -111,7 +115,15 @@ func TestEffectiveValues(t *testing.T) {
 		{"cors max_age default", multi.Apps["api"].CORS.MaxAge, dur(10 * time.Minute)},
 		{"tls paths relative to the manifest", *multi.Apps["secure"].TLS,
 			manifest.TLS{Cert: filepath.Join("testdata", "tls", "cert.pem"), Key: filepath.Join("testdata", "tls", "key.pem")}},
-		{"sink defaults to embedded", design.Apps["bobbarker"].Logs.Sink, &manifest.LogSink{Type: "embedded"}},
+		{"sink defaults to embedded", design.Apps["bobbarker"].Logs.Sink, &manifest.LogSink{Type: "embedded",
+			BatchSize: 1000, BatchBytes: 1 << 20, BatchWait: dur(time.Second), Timeout: dur(10 * time.Second), MaxBackoff: dur(30 * time.Second)}},
+		{"log source defaults", *design.Apps["bobbarker"].Logs.Old, manifest.LogSource{
+			Paths: []string{"/var/log/nginx/bobbarker.access.log"}, Format: "nginx_combined",
+			MaxLine: 256 << 10, FlushTimeout: dur(5 * time.Second), ReadFrom: "beginning"}},
+		{"fallback forwards to the new side by default", design.Apps["bobbarker"].FallbackBackends(),
+			[]string{"http://10.1.0.5:3000", "http://10.1.0.6:3000"}},
+		{"fallback server name from the hosts", design.Apps["bobbarker"].FallbackServerName(), "bobbarker.example.com"},
+		{"fallback listens where the app does", design.Apps["bobbarker"].FallbackListen(), "127.0.0.1:8080"},
 		{"process-wide settings", multi.Global,
 			manifest.Global{
 				Admin:   manifest.Admin{Listen: "127.0.0.1:9191", TokenEnv: "MIGRATE_ADMIN_TOKEN"},

@@ -1,5 +1,7 @@
 package manifest
 
+import "strings"
+
 // The Go shape of the manifest. The YAML keys are the user-facing contract
 // (see DESIGN.md "Manifest contract"); renaming one is a product decision.
 //
@@ -76,6 +78,8 @@ type App struct {
 	Shadow   Shadow      `yaml:"shadow"`
 	Rollback Rollback    `yaml:"rollback"`
 	DNS      []DNSRecord `yaml:"dns"`
+	DNSCheck DNSCheck    `yaml:"dns_check"`
+	Fallback Fallback    `yaml:"fallback"`
 	Logs     Logs        `yaml:"logs"`
 	Notify   Notify      `yaml:"notify"`
 }
@@ -317,6 +321,66 @@ type DNSRecord struct {
 	Name   string   `yaml:"name"`
 	Type   string   `yaml:"type"`
 	Expect []string `yaml:"expect"`
+	// Old are the values being replaced: a server still answering one of
+	// them is stale rather than wrong. Optional.
+	Old []string `yaml:"old"`
+}
+
+// DNSCheck configures how the app's dns: records are checked.
+type DNSCheck struct {
+	// Resolvers (HOST:PORT, or a bare IP for port 53) replace the default
+	// panel of public resolvers.
+	Resolvers []string `yaml:"resolvers"`
+	// SystemResolvers adds the resolvers of the system's resolv.conf to the
+	// panel; default true.
+	SystemResolvers *bool `yaml:"system_resolvers"`
+	// Authoritative (HOST:PORT) overrides the discovery of the zone's name
+	// servers.
+	Authoritative []string `yaml:"authoritative"`
+	// ClientSubnet (a CIDR) is sent as EDNS client subnet, for geo answers.
+	ClientSubnet string `yaml:"client_subnet"`
+	// DNSSEC sets the DO bit.
+	DNSSEC *bool `yaml:"dnssec"`
+	// Timeout bounds one query; default 2s.
+	Timeout Duration `yaml:"timeout"`
+	// Retries after a timeout, with backoff; default 2.
+	Retries int `yaml:"retries"`
+	// Rate is the most queries per second sent to one server; default 20.
+	Rate float64 `yaml:"rate"`
+	// Interval is the first interval of `dnscheck watch`, which backs off
+	// to MaxInterval; defaults 5s and 5m.
+	Interval    Duration `yaml:"interval"`
+	MaxInterval Duration `yaml:"max_interval"`
+}
+
+// Fallback configures `migrate fallback`, the proxy run on the old host
+// that forwards stragglers to the new stack.
+type Fallback struct {
+	// Listen is where the fallback listens; default the app's listen (see
+	// FallbackListen).
+	Listen string `yaml:"listen"`
+	// TLS terminates TLS on Listen; when nil, the app's tls applies (see
+	// FallbackTLS).
+	TLS *TLS `yaml:"tls"`
+	// Backends are the new side's addresses (http:// or https:// URLs,
+	// often by IP); default the app's new.backends (see FallbackBackends).
+	Backends []string `yaml:"backends"`
+	// ServerName is sent as SNI to an https backend and verified in its
+	// certificate; default the app's first host name (see
+	// FallbackServerName).
+	ServerName string `yaml:"server_name"`
+	// CA is a PEM file of the roots trusted for an https backend; default
+	// the system's roots.
+	CA string `yaml:"ca"`
+	// RetireBelow is the rate of arrivals (requests per minute) under
+	// which the old host may be retired; default 1.
+	RetireBelow *float64 `yaml:"retire_below"`
+	// RetireAfter is how long arrivals must stay under RetireBelow;
+	// default 1h.
+	RetireAfter Duration `yaml:"retire_after"`
+	// AccessLog is the access log of the nginx rendering; default
+	// /var/log/nginx/<app>.fallback.access.log.
+	AccessLog string `yaml:"access_log"`
 }
 
 // Logs configures log shipping for both sides.
@@ -332,6 +396,18 @@ type LogSource struct {
 	Format string   `yaml:"format"`
 	// LogFormat is the nginx log_format string, for format nginx.
 	LogFormat string `yaml:"log_format"`
+	// Host is the host label of the shipped lines; default the machine's
+	// host name.
+	Host string `yaml:"host"`
+	// MaxLine is the longest line shipped whole; longer ones are split and
+	// counted. Default 256KiB.
+	MaxLine Size `yaml:"max_line"`
+	// FlushTimeout is how long a last line without its newline waits
+	// before it is shipped as it is; default 5s.
+	FlushTimeout Duration `yaml:"flush_timeout"`
+	// ReadFrom is where a file seen for the first time is read from:
+	// beginning (default) or end.
+	ReadFrom string `yaml:"read_from"`
 }
 
 // LogSink is where shipped logs go.
@@ -340,6 +416,23 @@ type LogSink struct {
 	Path  string `yaml:"path"`
 	URL   string `yaml:"url"`
 	Index string `yaml:"index"`
+	// Tenant is Loki's X-Scope-OrgID.
+	Tenant string `yaml:"tenant"`
+	// Headers are added to every request of an HTTP sink (an API key).
+	Headers map[string]string `yaml:"headers"`
+	// Admin is the admin URL of the migrate serve that receives an
+	// embedded sink's lines; default http:// and the admin listen address.
+	Admin string `yaml:"admin"`
+	// A batch is sent when it holds BatchSize events or BatchBytes, or
+	// BatchWait after its first event; defaults 1000, 1MiB, 1s.
+	BatchSize  int      `yaml:"batch_size"`
+	BatchBytes Size     `yaml:"batch_bytes"`
+	BatchWait  Duration `yaml:"batch_wait"`
+	// Timeout bounds one request; default 10s.
+	Timeout Duration `yaml:"timeout"`
+	// MaxBackoff caps the wait between retries, which go on until the
+	// batch is delivered or rejected; default 30s.
+	MaxBackoff Duration `yaml:"max_backoff"`
 }
 
 // Notify configures notifications.
@@ -365,6 +458,48 @@ type Metrics struct {
 type State struct {
 	Backend string `yaml:"backend"` // embedded (default) or redis
 	URL     string `yaml:"url"`
+}
+
+// FallbackTLS returns the TLS files of the app's fallback listener: its
+// own, else the app's, else nil.
+func (a *App) FallbackTLS() *TLS {
+	if a.Fallback.TLS != nil {
+		return a.Fallback.TLS
+	}
+	return a.TLS
+}
+
+// FallbackListen returns the fallback's listen address: its own, else the
+// app's.
+func (a *App) FallbackListen() string {
+	if a.Fallback.Listen != "" {
+		return a.Fallback.Listen
+	}
+	return a.Listen
+}
+
+// FallbackBackends returns the addresses the fallback forwards to: its
+// own, else the new side's backends.
+func (a *App) FallbackBackends() []string {
+	if len(a.Fallback.Backends) > 0 {
+		return a.Fallback.Backends
+	}
+	return a.New.Backends
+}
+
+// FallbackServerName returns the name the fallback sends as SNI and
+// verifies: its own, else the app's first host that is a name (not an
+// IP), else "".
+func (a *App) FallbackServerName() string {
+	if a.Fallback.ServerName != "" {
+		return a.Fallback.ServerName
+	}
+	for _, h := range a.Hosts {
+		if hostName(h) == "" && !isIP(strings.Trim(h, "[]")) {
+			return h
+		}
+	}
+	return ""
 }
 
 // Bool returns *b, or def when b is nil.

@@ -85,6 +85,8 @@ func (c *checker) app(path, name string, a *App) {
 	c.shadow(path+".shadow", &a.Shadow)
 	c.rollback(path+".rollback", &a.Rollback)
 	c.dns(path+".dns", a.DNS)
+	c.dnsCheck(path+".dns_check", &a.DNSCheck)
+	c.fallback(path+".fallback", &a.Fallback)
 	c.logs(path+".logs", &a.Logs)
 	if a.Notify.Webhook != "" {
 		c.check(path+".notify.webhook", httpURL(a.Notify.Webhook))

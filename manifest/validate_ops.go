@@ -24,6 +24,7 @@ func (c *checker) dns(path string, recs []DNSRecord) {
 			c.check(rp+".expect", "at least one expected value is required")
 		}
 		c.each(rp+".expect", r.Expect, func(v string) string { return dnsValue(r.Type, v) })
+		c.each(rp+".old", r.Old, func(v string) string { return dnsValue(r.Type, v) })
 		key := [2]string{strings.TrimSuffix(strings.ToLower(r.Name), "."), r.Type}
 		if j, dup := seen[key]; dup {
 			c.addf(rp, "duplicate record (same as %s)", indexPath("dns", j))
@@ -100,6 +101,16 @@ func (c *checker) logSource(path string, s *LogSource) {
 	default:
 		c.check(path+".format", choice(s.Format, logFormats...))
 	}
+	if s.Host != "" {
+		c.check(path+".host", hostName(strings.ToLower(s.Host)))
+	}
+	if s.MaxLine < 1024 {
+		c.addf(path+".max_line", "%d bytes is too short for a line; give at least 1KiB", s.MaxLine)
+	}
+	if s.FlushTimeout < 0 {
+		c.check(path+".flush_timeout", "must not be negative")
+	}
+	c.check(path+".read_from", choice(s.ReadFrom, "beginning", "end"))
 }
 
 var sinkTypes = []string{"embedded", "file", "stdout", "loki", "elasticsearch", "otlp"}
@@ -126,6 +137,31 @@ func (c *checker) logSink(path string, s *LogSink) {
 	}
 	if needURL && s.URL != "" {
 		c.check(path+".url", httpURL(s.URL))
+	}
+	if s.Tenant != "" && s.Type != "loki" {
+		c.addf(path+".tenant", "a %s sink does not use tenant", s.Type)
+	}
+	if len(s.Headers) > 0 && !needURL {
+		c.addf(path+".headers", "a %s sink does not use headers", s.Type)
+	}
+	for _, k := range sortedKeys(s.Headers) {
+		c.check(keyPath(path+".headers", k), token(k, "header name"))
+	}
+	if s.Admin != "" && s.Type != "embedded" {
+		c.addf(path+".admin", "a %s sink does not use admin", s.Type)
+	} else if s.Admin != "" {
+		c.check(path+".admin", httpURL(s.Admin))
+	}
+	if s.BatchSize < 0 {
+		c.addf(path+".batch_size", "%d is negative", s.BatchSize)
+	}
+	if s.BatchBytes < 0 {
+		c.addf(path+".batch_bytes", "%d is negative", s.BatchBytes)
+	}
+	for key, d := range map[string]Duration{"batch_wait": s.BatchWait, "timeout": s.Timeout, "max_backoff": s.MaxBackoff} {
+		if d < 0 {
+			c.check(path+"."+key, "must not be negative")
+		}
 	}
 }
 
