@@ -68,4 +68,5 @@ func recordOneOfEach(m *Metrics) {
 	sh.NotSampled()
 	m.statsdDropped.Add(0)
 	m.statsdErrors.Add(0)
+	recordLogSink(m)
 }

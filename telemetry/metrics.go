@@ -60,6 +60,8 @@ type Metrics struct {
 
 	// shadow are the migrate_shadow_* series (shadow.go).
 	shadow *shadowVecs
+	// logSink are the migrate_logship_sink_* series (logsink.go).
+	logSink *logSinkVecs
 
 	// statsd is the mirror; nil when statsd is off.
 	statsd *mirror
@@ -148,8 +150,9 @@ func newMetrics() *Metrics {
 			Name: "migrate_telemetry_statsd_send_errors_total",
 			Help: "Packets that could not be sent to statsd.",
 		}),
-		shadow: newShadowVecs(),
-		sides:  make(map[sideKey]*Side),
+		shadow:  newShadowVecs(),
+		logSink: newLogSinkVecs(),
+		sides:   make(map[sideKey]*Side),
 	}
 }
 
@@ -157,7 +160,7 @@ func (m *Metrics) collectors() []prometheus.Collector {
 	return append([]prometheus.Collector{
 		m.requests, m.duration, m.errors, m.retries, m.failovers, m.backendUp, m.ejections, m.weight,
 		m.statsdDropped, m.statsdErrors,
-	}, m.shadow.collectors()...)
+	}, append(m.shadow.collectors(), m.logSink.collectors()...)...)
 }
 
 // Side returns the recorder for one app's side. It is cached: call it once

@@ -138,7 +138,7 @@ type event struct {
 	kind  eventKind
 	side  *Side
 	label string // reason, backend, or app for kindWeight
-	value int64  // status code, gauge value or weight
+	value int64  // status code, gauge value, weight, or a named count's increment
 	dur   time.Duration
 }
 
@@ -246,7 +246,7 @@ func (f *flusher) record(e event) {
 	case kindWeight:
 		_ = f.client.Gauge(token(e.label)+".weight", e.value, 1)
 	case kindNamedCount:
-		f.counters[counterKey{kind: kindNamedCount, label: e.label}]++
+		f.counters[counterKey{kind: kindNamedCount, label: e.label}] += max(e.value, 1) // value: an increment of more than one
 	case kindNamedTiming:
 		_ = f.client.TimingDuration(e.label, e.dur, 1)
 	case kindNamedGauge:
