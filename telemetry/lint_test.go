@@ -35,7 +35,7 @@ func TestMetricNames(t *testing.T) {
 	}
 	allowed := map[string]bool{
 		"app": true, "side": true, "code_class": true, "reason": true, "backend": true,
-		"endpoint": true, "outcome": true,
+		"endpoint": true, "outcome": true, "level": true, // level: LogLevels
 	}
 	for _, mf := range mfs {
 		if !strings.HasPrefix(mf.GetName(), "migrate_") {
@@ -69,4 +69,5 @@ func recordOneOfEach(m *Metrics) {
 	m.statsdDropped.Add(0)
 	m.statsdErrors.Add(0)
 	recordLogSink(m)
+	recordLogs(m)
 }

@@ -62,6 +62,7 @@ type Metrics struct {
 	shadow *shadowVecs
 	// logSink are the migrate_logship_sink_* series (logsink.go).
 	logSink *logSinkVecs
+	logs    *logVecs // the migrate_logs_* series (logs.go)
 
 	// statsd is the mirror; nil when statsd is off.
 	statsd *mirror
@@ -152,6 +153,7 @@ func newMetrics() *Metrics {
 		}),
 		shadow:  newShadowVecs(),
 		logSink: newLogSinkVecs(),
+		logs:    newLogVecs(),
 		sides:   make(map[sideKey]*Side),
 	}
 }
@@ -160,7 +162,7 @@ func (m *Metrics) collectors() []prometheus.Collector {
 	return append([]prometheus.Collector{
 		m.requests, m.duration, m.errors, m.retries, m.failovers, m.backendUp, m.ejections, m.weight,
 		m.statsdDropped, m.statsdErrors,
-	}, append(m.shadow.collectors(), m.logSink.collectors()...)...)
+	}, append(m.shadow.collectors(), append(m.logSink.collectors(), m.logs.collectors()...)...)...)
 }
 
 // Side returns the recorder for one app's side. It is cached: call it once
