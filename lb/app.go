@@ -35,7 +35,8 @@ type App struct {
 	failover bool
 	cors     *corsPolicy
 	sides    [2]*side
-	mirror   Mirror // nil: requests are only proxied
+	mirror   Mirror       // nil: requests are only proxied
+	handler  http.Handler // serveHTTP, wrapped by Options.Middleware
 
 	metrics *telemetry.Metrics
 	recs    *sync.Pool // of *recorder, shared by the proxy

@@ -41,6 +41,7 @@ package lb
 
 import (
 	"cmp"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log"
@@ -86,7 +87,21 @@ type Options struct {
 	// Mirrors are the mirrors of apps (by app name) that shadow their
 	// traffic; optional, and ignored for apps not served. See Mirror.
 	Mirrors map[string]Mirror
+	// Middleware wraps the handler of an app (by app name): the wrapper
+	// sees every request routed to the app, before CORS and the split, and
+	// may answer it itself (the fallback's loop guard and arrival count).
+	// Optional.
+	Middleware map[string]func(http.Handler) http.Handler
+	// UpstreamTLS are the TLS client settings of pools with https
+	// backends (ServerName for SNI and verification, RootCAs), by app and
+	// side; a pool without one verifies its backends against the system
+	// roots for the host of their URL. Each is cloned. Optional.
+	UpstreamTLS map[PoolKey]*tls.Config
 }
+
+// PoolKey names one side's pool of an app: Side is telemetry.SideOld or
+// telemetry.SideNew.
+type PoolKey struct{ App, Side string }
 
 // Proxy serves the apps of a manifest.
 type Proxy struct {
@@ -109,6 +124,7 @@ type sideDeps struct {
 	clock    clockwork.Clock
 	buffers  *bufferPool
 	errorLog *log.Logger
+	tls      map[PoolKey]*tls.Config
 }
 
 // New builds a proxy for apps of m (all of them when apps is empty). It
@@ -136,7 +152,7 @@ func New(m *manifest.Manifest, apps []string, opts Options) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	deps := sideDeps{metrics: opts.Metrics, clock: p.clock, buffers: &p.buffers, errorLog: p.errorLog}
+	deps := sideDeps{metrics: opts.Metrics, clock: p.clock, buffers: &p.buffers, errorLog: p.errorLog, tls: opts.UpstreamTLS}
 	var errs []error
 	for _, name := range names {
 		if err := p.addApp(name, m.Apps[name], opts, deps); err != nil {
@@ -215,6 +231,10 @@ func newApp(name string, cfg *manifest.App, opts Options, deps sideDeps, p *Prox
 		recs:     &p.recs,
 		mirror:   opts.Mirrors[name],
 		log:      p.log.With("app", name),
+	}
+	a.handler = http.HandlerFunc(a.serveHTTP)
+	if wrap := opts.Middleware[name]; wrap != nil {
+		a.handler = wrap(a.handler)
 	}
 	if err := a.configureSticky(cfg.Cutover); err != nil {
 		return nil, err

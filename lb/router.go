@@ -74,7 +74,7 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		plainError(w, http.StatusMisdirectedRequest, "misdirected request: no app is served for this host\n")
 		return
 	}
-	a.serveHTTP(w, r)
+	a.handler.ServeHTTP(w, r)
 }
 
 // route returns the app for a Host header value, or nil.

@@ -69,6 +69,9 @@ func newSide(a *App, index int, cfg manifest.Pool, timeouts manifest.Timeouts, d
 		protoHTTP:   []string{"http"},
 		protoHTTPS:  []string{"https"},
 	}
+	if c := deps.tls[PoolKey{App: a.name, Side: name}]; c != nil {
+		s.transport.TLSClientConfig = c.Clone()
+	}
 	s.h1 = newH1Transport(timeouts, s.transport)
 	s.base = s.h1
 	s.proxy = &httputil.ReverseProxy{
