@@ -1,0 +1,49 @@
+package dnscheck
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"golang.org/x/time/rate"
+)
+
+// DefaultRate is the most queries per second sent to one server.
+const DefaultRate = 20
+
+// Limits holds one rate limiter per server, so that every check of a
+// process (a watch re-checks many records against the same servers)
+// respects the same per-server rate. A nil *Limits does not limit.
+type Limits struct {
+	limit rate.Limit
+	mu    sync.Mutex
+	by    map[string]*rate.Limiter
+}
+
+// NewLimits returns limits of perSecond queries per server (DefaultRate
+// when not positive), with a burst of one: queries to a server are spaced
+// by at least 1/perSecond.
+func NewLimits(perSecond float64) *Limits {
+	if perSecond <= 0 {
+		perSecond = DefaultRate
+	}
+	return &Limits{limit: rate.Limit(perSecond), by: make(map[string]*rate.Limiter)}
+}
+
+// Wait blocks until a query may be sent to server.
+func (l *Limits) Wait(ctx context.Context, server string) error {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	lim := l.by[server]
+	if lim == nil {
+		lim = rate.NewLimiter(l.limit, 1)
+		l.by[server] = lim
+	}
+	l.mu.Unlock()
+	if err := lim.Wait(ctx); err != nil {
+		return fmt.Errorf("waiting for the rate limit of %s: %w", server, err)
+	}
+	return nil
+}
