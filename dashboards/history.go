@@ -1,0 +1,169 @@
+package dashboards
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/migratekit/migrate/admin"
+	"github.com/migratekit/migrate/state"
+)
+
+// ring keeps an app's newest points, at most its capacity.
+type ring struct {
+	at     []int64
+	points []Point
+	next   int
+	full   bool
+}
+
+func newRing(n int) *ring {
+	return &ring{at: make([]int64, n), points: make([]Point, n)}
+}
+
+func (r *ring) add(at int64, p Point) {
+	r.at[r.next], r.points[r.next] = at, p
+	r.next++
+	if r.next == len(r.at) {
+		r.next, r.full = 0, true
+	}
+}
+
+// each calls f on the points oldest first.
+func (r *ring) each(f func(at int64, p Point)) {
+	if r.full {
+		for i := r.next; i < len(r.at); i++ {
+			f(r.at[i], r.points[i])
+		}
+	}
+	for i := 0; i < r.next; i++ {
+		f(r.at[i], r.points[i])
+	}
+}
+
+// History is what a page loads first: every app's points, oldest first,
+// the newest frame and the recent events. The event stream goes on from
+// Seq.
+type History struct {
+	Seq        uint64             `json:"seq"`
+	IntervalMs int64              `json:"interval_ms"`
+	Latest     Frame              `json:"latest"`
+	Apps       map[string]*Series `json:"apps"`
+	Events     []state.Event      `json:"events"`
+	// Sections says which optional panels this instance feeds.
+	Sections Sections `json:"sections"`
+}
+
+// Sections are the optional panels an instance feeds.
+type Sections struct {
+	DNS      bool `json:"dns"`
+	Fallback bool `json:"fallback"`
+	Logs     bool `json:"logs"`
+}
+
+// Series are an app's points as columns, the way the charts take them.
+type Series struct {
+	T        []int64    `json:"t"` // Unix milliseconds
+	Old      SideSeries `json:"old"`
+	New      SideSeries `json:"new"`
+	Pairs    []float64  `json:"pairs"`
+	DiffRate []float64  `json:"diff_rate"`
+}
+
+// SideSeries are one side's columns.
+type SideSeries struct {
+	RPS          []float64    `json:"rps"`
+	ErrorRate    []float64    `json:"error_rate"`
+	P50Ms        []float64    `json:"p50_ms"`
+	P95Ms        []float64    `json:"p95_ms"`
+	P99Ms        []float64    `json:"p99_ms"`
+	Classes      [5][]float64 `json:"classes"`
+	LogErrorRate []*float64   `json:"log_error_rate"`
+}
+
+func (s *SideSeries) add(p SidePoint) {
+	s.RPS = append(s.RPS, p.RPS)
+	s.ErrorRate = append(s.ErrorRate, p.ErrorRate)
+	s.P50Ms = append(s.P50Ms, p.P50Ms)
+	s.P95Ms = append(s.P95Ms, p.P95Ms)
+	s.P99Ms = append(s.P99Ms, p.P99Ms)
+	for i := range s.Classes {
+		s.Classes[i] = append(s.Classes[i], p.Classes[i])
+	}
+	s.LogErrorRate = append(s.LogErrorRate, p.LogErrorRate)
+}
+
+// History returns the dashboard's history for a page.
+func (d *Dashboard) History() History {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	h := History{
+		Seq: d.seq, IntervalMs: d.opts.Interval.Milliseconds(), Latest: d.latest,
+		Apps: make(map[string]*Series, len(d.hist)), Events: slices.Clone(d.events),
+		Sections: Sections{DNS: d.opts.DNS != nil, Fallback: d.opts.Fallback != nil, Logs: d.opts.Logs != nil},
+	}
+	if h.Events == nil {
+		h.Events = []state.Event{}
+	}
+	for app, r := range d.hist {
+		s := &Series{}
+		r.each(func(at int64, p Point) {
+			s.T = append(s.T, at)
+			s.Old.add(p.Old)
+			s.New.add(p.New)
+			s.Pairs = append(s.Pairs, p.Pairs)
+			s.DiffRate = append(s.DiffRate, p.DiffRate)
+		})
+		h.Apps[app] = s
+	}
+	return h
+}
+
+// record turns what was read into the next frame and keeps it.
+func (d *Dashboard) record(now time.Time, apps []admin.AppStatus, cur counters, evs []state.Event, srcErr error) Frame {
+	sections := d.sections(context.Background(), apps)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.seq++
+	f := Frame{Seq: d.seq, At: now.UnixMilli(), Apps: []AppFrame{}, Events: evs}
+	if srcErr != nil {
+		f.Error = srcErr.Error()
+	}
+	secs := now.Sub(d.prevAt).Seconds()
+	for _, a := range apps {
+		af := AppFrame{
+			App: a.App, Weight: a.Weight, Phase: a.Phase, Verdict: a.Verdict, Plan: a.Plan,
+			Backends: a.Backends, Totals: a.Sides, Diffs: d.diffs[a.App],
+		}
+		if cur != nil {
+			af.Point = point(cur[a.App], d.prev[a.App], secs)
+		}
+		sections[a.App].apply(&af, d.prevLogs, secs)
+		r := d.hist[a.App]
+		if r == nil {
+			r = newRing(int(d.opts.History / d.opts.Interval))
+			d.hist[a.App] = r
+		}
+		r.add(f.At, af.Point)
+		f.Apps = append(f.Apps, af)
+	}
+	if cur != nil {
+		d.prev, d.prevAt = cur, now
+	}
+	d.keepEvents(evs)
+	d.latest = f
+	return f
+}
+
+func (d *Dashboard) keepEvents(evs []state.Event) {
+	if len(evs) == 0 {
+		return
+	}
+	d.events = append(d.events, evs...)
+	if n := len(d.events) - keptEvents; n > 0 {
+		d.events = slices.Delete(d.events, 0, n)
+	}
+	if id := evs[len(evs)-1].ID; id != "" {
+		d.lastEvent = id
+	}
+}

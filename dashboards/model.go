@@ -1,0 +1,140 @@
+package dashboards
+
+import (
+	"context"
+	"time"
+
+	"github.com/migratekit/migrate/admin"
+	"github.com/migratekit/migrate/rollback"
+	"github.com/migratekit/migrate/state"
+	"github.com/migratekit/migrate/telemetry"
+)
+
+// Frame is what the dashboard pushes every second: each app's current
+// status and the point of the second just ended.
+type Frame struct {
+	Seq uint64 `json:"seq"`
+	// At is the end of the second, in Unix milliseconds.
+	At   int64      `json:"at"`
+	Apps []AppFrame `json:"apps"`
+	// Error says what could not be read from the source this second.
+	Error string `json:"error,omitempty"`
+	// Events are the events recorded since the previous frame, oldest
+	// first.
+	Events []state.Event `json:"events,omitempty"`
+}
+
+// AppFrame is one app in a Frame.
+type AppFrame struct {
+	App    string `json:"app"`
+	Weight int    `json:"weight"`
+	Phase  string `json:"phase"`
+	// Verdict is the rollback analysis's last verdict with its numbers.
+	Verdict  *rollback.Verdict              `json:"verdict,omitempty"`
+	Plan     *rollback.PlanStatus           `json:"plan,omitempty"`
+	Backends []admin.Backend                `json:"backends"`
+	Totals   map[string]telemetry.SideStats `json:"totals"`
+	Point    Point                          `json:"point"`
+	// Diffs is the diff table (nil when the app is not shadowed), as of
+	// the last refresh.
+	Diffs []EndpointRow `json:"diffs,omitempty"`
+	// DNS, Fallback are set when their provider is and knows the app.
+	DNS      *DNSStatus      `json:"dns,omitempty"`
+	Fallback *FallbackStatus `json:"fallback,omitempty"`
+}
+
+// Point is one second of an app.
+type Point struct {
+	Old SidePoint `json:"old"`
+	New SidePoint `json:"new"`
+	// Pairs and DiffRate are the shadow comparisons of the second:
+	// compared pairs per second and the share of them that differ.
+	Pairs    float64 `json:"pairs"`
+	DiffRate float64 `json:"diff_rate"`
+}
+
+// SidePoint is one second of one side.
+type SidePoint struct {
+	RPS       float64 `json:"rps"`
+	ErrorRate float64 `json:"error_rate"` // 5xx share of the second's answers
+	P50Ms     float64 `json:"p50_ms"`
+	P95Ms     float64 `json:"p95_ms"`
+	P99Ms     float64 `json:"p99_ms"`
+	// Classes are answers per second by status class, 1xx to 5xx.
+	Classes [5]float64 `json:"classes"`
+	// LogErrorRate is the share of log lines that are errors (Options.Logs);
+	// nil without logs.
+	LogErrorRate *float64 `json:"log_error_rate,omitempty"`
+}
+
+// EndpointRow is one line of the diff table.
+type EndpointRow struct {
+	Endpoint string   `json:"endpoint"`
+	Requests uint64   `json:"requests"` // compared pairs
+	Diffs    uint64   `json:"diffs"`
+	DiffRate float64  `json:"diff_rate"`
+	Fields   []string `json:"fields"` // the top differing fields that are not noise
+}
+
+// DNSStatus is an app's DNS propagation, for the DNS panel.
+type DNSStatus struct {
+	Records []DNSRecord `json:"records"`
+}
+
+// DNSRecord is one checked record.
+type DNSRecord struct {
+	Name   string   `json:"name"`
+	Type   string   `json:"type"`
+	Expect []string `json:"expect"`
+	// Propagated is the share of resolvers answering the expected value.
+	Propagated float64 `json:"propagated"`
+	// ETA is when every resolver should answer it (the TTLs still
+	// running); zero when propagated or unknown.
+	ETA       time.Time        `json:"eta,omitzero"`
+	Resolvers []ResolverStatus `json:"resolvers"`
+}
+
+// ResolverStatus is one resolver's answer for a record.
+type ResolverStatus struct {
+	Resolver string   `json:"resolver"` // name or host:port
+	OK       bool     `json:"ok"`       // it answers the expected value
+	Answer   []string `json:"answer,omitempty"`
+	TTL      int      `json:"ttl_s,omitempty"` // seconds left
+	Error    string   `json:"error,omitempty"`
+}
+
+// FallbackStatus is what the old host's fallback proxy sees.
+type FallbackStatus struct {
+	// Stragglers are the distinct clients that still reached the old host
+	// over the fallback's window; Requests their requests.
+	Stragglers uint64 `json:"stragglers"`
+	Requests   uint64 `json:"requests"`
+	// Window is the span the counts cover.
+	Window time.Duration `json:"window"`
+}
+
+// LogCounts are a side's log lines since its shipper started: all of them
+// and the ones that are errors. The dashboard derives the log error rate
+// from their change every second.
+type LogCounts struct {
+	Lines  uint64
+	Errors uint64
+}
+
+// DNSProvider feeds the DNS panel (package dnscheck's watch loop); ok is
+// false for an app it does not check.
+type DNSProvider interface {
+	DNSStatus(ctx context.Context, app string) (st DNSStatus, ok bool)
+}
+
+// FallbackProvider feeds the straggler count (package fallback); ok is
+// false for an app without a fallback.
+type FallbackProvider interface {
+	FallbackStatus(ctx context.Context, app string) (st FallbackStatus, ok bool)
+}
+
+// LogProvider feeds the log error rate (package logship); ok is false for
+// a side whose logs are not shipped.
+type LogProvider interface {
+	LogCounts(ctx context.Context, app, side string) (c LogCounts, ok bool)
+}

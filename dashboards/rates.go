@@ -1,0 +1,200 @@
+package dashboards
+
+import (
+	"math"
+	"sort"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/migratekit/migrate/telemetry"
+)
+
+// The series the dashboard reads, as package telemetry exports them.
+const (
+	seriesRequests = "migrate_proxy_requests_total"
+	seriesDuration = "migrate_proxy_request_duration_seconds"
+	seriesPairs    = "migrate_shadow_pairs_total"
+)
+
+// counters are the cumulative values of one gather, by app: everything the
+// per-second points are differences of.
+type counters map[string]*appCounters
+
+type appCounters struct {
+	sides [2]sideCounters // old, new
+	pairs float64         // compared shadow pairs (match, diff, noise)
+	diffs float64         // pairs with outcome diff
+}
+
+type sideCounters struct {
+	classes [5]float64
+	// bounds are the histogram's finite upper bounds, ascending, and cum
+	// their cumulative counts; count is the total.
+	bounds []float64
+	cum    []float64
+	count  float64
+}
+
+func sideIndex(side string) int {
+	switch side {
+	case telemetry.SideOld:
+		return 0
+	case telemetry.SideNew:
+		return 1
+	}
+	return -1
+}
+
+// readCounters picks the dashboard's series out of a gather.
+func readCounters(mfs []*dto.MetricFamily) counters {
+	out := counters{}
+	app := func(name string) *appCounters {
+		a := out[name]
+		if a == nil {
+			a = &appCounters{}
+			out[name] = a
+		}
+		return a
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			l := labels(m)
+			switch mf.GetName() {
+			case seriesRequests:
+				i, c := sideIndex(l["side"]), classIndex(l["code_class"])
+				if i >= 0 && c >= 0 {
+					app(l["app"]).sides[i].classes[c] += m.GetCounter().GetValue()
+				}
+			case seriesDuration:
+				if i := sideIndex(l["side"]); i >= 0 {
+					app(l["app"]).sides[i].addHistogram(m.GetHistogram())
+				}
+			case seriesPairs:
+				a := app(l["app"])
+				switch v := m.GetCounter().GetValue(); l["outcome"] {
+				case "diff":
+					a.diffs += v
+					a.pairs += v
+				case "match", "noise":
+					a.pairs += v
+				}
+			}
+		}
+	}
+	return out
+}
+
+func labels(m *dto.Metric) map[string]string {
+	out := make(map[string]string, len(m.GetLabel()))
+	for _, lp := range m.GetLabel() {
+		out[lp.GetName()] = lp.GetValue()
+	}
+	return out
+}
+
+// classIndex maps "2xx" to 1; anything else to -1.
+func classIndex(class string) int {
+	if len(class) != 3 || class[1:] != "xx" || class[0] < '1' || class[0] > '5' {
+		return -1
+	}
+	return int(class[0] - '1')
+}
+
+func (s *sideCounters) addHistogram(h *dto.Histogram) {
+	if h == nil {
+		return
+	}
+	s.count += float64(h.GetSampleCount())
+	for _, b := range h.GetBucket() {
+		ub := b.GetUpperBound()
+		if math.IsInf(ub, 1) {
+			continue
+		}
+		i := sort.SearchFloat64s(s.bounds, ub)
+		if i == len(s.bounds) || s.bounds[i] != ub {
+			s.bounds = append(s.bounds, 0)
+			s.cum = append(s.cum, 0)
+			copy(s.bounds[i+1:], s.bounds[i:])
+			copy(s.cum[i+1:], s.cum[i:])
+			s.bounds[i], s.cum[i] = ub, 0
+		}
+		s.cum[i] += float64(b.GetCumulativeCount())
+	}
+}
+
+// delta is cur minus prev, or cur when the counter was reset (a restarted
+// instance), as Prometheus's rate() treats resets.
+func delta(cur, prev float64) float64 {
+	if cur < prev {
+		return cur
+	}
+	return cur - prev
+}
+
+// point derives one second of an app from two gathers secs apart; prev
+// may be nil (the first gather: every rate is zero).
+func point(cur, prev *appCounters, secs float64) Point {
+	var p Point
+	if cur == nil || prev == nil || secs <= 0 {
+		return p
+	}
+	p.Old = sidePoint(&cur.sides[0], &prev.sides[0], secs)
+	p.New = sidePoint(&cur.sides[1], &prev.sides[1], secs)
+	pairs, diffs := delta(cur.pairs, prev.pairs), delta(cur.diffs, prev.diffs)
+	p.Pairs = pairs / secs
+	if pairs > 0 {
+		p.DiffRate = diffs / pairs
+	}
+	return p
+}
+
+func sidePoint(cur, prev *sideCounters, secs float64) SidePoint {
+	var sp SidePoint
+	var total float64
+	for i := range cur.classes {
+		d := delta(cur.classes[i], prev.classes[i])
+		sp.Classes[i] = d / secs
+		total += d
+	}
+	sp.RPS = total / secs
+	if total > 0 {
+		sp.ErrorRate = delta(cur.classes[4], prev.classes[4]) / total
+	}
+	bounds, cum, count := histogramDelta(cur, prev)
+	sp.P50Ms = quantile(0.50, bounds, cum, count) * 1000
+	sp.P95Ms = quantile(0.95, bounds, cum, count) * 1000
+	sp.P99Ms = quantile(0.99, bounds, cum, count) * 1000
+	return sp
+}
+
+// histogramDelta is the histogram of the observations between two
+// gathers. A reset (fewer observations than before) gives cur itself.
+func histogramDelta(cur, prev *sideCounters) (bounds, cum []float64, count float64) {
+	if cur.count < prev.count || len(prev.bounds) != len(cur.bounds) {
+		return cur.bounds, cur.cum, cur.count
+	}
+	cum = make([]float64, len(cur.cum))
+	for i := range cur.cum {
+		cum[i] = delta(cur.cum[i], prev.cum[i])
+	}
+	return cur.bounds, cum, cur.count - prev.count
+}
+
+// quantile estimates the q-quantile of a histogram as PromQL's
+// histogram_quantile does: find the bucket that holds rank q*count and
+// interpolate linearly within it (the first bucket starts at 0); a rank
+// past the last finite bound gives that bound. No observations give 0.
+func quantile(q float64, bounds, cum []float64, count float64) float64 {
+	if count <= 0 {
+		return 0
+	}
+	rank := q * count
+	lower, below := 0.0, 0.0
+	for i, upper := range bounds {
+		if cum[i] >= rank && cum[i] > below {
+			return lower + (upper-lower)*(rank-below)/(cum[i]-below)
+		}
+		lower, below = upper, cum[i]
+	}
+	return lower
+}
