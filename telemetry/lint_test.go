@@ -70,4 +70,5 @@ func recordOneOfEach(m *Metrics) {
 	m.statsdErrors.Add(0)
 	recordLogSink(m)
 	recordLogs(m)
+	recordLogship(m)
 }

@@ -62,7 +62,8 @@ type Metrics struct {
 	shadow *shadowVecs
 	// logSink are the migrate_logship_sink_* series (logsink.go).
 	logSink *logSinkVecs
-	logs    *logVecs // the migrate_logs_* series (logs.go)
+	logs    *logVecs     // the migrate_logs_* series (logs.go)
+	logship *logshipVecs // the shipper's migrate_logship_* series (logship.go)
 
 	// statsd is the mirror; nil when statsd is off.
 	statsd *mirror
@@ -154,6 +155,7 @@ func newMetrics() *Metrics {
 		shadow:  newShadowVecs(),
 		logSink: newLogSinkVecs(),
 		logs:    newLogVecs(),
+		logship: newLogshipVecs(),
 		sides:   make(map[sideKey]*Side),
 	}
 }
@@ -162,7 +164,7 @@ func (m *Metrics) collectors() []prometheus.Collector {
 	return append([]prometheus.Collector{
 		m.requests, m.duration, m.errors, m.retries, m.failovers, m.backendUp, m.ejections, m.weight,
 		m.statsdDropped, m.statsdErrors,
-	}, append(m.shadow.collectors(), append(m.logSink.collectors(), m.logs.collectors()...)...)...)
+	}, append(m.shadow.collectors(), append(m.logSink.collectors(), append(m.logs.collectors(), m.logship.collectors()...)...)...)...)
 }
 
 // Side returns the recorder for one app's side. It is cached: call it once
