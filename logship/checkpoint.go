@@ -1,0 +1,229 @@
+package logship
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Checkpoint is how far one generation of a file has been delivered.
+type Checkpoint struct {
+	// FP is the generation's fingerprint, its identity.
+	FP fingerprint `json:"fp"`
+	// Dev and Ino are where it was last seen, Path under which name.
+	Dev  uint64 `json:"dev"`
+	Ino  uint64 `json:"ino"`
+	Path string `json:"path"`
+	// Offset is the highest End whose events, and all before it, the sink
+	// acknowledged: where a restart resumes. Never the read offset.
+	Offset int64 `json:"offset"`
+	// Seen is the last time the file was open; an entry not seen for the
+	// prune age is dropped.
+	Seen time.Time `json:"seen"`
+}
+
+// checkpointFile is the file format: a version and the entries.
+type checkpointFile struct {
+	Version int          `json:"version"`
+	Files   []Checkpoint `json:"files"`
+}
+
+// checkpoints are the checkpoints of one shipper, kept in one file of the
+// data dir. Safe for concurrent use: the reader registers generations,
+// the sender acknowledges and saves.
+type checkpoints struct {
+	path string
+
+	mu      sync.Mutex
+	entries map[string]*Checkpoint
+	dirty   bool
+	// fresh is set when a generation was registered since the last save:
+	// its fingerprint must be on disk before any of its events is sent,
+	// so that a restart gives its lines the same ids.
+	fresh bool
+}
+
+// checkpointPath is the checkpoint file of an app's side in dataDir.
+func checkpointPath(dataDir, app, side string) string {
+	return filepath.Join(dataDir, "logship", app+"."+side+".checkpoints.json")
+}
+
+// loadCheckpoints reads path; a missing file is an empty set.
+func loadCheckpoints(path string) (*checkpoints, error) {
+	c := &checkpoints{path: path, entries: make(map[string]*Checkpoint)}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading checkpoints: %w", err)
+	}
+	var f checkpointFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("decoding checkpoints %s: %w", path, err)
+	}
+	for i := range f.Files {
+		cp := f.Files[i]
+		c.entries[cp.FP.key()] = &cp
+	}
+	return c, nil
+}
+
+// get returns a copy of the generation's checkpoint.
+func (c *checkpoints) get(fp fingerprint) (Checkpoint, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cp, ok := c.entries[fp.key()]
+	if !ok {
+		return Checkpoint{}, false
+	}
+	return *cp, true
+}
+
+// all returns a copy of every checkpoint.
+func (c *checkpoints) all() []Checkpoint {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Checkpoint, 0, len(c.entries))
+	for _, cp := range c.entries {
+		out = append(out, *cp)
+	}
+	return out
+}
+
+// register records a generation seen for the first time, starting at
+// offset (0, or the file's size for read_from end), or updates where an
+// known one lives now.
+func (c *checkpoints) register(fp fingerprint, id fileID, path string, offset int64, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cp, ok := c.entries[fp.key()]
+	if !ok {
+		c.entries[fp.key()] = &Checkpoint{FP: fp, Dev: id.Dev, Ino: id.Ino, Path: path, Offset: offset, Seen: now}
+		c.fresh, c.dirty = true, true
+		return
+	}
+	if cp.Dev != id.Dev || cp.Ino != id.Ino || cp.Path != path {
+		cp.Dev, cp.Ino, cp.Path = id.Dev, id.Ino, path
+		c.dirty = true
+	}
+}
+
+// ack moves a generation's checkpoint to end, never backwards.
+func (c *checkpoints) ack(fp fingerprint, end int64, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cp, ok := c.entries[fp.key()]
+	if !ok || end <= cp.Offset {
+		return
+	}
+	cp.Offset, cp.Seen = end, now
+	c.dirty = true
+}
+
+// touch marks the generations open now as seen.
+func (c *checkpoints) touch(fps []fingerprint, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, fp := range fps {
+		if cp, ok := c.entries[fp.key()]; ok {
+			cp.Seen = now
+		}
+	}
+	c.dirty = c.dirty || len(fps) > 0
+}
+
+// prune drops the entries not seen since before.
+func (c *checkpoints) prune(before time.Time) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for k, cp := range c.entries {
+		if cp.Seen.Before(before) {
+			delete(c.entries, k)
+			n++
+		}
+	}
+	if n > 0 {
+		c.dirty = true
+	}
+	return n
+}
+
+// needsSave reports whether a fresh generation waits to be saved.
+func (c *checkpoints) needsSave() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fresh
+}
+
+// save writes the checkpoints atomically when they changed: to a
+// temporary file, fsynced, renamed over the old one, and the directory
+// fsynced, so that a crash leaves the old file or the new one.
+func (c *checkpoints) save() error {
+	c.mu.Lock()
+	if !c.dirty {
+		c.mu.Unlock()
+		return nil
+	}
+	f := checkpointFile{Version: 1, Files: make([]Checkpoint, 0, len(c.entries))}
+	for _, cp := range c.entries {
+		f.Files = append(f.Files, *cp)
+	}
+	c.dirty, c.fresh = false, false
+	c.mu.Unlock()
+	sort.Slice(f.Files, func(i, j int) bool { return f.Files[i].Path+f.Files[i].FP.key() < f.Files[j].Path+f.Files[j].FP.key() })
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding checkpoints: %w", err)
+	}
+	if err := writeAtomic(c.path, data); err != nil {
+		c.mu.Lock()
+		c.dirty = true
+		c.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// writeAtomic replaces path with data: write a temporary file, fsync,
+// rename, fsync the directory.
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating checkpoint dir: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("creating checkpoint file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing checkpoint file: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("syncing checkpoint file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("closing checkpoint file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("renaming checkpoint file: %w", err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("opening checkpoint dir: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("syncing checkpoint dir: %w", err)
+	}
+	return nil
+}

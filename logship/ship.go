@@ -1,0 +1,236 @@
+package logship
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/migratekit/migrate/telemetry"
+)
+
+// ShipperOptions configure a Shipper.
+type ShipperOptions struct {
+	// Source is the side's files.
+	Source SourceConfig
+	// Sink receives the batches; the Shipper closes it when Run returns.
+	Sink Sink
+	// DataDir holds the checkpoints (under logship/).
+	DataDir string
+	// A batch goes out when it holds BatchSize events (default 1000) or
+	// BatchBytes of lines (default 1MiB), or BatchWait after its first
+	// event (default 1s).
+	BatchSize  int
+	BatchBytes int
+	BatchWait  time.Duration
+	// PruneAfter drops the checkpoints of files not seen for that long
+	// (default 24h).
+	PruneAfter time.Duration
+	// DrainTimeout bounds the delivery of what was read once Run's
+	// context ends (default 10s); what is not delivered by then is read
+	// again at the next start.
+	DrainTimeout time.Duration
+	Logger       *slog.Logger       // nil: discard
+	Metrics      *telemetry.Logship // nil: no metrics
+	Clock        clockwork.Clock    // nil: the real clock
+}
+
+func (o *ShipperOptions) setDefaults() {
+	if o.BatchSize <= 0 {
+		o.BatchSize = 1000
+	}
+	if o.BatchBytes <= 0 {
+		o.BatchBytes = 1 << 20
+	}
+	if o.BatchWait <= 0 {
+		o.BatchWait = time.Second
+	}
+	if o.PruneAfter <= 0 {
+		o.PruneAfter = 24 * time.Hour
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
+	}
+}
+
+// Shipper ships one side's files to a sink: sources, parse, batches,
+// Sink.Send, acknowledgement, checkpoint. Delivery is at least once: a
+// checkpoint moves only past events the sink acknowledged, and is saved
+// before the next batch is sent, so a crash sends again at most the one
+// batch that was in flight.
+type Shipper struct {
+	opts ShipperOptions
+	cps  *checkpoints
+	src  *source
+	out  chan *batch
+	cur  *batch
+}
+
+// batch is a set of events and how far each generation in it reaches.
+type batch struct {
+	events []Event
+	bytes  int
+	ends   map[fingerprint]int64
+	first  time.Time
+}
+
+// NewShipper checks opts and loads the checkpoints from the data dir.
+func NewShipper(opts ShipperOptions) (*Shipper, error) {
+	opts.setDefaults()
+	if opts.Sink == nil {
+		return nil, errors.New("creating shipper: no sink")
+	}
+	cps, err := loadCheckpoints(checkpointPath(opts.DataDir, opts.Source.App, opts.Source.Side))
+	if err != nil {
+		return nil, fmt.Errorf("creating shipper: %w", err)
+	}
+	s := &Shipper{opts: opts, cps: cps, out: make(chan *batch, 1)}
+	s.src, err = newSource(opts.Source, cps, opts.Clock, opts.Logger, opts.Metrics, s.add)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Run ships until ctx ends, then delivers what it read (within
+// DrainTimeout), saves the checkpoints, closes the files and the sink.
+// It returns nil when stopped by ctx.
+func (s *Shipper) Run(ctx context.Context) error {
+	defer s.opts.Sink.Close()
+	g, gctx := errgroup.WithContext(ctx)
+	drain, cancelDrain := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelDrain()
+	stop := context.AfterFunc(gctx, func() {
+		s.opts.Clock.AfterFunc(s.opts.DrainTimeout, cancelDrain)
+	})
+	defer stop()
+	g.Go(func() error { return s.read(gctx, drain) })
+	g.Go(func() error { return s.deliver(drain) })
+	err := g.Wait()
+	if serr := s.cps.save(); serr != nil && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// read runs the source: reads on every poll tick, re-scans on every
+// rescan tick, sends a batch when it is full or BatchWait old. When ctx
+// ends it hands the last batch over (until drain ends) and closes out.
+func (s *Shipper) read(ctx, drain context.Context) error {
+	defer close(s.out)
+	defer s.src.closeAll()
+	poll := s.opts.Clock.NewTicker(s.src.cfg.Poll)
+	defer poll.Stop()
+	rescan := s.opts.Clock.NewTicker(s.src.cfg.Rescan)
+	defer rescan.Stop()
+	err := s.src.scan(ctx)
+	for err == nil {
+		if err = s.src.pollAll(ctx); err != nil {
+			break
+		}
+		if s.cur != nil && s.opts.Clock.Since(s.cur.first) >= s.opts.BatchWait {
+			err = s.flush(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-poll.Chan():
+		case <-rescan.Chan():
+			err = s.rescan(ctx)
+		}
+	}
+	if ctx.Err() == nil {
+		return err
+	}
+	if s.cur != nil {
+		select {
+		case s.out <- s.cur:
+		case <-drain.Done():
+		}
+		s.cur = nil
+	}
+	return nil
+}
+
+// rescan looks for new files and prunes old checkpoints.
+func (s *Shipper) rescan(ctx context.Context) error {
+	now := s.opts.Clock.Now()
+	gens := make([]fingerprint, 0, len(s.src.gens))
+	for _, tf := range s.src.gens {
+		gens = append(gens, tf.gen)
+	}
+	s.cps.touch(gens, now)
+	if n := s.cps.prune(now.Add(-s.opts.PruneAfter)); n > 0 {
+		s.opts.Logger.Info("logship: pruned checkpoints of files gone", "app", s.src.cfg.App, "side", s.src.cfg.Side, "count", n)
+	}
+	return s.src.scan(ctx)
+}
+
+// add puts an event in the current batch, handing the batch over when it
+// is full.
+func (s *Shipper) add(ctx context.Context, ev *Event, gen fingerprint) error {
+	if s.cur == nil {
+		s.cur = &batch{events: make([]Event, 0, min(s.opts.BatchSize, 1024)), ends: make(map[fingerprint]int64), first: s.opts.Clock.Now()}
+	}
+	b := s.cur
+	b.events = append(b.events, *ev)
+	b.bytes += len(ev.Record.Raw)
+	b.ends[gen] = ev.End
+	if len(b.events) >= s.opts.BatchSize || b.bytes >= s.opts.BatchBytes {
+		return s.flush(ctx)
+	}
+	return nil
+}
+
+// flush hands the current batch to the sender, waiting while it is busy.
+func (s *Shipper) flush(ctx context.Context) error {
+	select {
+	case s.out <- s.cur:
+		s.cur = nil
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// deliver sends each batch, then moves and saves the checkpoints of the
+// generations in it. New generations are saved before their first batch
+// goes out, so that their ids survive a restart.
+func (s *Shipper) deliver(ctx context.Context) error {
+	defer func() {
+		for range s.out { // unblock the reader; what is left is read again next time
+		}
+	}()
+	for b := range s.out {
+		if s.cps.needsSave() {
+			if err := s.cps.save(); err != nil {
+				s.opts.Logger.Error("logship: saving checkpoints", "err", err)
+			}
+		}
+		if err := s.opts.Sink.Send(ctx, b.events); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("sending batch: %w", err)
+		}
+		now := s.opts.Clock.Now()
+		for gen, end := range b.ends {
+			s.cps.ack(gen, end, now)
+		}
+		if err := s.cps.save(); err != nil {
+			s.opts.Logger.Error("logship: saving checkpoints", "err", err)
+		}
+		s.opts.Metrics.Delivered(len(b.events))
+	}
+	return nil
+}

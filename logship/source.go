@@ -1,0 +1,348 @@
+package logship
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"github.com/migratekit/migrate/telemetry"
+)
+
+// SourceConfig is the files of one side of an app (manifest logs.old or
+// logs.new) and how they are read.
+type SourceConfig struct {
+	App, Side, Host string
+	// Paths are globs, re-scanned every Rescan for new files.
+	Paths []string
+	// Format and LogFormat choose the Parser (see New); Template maps a
+	// request path to its endpoint template.
+	Format, LogFormat string
+	Template          func(path string) string
+	// MaxLine is the longest line shipped whole (default 256KiB); longer
+	// ones are shipped in parts, each marked Split.
+	MaxLine int
+	// FlushTimeout is how long a last line without its newline waits
+	// before it is shipped as it is, marked Unterminated (default 5s).
+	FlushTimeout time.Duration
+	// ReadFrom is where a file present at start and never seen before is
+	// read from: "beginning" (default) or "end". Files that appear later
+	// are always read from their beginning.
+	ReadFrom string
+	// Poll is how often open files are read (default 100ms), Rescan how
+	// often the globs are (default 1s).
+	Poll, Rescan time.Duration
+	// CloseAfter is how long a file renamed away or deleted stays open
+	// once read to its end, for a writer that has not reopened yet
+	// (default 5s).
+	CloseAfter time.Duration
+}
+
+func (c *SourceConfig) setDefaults() {
+	if c.MaxLine <= 0 {
+		c.MaxLine = 256 << 10
+	}
+	if c.FlushTimeout <= 0 {
+		c.FlushTimeout = 5 * time.Second
+	}
+	if c.ReadFrom == "" {
+		c.ReadFrom = "beginning"
+	}
+	if c.Poll <= 0 {
+		c.Poll = 100 * time.Millisecond
+	}
+	if c.Rescan <= 0 {
+		c.Rescan = time.Second
+	}
+	if c.CloseAfter <= 0 {
+		c.CloseAfter = 5 * time.Second
+	}
+}
+
+// emitFunc hands one event of generation gen on; it blocks while the
+// pipeline is full and returns ctx's error when ctx ends.
+type emitFunc func(ctx context.Context, ev *Event, gen fingerprint) error
+
+// source tails the files of one side. It is run by one goroutine: no
+// goroutine per file, one read buffer for all of them.
+type source struct {
+	cfg    SourceConfig
+	parser Parser
+	cps    *checkpoints
+	clock  clockwork.Clock
+	log    *slog.Logger
+	met    *telemetry.Logship
+	emit   emitFunc
+
+	files map[fileID]*tailFile
+	gens  map[string]*tailFile // open generations by fingerprint key
+	// skip are files not tailed: copies of an open generation.
+	skip map[fileID]bool
+	// unreadable are paths that could not be opened, logged once.
+	unreadable map[string]bool
+	scanned    bool
+
+	buf   []byte
+	fpbuf []byte
+	rec   Record
+}
+
+func newSource(cfg SourceConfig, cps *checkpoints, clock clockwork.Clock, log *slog.Logger, met *telemetry.Logship, emit emitFunc) (*source, error) {
+	cfg.setDefaults()
+	p, err := New(cfg.Format, Options{LogFormat: cfg.LogFormat, Template: cfg.Template})
+	if err != nil {
+		return nil, fmt.Errorf("creating source of %s/%s: %w", cfg.App, cfg.Side, err)
+	}
+	for _, pat := range cfg.Paths {
+		if _, err := filepath.Match(pat, ""); err != nil {
+			return nil, fmt.Errorf("checking path %q of %s/%s: %w", pat, cfg.App, cfg.Side, err)
+		}
+	}
+	return &source{
+		cfg: cfg, parser: p, cps: cps, clock: clock, log: log, met: met, emit: emit,
+		files: make(map[fileID]*tailFile), gens: make(map[string]*tailFile),
+		skip: make(map[fileID]bool), unreadable: make(map[string]bool),
+		buf: make([]byte, 256<<10), fpbuf: make([]byte, FingerprintSize),
+	}, nil
+}
+
+// matches returns the files the globs match now, sorted.
+func (s *source) matches() []string {
+	set := make(map[string]bool)
+	for _, pat := range s.cfg.Paths {
+		m, _ := filepath.Glob(pat) // patterns were checked
+		for _, p := range m {
+			set[p] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for p := range set {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// scan opens the files the globs match that are not open yet, and marks
+// the open files the globs no longer match (renamed away, deleted) to be
+// drained and closed.
+func (s *source) scan(ctx context.Context) error {
+	first := !s.scanned
+	s.scanned = true
+	seen := make(map[fileID]bool)
+	for _, path := range s.matches() {
+		fi, err := os.Stat(path)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		id := fileIDOf(fi)
+		seen[id] = true
+		if tf := s.files[id]; tf != nil {
+			tf.path, tf.orphan = path, false
+			continue
+		}
+		if s.skip[id] {
+			continue
+		}
+		if err := s.open(ctx, path, id, first, -1); err != nil {
+			return err
+		}
+	}
+	for id := range s.skip {
+		if !seen[id] {
+			delete(s.skip, id)
+		}
+	}
+	now := s.clock.Now()
+	for id, tf := range s.files {
+		if !seen[id] && !tf.orphan {
+			tf.orphan, tf.grew = true, now
+			s.met.Rotation()
+		}
+	}
+	if first {
+		return s.rescueAll(ctx)
+	}
+	s.reportLag()
+	return nil
+}
+
+// open starts tailing path. from is where a rescued generation resumes,
+// -1 for a file found by the globs.
+func (s *source) open(ctx context.Context, path string, id fileID, first bool, from int64) error {
+	f, err := os.Open(path)
+	if err != nil {
+		if !s.unreadable[path] {
+			s.unreadable[path] = true
+			s.met.Unreadable()
+			s.log.Warn("logship: cannot read file", "app", s.cfg.App, "side", s.cfg.Side, "path", path, "err", err)
+		}
+		return nil
+	}
+	delete(s.unreadable, path)
+	tf := &tailFile{f: f, id: id, path: path, fromEnd: first && s.cfg.ReadFrom == "end", grew: s.clock.Now()}
+	s.files[id] = tf
+	if from >= 0 {
+		tf.orphan = true
+	}
+	return s.identify(ctx, tf)
+}
+
+// identify fingerprints a file that has content, and sets where its
+// reading starts: its checkpoint, else its beginning (or end). A file
+// whose fingerprint is a generation open under another inode is a copy:
+// it is closed and skipped.
+func (s *source) identify(ctx context.Context, tf *tailFile) error {
+	fi, err := tf.f.Stat()
+	if err != nil || fi.Size() == 0 {
+		tf.fromEnd = false // what comes next is new
+		return nil
+	}
+	fp, err := readFingerprint(tf.f, FingerprintSize, s.fpbuf)
+	if err != nil || fp.Len == 0 {
+		return nil
+	}
+	if other := s.gens[fp.key()]; other != nil && other != tf {
+		s.close(tf)
+		s.skip[tf.id] = true
+		return nil
+	}
+	start := int64(0)
+	if cp, ok := s.cps.get(fp); ok && cp.Offset <= fi.Size() {
+		start = cp.Offset
+	} else if tf.fromEnd {
+		start = fi.Size()
+	}
+	tf.gen, tf.read, tf.start = fp, start, start
+	s.gens[fp.key()] = tf
+	s.cps.register(fp, tf.id, tf.path, start, s.clock.Now())
+	return nil
+}
+
+// close stops tailing tf.
+func (s *source) close(tf *tailFile) {
+	tf.f.Close()
+	delete(s.files, tf.id)
+	if tf.gen.Len > 0 && s.gens[tf.gen.key()] == tf {
+		delete(s.gens, tf.gen.key())
+	}
+}
+
+// closeAll closes every file, on the way out.
+func (s *source) closeAll() {
+	for _, tf := range s.files {
+		s.close(tf)
+	}
+}
+
+// dirs are the directories the globs look in, where rotated copies and
+// renamed files of a generation are searched for.
+func (s *source) dirs() []string {
+	set := make(map[string]bool)
+	for _, pat := range s.cfg.Paths {
+		dir := filepath.Dir(pat)
+		if !strings.ContainsAny(dir, `*?[\`) {
+			set[dir] = true
+			continue
+		}
+		m, _ := filepath.Glob(dir)
+		for _, d := range m {
+			set[d] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for d := range set {
+		out = append(out, d)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// rescueAll drains, at start, the generations whose checkpoint is behind
+// and that are no longer under a globbed name: a file rotated away while
+// the shipper was down still holds their undelivered lines.
+func (s *source) rescueAll(ctx context.Context) error {
+	for _, cp := range s.cps.all() {
+		if s.gens[cp.FP.key()] != nil {
+			continue
+		}
+		path, id, ok := s.find(cp.FP, cp.Offset, fileID{Dev: cp.Dev, Ino: cp.Ino})
+		if !ok {
+			continue
+		}
+		s.log.Info("logship: draining rotated file", "app", s.cfg.App, "side", s.cfg.Side, "path", path, "from", cp.Offset)
+		if err := s.open(ctx, path, id, false, cp.Offset); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// find looks in the globs' directories for a file of generation fp longer
+// than after that is not open, the one at prefer first.
+func (s *source) find(fp fingerprint, after int64, prefer fileID) (string, fileID, bool) {
+	type cand struct {
+		path string
+		id   fileID
+	}
+	var cands []cand
+	for _, dir := range s.dirs() {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			path := filepath.Join(dir, e.Name())
+			fi, err := os.Stat(path)
+			if err != nil || !fi.Mode().IsRegular() || fi.Size() <= after || fi.Size() < int64(fp.Len) {
+				continue
+			}
+			id := fileIDOf(fi)
+			if s.files[id] != nil {
+				continue
+			}
+			if id == prefer {
+				cands = append([]cand{{path, id}}, cands...)
+			} else {
+				cands = append(cands, cand{path, id})
+			}
+		}
+	}
+	for _, c := range cands {
+		if s.hasGeneration(c.path, fp) {
+			return c.path, c.id, true
+		}
+	}
+	return "", fileID{}, false
+}
+
+// hasGeneration reports whether path starts with generation fp.
+func (s *source) hasGeneration(path string, fp fingerprint) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	got, err := readFingerprint(f, fp.Len, s.fpbuf)
+	return err == nil && got == fp
+}
+
+// reportLag sets the checkpoint lag: bytes read but not yet acknowledged.
+func (s *source) reportLag() {
+	var lag int64
+	for _, tf := range s.files {
+		if tf.gen.Len == 0 {
+			continue
+		}
+		if cp, ok := s.cps.get(tf.gen); ok && tf.read > cp.Offset {
+			lag += tf.read - cp.Offset
+		}
+	}
+	s.met.CheckpointLag(lag)
+}
