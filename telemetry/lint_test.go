@@ -71,4 +71,5 @@ func recordOneOfEach(m *Metrics) {
 	recordLogSink(m)
 	recordLogs(m)
 	recordLogship(m)
+	recordFallback(m)
 }

@@ -31,6 +31,7 @@
 package telemetry
 
 import (
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -65,6 +66,9 @@ type Metrics struct {
 	logs    *logVecs     // the migrate_logs_* series (logs.go)
 	logship *logshipVecs // the shipper's migrate_logship_* series (logship.go)
 
+	// fallback are the migrate_fallback_* series (fallback.go).
+	fallback *fallbackVecs
+
 	// statsd is the mirror; nil when statsd is off.
 	statsd *mirror
 
@@ -91,6 +95,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 // mirror sends nothing until Run is called.
 func NewWithOptions(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	m := newMetrics()
+	m.fallback = newFallbackVecs()
 	m.win = newWindowClock(opts.Clock, opts.WindowMax)
 	if opts.Statsd != "" {
 		mr, err := newMirror(opts)
@@ -161,10 +166,10 @@ func newMetrics() *Metrics {
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {
-	return append([]prometheus.Collector{
+	return slices.Concat([]prometheus.Collector{
 		m.requests, m.duration, m.errors, m.retries, m.failovers, m.backendUp, m.ejections, m.weight,
 		m.statsdDropped, m.statsdErrors,
-	}, append(m.shadow.collectors(), append(m.logSink.collectors(), append(m.logs.collectors(), m.logship.collectors()...)...)...)...)
+	}, m.shadow.collectors(), m.logSink.collectors(), m.logs.collectors(), m.logship.collectors(), m.fallback.collectors())
 }
 
 // Side returns the recorder for one app's side. It is cached: call it once
