@@ -42,6 +42,9 @@ type Options struct {
 	Control  Control             // carries out weight changes and rollbacks; required for writes
 	Gatherer prometheus.Gatherer // served on /metrics; nil: no /metrics
 	Diffs    DiffReporter        // diff reports; nil: every app has none
+	// Dashboard is the web dashboard (package dashboards), served with
+	// read access at /dashboard/, its event stream included; nil: none.
+	Dashboard http.Handler
 }
 
 // Control carries out the writes of the API and answers for the analysis
@@ -99,6 +102,10 @@ func (s *Server) routes() {
 	s.mux.Handle("PUT /api/v1/apps/{app}/weight", s.write(http.HandlerFunc(s.putWeight)))
 	s.mux.Handle("POST /api/v1/apps/{app}/rollback", s.write(http.HandlerFunc(s.postRollback)))
 	s.mux.Handle("POST /api/v1/apps/{app}/plan", s.write(http.HandlerFunc(s.postPlan)))
+	if s.opts.Dashboard != nil {
+		s.mux.Handle("GET /dashboard/", s.read(s.opts.Dashboard))
+		s.mux.Handle("GET /dashboard", s.read(s.opts.Dashboard))
+	}
 }
 
 // ServeHTTP implements http.Handler.

@@ -43,6 +43,10 @@ type Options struct {
 	Clients  int           // distinct clients; default 200
 	Out      io.Writer     // progress and summary; nil: discard
 	Logger   *slog.Logger  // nil: discard
+	// Started, when set, is called once the instance listens, with the
+	// proxy's and the admin API's URLs and the admin token (tests drive the
+	// dashboard with them).
+	Started func(proxyURL, adminURL, token string)
 }
 
 // Summary is the outcome of a demo run.
@@ -94,6 +98,9 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	proxyURL := "http://" + inst.Proxy.Addrs()[opts.Listen].String()
 	adminURL := "http://" + inst.AdminAddr().String()
 	printIntro(opts, stacks, proxyURL, adminURL, token)
+	if opts.Started != nil {
+		opts.Started(proxyURL, adminURL, token)
+	}
 
 	// The end of the duration, of the plan or of ctx stops the traffic and
 	// the instance.
@@ -161,6 +168,7 @@ func printIntro(opts Options, s *stacks, proxyURL, adminURL, token string) {
 	fmt.Fprintf(opts.Out, "migrate demo: app %q in the shadow phase: served by old %s, mirrored to new %s\n", App, s.oldURL, s.newURL)
 	fmt.Fprintf(opts.Out, "  (a second old instance %s answers too, so that what differs between two olds counts as noise)\n", s.secondaryURL)
 	fmt.Fprintf(opts.Out, "  proxy      %s/api/products\n", proxyURL)
+	fmt.Fprintf(opts.Out, "  dashboard  %s/dashboard/\n", adminURL)
 	fmt.Fprintf(opts.Out, "  status     %s/api/v1/apps/%s\n", adminURL, App)
 	fmt.Fprintf(opts.Out, "  diffs      %s/api/v1/apps/%s/diffs?format=text\n", adminURL, App)
 	fmt.Fprintf(opts.Out, "  metrics    %s/metrics\n", adminURL)

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/migratekit/migrate/admin"
+	"github.com/migratekit/migrate/dashboards"
 	"github.com/migratekit/migrate/lb"
 	"github.com/migratekit/migrate/manifest"
 	"github.com/migratekit/migrate/rollback"
@@ -42,6 +43,10 @@ type Options struct {
 	// Token is the admin API's bearer token; empty refuses writes.
 	Token  string
 	Logger *slog.Logger // nil: discard
+	// Dashboard configures the web dashboard served on the admin listener
+	// (its optional DNS, fallback and log sections); its Source and Logger
+	// are filled in from the instance.
+	Dashboard dashboards.Options
 }
 
 // Instance is a migrate instance whose listeners are bound and which is
@@ -53,6 +58,9 @@ type Instance struct {
 	Registry *prometheus.Registry
 
 	Manager *rollback.Manager
+	// Dashboard is the web dashboard, served at /dashboard/ on the admin
+	// listener.
+	Dashboard *dashboards.Dashboard
 
 	diffs   *diffing
 	log     *slog.Logger
@@ -123,12 +131,38 @@ func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 	if inst.adminLn, err = net.Listen("tcp", m.Global.Admin.Listen); err != nil {
 		return nil, fmt.Errorf("listening for the admin API: %w", err)
 	}
+	if inst.Dashboard, err = inst.newDashboard(opts.Dashboard); err != nil {
+		return nil, err
+	}
 	inst.Admin = admin.New(admin.Options{
 		Logger: inst.log, Token: opts.Token, Proxy: inst.Proxy,
 		Metrics: inst.Metrics, Control: inst.Manager, Gatherer: inst.Registry,
-		Diffs: inst.diffs,
+		Diffs: inst.diffs, Dashboard: inst.Dashboard.Handler(),
 	})
 	return inst, nil
+}
+
+// newDashboard builds the web dashboard on the instance's own status,
+// series, diff reports and events.
+func (i *Instance) newDashboard(opts dashboards.Options) (*dashboards.Dashboard, error) {
+	opts.Source = dashboards.Local{
+		Statuses: func() []admin.AppStatus {
+			var out []admin.AppStatus
+			for _, a := range i.Proxy.Apps() {
+				if st, ok := i.Admin.Status(a.Name()); ok {
+					out = append(out, st)
+				}
+			}
+			return out
+		},
+		Gatherer: i.Registry,
+		Reports:  i.diffs,
+		Recorded: i.Manager.Events,
+	}
+	if opts.Logger == nil {
+		opts.Logger = i.log
+	}
+	return dashboards.New(opts)
 }
 
 // AdminAddr is the bound address of the admin API.
@@ -150,6 +184,7 @@ func (i *Instance) Run(ctx context.Context) error {
 	g.Go(func() error { return i.Admin.Serve(gctx, i.adminLn) })
 	g.Go(func() error { return i.Metrics.Run(gctx) })
 	g.Go(func() error { return i.Manager.Run(gctx) })
+	g.Go(func() error { return i.Dashboard.Run(gctx) })
 	for _, m := range i.diffs.mirrors {
 		g.Go(func() error { return m.Run(gctx) })
 	}
