@@ -51,13 +51,24 @@ func (ck *checker) authoritative(ctx context.Context, a authServer) Result {
 }
 
 // soa asks an authoritative server for the SOA of the checked name's
-// zone: the SOA itself at the apex, else the one of a negative answer.
+// zone: the SOA itself at the apex, else the one of a negative answer,
+// walking up the labels when an answer has neither (a CNAME at the name).
 func (ck *checker) soa(ctx context.Context, server string) *dns.SOA {
-	ex, err := ck.cl.query(ctx, server, ck.fqdn, dns.TypeSOA, false)
-	if err != nil {
-		return nil
+	for name := ck.fqdn; name != "."; {
+		ex, err := ck.cl.query(ctx, server, name, dns.TypeSOA, false)
+		if err != nil {
+			return nil
+		}
+		if soa := findSOA(ex.Msg); soa != nil {
+			return soa
+		}
+		off, end := dns.NextLabel(name, 0)
+		if end {
+			return nil
+		}
+		name = name[off:]
 	}
-	return findSOA(ex.Msg)
+	return nil
 }
 
 // resolver asks one resolver, recursion on, following a CNAME chain the
