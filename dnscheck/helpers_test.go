@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/miekg/dns"
 )
 
@@ -253,4 +253,4 @@ func rr(name string, ttl int, typ, value string) string {
 	return fmt.Sprintf("%s %d IN %s %s", name, ttl, typ, value)
 }
 
-var _ = strings.TrimSpace
+func diffOf(got, want any) string { return cmp.Diff(got, want) }

@@ -118,8 +118,7 @@ func parseMX(v string) (string, error) {
 // preference.
 func valueMatches(typ, want, got string) bool {
 	if typ == "MX" && !strings.Contains(want, " ") {
-		_, host, _ := strings.Cut(got, " ")
-		return host == want
+		return mxHost(got) == want
 	}
 	return want == got
 }
@@ -157,4 +156,12 @@ func rrValue(rr dns.RR) (string, bool) {
 // canonicalName is a name lower case without the final dot.
 func canonicalName(n string) string {
 	return strings.ToLower(strings.TrimSuffix(n, "."))
+}
+
+// mxHost is the host of an MX value with or without a preference.
+func mxHost(v string) string {
+	if _, host, ok := strings.Cut(v, " "); ok {
+		return host
+	}
+	return v
 }
