@@ -42,6 +42,9 @@ type Options struct {
 	Control  Control             // carries out weight changes and rollbacks; required for writes
 	Gatherer prometheus.Gatherer // served on /metrics; nil: no /metrics
 	Diffs    DiffReporter        // diff reports; nil: every app has none
+	// Fallback answers GET /api/v1/apps/{app}/fallback; nil: no app has
+	// a fallback here.
+	Fallback FallbackReporter
 	// Dashboard is the web dashboard (package dashboards), served with
 	// read access at /dashboard/, its event stream included; nil: none.
 	Dashboard http.Handler
@@ -98,6 +101,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /api/v1/apps", s.read(http.HandlerFunc(s.listApps)))
 	s.mux.Handle("GET /api/v1/apps/{app}", s.read(http.HandlerFunc(s.getApp)))
 	s.mux.Handle("GET /api/v1/apps/{app}/diffs", s.read(http.HandlerFunc(s.getDiffs)))
+	s.mux.Handle("GET /api/v1/apps/{app}/fallback", s.read(http.HandlerFunc(s.getFallback)))
 	s.mux.Handle("GET /api/v1/events", s.read(http.HandlerFunc(s.getEvents)))
 	s.mux.Handle("PUT /api/v1/apps/{app}/weight", s.write(http.HandlerFunc(s.putWeight)))
 	s.mux.Handle("POST /api/v1/apps/{app}/rollback", s.write(http.HandlerFunc(s.postRollback)))
