@@ -85,6 +85,19 @@ func (c *checkpoints) get(fp fingerprint) (Checkpoint, bool) {
 	return *cp, true
 }
 
+// at returns a copy of the checkpoints last seen at id.
+func (c *checkpoints) at(id fileID) []Checkpoint {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Checkpoint
+	for _, cp := range c.entries {
+		if cp.Dev == id.Dev && cp.Ino == id.Ino {
+			out = append(out, *cp)
+		}
+	}
+	return out
+}
+
 // all returns a copy of every checkpoint.
 func (c *checkpoints) all() []Checkpoint {
 	c.mu.Lock()

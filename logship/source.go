@@ -2,10 +2,13 @@ package logship
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -81,6 +84,9 @@ type source struct {
 	emit   emitFunc
 
 	files map[fileID]*tailFile
+	// order are the open files in the order they were opened; scratch
+	// is pollAll's copy of it.
+	order, scratch []*tailFile
 	gens  map[string]*tailFile // open generations by fingerprint key
 	// skip are files not tailed: copies of an open generation.
 	skip map[fileID]bool
@@ -138,6 +144,9 @@ func (s *source) scan(ctx context.Context) error {
 	seen := make(map[fileID]bool)
 	for _, path := range s.matches() {
 		fi, err := os.Stat(path)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.cannotRead(path, err) // a symlink loop, a path it may not see
+		}
 		if err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
@@ -178,16 +187,13 @@ func (s *source) scan(ctx context.Context) error {
 func (s *source) open(ctx context.Context, path string, id fileID, first bool, from int64) error {
 	f, err := os.Open(path)
 	if err != nil {
-		if !s.unreadable[path] {
-			s.unreadable[path] = true
-			s.met.Unreadable()
-			s.log.Warn("logship: cannot read file", "app", s.cfg.App, "side", s.cfg.Side, "path", path, "err", err)
-		}
+		s.cannotRead(path, err)
 		return nil
 	}
 	delete(s.unreadable, path)
 	tf := &tailFile{f: f, id: id, path: path, fromEnd: first && s.cfg.ReadFrom == "end", grew: s.clock.Now()}
 	s.files[id] = tf
+	s.order = append(s.order, tf)
 	if from >= 0 {
 		tf.orphan = true
 	}
@@ -214,8 +220,10 @@ func (s *source) identify(ctx context.Context, tf *tailFile) error {
 		return nil
 	}
 	start := int64(0)
-	if cp, ok := s.cps.get(fp); ok && cp.Offset <= fi.Size() {
-		start = cp.Offset
+	if cp, ok := s.known(tf, fi.Size()); ok {
+		fp, start = cp.FP, cp.Offset
+	} else if cp, ok := s.cps.get(fp); ok && cp.Offset <= fi.Size() {
+		start = cp.Offset // a copy of a known generation
 	} else if tf.fromEnd {
 		start = fi.Size()
 	}
@@ -225,10 +233,40 @@ func (s *source) identify(ctx context.Context, tf *tailFile) error {
 	return nil
 }
 
+// cannotRead counts and logs, once per path, a file that cannot be read;
+// it is tried again at every scan.
+func (s *source) cannotRead(path string, err error) {
+	if s.unreadable[path] {
+		return
+	}
+	if len(s.unreadable) > 10000 { // bound the memory of a glob of junk
+		clear(s.unreadable)
+	}
+	s.unreadable[path] = true
+	s.met.Unreadable()
+	s.log.Warn("logship: cannot read file", "app", s.cfg.App, "side", s.cfg.Side, "path", path, "err", err)
+}
+
+// known returns the checkpoint of the generation tf holds, found by its
+// inode and checked against its fingerprint: a generation keeps the
+// fingerprint of the length it had when first read.
+func (s *source) known(tf *tailFile, size int64) (Checkpoint, bool) {
+	for _, cp := range s.cps.at(tf.id) {
+		if cp.Offset > size || int64(cp.FP.Len) > size || s.gens[cp.FP.key()] != nil {
+			continue
+		}
+		if fp, err := readFingerprint(tf.f, cp.FP.Len, s.fpbuf); err == nil && fp == cp.FP {
+			return cp, true
+		}
+	}
+	return Checkpoint{}, false
+}
+
 // close stops tailing tf.
 func (s *source) close(tf *tailFile) {
 	tf.f.Close()
 	delete(s.files, tf.id)
+	s.order = slices.DeleteFunc(s.order, func(o *tailFile) bool { return o == tf })
 	if tf.gen.Len > 0 && s.gens[tf.gen.key()] == tf {
 		delete(s.gens, tf.gen.key())
 	}
@@ -237,8 +275,11 @@ func (s *source) close(tf *tailFile) {
 // closeAll closes every file, on the way out.
 func (s *source) closeAll() {
 	for _, tf := range s.files {
-		s.close(tf)
+		tf.f.Close()
 	}
+	clear(s.files)
+	clear(s.gens)
+	s.order = nil
 }
 
 // dirs are the directories the globs look in, where rotated copies and

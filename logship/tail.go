@@ -36,8 +36,14 @@ type tailFile struct {
 const maxIdlePending = 4 << 10
 
 // pollAll reads what every open file has gained.
+// Files are read in the order they were opened, so that a rotated file is
+// drained before its successor is read.
 func (s *source) pollAll(ctx context.Context) error {
-	for _, tf := range s.files {
+	s.scratch = append(s.scratch[:0], s.order...)
+	for _, tf := range s.scratch {
+		if s.files[tf.id] != tf {
+			continue // closed meanwhile
+		}
 		if err := s.poll(ctx, tf); err != nil {
 			return err
 		}
@@ -109,9 +115,13 @@ func (s *source) truncated(ctx context.Context, tf *tailFile) error {
 			cp.f, cp.id, cp.path, cp.orphan, cp.grew = f, id, path, true, s.clock.Now()
 			cp.pending = append([]byte(nil), old.pending...)
 			s.files[id] = &cp
+			s.order = append(s.order, &cp)
 			s.gens[old.gen.key()] = &cp
 			s.cps.register(old.gen, id, path, old.read, s.clock.Now())
 			tf.pending = tf.pending[:0]
+			if err := s.poll(ctx, &cp); err != nil { // the old generation first
+				return err
+			}
 		}
 	}
 	if len(tf.pending) > 0 {
