@@ -16,18 +16,20 @@ const DefaultRate = 20
 // respects the same per-server rate. A nil *Limits does not limit.
 type Limits struct {
 	limit rate.Limit
+	burst int
 	mu    sync.Mutex
 	by    map[string]*rate.Limiter
 }
 
 // NewLimits returns limits of perSecond queries per server (DefaultRate
-// when not positive), with a burst of one: queries to a server are spaced
-// by at least 1/perSecond.
+// when not positive), with a burst of a tenth of that (at least one), so
+// that the record and SOA queries of one check go out together while no
+// server gets more than perSecond plus the burst in any second.
 func NewLimits(perSecond float64) *Limits {
 	if perSecond <= 0 {
 		perSecond = DefaultRate
 	}
-	return &Limits{limit: rate.Limit(perSecond), by: make(map[string]*rate.Limiter)}
+	return &Limits{limit: rate.Limit(perSecond), burst: max(1, int(perSecond/10)), by: make(map[string]*rate.Limiter)}
 }
 
 // Wait blocks until a query may be sent to server.
@@ -38,7 +40,7 @@ func (l *Limits) Wait(ctx context.Context, server string) error {
 	l.mu.Lock()
 	lim := l.by[server]
 	if lim == nil {
-		lim = rate.NewLimiter(l.limit, 1)
+		lim = rate.NewLimiter(l.limit, l.burst)
 		l.by[server] = lim
 	}
 	l.mu.Unlock()

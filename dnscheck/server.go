@@ -19,7 +19,10 @@ const reasonOutOfZone = "cname-out-of-zone"
 // record and for the zone's SOA.
 func (ck *checker) authoritative(ctx context.Context, a authServer) Result {
 	r := Result{Server: a.Addr, Host: a.Host, Role: RoleAuthoritative}
+	soac := make(chan *dns.SOA, 1)
+	go func() { soac <- ck.soa(ctx, a.Addr) }()
 	ex, err := ck.cl.query(ctx, a.Addr, ck.fqdn, ck.qt, false)
+	soa := <-soac
 	setExchange(&r, ex)
 	if err != nil {
 		return failed(r, err)
@@ -29,9 +32,8 @@ func (ck *checker) authoritative(ctx context.Context, a authServer) Result {
 	if err != nil {
 		return failed(r, &queryError{Reason: ReasonCNAMELoop, Err: err})
 	}
-	soa := ans.SOA
 	if soa == nil {
-		soa = ck.soa(ctx, a.Addr)
+		soa = ans.SOA
 	}
 	if soa != nil {
 		r.Serial, r.Zone = soa.Serial, canonicalName(soa.Hdr.Name)
