@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -22,6 +23,10 @@ type Checkpoint struct {
 	// Offset is the highest End whose events, and all before it, the sink
 	// acknowledged: where a restart resumes. Never the read offset.
 	Offset int64 `json:"offset"`
+	// Cuts are where last lines past Offset were shipped without their
+	// newline (flush_timeout), so that a restart cuts them at the same
+	// place and their ids do not change.
+	Cuts []int64 `json:"cuts,omitempty"`
 	// Seen is the last time the file was open; an entry not seen for the
 	// prune age is dropped.
 	Seen time.Time `json:"seen"`
@@ -69,6 +74,7 @@ func loadCheckpoints(path string) (*checkpoints, error) {
 	}
 	for i := range f.Files {
 		cp := f.Files[i]
+		cp.Cuts = slices.Clone(cp.Cuts)
 		c.entries[cp.FP.key()] = &cp
 	}
 	return c, nil
@@ -82,7 +88,9 @@ func (c *checkpoints) get(fp fingerprint) (Checkpoint, bool) {
 	if !ok {
 		return Checkpoint{}, false
 	}
-	return *cp, true
+	out := *cp
+	out.Cuts = slices.Clone(cp.Cuts)
+	return out, true
 }
 
 // at returns a copy of the checkpoints last seen at id.
@@ -92,7 +100,9 @@ func (c *checkpoints) at(id fileID) []Checkpoint {
 	var out []Checkpoint
 	for _, cp := range c.entries {
 		if cp.Dev == id.Dev && cp.Ino == id.Ino {
-			out = append(out, *cp)
+			cc := *cp
+			cc.Cuts = slices.Clone(cp.Cuts)
+			out = append(out, cc)
 		}
 	}
 	return out
@@ -136,7 +146,21 @@ func (c *checkpoints) ack(fp fingerprint, end int64, now time.Time) {
 		return
 	}
 	cp.Offset, cp.Seen = end, now
+	for len(cp.Cuts) > 0 && cp.Cuts[0] <= end {
+		cp.Cuts = cp.Cuts[1:]
+	}
 	c.dirty = true
+}
+
+// cut records that the generation's bytes up to at went out without their
+// newline; it must be saved before they are sent.
+func (c *checkpoints) cut(fp fingerprint, at int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cp, ok := c.entries[fp.key()]; ok {
+		cp.Cuts = append(cp.Cuts, at)
+		c.fresh, c.dirty = true, true
+	}
 }
 
 // touch marks the generations open now as seen.
@@ -186,7 +210,9 @@ func (c *checkpoints) save() error {
 	}
 	f := checkpointFile{Version: 1, Files: make([]Checkpoint, 0, len(c.entries))}
 	for _, cp := range c.entries {
-		f.Files = append(f.Files, *cp)
+		cc := *cp
+		cc.Cuts = slices.Clone(cp.Cuts)
+		f.Files = append(f.Files, cc)
 	}
 	c.dirty, c.fresh = false, false
 	c.mu.Unlock()

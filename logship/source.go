@@ -221,9 +221,9 @@ func (s *source) identify(ctx context.Context, tf *tailFile) error {
 	}
 	start := int64(0)
 	if cp, ok := s.known(tf, fi.Size()); ok {
-		fp, start = cp.FP, cp.Offset
+		fp, start, tf.cuts = cp.FP, cp.Offset, cp.Cuts
 	} else if cp, ok := s.cps.get(fp); ok && cp.Offset <= fi.Size() {
-		start = cp.Offset // a copy of a known generation
+		start, tf.cuts = cp.Offset, cp.Cuts // a copy of a known generation
 	} else if tf.fromEnd {
 		start = fi.Size()
 	}

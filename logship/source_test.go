@@ -431,3 +431,30 @@ func TestCheckpointsSaveLoad(t *testing.T) {
 		t.Errorf("loading junk: got %v, want an error naming %s", err, path)
 	}
 }
+
+func TestSourceResumeKeepsCuts(t *testing.T) {
+	dir := t.TempDir()
+	r := newRig(t, dir, SourceConfig{FlushTimeout: time.Second})
+	path := filepath.Join(dir, "app.log")
+	appendFile(t, path, "a\npart")
+	r.step(0)
+	r.step(2 * time.Second) // "part" flushed without its newline
+	flushed := r.evs[1]
+	r.evs, r.gens = r.evs[:1], r.gens[:1] // only "a" acknowledged
+	r.ackAll()
+	if err := r.cps.save(); err != nil {
+		t.Fatal(err)
+	}
+	r.src.closeAll()
+	appendFile(t, path, "ial\n")
+
+	r2 := newRig(t, dir, SourceConfig{FlushTimeout: time.Second})
+	r2.step(0)
+	if len(r2.evs) > 0 && r2.evs[0].ID != flushed.ID {
+		t.Errorf("id of the flushed part after restart = %s, want %s as before", r2.evs[0].ID, flushed.ID)
+	}
+	want := []got{{Line: "part", Off: 2, End: 6, Unterm: true, File: "app.log"}, {Line: "ial", Off: 6, End: 10, File: "app.log"}}
+	if diff := cmp.Diff(r2.take(), want); diff != "" {
+		t.Errorf("events after restart (-got +want):\n%s", diff)
+	}
+}

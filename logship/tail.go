@@ -22,6 +22,9 @@ type tailFile struct {
 	pendingSince time.Time
 	// splitting is set once a part of the current line went out split.
 	splitting bool
+	// cuts are where, before a restart, last lines were shipped without
+	// their newline: they are cut there again.
+	cuts []int64
 	// lastSize is the size at the previous poll, grew when it last grew.
 	lastSize int64
 	grew     time.Time
@@ -152,10 +155,26 @@ func (s *source) readTo(ctx context.Context, tf *tailFile, size int64) error {
 // consume cuts data, read at tf.read, into lines.
 func (s *source) consume(ctx context.Context, tf *tailFile, data []byte) error {
 	for len(data) > 0 {
-		i := bytes.IndexByte(data, '\n')
+		limit := len(data)
+		for len(tf.cuts) > 0 && tf.cuts[0] <= tf.read {
+			tf.cuts = tf.cuts[1:]
+		}
+		if len(tf.cuts) > 0 && tf.cuts[0]-tf.read < int64(limit) {
+			limit = int(tf.cuts[0] - tf.read)
+		}
+		i := bytes.IndexByte(data[:limit], '\n')
 		if i < 0 {
-			tf.read += int64(len(data))
-			return s.hold(ctx, tf, data)
+			tf.read += int64(limit)
+			if err := s.hold(ctx, tf, data[:limit]); err != nil {
+				return err
+			}
+			data = data[limit:]
+			if len(tf.cuts) > 0 && tf.cuts[0] == tf.read && len(tf.pending) > 0 {
+				if err := s.ship(ctx, tf); err != nil {
+					return err
+				}
+			}
+			continue
 		}
 		line := data[:i+1]
 		data = data[i+1:]
@@ -222,6 +241,12 @@ func (s *source) line(ctx context.Context, tf *tailFile, line []byte) error {
 // part ends, so nothing is shipped twice.
 func (s *source) flushPending(ctx context.Context, tf *tailFile) error {
 	s.met.Unterminated()
+	s.cps.cut(tf.gen, tf.read)
+	return s.ship(ctx, tf)
+}
+
+// ship sends the pending partial line, Unterminated.
+func (s *source) ship(ctx context.Context, tf *tailFile) error {
 	split := tf.splitting
 	tf.splitting = false
 	err := s.send(ctx, tf, tf.start, tf.read, tf.pending, split, true)
