@@ -36,6 +36,7 @@ func TestMetricNames(t *testing.T) {
 	allowed := map[string]bool{
 		"app": true, "side": true, "code_class": true, "reason": true, "backend": true,
 		"endpoint": true, "outcome": true, "level": true, // level: LogLevels
+		"record": true, // record: the manifest's dns: records
 	}
 	for _, mf := range mfs {
 		if !strings.HasPrefix(mf.GetName(), "migrate_") {
@@ -72,4 +73,5 @@ func recordOneOfEach(m *Metrics) {
 	recordLogs(m)
 	recordLogship(m)
 	recordFallback(m)
+	recordDNS(m)
 }

@@ -68,6 +68,7 @@ type Metrics struct {
 
 	// fallback are the migrate_fallback_* series (fallback.go).
 	fallback *fallbackVecs
+	dns      *dnsVecs // the migrate_dns_* series (dns.go)
 
 	// statsd is the mirror; nil when statsd is off.
 	statsd *mirror
@@ -96,6 +97,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 func NewWithOptions(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	m := newMetrics()
 	m.fallback = newFallbackVecs()
+	m.dns = newDNSVecs()
 	m.win = newWindowClock(opts.Clock, opts.WindowMax)
 	if opts.Statsd != "" {
 		mr, err := newMirror(opts)
@@ -169,7 +171,7 @@ func (m *Metrics) collectors() []prometheus.Collector {
 	return slices.Concat([]prometheus.Collector{
 		m.requests, m.duration, m.errors, m.retries, m.failovers, m.backendUp, m.ejections, m.weight,
 		m.statsdDropped, m.statsdErrors,
-	}, m.shadow.collectors(), m.logSink.collectors(), m.logs.collectors(), m.logship.collectors(), m.fallback.collectors())
+	}, m.shadow.collectors(), m.logSink.collectors(), m.logs.collectors(), m.logship.collectors(), m.fallback.collectors(), m.dns.collectors())
 }
 
 // Side returns the recorder for one app's side. It is cached: call it once
