@@ -78,9 +78,12 @@ func (d *lokiDeliverer) appendPush(dst []byte, batch []Event) []byte {
 		dst = encField(dst, "side", e.Side)
 		dst = encField(dst, "host", e.Host)
 		dst = append(dst, '}')
-		dst = encKey(dst, ',', "values")
+		dst = append(encKey(dst, ',', "values"), '[')
 		for i, ei := range g.idx {
-			dst = append(dst, ",["[min(i, 1):]...)
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, '[')
 			dst = append(dst, '"')
 			dst = strconv.AppendInt(dst, batch[ei].Time.UnixNano(), 10)
 			dst = append(dst, '"', ',')

@@ -258,3 +258,6 @@ func otlpSeverity(level string) int {
 	}
 	return 0
 }
+
+// Close implements io.Closer.
+func (d *otlpDeliverer) Close() error { return d.p.Close() }
