@@ -136,7 +136,7 @@ func (d *Dashboard) record(now time.Time, apps []admin.AppStatus, cur counters, 
 			Backends: a.Backends, Totals: a.Sides, Diffs: d.diffs[a.App],
 		}
 		if cur != nil {
-			af.Point = point(cur[a.App], d.prev[a.App], secs)
+			af.Point = point(cur[a.App], d.prevOf(a.App), secs)
 		}
 		sections[a.App].apply(&af, d.prevLogs, secs)
 		r := d.hist[a.App]
@@ -153,6 +153,19 @@ func (d *Dashboard) record(now time.Time, apps []admin.AppStatus, cur counters, 
 	d.keepEvents(evs)
 	d.latest = f
 	return f
+}
+
+// prevOf is app's counters at the previous gather: zeros when that gather
+// had none yet (its series appear with its first request), nil before the
+// first gather.
+func (d *Dashboard) prevOf(app string) *appCounters {
+	if d.prev == nil {
+		return nil
+	}
+	if p := d.prev[app]; p != nil {
+		return p
+	}
+	return &appCounters{}
 }
 
 func (d *Dashboard) keepEvents(evs []state.Event) {

@@ -1,0 +1,184 @@
+package dashboards
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/migratekit/migrate/state"
+)
+
+func TestSamplePoints(t *testing.T) {
+	src := newFakeSource(t, "shop")
+	d, fc := newTestDashboard(t, src, Options{})
+	ctx := context.Background()
+	first := d.Sample(ctx)
+	if got := first.Apps[0].Point; got != (Point{}) {
+		t.Errorf("first frame point = %+v, want zeros (no earlier gather to subtract)", got)
+	}
+	src.requests("shop", "old", 95, 200, 3*time.Millisecond)
+	src.requests("shop", "old", 5, 500, 3*time.Millisecond)
+	src.requests("shop", "new", 40, 200, 30*time.Millisecond)
+	src.requests("shop", "new", 10, 404, 30*time.Millisecond)
+	fc.Advance(2 * time.Second)
+	got := d.Sample(ctx).Apps[0].Point
+	want := Point{
+		// 100 answers over 2s; every latency in the (2.5ms, 5ms] bucket.
+		Old: SidePoint{RPS: 50, ErrorRate: 0.05, Classes: [5]float64{0, 47.5, 0, 0, 2.5}, P50Ms: 3.75, P95Ms: 4.875, P99Ms: 4.975},
+		New: SidePoint{RPS: 25, Classes: [5]float64{0, 20, 0, 5, 0}, P50Ms: 37.5, P95Ms: 48.75, P99Ms: 49.75},
+	}
+	if diff := cmp.Diff(got, want, cmpopts.EquateApprox(0, 1e-9)); diff != "" {
+		t.Errorf("point (-got +want):\n%s", diff)
+	}
+	fc.Advance(time.Second)
+	if got := d.Sample(ctx).Apps[0].Point.Old.RPS; got != 0 {
+		t.Errorf("rps with no new requests = %v, want 0", got)
+	}
+}
+
+func TestHistoryIsBounded(t *testing.T) {
+	src := newFakeSource(t, "shop")
+	d, fc := newTestDashboard(t, src, Options{History: 5 * time.Second})
+	ctx := context.Background()
+	var last int64
+	for range 12 {
+		src.requests("shop", "old", 10, 200, time.Millisecond)
+		last = d.Sample(ctx).At
+		fc.Advance(time.Second)
+	}
+	h := d.History()
+	s := h.Apps["shop"]
+	if s == nil {
+		t.Fatal("no series for shop")
+	}
+	if got, want := len(s.T), 5; got != want {
+		t.Fatalf("kept %d points, want %d", got, want)
+	}
+	if got := s.T[len(s.T)-1]; got != last {
+		t.Errorf("newest point at %d, want %d", got, last)
+	}
+	for i := 1; i < len(s.T); i++ {
+		if s.T[i] <= s.T[i-1] {
+			t.Errorf("points out of order: %v", s.T)
+		}
+	}
+	if got, want := len(s.Old.Classes[1]), 5; got != want {
+		t.Errorf("2xx column has %d points, want %d", got, want)
+	}
+	if h.Seq != 12 {
+		t.Errorf("seq %d, want 12", h.Seq)
+	}
+}
+
+func TestDiffsRefreshEveryFewFrames(t *testing.T) {
+	src := newFakeSource(t, "shop")
+	src.views["shop"] = DiffView{App: "shop", Endpoints: []EndpointView{{EndpointRow: EndpointRow{Endpoint: "/a", Requests: 10, Diffs: 1, DiffRate: .1}}}}
+	d, _ := newTestDashboard(t, src, Options{DiffEvery: 3})
+	ctx := context.Background()
+	var frames []Frame
+	for range 7 {
+		frames = append(frames, d.Sample(ctx))
+	}
+	if src.diffs != 3 {
+		t.Errorf("diffs read %d times in 7 frames, want 3 (frames 1, 4, 7)", src.diffs)
+	}
+	want := []EndpointRow{{Endpoint: "/a", Requests: 10, Diffs: 1, DiffRate: .1}}
+	if diff := cmp.Diff(frames[6].Apps[0].Diffs, want); diff != "" {
+		t.Errorf("diff rows (-got +want):\n%s", diff)
+	}
+}
+
+func TestEventsFollowTheCursor(t *testing.T) {
+	src := newFakeSource(t, "shop")
+	src.events = []state.Event{{ID: "1", Kind: state.KindWeight}, {ID: "2", Kind: state.KindVerdict}}
+	d, _ := newTestDashboard(t, src, Options{})
+	ctx := context.Background()
+	if got := d.Sample(ctx).Events; len(got) != 2 {
+		t.Fatalf("first frame events %v, want both", got)
+	}
+	if got := d.Sample(ctx).Events; len(got) != 0 {
+		t.Errorf("second frame repeats events %v", got)
+	}
+	src.events = append(src.events, state.Event{ID: "3", Kind: state.KindRollback})
+	got := d.Sample(ctx).Events
+	if len(got) != 1 || got[0].ID != "3" {
+		t.Errorf("third frame events %v, want only 3", got)
+	}
+	if n := len(d.History().Events); n != 3 {
+		t.Errorf("history keeps %d events, want 3", n)
+	}
+}
+
+func TestSourceErrorIsInTheFrame(t *testing.T) {
+	src := newFakeSource(t, "shop")
+	src.err = context.DeadlineExceeded
+	d, _ := newTestDashboard(t, src, Options{})
+	f := d.Sample(context.Background())
+	if f.Error == "" || len(f.Apps) != 0 {
+		t.Errorf("frame %+v: want an error and no apps", f)
+	}
+}
+
+type dnsStub struct{}
+
+func (dnsStub) DNSStatus(ctx context.Context, app string) (DNSStatus, bool) {
+	return DNSStatus{Records: []DNSRecord{{Name: "shop.example.com", Type: "A", Propagated: .5}}}, app == "shop"
+}
+
+type fallbackStub struct{}
+
+func (fallbackStub) FallbackStatus(ctx context.Context, app string) (FallbackStatus, bool) {
+	return FallbackStatus{Stragglers: 7, Requests: 30, Window: time.Minute}, true
+}
+
+type logStub struct{ lines, errors uint64 }
+
+func (l *logStub) LogCounts(ctx context.Context, app, side string) (LogCounts, bool) {
+	return LogCounts{Lines: l.lines, Errors: l.errors}, side == "new"
+}
+
+func TestOptionalSections(t *testing.T) {
+	t.Run("hidden without providers", func(t *testing.T) {
+		d, _ := newTestDashboard(t, newFakeSource(t, "shop"), Options{})
+		a := d.Sample(context.Background()).Apps[0]
+		if a.DNS != nil || a.Fallback != nil || a.Point.New.LogErrorRate != nil {
+			t.Errorf("sections without providers: %+v", a)
+		}
+		if got := d.History().Sections; got != (Sections{}) {
+			t.Errorf("sections %+v, want none", got)
+		}
+	})
+	t.Run("shown with providers", func(t *testing.T) {
+		logs := &logStub{lines: 100, errors: 10}
+		d, fc := newTestDashboard(t, newFakeSource(t, "shop"), Options{DNS: dnsStub{}, Fallback: fallbackStub{}, Logs: logs})
+		ctx := context.Background()
+		d.Sample(ctx)
+		logs.lines, logs.errors = 300, 60 // 200 lines, 50 errors
+		fc.Advance(time.Second)
+		a := d.Sample(ctx).Apps[0]
+		if a.DNS == nil || a.DNS.Records[0].Propagated != .5 {
+			t.Errorf("dns %+v", a.DNS)
+		}
+		if a.Fallback == nil || a.Fallback.Stragglers != 7 {
+			t.Errorf("fallback %+v", a.Fallback)
+		}
+		if r := a.Point.New.LogErrorRate; r == nil || *r != .25 {
+			t.Errorf("new log error rate %v, want 0.25", r)
+		}
+		if a.Point.Old.LogErrorRate != nil {
+			t.Errorf("old log error rate %v, want none (not shipped)", *a.Point.Old.LogErrorRate)
+		}
+		if got, want := d.History().Sections, (Sections{DNS: true, Fallback: true, Logs: true}); got != want {
+			t.Errorf("sections %+v, want %+v", got, want)
+		}
+	})
+}
+
+func TestNewNeedsASource(t *testing.T) {
+	if _, err := New(Options{}); err == nil {
+		t.Error("New without a source: no error")
+	}
+}
