@@ -119,7 +119,10 @@ func (d *elasticDeliverer) items(a *httpAnswer, n int) error {
 	}
 	part := &PartialError{After: d.p.retryAfter(a)}
 	for i, item := range ans.Items {
-		for _, it := range item { // one action per item
+		if len(item) != 1 {
+			return &RetryableError{Status: a.status, Err: fmt.Errorf("elasticsearch: bulk answer item %d has %d actions, want 1", i, len(item))}
+		}
+		for _, it := range item {
 			d.item(part, i, it)
 		}
 	}
