@@ -47,9 +47,9 @@ func TestCheckBrokenResolvers(t *testing.T) {
 	got := outcomes(rep.Resolvers)
 	want := map[string]outcome{
 		good.Addr:     {StatusMatch, "", []string{"192.0.2.10"}, false},
-		silent:        {StatusFailed, ReasonTimeout, nil, false},
+		silent:        {StatusFailed, ReasonTimeout, []string{}, false},
 		servfail.Addr: {StatusFailed, ReasonServfail, []string{}, false},
-		wrongID.Addr:  {StatusFailed, ReasonIDMismatch, nil, false},
+		wrongID.Addr:  {StatusFailed, ReasonIDMismatch, []string{}, false},
 		trunc.Addr:    {StatusMatch, "", []string{"192.0.2.10"}, true},
 	}
 	if diff := cmp.Diff(got, want); diff != "" {
@@ -101,7 +101,7 @@ func TestCheckRecords(t *testing.T) {
 		{"TXT", Query{Name: "example.test", Type: "TXT", Expect: []string{"v=spf1 -all"}},
 			outcome{StatusMatch, "", []string{"v=spf1 -all"}, false}, outcome{StatusMatch, "", []string{"v=spf1 -all"}, false}, 60},
 		{"a CNAME loop", Query{Name: "loop.example.test", Type: "A", Expect: []string{"192.0.2.10"}},
-			outcome{StatusFailed, ReasonCNAMELoop, nil, false}, outcome{StatusFailed, ReasonCNAMELoop, nil, false}, 0},
+			outcome{StatusFailed, ReasonCNAMELoop, []string{}, false}, outcome{StatusFailed, ReasonCNAMELoop, []string{}, false}, 0},
 		{"a name that does not exist", Query{Name: "new.example.test", Type: "A", Expect: []string{"192.0.2.10"}},
 			outcome{StatusMissing, "", []string{}, false}, outcome{StatusMissing, "", []string{}, false}, 0},
 	}
@@ -174,15 +174,15 @@ func TestETA(t *testing.T) {
 		want      ETA
 	}{
 		{"propagated", q, []string{auth.Addr}, []string{fresh.Addr}, time.Time{}, 0,
-			ETA{Basis: ETAPropagated, At: t0, WorstCase: t0.Add(300 * time.Second), WorstCaseBasis: "change at 2026-03-01T12:00:00Z + 5m0s (longest TTL seen)"}},
+			ETA{Basis: ETAPropagated, At: t0, WorstCase: t0.Add(300 * time.Second), WorstCaseBasis: "change at 2026-03-01T12:00:00Z + 5m0s, the longest TTL seen"}},
 		{"stale caches", q, []string{auth.Addr}, []string{fresh.Addr, stale30.Addr, stale100.Addr}, t0.Add(-time.Minute), 10 * time.Minute,
 			ETA{Basis: ETAResolverTTL, At: t0.Add(100 * time.Second), Seconds: 100, Server: stale100.Addr,
-				WorstCase: t0.Add(9 * time.Minute), WorstCaseBasis: "change at 2026-03-01T11:59:00Z + 10m0s (the old TTL given)"}},
+				WorstCase: t0.Add(9 * time.Minute), WorstCaseBasis: "change at 2026-03-01T11:59:00Z + 10m0s, the old TTL given"}},
 		{"lagging authoritative", q, []string{auth.Addr, lagging.Addr}, []string{fresh.Addr}, t0, 0,
-			ETA{Basis: ETAAuthoritativeLagging, WorstCase: t0.Add(300 * time.Second), WorstCaseBasis: "change at 2026-03-01T12:00:00Z + 5m0s (longest TTL seen)"}},
+			ETA{Basis: ETAAuthoritativeLagging, WorstCase: t0.Add(300 * time.Second), WorstCaseBasis: "change at 2026-03-01T12:00:00Z + 5m0s, the longest TTL seen"}},
 		{"new name, negative caching", qNew, []string{auth.Addr}, []string{negative.Addr}, t0, 0,
 			ETA{Basis: ETAResolverTTL, At: t0.Add(45 * time.Second), Seconds: 45, Server: negative.Addr,
-				WorstCase: t0.Add(300 * time.Second), WorstCaseBasis: "change at 2026-03-01T12:00:00Z + 5m0s (longest TTL seen)"}},
+				WorstCase: t0.Add(45 * time.Second), WorstCaseBasis: "change at 2026-03-01T12:00:00Z + 45s, the negative-caching TTL of the SOA (a new name)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

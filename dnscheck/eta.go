@@ -47,10 +47,7 @@ func (e ETA) Remaining(now time.Time) time.Duration {
 
 // Passed says whether the ETA and its worst case are behind now.
 func (e ETA) Passed(now time.Time) bool {
-	if e.Basis == ETAPropagated {
-		return true
-	}
-	if e.At.IsZero() || e.At.After(now) {
+	if e.Basis != ETAPropagated && (e.At.IsZero() || e.At.After(now)) {
 		return false
 	}
 	return e.WorstCase.IsZero() || !e.WorstCase.After(now)
@@ -115,27 +112,30 @@ func (ck *checker) worstCase(rep *Report) ETA {
 		return e
 	}
 	e.WorstCase = changed.Add(ttl)
-	e.WorstCaseBasis = fmt.Sprintf("change at %s + %s (%s)", changed.UTC().Format(time.RFC3339), ttl, basis)
+	e.WorstCaseBasis = fmt.Sprintf("change at %s + %s, %s", changed.UTC().Format(time.RFC3339), ttl, basis)
 	return e
 }
 
 // observedTTL is the longest TTL an old answer may have been cached with,
 // as far as the check can tell: the TTLs of the authoritative answers
 // (a lagging server still has the old record) and the remaining TTLs of
-// stale resolvers; for a record without old values, which may be a new
-// name, also the negative-caching TTL of the zone's SOA.
+// the resolvers. A record without old values that no server answers with
+// other values is taken for a new name: what may be cached is its absence,
+// for the negative-caching TTL of the zone's SOA.
 func (ck *checker) observedTTL(rep *Report) (time.Duration, string) {
 	var ttl, neg uint32
+	other := false
 	for _, set := range [][]Result{rep.Authoritative, rep.Resolvers} {
 		for _, r := range set {
 			if r.Status != StatusFailed {
 				ttl = max(ttl, r.TTLSeconds)
 				neg = max(neg, r.NegativeTTLSeconds)
 			}
+			other = other || r.Status == StatusWrong || r.Status == StatusStale
 		}
 	}
-	if len(ck.q.Old) == 0 && neg > ttl {
-		return time.Duration(neg) * time.Second, "negative-caching TTL of the SOA, the name is new"
+	if len(ck.q.Old) == 0 && !other && neg > 0 {
+		return time.Duration(neg) * time.Second, "the negative-caching TTL of the SOA (a new name)"
 	}
-	return time.Duration(ttl) * time.Second, "longest TTL seen"
+	return time.Duration(ttl) * time.Second, "the longest TTL seen"
 }

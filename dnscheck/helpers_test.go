@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -254,3 +255,5 @@ func rr(name string, ttl int, typ, value string) string {
 }
 
 func diffOf(got, want any) string { return cmp.Diff(got, want) }
+
+func writeFile(path, data string) error { return os.WriteFile(path, []byte(data), 0o644) }

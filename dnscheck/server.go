@@ -125,7 +125,7 @@ func setExchange(r *Result, ex exchange) {
 }
 
 func failed(r Result, err error) Result {
-	r.Status = StatusFailed
+	r.Status, r.Answers = StatusFailed, []string{}
 	r.Reason = reasonOf(err)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		r.Reason = ReasonTimeout

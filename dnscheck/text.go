@@ -148,7 +148,7 @@ func note(r Result) string {
 		}
 		parts = append(parts, s)
 	}
-	if r.Reason != "" {
+	if r.Reason != "" && !strings.HasPrefix(r.Error, r.Reason) {
 		parts = append(parts, r.Reason)
 	}
 	if r.TCP {
