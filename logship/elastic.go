@@ -91,7 +91,7 @@ func (d *elasticDeliverer) appendBulk(dst []byte, batch []Event) []byte {
 	return dst
 }
 
-// bulkAnswer is the part of a bulk httpAnswer the deliverer reads.
+// bulkAnswer is the part of a bulk answer the deliverer reads.
 type bulkAnswer struct {
 	Errors bool                  `json:"errors"`
 	Items  []map[string]bulkItem `json:"items"`
@@ -105,17 +105,17 @@ type bulkItem struct {
 	} `json:"error"`
 }
 
-// items reads a 2xx bulk httpAnswer for a batch of n events.
+// items reads a 2xx bulk answer for a batch of n events.
 func (d *elasticDeliverer) items(a *httpAnswer, n int) error {
 	var ans bulkAnswer
 	if err := json.Unmarshal(a.body, &ans); err != nil {
-		return &RetryableError{Status: a.status, Err: fmt.Errorf("elasticsearch: reading bulk httpAnswer: %w: %s", err, snippet(a.body))}
+		return &RetryableError{Status: a.status, Err: fmt.Errorf("elasticsearch: reading bulk answer: %w: %s", err, snippet(a.body))}
 	}
 	if !ans.Errors {
 		return nil
 	}
 	if len(ans.Items) != n {
-		return &RetryableError{Status: a.status, Err: fmt.Errorf("elasticsearch: bulk httpAnswer has %d items for %d events", len(ans.Items), n)}
+		return &RetryableError{Status: a.status, Err: fmt.Errorf("elasticsearch: bulk answer has %d items for %d events", len(ans.Items), n)}
 	}
 	part := &PartialError{After: d.p.retryAfter(a)}
 	for i, item := range ans.Items {
@@ -132,7 +132,7 @@ func (d *elasticDeliverer) items(a *httpAnswer, n int) error {
 	return part
 }
 
-// item sorts the httpAnswer for event i into part.
+// item sorts the answer for event i into part.
 func (d *elasticDeliverer) item(part *PartialError, i int, it bulkItem) {
 	switch s := it.Status; {
 	case s >= 200 && s < 300, s == http.StatusConflict:

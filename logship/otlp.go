@@ -83,7 +83,7 @@ type otlpAnswer struct {
 	} `json:"partialSuccess"`
 }
 
-// otlpPartial reads a 200 httpAnswer for a batch of n events.
+// otlpPartial reads a 200 answer for a batch of n events.
 func otlpPartial(body []byte, n int) error {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
@@ -91,7 +91,7 @@ func otlpPartial(body []byte, n int) error {
 	}
 	var ans otlpAnswer
 	if err := json.Unmarshal(body, &ans); err != nil || ans.PartialSuccess == nil {
-		return nil // accepted; an httpAnswer we cannot read does not undo that
+		return nil // accepted; an answer we cannot read does not undo that
 	}
 	ps := ans.PartialSuccess
 	rejected, err := strconv.ParseInt(strings.Trim(string(ps.RejectedLogRecords), `"`), 10, 64)

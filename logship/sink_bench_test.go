@@ -1,7 +1,7 @@
 package logship
 
 import (
-	"compress/gzip"
+	"bytes"
 	"io"
 	"testing"
 )
@@ -36,7 +36,7 @@ func BenchmarkSinkBodies(b *testing.B) {
 	for _, bl := range builders {
 		b.Run(bl.name, func(b *testing.B) {
 			var body []byte
-			zw := gzip.NewWriter(io.Discard)
+			zw := newSinkGzip()
 			b.ReportAllocs()
 			for b.Loop() {
 				body = bl.build(body[:0], batch)
@@ -44,8 +44,23 @@ func BenchmarkSinkBodies(b *testing.B) {
 				zw.Write(body)
 				zw.Close()
 			}
+			b.ReportMetric(float64(len(body))/float64(zipped(b, body)), "ratio")
 			b.SetBytes(int64(len(body)))
 			b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "events/s")
 		})
 	}
+}
+
+// zipped returns the gzipped size of body at the deliverers' level.
+func zipped(b *testing.B, body []byte) int {
+	var buf bytes.Buffer
+	zw := newSinkGzip()
+	zw.Reset(&buf)
+	if _, err := zw.Write(body); err != nil {
+		b.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return buf.Len()
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -31,8 +30,18 @@ type HTTPOptions struct {
 	Clock clockwork.Clock
 }
 
-// maxAnswer bounds how much of an httpAnswer is read: an Elasticsearch bulk
-// httpAnswer holds one item per event.
+// sinkGzipLevel is the compression of request bodies: the fastest level,
+// since gzip is most of the CPU a batch costs (see BENCHMARKS.md) and
+// log lines still shrink several times at it.
+const sinkGzipLevel = gzip.BestSpeed
+
+func newSinkGzip() *gzip.Writer {
+	zw, _ := gzip.NewWriterLevel(io.Discard, sinkGzipLevel) // the level is valid
+	return zw
+}
+
+// maxAnswer bounds how much of an answer is read: an Elasticsearch bulk
+// answer holds one item per event.
 const maxAnswer = 32 << 20
 
 // httpPoster posts gzipped bodies to one URL. It is used by one goroutine
@@ -66,7 +75,7 @@ func newHTTPPoster(kind, path string, opts HTTPOptions) (*httpPoster, error) {
 		headers: make(http.Header),
 		client:  opts.Client,
 		clock:   opts.Clock,
-		gz:      gzip.NewWriter(io.Discard),
+		gz:      newSinkGzip(),
 	}
 	for k, v := range opts.Headers {
 		p.headers.Set(k, v)
@@ -85,8 +94,8 @@ func newHTTPPoster(kind, path string, opts HTTPOptions) (*httpPoster, error) {
 	return p, nil
 }
 
-// post sends body gzipped with contentType and returns the httpAnswer. An
-// error is a *RetryableError: no httpAnswer came.
+// post sends body gzipped with contentType and returns the answer. An
+// error is a *RetryableError: no answer came.
 func (p *httpPoster) post(ctx context.Context, body []byte, contentType string, header http.Header) (*httpAnswer, error) {
 	var zbuf bytes.Buffer // a new one per request: the transport may read it after Do returns
 	zbuf.Grow(len(body)/4 + 64)
@@ -116,21 +125,21 @@ func (p *httpPoster) post(ctx context.Context, body []byte, contentType string, 
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
-		return nil, &RetryableError{Status: resp.StatusCode, Err: fmt.Errorf("reading httpAnswer of %s: %w", p.url, err)}
+		return nil, &RetryableError{Status: resp.StatusCode, Err: fmt.Errorf("reading answer of %s: %w", p.url, err)}
 	}
 	return &httpAnswer{status: resp.StatusCode, header: resp.Header, body: data}, nil
 }
 
-// retryAfter returns the httpAnswer's Retry-After as a wait.
+// retryAfter returns the answer's Retry-After as a wait.
 func (p *httpPoster) retryAfter(a *httpAnswer) time.Duration {
 	return parseRetryAfter(a.header.Get("Retry-After"), p.clock.Now())
 }
 
-// classify turns a non-2xx httpAnswer into the Deliverer contract's error:
+// classify turns a non-2xx answer into the Deliverer contract's error:
 // 413 is too large; the statuses retryable accepts, and 401, 403 and 404
 // (a key or URL to fix, not data to drop: the shipper waits for the fix)
-// are retryable with the httpAnswer's Retry-After; any other is a rejection
-// of the whole batch. A 2xx httpAnswer gives nil.
+// are retryable with the answer's Retry-After; any other is a rejection
+// of the whole batch. A 2xx answer gives nil.
 func (p *httpPoster) classify(kind string, a *httpAnswer, retryable func(int) bool) error {
 	switch s := a.status; {
 	case s >= 200 && s < 300:
@@ -145,7 +154,7 @@ func (p *httpPoster) classify(kind string, a *httpAnswer, retryable func(int) bo
 	}
 }
 
-// snippet returns the start of an httpAnswer's body, for an error.
+// snippet returns the start of an answer's body, for an error.
 func snippet(body []byte) string {
 	const max = 512
 	s := strings.TrimSpace(string(body[:min(len(body), max)]))
@@ -153,7 +162,7 @@ func snippet(body []byte) string {
 		s += "…"
 	}
 	if s == "" {
-		return "(empty httpAnswer)"
+		return "(empty answer)"
 	}
 	return strings.ToValidUTF8(s, "\uFFFD")
 }
@@ -165,6 +174,3 @@ func (p *httpPoster) Close() error {
 	}
 	return nil
 }
-
-// errNoAnswer reports an httpAnswer a deliverer could not read.
-var errNoAnswer = errors.New("unreadable httpAnswer")
