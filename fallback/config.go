@@ -63,11 +63,11 @@ func upstreamTLS(cfg *manifest.App) (*tls.Config, error) {
 	}
 	pem, err := os.ReadFile(cfg.Fallback.CA)
 	if err != nil {
-		return nil, fmt.Errorf("reading fallback.ca: %w", err)
+		return nil, fmt.Errorf("reading fallback.ca: %w: %w", ErrConfig, err)
 	}
 	c.RootCAs = x509.NewCertPool()
 	if !c.RootCAs.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("reading fallback.ca %s: no PEM certificate in it", cfg.Fallback.CA)
+		return nil, fmt.Errorf("reading fallback.ca %s: no PEM certificate in it: %w", cfg.Fallback.CA, ErrConfig)
 	}
 	return c, nil
 }
@@ -77,12 +77,12 @@ func upstreamTLS(cfg *manifest.App) (*tls.Config, error) {
 // and '.' only, at most 64 of them.
 func validID(id string) error {
 	if id == "" || len(id) > 64 {
-		return fmt.Errorf("loop guard id %q: must be 1 to 64 characters", id)
+		return fmt.Errorf("checking loop guard id %q: must be 1 to 64 characters: %w", id, ErrConfig)
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return fmt.Errorf("loop guard id %q: only letters, digits, '-', '_' and '.' are allowed", id)
+			return fmt.Errorf("checking loop guard id %q: only letters, digits, '-', '_' and '.' are allowed: %w", id, ErrConfig)
 		}
 	}
 	return nil

@@ -62,8 +62,15 @@ const Header = "X-Migrate-Fallback"
 // refreshed.
 const tickEvery = time.Second
 
-// ErrUnknownApp is returned for an app the manifest does not have.
-var ErrUnknownApp = errors.New("app is not in the manifest")
+var (
+	// ErrUnknownApp is returned for an app the manifest does not have.
+	ErrUnknownApp = errors.New("app is not in the manifest")
+	// ErrConfig is returned for a fallback setting that cannot work: a
+	// loop guard id with other characters than letters, digits, '-', '_'
+	// and '.', or a fallback.ca that cannot be read or holds no
+	// certificate.
+	ErrConfig = errors.New("bad fallback setting")
+)
 
 // Options are the dependencies of a Fallback.
 type Options struct {
