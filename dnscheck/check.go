@@ -115,6 +115,13 @@ func Check(ctx context.Context, q Query, opts Options) (Report, error) {
 	return ck.run(ctx)
 }
 
+// Validate reports what is wrong with a query and its options, as Check
+// would, without asking any server.
+func Validate(q Query, opts Options) error {
+	_, err := newChecker(q, opts.withDefaults())
+	return err
+}
+
 // checker is one check in progress.
 type checker struct {
 	q     Query

@@ -23,6 +23,16 @@ func WriteJSON(w io.Writer, reps []Report) error {
 	return nil
 }
 
+// WriteJSON writes the report as one JSON object, indented.
+func (r Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("writing json: %w", err)
+	}
+	return nil
+}
+
 // WriteText writes a report as a table, one line per server, and a
 // summary line; now is the time the ETA counts down from.
 func WriteText(w io.Writer, rep Report, now time.Time) error {

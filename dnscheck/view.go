@@ -2,27 +2,63 @@ package dnscheck
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"time"
 )
 
 // View renders watch rounds: on a terminal it redraws the whole screen in
-// place; elsewhere it writes one plain line per record and round.
+// place; elsewhere it writes one plain line per record and round, or one
+// JSON object per round.
 type View struct {
-	w   io.Writer
-	tty bool
+	w         io.Writer
+	tty, json bool
 }
 
 // NewView returns a view writing to w; tty selects the redraw.
 func NewView(w io.Writer, tty bool) *View { return &View{w: w, tty: tty} }
 
+// NewJSONView returns a view writing one JSON object per round (JSON lines).
+func NewJSONView(w io.Writer) *View { return &View{w: w, json: true} }
+
 // Render writes one round.
 func (v *View) Render(r Round) error {
-	if v.tty {
+	switch {
+	case v.json:
+		return v.jsonLine(r)
+	case v.tty:
 		return v.redraw(r)
 	}
 	return v.lines(r)
+}
+
+// jsonRound is a Round as JSON.
+type jsonRound struct {
+	Round       int       `json:"round"`
+	At          time.Time `json:"at"`
+	Done        bool      `json:"done"`
+	NextSeconds float64   `json:"next_seconds"`
+	Reports     []Report  `json:"reports"`
+	Errors      []string  `json:"errors,omitempty"` // "name type: error" per record that could not be checked
+	Advice      *Advice   `json:"retire,omitempty"`
+}
+
+func (v *View) jsonLine(r Round) error {
+	j := jsonRound{Round: r.N, At: r.At, Done: r.Done, NextSeconds: r.Next.Seconds(), Advice: r.Advice, Reports: []Report{}}
+	for i, rep := range r.Reports {
+		if err := r.Errors[i]; err != nil {
+			j.Errors = append(j.Errors, rep.Name+" "+rep.Type+": "+err.Error())
+			continue
+		}
+		j.Reports = append(j.Reports, rep)
+	}
+	b, err := json.Marshal(j)
+	if err != nil {
+		return fmt.Errorf("writing json: %w", err)
+	}
+	_, err = v.w.Write(append(b, '\n'))
+	return err
 }
 
 func (v *View) lines(r Round) error {

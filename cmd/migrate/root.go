@@ -76,6 +76,7 @@ an admin API and health checks.`,
 		newCmdCutover(opts),
 		newCmdRollback(opts),
 		newCmdReplay(opts),
+		newCmdDNSCheck(opts),
 		newCmdFallback(opts),
 	)
 	return cmd
