@@ -141,13 +141,7 @@ func (s *Shipper) read(ctx, drain context.Context) error {
 		if s.cur != nil && s.opts.Clock.Since(s.cur.first) >= s.opts.BatchWait {
 			err = s.flush(ctx)
 		}
-		select {
-		case <-ctx.Done():
-			err = ctx.Err()
-		case <-poll.Chan():
-		case <-rescan.Chan():
-			err = s.rescan(ctx)
-		}
+		err = s.wait(ctx, poll.Chan(), rescan.Chan())
 	}
 	if ctx.Err() == nil {
 		return err
@@ -160,6 +154,29 @@ func (s *Shipper) read(ctx, drain context.Context) error {
 		s.cur = nil
 	}
 	return nil
+}
+
+// wait waits for the next poll, or for nothing when a file has more to
+// read, and rescans when it is time.
+func (s *Shipper) wait(ctx context.Context, poll, rescan <-chan time.Time) error {
+	if s.src.more {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-rescan:
+			return s.rescan(ctx)
+		default:
+			return nil
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-poll:
+		return nil
+	case <-rescan:
+		return s.rescan(ctx)
+	}
 }
 
 // rescan looks for new files and prunes old checkpoints.

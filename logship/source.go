@@ -87,7 +87,10 @@ type source struct {
 	// order are the open files in the order they were opened; scratch
 	// is pollAll's copy of it.
 	order, scratch []*tailFile
-	gens  map[string]*tailFile // open generations by fingerprint key
+	// more is set by pollAll when a file has more to read than one poll
+	// reads: the next poll comes at once.
+	more bool
+	gens map[string]*tailFile // open generations by fingerprint key
 	// skip are files not tailed: copies of an open generation.
 	skip map[fileID]bool
 	// unreadable are paths that could not be opened, logged once.
@@ -159,7 +162,7 @@ func (s *source) scan(ctx context.Context) error {
 		if s.skip[id] {
 			continue
 		}
-		if err := s.open(ctx, path, id, first, -1); err != nil {
+		if err := s.open(ctx, path, id, first, nil); err != nil {
 			return err
 		}
 	}
@@ -182,9 +185,9 @@ func (s *source) scan(ctx context.Context) error {
 	return nil
 }
 
-// open starts tailing path. from is where a rescued generation resumes,
-// -1 for a file found by the globs.
-func (s *source) open(ctx context.Context, path string, id fileID, first bool, from int64) error {
+// open starts tailing path: a file found by the globs, or, with gen, a
+// file found to hold that generation, drained from its checkpoint.
+func (s *source) open(ctx context.Context, path string, id fileID, first bool, gen *Checkpoint) error {
 	f, err := os.Open(path)
 	if err != nil {
 		s.cannotRead(path, err)
@@ -194,10 +197,14 @@ func (s *source) open(ctx context.Context, path string, id fileID, first bool, f
 	tf := &tailFile{f: f, id: id, path: path, fromEnd: first && s.cfg.ReadFrom == "end", grew: s.clock.Now()}
 	s.files[id] = tf
 	s.order = append(s.order, tf)
-	if from >= 0 {
-		tf.orphan = true
+	if gen == nil {
+		return s.identify(ctx, tf)
 	}
-	return s.identify(ctx, tf)
+	tf.orphan = true
+	tf.gen, tf.read, tf.start, tf.cuts = gen.FP, gen.Offset, gen.Offset, gen.Cuts
+	s.gens[gen.FP.key()] = tf
+	s.cps.register(gen.FP, id, path, gen.Offset, s.clock.Now())
+	return nil
 }
 
 // identify fingerprints a file that has content, and sets where its
@@ -318,7 +325,7 @@ func (s *source) rescueAll(ctx context.Context) error {
 			continue
 		}
 		s.log.Info("logship: draining rotated file", "app", s.cfg.App, "side", s.cfg.Side, "path", path, "from", cp.Offset)
-		if err := s.open(ctx, path, id, false, cp.Offset); err != nil {
+		if err := s.open(ctx, path, id, false, &cp); err != nil {
 			return err
 		}
 	}

@@ -17,7 +17,7 @@ import (
 )
 
 // got is an event as the source tests compare it.
-type got struct {
+type tailed struct {
 	Line          string
 	Off, End      int64
 	Split, Unterm bool
@@ -25,8 +25,8 @@ type got struct {
 	File          string
 }
 
-// rig runs a source on a fake clock in a temp dir, step by step.
-type rig struct {
+// sourceRig runs a source on a fake clock in a temp dir, step by step.
+type sourceRig struct {
 	t     *testing.T
 	dir   string
 	clock *clockwork.FakeClock
@@ -37,9 +37,9 @@ type rig struct {
 	gens  []fingerprint
 }
 
-func newRig(t *testing.T, dir string, cfg SourceConfig) *rig {
+func newSourceRig(t *testing.T, dir string, cfg SourceConfig) *sourceRig {
 	t.Helper()
-	r := &rig{t: t, dir: dir, clock: clockwork.NewFakeClock(), reg: prometheus.NewRegistry()}
+	r := &sourceRig{t: t, dir: dir, clock: clockwork.NewFakeClock(), reg: prometheus.NewRegistry()}
 	m, err := telemetry.New(r.reg)
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func newRig(t *testing.T, dir string, cfg SourceConfig) *rig {
 }
 
 // step rescans and reads everything, after the clock moves by d.
-func (r *rig) step(d time.Duration) {
+func (r *sourceRig) step(d time.Duration) {
 	r.t.Helper()
 	r.clock.Advance(d)
 	if err := r.src.scan(context.Background()); err != nil {
@@ -80,10 +80,10 @@ func (r *rig) step(d time.Duration) {
 }
 
 // take returns the events since the last take.
-func (r *rig) take() []got {
-	var out []got
+func (r *sourceRig) take() []tailed {
+	var out []tailed
 	for _, ev := range r.evs {
-		out = append(out, got{Line: string(ev.Record.Raw), Off: ev.Offset, End: ev.End, Split: ev.Split,
+		out = append(out, tailed{Line: string(ev.Record.Raw), Off: ev.Offset, End: ev.End, Split: ev.Split,
 			Unterm: ev.Unterminated, ParseError: ev.Record.ParseError, File: filepath.Base(ev.File)})
 	}
 	r.evs = nil
@@ -91,13 +91,13 @@ func (r *rig) take() []got {
 }
 
 // ackAll acknowledges every event emitted so far, as the sender would.
-func (r *rig) ackAll() {
+func (r *sourceRig) ackAll() {
 	for i, ev := range r.evs {
 		r.cps.ack(r.gens[i], ev.End, r.clock.Now())
 	}
 }
 
-func (r *rig) metric(name string) float64 {
+func (r *sourceRig) metric(name string) float64 {
 	r.t.Helper()
 	v, err := telemetry.Read(r.reg, name, map[string]string{"app": "shop", "side": "old"})
 	if err != nil {
@@ -106,7 +106,7 @@ func (r *rig) metric(name string) float64 {
 	return v
 }
 
-func appendFile(t *testing.T, path, s string) {
+func appendTo(t *testing.T, path, s string) {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -123,57 +123,57 @@ func TestSourceLines(t *testing.T) {
 		name   string
 		cfg    SourceConfig
 		writes []string // one write per step, the clock moving 1s between
-		want   []got
+		want   []tailed
 	}{
 		{
 			name:   "whole lines",
 			writes: []string{"a\nbb\n", "ccc\n"},
-			want:   []got{{Line: "a", Off: 0, End: 2}, {Line: "bb", Off: 2, End: 5}, {Line: "ccc", Off: 5, End: 9}},
+			want:   []tailed{{Line: "a", Off: 0, End: 2}, {Line: "bb", Off: 2, End: 5}, {Line: "ccc", Off: 5, End: 9}},
 		},
 		{
 			name:   "partial line waits for its newline",
 			writes: []string{"a\nb", "c", "d\n"},
-			want:   []got{{Line: "a", Off: 0, End: 2}, {Line: "bcd", Off: 2, End: 6}},
+			want:   []tailed{{Line: "a", Off: 0, End: 2}, {Line: "bcd", Off: 2, End: 6}},
 		},
 		{
 			name:   "partial line flushed after the flush timeout, the rest not shipped twice",
 			cfg:    SourceConfig{FlushTimeout: 2 * time.Second},
 			writes: []string{"a\nbc", "", "", "de\nf\n"},
-			want: []got{{Line: "a", Off: 0, End: 2}, {Line: "bc", Off: 2, End: 4, Unterm: true},
+			want: []tailed{{Line: "a", Off: 0, End: 2}, {Line: "bc", Off: 2, End: 4, Unterm: true},
 				{Line: "de", Off: 4, End: 7}, {Line: "f", Off: 7, End: 9}},
 		},
 		{
 			name:   "long line split in parts",
 			cfg:    SourceConfig{MaxLine: 4},
 			writes: []string{"0123456789\nab\n"},
-			want: []got{{Line: "0123", Off: 0, End: 4, Split: true}, {Line: "4567", Off: 4, End: 8, Split: true},
+			want: []tailed{{Line: "0123", Off: 0, End: 4, Split: true}, {Line: "4567", Off: 4, End: 8, Split: true},
 				{Line: "89", Off: 8, End: 11, Split: true}, {Line: "ab", Off: 11, End: 14}},
 		},
 		{
 			name:   "long partial line split while it grows",
 			cfg:    SourceConfig{MaxLine: 4},
 			writes: []string{"012345", "6789\n"},
-			want: []got{{Line: "0123", Off: 0, End: 4, Split: true}, {Line: "4567", Off: 4, End: 8, Split: true},
+			want: []tailed{{Line: "0123", Off: 0, End: 4, Split: true}, {Line: "4567", Off: 4, End: 8, Split: true},
 				{Line: "89", Off: 8, End: 11, Split: true}},
 		},
 		{
 			name:   "invalid utf-8 and binary junk shipped raw with a parse error",
 			writes: []string{"ok\n\xff\xfe\x00junk\n"},
-			want:   []got{{Line: "ok", End: 3}, {Line: "\xff\xfe\x00junk", Off: 3, End: 11, ParseError: "invalid utf-8"}},
+			want:   []tailed{{Line: "ok", End: 3}, {Line: "\xff\xfe\x00junk", Off: 3, End: 11, ParseError: "invalid utf-8"}},
 		},
 		{
 			name:   "crlf",
 			writes: []string{"a\r\n"},
-			want:   []got{{Line: "a", End: 3}},
+			want:   []tailed{{Line: "a", End: 3}},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			r := newRig(t, dir, tt.cfg)
+			r := newSourceRig(t, dir, tt.cfg)
 			path := filepath.Join(dir, "app.log")
 			for _, w := range tt.writes {
-				appendFile(t, path, w)
+				appendTo(t, path, w)
 				r.step(time.Second)
 			}
 			evs := r.take()
@@ -189,9 +189,9 @@ func TestSourceLines(t *testing.T) {
 
 func TestSourceCounts(t *testing.T) {
 	dir := t.TempDir()
-	r := newRig(t, dir, SourceConfig{MaxLine: 8, FlushTimeout: time.Second, Format: "json"})
+	r := newSourceRig(t, dir, SourceConfig{MaxLine: 8, FlushTimeout: time.Second, Format: "json"})
 	path := filepath.Join(dir, "app.log")
-	appendFile(t, path, "{\"a\":1}\n0123456789\nnot json\npartial")
+	appendTo(t, path, "{\"a\":1}\n0123456789\nnot json\npartial")
 	r.step(0)
 	r.step(2 * time.Second)
 	if err := os.Symlink("loop.log", filepath.Join(dir, "loop.log")); err != nil {
@@ -219,9 +219,9 @@ func TestSourceCounts(t *testing.T) {
 
 func TestSourceIDs(t *testing.T) {
 	dir := t.TempDir()
-	r := newRig(t, dir, SourceConfig{})
-	appendFile(t, filepath.Join(dir, "a.log"), "same\nline\n")
-	appendFile(t, filepath.Join(dir, "b.log"), "other\nline\n")
+	r := newSourceRig(t, dir, SourceConfig{})
+	appendTo(t, filepath.Join(dir, "a.log"), "same\nline\n")
+	appendTo(t, filepath.Join(dir, "b.log"), "other\nline\n")
 	r.step(0)
 	ids := make(map[string]bool)
 	for _, ev := range r.evs {
@@ -235,7 +235,7 @@ func TestSourceIDs(t *testing.T) {
 	}
 	// A second source over the same files, without checkpoints, gives the
 	// same ids: they depend on content and offset only.
-	r2 := newRig(t, t.TempDir(), SourceConfig{Paths: []string{filepath.Join(dir, "*.log")}})
+	r2 := newSourceRig(t, t.TempDir(), SourceConfig{Paths: []string{filepath.Join(dir, "*.log")}})
 	r2.step(0)
 	for _, ev := range r2.evs {
 		if !ids[ev.ID] {
@@ -248,7 +248,7 @@ func TestSourceRotation(t *testing.T) {
 	tests := []struct {
 		name   string
 		rotate func(t *testing.T, dir string)
-		want   []got
+		want   []tailed
 	}{
 		{
 			name: "rename and create: the old file drained, late writes included",
@@ -263,16 +263,16 @@ func TestSourceRotation(t *testing.T) {
 					t.Fatal(err)
 				}
 				f.WriteString("late\n") // the writer has not reopened yet
-				appendFile(t, old, "new1\n")
+				appendTo(t, old, "new1\n")
 			},
-			want: []got{{Line: "one", End: 4, File: "app.log"}, {Line: "two", Off: 4, End: 8, File: "app.log"},
+			want: []tailed{{Line: "one", End: 4, File: "app.log"}, {Line: "two", Off: 4, End: 8, File: "app.log"},
 				{Line: "late", Off: 8, End: 13, File: "app.log"}, {Line: "new1", End: 5, File: "app.log"}},
 		},
 		{
 			name: "copytruncate: the rest read from the copy, then the new content from the start",
 			rotate: func(t *testing.T, dir string) {
 				path := filepath.Join(dir, "app.log")
-				appendFile(t, path, "unread\n")
+				appendTo(t, path, "unread\n")
 				data, err := os.ReadFile(path)
 				if err != nil {
 					t.Fatal(err)
@@ -283,9 +283,9 @@ func TestSourceRotation(t *testing.T) {
 				if err := os.Truncate(path, 0); err != nil {
 					t.Fatal(err)
 				}
-				appendFile(t, path, "after\n")
+				appendTo(t, path, "after\n")
 			},
-			want: []got{{Line: "one", End: 4, File: "app.log"}, {Line: "two", Off: 4, End: 8, File: "app.log"},
+			want: []tailed{{Line: "one", End: 4, File: "app.log"}, {Line: "two", Off: 4, End: 8, File: "app.log"},
 				{Line: "unread", Off: 8, End: 15, File: "app.log.1"}, {Line: "after", End: 6, File: "app.log"}},
 		},
 		{
@@ -295,7 +295,7 @@ func TestSourceRotation(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			want: []got{{Line: "one", End: 4, File: "app.log"}, {Line: "two", Off: 4, End: 8, File: "app.log"},
+			want: []tailed{{Line: "one", End: 4, File: "app.log"}, {Line: "two", Off: 4, End: 8, File: "app.log"},
 				{Line: "ONE", End: 4, File: "app.log"}, {Line: "TWO", Off: 4, End: 8, File: "app.log"}, {Line: "THREE", Off: 8, End: 14, File: "app.log"}},
 		},
 		{
@@ -312,15 +312,15 @@ func TestSourceRotation(t *testing.T) {
 				}
 				f.WriteString("last\n")
 			},
-			want: []got{{Line: "one", End: 4, File: "app.log"}, {Line: "two", Off: 4, End: 8, File: "app.log"},
+			want: []tailed{{Line: "one", End: 4, File: "app.log"}, {Line: "two", Off: 4, End: 8, File: "app.log"},
 				{Line: "last", Off: 8, End: 13, File: "app.log"}},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			r := newRig(t, dir, SourceConfig{CloseAfter: 3 * time.Second})
-			appendFile(t, filepath.Join(dir, "app.log"), "one\ntwo\n")
+			r := newSourceRig(t, dir, SourceConfig{CloseAfter: 3 * time.Second})
+			appendTo(t, filepath.Join(dir, "app.log"), "one\ntwo\n")
 			r.step(0)
 			r.ackAll()
 			tt.rotate(t, dir)
@@ -343,41 +343,41 @@ func TestSourceResume(t *testing.T) {
 		name    string
 		cfg     SourceConfig
 		between func(t *testing.T, dir string) // while the shipper is down
-		want    []got
+		want    []tailed
 	}{
 		{
 			name: "from the checkpoint, not from the read offset",
 			between: func(t *testing.T, dir string) {
-				appendFile(t, filepath.Join(dir, "app.log"), "four\n")
+				appendTo(t, filepath.Join(dir, "app.log"), "four\n")
 			},
-			want: []got{{Line: "three", Off: 8, End: 14, File: "app.log"}, {Line: "four", Off: 14, End: 19, File: "app.log"}},
+			want: []tailed{{Line: "three", Off: 8, End: 14, File: "app.log"}, {Line: "four", Off: 14, End: 19, File: "app.log"}},
 		},
 		{
 			name: "a file rotated away while down is drained from its checkpoint",
 			between: func(t *testing.T, dir string) {
-				appendFile(t, filepath.Join(dir, "app.log"), "four\n")
+				appendTo(t, filepath.Join(dir, "app.log"), "four\n")
 				if err := os.Rename(filepath.Join(dir, "app.log"), filepath.Join(dir, "app.log.1")); err != nil {
 					t.Fatal(err)
 				}
-				appendFile(t, filepath.Join(dir, "app.log"), "fresh\n")
+				appendTo(t, filepath.Join(dir, "app.log"), "fresh\n")
 			},
-			want: []got{{Line: "fresh", End: 6, File: "app.log"},
+			want: []tailed{{Line: "fresh", End: 6, File: "app.log"},
 				{Line: "three", Off: 8, End: 14, File: "app.log.1"}, {Line: "four", Off: 14, End: 19, File: "app.log.1"}},
 		},
 		{
 			name: "read_from end applies to files never seen, not to checkpointed ones",
 			cfg:  SourceConfig{ReadFrom: "end"},
 			between: func(t *testing.T, dir string) {
-				appendFile(t, filepath.Join(dir, "other.log"), "skipped\n")
+				appendTo(t, filepath.Join(dir, "other.log"), "skipped\n")
 			},
-			want: []got{{Line: "three", Off: 8, End: 14, File: "app.log"}},
+			want: []tailed{{Line: "three", Off: 8, End: 14, File: "app.log"}},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			r := newRig(t, dir, SourceConfig{})
-			appendFile(t, filepath.Join(dir, "app.log"), "one\ntwo\nthree\n")
+			r := newSourceRig(t, dir, SourceConfig{})
+			appendTo(t, filepath.Join(dir, "app.log"), "one\ntwo\nthree\n")
 			r.step(0)
 			r.evs, r.gens = r.evs[:2], r.gens[:2] // "three" was read, not acknowledged
 			r.ackAll()
@@ -386,7 +386,7 @@ func TestSourceResume(t *testing.T) {
 			}
 			r.src.closeAll()
 			tt.between(t, dir)
-			r2 := newRig(t, dir, tt.cfg)
+			r2 := newSourceRig(t, dir, tt.cfg)
 			r2.step(0)
 			got := r2.take()
 			if diff := cmp.Diff(got, tt.want); diff != "" {
@@ -434,9 +434,9 @@ func TestCheckpointsSaveLoad(t *testing.T) {
 
 func TestSourceResumeKeepsCuts(t *testing.T) {
 	dir := t.TempDir()
-	r := newRig(t, dir, SourceConfig{FlushTimeout: time.Second})
+	r := newSourceRig(t, dir, SourceConfig{FlushTimeout: time.Second})
 	path := filepath.Join(dir, "app.log")
-	appendFile(t, path, "a\npart")
+	appendTo(t, path, "a\npart")
 	r.step(0)
 	r.step(2 * time.Second) // "part" flushed without its newline
 	flushed := r.evs[1]
@@ -446,14 +446,14 @@ func TestSourceResumeKeepsCuts(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.src.closeAll()
-	appendFile(t, path, "ial\n")
+	appendTo(t, path, "ial\n")
 
-	r2 := newRig(t, dir, SourceConfig{FlushTimeout: time.Second})
+	r2 := newSourceRig(t, dir, SourceConfig{FlushTimeout: time.Second})
 	r2.step(0)
 	if len(r2.evs) > 0 && r2.evs[0].ID != flushed.ID {
 		t.Errorf("id of the flushed part after restart = %s, want %s as before", r2.evs[0].ID, flushed.ID)
 	}
-	want := []got{{Line: "part", Off: 2, End: 6, Unterm: true, File: "app.log"}, {Line: "ial", Off: 6, End: 10, File: "app.log"}}
+	want := []tailed{{Line: "part", Off: 2, End: 6, Unterm: true, File: "app.log"}, {Line: "ial", Off: 6, End: 10, File: "app.log"}}
 	if diff := cmp.Diff(r2.take(), want); diff != "" {
 		t.Errorf("events after restart (-got +want):\n%s", diff)
 	}

@@ -42,6 +42,7 @@ const maxIdlePending = 4 << 10
 // Files are read in the order they were opened, so that a rotated file is
 // drained before its successor is read.
 func (s *source) pollAll(ctx context.Context) error {
+	s.more = false
 	s.scratch = append(s.scratch[:0], s.order...)
 	for _, tf := range s.scratch {
 		if s.files[tf.id] != tf {
@@ -137,8 +138,16 @@ func (s *source) truncated(ctx context.Context, tf *tailFile) error {
 	return s.identify(ctx, tf)
 }
 
-// readTo reads tf up to size, in chunks of the shared buffer.
+// maxReadPerPoll bounds what one poll reads from one file, so that a
+// busy file lets the others, and the rescans, have their turn.
+const maxReadPerPoll = 4 << 20
+
+// readTo reads tf up to size, in chunks of the shared buffer, at most
+// maxReadPerPoll.
 func (s *source) readTo(ctx context.Context, tf *tailFile, size int64) error {
+	if size > tf.read+maxReadPerPoll {
+		size, s.more = tf.read+maxReadPerPoll, true
+	}
 	for tf.read < size {
 		want := min(int64(len(s.buf)), size-tf.read)
 		n, _ := tf.f.ReadAt(s.buf[:want], tf.read)
