@@ -2,11 +2,15 @@ package dnscheck
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jonboulle/clockwork"
+	"github.com/miekg/dns"
 )
 
 // outcome is the part of a Result the tests compare.
@@ -36,21 +40,25 @@ func TestCheckBrokenResolvers(t *testing.T) {
 	servfail := startServer(t, "127.0.0.62", z, behaveServfail)
 	wrongID := startServer(t, "127.0.0.63", z, behaveWrongID)
 	trunc := startServer(t, "127.0.0.64", z, behaveTruncateUDP)
+	otherName := startServer(t, "127.0.0.65", z, behaveOtherName)
+	garbage := startServer(t, "127.0.0.66", z, behaveGarbage)
 
 	opts := fastOptions()
 	opts.Authoritative = []string{auth.Addr}
-	opts.Resolvers = []string{good.Addr, silent, servfail.Addr, wrongID.Addr, trunc.Addr}
+	opts.Resolvers = []string{good.Addr, silent, servfail.Addr, wrongID.Addr, trunc.Addr, otherName.Addr, garbage.Addr}
 	rep, err := Check(context.Background(), Query{Name: "www.example.test", Type: "A", Expect: []string{"192.0.2.10"}}, opts)
 	if err != nil {
 		t.Fatalf("Check: %v", err)
 	}
 	got := outcomes(rep.Resolvers)
 	want := map[string]outcome{
-		good.Addr:     {StatusMatch, "", []string{"192.0.2.10"}, false},
-		silent:        {StatusFailed, ReasonTimeout, []string{}, false},
-		servfail.Addr: {StatusFailed, ReasonServfail, []string{}, false},
-		wrongID.Addr:  {StatusFailed, ReasonIDMismatch, []string{}, false},
-		trunc.Addr:    {StatusMatch, "", []string{"192.0.2.10"}, true},
+		good.Addr:      {StatusMatch, "", []string{"192.0.2.10"}, false},
+		silent:         {StatusFailed, ReasonTimeout, []string{}, false},
+		servfail.Addr:  {StatusFailed, ReasonServfail, []string{}, false},
+		wrongID.Addr:   {StatusFailed, ReasonIDMismatch, []string{}, false},
+		trunc.Addr:     {StatusMatch, "", []string{"192.0.2.10"}, true},
+		otherName.Addr: {StatusFailed, ReasonQuestionMismatch, []string{}, false},
+		garbage.Addr:   {StatusFailed, ReasonMalformed, []string{}, false},
 	}
 	if diff := cmp.Diff(got, want); diff != "" {
 		t.Errorf("resolver outcomes (-got +want):\n%s", diff)
@@ -58,7 +66,7 @@ func TestCheckBrokenResolvers(t *testing.T) {
 	if rep.Done() {
 		t.Errorf("Done() with failed resolvers")
 	}
-	if got, want := rep.Propagated, 0.4; got != want {
+	if got, want := rep.Propagated, 2.0/7; got != want {
 		t.Errorf("propagated %v, want %v", got, want)
 	}
 	if r := byServer(rep.Resolvers)[silent]; r.Attempts != 2 {
@@ -224,5 +232,79 @@ func TestCheckBadInput(t *testing.T) {
 				t.Errorf("error %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestCheckQueryFlags: authoritative servers are asked with recursion off,
+// resolvers with it on; both with EDNS0 at 1232 bytes, the DO bit and the
+// client subnet when asked for.
+func TestCheckQueryFlags(t *testing.T) {
+	z := newZone(1, rr("www.example.test.", 60, "A", "192.0.2.10"))
+	auth := startServer(t, "127.0.0.53", z, behaveNormal)
+	res := startServer(t, "127.0.0.70", z, behaveRecursive)
+	opts := fastOptions()
+	opts.Authoritative, opts.Resolvers = []string{auth.Addr}, []string{res.Addr}
+	opts.DO, opts.ClientSubnet = true, netip.MustParsePrefix("198.51.100.0/24")
+	if _, err := Check(context.Background(), Query{Name: "www.example.test", Type: "A", Expect: []string{"192.0.2.10"}}, opts); err != nil {
+		t.Fatal(err)
+	}
+	type flags struct {
+		RD, DO  bool
+		UDPSize uint16
+		Subnet  string
+	}
+	view := func(m *dns.Msg) flags {
+		f := flags{RD: m.RecursionDesired}
+		if o := m.IsEdns0(); o != nil {
+			f.DO, f.UDPSize = o.Do(), o.UDPSize()
+			for _, e := range o.Option {
+				if s, ok := e.(*dns.EDNS0_SUBNET); ok {
+					f.Subnet = fmt.Sprintf("%s/%d", s.Address, s.SourceNetmask)
+				}
+			}
+		}
+		return f
+	}
+	got := []flags{view(auth.lastQuery()), view(res.lastQuery())}
+	want := []flags{{false, true, UDPSize, "198.51.100.0/24"}, {true, true, UDPSize, "198.51.100.0/24"}}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("query flags [authoritative, resolver] (-got +want):\n%s", diff)
+	}
+}
+
+// TestCheckDiscovery: without --authoritative, the zone is found from the
+// SOA of a negative answer, its NS set asked for and every address of
+// every NS queried.
+func TestCheckDiscovery(t *testing.T) {
+	records := []string{
+		rr("www.example.test.", 60, "A", "192.0.2.10"),
+		rr("example.test.", 60, "NS", "ns2.example.test."),
+		rr("ns1.example.test.", 60, "A", "127.0.0.53"),
+		rr("ns2.example.test.", 60, "A", "127.0.0.54"),
+	}
+	z := newZone(4, records...)
+	pc, ln := listenBoth(t, "127.0.0.53")
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	pc.Close()
+	ln.Close()
+	ns1 := startServerOn(t, fmt.Sprintf("127.0.0.53:%d", port), z)
+	ns2 := startServerOn(t, fmt.Sprintf("127.0.0.54:%d", port), z)
+	res := startServer(t, "127.0.0.70", z, behaveRecursive)
+	opts := fastOptions()
+	opts.Resolvers, opts.AuthoritativePort = []string{res.Addr}, port
+	rep, err := Check(context.Background(), Query{Name: "www.example.test", Type: "A", Expect: []string{"192.0.2.10"}}, opts)
+	if err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	var got [][3]string
+	for _, a := range rep.Authoritative {
+		got = append(got, [3]string{a.Host, a.Server, string(a.Status)})
+	}
+	want := [][3]string{{"ns1.example.test", ns1, "match"}, {"ns2.example.test", ns2, "match"}}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("discovered servers (-got +want):\n%s", diff)
+	}
+	if rep.Zone != "example.test" || !rep.Done() {
+		t.Errorf("zone %q, done %v; want example.test, true", rep.Zone, rep.Done())
 	}
 }

@@ -116,6 +116,8 @@ const (
 	behaveWrongID
 	behaveTruncateUDP // TC over UDP, the full answer over TCP
 	behaveRecursive   // answers as a resolver would: RA set, AA clear
+	behaveOtherName   // answers a question for another name
+	behaveGarbage     // answers bytes that are not a DNS message
 )
 
 // dnsServer is a miekg/dns server on UDP and TCP of one loopback address.
@@ -127,11 +129,13 @@ type dnsServer struct {
 
 	mu      sync.Mutex
 	queries []time.Time // arrival times, for the rate-limit check
+	last    *dns.Msg    // the last query
 }
 
 func (s *dnsServer) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	s.mu.Lock()
 	s.queries = append(s.queries, time.Now())
+	s.last = r.Copy()
 	s.mu.Unlock()
 	if s.latency > 0 {
 		time.Sleep(s.latency)
@@ -153,13 +157,26 @@ func (s *dnsServer) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	if s.behave == behaveRecursive {
 		m.Authoritative, m.RecursionAvailable = false, true
 	}
-	if s.behave == behaveWrongID {
+	switch s.behave {
+	case behaveWrongID:
 		m.Id++
+	case behaveOtherName:
+		m.Question[0].Name = "other.example.test."
+	case behaveGarbage:
+		w.Write([]byte{byte(r.Id >> 8), byte(r.Id), 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, 3, 'w'})
+		return
 	}
 	w.WriteMsg(m)
 }
 
-// queryCount returns the arrival times of the queries seen.
+// lastQuery returns the last query the server got.
+func (s *dnsServer) lastQuery() *dns.Msg {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
+}
+
+// arrivals returns the arrival times of the queries seen.
 func (s *dnsServer) arrivals() []time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -170,8 +187,28 @@ func (s *dnsServer) arrivals() []time.Time {
 // and stops it at the end of the test.
 func startServer(t testing.TB, ip string, z *zone, b behavior) *dnsServer {
 	t.Helper()
-	s := &dnsServer{zone: z, behave: b}
 	pc, ln := listenBoth(t, ip)
+	return serve(t, pc, ln, z, b)
+}
+
+// startServerOn starts an authoritative server of z on addr, a HOST:PORT
+// that was free, and returns addr.
+func startServerOn(t testing.TB, addr string, z *zone) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serve(t, pc, ln, z, behaveNormal).Addr
+}
+
+func serve(t testing.TB, pc net.PacketConn, ln net.Listener, z *zone, b behavior) *dnsServer {
+	t.Helper()
+	s := &dnsServer{zone: z, behave: b}
 	s.Addr = pc.LocalAddr().String()
 	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: s}, {Listener: ln, Handler: s}} {
 		started := make(chan struct{})
