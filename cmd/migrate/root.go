@@ -78,6 +78,7 @@ an admin API and health checks.`,
 		newCmdReplay(opts),
 		newCmdDNSCheck(opts),
 		newCmdFallback(opts),
+		newCmdLogship(opts),
 	)
 	return cmd
 }
