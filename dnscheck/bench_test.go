@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // benchPanel starts n resolvers answering the new value after latency, on
@@ -58,6 +60,22 @@ func BenchmarkCheck50(b *testing.B) {
 	slices.Sort(ratios)
 	b.ReportMetric(ratios[len(ratios)/2], "x_slowest_median")
 	b.ReportMetric(ratios[len(ratios)-1], "x_slowest_max")
+}
+
+// BenchmarkDigLoop50: the peer, what a dig loop does: miekg/dns's own
+// client asking the same 50 resolvers one after the other.
+func BenchmarkDigLoop50(b *testing.B) {
+	_, res := benchPanel(b, 50, 20*time.Millisecond)
+	c := &dns.Client{Timeout: 2 * time.Second}
+	for b.Loop() {
+		for _, s := range res {
+			m := new(dns.Msg)
+			m.SetQuestion("www.example.test.", dns.TypeA)
+			if _, _, err := c.Exchange(m, s.Addr); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 }
 
 // BenchmarkRateLimit50: back-to-back checks of the same 50 resolvers
