@@ -24,7 +24,7 @@ func DefaultResolvers() []string {
 		"119.29.29.29:53",    // DNSPod (Tencent), China
 		"180.76.76.76:53",    // Baidu, China
 		"168.126.63.1:53",    // KT, South Korea
-		"203.80.96.10:53",    // HKBN, Hong Kong
+		"156.154.70.1:53",    // UltraDNS public (Vercara), US
 	}
 }
 

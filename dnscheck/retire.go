@@ -17,7 +17,7 @@ import (
 type FallbackStatus struct {
 	App               string  `json:"app"`
 	RequestsPerMinute float64 `json:"requests_per_minute"`
-	ClientsLastHour   int     `json:"clients_last_hour"`
+	ClientsLastHour   uint64  `json:"clients_last_hour"`
 	// BelowSince is when arrivals went under RetireBelow; nil while above.
 	BelowSince         *time.Time `json:"below_since"`
 	RetireBelow        float64    `json:"retire_below"`
