@@ -119,22 +119,24 @@ func (ck *checker) worstCase(rep *Report) ETA {
 // observedTTL is the longest TTL an old answer may have been cached with,
 // as far as the check can tell: the TTLs of the authoritative answers
 // (a lagging server still has the old record) and the remaining TTLs of
-// the resolvers. A record without old values that no server answers with
-// other values is taken for a new name: what may be cached is its absence,
-// for the negative-caching TTL of the zone's SOA.
+// the resolvers. A record without old values that some server reports
+// missing, and none answers with other values, is taken for a new name:
+// what may be cached is its absence, for the negative-caching TTL of the
+// zone's SOA.
 func (ck *checker) observedTTL(rep *Report) (time.Duration, string) {
 	var ttl, neg uint32
-	other := false
+	missing, other := false, false
 	for _, set := range [][]Result{rep.Authoritative, rep.Resolvers} {
 		for _, r := range set {
 			if r.Status != StatusFailed {
 				ttl = max(ttl, r.TTLSeconds)
 				neg = max(neg, r.NegativeTTLSeconds)
 			}
+			missing = missing || r.Status == StatusMissing
 			other = other || r.Status == StatusWrong || r.Status == StatusStale
 		}
 	}
-	if len(ck.q.Old) == 0 && !other && neg > 0 {
+	if len(ck.q.Old) == 0 && missing && !other && neg > 0 {
 		return time.Duration(neg) * time.Second, "the negative-caching TTL of the SOA (a new name)"
 	}
 	return time.Duration(ttl) * time.Second, "the longest TTL seen"

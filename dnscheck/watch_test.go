@@ -3,6 +3,9 @@ package dnscheck
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -165,5 +168,59 @@ func TestNewWatcherBadInput(t *testing.T) {
 				t.Errorf("error %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestWatchRetireAdvice: with a fallback to ask, each round says whether
+// the old host may be retired: not while the worst-case ETA is ahead, then
+// yes once it has passed and arrivals have stayed low long enough.
+func TestWatchRetireAdvice(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	z := newZone(1, rr("www.example.test.", 60, "A", "192.0.2.10"))
+	auth := startServer(t, "127.0.0.53", z, behaveNormal)
+	fb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/apps/shop/fallback" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintf(w, `{"app": "shop", "requests_per_minute": 0.5, "clients_last_hour": 3, "below_since": %q, "retire_below": 1, "retire_after_seconds": 3600}`,
+			t0.Add(-2*time.Hour).Format(time.RFC3339))
+	}))
+	defer fb.Close()
+	fc := clockwork.NewFakeClockAt(t0)
+	check := fastOptions()
+	check.Authoritative = []string{auth.Addr}
+	rounds := make(chan Round)
+	w, err := NewWatcher(WatchOptions{
+		App: "shop", Check: check, Clock: fc, Interval: 40 * time.Second, MaxInterval: 40 * time.Second,
+		Records:   []Query{{Name: "www.example.test", Type: "A", Expect: []string{"192.0.2.10"}}},
+		Fallbacks: []string{fb.URL}, HTTPClient: fb.Client(),
+		OnRound: func(r Round) { rounds <- r },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- w.Run(ctx) }()
+	var got []Advice
+	for i := range 3 {
+		if i > 0 {
+			if err := fc.BlockUntilContext(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+			fc.Advance(40 * time.Second)
+		}
+		got = append(got, *(<-rounds).Advice)
+	}
+	cancel()
+	<-runErr
+	want := []Advice{
+		{Reasons: []string{"www.example.test A: worst-case ETA not passed (1m0s)"}},
+		{Reasons: []string{"www.example.test A: worst-case ETA not passed (20s)"}},
+		{Safe: true},
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("advice per round (-got +want):\n%s", diff)
 	}
 }
