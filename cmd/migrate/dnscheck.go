@@ -224,18 +224,11 @@ func dnscheckWatchRun(ctx context.Context, opts *dnscheckWatchOptions) error {
 		return fmt.Errorf("opening state: %w", err)
 	}
 	defer store.Close()
-	reg := prometheus.NewRegistry()
-	metrics, err := telemetry.New(reg)
+	metrics, stopMetrics, err := watchMetrics(opts.MetricsListen)
 	if err != nil {
-		return fmt.Errorf("creating metrics: %w", err)
+		return err
 	}
-	if opts.MetricsListen != "" {
-		stop, err := serveMetrics(opts.MetricsListen, reg)
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
+	defer stopMetrics()
 	view := dnscheck.NewView(opts.IO.Out, isTerminal(opts.IO.Out))
 	if opts.Format == "json" {
 		view = dnscheck.NewJSONView(opts.IO.Out)
@@ -258,7 +251,12 @@ func dnscheckWatchRun(ctx context.Context, opts *dnscheckWatchOptions) error {
 		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
 		defer cancel()
 	}
-	err = w.Run(ctx)
+	return watchExit(w.Run(ctx), last, opts)
+}
+
+// watchExit maps the end of a watch to its exit: 1 when --timeout passed
+// before every record propagated, 0 when it passed after or on a signal.
+func watchExit(err error, last dnscheck.Round, opts *dnscheckWatchOptions) error {
 	switch {
 	case err == nil:
 		return nil
@@ -268,6 +266,24 @@ func dnscheckWatchRun(ctx context.Context, opts *dnscheckWatchOptions) error {
 		return nil
 	}
 	return err
+}
+
+// watchMetrics creates the metrics on their own registry and, with an
+// address, serves them on addr/metrics until stop.
+func watchMetrics(addr string) (*telemetry.Metrics, func(), error) {
+	reg := prometheus.NewRegistry()
+	metrics, err := telemetry.New(reg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating metrics: %w", err)
+	}
+	if addr == "" {
+		return metrics, func() {}, nil
+	}
+	stop, err := serveMetrics(addr, reg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return metrics, stop, nil
 }
 
 // watchOptions turns an app's dns: and dns_check: sections into watch
