@@ -48,6 +48,9 @@ type Options struct {
 	// Dashboard is the web dashboard (package dashboards), served with
 	// read access at /dashboard/, its event stream included; nil: none.
 	Dashboard http.Handler
+	// Logs receives embedded sinks' lines and serves them (logs.go); nil:
+	// no logs here.
+	Logs LogStore
 }
 
 // Control carries out the writes of the API and answers for the analysis
@@ -74,6 +77,8 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 	mux  *http.ServeMux
+	// streams ends the log streams on shutdown (logs.go).
+	streams streamStop
 }
 
 // New builds the admin API.
@@ -106,6 +111,7 @@ func (s *Server) routes() {
 	s.mux.Handle("PUT /api/v1/apps/{app}/weight", s.write(http.HandlerFunc(s.putWeight)))
 	s.mux.Handle("POST /api/v1/apps/{app}/rollback", s.write(http.HandlerFunc(s.postRollback)))
 	s.mux.Handle("POST /api/v1/apps/{app}/plan", s.write(http.HandlerFunc(s.postPlan)))
+	s.logRoutes()
 	if s.opts.Dashboard != nil {
 		s.mux.Handle("GET /dashboard/", s.read(s.opts.Dashboard))
 		s.mux.Handle("GET /dashboard", s.read(s.opts.Dashboard))
@@ -124,6 +130,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(s.streams.stop)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
