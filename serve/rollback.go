@@ -44,6 +44,8 @@ func (i *Instance) source(ctx context.Context, a *manifest.App) (rollback.Source
 			i.log.Warn("rollback source", "app", a.Name, "warning", w)
 		}
 		return src, nil
+	case "logs":
+		return rollback.NewLogSource(i.logs.derived, nil), nil
 	}
-	return nil, fmt.Errorf("%w: apps.%s.rollback.source %s is not available yet (use telemetry or prometheus)", ErrSource, a.Name, a.Rollback.Source)
+	return nil, fmt.Errorf("%w: apps.%s.rollback.source %q: use telemetry, prometheus or logs", ErrSource, a.Name, a.Rollback.Source)
 }

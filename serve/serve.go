@@ -63,6 +63,7 @@ type Instance struct {
 	Dashboard *dashboards.Dashboard
 
 	diffs   *diffing
+	logs    *logging // lines shipped by embedded sinks (logs.go)
 	log     *slog.Logger
 	store   state.Store
 	adminLn net.Listener
@@ -118,6 +119,9 @@ func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 	if inst.diffs, err = inst.newDiffing(ctx, m, names, opts.DataDir); err != nil {
 		return nil, err
 	}
+	if inst.logs, err = inst.newLogging(ctx, opts.DataDir); err != nil {
+		return nil, err
+	}
 	inst.Proxy, err = lb.New(m, opts.Apps, lb.Options{Logger: inst.log, Metrics: inst.Metrics, Weights: weights, Mirrors: inst.diffs.lbMirrors()})
 	if err != nil {
 		return nil, fmt.Errorf("building the proxy: %w", err)
@@ -137,7 +141,7 @@ func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 	inst.Admin = admin.New(admin.Options{
 		Logger: inst.log, Token: opts.Token, Proxy: inst.Proxy,
 		Metrics: inst.Metrics, Control: inst.Manager, Gatherer: inst.Registry,
-		Diffs: inst.diffs, Dashboard: inst.Dashboard.Handler(),
+		Diffs: inst.diffs, Dashboard: inst.Dashboard.Handler(), Logs: inst.logs,
 	})
 	return inst, nil
 }
@@ -203,6 +207,7 @@ func (i *Instance) Close() error {
 		errs = append(errs, i.store.Close())
 		i.store = nil
 	}
+	errs = append(errs, i.logs.close())
 	if i.diffs != nil {
 		errs = append(errs, i.diffs.close())
 	}
