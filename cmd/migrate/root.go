@@ -79,6 +79,7 @@ an admin API and health checks.`,
 		newCmdDNSCheck(opts),
 		newCmdFallback(opts),
 		newCmdLogship(opts),
+		newCmdLogs(opts),
 	)
 	return cmd
 }
