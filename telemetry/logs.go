@@ -9,8 +9,11 @@ package telemetry
 //	migrate_logs_duplicates_total{app,side}             events not counted again: their id was already counted
 //	migrate_logs_window_skipped_total{app,side,reason}  events counted here but kept out of the rollback windows: too_old, future
 //
-// Levels are mapped onto the bounded set of LogLevels. These series are
-// not mirrored to statsd.
+// and in statsd, under prefix.app.side.logs: requests.<class> (2xx...),
+// lines.<level>, duplicates, window_skipped.<reason> (counters) and
+// request_duration (timing).
+//
+// Levels are mapped onto the bounded set of LogLevels.
 
 import (
 	"strconv"
@@ -88,7 +91,9 @@ func (m *Metrics) Logs(app, side string) *LogSide {
 	if s := v.sides[k]; s != nil {
 		return s
 	}
+	base := token(app) + "." + token(side) + ".logs"
 	s := &LogSide{
+		m: m, base: base,
 		duration: v.duration.WithLabelValues(app, side),
 		lines:    v.lines.MustCurryWith(prometheus.Labels{"app": app, "side": side}),
 		dups:     v.dups.WithLabelValues(app, side),
@@ -96,6 +101,7 @@ func (m *Metrics) Logs(app, side string) *LogSide {
 	}
 	for i := range s.byClass {
 		s.byClass[i] = v.requests.WithLabelValues(app, side, strconv.Itoa(i+1)+"xx")
+		s.classNames[i] = base + ".requests." + strconv.Itoa(i+1) + "xx"
 	}
 	v.sides[k] = s
 	return s
@@ -104,11 +110,14 @@ func (m *Metrics) Logs(app, side string) *LogSide {
 // LogSide records the log-derived series of one app's side. Its methods
 // are safe for concurrent use.
 type LogSide struct {
-	byClass  [5]prometheus.Counter
-	duration prometheus.Observer
-	lines    *prometheus.CounterVec
-	dups     prometheus.Counter
-	skipped  *prometheus.CounterVec
+	m          *Metrics
+	base       string // statsd: app.side.logs
+	classNames [5]string
+	byClass    [5]prometheus.Counter
+	duration   prometheus.Observer
+	lines      *prometheus.CounterVec
+	dups       prometheus.Counter
+	skipped    *prometheus.CounterVec
 }
 
 // Request counts one access record; d is observed when hasDuration.
@@ -118,9 +127,11 @@ func (s *LogSide) Request(code int, d time.Duration, hasDuration bool) {
 	}
 	if c := code/100 - 1; c >= 0 && c < len(s.byClass) {
 		s.byClass[c].Inc()
+		s.m.mirror(event{kind: kindNamedCount, label: s.classNames[c]})
 	}
 	if hasDuration {
 		s.duration.Observe(d.Seconds())
+		s.m.mirror(event{kind: kindNamedTiming, label: s.base + ".request_duration", dur: d})
 	}
 }
 
@@ -129,13 +140,16 @@ func (s *LogSide) Line(level string) {
 	if s == nil {
 		return
 	}
-	s.lines.WithLabelValues(LogLevel(level)).Inc()
+	l := LogLevel(level)
+	s.lines.WithLabelValues(l).Inc()
+	s.mirror(".lines." + l)
 }
 
 // Duplicate counts an event whose id was already counted.
 func (s *LogSide) Duplicate() {
 	if s != nil {
 		s.dups.Inc()
+		s.mirror(".duplicates")
 	}
 }
 
@@ -144,6 +158,15 @@ func (s *LogSide) Duplicate() {
 func (s *LogSide) Skipped(reason string) {
 	if s != nil {
 		s.skipped.WithLabelValues(reason).Inc()
+		s.mirror(".window_skipped." + token(reason))
+	}
+}
+
+// mirror counts one of suffix in statsd; the name is built only when
+// statsd is on.
+func (s *LogSide) mirror(suffix string) {
+	if s.m.statsd != nil {
+		s.m.mirror(event{kind: kindNamedCount, label: s.base + suffix})
 	}
 }
 

@@ -76,3 +76,32 @@ func TestLatencyQuantile(t *testing.T) {
 		t.Errorf("quantiles (-got +want):\n%s", diff)
 	}
 }
+
+func TestLogSideStatsdLines(t *testing.T) {
+	srv := newStatsdServer(t)
+	m, err := NewWithOptions(nil, Options{Statsd: srv.addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := m.Logs("bobbarker", SideNew)
+	s.Request(503, 40*time.Millisecond, true)
+	s.Request(200, 0, false)
+	s.Request(201, 0, false)
+	s.Line("Warning")
+	s.Duplicate()
+	s.Skipped(LogSkipFuture)
+	stop := runMirror(t, m)
+	stop()
+	want := []string{ // sorted
+		"migrate.bobbarker.new.logs.duplicates:1|c",
+		"migrate.bobbarker.new.logs.lines.warn:1|c",
+		"migrate.bobbarker.new.logs.request_duration:40|ms",
+		"migrate.bobbarker.new.logs.requests.2xx:2|c",
+		"migrate.bobbarker.new.logs.requests.5xx:1|c",
+		"migrate.bobbarker.new.logs.window_skipped.future:1|c",
+	}
+	pkts := srv.packets(len(want), 5*time.Second)
+	if diff := cmp.Diff(linesOf(pkts), want); diff != "" {
+		t.Errorf("lines mismatch (-got +want):\n%s", diff)
+	}
+}
