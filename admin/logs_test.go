@@ -277,3 +277,32 @@ func TestLogTailShutdown(t *testing.T) {
 		t.Errorf("reading the ended stream: %v", err)
 	}
 }
+
+// FuzzLogBody: any body is split into stored and refused lines, every
+// line accounted for once, and nothing panics.
+func FuzzLogBody(f *testing.F) {
+	f.Add([]byte(`{"id":"1","time":"2026-03-01T12:00:00Z","line":"x","status":500}` + "\n"))
+	f.Add([]byte("junk\n{}\n\n" + `{"id":"2","time":"2026-03-01T12:00:00Z","line":"y","side":"old"}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r, err := http.NewRequest(http.MethodPost, "/api/v1/apps/shop/logs?side=new", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs, ans, code := readLogBody(r, "shop", "new")
+		if code != 0 {
+			t.Fatalf("status %d for a plain body of %d bytes: %s", code, len(body), ans.Error)
+		}
+		lines := bytes.Count(body, []byte("\n"))
+		if len(body) > 0 && body[len(body)-1] != '\n' {
+			lines++
+		}
+		if got := len(evs) + len(ans.Rejected); got != lines {
+			t.Errorf("%d stored + %d refused, want %d lines", len(evs), len(ans.Rejected), lines)
+		}
+		for _, ev := range evs {
+			if ev.App != "shop" || ev.Side != "new" || ev.ID == "" {
+				t.Errorf("stored event %+v is not shop's new side with an id", ev)
+			}
+		}
+	})
+}
