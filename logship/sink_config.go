@@ -28,15 +28,19 @@ type SinkConfig struct {
 	Tenant string
 	// Headers are set on every request of an HTTP sink.
 	Headers map[string]string
-	// Admin is the embedded sink's migrate serve admin URL.
-	Admin string
+	// Admin is the embedded sink's migrate serve admin URL; without it,
+	// http:// and AdminListen (the manifest's admin.listen). TokenEnv
+	// names the environment variable of the admin bearer token (the
+	// manifest's admin.token_env; default MIGRATE_ADMIN_TOKEN).
+	Admin, AdminListen, TokenEnv string
 	// Timeout bounds one request (default 10s); MaxBackoff caps the wait
 	// between retries (default 30s).
 	Timeout, MaxBackoff time.Duration
 }
 
-// NewSinkFromConfig returns the Sink cfg describes for one app's side: a
-// file, stdout, Loki, Elasticsearch or OTLP deliverer behind NewSink,
+// NewSinkFromConfig returns the Sink cfg describes for one app's side: an
+// embedded (NewEmbeddedDeliverer), file, stdout, Loki, Elasticsearch or
+// OTLP deliverer behind NewSink,
 // with cfg's timeout and max backoff, its dead-letter file at
 // DeadLetterPath(dataDir, app, side), and its metrics on
 // metrics.LogSink(app, side). logger and metrics may be nil.
@@ -92,7 +96,7 @@ func newDeliverer(cfg SinkConfig, env sinkEnv) (Deliverer, error) {
 	case "otlp":
 		return NewOTLPDeliverer(http)
 	case "embedded":
-		return nil, fmt.Errorf("creating embedded sink: not wired to the embedded store yet")
+		return NewEmbeddedDeliverer(cfg, env.app, env.side, WithAdmin(cfg.AdminListen, cfg.TokenEnv))
 	}
 	return nil, fmt.Errorf("creating sink: unknown type %q: want embedded, file, stdout, loki, elasticsearch or otlp", cfg.Type)
 }

@@ -188,3 +188,30 @@ func TestSinkFromConfigDeadLetter(t *testing.T) {
 		t.Errorf("dead letters (-got +want):\n%s", diff)
 	}
 }
+
+// TestEmbeddedSinkFromConfig checks that the embedded type reaches the
+// admin API of migrate serve with the token named by TokenEnv.
+func TestEmbeddedSinkFromConfig(t *testing.T) {
+	rc := newReceiver(t, reply{status: 200})
+	t.Setenv("LOGSINK_TEST_TOKEN", "s3cret")
+	cfg := SinkConfig{Type: "embedded", AdminListen: strings.TrimPrefix(rc.URL, "http://"), TokenEnv: "LOGSINK_TEST_TOKEN"}
+	s, err := NewSinkFromConfig(cfg, "web", "old", t.TempDir(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Send(t.Context(), sinkEvents(2)); err != nil {
+		t.Fatalf("Send() = %v", err)
+	}
+	reqs := rc.requests()
+	if len(reqs) != 1 {
+		t.Fatalf("requests = %d, want 1", len(reqs))
+	}
+	got := []string{reqs[0].path, reqs[0].header.Get("Authorization")}
+	if diff := cmp.Diff(got, []string{"/api/v1/apps/web/logs", "Bearer s3cret"}); diff != "" {
+		t.Errorf("request (-got +want):\n%s", diff)
+	}
+	if diff := cmp.Diff(jsonLineIDs(t, reqs[0].body), []string{"e0", "e1"}); diff != "" {
+		t.Errorf("body (-got +want):\n%s", diff)
+	}
+}
