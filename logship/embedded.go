@@ -165,7 +165,7 @@ func (d *embeddedDeliverer) Close() error {
 // encodeEmbedded returns batch as gzip NDJSON.
 func encodeEmbedded(batch []Event) ([]byte, error) {
 	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed) // as the other deliverers: a third of the default level's cost
 	line := make([]byte, 0, 1024)
 	for i := range batch {
 		line = append(AppendEvent(line[:0], &batch[i]), '\n')
