@@ -1,0 +1,116 @@
+package dashboards
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The Grafana dashboard's panels, built on the series package telemetry
+// exports. Every panel the web dashboard draws per side is a pairedPanel
+// (old left, new right); what concerns the app as a whole is an appPanel.
+
+// sideQuery is one series of a side's panel; its expression has %[1]s
+// where the side goes.
+type sideQuery struct {
+	Legend string
+	Expr   string
+}
+
+// pairedPanel is drawn twice, once per side, on the same axes.
+type pairedPanel struct {
+	Title string
+	Unit  string
+	// SoftMax keeps a flat line from filling the panel (0: none).
+	SoftMax float64
+	Queries []sideQuery
+}
+
+// appPanel is one panel about the whole app.
+type appPanel struct {
+	Title   string
+	Unit    string
+	Max     float64 // 0: none
+	Queries []sideQuery
+}
+
+const (
+	requests = `migrate_proxy_requests_total{app="$app",side="%[1]s"}`
+	buckets  = `migrate_proxy_request_duration_seconds_bucket{app="$app",side="%[1]s"}`
+	pairs    = `migrate_shadow_pairs_total{app="$app",outcome=~"match|diff|noise"}`
+	diffs    = `migrate_shadow_pairs_total{app="$app",outcome="diff"}`
+)
+
+func rate(series string) string { return "rate(" + series + "[$__rate_interval])" }
+
+func latency(q string) sideQuery {
+	return sideQuery{Legend: "%[1]s p" + strings.TrimPrefix(q, "0.")[:2],
+		Expr: fmt.Sprintf("histogram_quantile(%s, sum by (le) (%s))", q, rate(buckets))}
+}
+
+var sidePanels = []pairedPanel{
+	{Title: "Requests/s", Unit: "reqps", Queries: []sideQuery{
+		{Legend: "%[1]s", Expr: "sum(" + rate(requests) + ")"},
+	}},
+	{Title: "Error rate (5xx)", Unit: "percentunit", SoftMax: 0.01, Queries: []sideQuery{
+		{Legend: "%[1]s 5xx", Expr: "sum(" + rate(strings.Replace(requests, `"}`, `",code_class="5xx"}`, 1)) + ") / sum(" + rate(requests) + ")"},
+	}},
+	{Title: "Latency p50 / p95 / p99", Unit: "s", Queries: []sideQuery{latency("0.50"), latency("0.95"), latency("0.99")}},
+	{Title: "Answers/s by status class", Unit: "reqps", Queries: []sideQuery{
+		{Legend: "%[1]s {{code_class}}", Expr: "sum by (code_class) (" + rate(requests) + ")"},
+	}},
+}
+
+var appPanels = []appPanel{
+	{Title: "Weight on new", Unit: "percent", Max: 100, Queries: []sideQuery{
+		{Legend: "weight", Expr: `max(migrate_cutover_weight{app="$app"})`},
+	}},
+	{Title: "Shadow diff rate", Unit: "percentunit", Queries: []sideQuery{
+		{Legend: "diff rate", Expr: "sum(" + rate(diffs) + ") / sum(" + rate(pairs) + ")"},
+	}},
+	{Title: "Diff rate by endpoint", Unit: "percentunit", Queries: []sideQuery{
+		{Legend: "{{endpoint}}", Expr: "sum by (endpoint) (" + rate(diffs) + ") / sum by (endpoint) (" + rate(pairs) + ")"},
+	}},
+}
+
+// Annotations: the weight changes and the rollbacks, read from
+// migrate_cutover_weight. (The events with their reasons are in the admin
+// API's /api/v1/events and the web dashboard's timeline; a Prometheus
+// query needs no Grafana plugin.)
+var annotations = []struct {
+	Name, Color, Expr, Title string
+}{
+	{"Weight changes", "blue", `changes(migrate_cutover_weight{app="$app"}[1m]) > 0`, "weight changed"},
+	{"Rollbacks", "red", `(max(migrate_cutover_weight{app="$app"}) == 0) and (max(max_over_time(migrate_cutover_weight{app="$app"}[1m])) > 0)`, "rolled back to old"},
+}
+
+// Query is one PromQL expression of the Grafana dashboard, with its panel.
+type Query struct {
+	Panel string
+	// Side is old or new for a side's panel, empty otherwise.
+	Side string
+	// Legend names the series in the panel.
+	Legend string
+	Expr   string
+}
+
+// GrafanaQueries lists every expression of the Grafana dashboard, with
+// $app (and $__rate_interval) unexpanded, annotations last.
+func GrafanaQueries() []Query {
+	var out []Query
+	for _, p := range sidePanels {
+		for _, side := range sides {
+			for _, q := range p.Queries {
+				out = append(out, Query{Panel: p.Title, Side: side, Legend: fmt.Sprintf(q.Legend, side), Expr: fmt.Sprintf(q.Expr, side)})
+			}
+		}
+	}
+	for _, p := range appPanels {
+		for _, q := range p.Queries {
+			out = append(out, Query{Panel: p.Title, Legend: q.Legend, Expr: q.Expr})
+		}
+	}
+	for _, a := range annotations {
+		out = append(out, Query{Panel: "annotation: " + a.Name, Legend: a.Title, Expr: a.Expr})
+	}
+	return out
+}

@@ -1,0 +1,157 @@
+package dashboards
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+func TestGrafanaGolden(t *testing.T) {
+	tests := []struct {
+		name string
+		opts GrafanaOptions
+	}{
+		{"grafana-shop", GrafanaOptions{App: "shop"}},
+		{"grafana-bobbarker-datasource", GrafanaOptions{App: "bobbarker", Datasource: "Mimir EU"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Grafana(tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join("testdata", tt.name+".json")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if diff := cmp.Diff(string(got), string(want)); diff != "" {
+				t.Errorf("%s differs (-got +want; go test -update rewrites it):\n%s", path, diff)
+			}
+		})
+	}
+}
+
+// grafanaModel is the part of the dashboard JSON the structure test reads.
+type grafanaModel struct {
+	SchemaVersion int `json:"schemaVersion"`
+	Panels        []struct {
+		Type    string `json:"type"`
+		Title   string `json:"title"`
+		GridPos struct {
+			X, Y, W int
+		} `json:"gridPos"`
+		FieldConfig struct {
+			Defaults struct {
+				Unit string   `json:"unit"`
+				Min  *float64 `json:"min"`
+			} `json:"defaults"`
+		} `json:"fieldConfig"`
+		Targets []struct {
+			RefID string `json:"refId"`
+			Expr  string `json:"expr"`
+		} `json:"targets"`
+	} `json:"panels"`
+	Templating struct {
+		List []struct {
+			Name    string `json:"name"`
+			Current struct {
+				Value any `json:"value"`
+			} `json:"current"`
+		} `json:"list"`
+	} `json:"templating"`
+	Annotations struct {
+		List []struct {
+			Name string `json:"name"`
+			Expr string `json:"expr"`
+		} `json:"list"`
+	} `json:"annotations"`
+}
+
+// TestGrafanaPairs checks what the golden file cannot say at a glance:
+// each side's panel is paired, old left and new right at the same height,
+// same unit and minimum, both querying both sides.
+func TestGrafanaPairs(t *testing.T) {
+	raw, err := Grafana(GrafanaOptions{App: "shop", Datasource: "prom"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m grafanaModel
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.SchemaVersion < 39 {
+		t.Errorf("schemaVersion %d: want a current one", m.SchemaVersion)
+	}
+	byTitle := map[string]int{}
+	for i, p := range m.Panels {
+		byTitle[p.Title] = i
+	}
+	for _, sp := range sidePanels {
+		t.Run(sp.Title, func(t *testing.T) {
+			oi, ok1 := byTitle[sp.Title+" · old"]
+			ni, ok2 := byTitle[sp.Title+" · new"]
+			if !ok1 || !ok2 {
+				t.Fatalf("no pair for %s", sp.Title)
+			}
+			o, n := m.Panels[oi], m.Panels[ni]
+			if o.GridPos.Y != n.GridPos.Y || o.GridPos.X >= n.GridPos.X || o.GridPos.W != n.GridPos.W {
+				t.Errorf("old at %+v, new at %+v: want old left of new on one line", o.GridPos, n.GridPos)
+			}
+			if o.FieldConfig.Defaults.Unit != n.FieldConfig.Defaults.Unit || o.FieldConfig.Defaults.Min == nil || n.FieldConfig.Defaults.Min == nil {
+				t.Errorf("axes differ: old %+v, new %+v", o.FieldConfig.Defaults, n.FieldConfig.Defaults)
+			}
+			for _, p := range []struct {
+				side  string
+				panel int
+			}{{"old", oi}, {"new", ni}} {
+				var own, other int
+				for _, tg := range m.Panels[p.panel].Targets {
+					mine := strings.Contains(tg.Expr, `side="`+p.side+`"`)
+					hidden := strings.HasPrefix(tg.RefID, hiddenPrefix)
+					switch {
+					case mine && !hidden:
+						own++
+					case !mine && hidden:
+						other++
+					default:
+						t.Errorf("%s panel: target %s %s is on the wrong side", p.side, tg.RefID, tg.Expr)
+					}
+				}
+				if own != len(sp.Queries) || other != len(sp.Queries) {
+					t.Errorf("%s panel: %d own and %d other-side targets, want %d each", p.side, own, other, len(sp.Queries))
+				}
+			}
+		})
+	}
+	vars := map[string]any{}
+	for _, v := range m.Templating.List {
+		vars[v.Name] = v.Current.Value
+	}
+	if diff := cmp.Diff(vars, map[string]any{"app": "shop", "datasource": "prom"}); diff != "" {
+		t.Errorf("variables (-got +want):\n%s", diff)
+	}
+	if len(m.Annotations.List) < len(annotations) {
+		t.Errorf("annotations %+v", m.Annotations.List)
+	}
+}
+
+func TestGrafanaRefusesABadApp(t *testing.T) {
+	for _, app := range []string{"", "a b", `x"}`, "$app"} {
+		if _, err := Grafana(GrafanaOptions{App: app}); err == nil || !strings.Contains(err.Error(), "is not an app name") {
+			t.Errorf("app %q: err %v", app, err)
+		}
+	}
+}
