@@ -77,7 +77,7 @@ fails (e.g. the zone's name servers cannot be found).`,
 	f.StringArrayVar(&opts.Old, "old", nil, "a value being replaced: a server still answering it is stale (repeatable)")
 	f.StringArrayVar(&opts.Resolvers, "resolver", nil, "a resolver HOST:PORT or IP, replacing the default panel (repeatable)")
 	f.StringArrayVar(&opts.Authoritative, "authoritative", nil, "an authoritative server HOST:PORT or IP, replacing the discovery of the zone's NS (repeatable)")
-	f.BoolVar(&opts.System, "system-resolvers", true, "add the resolvers of "+resolvConf+" to the panel (default false with --resolver)")
+	f.BoolVar(&opts.System, "system-resolvers", true, "add the resolvers of "+resolvConf+" to the panel; with --resolver, only when given explicitly")
 	f.DurationVar(&opts.Timeout, "timeout", dnscheck.DefaultTimeout, "timeout of one query")
 	f.IntVar(&opts.Retries, "retries", dnscheck.DefaultRetries, "retries after a failed query, with backoff")
 	f.Float64Var(&opts.Rate, "rate", dnscheck.DefaultRate, "most queries per second to one server")
