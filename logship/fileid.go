@@ -60,15 +60,25 @@ func readFingerprint(f *os.File, n int, buf []byte) (fingerprint, error) {
 }
 
 // eventID is the deterministic id of the bytes at off in the generation
-// fp: the hex of a hash of both, so that a line sent again after a
-// restart, or read from a copy of its file, carries the same id.
+// fp: 128 bits of a hash of both, in hex, so that a line sent again after
+// a restart, or read from a copy of its file, carries the same id.
 func eventID(fp fingerprint, off int64) string {
-	var b [24]byte
-	binary.LittleEndian.PutUint64(b[0:], fp.Sum)
-	binary.LittleEndian.PutUint64(b[8:], uint64(fp.Len))
-	binary.LittleEndian.PutUint64(b[16:], uint64(off))
-	h := fnv.New128a()
-	h.Write(b[:])
-	var sum [16]byte
-	return hex.EncodeToString(h.Sum(sum[:0]))
+	lo := mix64(fp.Sum ^ mix64(uint64(off)+0x9e3779b97f4a7c15))
+	hi := mix64(lo ^ uint64(fp.Len) ^ 0xc2b2ae3d27d4eb4f)
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[0:], hi)
+	binary.BigEndian.PutUint64(b[8:], lo)
+	var out [32]byte
+	hex.Encode(out[:], b[:])
+	return string(out[:])
+}
+
+// mix64 is the splitmix64 finalizer: a fast, well-mixed 64-bit bijection.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
 }

@@ -100,6 +100,7 @@ type source struct {
 	buf   []byte
 	fpbuf []byte
 	rec   Record
+	now   time.Time // when the file being read was polled
 }
 
 func newSource(cfg SourceConfig, cps *checkpoints, clock clockwork.Clock, log *slog.Logger, met *telemetry.Logship, emit emitFunc) (*source, error) {

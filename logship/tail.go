@@ -65,6 +65,7 @@ func (s *source) poll(ctx context.Context, tf *tailFile) error {
 		return nil
 	}
 	size, now := fi.Size(), s.clock.Now()
+	s.now = now
 	if size != tf.lastSize {
 		tf.grew = now
 	}
@@ -283,7 +284,7 @@ func (s *source) send(ctx context.Context, tf *tailFile, off, end int64, line []
 	ev.ID = eventID(tf.gen, off)
 	ev.Time = s.rec.Time
 	if ev.Time.IsZero() {
-		ev.Time = s.clock.Now()
+		ev.Time = s.now // when the file was polled: one clock read a poll
 	}
 	ev.App, ev.Side, ev.Host, ev.File = s.cfg.App, s.cfg.Side, s.cfg.Host, tf.path
 	ev.Offset, ev.End = off, end

@@ -1,0 +1,74 @@
+package logship
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// countSink acknowledges every batch at once and counts the events.
+type countSink struct {
+	n    atomic.Int64
+	done chan struct{}
+	want int64
+}
+
+func (c *countSink) Send(_ context.Context, batch []Event) error {
+	if c.n.Add(int64(len(batch))) >= c.want {
+		select {
+		case <-c.done:
+		default:
+			close(c.done)
+		}
+	}
+	return nil
+}
+
+func (c *countSink) Close() error { return nil }
+
+// BenchmarkShipper measures the pipeline up to Sink.Send (tail, parse,
+// event, batch, checkpoint), with a sink that acknowledges at once.
+func BenchmarkShipper(b *testing.B) {
+	const lines = 200_000
+	var sb strings.Builder
+	for i := range lines {
+		fmt.Fprintf(&sb, `10.0.%d.%d - - [25/Nov/2026:10:00:00 +0000] "GET /users/%d?page=2 HTTP/1.1" 200 %d "https://example.com/" "Mozilla/5.0 (X11; Linux x86_64)"`+"\n",
+			i%250, i%200, i, 1000+i%5000)
+	}
+	data := []byte(sb.String())
+	for _, format := range []string{"raw", "nginx_combined"} {
+		b.Run(format, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for range b.N {
+				b.StopTimer()
+				logs := b.TempDir()
+				if err := os.WriteFile(filepath.Join(logs, "access.log"), data, 0o644); err != nil {
+					b.Fatal(err)
+				}
+				sink := &countSink{done: make(chan struct{}), want: lines}
+				sh, err := NewShipper(ShipperOptions{
+					Source: SourceConfig{App: "bench", Side: "old", Paths: []string{filepath.Join(logs, "*.log")}, Format: format, Poll: time.Millisecond},
+					Sink:   sink, DataDir: logs,
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				ctx, cancel := context.WithCancel(context.Background())
+				errc := make(chan error, 1)
+				go func() { errc <- sh.Run(ctx) }()
+				<-sink.done
+				cancel()
+				if err := <-errc; err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(lines*b.N)/b.Elapsed().Seconds(), "lines/s")
+		})
+	}
+}
