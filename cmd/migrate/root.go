@@ -80,6 +80,7 @@ an admin API and health checks.`,
 		newCmdFallback(opts),
 		newCmdLogship(opts),
 		newCmdLogs(opts),
+		newCmdDashboard(opts), newCmdDashboards(opts),
 	)
 	return cmd
 }
