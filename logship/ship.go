@@ -30,6 +30,12 @@ type ShipperOptions struct {
 	// PruneAfter drops the checkpoints of files not seen for that long
 	// (default 24h).
 	PruneAfter time.Duration
+	// CheckpointInterval is the least time between two saves of the
+	// checkpoints (default 100ms): a batch acknowledged later than that
+	// after the last save is saved at once, batches acknowledged sooner
+	// are saved together when it has passed. A crash sends again the
+	// batch in flight and those acknowledged but not yet saved.
+	CheckpointInterval time.Duration
 	// DrainTimeout bounds the delivery of what was read once Run's
 	// context ends (default 10s); what is not delivered by then is read
 	// again at the next start.
@@ -52,6 +58,9 @@ func (o *ShipperOptions) setDefaults() {
 	if o.PruneAfter <= 0 {
 		o.PruneAfter = 24 * time.Hour
 	}
+	if o.CheckpointInterval <= 0 {
+		o.CheckpointInterval = 100 * time.Millisecond
+	}
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = 10 * time.Second
 	}
@@ -66,8 +75,10 @@ func (o *ShipperOptions) setDefaults() {
 // Shipper ships one side's files to a sink: sources, parse, batches,
 // Sink.Send, acknowledgement, checkpoint. Delivery is at least once: a
 // checkpoint moves only past events the sink acknowledged, and is saved
-// before the next batch is sent, so a crash sends again at most the one
-// batch that was in flight.
+// after each acknowledged batch, several batches coalescing into one save
+// when they come faster than CheckpointInterval. A crash sends again the
+// batch that was in flight, and those acknowledged within the last
+// CheckpointInterval: one batch when the lines come slower than that.
 type Shipper struct {
 	opts ShipperOptions
 	cps  *checkpoints
@@ -220,19 +231,36 @@ func (s *Shipper) flush(ctx context.Context) error {
 	}
 }
 
-// deliver sends each batch, then moves and saves the checkpoints of the
-// generations in it. New generations are saved before their first batch
-// goes out, so that their ids survive a restart.
+// deliver sends each batch, then moves the checkpoints of the
+// generations in it and saves them: at once when the last save is
+// CheckpointInterval old, else when it becomes so (saves coalesce under
+// load, where each batch takes less than a save). New generations and cuts
+// are saved before the batch that carries them goes out, so that their ids
+// survive a restart.
 func (s *Shipper) deliver(ctx context.Context) error {
 	defer func() {
 		for range s.out { // unblock the reader; what is left is read again next time
 		}
 	}()
-	for b := range s.out {
+	var last time.Time
+	unsaved := false
+	save := func() {
+		if err := s.cps.save(); err != nil {
+			s.opts.Logger.Error("logship: saving checkpoints", "err", err)
+		}
+		last, unsaved = s.opts.Clock.Now(), false
+	}
+	for {
+		b, ok, due := s.next(unsaved, last)
+		if due {
+			save()
+			continue
+		}
+		if !ok {
+			return nil
+		}
 		if s.cps.needsSave() {
-			if err := s.cps.save(); err != nil {
-				s.opts.Logger.Error("logship: saving checkpoints", "err", err)
-			}
+			save()
 		}
 		if err := s.opts.Sink.Send(ctx, b.events); err != nil {
 			if ctx.Err() != nil {
@@ -244,10 +272,27 @@ func (s *Shipper) deliver(ctx context.Context) error {
 		for gen, end := range b.ends {
 			s.cps.ack(gen, end, now)
 		}
-		if err := s.cps.save(); err != nil {
-			s.opts.Logger.Error("logship: saving checkpoints", "err", err)
+		unsaved = true
+		if now.Sub(last) >= s.opts.CheckpointInterval {
+			save()
 		}
 		s.opts.Metrics.Delivered(len(b.events))
 	}
-	return nil
+}
+
+// next waits for the next batch; with unsaved acknowledgements, only
+// until they are due for a save (due).
+func (s *Shipper) next(unsaved bool, last time.Time) (b *batch, ok, due bool) {
+	if !unsaved {
+		b, ok = <-s.out
+		return b, ok, false
+	}
+	t := s.opts.Clock.NewTimer(s.opts.CheckpointInterval - s.opts.Clock.Since(last))
+	defer t.Stop()
+	select {
+	case b, ok = <-s.out:
+		return b, ok, false
+	case <-t.Chan():
+		return nil, true, true
+	}
 }

@@ -11,6 +11,19 @@ import (
 	"time"
 )
 
+// fileCountSink is the file sink, counting what it delivered.
+type fileCountSink struct {
+	Sink
+	count *countSink
+}
+
+func (f *fileCountSink) Send(ctx context.Context, batch []Event) error {
+	if err := f.Sink.Send(ctx, batch); err != nil {
+		return err
+	}
+	return f.count.Send(ctx, batch)
+}
+
 // countSink acknowledges every batch at once and counts the events.
 type countSink struct {
 	n    atomic.Int64
@@ -41,8 +54,9 @@ func BenchmarkShipper(b *testing.B) {
 			i%250, i%200, i, 1000+i%5000)
 	}
 	data := []byte(sb.String())
-	for _, format := range []string{"raw", "nginx_combined"} {
-		b.Run(format, func(b *testing.B) {
+	for _, bc := range []struct{ format, sink string }{{"raw", "none"}, {"nginx_combined", "none"}, {"raw", "file"}, {"nginx_combined", "file"}} {
+		format := bc.format
+		b.Run(format+"/sink="+bc.sink, func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			for range b.N {
 				b.StopTimer()
@@ -50,7 +64,15 @@ func BenchmarkShipper(b *testing.B) {
 				if err := os.WriteFile(filepath.Join(logs, "access.log"), data, 0o644); err != nil {
 					b.Fatal(err)
 				}
-				sink := &countSink{done: make(chan struct{}), want: lines}
+				count := &countSink{done: make(chan struct{}), want: lines}
+				var sink Sink = count
+				if bc.sink == "file" {
+					d, err := NewFileDeliverer(filepath.Join(logs, "out.jsonl"))
+					if err != nil {
+						b.Fatal(err)
+					}
+					sink = &fileCountSink{Sink: NewSink(d, SinkOptions{}), count: count}
+				}
 				sh, err := NewShipper(ShipperOptions{
 					Source: SourceConfig{App: "bench", Side: "old", Paths: []string{filepath.Join(logs, "*.log")}, Format: format, Poll: time.Millisecond},
 					Sink:   sink, DataDir: logs,
@@ -62,7 +84,7 @@ func BenchmarkShipper(b *testing.B) {
 				ctx, cancel := context.WithCancel(context.Background())
 				errc := make(chan error, 1)
 				go func() { errc <- sh.Run(ctx) }()
-				<-sink.done
+				<-count.done
 				cancel()
 				if err := <-errc; err != nil {
 					b.Fatal(err)
