@@ -1,9 +1,11 @@
 package admin
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"text/tabwriter"
+	"time"
 
 	"github.com/migratekit/migrate/telemetry"
 )
@@ -51,4 +53,66 @@ func (st AppStatus) upCount(side string) string {
 		}
 	}
 	return fmt.Sprintf("%d/%d", up, all)
+}
+
+// Screen draws successive statuses for `migrate status --watch`: on a
+// terminal each one replaces the previous in place (the cursor goes back
+// up over the previous frame, which is cleared), elsewhere they follow
+// each other as blocks. From the second frame on it adds each side's
+// requests per second since the previous one.
+type Screen struct {
+	W   io.Writer
+	TTY bool
+
+	lines int        // lines of the previous frame on a terminal
+	prev  *AppStatus // the previous status, for the rates
+	at    time.Time  // when prev was read
+}
+
+// Draw writes st, read at at.
+func (s *Screen) Draw(st AppStatus, at time.Time) error {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s\n", at.Format("15:04:05"))
+	if err := st.WriteText(&b); err != nil {
+		return err
+	}
+	if s.prev != nil && s.prev.App == st.App {
+		secs := at.Sub(s.at).Seconds()
+		fmt.Fprintf(&b, "%12s   old %.1f   new %.1f\n", "req/s now", perSecond(s.prev, &st, SideOld, secs), perSecond(s.prev, &st, SideNew, secs))
+	}
+	s.prev, s.at = &st, at
+	return s.write(b.Bytes())
+}
+
+// DrawError writes a failed refresh in place of a frame; the next Draw
+// replaces it.
+func (s *Screen) DrawError(err error, at time.Time) error {
+	return s.write(fmt.Appendf(nil, "%s  refresh failed: %v\n", at.Format("15:04:05"), err))
+}
+
+func (s *Screen) write(frame []byte) error {
+	var b bytes.Buffer
+	if s.TTY && s.lines > 0 {
+		fmt.Fprintf(&b, "\x1b[%dA\x1b[J", s.lines) // up over the previous frame, clear to the end
+	} else if !s.TTY && s.lines > 0 {
+		b.WriteByte('\n')
+	}
+	b.Write(frame)
+	s.lines = bytes.Count(frame, []byte("\n"))
+	_, err := s.W.Write(b.Bytes())
+	return err
+}
+
+// Sides of AppStatus.Sides.
+const (
+	SideOld = telemetry.SideOld
+	SideNew = telemetry.SideNew
+)
+
+func perSecond(prev, cur *AppStatus, side string, secs float64) float64 {
+	a, b := prev.Sides[side].Requests, cur.Sides[side].Requests
+	if secs <= 0 || b < a {
+		return 0
+	}
+	return float64(b-a) / secs
 }

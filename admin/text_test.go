@@ -1,0 +1,69 @@
+package admin
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/migratekit/migrate/telemetry"
+)
+
+func TestScreen(t *testing.T) {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	st := func(oldReq, newReq uint64) AppStatus {
+		return AppStatus{App: "shop", Weight: 50, Phase: "split", Sides: map[string]telemetry.SideStats{
+			SideOld: {Requests: oldReq}, SideNew: {Requests: newReq},
+		}}
+	}
+	tests := []struct {
+		name string
+		tty  bool
+		// check the second frame as written after the first
+		want, wantNot []string
+	}{
+		{"terminal: redrawn in place", true, []string{"\x1b[%dA\x1b[J12:00:02\n", "req/s now   old 50.0   new 10.0"}, []string{"\n\n12:00:02"}},
+		{"pipe: successive blocks", false, []string{"\n12:00:02\n", "req/s now   old 50.0   new 10.0"}, []string{"\x1b["}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			s := &Screen{W: &buf, TTY: tt.tty}
+			if err := s.Draw(st(100, 20), at); err != nil {
+				t.Fatal(err)
+			}
+			first := buf.String()
+			lines := strings.Count(first, "\n")
+			if strings.Contains(first, "req/s now") {
+				t.Errorf("first frame has rates:\n%s", first)
+			}
+			buf.Reset()
+			if err := s.Draw(st(200, 40), at.Add(2*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			second := buf.String()
+			for _, w := range tt.want {
+				if strings.Contains(w, "%d") {
+					w = fmt.Sprintf(w, lines)
+				}
+				if !strings.Contains(second, w) {
+					t.Errorf("second frame lacks %q:\n%q", w, second)
+				}
+			}
+			for _, w := range tt.wantNot {
+				if strings.Contains(second, w) {
+					t.Errorf("second frame has %q:\n%q", w, second)
+				}
+			}
+			buf.Reset()
+			if err := s.DrawError(errors.New("connection refused"), at.Add(4*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			if got := buf.String(); !strings.Contains(got, "12:00:04  refresh failed: connection refused\n") {
+				t.Errorf("error frame %q", got)
+			}
+		})
+	}
+}
