@@ -84,12 +84,14 @@ type Shipper struct {
 	cps  *checkpoints
 	src  *source
 	out  chan *batch
+	free chan *batch // delivered batches, for their event slices
 	cur  *batch
 }
 
 // batch is a set of events and how far each generation in it reaches.
 type batch struct {
 	events []Event
+	arena  []byte
 	bytes  int
 	ends   map[fingerprint]int64
 	first  time.Time
@@ -105,7 +107,7 @@ func NewShipper(opts ShipperOptions) (*Shipper, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating shipper: %w", err)
 	}
-	s := &Shipper{opts: opts, cps: cps, out: make(chan *batch, 1)}
+	s := &Shipper{opts: opts, cps: cps, out: make(chan *batch, 1), free: make(chan *batch, 2)}
 	s.src, err = newSource(opts.Source, cps, opts.Clock, opts.Logger, opts.Metrics, s.add)
 	if err != nil {
 		return nil, err
@@ -204,20 +206,68 @@ func (s *Shipper) rescan(ctx context.Context) error {
 	return s.src.scan(ctx)
 }
 
-// add puts an event in the current batch, handing the batch over when it
-// is full.
+// add copies an event into the current batch, handing the batch over
+// when it is full. Its bytes go to the batch's arena, one allocation for
+// many lines; batches come back from the sender for their event slices.
 func (s *Shipper) add(ctx context.Context, ev *Event, gen fingerprint) error {
 	if s.cur == nil {
-		s.cur = &batch{events: make([]Event, 0, min(s.opts.BatchSize, 1024)), ends: make(map[fingerprint]int64), first: s.opts.Clock.Now()}
+		s.cur = s.newBatch()
 	}
 	b := s.cur
 	b.events = append(b.events, *ev)
+	b.arena = copyRecord(&b.events[len(b.events)-1].Record, b.arena, s.opts.BatchBytes)
 	b.bytes += len(ev.Record.Raw)
 	b.ends[gen] = ev.End
 	if len(b.events) >= s.opts.BatchSize || b.bytes >= s.opts.BatchBytes {
 		return s.flush(ctx)
 	}
 	return nil
+}
+
+// newBatch returns a delivered batch to fill again, or a new one.
+func (s *Shipper) newBatch() *batch {
+	select {
+	case b := <-s.free:
+		b.events, b.bytes, b.arena, b.first = b.events[:0], 0, nil, s.opts.Clock.Now()
+		clear(b.ends)
+		return b
+	default:
+		return &batch{events: make([]Event, 0, min(s.opts.BatchSize, 1024)), ends: make(map[fingerprint]int64), first: s.opts.Clock.Now()}
+	}
+}
+
+// recycle gives a delivered batch back for its event slice. Its arena is
+// not reused: a sink may keep events (and so their bytes) after Send.
+func (s *Shipper) recycle(b *batch) {
+	clear(b.events)
+	select {
+	case s.free <- b:
+	default:
+	}
+}
+
+// copyRecord makes r own its bytes, copied into arena (a new one of
+// about chunk bytes when it is full); it returns the arena.
+func copyRecord(r *Record, arena []byte, chunk int) []byte {
+	for _, f := range r.byteFields() {
+		if *f == nil {
+			continue
+		}
+		if cap(arena)-len(arena) < len(*f) {
+			arena = make([]byte, 0, max(chunk, len(*f), 4096))
+		}
+		start := len(arena)
+		arena = append(arena, *f...)
+		*f = arena[start:len(arena):len(arena)]
+	}
+	if r.Fields != nil {
+		fields := make(map[string]string, len(r.Fields))
+		for k, v := range r.Fields {
+			fields[k] = v
+		}
+		r.Fields = fields
+	}
+	return arena
 }
 
 // flush hands the current batch to the sender, waiting while it is busy.
@@ -277,6 +327,7 @@ func (s *Shipper) deliver(ctx context.Context) error {
 			save()
 		}
 		s.opts.Metrics.Delivered(len(b.events))
+		s.recycle(b)
 	}
 }
 

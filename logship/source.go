@@ -69,7 +69,9 @@ func (c *SourceConfig) setDefaults() {
 }
 
 // emitFunc hands one event of generation gen on; it blocks while the
-// pipeline is full and returns ctx's error when ctx ends.
+// pipeline is full and returns ctx's error when ctx ends. The event's
+// Record points into buffers reused for the next line: emit copies what
+// it keeps.
 type emitFunc func(ctx context.Context, ev *Event, gen fingerprint) error
 
 // source tails the files of one side. It is run by one goroutine: no

@@ -56,7 +56,9 @@ func newSourceRig(t *testing.T, dir string, cfg SourceConfig) *sourceRig {
 	}
 	r.src, err = newSource(cfg, r.cps, r.clock, slog.New(slog.DiscardHandler), m.Logship("shop", "old"),
 		func(_ context.Context, ev *Event, gen fingerprint) error {
-			r.evs = append(r.evs, *ev)
+			e := *ev
+			e.Record = ev.Record.Clone()
+			r.evs = append(r.evs, e)
 			r.gens = append(r.gens, gen)
 			return nil
 		})

@@ -274,13 +274,14 @@ func (s *source) releasePending(tf *tailFile) {
 	}
 }
 
-// send parses the bytes [off, end) of tf and emits them as an event.
+// send parses the bytes [off, end) of tf and emits them as an event,
+// whose Record still points into the read buffer: emit copies it.
 func (s *source) send(ctx context.Context, tf *tailFile, off, end int64, line []byte, split, unterminated bool) error {
 	var ev Event
 	if err := s.parser.Parse(line, &s.rec); err != nil {
 		s.met.ParseError(s.rec.ParseError)
 	}
-	ev.Record = s.rec.Clone()
+	ev.Record = s.rec // still the parser's and the read buffer's: the emitter copies it
 	ev.ID = eventID(tf.gen, off)
 	ev.Time = s.rec.Time
 	if ev.Time.IsZero() {
