@@ -215,7 +215,7 @@ func (s *Shipper) add(ctx context.Context, ev *Event, gen fingerprint) error {
 	}
 	b := s.cur
 	b.events = append(b.events, *ev)
-	b.arena = copyRecord(&b.events[len(b.events)-1].Record, b.arena, s.opts.BatchBytes)
+	b.arena = copyRecord(&b.events[len(b.events)-1].Record, b.arena, arenaChunk)
 	b.bytes += len(ev.Record.Raw)
 	b.ends[gen] = ev.End
 	if len(b.events) >= s.opts.BatchSize || b.bytes >= s.opts.BatchBytes {
@@ -236,10 +236,13 @@ func (s *Shipper) newBatch() *batch {
 	}
 }
 
-// recycle gives a delivered batch back for its event slice. Its arena is
-// not reused: a sink may keep events (and so their bytes) after Send.
+// arenaChunk is the size of the arenas lines are copied into.
+const arenaChunk = 64 << 10
+
+// recycle gives a delivered batch back for its event slice. Its arenas
+// are not reused: a sink may keep events (and so their bytes) after Send.
+// The old events are overwritten as the batch fills again.
 func (s *Shipper) recycle(b *batch) {
-	clear(b.events)
 	select {
 	case s.free <- b:
 	default:
