@@ -103,6 +103,8 @@ type source struct {
 	fpbuf []byte
 	rec   Record
 	now   time.Time // when the file being read was polled
+	// lines and bytes shipped, not yet counted in the metrics.
+	lines, bytes int
 }
 
 func newSource(cfg SourceConfig, cps *checkpoints, clock clockwork.Clock, log *slog.Logger, met *telemetry.Logship, emit emitFunc) (*source, error) {

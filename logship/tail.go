@@ -42,6 +42,7 @@ const maxIdlePending = 4 << 10
 // Files are read in the order they were opened, so that a rotated file is
 // drained before its successor is read.
 func (s *source) pollAll(ctx context.Context) error {
+	defer s.countLines()
 	s.more = false
 	s.scratch = append(s.scratch[:0], s.order...)
 	for _, tf := range s.scratch {
@@ -96,6 +97,13 @@ func (s *source) poll(ctx context.Context, tf *tailFile) error {
 		s.close(tf)
 	}
 	return nil
+}
+
+// countLines hands the lines and bytes shipped since the last call to
+// the metrics, once a poll rather than once a line.
+func (s *source) countLines() {
+	s.met.Lines(s.lines, s.bytes)
+	s.lines, s.bytes = 0, 0
 }
 
 // sameGeneration reports whether tf still starts with its fingerprint.
@@ -290,6 +298,7 @@ func (s *source) send(ctx context.Context, tf *tailFile, off, end int64, line []
 	ev.App, ev.Side, ev.Host, ev.File = s.cfg.App, s.cfg.Side, s.cfg.Host, tf.path
 	ev.Offset, ev.End = off, end
 	ev.Split, ev.Unterminated = split, unterminated
-	s.met.Line(len(line))
+	s.lines++
+	s.bytes += len(line)
 	return s.emit(ctx, &ev, tf.gen)
 }

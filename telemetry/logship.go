@@ -107,17 +107,14 @@ func (l *Logship) count(c prometheus.Counter, name string, n int) {
 	l.m.mirror(event{kind: kindNamedCount, label: l.base + name, value: int64(n)})
 }
 
-// Line counts one shipped line of n bytes.
-func (l *Logship) Line(n int) {
-	if l == nil {
+// Lines counts shipped lines and their bytes (a shipper adds them up
+// over a poll, not line by line).
+func (l *Logship) Lines(lines, bytes int) {
+	if l == nil || lines == 0 {
 		return
 	}
-	l.lines.Inc()
-	l.bytes.Add(float64(n))
-	if l.m.statsd != nil {
-		l.m.mirror(event{kind: kindNamedCount, label: l.base + "lines"})
-		l.m.mirror(event{kind: kindNamedCount, label: l.base + "bytes", value: int64(n)})
-	}
+	l.count(l.lines, "lines", lines)
+	l.count(l.bytes, "bytes", bytes)
 }
 
 // Delivered counts events the sink acknowledged.

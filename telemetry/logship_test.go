@@ -10,7 +10,7 @@ import (
 // recordLogship records one value of each shipper series, for the lint.
 func recordLogship(m *Metrics) {
 	l := m.Logship("bobbarker", SideOld)
-	l.Line(120)
+	l.Lines(1, 120)
 	l.Delivered(1)
 	l.ParseError("invalid utf-8")
 	l.SplitLine()
@@ -28,9 +28,9 @@ func TestLogship(t *testing.T) {
 		t.Fatal(err)
 	}
 	recordLogship(m)
-	m.Logship("bobbarker", SideOld).Line(30)
+	m.Logship("bobbarker", SideOld).Lines(1, 30)
 	var nilRec *Logship
-	nilRec.Line(1) // records nothing, does not panic
+	nilRec.Lines(1, 1) // records nothing, does not panic
 
 	labels := map[string]string{"app": "bobbarker", "side": "old"}
 	tests := []struct {
