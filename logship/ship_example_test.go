@@ -54,7 +54,7 @@ func ExampleShipper() {
 				return path
 			},
 		},
-		Sink:    &printSink{want: 2, stop: cancel},
+		Sink:      &printSink{want: 2, stop: cancel},
 		DataDir:   filepath.Join(dir, "data"),
 		BatchWait: 10 * time.Millisecond,
 	})
