@@ -102,6 +102,7 @@ type source struct {
 	buf   []byte
 	fpbuf []byte
 	rec   Record
+	ev    Event     // the event being emitted
 	now   time.Time // when the file being read was polled
 	// lines and bytes shipped, not yet counted in the metrics.
 	lines, bytes int

@@ -285,7 +285,7 @@ func (s *source) releasePending(tf *tailFile) {
 // send parses the bytes [off, end) of tf and emits them as an event,
 // whose Record still points into the read buffer: emit copies it.
 func (s *source) send(ctx context.Context, tf *tailFile, off, end int64, line []byte, split, unterminated bool) error {
-	var ev Event
+	ev := &s.ev // reused: a new Event each line would escape to the heap
 	if err := s.parser.Parse(line, &s.rec); err != nil {
 		s.met.ParseError(s.rec.ParseError)
 	}
@@ -300,5 +300,5 @@ func (s *source) send(ctx context.Context, tf *tailFile, off, end int64, line []
 	ev.Split, ev.Unterminated = split, unterminated
 	s.lines++
 	s.bytes += len(line)
-	return s.emit(ctx, &ev, tf.gen)
+	return s.emit(ctx, ev, tf.gen)
 }
