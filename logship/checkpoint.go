@@ -42,7 +42,8 @@ type checkpointFile struct {
 // data dir. Safe for concurrent use: the reader registers generations,
 // the sender acknowledges and saves.
 type checkpoints struct {
-	path string
+	path   string
+	saveMu sync.Mutex
 
 	mu      sync.Mutex
 	entries map[string]*Checkpoint
@@ -203,6 +204,8 @@ func (c *checkpoints) needsSave() bool {
 // temporary file, fsynced, renamed over the old one, and the directory
 // fsynced, so that a crash leaves the old file or the new one.
 func (c *checkpoints) save() error {
+	c.saveMu.Lock() // the reader and the sender both save: one at a time, in order
+	defer c.saveMu.Unlock()
 	c.mu.Lock()
 	if !c.dirty {
 		c.mu.Unlock()

@@ -85,7 +85,10 @@ type Shipper struct {
 	src  *source
 	out  chan *batch
 	free chan *batch // delivered batches, for their event slices
-	cur  *batch
+	// rescanC is the reader's rescan ticker, also served while it waits
+	// for the sender.
+	rescanC <-chan time.Time
+	cur     *batch
 }
 
 // batch is a set of events and how far each generation in it reaches.
@@ -146,13 +149,16 @@ func (s *Shipper) read(ctx, drain context.Context) error {
 	defer poll.Stop()
 	rescan := s.opts.Clock.NewTicker(s.src.cfg.Rescan)
 	defer rescan.Stop()
+	s.rescanC = rescan.Chan()
 	err := s.src.scan(ctx)
 	for err == nil {
 		if err = s.src.pollAll(ctx); err != nil {
 			break
 		}
 		if s.cur != nil && s.opts.Clock.Since(s.cur.first) >= s.opts.BatchWait {
-			err = s.flush(ctx)
+			if err = s.flush(ctx); err != nil {
+				break
+			}
 		}
 		err = s.wait(ctx, poll.Chan(), rescan.Chan())
 	}
@@ -274,13 +280,28 @@ func copyRecord(r *Record, arena []byte, chunk int) []byte {
 }
 
 // flush hands the current batch to the sender, waiting while it is busy.
+// While it waits (a slow or refusing sink) it keeps rescanning, so that
+// files created meanwhile are opened and their generations saved: a file
+// rotated away before the sink recovers is still drained, after a restart
+// too.
 func (s *Shipper) flush(ctx context.Context) error {
-	select {
-	case s.out <- s.cur:
-		s.cur = nil
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	for {
+		select {
+		case s.out <- s.cur:
+			s.cur = nil
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.rescanC:
+			if err := s.rescan(ctx); err != nil {
+				return err
+			}
+			if s.cps.needsSave() {
+				if err := s.cps.save(); err != nil {
+					s.opts.Logger.Error("logship: saving checkpoints", "err", err)
+				}
+			}
+		}
 	}
 }
 
