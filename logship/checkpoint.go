@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// Checkpoint is how far one generation of a file has been delivered.
-type Checkpoint struct {
+// checkpoint is how far one generation of a file has been delivered.
+type checkpoint struct {
 	// FP is the generation's fingerprint, its identity.
 	FP fingerprint `json:"fp"`
 	// Dev and Ino are where it was last seen, Path under which name.
@@ -35,7 +35,7 @@ type Checkpoint struct {
 // checkpointFile is the file format: a version and the entries.
 type checkpointFile struct {
 	Version int          `json:"version"`
-	Files   []Checkpoint `json:"files"`
+	Files   []checkpoint `json:"files"`
 }
 
 // checkpoints are the checkpoints of one shipper, kept in one file of the
@@ -46,7 +46,7 @@ type checkpoints struct {
 	saveMu sync.Mutex
 
 	mu      sync.Mutex
-	entries map[string]*Checkpoint
+	entries map[string]*checkpoint
 	dirty   bool
 	// fresh is set when a generation was registered since the last save:
 	// its fingerprint must be on disk before any of its events is sent,
@@ -61,7 +61,7 @@ func checkpointPath(dataDir, app, side string) string {
 
 // loadCheckpoints reads path; a missing file is an empty set.
 func loadCheckpoints(path string) (*checkpoints, error) {
-	c := &checkpoints{path: path, entries: make(map[string]*Checkpoint)}
+	c := &checkpoints{path: path, entries: make(map[string]*checkpoint)}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return c, nil
@@ -82,12 +82,12 @@ func loadCheckpoints(path string) (*checkpoints, error) {
 }
 
 // get returns a copy of the generation's checkpoint.
-func (c *checkpoints) get(fp fingerprint) (Checkpoint, bool) {
+func (c *checkpoints) get(fp fingerprint) (checkpoint, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cp, ok := c.entries[fp.key()]
 	if !ok {
-		return Checkpoint{}, false
+		return checkpoint{}, false
 	}
 	out := *cp
 	out.Cuts = slices.Clone(cp.Cuts)
@@ -95,10 +95,10 @@ func (c *checkpoints) get(fp fingerprint) (Checkpoint, bool) {
 }
 
 // at returns a copy of the checkpoints last seen at id.
-func (c *checkpoints) at(id fileID) []Checkpoint {
+func (c *checkpoints) at(id fileID) []checkpoint {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out []Checkpoint
+	var out []checkpoint
 	for _, cp := range c.entries {
 		if cp.Dev == id.Dev && cp.Ino == id.Ino {
 			cc := *cp
@@ -110,10 +110,10 @@ func (c *checkpoints) at(id fileID) []Checkpoint {
 }
 
 // all returns a copy of every checkpoint.
-func (c *checkpoints) all() []Checkpoint {
+func (c *checkpoints) all() []checkpoint {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]Checkpoint, 0, len(c.entries))
+	out := make([]checkpoint, 0, len(c.entries))
 	for _, cp := range c.entries {
 		out = append(out, *cp)
 	}
@@ -128,7 +128,7 @@ func (c *checkpoints) register(fp fingerprint, id fileID, path string, offset in
 	defer c.mu.Unlock()
 	cp, ok := c.entries[fp.key()]
 	if !ok {
-		c.entries[fp.key()] = &Checkpoint{FP: fp, Dev: id.Dev, Ino: id.Ino, Path: path, Offset: offset, Seen: now}
+		c.entries[fp.key()] = &checkpoint{FP: fp, Dev: id.Dev, Ino: id.Ino, Path: path, Offset: offset, Seen: now}
 		c.fresh, c.dirty = true, true
 		return
 	}
@@ -211,7 +211,7 @@ func (c *checkpoints) save() error {
 		c.mu.Unlock()
 		return nil
 	}
-	f := checkpointFile{Version: 1, Files: make([]Checkpoint, 0, len(c.entries))}
+	f := checkpointFile{Version: 1, Files: make([]checkpoint, 0, len(c.entries))}
 	for _, cp := range c.entries {
 		cc := *cp
 		cc.Cuts = slices.Clone(cp.Cuts)

@@ -193,7 +193,7 @@ func (s *source) scan(ctx context.Context) error {
 
 // open starts tailing path: a file found by the globs, or, with gen, a
 // file found to hold that generation, drained from its checkpoint.
-func (s *source) open(ctx context.Context, path string, id fileID, first bool, gen *Checkpoint) error {
+func (s *source) open(ctx context.Context, path string, id fileID, first bool, gen *checkpoint) error {
 	f, err := os.Open(path)
 	if err != nil {
 		s.cannotRead(path, err)
@@ -263,7 +263,7 @@ func (s *source) cannotRead(path string, err error) {
 // known returns the checkpoint of the generation tf holds, found by its
 // inode and checked against its fingerprint: a generation keeps the
 // fingerprint of the length it had when first read.
-func (s *source) known(tf *tailFile, size int64) (Checkpoint, bool) {
+func (s *source) known(tf *tailFile, size int64) (checkpoint, bool) {
 	for _, cp := range s.cps.at(tf.id) {
 		if cp.Offset > size || int64(cp.FP.Len) > size || s.gens[cp.FP.key()] != nil {
 			continue
@@ -272,7 +272,7 @@ func (s *source) known(tf *tailFile, size int64) (Checkpoint, bool) {
 			return cp, true
 		}
 	}
-	return Checkpoint{}, false
+	return checkpoint{}, false
 }
 
 // close stops tailing tf.

@@ -422,7 +422,7 @@ func TestCheckpointsSaveLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Checkpoint{{FP: fp, Dev: 1, Ino: 2, Path: "/var/log/a.log", Offset: 100, Seen: now}}
+	want := []checkpoint{{FP: fp, Dev: 1, Ino: 2, Path: "/var/log/a.log", Offset: 100, Seen: now}}
 	if diff := cmp.Diff(c2.all(), want); diff != "" {
 		t.Errorf("loaded (-got +want):\n%s", diff)
 	}
