@@ -193,6 +193,7 @@ func (m *Manifest) defaultLogs(path string, l *Logs) {
 		l.Sink = &LogSink{Type: "embedded"}
 	}
 	if s := l.Sink; s != nil {
+		setString(&s.Type, "embedded")
 		if s.Type == "file" {
 			s.Path = m.resolve(path+".sink.path", s.Path)
 		}

@@ -412,7 +412,7 @@ type LogSource struct {
 
 // LogSink is where shipped logs go.
 type LogSink struct {
-	Type  string `yaml:"type"` // embedded, file, stdout, loki, elasticsearch, otlp
+	Type  string `yaml:"type"` // embedded (default), file, stdout, loki, elasticsearch, otlp
 	Path  string `yaml:"path"`
 	URL   string `yaml:"url"`
 	Index string `yaml:"index"`

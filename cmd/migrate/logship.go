@@ -19,8 +19,9 @@ import (
 
 type logshipOptions struct {
 	*rootOptions
-	App  string
-	Side string
+	App           string
+	Side          string
+	MetricsListen string
 }
 
 func newCmdLogship(root *rootOptions) *cobra.Command {
@@ -35,9 +36,11 @@ only what the sink acknowledged, so a restart resumes without losing a
 line; rotation (rename or copytruncate) and truncation are followed, and
 lines that do not parse are shipped raw with their parse error. It runs
 until SIGINT or SIGTERM, then delivers what it read and saves its
-checkpoints.`,
+checkpoints. With --metrics-listen, its counters (migrate_logship_*, lines,
+parse errors, rotations, deliveries, dead letters, checkpoint lag) are
+served on http://ADDR/metrics for Prometheus.`,
 		Example: `  migrate logship shop --side old
-  migrate logship shop --side new --data-dir /var/lib/migrate`,
+  migrate logship shop --side new --data-dir /var/lib/migrate --metrics-listen 127.0.0.1:9465`,
 		Args: exactArgs(1, "one app name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.App = args[0]
@@ -47,6 +50,7 @@ checkpoints.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.Side, "side", "", "the side whose logs to ship: old or new (required)")
+	cmd.Flags().StringVar(&opts.MetricsListen, "metrics-listen", "", "serve the shipper's metrics on http://ADDR/metrics")
 	return cmd
 }
 
@@ -70,7 +74,8 @@ func logshipRun(ctx context.Context, opts *logshipOptions) error {
 		return usageErrorf("apps.%s.logs.%s is not set: nothing to ship", opts.App, opts.Side)
 	}
 	log := opts.logger()
-	metrics, err := telemetry.NewWithOptions(prometheus.NewRegistry(), telemetry.Options{
+	reg := prometheus.NewRegistry()
+	metrics, err := telemetry.NewWithOptions(reg, telemetry.Options{
 		Statsd: m.Global.Metrics.Statsd, Prefix: m.Global.Metrics.Prefix, Logger: log,
 	})
 	if err != nil {
@@ -80,7 +85,7 @@ func logshipRun(ctx context.Context, opts *logshipOptions) error {
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
-	sink, err := logship.NewSinkFromConfig(sinkConfig(a.Logs.Sink), opts.App, opts.Side, opts.DataDir, log, metrics)
+	sink, err := logship.NewSinkFromConfig(sinkConfig(a.Logs.Sink, m.Global.Admin), opts.App, opts.Side, opts.DataDir, log, metrics)
 	if err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("apps.%s.logs.sink: %w", opts.App, err)}
 	}
@@ -93,6 +98,14 @@ func logshipRun(ctx context.Context, opts *logshipOptions) error {
 	if err != nil {
 		sink.Close()
 		return err
+	}
+	if opts.MetricsListen != "" {
+		stopMetrics, err := serveMetrics(opts.MetricsListen, reg)
+		if err != nil {
+			sink.Close()
+			return err
+		}
+		defer stopMetrics()
 	}
 	log.Info("shipping logs", "app", opts.App, "side", opts.Side, "paths", src.Paths, "sink", s.Type)
 	g, gctx := errgroup.WithContext(ctx)
@@ -124,10 +137,12 @@ func sourceConfig(app, side string, a *manifest.App, src *manifest.LogSource) (l
 	}, nil
 }
 
-// sinkConfig copies the manifest's logs.sink for the logship package.
-func sinkConfig(s *manifest.LogSink) logship.SinkConfig {
+// sinkConfig copies the manifest's logs.sink for the logship package; an
+// embedded sink reaches the admin listener of the manifest, with its token.
+func sinkConfig(s *manifest.LogSink, admin manifest.Admin) logship.SinkConfig {
 	return logship.SinkConfig{
 		Type: s.Type, Path: s.Path, URL: s.URL, Index: s.Index, Tenant: s.Tenant,
-		Headers: s.Headers, Admin: s.Admin, Timeout: s.Timeout.D(), MaxBackoff: s.MaxBackoff.D(),
+		Headers: s.Headers, Admin: s.Admin, AdminListen: admin.Listen, TokenEnv: admin.TokenEnv,
+		Timeout: s.Timeout.D(), MaxBackoff: s.MaxBackoff.D(),
 	}
 }

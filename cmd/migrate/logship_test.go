@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -178,4 +180,77 @@ func logshipStr(v any) string {
 func logshipNum(v any) float64 {
 	f, _ := v.(float64)
 	return f
+}
+
+// TestLogshipEmbeddedToServe runs the three commands a user runs: serve,
+// logship with the default (embedded) sink pointed at it by the manifest's
+// admin settings, and logs tail, which shows the shipped lines; logship's
+// counters are on --metrics-listen meanwhile.
+func TestLogshipEmbeddedToServe(t *testing.T) {
+	oldSrv, newSrv := textServer(t, "old"), textServer(t, "new")
+	listen, adminAddr, metricsAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "access.log")
+	cfg := filepath.Join(dir, "migrate.yaml")
+	data := fmt.Sprintf(`defaults:
+  listen: %s
+  admin: {listen: %s, token_env: SHOP_ADMIN_TOKEN}
+apps:
+  shop:
+    old: {backends: [%s]}
+    new: {backends: [%s]}
+    logs:
+      old: {paths: [%s], format: nginx_combined, host: old-web1}
+      sink: {batch_wait: 50ms}
+`, listen, adminAddr, oldSrv.URL, newSrv.URL, logPath)
+	if err := os.WriteFile(cfg, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SHOP_ADMIN_TOKEN", "s3cret")
+	stop := startServe(t, cfg, filepath.Join(dir, "serve-data"), adminAddr)
+	defer stop()
+
+	line := `10.0.0.1 - - [25/Nov/2026:10:00:00 +0000] "GET /users/%d HTTP/1.1" %d 12 "-" "curl"` + "\n"
+	logshipAppend(t, logPath, fmt.Sprintf(line, 1, 200)+fmt.Sprintf(line, 2, 503))
+	var metrics string
+	tail := func() string {
+		_, out, _ := runCLI(t, "--config", cfg, "logs", "tail", "shop", "--follow=false", "--side", "old")
+		return out
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var errb syncBuffer
+	cmd := newCmdRoot(&iostreams{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &errb})
+	cmd.SetArgs([]string{"--config", cfg, "--data-dir", filepath.Join(dir, "ship-data"),
+		"logship", "shop", "--side", "old", "--metrics-listen", metricsAddr})
+	errc := make(chan error, 1)
+	go func() { errc <- cmd.ExecuteContext(ctx) }()
+	deadline := time.Now().Add(15 * time.Second)
+	for strings.Count(tail(), "\n") < 2 || !strings.Contains(metrics, "migrate_logship_delivered_total") {
+		select {
+		case err := <-errc:
+			t.Fatalf("logship stopped early: %v\n%s", err, errb.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the shipped lines did not reach logs tail within 15s; tail:\n%s\nlogship:\n%s", tail(), errb.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+		if resp, err := http.Get("http://" + metricsAddr + "/metrics"); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			metrics = string(b)
+		}
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("logship: %v\n%s", err, errb.String())
+	}
+	want := "old old-web1 | " + fmt.Sprintf(line, 1, 200) + "old old-web1 | " + fmt.Sprintf(line, 2, 503)
+	if diff := cmp.Diff(tail(), want); diff != "" {
+		t.Errorf("logs tail after logship (-got +want):\n%s", diff)
+	}
+	if !strings.Contains(metrics, `migrate_logship_lines_total{app="shop",side="old"} 2`) {
+		t.Errorf("logship metrics lack 2 lines read:\n%s", metrics)
+	}
 }
