@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/migratekit/migrate/admin"
 	"github.com/migratekit/migrate/dashboards"
 	"github.com/migratekit/migrate/demo"
 )
@@ -31,7 +32,7 @@ func runCLIContext(ctx context.Context, args ...string) (code int, stdout, stder
 }
 
 // startDemo runs the demo in-process with half the clients on new and
-// returns its admin address.
+// returns its admin address once the weight is set.
 func startDemo(t *testing.T) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -48,12 +49,21 @@ func startDemo(t *testing.T) string {
 			t.Errorf("demo: %v", err)
 		}
 	})
+	var addr string
 	select {
-	case a := <-started:
-		return a
+	case addr = <-started:
 	case err := <-done:
 		t.Fatalf("demo: %v", err)
 	}
+	// The demo sets the weight right after it starts.
+	c := &admin.Client{BaseURL: addr}
+	for range 200 {
+		if st, err := c.App(context.Background(), demo.App); err == nil && st.Weight == 50 {
+			return addr
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the demo's weight never reached 50")
 	return ""
 }
 
