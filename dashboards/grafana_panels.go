@@ -23,14 +23,18 @@ type pairedPanel struct {
 	// SoftMax keeps a flat line from filling the panel (0: none).
 	SoftMax float64
 	Queries []sideQuery
+	// Optional panels draw series that exist only where their feature
+	// runs (shipped logs, DNS checks, the fallback).
+	Optional bool
 }
 
 // appPanel is one panel about the whole app.
 type appPanel struct {
-	Title   string
-	Unit    string
-	Max     float64 // 0: none
-	Queries []sideQuery
+	Title    string
+	Unit     string
+	Max      float64 // 0: none
+	Queries  []sideQuery
+	Optional bool
 }
 
 const (
@@ -38,6 +42,7 @@ const (
 	buckets  = `migrate_proxy_request_duration_seconds_bucket{app="$app",side="%[1]s"}`
 	pairs    = `migrate_shadow_pairs_total{app="$app",outcome=~"match|diff|noise"}`
 	diffs    = `migrate_shadow_pairs_total{app="$app",outcome="diff"}`
+	logReqs  = `migrate_logs_requests_total{app="$app",side="%[1]s"}`
 )
 
 func rate(series string) string { return "rate(" + series + "[$__rate_interval])" }
@@ -58,6 +63,9 @@ var sidePanels = []pairedPanel{
 	{Title: "Answers/s by status class", Unit: "reqps", Queries: []sideQuery{
 		{Legend: "%[1]s {{code_class}}", Expr: "sum by (code_class) (" + rate(requests) + ")"},
 	}},
+	{Title: "Log error rate (5xx in the access logs)", Unit: "percentunit", SoftMax: 0.01, Optional: true, Queries: []sideQuery{
+		{Legend: "%[1]s logs 5xx", Expr: "sum(" + rate(strings.Replace(logReqs, `"}`, `",code_class="5xx"}`, 1)) + ") / sum(" + rate(logReqs) + ")"},
+	}},
 }
 
 var appPanels = []appPanel{
@@ -69,6 +77,16 @@ var appPanels = []appPanel{
 	}},
 	{Title: "Diff rate by endpoint", Unit: "percentunit", Queries: []sideQuery{
 		{Legend: "{{endpoint}}", Expr: "sum by (endpoint) (" + rate(diffs) + ") / sum by (endpoint) (" + rate(pairs) + ")"},
+	}},
+	{Title: "DNS propagated", Unit: "percentunit", Max: 1, Optional: true, Queries: []sideQuery{
+		{Legend: "{{record}}", Expr: `max by (record) (migrate_dns_propagated_ratio{app="$app"})`},
+	}},
+	{Title: "DNS ETA", Unit: "s", Optional: true, Queries: []sideQuery{
+		{Legend: "{{record}}", Expr: `max by (record) (migrate_dns_eta_seconds{app="$app"})`},
+	}},
+	{Title: "Fallback stragglers (old host)", Unit: "short", Optional: true, Queries: []sideQuery{
+		{Legend: "clients, last hour", Expr: `sum(migrate_fallback_clients{app="$app"})`},
+		{Legend: "requests/min", Expr: `sum(migrate_fallback_requests_per_minute{app="$app"})`},
 	}},
 }
 
@@ -91,6 +109,9 @@ type Query struct {
 	// Legend names the series in the panel.
 	Legend string
 	Expr   string
+	// Optional says the series exist only where their feature runs
+	// (shipped logs, DNS checks, the fallback).
+	Optional bool
 }
 
 // GrafanaQueries lists every expression of the Grafana dashboard, with
@@ -100,13 +121,13 @@ func GrafanaQueries() []Query {
 	for _, p := range sidePanels {
 		for _, side := range sides {
 			for _, q := range p.Queries {
-				out = append(out, Query{Panel: p.Title, Side: side, Legend: fmt.Sprintf(q.Legend, side), Expr: fmt.Sprintf(q.Expr, side)})
+				out = append(out, Query{Panel: p.Title, Side: side, Legend: fmt.Sprintf(q.Legend, side), Expr: fmt.Sprintf(q.Expr, side), Optional: p.Optional})
 			}
 		}
 	}
 	for _, p := range appPanels {
 		for _, q := range p.Queries {
-			out = append(out, Query{Panel: p.Title, Legend: q.Legend, Expr: q.Expr})
+			out = append(out, Query{Panel: p.Title, Legend: q.Legend, Expr: q.Expr, Optional: p.Optional})
 		}
 	}
 	for _, a := range annotations {

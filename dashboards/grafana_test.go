@@ -5,10 +5,14 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/migratekit/migrate/telemetry"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -153,5 +157,35 @@ func TestGrafanaRefusesABadApp(t *testing.T) {
 		if _, err := Grafana(GrafanaOptions{App: app}); err == nil || !strings.Contains(err.Error(), "is not an app name") {
 			t.Errorf("app %q: err %v", app, err)
 		}
+	}
+}
+
+var seriesName = regexp.MustCompile(`migrate_[a-z_]+`)
+
+// TestGrafanaSeriesExist: every series the Grafana dashboard reads is one
+// package telemetry registers (a registry refuses a second collector of
+// the same name), so a renamed series breaks this test, not a user's
+// dashboard.
+func TestGrafanaSeriesExist(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	if _, err := telemetry.New(reg); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, q := range GrafanaQueries() {
+		for _, name := range seriesName.FindAllString(q.Expr, -1) {
+			name = strings.TrimSuffix(name, "_bucket")
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			probe := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: "probe"})
+			if err := reg.Register(probe); err == nil {
+				t.Errorf("%s (panel %s) is not a series package telemetry registers", name, q.Panel)
+			}
+		}
+	}
+	if len(seen) < 8 {
+		t.Errorf("only %d series names found in the queries: %v", len(seen), seen)
 	}
 }
