@@ -154,6 +154,8 @@ func TestBrowserDashboard(t *testing.T) {
 		{"canvases per column", `String(document.querySelectorAll('.side[data-side="old"] canvas').length === document.querySelectorAll('.side[data-side="new"] canvas').length && document.querySelectorAll('.side[data-side="old"] canvas').length >= 4)`, "true"},
 		{"shared axes", `String(['rps','lat'].every((p) => { const c = window.migrateDashboard.charts; return c['old-' + p].scales.y.max === c['new-' + p].scales.y.max; }))`, "true"},
 		{"top of the diff table", `document.querySelector('#diff-table tbody tr').dataset.endpoint`, demo.RegressedEndpoint},
+		// The demo ships no logs, checks no DNS and runs no fallback.
+		{"optional sections hidden", `String(document.querySelector('#dns').hidden && document.querySelector('#fallback').hidden && !document.querySelector('[data-panel="log"]'))`, "true"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

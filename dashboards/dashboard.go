@@ -71,6 +71,7 @@ type Dashboard struct {
 	prevLogs  map[[2]string]LogCounts
 	prevAt    time.Time
 	lastErr   string
+	seen      Sections // optional sections whose series were seen
 }
 
 // New builds a dashboard; it samples nothing until Run.

@@ -131,7 +131,7 @@ func (dnsStub) DNSStatus(ctx context.Context, app string) (DNSStatus, bool) {
 type fallbackStub struct{}
 
 func (fallbackStub) FallbackStatus(ctx context.Context, app string) (FallbackStatus, bool) {
-	return FallbackStatus{Stragglers: 7, Requests: 30, Window: time.Minute}, true
+	return FallbackStatus{Clients: 7, RequestsPerMinute: 30}, true
 }
 
 type logStub struct{ lines, errors uint64 }
@@ -162,7 +162,7 @@ func TestOptionalSections(t *testing.T) {
 		if a.DNS == nil || a.DNS.Records[0].Propagated != .5 {
 			t.Errorf("dns %+v", a.DNS)
 		}
-		if a.Fallback == nil || a.Fallback.Stragglers != 7 {
+		if a.Fallback == nil || a.Fallback.Clients != 7 {
 			t.Errorf("fallback %+v", a.Fallback)
 		}
 		if r := a.Point.New.LogErrorRate; r == nil || *r != .25 {
@@ -180,5 +180,44 @@ func TestOptionalSections(t *testing.T) {
 func TestNewNeedsASource(t *testing.T) {
 	if _, err := New(Options{}); err == nil {
 		t.Error("New without a source: no error")
+	}
+}
+
+// TestSectionsFromSeries: without providers, the optional sections come
+// from the series the logship, dnscheck and fallback parts export when
+// they run in the instance.
+func TestSectionsFromSeries(t *testing.T) {
+	src := newFakeSource(t, "shop")
+	d, fc := newTestDashboard(t, src, Options{})
+	ctx := context.Background()
+	logs := src.metrics.Logs("shop", "new")
+	logs.Request(200, time.Millisecond, true)
+	d.Sample(ctx)
+	for range 30 {
+		logs.Request(200, time.Millisecond, true)
+	}
+	for range 10 {
+		logs.Request(503, time.Millisecond, true)
+	}
+	src.metrics.DNSRecord("shop", "shop.example.com/A", 0.75, 1, 120)
+	src.metrics.Fallback("shop").Arrivals(12, 40, 0)
+	fc.Advance(time.Second)
+	a := d.Sample(ctx).Apps[0]
+	if r := a.Point.New.LogErrorRate; r == nil || *r != 0.25 {
+		t.Errorf("new log error rate %v, want 0.25 (10 of 40 records)", r)
+	}
+	if a.Point.Old.LogErrorRate != nil {
+		t.Errorf("old log error rate %v: its logs are not shipped", *a.Point.Old.LogErrorRate)
+	}
+	want := &DNSStatus{Records: []DNSRecord{{Name: "shop.example.com", Type: "A", Propagated: 0.75,
+		ETA: fc.Now().Add(2 * time.Minute), Resolvers: []ResolverStatus{}}}}
+	if diff := cmp.Diff(a.DNS, want); diff != "" {
+		t.Errorf("dns (-got +want):\n%s", diff)
+	}
+	if diff := cmp.Diff(a.Fallback, &FallbackStatus{Clients: 40, RequestsPerMinute: 12}); diff != "" {
+		t.Errorf("fallback (-got +want):\n%s", diff)
+	}
+	if got, want := d.History().Sections, (Sections{DNS: true, Fallback: true, Logs: true}); got != want {
+		t.Errorf("sections %+v, want %+v", got, want)
 	}
 }

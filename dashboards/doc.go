@@ -14,8 +14,14 @@
 // pages. The sources are Local (in the process that serves the apps) and
 // Remote (a running instance's admin API, for `migrate dashboard`).
 //
-// Sections fed by other parts are optional: Options.DNS, Options.Fallback
-// and Options.Logs each add a panel when set and hide it when nil.
+// Sections fed by other parts are optional and hidden until there is
+// something to show: the log error rate, the DNS panel and the fallback's
+// stragglers appear when the instance exports their series
+// (migrate_logs_requests_total, migrate_dns_propagated_ratio and
+// migrate_dns_eta_seconds, migrate_fallback_clients and
+// migrate_fallback_requests_per_minute), or when Options.Logs,
+// Options.DNS or Options.Fallback provide them (a provider wins; the DNS
+// provider adds each resolver's answer).
 //
 // Grafana builds the Grafana dashboard JSON (see grafana.go).
 //

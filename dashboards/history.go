@@ -50,7 +50,8 @@ type History struct {
 	Latest     Frame              `json:"latest"`
 	Apps       map[string]*Series `json:"apps"`
 	Events     []state.Event      `json:"events"`
-	// Sections says which optional panels this instance feeds.
+	// Sections says which optional panels this instance feeds: those with a
+	// provider, and those whose series it has seen.
 	Sections Sections `json:"sections"`
 }
 
@@ -100,7 +101,11 @@ func (d *Dashboard) History() History {
 	h := History{
 		Seq: d.seq, IntervalMs: d.opts.Interval.Milliseconds(), Latest: d.latest,
 		Apps: make(map[string]*Series, len(d.hist)), Events: slices.Clone(d.events),
-		Sections: Sections{DNS: d.opts.DNS != nil, Fallback: d.opts.Fallback != nil, Logs: d.opts.Logs != nil},
+		Sections: Sections{
+			DNS:      d.opts.DNS != nil || d.seen.DNS,
+			Fallback: d.opts.Fallback != nil || d.seen.Fallback,
+			Logs:     d.opts.Logs != nil || d.seen.Logs,
+		},
 	}
 	if h.Events == nil {
 		h.Events = []state.Event{}
@@ -135,10 +140,15 @@ func (d *Dashboard) record(now time.Time, apps []admin.AppStatus, cur counters, 
 			App: a.App, Weight: a.Weight, Phase: a.Phase, Verdict: a.Verdict, Plan: a.Plan,
 			Backends: a.Backends, Totals: a.Sides, Diffs: d.diffs[a.App],
 		}
-		if cur != nil {
-			af.Point = point(cur[a.App], d.prevOf(a.App), secs)
+		if c := cur[a.App]; c != nil {
+			af.Point = point(c, d.prevOf(a.App), secs)
+			af.DNS = c.dnsStatus(now)
+			af.Fallback = c.fallback
 		}
-		sections[a.App].apply(&af, d.prevLogs, secs)
+		sections[a.App].apply(&af, d.prevLogs)
+		d.seen.DNS = d.seen.DNS || af.DNS != nil
+		d.seen.Fallback = d.seen.Fallback || af.Fallback != nil
+		d.seen.Logs = d.seen.Logs || af.Point.Old.LogErrorRate != nil || af.Point.New.LogErrorRate != nil
 		r := d.hist[a.App]
 		if r == nil {
 			r = newRing(int(d.opts.History / d.opts.Interval))

@@ -105,12 +105,11 @@ type ResolverStatus struct {
 
 // FallbackStatus is what the old host's fallback proxy sees.
 type FallbackStatus struct {
-	// Stragglers are the distinct clients that still reached the old host
-	// over the fallback's window; Requests their requests.
-	Stragglers uint64 `json:"stragglers"`
-	Requests   uint64 `json:"requests"`
-	// Window is the span the counts cover.
-	Window time.Duration `json:"window"`
+	// Clients are the distinct clients that reached the old host over the
+	// last hour (an estimate).
+	Clients uint64 `json:"clients"`
+	// RequestsPerMinute reached it over the last minute.
+	RequestsPerMinute float64 `json:"requests_per_minute"`
 }
 
 // LogCounts are a side's log lines since its shipper started: all of them

@@ -1,8 +1,12 @@
 package dashboards
 
 import (
+	"maps"
 	"math"
+	"slices"
 	"sort"
+	"strings"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 
@@ -11,9 +15,14 @@ import (
 
 // The series the dashboard reads, as package telemetry exports them.
 const (
-	seriesRequests = "migrate_proxy_requests_total"
-	seriesDuration = "migrate_proxy_request_duration_seconds"
-	seriesPairs    = "migrate_shadow_pairs_total"
+	seriesRequests    = "migrate_proxy_requests_total"
+	seriesDuration    = "migrate_proxy_request_duration_seconds"
+	seriesPairs       = "migrate_shadow_pairs_total"
+	seriesLogRequests = "migrate_logs_requests_total"
+	seriesDNSRatio    = "migrate_dns_propagated_ratio"
+	seriesDNSETA      = "migrate_dns_eta_seconds"
+	seriesFbClients   = "migrate_fallback_clients"
+	seriesFbRPM       = "migrate_fallback_requests_per_minute"
 )
 
 // counters are the cumulative values of one gather, by app: everything the
@@ -24,6 +33,21 @@ type appCounters struct {
 	sides [2]sideCounters // old, new
 	pairs float64         // compared shadow pairs (match, diff, noise)
 	diffs float64         // pairs with outcome diff
+
+	// What other parts export, when this instance runs them: the access
+	// records of the shipped logs, the DNS checks, the fallback.
+	logs     [2]logCounters
+	dns      map[string]*dnsGauges // by record ("name/TYPE")
+	fallback *FallbackStatus
+}
+
+type logCounters struct {
+	seen          bool
+	total, errors float64 // access records, and those with a 5xx status
+}
+
+type dnsGauges struct {
+	propagated, eta float64
 }
 
 type sideCounters struct {
@@ -68,6 +92,40 @@ func readCounters(mfs []*dto.MetricFamily) counters {
 			case seriesDuration:
 				if i := sideIndex(l["side"]); i >= 0 {
 					app(l["app"]).sides[i].addHistogram(m.GetHistogram())
+				}
+			case seriesLogRequests:
+				if i := sideIndex(l["side"]); i >= 0 {
+					lc := &app(l["app"]).logs[i]
+					v := m.GetCounter().GetValue()
+					lc.seen, lc.total = true, lc.total+v
+					if l["code_class"] == "5xx" {
+						lc.errors += v
+					}
+				}
+			case seriesDNSRatio, seriesDNSETA:
+				a := app(l["app"])
+				if a.dns == nil {
+					a.dns = map[string]*dnsGauges{}
+				}
+				g := a.dns[l["record"]]
+				if g == nil {
+					g = &dnsGauges{}
+					a.dns[l["record"]] = g
+				}
+				if mf.GetName() == seriesDNSRatio {
+					g.propagated = m.GetGauge().GetValue()
+				} else {
+					g.eta = m.GetGauge().GetValue()
+				}
+			case seriesFbClients, seriesFbRPM:
+				a := app(l["app"])
+				if a.fallback == nil {
+					a.fallback = &FallbackStatus{}
+				}
+				if mf.GetName() == seriesFbClients {
+					a.fallback.Clients = uint64(m.GetGauge().GetValue())
+				} else {
+					a.fallback.RequestsPerMinute = m.GetGauge().GetValue()
 				}
 			case seriesPairs:
 				a := app(l["app"])
@@ -140,12 +198,47 @@ func point(cur, prev *appCounters, secs float64) Point {
 	}
 	p.Old = sidePoint(&cur.sides[0], &prev.sides[0], secs)
 	p.New = sidePoint(&cur.sides[1], &prev.sides[1], secs)
+	p.Old.LogErrorRate = logErrorRate(cur.logs[0], prev.logs[0])
+	p.New.LogErrorRate = logErrorRate(cur.logs[1], prev.logs[1])
 	pairs, diffs := delta(cur.pairs, prev.pairs), delta(cur.diffs, prev.diffs)
 	p.Pairs = pairs / secs
 	if pairs > 0 {
 		p.DiffRate = diffs / pairs
 	}
 	return p
+}
+
+// logErrorRate is the share of 5xx among the access records shipped since
+// the previous gather; nil when the side's logs are not shipped here.
+func logErrorRate(cur, prev logCounters) *float64 {
+	if !cur.seen {
+		return nil
+	}
+	rate := 0.0
+	if total := delta(cur.total, prev.total); total > 0 {
+		rate = delta(cur.errors, prev.errors) / total
+	}
+	return &rate
+}
+
+// dnsStatus is the DNS panel from the dnscheck series: per record, the
+// propagated share and the ETA (no per-resolver detail: that needs a
+// DNSProvider).
+func (a *appCounters) dnsStatus(now time.Time) *DNSStatus {
+	if a == nil || len(a.dns) == 0 {
+		return nil
+	}
+	st := &DNSStatus{Records: []DNSRecord{}}
+	for _, rec := range slices.Sorted(maps.Keys(a.dns)) {
+		g := a.dns[rec]
+		name, typ, _ := strings.Cut(rec, "/")
+		r := DNSRecord{Name: name, Type: typ, Propagated: g.propagated, Resolvers: []ResolverStatus{}}
+		if g.eta > 0 {
+			r.ETA = now.Add(time.Duration(g.eta * float64(time.Second)))
+		}
+		st.Records = append(st.Records, r)
+	}
+	return st
 }
 
 func sidePoint(cur, prev *sideCounters, secs float64) SidePoint {

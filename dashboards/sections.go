@@ -46,8 +46,15 @@ func (d *Dashboard) sections(ctx context.Context, apps []admin.AppStatus) map[st
 
 // apply puts the sections into af; the log error rate is the share of
 // error lines among the lines since the previous frame (prev, updated).
-func (s appSections) apply(af *AppFrame, prev map[[2]string]LogCounts, secs float64) {
-	af.DNS, af.Fallback = s.dns, s.fallback
+// What a provider gives wins over what the series say (point, already in
+// af).
+func (s appSections) apply(af *AppFrame, prev map[[2]string]LogCounts) {
+	if s.dns != nil {
+		af.DNS = s.dns
+	}
+	if s.fallback != nil {
+		af.Fallback = s.fallback
+	}
 	points := [2]*SidePoint{&af.Point.Old, &af.Point.New}
 	for i, c := range s.logs {
 		if c == nil {

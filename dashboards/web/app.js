@@ -360,8 +360,9 @@
     sec.hidden = !st.hist.sections.fallback || !a.fallback;
     if (sec.hidden) return;
     const f = a.fallback;
-    $('.body', sec).replaceChildren(h('p', null, h('strong', null, String(f.stragglers)),
-      ` clients still reach the old host (${f.requests} requests over the last ${Math.round(f.window / 1e9)} s)`));
+    $('.body', sec).replaceChildren(h('p', null, h('strong', null, String(f.clients)),
+      ' distinct clients reached the old host over the last hour; ',
+      h('strong', null, num(f.requests_per_minute)), ' requests in the last minute.'));
   }
 
   // --- diffs ------------------------------------------------------------
