@@ -5,10 +5,7 @@
 (() => {
   const MAX_POINTS = 900;
   const SIDES = ['old', 'new'];
-  const pct = (v) => (v == null ? '–' : (v * 100).toFixed(2) + '%');
-  const ms = (v) => (v == null ? '–' : v.toFixed(1) + ' ms');
-  const pctAxis = (v) => +(v * 100).toFixed(2) + '%';
-  const num = (v) => (v == null ? '–' : v >= 100 ? v.toFixed(0) : v.toFixed(1));
+  const { pct, pctAxis, num, ms, $, h, cssVar, timeText, renderBody } = window.migrateUI;
 
   // The panels of each column; both columns draw the same ones on a
   // shared y axis.
@@ -39,24 +36,6 @@
     detail: null, // endpoint shown in the detail view
     es: null,
   };
-
-  const $ = (sel, root = document) => root.querySelector(sel);
-  function h(tag, attrs, ...kids) {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v == null) continue;
-      if (k === 'class') e.className = v;
-      else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
-      else e.setAttribute(k, v);
-    }
-    for (const kid of kids.flat()) {
-      if (kid == null) continue;
-      e.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
-    }
-    return e;
-  }
-  const cssVar = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
-  const timeText = (t) => new Date(t).toLocaleTimeString();
 
   // --- data -------------------------------------------------------------
 
@@ -240,7 +219,7 @@
           legend: { show: true },
           cursor: { sync: { key: 'migrate-' + p.id } },
           scales: { x: { time: true }, y: { range: (u, min, max) => [0, sharedMax(p, max)] } },
-          axes: [{ ...axis }, { ...axis, size: 64, values: (u, vals) => vals.map((v) => (p.axis || p.fmt)(v)) }],
+          axes: [{ ...axis, space: 90, values: (u, vals) => vals.map((v) => new Date(v * 1000).toLocaleTimeString()) }, { ...axis, size: 64, values: (u, vals) => vals.map((v) => (p.axis || p.fmt)(v)) }],
           series: [{}, ...p.series.map((s) => ({
             label: s.label, stroke: cssVar(s.color), width: 1.5, value: (u, v) => p.fmt(v), spanGaps: true,
           }))],
@@ -457,32 +436,6 @@
     } catch {
       window.prompt('Copy the curl command:', text);
     }
-  }
-
-  // renderBody pretty-prints a JSON body into pre, marking the values at
-  // the differing JSON Pointers; any other body is shown as it is.
-  function renderBody(pre, text, paths) {
-    let v;
-    try { v = JSON.parse(text); } catch { pre.append(text); return; }
-    const esc = (k) => String(k).replace(/~/g, '~0').replace(/\//g, '~1');
-    const walk = (val, ptr, indent, parent) => {
-      const target = paths.has(ptr) ? h('mark', { class: 'diff', title: ptr }) : parent;
-      if (target !== parent) parent.append(target);
-      if (Array.isArray(val) || (val && typeof val === 'object')) {
-        const arr = Array.isArray(val);
-        const entries = arr ? val.map((x, i) => [i, x]) : Object.entries(val);
-        target.append(arr ? '[' : '{');
-        entries.forEach(([k, x], i) => {
-          target.append('\n' + indent + '  ' + (arr ? '' : JSON.stringify(k) + ': '));
-          walk(x, ptr + '/' + esc(k), indent + '  ', target);
-          if (i < entries.length - 1) target.append(',');
-        });
-        target.append((entries.length ? '\n' + indent : '') + (arr ? ']' : '}'));
-      } else {
-        target.append(JSON.stringify(val));
-      }
-    };
-    walk(v, '', '', pre);
   }
 
   // --- actions ----------------------------------------------------------
