@@ -154,7 +154,11 @@ func (d *Dashboard) record(now time.Time, apps []admin.AppStatus, cur counters, 
 			r = newRing(int(d.opts.History / d.opts.Interval))
 			d.hist[a.App] = r
 		}
-		r.add(f.At, af.Point)
+		// The first gather has nothing to subtract: its zeros are no
+		// point of the charts.
+		if cur != nil && d.prev != nil {
+			r.add(f.At, af.Point)
+		}
 		f.Apps = append(f.Apps, af)
 	}
 	if cur != nil {
