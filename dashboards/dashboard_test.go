@@ -2,6 +2,8 @@ package dashboards
 
 import (
 	"context"
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,6 +69,9 @@ func TestHistoryIsBounded(t *testing.T) {
 	}
 	if got, want := len(s.Old.Classes[1]), 5; got != want {
 		t.Errorf("2xx column has %d points, want %d", got, want)
+	}
+	if got := string(mustJSON(t, newSeries())); strings.Contains(got, "null") {
+		t.Errorf("an empty series has null columns: %s", got)
 	}
 	if h.Seq != 12 {
 		t.Errorf("seq %d, want 12", h.Seq)
@@ -220,4 +225,13 @@ func TestSectionsFromSeries(t *testing.T) {
 	if got, want := d.History().Sections, (Sections{DNS: true, Fallback: true, Logs: true}); got != want {
 		t.Errorf("sections %+v, want %+v", got, want)
 	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

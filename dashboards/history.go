@@ -82,6 +82,19 @@ type SideSeries struct {
 	LogErrorRate []*float64   `json:"log_error_rate"`
 }
 
+// newSeries has every column empty, none null.
+func newSeries() *Series {
+	s := &Series{T: []int64{}, Pairs: []float64{}, DiffRate: []float64{}}
+	for _, side := range []*SideSeries{&s.Old, &s.New} {
+		side.RPS, side.ErrorRate, side.P50Ms, side.P95Ms, side.P99Ms = []float64{}, []float64{}, []float64{}, []float64{}, []float64{}
+		for i := range side.Classes {
+			side.Classes[i] = []float64{}
+		}
+		side.LogErrorRate = []*float64{}
+	}
+	return s
+}
+
 func (s *SideSeries) add(p SidePoint) {
 	s.RPS = append(s.RPS, p.RPS)
 	s.ErrorRate = append(s.ErrorRate, p.ErrorRate)
@@ -111,7 +124,7 @@ func (d *Dashboard) History() History {
 		h.Events = []state.Event{}
 	}
 	for app, r := range d.hist {
-		s := &Series{}
+		s := newSeries()
 		r.each(func(at int64, p Point) {
 			s.T = append(s.T, at)
 			s.Old.add(p.Old)

@@ -101,7 +101,9 @@
       conn.className = f.error ? 'conn down' : 'conn live';
       applyFrame(f);
     });
-    es.addEventListener('resync', () => { loadHistory().catch(showError); });
+    es.addEventListener('resync', () => {
+      loadHistory().catch((err) => { console.error('resyncing:', err); showError(err); });
+    });
   }
 
   function showError(err) {
@@ -505,5 +507,9 @@
     return u ? u.data[0].length : 0;
   } };
 
-  loadHistory().then(connect).catch((err) => { showError(err); setTimeout(() => location.reload(), 5000); });
+  loadHistory().then(connect).catch((err) => {
+    console.error('loading the dashboard:', err);
+    showError(err);
+    setTimeout(() => location.reload(), 5000);
+  });
 })();
