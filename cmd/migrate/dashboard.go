@@ -113,7 +113,11 @@ func newCmdDashboards(root *rootOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dashboards",
 		Short: "Export the side-by-side dashboards for other tools",
-		Args:  exactArgs(0, "a subcommand (grafana)"),
+		Long: `dashboards exports the side-by-side dashboards for other tools; grafana
+writes a Grafana dashboard. The web dashboard itself is served by every
+running migrate at /dashboard/ (and by migrate dashboard).`,
+		Example: `  migrate dashboards grafana shop > shop-dashboard.json`,
+		Args:    exactArgs(0, "a subcommand (grafana)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return usageErrorf("%s needs a subcommand: grafana; see --help", cmd.CommandPath())
 		},
