@@ -18,16 +18,16 @@ import (
 
 // startDemo runs the demo in-process with half the clients on new, so
 // that both sides serve and old's traffic is mirrored and diffed, and
-// returns its admin URL. The demo stops when the test ends.
-func startDemo(t *testing.T) string {
+// returns its admin URL and token. The demo stops when the test ends.
+func startDemo(t *testing.T) (adminURL, token string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan string, 1)
+	started := make(chan [2]string, 1)
 	done := make(chan error, 1)
 	go func() {
 		_, err := demo.Run(ctx, demo.Options{
 			Duration: 5 * time.Minute, Plan: []int{50}, Rate: 200,
-			Started: func(_, adminURL, _ string) { started <- adminURL },
+			Started: func(_, adminURL, token string) { started <- [2]string{adminURL, token} },
 		})
 		done <- err
 	}()
@@ -38,14 +38,14 @@ func startDemo(t *testing.T) string {
 		}
 	})
 	select {
-	case u := <-started:
-		return u
+	case s := <-started:
+		return s[0], s[1]
 	case err := <-done:
 		t.Fatalf("demo did not start: %v", err)
 	case <-time.After(30 * time.Second):
 		t.Fatal("demo did not start within 30s")
 	}
-	return ""
+	return "", ""
 }
 
 // browser starts Debian's chromium headless with its own profile; the
@@ -125,7 +125,7 @@ func artefactDir(t *testing.T) string {
 // top of the diff table, its detail naming the differing field, a page
 // that fits a phone and follows dark mode, and no console error.
 func TestBrowserDashboard(t *testing.T) {
-	adminURL := startDemo(t)
+	adminURL, token := startDemo(t)
 	ctx, errs := browser(t)
 	dir := artefactDir(t)
 	poll := func(name, expr string) {
@@ -193,6 +193,26 @@ func TestBrowserDashboard(t *testing.T) {
 		}
 	})
 	screenshot(t, ctx, filepath.Join(dir, "dashboard-1280.png"))
+
+	t.Run("set weight with the token", func(t *testing.T) {
+		err := chromedp.Do(ctx,
+			// One step, so that no frame resets the field in between.
+			chromedp.Evaluate[chromedp.Void](`document.querySelector('#weight-input').value = '60'; document.querySelector('#actions').requestSubmit()`),
+			chromedp.WaitVisible(chromedp.CSS(`#confirm input[name="token"]`)),
+			chromedp.SendKeys(chromedp.CSS(`#confirm input[name="token"]`), token),
+			chromedp.Click(chromedp.CSS(`#confirm button[value="ok"]`)),
+			chromedp.Poll[chromedp.Void](`document.querySelector('#cutover .action-result').textContent.includes('at 60% on new')`, chromedp.WithPollingTimeout(10*time.Second)),
+			chromedp.Poll[chromedp.Void](`document.querySelector('#cutover .weight-text').textContent.startsWith('60%')`, chromedp.WithPollingTimeout(10*time.Second)),
+		)
+		if err != nil {
+			msg, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#cutover .action-result').textContent`))
+			t.Fatalf("setting the weight from the page: %v (page says %q)", err, msg)
+		}
+		kept, err := chromedp.Run(ctx, chromedp.Evaluate[string](`sessionStorage.getItem('migrate-admin-token')`))
+		if err != nil || kept != token {
+			t.Errorf("token kept in sessionStorage: %q, %v", kept, err)
+		}
+	})
 
 	t.Run("phone width", func(t *testing.T) {
 		err := chromedp.Do(ctx,
