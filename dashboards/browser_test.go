@@ -16,17 +16,18 @@ import (
 	"github.com/migratekit/migrate/demo"
 )
 
-// startDemo runs the demo in-process with half the clients on new, so
-// that both sides serve and old's traffic is mirrored and diffed, and
-// returns its admin URL and token. The demo stops when the test ends.
-func startDemo(t *testing.T) (adminURL, token string) {
+// startDemo runs the demo in-process, with the weight at plan's step when
+// given (50: both sides serve and old's traffic is mirrored and diffed),
+// else in the shadow phase, and returns its admin URL and token. The demo
+// stops when the test ends.
+func startDemo(t *testing.T, plan ...int) (adminURL, token string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan [2]string, 1)
 	done := make(chan error, 1)
 	go func() {
 		_, err := demo.Run(ctx, demo.Options{
-			Duration: 5 * time.Minute, Plan: []int{50}, Rate: 200,
+			Duration: 5 * time.Minute, Plan: plan, Rate: 200,
 			Started: func(_, adminURL, token string) { started <- [2]string{adminURL, token} },
 		})
 		done <- err
@@ -125,7 +126,7 @@ func artefactDir(t *testing.T) string {
 // top of the diff table, its detail naming the differing field, a page
 // that fits a phone and follows dark mode, and no console error.
 func TestBrowserDashboard(t *testing.T) {
-	adminURL, token := startDemo(t)
+	adminURL, token := startDemo(t, 50)
 	ctx, errs := browser(t)
 	dir := artefactDir(t)
 	poll := func(name, expr string) {
@@ -267,4 +268,26 @@ func screenshot(t *testing.T, ctx context.Context, path string) {
 		return
 	}
 	t.Logf("screenshot: %s", path)
+}
+
+// TestBrowserShadowPhase: in the shadow phase new serves no client, and
+// its column charts the requests mirrored to it.
+func TestBrowserShadowPhase(t *testing.T) {
+	adminURL, _ := startDemo(t)
+	ctx, errs := browser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(adminURL+"/dashboard/")); err != nil {
+		t.Fatalf("opening the dashboard: %v", err)
+	}
+	expr := `(() => {
+		const u = window.migrateDashboard && window.migrateDashboard.charts['new-rps'];
+		return !!u && u.data[1].filter((v) => v > 0).length >= 3 &&
+			document.querySelector('.side[data-side="new"] .side-note').textContent.includes('mirrored');
+	})()`
+	if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(40*time.Second))); err != nil {
+		t.Fatalf("the new column does not chart the mirrored requests: %v; console: %v", err, errs.all())
+	}
+	screenshot(t, ctx, filepath.Join(artefactDir(t), "dashboard-shadow.png"))
+	if msgs := errs.all(); len(msgs) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(msgs, "\n"))
+	}
 }

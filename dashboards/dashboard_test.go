@@ -235,3 +235,28 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// TestShadowPhaseShowsMirroredTraffic: when new serves no client and
+// requests are mirrored to it, its column shows them.
+func TestShadowPhaseShowsMirroredTraffic(t *testing.T) {
+	src := newFakeSource(t, "shop")
+	d, fc := newTestDashboard(t, src, Options{})
+	ctx := context.Background()
+	sh := src.metrics.Shadow("shop")
+	d.Sample(ctx)
+	src.requests("shop", "old", 40, 200, 3*time.Millisecond)
+	for range 36 {
+		sh.Pair("/a", "match")
+		sh.Latency("/a", 30*time.Millisecond, 3*time.Millisecond)
+	}
+	for range 4 {
+		sh.Pair("/a", "shadow_error")
+	}
+	sh.Pair("/a", "skipped_unsafe") // never reached new
+	fc.Advance(2 * time.Second)
+	got := d.Sample(ctx).Apps[0].Point.New
+	want := SidePoint{RPS: 20, ErrorRate: 0.1, P50Ms: 37.5, P95Ms: 48.75, P99Ms: 49.75, Mirrored: true}
+	if diff := cmp.Diff(got, want, cmpopts.EquateApprox(0, 1e-9)); diff != "" {
+		t.Errorf("new side (-got +want):\n%s", diff)
+	}
+}

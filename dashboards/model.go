@@ -65,6 +65,11 @@ type SidePoint struct {
 	// LogErrorRate is the share of log lines that are errors (Options.Logs);
 	// nil without logs.
 	LogErrorRate *float64 `json:"log_error_rate,omitempty"`
+	// Mirrored says the side served no client this second and the point
+	// is the requests mirrored to it (the shadow phase): ErrorRate is then
+	// the share that got no answer (shadow_error, shadow_timeout), and
+	// Classes are unknown (zero).
+	Mirrored bool `json:"mirrored,omitempty"`
 }
 
 // EndpointRow is one line of the diff table.

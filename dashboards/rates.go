@@ -18,6 +18,7 @@ const (
 	seriesRequests    = "migrate_proxy_requests_total"
 	seriesDuration    = "migrate_proxy_request_duration_seconds"
 	seriesPairs       = "migrate_shadow_pairs_total"
+	seriesMirror      = "migrate_shadow_mirror_duration_seconds"
 	seriesLogRequests = "migrate_logs_requests_total"
 	seriesDNSRatio    = "migrate_dns_propagated_ratio"
 	seriesDNSETA      = "migrate_dns_eta_seconds"
@@ -33,6 +34,12 @@ type appCounters struct {
 	sides [2]sideCounters // old, new
 	pairs float64         // compared shadow pairs (match, diff, noise)
 	diffs float64         // pairs with outcome diff
+
+	// The mirrored side's answers: how many reached it (compared, or
+	// failed: shadow_error, shadow_timeout), the failures, and their
+	// latency over every endpoint.
+	mirrored, mirrorFailed float64
+	mirror                 sideCounters
 
 	// What other parts export, when this instance runs them: the access
 	// records of the shipped logs, the DNS checks, the fallback.
@@ -127,14 +134,21 @@ func readCounters(mfs []*dto.MetricFamily) counters {
 				} else {
 					a.fallback.RequestsPerMinute = m.GetGauge().GetValue()
 				}
+			case seriesMirror:
+				app(l["app"]).mirror.addHistogram(m.GetHistogram())
 			case seriesPairs:
 				a := app(l["app"])
 				switch v := m.GetCounter().GetValue(); l["outcome"] {
 				case "diff":
 					a.diffs += v
 					a.pairs += v
+					a.mirrored += v
 				case "match", "noise":
 					a.pairs += v
+					a.mirrored += v
+				case "shadow_error", "shadow_timeout":
+					a.mirrored += v
+					a.mirrorFailed += v
 				}
 			}
 		}
@@ -205,7 +219,34 @@ func point(cur, prev *appCounters, secs float64) Point {
 	if pairs > 0 {
 		p.DiffRate = diffs / pairs
 	}
+	// In the shadow phase one side serves no client: its column shows the
+	// requests mirrored to it.
+	if m := mirrorPoint(cur, prev, secs); m.RPS > 0 {
+		switch {
+		case p.New.RPS == 0 && p.Old.RPS > 0:
+			m.LogErrorRate, p.New = p.New.LogErrorRate, m
+		case p.Old.RPS == 0 && p.New.RPS > 0:
+			m.LogErrorRate, p.Old = p.Old.LogErrorRate, m
+		}
+	}
 	return p
+}
+
+// mirrorPoint is the mirrored side's second: requests mirrored to it, the
+// share that got no answer, and the latency of its answers.
+func mirrorPoint(cur, prev *appCounters, secs float64) SidePoint {
+	sp := SidePoint{Mirrored: true}
+	n := delta(cur.mirrored, prev.mirrored)
+	if n == 0 {
+		return sp
+	}
+	sp.RPS = n / secs
+	sp.ErrorRate = delta(cur.mirrorFailed, prev.mirrorFailed) / n
+	bounds, cum, count := histogramDelta(&cur.mirror, &prev.mirror)
+	sp.P50Ms = quantile(0.50, bounds, cum, count) * 1000
+	sp.P95Ms = quantile(0.95, bounds, cum, count) * 1000
+	sp.P99Ms = quantile(0.99, bounds, cum, count) * 1000
+	return sp
 }
 
 // logErrorRate is the share of 5xx among the access records shipped since

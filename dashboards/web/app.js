@@ -190,7 +190,8 @@
       ];
       $(`.side[data-side="${side}"] .totals`).replaceChildren(...items.map(([k, v]) => h('div', null, h('dt', null, k), h('dd', null, v))));
       const serving = side === 'new' ? a.weight : 100 - a.weight;
-      $(`.side[data-side="${side}"] .side-note`).textContent = serving + '% of clients' + (a.phase === 'shadow' || (side === 'new' && a.weight === 0 && a.diffs) ? ', mirrored traffic in the diff table' : '');
+      $(`.side[data-side="${side}"] .side-note`).textContent = serving + '% of clients' +
+        (p.mirrored ? ' · charts: the requests mirrored to it (5xx: no answer)' : '');
     }
   }
 
