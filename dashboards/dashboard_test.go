@@ -94,6 +94,13 @@ func TestDiffsRefreshEveryFewFrames(t *testing.T) {
 	if diff := cmp.Diff(frames[6].Apps[0].Diffs, want); diff != "" {
 		t.Errorf("diff rows (-got +want):\n%s", diff)
 	}
+	if !frames[6].Apps[0].Shadowed {
+		t.Error("a shadowed app's frame says it is not shadowed")
+	}
+	d2, _ := newTestDashboard(t, newFakeSource(t, "plain"), Options{})
+	if f := d2.Sample(ctx); f.Apps[0].Shadowed || f.Apps[0].Diffs != nil {
+		t.Errorf("an app that is not shadowed: %+v", f.Apps[0])
+	}
 }
 
 func TestEventsFollowTheCursor(t *testing.T) {

@@ -151,8 +151,9 @@ func (d *Dashboard) record(now time.Time, apps []admin.AppStatus, cur counters, 
 	for _, a := range apps {
 		af := AppFrame{
 			App: a.App, Weight: a.Weight, Phase: a.Phase, Verdict: a.Verdict, Plan: a.Plan,
-			Backends: a.Backends, Totals: a.Sides, Diffs: d.diffs[a.App],
+			Backends: a.Backends, Totals: a.Sides,
 		}
+		af.Diffs, af.Shadowed = d.diffs[a.App]
 		if c := cur[a.App]; c != nil {
 			af.Point = point(c, d.prevOf(a.App), secs)
 			af.DNS = c.dnsStatus(now)

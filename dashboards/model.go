@@ -35,9 +35,10 @@ type AppFrame struct {
 	Backends []admin.Backend                `json:"backends"`
 	Totals   map[string]telemetry.SideStats `json:"totals"`
 	Point    Point                          `json:"point"`
-	// Diffs is the diff table (nil when the app is not shadowed), as of
-	// the last refresh.
-	Diffs []EndpointRow `json:"diffs,omitempty"`
+	// Shadowed says the app mirrors traffic; Diffs is then its diff table
+	// as of the last refresh.
+	Shadowed bool          `json:"shadowed"`
+	Diffs    []EndpointRow `json:"diffs,omitempty"`
 	// DNS, Fallback are set when their provider is and knows the app.
 	DNS      *DNSStatus      `json:"dns,omitempty"`
 	Fallback *FallbackStatus `json:"fallback,omitempty"`

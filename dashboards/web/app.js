@@ -351,7 +351,9 @@
 
   function renderDiffs(a) {
     const rows = (a.diffs || []).slice();
-    $('#diffs .empty').hidden = rows.length > 0 || !!a.diffs;
+    const empty = $('#diffs .empty');
+    empty.hidden = rows.length > 0;
+    empty.textContent = a.shadowed ? 'No mirrored requests yet.' : 'No mirrored traffic: this app is not shadowed.';
     const { key, dir } = st.sort;
     rows.sort((x, y) => {
       const c = key === 'endpoint' ? x.endpoint.localeCompare(y.endpoint) : x[key] - y[key];
