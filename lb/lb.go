@@ -97,9 +97,6 @@ type Options struct {
 	// side; a pool without one verifies its backends against the system
 	// roots for the host of their URL. Each is cloned. Optional.
 	UpstreamTLS map[PoolKey]*tls.Config
-	// StdServer serves plain HTTP listeners with net/http's server instead
-	// of the proxy's own HTTP/1.1 server (see h1Server); for comparison.
-	StdServer bool
 }
 
 // PoolKey names one side's pool of an app: Side is telemetry.SideOld or
@@ -116,7 +113,6 @@ type Proxy struct {
 	sorted    []*App
 	listeners []*listener // sorted by listen address
 	inflight  tracker
-	stdServer bool
 	buffers   bufferPool
 	recs      sync.Pool // of *recorder
 	checkers  []*checker
@@ -138,11 +134,10 @@ func New(m *manifest.Manifest, apps []string, opts Options) (*Proxy, error) {
 		return nil, errors.New("building proxy: no manifest")
 	}
 	p := &Proxy{
-		log:       opts.Logger,
-		clock:     opts.Clock,
-		drain:     m.Global.Drain.Or(defaultDrain),
-		apps:      make(map[string]*App),
-		stdServer: opts.StdServer,
+		log:   opts.Logger,
+		clock: opts.Clock,
+		drain: m.Global.Drain.Or(defaultDrain),
+		apps:  make(map[string]*App),
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)

@@ -135,7 +135,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	// cut cancels whatever is still running at its deadline.
 	reqCtx, cut := context.WithCancel(context.WithoutCancel(ctx))
 	defer cut()
-	servers := make([]server, len(p.listeners))
+	servers := make([]*http.Server, len(p.listeners))
 	errc := make(chan error, len(p.listeners))
 	for i, l := range p.listeners {
 		servers[i] = p.server(l, reqCtx)
@@ -166,10 +166,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	return errors.Join(err, drainErr)
 }
 
-func (p *Proxy) server(l *listener, reqCtx context.Context) server {
-	if l.tlsCfg == nil && !p.stdServer {
-		return newH1Server(l.router, reqCtx, 30*time.Second, 2*time.Minute, p.errorLog)
-	}
+func (p *Proxy) server(l *listener, reqCtx context.Context) *http.Server {
 	return &http.Server{
 		Handler:           l.router,
 		TLSConfig:         l.tlsCfg,
@@ -180,10 +177,10 @@ func (p *Proxy) server(l *listener, reqCtx context.Context) server {
 	}
 }
 
-func serveListener(srv server, l *listener) error {
+func serveListener(srv *http.Server, l *listener) error {
 	var err error
-	if hs, ok := srv.(*http.Server); ok && l.tlsCfg != nil {
-		err = hs.ServeTLS(l.ln, "", "")
+	if l.tlsCfg != nil {
+		err = srv.ServeTLS(l.ln, "", "")
 	} else {
 		err = srv.Serve(l.ln)
 	}
@@ -207,7 +204,7 @@ func (p *Proxy) startChecks(ctx context.Context) *sync.WaitGroup {
 // shutdown stops accepting, waits for requests in flight until the drain
 // deadline, then cuts the rest. http.Server.Shutdown does not wait for
 // upgraded (hijacked) connections, so the in-flight tracker does.
-func (p *Proxy) shutdown(servers []server, cut context.CancelFunc) error {
+func (p *Proxy) shutdown(servers []*http.Server, cut context.CancelFunc) error {
 	dctx, cancel := context.WithTimeout(context.Background(), p.drain)
 	defer cancel()
 	var wg sync.WaitGroup
