@@ -83,6 +83,9 @@ func parseHost(v string) (string, error) {
 	if h == "" {
 		return "", fmt.Errorf("parsing host name %q: empty", v)
 	}
+	if strings.HasPrefix(h, ".") || strings.Contains(h, "..") {
+		return "", fmt.Errorf("parsing host name %q: empty label", v)
+	}
 	if _, ok := dns.IsDomainName(h); !ok || len(h) > 253 {
 		return "", fmt.Errorf("parsing host name %q: not a domain name", v)
 	}
