@@ -381,6 +381,11 @@ type Fallback struct {
 	// AccessLog is the access log of the nginx rendering; default
 	// /var/log/nginx/<app>.fallback.access.log.
 	AccessLog string `yaml:"access_log"`
+	// Admin is the http(s) URL of the admin API of the `migrate fallback`
+	// running on the old host (its admin.listen); optional. When set,
+	// `migrate serve` polls it for the dashboard's straggler panel and
+	// `migrate dnscheck watch` reads it by default (--fallback).
+	Admin string `yaml:"admin"`
 }
 
 // Logs configures log shipping for both sides.

@@ -63,4 +63,7 @@ func (c *checker) fallback(path string, f *Fallback) {
 	if f.RetireAfter < 0 {
 		c.check(path+".retire_after", "must not be negative")
 	}
+	if f.Admin != "" {
+		c.check(path+".admin", httpURL(f.Admin))
+	}
 }
