@@ -216,7 +216,7 @@ func TestCheckBadInput(t *testing.T) {
 		want string
 	}{
 		{"bad type", Query{Name: "a.test", Type: "SRV", Expect: []string{"x"}}, Options{Resolvers: []string{"127.0.0.1:1"}}, `checking a.test: record type "SRV": use one of A, AAAA, CNAME, TXT, MX`},
-		{"bad name", Query{Name: "a..test", Type: "A", Expect: []string{"192.0.2.1"}}, Options{Resolvers: []string{"127.0.0.1:1"}}, `checking record: parsing host name "a..test": not a domain name`},
+		{"bad name", Query{Name: "a..test", Type: "A", Expect: []string{"192.0.2.1"}}, Options{Resolvers: []string{"127.0.0.1:1"}}, `checking record: parsing host name "a..test": empty label`},
 		{"no expect", Query{Name: "a.test", Type: "A"}, Options{Resolvers: []string{"127.0.0.1:1"}}, "checking a.test A: no expected value"},
 		{"bad expect", Query{Name: "a.test", Type: "A", Expect: []string{"192.0.2.1", "::1"}}, Options{Resolvers: []string{"127.0.0.1:1"}}, `checking a.test A: expected value 2 ("::1"): parsing A value "::1": not an IPv4 address`},
 		{"bad resolver", Query{Name: "a.test", Type: "A", Expect: []string{"192.0.2.1"}}, Options{Resolvers: []string{"nope"}}, `checking a.test: resolver "nope": want HOST:PORT or an IP address`},

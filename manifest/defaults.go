@@ -72,6 +72,10 @@ func (m *Manifest) defaultApp(path string, a *App) {
 		a.DNS[i].Type = strings.ToUpper(a.DNS[i].Type)
 	}
 	defaultDNSCheck(&a.DNSCheck)
+	if a.DNSCheck.Watch == nil && len(a.DNS) > 0 {
+		watch := true
+		a.DNSCheck.Watch = &watch
+	}
 	m.defaultFallback(path+".fallback", a)
 	m.defaultLogs(path+".logs", &a.Logs)
 }

@@ -351,6 +351,10 @@ type DNSCheck struct {
 	// to MaxInterval; defaults 5s and 5m.
 	Interval    Duration `yaml:"interval"`
 	MaxInterval Duration `yaml:"max_interval"`
+	// Watch has `migrate serve` re-check the records as `dnscheck watch`
+	// does, for its dashboard, `migrate status` and the migrate_dns_*
+	// gauges; default true when the app has dns: records.
+	Watch *bool `yaml:"watch"`
 }
 
 // Fallback configures `migrate fallback`, the proxy run on the old host

@@ -18,13 +18,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/migratekit/migrate/dnscheck"
-	"github.com/migratekit/migrate/manifest"
 	"github.com/migratekit/migrate/state"
 	"github.com/migratekit/migrate/telemetry"
 )
 
 // resolvConf is where the system's resolvers are read from.
-const resolvConf = "/etc/resolv.conf"
+const resolvConf = dnscheck.ResolvConf
 
 type dnscheckOptions struct {
 	*rootOptions
@@ -215,9 +214,9 @@ func dnscheckWatchRun(ctx context.Context, opts *dnscheckWatchOptions) error {
 		return usageErrorf("apps.%s.dns: no records to watch", opts.App)
 	}
 	log := opts.logger()
-	wopts, err := watchOptions(opts.App, a)
+	wopts, err := dnscheck.WatchOptionsFor(a, resolvConf)
 	if err != nil {
-		return err
+		return usageErrorf("%v", err)
 	}
 	store, err := state.OpenWith(ctx, m.Global.State, state.Options{DataDir: opts.DataDir, Logger: log})
 	if err != nil {
@@ -284,33 +283,6 @@ func watchMetrics(addr string) (*telemetry.Metrics, func(), error) {
 		return nil, nil, err
 	}
 	return metrics, stop, nil
-}
-
-// watchOptions turns an app's dns: and dns_check: sections into watch
-// options.
-func watchOptions(app string, a *manifest.App) (dnscheck.WatchOptions, error) {
-	dc := a.DNSCheck
-	conf := ""
-	if dc.SystemResolvers == nil || *dc.SystemResolvers {
-		conf = resolvConf
-	}
-	panel, err := dnscheck.Panel(dc.Resolvers, conf)
-	if err != nil {
-		return dnscheck.WatchOptions{}, usageErrorf("apps.%s.dns_check: %v", app, err)
-	}
-	subnet, err := parseSubnet(dc.ClientSubnet)
-	if err != nil {
-		return dnscheck.WatchOptions{}, err
-	}
-	var recs []dnscheck.Query
-	for _, r := range a.DNS {
-		recs = append(recs, dnscheck.Query{Name: r.Name, Type: r.Type, Expect: r.Expect, Old: r.Old})
-	}
-	return dnscheck.WatchOptions{
-		App: app, Records: recs, Interval: dc.Interval.D(), MaxInterval: dc.MaxInterval.D(),
-		Check: dnscheck.Options{Resolvers: panel, Authoritative: dc.Authoritative, Timeout: dc.Timeout.D(),
-			Retries: dc.Retries, Rate: dc.Rate, ClientSubnet: subnet, DO: dc.DNSSEC != nil && *dc.DNSSEC},
-	}, nil
 }
 
 // serveMetrics serves reg on addr/metrics until the returned stop.
