@@ -51,6 +51,8 @@ type Options struct {
 	// Logs receives embedded sinks' lines and serves them (logs.go); nil:
 	// no logs here.
 	Logs LogStore
+	// DNS answers the status's dns field; nil: no app has one.
+	DNS DNSReporter
 }
 
 // Control carries out the writes of the API and answers for the analysis

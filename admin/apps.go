@@ -32,6 +32,9 @@ type AppStatus struct {
 	// Plan is where the app's progressive plan stands; nil without
 	// cutover.plan.
 	Plan *rollback.PlanStatus `json:"plan,omitempty"`
+	// DNS is the propagation of the app's dns: records as of the
+	// instance's last check; nil when it does not watch them.
+	DNS *DNSStatus `json:"dns,omitempty"`
 }
 
 // Backend is one backend's state in AppStatus.
@@ -69,6 +72,11 @@ func (s *Server) status(a *lb.App) AppStatus {
 		}
 		if p, ok := s.opts.Control.PlanStatus(a.Name()); ok {
 			st.Plan = &p
+		}
+	}
+	if s.opts.DNS != nil {
+		if d, ok := s.opts.DNS.AppDNS(a.Name()); ok {
+			st.DNS = &d
 		}
 	}
 	for _, b := range a.Backends() {

@@ -28,6 +28,9 @@ func (st AppStatus) WriteText(w io.Writer) error {
 	if st.Plan != nil {
 		fmt.Fprintln(w, planText(st.App, st.Plan))
 	}
+	if st.DNS != nil {
+		writeDNSText(w, st.DNS)
+	}
 	fmt.Fprintln(w)
 	old, nw := st.Sides[telemetry.SideOld], st.Sides[telemetry.SideNew]
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', tabwriter.AlignRight)
