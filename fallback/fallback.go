@@ -23,6 +23,10 @@
 // stayed under fallback.retire_below, which `dnscheck watch` reads from the
 // admin API to say when retiring the old host is safe.
 //
+// An Instance (`migrate fallback APP`) also serves the web dashboard of
+// package dashboards on its admin listener: the app's new side as the
+// fallback forwards to it, and the straggler panel from the counter.
+//
 // RenderNginx renders the same fallback as an nginx server block for old
 // hosts that run nginx.
 //

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/migratekit/migrate/admin"
+	"github.com/migratekit/migrate/dashboards"
 	"github.com/migratekit/migrate/manifest"
 	"github.com/migratekit/migrate/telemetry"
 )
@@ -28,16 +29,23 @@ type InstanceOptions struct {
 	Token  string
 	Logger *slog.Logger    // nil: discard
 	Clock  clockwork.Clock // nil: the real clock
+	// Dashboard configures the web dashboard served at /dashboard/ on the
+	// admin listener; its Source and Fallback are filled in from the
+	// instance, its Logger when nil.
+	Dashboard dashboards.Options
 }
 
 // Instance is a fallback with its own metrics registry and admin listener
-// (global admin.listen: /metrics, /healthz, the app's status and
-// /api/v1/apps/{app}/fallback), bound and ready to Run.
+// (global admin.listen: /metrics, /healthz, the app's status,
+// /api/v1/apps/{app}/fallback and the web dashboard at /dashboard/), bound
+// and ready to Run.
 type Instance struct {
 	Fallback *Fallback
 	Admin    *admin.Server
 	Metrics  *telemetry.Metrics
 	Registry *prometheus.Registry
+	// Dashboard shows the app's new side and the stragglers.
+	Dashboard *dashboards.Dashboard
 
 	log     *slog.Logger
 	adminLn net.Listener
@@ -73,9 +81,13 @@ func NewInstance(opts InstanceOptions) (_ *Instance, err error) {
 	if inst.adminLn, err = net.Listen("tcp", m.Global.Admin.Listen); err != nil {
 		return nil, fmt.Errorf("listening for the admin API: %w", err)
 	}
+	if inst.Dashboard, err = inst.newDashboard(opts.Dashboard); err != nil {
+		return nil, err
+	}
 	inst.Admin = admin.New(admin.Options{
 		Logger: inst.log, Token: opts.Token, Proxy: inst.Fallback.Proxy(),
 		Metrics: inst.Metrics, Gatherer: inst.Registry, Fallback: inst.Fallback,
+		Dashboard: inst.Dashboard.Handler(),
 	})
 	return inst, nil
 }
@@ -88,11 +100,12 @@ func (i *Instance) AdminAddr() net.Addr { return i.adminLn.Addr() }
 func (i *Instance) Run(ctx context.Context) error {
 	defer i.Close()
 	i.log.Info("fallback forwarding to the new side", "app", i.Fallback.app, "listen", i.Fallback.Addr().String(), "loop_guard_id", i.Fallback.ID())
-	i.log.Info("admin API listening", "addr", i.AdminAddr().String())
+	i.log.Info("admin API listening", "addr", i.AdminAddr().String(), "dashboard", "http://"+i.AdminAddr().String()+dashboards.Prefix)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return i.Fallback.Run(gctx) })
 	g.Go(func() error { return i.Admin.Serve(gctx, i.adminLn) })
 	g.Go(func() error { return i.Metrics.Run(gctx) })
+	g.Go(func() error { return i.Dashboard.Run(gctx) })
 	return g.Wait()
 }
 

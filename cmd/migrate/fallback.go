@@ -38,8 +38,11 @@ to a request that already carries it.
 It counts who still arrives (requests per minute, distinct clients over the
 last hour, without storing addresses) on the admin API at admin.listen:
 /metrics, /healthz and GET /api/v1/apps/APP/fallback, which dnscheck watch
-reads to say when the old host can be retired (arrivals under
-fallback.retire_below for fallback.retire_after). SIGTERM or SIGINT drain
+(and the dashboard of migrate serve, with fallback.admin) reads to say when
+the old host can be retired (arrivals under fallback.retire_below for
+fallback.retire_after). The web dashboard at /dashboard/ on the same
+listener shows the new side as the fallback forwards to it and the
+stragglers. SIGTERM or SIGINT drain
 in-flight requests (up to defaults.drain) before exiting 0.
 
 For old hosts that run nginx, "migrate fallback nginx APP" renders the same

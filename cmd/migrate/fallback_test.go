@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,8 +12,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/migratekit/migrate/dashboards"
 )
 
 // fallbackManifest writes a manifest whose app shop has its new side at
@@ -96,9 +101,51 @@ func TestFallbackCommand(t *testing.T) {
 			}
 		}
 	})
+	t.Run("dashboard", func(t *testing.T) {
+		if page := get(t, "http://"+adminAddr+dashboards.Prefix); !strings.Contains(page, "<html") {
+			t.Errorf("GET %s: %.80q, want the page", dashboards.Prefix, page)
+		}
+		got := firstFrame(t, "http://"+adminAddr)
+		var fb *dashboards.FallbackStatus
+		for _, a := range got.Apps {
+			if a.App == "shop" {
+				fb = a.Fallback
+			}
+		}
+		if diff := cmp.Diff(fb, &dashboards.FallbackStatus{Clients: 1, RequestsPerMinute: 1}); diff != "" {
+			t.Errorf("straggler panel in the event stream (-got +want):\n%s", diff)
+		}
+	})
 	if code := stop(); code != exitOK {
 		t.Errorf("fallback exited %d after its context ended, want 0", code)
 	}
+}
+
+// firstFrame reads the first frame of the dashboard's event stream at
+// base (the dashboard sends one a second).
+func firstFrame(t *testing.T, base string) dashboards.Frame {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+dashboards.Prefix+"events", nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("opening the event stream: %v", err)
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok && data != "{}" {
+			var f dashboards.Frame
+			if err := json.Unmarshal([]byte(data), &f); err != nil {
+				t.Fatalf("decoding a frame: %v", err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("the event stream ended without a frame: %v", sc.Err())
+	return dashboards.Frame{}
 }
 
 func TestFallbackNginxCommand(t *testing.T) {
