@@ -107,6 +107,11 @@ type ResolverStatus struct {
 	Answer   []string `json:"answer,omitempty"`
 	TTL      int      `json:"ttl_s,omitempty"` // seconds left
 	Error    string   `json:"error,omitempty"`
+	// Role is "authoritative" for a zone's name server, else empty (a
+	// resolver); Status is dnscheck's (match, stale, wrong, missing,
+	// failed) when the provider knows it.
+	Role   string `json:"role,omitempty"`
+	Status string `json:"status,omitempty"`
 }
 
 // FallbackStatus is what the old host's fallback proxy sees.

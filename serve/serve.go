@@ -22,6 +22,7 @@ import (
 
 	"github.com/migratekit/migrate/admin"
 	"github.com/migratekit/migrate/dashboards"
+	"github.com/migratekit/migrate/dnscheck"
 	"github.com/migratekit/migrate/lb"
 	"github.com/migratekit/migrate/manifest"
 	"github.com/migratekit/migrate/rollback"
@@ -62,8 +63,13 @@ type Instance struct {
 	// listener.
 	Dashboard *dashboards.Dashboard
 
+	// fallbacks polls fallback.admin for the straggler panel
+	// (fallback.go); nil when no app sets it.
+	fallbacks *remoteFallbacks
+
 	diffs   *diffing
-	logs    *logging // lines shipped by embedded sinks (logs.go)
+	logs    *logging  // lines shipped by embedded sinks (logs.go)
+	dns     *dnsWatch // the watch of the apps' dns: records (dns.go)
 	log     *slog.Logger
 	store   state.Store
 	adminLn net.Listener
@@ -132,16 +138,20 @@ func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 	if inst.Manager, err = inst.newManager(ctx, m); err != nil {
 		return nil, err
 	}
+	if inst.dns, err = inst.newDNSWatch(m, names, dnscheck.ResolvConf); err != nil {
+		return nil, err
+	}
 	if inst.adminLn, err = net.Listen("tcp", m.Global.Admin.Listen); err != nil {
 		return nil, fmt.Errorf("listening for the admin API: %w", err)
 	}
+	inst.fallbacks = newRemoteFallbacks(m, names, opts.Token, opts.Dashboard.Clock, inst.log)
 	if inst.Dashboard, err = inst.newDashboard(opts.Dashboard); err != nil {
 		return nil, err
 	}
 	inst.Admin = admin.New(admin.Options{
 		Logger: inst.log, Token: opts.Token, Proxy: inst.Proxy,
 		Metrics: inst.Metrics, Control: inst.Manager, Gatherer: inst.Registry,
-		Diffs: inst.diffs, Dashboard: inst.Dashboard.Handler(), Logs: inst.logs,
+		Diffs: inst.diffs, Dashboard: inst.Dashboard.Handler(), Logs: inst.logs, DNS: inst.dns,
 	})
 	return inst, nil
 }
@@ -166,6 +176,12 @@ func (i *Instance) newDashboard(opts dashboards.Options) (*dashboards.Dashboard,
 	if opts.Logger == nil {
 		opts.Logger = i.log
 	}
+	if opts.Fallback == nil && i.fallbacks != nil {
+		opts.Fallback = i.fallbacks
+	}
+	if opts.DNS == nil && len(i.dns.watchers) > 0 {
+		opts.DNS = i.dns
+	}
 	return dashboards.New(opts)
 }
 
@@ -189,8 +205,14 @@ func (i *Instance) Run(ctx context.Context) error {
 	g.Go(func() error { return i.Metrics.Run(gctx) })
 	g.Go(func() error { return i.Manager.Run(gctx) })
 	g.Go(func() error { return i.Dashboard.Run(gctx) })
+	if i.fallbacks != nil {
+		g.Go(func() error { return i.fallbacks.Run(gctx) })
+	}
 	for _, m := range i.diffs.mirrors {
 		g.Go(func() error { return m.Run(gctx) })
+	}
+	for _, w := range i.dns.watchers {
+		g.Go(func() error { return i.dns.run(gctx, w) })
 	}
 	return g.Wait()
 }

@@ -326,8 +326,8 @@
     sec.hidden = !st.hist.sections.dns || !a.dns;
     if (sec.hidden) return;
     const resolverRow = (x) => h('tr', null,
-      h('td', null, x.resolver),
-      h('td', null, h('span', { class: 'result ' + (x.ok ? 'pass' : 'fail') }, x.ok ? 'new' : 'old')),
+      h('td', null, x.role ? `${x.resolver} (${x.role})` : x.resolver),
+      h('td', null, h('span', { class: 'result ' + (x.ok ? 'pass' : 'fail') }, x.status || (x.ok ? 'new' : 'old'))),
       h('td', null, x.error || (x.answer || []).join(', ')),
       h('td', { class: 'num' }, x.ttl_s ? x.ttl_s + ' s' : ''));
     const record = (r) => h('div', null,
