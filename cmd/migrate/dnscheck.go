@@ -190,7 +190,7 @@ otherwise.`,
 	f.BoolVar(&opts.UntilPropagated, "until-propagated", false, "exit 0 once every record is propagated")
 	f.DurationVar(&opts.Timeout, "timeout", 0, "give up after this long, exiting 1 unless every record is propagated (0: never)")
 	f.StringVar(&opts.MetricsListen, "metrics-listen", "", "serve the gauges on http://ADDR/metrics")
-	f.StringArrayVar(&opts.Fallbacks, "fallback", nil, "admin URL of a running migrate fallback, for the retirement advice (repeatable)")
+	f.StringArrayVar(&opts.Fallbacks, "fallback", nil, "admin URL of a running migrate fallback, for the retirement advice (repeatable; default: the app's fallback.admin)")
 	f.StringVar(&opts.Format, "format", "text", "output format: text or json (one object per round)")
 	return cmd
 }
@@ -231,6 +231,9 @@ func dnscheckWatchRun(ctx context.Context, opts *dnscheckWatchOptions) error {
 	view := dnscheck.NewView(opts.IO.Out, isTerminal(opts.IO.Out))
 	if opts.Format == "json" {
 		view = dnscheck.NewJSONView(opts.IO.Out)
+	}
+	if len(opts.Fallbacks) == 0 && a.Fallback.Admin != "" {
+		opts.Fallbacks = []string{a.Fallback.Admin}
 	}
 	var last dnscheck.Round
 	wopts.Events, wopts.Gauges, wopts.Fallbacks, wopts.Logger = store, metrics, opts.Fallbacks, log
