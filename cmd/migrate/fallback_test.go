@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -179,6 +180,53 @@ func TestFallbackNginxCommand(t *testing.T) {
 			}
 			if !strings.Contains(errs, tt.wantErr) {
 				t.Errorf("stderr %q does not say %q", errs, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestDNSCheckWatchFallbackDefault: dnscheck watch asks the app's
+// fallback.admin for the retirement advice unless --fallback names
+// another.
+func TestDNSCheckWatchFallbackDefault(t *testing.T) {
+	auth := startDNSTest(t, "127.0.0.53", "192.0.2.10", 1)
+	res := startDNSTest(t, "127.0.0.70", "192.0.2.10", 1)
+	fallbackAPI := func() (*httptest.Server, *atomic.Int64) {
+		var n atomic.Int64
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n.Add(1)
+			fmt.Fprint(w, `{"app":"shop","requests_per_minute":0,"clients_last_hour":0,"below_since":null,"retire_below":1,"retire_after_seconds":3600}`)
+		}))
+		t.Cleanup(s.Close)
+		return s, &n
+	}
+	inManifest, manifestHits := fallbackAPI()
+	onFlag, flagHits := fallbackAPI()
+	cfg := writeDNSManifest(t, auth.addr, res.addr)
+	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "    fallback: {admin: %q}\n", inManifest.URL)
+	f.Close()
+	tests := []struct {
+		name                     string
+		flags                    []string
+		wantManifest, wantOnFlag bool
+	}{
+		{name: "default from fallback.admin", wantManifest: true},
+		{name: "--fallback wins", flags: []string{"--fallback", onFlag.URL}, wantOnFlag: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			beforeManifest, beforeFlag := manifestHits.Load(), flagHits.Load()
+			args := append([]string{"--config", cfg, "--data-dir", t.TempDir(), "dnscheck", "watch", "shop", "--until-propagated", "--timeout", "30s"}, tt.flags...)
+			if code, _, errs := runCLI(t, args...); code != exitOK {
+				t.Fatalf("exit %d, want 0; stderr:\n%s", code, errs)
+			}
+			gotManifest, gotOnFlag := manifestHits.Load() > beforeManifest, flagHits.Load() > beforeFlag
+			if gotManifest != tt.wantManifest || gotOnFlag != tt.wantOnFlag {
+				t.Errorf("asked fallback.admin %v and --fallback %v, want %v and %v", gotManifest, gotOnFlag, tt.wantManifest, tt.wantOnFlag)
 			}
 		})
 	}
