@@ -121,6 +121,20 @@ type FallbackStatus struct {
 	Clients uint64 `json:"clients"`
 	// RequestsPerMinute reached it over the last minute.
 	RequestsPerMinute float64 `json:"requests_per_minute"`
+	// BelowSince is when the arrivals dropped under RetireBelow and stayed
+	// there; nil while they are not under it.
+	BelowSince *time.Time `json:"below_since,omitempty"`
+	// RetireBelow (requests per minute) and RetireAfterSeconds are the
+	// thresholds for retiring the old host (fallback.retire_below and
+	// retire_after).
+	RetireBelow        float64 `json:"retire_below"`
+	RetireAfterSeconds float64 `json:"retire_after_seconds"`
+}
+
+// FallbackFrom is the dashboard's view of a fallback's admin status.
+func FallbackFrom(st admin.FallbackStatus) FallbackStatus {
+	return FallbackStatus{Clients: st.ClientsLastHour, RequestsPerMinute: st.RequestsPerMinute,
+		BelowSince: st.BelowSince, RetireBelow: st.RetireBelow, RetireAfterSeconds: st.RetireAfterSeconds}
 }
 
 // LogCounts are a side's log lines since its shipper started: all of them

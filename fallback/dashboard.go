@@ -62,5 +62,5 @@ func (p panel) FallbackStatus(ctx context.Context, app string) (dashboards.Fallb
 
 // panelOf is the dashboard's view of a fallback status.
 func panelOf(st admin.FallbackStatus) dashboards.FallbackStatus {
-	return dashboards.FallbackStatus{Clients: st.ClientsLastHour, RequestsPerMinute: st.RequestsPerMinute}
+	return dashboards.FallbackFrom(st)
 }

@@ -133,7 +133,7 @@ func TestInstanceDashboard(t *testing.T) {
 		got, want any
 	}{
 		{name: "app", got: app.App, want: "shop"},
-		{name: "stragglers", got: app.Fallback, want: &dashboards.FallbackStatus{Clients: 1, RequestsPerMinute: 3}},
+		{name: "stragglers", got: app.Fallback, want: &dashboards.FallbackStatus{Clients: 1, RequestsPerMinute: 3, RetireBelow: 1, RetireAfterSeconds: 3600}},
 		{name: "new side requests", got: app.Totals[telemetry.SideNew].Requests, want: uint64(3)},
 		{name: "old side empty", got: app.Totals[telemetry.SideOld], want: telemetry.SideStats{}},
 		{name: "backends", got: app.Backends, want: []admin.Backend{{Side: telemetry.SideNew, URL: backend.URL, Healthy: true}}},

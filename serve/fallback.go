@@ -114,7 +114,7 @@ func (r *remoteFallbacks) FallbackStatus(ctx context.Context, app string) (dashb
 	if !ok || rd.err != nil || r.clock.Since(rd.at) > 3*r.every {
 		return dashboards.FallbackStatus{}, false
 	}
-	return dashboards.FallbackStatus{Clients: rd.st.ClientsLastHour, RequestsPerMinute: rd.st.RequestsPerMinute}, true
+	return dashboards.FallbackFrom(rd.st), true
 }
 
 var _ dashboards.FallbackProvider = (*remoteFallbacks)(nil)

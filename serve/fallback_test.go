@@ -49,7 +49,9 @@ func fallbackManifest(admins map[string]string) *manifest.Manifest {
 
 func TestRemoteFallbacks(t *testing.T) {
 	clock := clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
-	up := fallbackAPI(t, admin.FallbackStatus{App: "shop", RequestsPerMinute: 2.5, ClientsLastHour: 7}, nil)
+	below := time.Date(2026, 11, 25, 9, 30, 0, 0, time.UTC)
+	up := fallbackAPI(t, admin.FallbackStatus{App: "shop", RequestsPerMinute: 2.5, ClientsLastHour: 7,
+		BelowSince: &below, RetireBelow: 1, RetireAfterSeconds: 3600}, nil)
 	down := httptest.NewServer(http.NotFoundHandler())
 	down.Close()
 	m := fallbackManifest(map[string]string{
@@ -73,11 +75,11 @@ func TestRemoteFallbacks(t *testing.T) {
 		want    dashboards.FallbackStatus
 		wantOK  bool
 	}{
-		{name: "answered", app: "shop", want: dashboards.FallbackStatus{Clients: 7, RequestsPerMinute: 2.5}, wantOK: true},
+		{name: "answered", app: "shop", want: dashboards.FallbackStatus{Clients: 7, RequestsPerMinute: 2.5, BelowSince: &below, RetireBelow: 1, RetireAfterSeconds: 3600}, wantOK: true},
 		{name: "no fallback for the app there", app: "blog"},
 		{name: "fallback unreachable", app: "docs"},
 		{name: "no fallback.admin", app: "wiki"},
-		{name: "still fresh after three polls", app: "shop", advance: 3 * fallbackPollEvery, want: dashboards.FallbackStatus{Clients: 7, RequestsPerMinute: 2.5}, wantOK: true},
+		{name: "still fresh after three polls", app: "shop", advance: 3 * fallbackPollEvery, want: dashboards.FallbackStatus{Clients: 7, RequestsPerMinute: 2.5, BelowSince: &below, RetireBelow: 1, RetireAfterSeconds: 3600}, wantOK: true},
 		{name: "stale after more", app: "shop", advance: time.Second},
 	}
 	for _, tt := range tests {
@@ -137,7 +139,7 @@ apps:
     new: {backends: [%s]}
     fallback: {admin: "http://%s"}
 `, backend(t, 200, "old").URL, newSide.URL, fb.AdminAddr()))
-	want := &dashboards.FallbackStatus{Clients: 1, RequestsPerMinute: 2}
+	want := &dashboards.FallbackStatus{Clients: 1, RequestsPerMinute: 2, RetireBelow: 1, RetireAfterSeconds: 3600}
 	var got *dashboards.FallbackStatus
 	// Run polls the fallback as it starts; wait for that reading.
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && got == nil; time.Sleep(20 * time.Millisecond) {

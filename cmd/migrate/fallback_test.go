@@ -113,7 +113,7 @@ func TestFallbackCommand(t *testing.T) {
 				fb = a.Fallback
 			}
 		}
-		if diff := cmp.Diff(fb, &dashboards.FallbackStatus{Clients: 1, RequestsPerMinute: 1}); diff != "" {
+		if diff := cmp.Diff(fb, &dashboards.FallbackStatus{Clients: 1, RequestsPerMinute: 1, RetireBelow: 0.5, RetireAfterSeconds: 1800}); diff != "" {
 			t.Errorf("straggler panel in the event stream (-got +want):\n%s", diff)
 		}
 	})

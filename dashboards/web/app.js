@@ -344,7 +344,23 @@
     const f = a.fallback;
     $('.body', sec).replaceChildren(h('p', null, h('strong', null, String(f.clients)),
       ' distinct clients reached the old host over the last hour; ',
-      h('strong', null, num(f.requests_per_minute)), ' requests in the last minute.'));
+      h('strong', null, num(f.requests_per_minute)), ' requests in the last minute.'),
+      h('p', null, retireText(f)));
+  }
+
+  // retireText says how far the old host is from retirement: arrivals must
+  // stay under retire_below a minute for retire_after_seconds.
+  function retireText(f) {
+    if (!f.retire_after_seconds) return '';
+    const need = f.retire_after_seconds;
+    if (!f.below_since) {
+      return `Not retirable: arrivals are above ${num(f.retire_below)} a minute.`;
+    }
+    const under = (Date.now() - Date.parse(f.below_since)) / 1000;
+    if (under >= need) {
+      return `Under ${num(f.retire_below)} a minute for ${Math.round(under / 60)} min: retirable once DNS has propagated.`;
+    }
+    return `Under ${num(f.retire_below)} a minute for ${Math.round(under / 60)} of the ${Math.round(need / 60)} min needed.`;
   }
 
   // --- diffs ------------------------------------------------------------
