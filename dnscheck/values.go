@@ -83,7 +83,7 @@ func parseHost(v string) (string, error) {
 	if h == "" {
 		return "", fmt.Errorf("parsing host name %q: empty", v)
 	}
-	if strings.HasPrefix(h, ".") || strings.Contains(h, "..") {
+	if strings.HasPrefix(h, ".") || strings.HasSuffix(h, ".") || strings.Contains(h, "..") {
 		return "", fmt.Errorf("parsing host name %q: empty label", v)
 	}
 	if _, ok := dns.IsDomainName(h); !ok || len(h) > 253 {
