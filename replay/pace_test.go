@@ -13,6 +13,7 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/migratekit/migrate/compare"
+	"github.com/migratekit/migrate/shadow"
 )
 
 // waitFor polls cond until it holds, failing the test after a generous
@@ -82,8 +83,22 @@ func TestCancelReturnsWhatWasReplayed(t *testing.T) {
 	log := strings.Repeat(combined("GET", "/items/1")+"\n", 3)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := runAsync(ctx, Options{App: app, Log: strings.NewReader(log), Rate: 1, Clock: clock})
-	waitFor(t, "the first request", func() bool { return oldB.count() == 1 && newB.count() == 1 })
+	engine, err := compare.NewEngine(shadow.CompareConfig(app))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := runAsync(ctx, Options{App: app, Log: strings.NewReader(log), Rate: 1, Clock: clock, Engine: engine})
+	waitFor(t, "the first pair judged", func() bool {
+		rep, err := NewReport(ctx, app, engine, nil, clock.Now())
+		if err != nil {
+			return false
+		}
+		var n uint64
+		for _, e := range rep.Endpoints {
+			n += e.Requests
+		}
+		return n == 1
+	})
 	bctx, bcancel := context.WithTimeout(ctx, 10*time.Second) // bounds a hang
 	defer bcancel()
 	if err := clock.BlockUntilContext(bctx, 1); err != nil {

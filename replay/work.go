@@ -17,13 +17,14 @@ func (r *replayer) work(ctx context.Context, jobs <-chan job) {
 
 // replay sends one request to every side in parallel, judges the pair and
 // keeps it as an example when it differs. A pair cut short by the end of
-// ctx is not judged.
+// ctx (a side without an answer once ctx is done) is not judged; one whose
+// answers all arrived is, even if ctx ended meanwhile.
 func (r *replayer) replay(ctx context.Context, j job) {
 	primary, candidate, secondary := r.sendAll(ctx, j)
 	defer primary.Release()
 	defer candidate.Release()
 	defer secondary.Release()
-	if ctx.Err() != nil {
+	if ctx.Err() != nil && (primary.Err != nil || candidate.Err != nil || secondary.Err != nil) {
 		return
 	}
 	if primary.Stream || candidate.Stream {
