@@ -8,9 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +15,7 @@ import (
 	"github.com/migratekit/migrate/admin"
 	"github.com/migratekit/migrate/dashboards"
 	"github.com/migratekit/migrate/demo"
+	"github.com/migratekit/migrate/internal/testsvc"
 )
 
 func freeAddr(t *testing.T) string {
@@ -30,47 +28,11 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// startPrometheus runs Debian's prometheus scraping target every second
+// startPrometheus runs a real Prometheus scraping target every second
 // and returns its URL.
 func startPrometheus(t *testing.T, target string) string {
 	t.Helper()
-	bin := os.Getenv("MIGRATE_TEST_PROMETHEUS")
-	if bin == "" {
-		t.Fatal("MIGRATE_TEST_PROMETHEUS is not set: point it at Debian's prometheus (scripts/test sets it)")
-	}
-	dir := t.TempDir()
-	config := filepath.Join(dir, "prometheus.yml")
-	cfg := fmt.Sprintf("global: {scrape_interval: 1s, scrape_timeout: 1s}\nscrape_configs:\n  - job_name: migrate\n    static_configs: [{targets: [%q]}]\n", target)
-	if err := os.WriteFile(config, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	addr := freeAddr(t)
-	cmd := exec.Command(bin, "--config.file="+config, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--log.level=warn")
-	var logs strings.Builder
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting prometheus: %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("prometheus log:\n%s", logs.String())
-		}
-	})
-	u := "http://" + addr
-	for range 300 {
-		if resp, err := http.Get(u + "/-/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return u
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("prometheus never became ready:\n%s", logs.String())
-	return ""
+	return testsvc.StartPrometheus(t, target)
 }
 
 // runDemoAt runs the demo with its admin API on adminAddr, half the

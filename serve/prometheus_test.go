@@ -5,13 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/migratekit/migrate/internal/testsvc"
 	"github.com/migratekit/migrate/state"
 )
 
@@ -25,46 +22,11 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// startPrometheus starts a real Prometheus scraping target every second and
-// returns its URL.
+// startPrometheus runs a real Prometheus scraping target every second
+// and returns its URL.
 func startPrometheus(t *testing.T, target string) string {
 	t.Helper()
-	bin := os.Getenv("MIGRATE_TEST_PROMETHEUS")
-	if bin == "" {
-		t.Fatal("MIGRATE_TEST_PROMETHEUS is not set: run scripts/test, which installs prometheus")
-	}
-	dir := t.TempDir()
-	config := filepath.Join(dir, "prometheus.yml")
-	cfg := fmt.Sprintf("global: {scrape_interval: 1s, scrape_timeout: 1s}\nscrape_configs:\n  - job_name: migrate\n    static_configs: [{targets: [%q]}]\n", target)
-	if err := os.WriteFile(config, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	addr := freeAddr(t)
-	cmd := exec.Command(bin, "--config.file="+config, "--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr, "--log.level=warn")
-	var logs strings.Builder
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting prometheus: %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("prometheus log:\n%s", logs.String())
-		}
-	})
-	url := "http://" + addr
-	for i := 0; i < 300; i++ {
-		if resp, err := http.Get(url + "/-/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return url
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("prometheus never became ready:\n%s", logs.String())
-	return ""
+	return testsvc.StartPrometheus(t, target)
 }
 
 // TestRollbackFromPrometheus: a real Prometheus scrapes a running instance;
