@@ -218,7 +218,9 @@ func nginxPath(key, p string) error {
 	if p == "" {
 		return fmt.Errorf("%s: empty path", key)
 	}
-	if i := strings.IndexFunc(p, func(r rune) bool { return r == '"' || r == '\\' || r == '$' || r < ' ' || r == 0x7f }); i >= 0 {
+	// Braces, semicolons, quotes and # are legal in a quoted nginx string
+	// but break the YAML hint written next to it (and a reader's eye).
+	if i := strings.IndexFunc(p, func(r rune) bool { return strings.ContainsRune("\"\\$'{};#", r) || r < ' ' || r == 0x7f }); i >= 0 {
 		return fmt.Errorf("%s %q: character %q at %d cannot be written in an nginx config", key, p, p[i], i)
 	}
 	return nil
