@@ -77,8 +77,8 @@ func TestDerivedWindows(t *testing.T) {
 			counts: 2,
 		},
 		{
-			name: "the same id on another side is another event",
-			steps: []step{{events: []Event{access("a", "new", start, 500, 0), access("a", "old", start, 500, 0)}}},
+			name:   "the same id on another side is another event",
+			steps:  []step{{events: []Event{access("a", "new", start, 500, 0), access("a", "old", start, 500, 0)}}},
 			window: 10 * time.Second,
 			want:   telemetry.WindowStats{Requests: 1, Errors5xx: 1, Window: 10 * time.Second},
 			counts: 2,

@@ -17,7 +17,7 @@ func FuzzSourceCut(f *testing.F) {
 	f.Add([]byte("partial line\r\nand more"), uint8(4), uint16(7))
 	f.Add([]byte("\n\n\xff\xfe\x00\n0123456789abcdef"), uint8(1), uint16(0))
 	f.Fuzz(func(t *testing.T, data []byte, maxLine uint8, at uint16) {
-		if len(data) == 0 || len(data) > 1<<16 {
+		if len(data) == 0 || len(data) > 4<<10 { // long inputs only slow the fuzzer (max_line is at most 64)
 			return
 		}
 		cut := int(at) % (len(data) + 1)
