@@ -86,6 +86,9 @@ func parseHost(v string) (string, error) {
 	if strings.HasPrefix(h, ".") || strings.HasSuffix(h, ".") || strings.Contains(h, "..") {
 		return "", fmt.Errorf("parsing host name %q: empty label", v)
 	}
+	if i := strings.IndexFunc(h, func(r rune) bool { return r <= ' ' || r == 0x7f }); i >= 0 {
+		return "", fmt.Errorf("parsing host name %q: space or control character at %d", v, i)
+	}
 	if _, ok := dns.IsDomainName(h); !ok || len(h) > 253 {
 		return "", fmt.Errorf("parsing host name %q: not a domain name", v)
 	}
