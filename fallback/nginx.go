@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -185,10 +186,35 @@ func nginxListen(addr string) (string, error) {
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return "", fmt.Errorf("fallback.listen %q: nginx needs a port from 1 to 65535", addr)
 	}
-	if host == "" {
+	switch {
+	case host == "":
 		return port, nil
+	case host != "*" && !isIP(host) && !isHostName(host):
+		return "", fmt.Errorf("fallback.listen %q: %q is not an IP address or host name", addr, host)
 	}
 	return net.JoinHostPort(host, port), nil
+}
+
+func isIP(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil
+}
+
+// isHostName reports whether s is dot-separated labels of letters, digits
+// and hyphens.
+func isHostName(s string) bool {
+	for label := range strings.SplitSeq(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return len(s) <= 253
 }
 
 func nginxServerNames(hosts []string) (string, error) {
