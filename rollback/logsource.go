@@ -11,8 +11,9 @@ import (
 	"github.com/migratekit/migrate/telemetry"
 )
 
-// LogWindows are per-side windows derived from shipped logs, keyed by
-// event time (*logship.Derived).
+// LogWindows are per-side sliding windows: the ones derived from shipped
+// logs, keyed by event time (*logship.Derived), or the proxy's own
+// (*telemetry.Metrics).
 type LogWindows interface {
 	Window(app, side string, d time.Duration, now time.Time) telemetry.WindowStats
 	WindowMax() time.Duration
@@ -41,11 +42,9 @@ func (s *LogSource) Sample(_ context.Context, app string, window time.Duration) 
 	if s.w == nil {
 		return Sample{}, errors.New("reading log windows: no log-derived metrics")
 	}
-	if keep := s.w.WindowMax(); window > keep {
-		return Sample{}, fmt.Errorf("reading log windows: window %s is longer than the %s they keep", window, keep)
+	sm, err := windowSample(s.w, app, window, s.clock.Now())
+	if err != nil {
+		return Sample{}, fmt.Errorf("reading log windows: %w", err)
 	}
-	now := s.clock.Now()
-	old := s.w.Window(app, telemetry.SideOld, window, now)
-	nw := s.w.Window(app, telemetry.SideNew, window, now)
-	return Sample{At: now, Window: nw.Window, Old: sideSample(old), New: sideSample(nw)}, nil
+	return sm, nil
 }

@@ -69,7 +69,7 @@ func TestLogSourceErrors(t *testing.T) {
 		want   string
 	}{
 		{"no windows", NewLogSource(nil, nil), time.Second, "no log-derived metrics"},
-		{"window too long", NewLogSource(logship.NewDerived(logship.DeriveOptions{}), nil), time.Hour, "longer than the 5m0s they keep"},
+		{"window too long", NewLogSource(logship.NewDerived(logship.DeriveOptions{}), nil), time.Hour, "longer than the 5m0s kept"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

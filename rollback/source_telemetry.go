@@ -35,21 +35,25 @@ func (t *TelemetrySource) Sample(_ context.Context, app string, window time.Dura
 	if t.m == nil {
 		return Sample{}, errors.New("reading telemetry: no metrics")
 	}
-	if keep := t.m.WindowMax(); window > keep {
-		return Sample{}, fmt.Errorf("reading telemetry: window %s is longer than the %s it keeps", window, keep)
+	s, err := windowSample(t.m, app, window, t.clock.Now())
+	if err != nil {
+		return Sample{}, fmt.Errorf("reading telemetry: %w", err)
 	}
-	now := t.clock.Now()
-	old := t.m.Window(app, telemetry.SideOld, window, now)
-	nw := t.m.Window(app, telemetry.SideNew, window, now)
-	sh := t.m.ShadowWindow(app, window, now)
-	return Sample{
-		At:     now,
-		Window: nw.Window,
-		Old:    sideSample(old),
-		New:    sideSample(nw),
-		Pairs:  sh.Pairs,
-		Diffs:  sh.Diffs,
-	}, nil
+	sh := t.m.ShadowWindow(app, window, s.At)
+	s.Pairs, s.Diffs = sh.Pairs, sh.Diffs
+	return s, nil
+}
+
+// windowSample reads both sides of app from w over the last window at
+// now. A window longer than w keeps is an error (the verdict is then
+// insufficient), not a shorter window in disguise.
+func windowSample(w LogWindows, app string, window time.Duration, now time.Time) (Sample, error) {
+	if keep := w.WindowMax(); window > keep {
+		return Sample{}, fmt.Errorf("window %s is longer than the %s kept", window, keep)
+	}
+	old := w.Window(app, telemetry.SideOld, window, now)
+	nw := w.Window(app, telemetry.SideNew, window, now)
+	return Sample{At: now, Window: nw.Window, Old: sideSample(old), New: sideSample(nw)}, nil
 }
 
 func sideSample(w telemetry.WindowStats) SideSample {

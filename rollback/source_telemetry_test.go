@@ -76,7 +76,7 @@ func TestTelemetrySourceErrors(t *testing.T) {
 		want   string
 	}{
 		{"a window longer than kept", NewTelemetrySource(m, clock), 10 * time.Minute,
-			"reading telemetry: window 10m0s is longer than the 5m0s it keeps"},
+			"reading telemetry: window 10m0s is longer than the 5m0s kept"},
 		{"no metrics", NewTelemetrySource(nil, clock), time.Second, "reading telemetry: no metrics"},
 	}
 	for _, tt := range tests {
