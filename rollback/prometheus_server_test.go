@@ -4,14 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/migratekit/migrate/internal/testsvc"
 	"github.com/migratekit/migrate/manifest"
 	"github.com/migratekit/migrate/telemetry"
 )
@@ -139,74 +135,14 @@ func defaultPromSource(t *testing.T, url string) manifest.PromSource {
 	return *m.Apps["shop"].Rollback.Prometheus
 }
 
-// startPrometheus runs the Prometheus of MIGRATE_TEST_PROMETHEUS, scraping
-// target every second, on a free loopback port with storage in a temporary
-// directory, until the test ends. It returns its URL once it is ready.
+// startPrometheus runs a real Prometheus scraping target every second
+// until the test ends, and returns its URL once it is ready.
 func startPrometheus(t *testing.T, target string) string {
 	t.Helper()
-	bin := os.Getenv("MIGRATE_TEST_PROMETHEUS")
-	if bin == "" {
-		t.Fatal("MIGRATE_TEST_PROMETHEUS is not set: run scripts/test, which installs prometheus and points it at the binary")
-	}
-	dir := t.TempDir()
-	config := filepath.Join(dir, "prometheus.yml")
-	body := fmt.Sprintf("global: {scrape_interval: 1s, scrape_timeout: 1s}\nscrape_configs:\n  - job_name: migrate\n    static_configs: [{targets: [%q]}]\n", target)
-	if err := os.WriteFile(config, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	addr := freeAddr(t)
-	logPath := filepath.Join(dir, "prometheus.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	cmd := exec.Command(bin, "--config.file="+config, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--log.level=warn")
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting prometheus: %v", err)
-	}
-	t.Cleanup(func() { stopPrometheus(t, cmd, logPath) })
-	url := "http://" + addr
-	poll(t, "prometheus ready", func() bool {
-		resp, err := get(url + "/-/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return url
+	return testsvc.StartPrometheus(t, target)
 }
 
-// stopPrometheus stops it and waits; the log goes to the test's on failure.
-func stopPrometheus(t *testing.T, cmd *exec.Cmd, logPath string) {
-	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		<-done
-	}
-	if t.Failed() {
-		log, _ := os.ReadFile(logPath)
-		t.Logf("prometheus log:\n%s", log)
-	}
-}
-
-// freeAddr is a loopback address with a port free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+func freeAddr(t *testing.T) string { return testsvc.FreeAddr(t) }
 
 // poll calls cond every 50ms until it is true, failing the test after 15s.
 func poll(t *testing.T, what string, cond func() bool) {
