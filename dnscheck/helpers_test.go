@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/miekg/dns"
+
+	"github.com/migratekit/migrate/internal/testsvc"
 )
 
 // testZone is the zone the test servers serve.
@@ -210,39 +212,14 @@ func serve(t testing.TB, pc net.PacketConn, ln net.Listener, z *zone, b behavior
 	t.Helper()
 	s := &dnsServer{zone: z, behave: b}
 	s.Addr = pc.LocalAddr().String()
-	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: s}, {Listener: ln, Handler: s}} {
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			srv.ActivateAndServe()
-		}()
-		<-started
-		t.Cleanup(func() {
-			srv.Shutdown()
-			<-done
-		})
-	}
+	testsvc.ServeDNS(t, pc, ln, s)
 	return s
 }
 
 // listenBoth binds UDP and TCP on the same free port of ip.
 func listenBoth(t testing.TB, ip string) (net.PacketConn, net.Listener) {
 	t.Helper()
-	for range 20 {
-		pc, err := net.ListenPacket("udp", ip+":0")
-		if err != nil {
-			t.Fatalf("listening on %s: %v", ip, err)
-		}
-		ln, err := net.Listen("tcp", pc.LocalAddr().String())
-		if err == nil {
-			return pc, ln
-		}
-		pc.Close()
-	}
-	t.Fatalf("no port free on both udp and tcp of %s", ip)
-	return nil, nil
+	return testsvc.ListenDNS(t, ip)
 }
 
 // silentServer is a UDP socket that reads and never answers.

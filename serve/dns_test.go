@@ -14,6 +14,7 @@ import (
 	"github.com/migratekit/migrate/admin"
 	"github.com/migratekit/migrate/dashboards"
 	"github.com/migratekit/migrate/dnscheck"
+	"github.com/migratekit/migrate/internal/testsvc"
 )
 
 // dnsRecord is what a test DNS server answers for one A record: an
@@ -55,28 +56,7 @@ func (d *dnsRecord) handler(authoritative bool) dns.HandlerFunc {
 // the test, and returns its HOST:PORT.
 func startDNS(t *testing.T, ip string, h dns.Handler) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", ip+":0")
-	if err != nil {
-		t.Fatalf("listening on %s: %v", ip, err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatalf("listening on tcp %s: %v", pc.LocalAddr(), err)
-	}
-	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: ln, Handler: h}} {
-		started, done := make(chan struct{}), make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		go func() {
-			defer close(done)
-			srv.ActivateAndServe()
-		}()
-		<-started
-		t.Cleanup(func() {
-			srv.Shutdown()
-			<-done
-		})
-	}
-	return pc.LocalAddr().String()
+	return testsvc.StartDNS(t, ip, h)
 }
 
 // waitDNS polls app's status on the admin API until its dns field

@@ -17,6 +17,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/migratekit/migrate/dnscheck"
+	"github.com/migratekit/migrate/internal/testsvc"
 	"github.com/migratekit/migrate/manifest"
 	"github.com/migratekit/migrate/state"
 )
@@ -62,37 +63,7 @@ func (s *dnsTestServer) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 func startDNSTest(t *testing.T, ip, value string, serial uint32) *dnsTestServer {
 	t.Helper()
 	s := &dnsTestServer{value: value, serial: serial}
-	var pc net.PacketConn
-	var ln net.Listener
-	for range 20 {
-		var err error
-		if pc, err = net.ListenPacket("udp", ip+":0"); err != nil {
-			t.Fatal(err)
-		}
-		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
-			break
-		}
-		pc.Close()
-		pc = nil
-	}
-	if pc == nil {
-		t.Fatalf("no free udp and tcp port on %s", ip)
-	}
-	s.addr = pc.LocalAddr().String()
-	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: s}, {Listener: ln, Handler: s}} {
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			srv.ActivateAndServe()
-		}()
-		<-started
-		t.Cleanup(func() {
-			srv.Shutdown()
-			<-done
-		})
-	}
+	s.addr = testsvc.StartDNS(t, ip, s)
 	return s
 }
 
