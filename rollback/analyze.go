@@ -137,19 +137,28 @@ func orDuration(d, def time.Duration) time.Duration {
 }
 
 // Evaluate applies the rules (but not the fast breaker, which has its own
-// window: see EvaluateFast) to a sample. It is pure. The result is fail if
-// any check fails, else insufficient if any check is, else pass. Each
+// window: see EvaluateFast) to a sample of the rules' window and to the
+// samples of its recent windows (Rules.RecentWindows; none when the
+// source's short windows are not exact). It is pure. The result is fail
+// if any check fails, else insufficient if any check is, else pass. Each
 // check carries its numbers and a sentence saying why.
-func Evaluate(r Rules, s Sample) Verdict {
-	return evaluate(r, s, nil)
+//
+// A rate rule (max_error_rate, max_error_rate_increase, max_diff_rate)
+// judges the whole window first; when that passes, it fails if a recent
+// window alone is strong evidence (see stats.go), so that a side that
+// turns bad is caught in a few seconds rather than when its bad seconds
+// outweigh the clean ones of the whole window. Below min_requests in the
+// whole window a rule stays insufficient whatever the recent windows say.
+func Evaluate(r Rules, s Sample, recent ...Sample) Verdict {
+	return evaluate(r, s, nil, recent)
 }
 
 // evaluate is Evaluate plus, with fast set, the fast breaker's check on
 // it. The fast breaker can only make a verdict fail: below its own
 // min_requests it is insufficient, which is no reason to hold.
-func evaluate(r Rules, s Sample, fast *Sample) Verdict {
+func evaluate(r Rules, s Sample, fast *Sample, recent []Sample) Verdict {
 	r = r.withDefaults()
-	e := evaluator{r: r, s: s, z: zOneSided(r.Confidence)}
+	e := evaluator{r: r, s: s, z: zOneSided(r.Confidence), recent: recent, h: recentThreshold(len(recent), r.Confidence)}
 	var checks []Check
 	if r.MaxErrorRate != nil {
 		checks = append(checks, e.errorRate(*r.MaxErrorRate))

@@ -270,7 +270,7 @@ func TestEvaluateWithFastBreaker(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := evaluate(r, tt.main, &tt.fast)
+			got := evaluate(r, tt.main, &tt.fast, nil)
 			if got.Result != tt.want {
 				t.Errorf("evaluate().Result = %s, want %s: %v", got.Result, tt.want, got.Checks)
 			}

@@ -14,6 +14,11 @@ type evaluator struct {
 	r Rules
 	s Sample
 	z float64 // one-sided z at r.Confidence
+
+	// recent are the samples of the recent windows (none: the source's
+	// short windows are not exact) and h their threshold.
+	recent []Sample
+	h      float64
 }
 
 // errors are a side's errors under the rules: 5xx, plus 4xx with Count4xx.
@@ -68,6 +73,9 @@ func (e *evaluator) errorRate(maxRate float64) Check {
 	c.Bound = wilson(x, n, e.z).lower
 	c.Result, c.Reason = judge(c.Bound, maxRate, fmt.Sprintf("new %s %s (%d/%d), %s lower bound %s",
 		e.errorsName(), pct(c.Value), x, n, e.confidence(), pct(c.Bound)), "max "+limit(maxRate))
+	if c.Result == Pass {
+		return e.recentErrorRate(c, maxRate)
+	}
 	return c
 }
 
@@ -90,6 +98,9 @@ func (e *evaluator) errorRateIncrease(maxRate float64) Check {
 	c.Result, c.Reason = judge(c.Bound, maxRate, fmt.Sprintf("new %s %s (%d/%d) vs old %s (%d/%d): %s, %s lower bound %s",
 		e.errorsName(), pct(ratio(xn, nn)), xn, nn, pct(ratio(xo, no)), xo, no,
 		signed(c.Value), e.confidence(), signed(c.Bound)), "max +"+limit(maxRate))
+	if c.Result == Pass {
+		return e.recentErrorRateIncrease(c, maxRate)
+	}
 	return c
 }
 
@@ -136,6 +147,9 @@ func (e *evaluator) diffRate(maxRate float64) Check {
 	c.Bound = wilson(x, n, e.z).lower
 	c.Result, c.Reason = judge(c.Bound, maxRate, fmt.Sprintf("diffs %s (%d/%d pairs), %s lower bound %s",
 		pct(c.Value), x, n, e.confidence(), pct(c.Bound)), "max "+limit(maxRate))
+	if c.Result == Pass {
+		return e.recentDiffRate(c, maxRate)
+	}
 	return c
 }
 

@@ -141,12 +141,31 @@ func (c *Controller) evaluate(ctx context.Context) Verdict {
 	if err != nil {
 		return c.noData(err)
 	}
-	v := evaluate(c.rules, s, fast)
+	v := evaluate(c.rules, s, fast, c.recent(ctx))
 	v.App = c.app
 	if v.At.IsZero() {
 		v.At = c.clock.Now()
 	}
 	return v
+}
+
+// recent samples the recent windows of a source whose short windows are
+// exact. A window the source cannot give is left out: the whole window
+// decides alone, as it does for other sources.
+func (c *Controller) recent(ctx context.Context) []Sample {
+	if x, ok := c.src.(ExactWindows); !ok || !x.ExactWindows() {
+		return nil
+	}
+	var ss []Sample
+	for _, w := range c.rules.RecentWindows() {
+		s, err := c.src.Sample(ctx, c.app, w)
+		if err != nil {
+			c.log.Debug("sampling a recent window", "app", c.app, "window", w, "err", err)
+			continue
+		}
+		ss = append(ss, s)
+	}
+	return ss
 }
 
 // noData is the verdict of a failed source.

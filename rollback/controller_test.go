@@ -42,6 +42,13 @@ func results(vs []Verdict) map[string]int {
 // test counts the windows where new's raw rate is above max_error_rate
 // (13 errors or more in 600 requests, about 1% of windows) and checks
 // there are some, so that it can tell the statistics from a ratio.
+//
+// A failing verdict without a rollback may happen: a recent window of
+// 1-16 s fails at 1% errors with a probability of 5.9e-6 per evaluation
+// (the binomial tails of its five windows: 5 or more errors in 20
+// requests, 6 in 40, 8 in 80, 12 in 160, 18 in 320), 0.18 expected over
+// the run; two in a row, which a rollback takes, far less often. More
+// than 3 would say the bound is wrong.
 func TestCleanTrafficNeverRollsBack(t *testing.T) {
 	clock := clockwork.NewFakeClock()
 	tr := newTraffic(clock, 1, 20, rate(0.01), rate(0.01))
@@ -54,6 +61,7 @@ func TestCleanTrafficNeverRollsBack(t *testing.T) {
 		v := c.Step(t.Context())
 		if v.Result == Fail {
 			fails++
+			t.Logf("failing verdict without a rollback: %s", v.Reason())
 		}
 		if v.Sample.New.Requests == 600 && float64(v.Sample.New.Errors)/600 > 0.02 {
 			rawOver++
@@ -62,8 +70,8 @@ func TestCleanTrafficNeverRollsBack(t *testing.T) {
 	if n, _ := act.calls(); n != 0 {
 		t.Errorf("Rollback called %d times on clean traffic, want 0: %s", n, act.rollbacks[0].Reason())
 	}
-	if fails != 0 {
-		t.Errorf("%d failing verdicts on clean traffic, want 0", fails)
+	if fails > 3 {
+		t.Errorf("%d failing verdicts on clean traffic, want at most 3", fails)
 	}
 	if rawOver == 0 {
 		t.Errorf("no window had a raw error rate above 2%%: the traffic is too tame to test the statistics")
@@ -75,24 +83,27 @@ func TestCleanTrafficNeverRollsBack(t *testing.T) {
 // clean minute, at 20 rps, and counts the evaluations from the jump to the
 // rollback, over 20 seeds.
 //
-// The bound: the k-th evaluation after the jump sees k bad seconds and
-// 30-k clean ones, so new's errors in its 600 requests have mean
-// 0.2(30-k) + 2k = 6 + 1.8k and variance 0.198(30-k) + 1.8k. The smallest
-// count whose one-sided 99% Wilson lower bound is above 2% is 20 (19/600
-// gives 1.88%, 20/600 gives 2.003%). The mean reaches 20 at k = 8 (20.4),
-// and three standard deviations below the mean (4.3 at k = 8, 5.9 at
-// k = 18) reach it at k = 18 (38.4 - 17.7 = 20.7). With two breaches the
-// rollback comes one evaluation later: expect about 9 evaluations, and no
-// more than 19. The 1% max_error_rate_increase rule is slower here and
-// does not change the bound.
+// The whole 30s window alone is slow here: its k-th evaluation after the
+// jump sees k bad seconds and 30-k clean ones, and needs 20 errors in 600
+// for its 99% Wilson bound to pass 2%, which the mean (6 + 1.8k) reaches
+// at k = 8: about 9 evaluations with two breaches (it was the only test
+// until the recent windows). The recent windows (1, 2, 4, 8 and 16s) see
+// the bad seconds undiluted: the 4s window fails with 8 errors in 80
+// requests, the mean of 4 bad seconds, so the first failing verdict comes
+// at about k = 3-4 and the rollback one evaluation later. Measured over
+// the 20 seeds: 3 to 8, median 5. The bounds below leave room for other
+// seeds' luck: a median of 6, and 12 at worst.
 //
-// So with a 30s window "within breaches × interval of the jump" holds
-// only for gross failures (the fast breaker, TestFastBreaker): a 10%
-// error rate among 20 requests a second is two errors a second, and no
-// test at 99% can tell that from 1% in one or two seconds without also
-// rolling back healthy traffic.
+// "Within breaches × interval of the jump" (2 evaluations) is out of reach
+// at 20 rps for any test that also passes TestCleanTrafficNeverRollsBack:
+// two seconds are 40 requests, and the expected log-likelihood ratio of
+// 10% errors against 1% over them is 40·KL(0.1 ‖ 0.01) = 5.8 nats, so a
+// test that acted on such evidence half the time would act on healthy
+// traffic roughly e^-5.8 ≈ 0.3% of the time: about 90 of the 30,000
+// evaluations of the clean run. The fast breaker (TestFastBreaker) is
+// what acts on the first evaluation, for gross failures.
 func TestJumpRollsBack(t *testing.T) {
-	const jumpAt, bound, medianBound = 60, 19, 10
+	const jumpAt, bound, medianBound = 60, 12, 6
 	var after []int
 	for seed := range uint64(20) {
 		clock := clockwork.NewFakeClock()

@@ -48,3 +48,8 @@ func (s *LogSource) Sample(_ context.Context, app string, window time.Duration) 
 	}
 	return sm, nil
 }
+
+// ExactWindows is true: the log windows count every shipped line by event
+// time, so a recent window is exact (a line shipped late is missing from
+// it as an answer and as an error alike).
+func (s *LogSource) ExactWindows() bool { return true }

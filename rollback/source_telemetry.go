@@ -59,3 +59,7 @@ func windowSample(w LogWindows, app string, window time.Duration, now time.Time)
 func sideSample(w telemetry.WindowStats) SideSample {
 	return SideSample{Requests: w.Requests, Errors: w.Errors5xx, Errors4xx: w.Errors4xx, P99: w.P99}
 }
+
+// ExactWindows is true: the telemetry counts every request in per-second
+// buckets, so a window of a few seconds is exact.
+func (t *TelemetrySource) ExactWindows() bool { return true }

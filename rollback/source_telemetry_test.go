@@ -96,8 +96,13 @@ func TestTelemetrySourceErrors(t *testing.T) {
 //
 // With 6 of new's 600 requests failing before, the k-th second after
 // the change adds 6 errors and drops 0.2: 6 + 5.8k errors, over the 20
-// that fail max_error_rate from k = 3 (23.4), so the second breach, and
-// the rollback, comes on the fourth evaluation.
+// that fail max_error_rate from k = 3 (23.4), so the whole window alone
+// would roll back on the fourth evaluation. The telemetry's 1s recent
+// window sees the first bad second alone: 6 errors in 20 requests,
+// 20·KL(0.3 ‖ 0.02) = 11.5 nats of evidence against 2%, over the
+// ln(5/0.01) = 6.2 needed, so the first evaluation fails and the second
+// breach, and the rollback, come on the second, whose strongest evidence
+// is then the 2s window (12/40).
 func TestControllerOnTelemetry(t *testing.T) {
 	m, clock := newTelemetry(t)
 	old, nw := m.Side("shop", telemetry.SideOld), m.Side("shop", telemetry.SideNew)
@@ -128,14 +133,14 @@ func TestControllerOnTelemetry(t *testing.T) {
 	var k int
 	for k = 1; k <= 10; k++ {
 		if v := second(6); v.Act {
-			if !strings.HasPrefix(v.Reason(), "max_error_rate: new 5xx") {
-				t.Errorf("acting verdict's reason = %q, want max_error_rate first", v.Reason())
+			if want := "max_error_rate: new 5xx 30.0% (12/40) in the last 2s"; !strings.HasPrefix(v.Reason(), want) {
+				t.Errorf("acting verdict's reason = %q, want it to start with %q", v.Reason(), want)
 			}
 			break
 		}
 	}
-	if k != 4 {
-		t.Errorf("rolled back on evaluation %d after the change, want 4", k)
+	if k != 2 {
+		t.Errorf("rolled back on evaluation %d after the change, want 2", k)
 	}
 	if n, _ := act.calls(); n != 1 {
 		t.Errorf("Rollback called %d times, want 1", n)

@@ -78,3 +78,70 @@ func ratio(x, n uint64) float64 {
 func clamp01(v float64) float64 {
 	return min(max(v, 0), 1)
 }
+
+// The recent-window test. A window of 30 s answers slowly when a healthy
+// new side turns bad: its first bad seconds are diluted by the clean ones
+// before them. So the rules also look at a few recent windows (the
+// interval, twice it, four times it, ... below the window) and fail when
+// one of them alone is strong evidence. Looking at K windows is K tests,
+// so each is made stricter, and with a bound that holds for any number of
+// requests, not an approximation for large ones: Chernoff's bound on the
+// binomial tail, P(X ≥ x) ≤ exp(-n·KL(x/n ‖ q)) for X ~ Bin(n, q) and
+// x/n ≥ q, where KL is the Kullback-Leibler divergence of two Bernoulli
+// distributions. A window fails when n·KL(x/n ‖ limit) > h with
+// h = ln(K / (1 - confidence)): at a true rate at or below the limit, each
+// window does so with a probability of at most e^-h, and any of the K with
+// at most K·e^-h = 1 - confidence (the union bound).
+//
+// The bound reported is the smallest rate q with n·KL(x/n ‖ q) ≤ h: the
+// lower end of the likelihood-ratio interval, as Wilson's lower bound is
+// for the whole window. It fails exactly when it is above the limit.
+//
+// Reference: H. Chernoff, "A measure of asymptotic efficiency for tests of
+// a hypothesis based on the sum of observations", Ann. Math. Statist. 23
+// (1952); W. Hoeffding, "Probability inequalities for sums of bounded
+// random variables", JASA 58 (1963), eq. (2.1).
+
+// bernoulliKL is KL(p ‖ q) between Bernoulli(p) and Bernoulli(q), in nats,
+// with 0·ln 0 = 0. It is +Inf when q is 0 or 1 and p is not.
+func bernoulliKL(p, q float64) float64 {
+	return xlogxy(p, q) + xlogxy(1-p, 1-q)
+}
+
+// xlogxy is x·ln(x/y), 0 when x is 0.
+func xlogxy(x, y float64) float64 {
+	if x <= 0 {
+		return 0
+	}
+	if y <= 0 {
+		return math.Inf(1)
+	}
+	return x * math.Log(x/y)
+}
+
+// recentThreshold is h for k recent windows at confidence: ln(k/(1-c)).
+func recentThreshold(k int, confidence float64) float64 {
+	return math.Log(float64(max(k, 1)) / (1 - confidence))
+}
+
+// klLower is the smallest q ≤ x/n with n·KL(x/n ‖ q) ≤ h: 0 when there
+// are no errors or no trials. KL(p ‖ q) falls from +Inf at q = 0 to 0 at
+// q = p, so a bisection finds it; 64 halvings are below float64's
+// resolution.
+func klLower(x, n uint64, h float64) float64 {
+	if n == 0 || x == 0 {
+		return 0
+	}
+	p := float64(min(x, n)) / float64(n)
+	nf := float64(n)
+	lo, hi := 0.0, p
+	for range 64 {
+		mid := (lo + hi) / 2
+		if nf*bernoulliKL(p, mid) > h {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
+}

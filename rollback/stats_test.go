@@ -93,3 +93,58 @@ func TestNewcombe(t *testing.T) {
 		})
 	}
 }
+
+func TestRecentThreshold(t *testing.T) {
+	// ln(5/0.01), for the five recent windows of the defaults at 99%.
+	if got, want := recentThreshold(5, 0.99), 6.214608098422191742636742242594916054728; !near(got, want) {
+		t.Errorf("recentThreshold(5, 0.99) = %.16f, want %.16f", got, want)
+	}
+	if got, want := recentThreshold(0, 0.99), math.Log(100); !near(got, want) {
+		t.Errorf("recentThreshold(0, 0.99) = %.16f, want %.16f (one window at least)", got, want)
+	}
+}
+
+// The expected values are the roots of n·KL(x/n ‖ q) = ln(500) computed
+// with 40-digit arithmetic (mpmath); 20/20 is also exp(-ln(500)/20).
+func TestKLLower(t *testing.T) {
+	h := recentThreshold(5, 0.99)
+	tests := []struct {
+		name string
+		x, n uint64
+		want float64
+	}{
+		{"6/40", 6, 40, 0.024380819641207630904},
+		{"8/80", 8, 80, 0.021706438794335030015},
+		{"5/20", 5, 20, 0.033731558821182388675},
+		{"20/20", 20, 20, 0.73291143855426879393},
+		{"1/1000", 1, 1000, 7.3666891568859698896e-7},
+		{"30/200", 30, 200, 0.075960057976662145715},
+		{"no errors", 0, 40, 0},
+		{"no trials", 0, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := klLower(tt.x, tt.n, h); math.Abs(got-tt.want) > 1e-12*max(1, tt.want) {
+				t.Errorf("klLower(%d, %d) = %.18g, want %.18g", tt.x, tt.n, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestKLLowerIsTheRoot checks over every count up to 300 trials that the
+// bound is at most the observed rate and that n·KL at the bound is h (it
+// is where the likelihood-ratio interval ends).
+func TestKLLowerIsTheRoot(t *testing.T) {
+	h := recentThreshold(5, 0.99)
+	for n := uint64(1); n <= 300; n++ {
+		for x := uint64(1); x <= n; x++ {
+			p, b := float64(x)/float64(n), klLower(x, n, h)
+			if b > p || b <= 0 {
+				t.Fatalf("klLower(%d, %d) = %g, want in (0, %g]", x, n, b, p)
+			}
+			if got := float64(n) * bernoulliKL(p, b); math.Abs(got-h) > 1e-6 {
+				t.Fatalf("klLower(%d, %d) = %g: n·KL there is %g, want h = %g", x, n, b, got, h)
+			}
+		}
+	}
+}

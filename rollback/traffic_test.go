@@ -131,3 +131,6 @@ func (a *actOnly) Rollback(context.Context, Verdict) error {
 	a.n++
 	return nil
 }
+
+// ExactWindows: the traffic's windows sum whole seconds of exact draws.
+func (tr *traffic) ExactWindows() bool { return true }
