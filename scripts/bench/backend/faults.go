@@ -10,14 +10,15 @@ import (
 // failBody is the answer of a failing request.
 var failBody = []byte(`{"ok":false,"error":"injected failure"}` + "\n")
 
-// faults decides which answers fail, for scripts/bench/rollback: every
-// answer from failAfter after start on (a new side that breaks at a known
-// time), and a random share errorRate of the others (healthy but noisy
-// traffic). The first failing answer is reported once, with its time, so a
+// faults decides which answers fail, for scripts/bench/rollback: from
+// failAfter after start on, every answer or a random share failRate of
+// them (a new side that breaks at a known time, wholly or partly), and a
+// random share errorRate of the others (healthy but noisy traffic). The first failing answer is reported once, with its time, so a
 // benchmark can time what follows from it.
 type faults struct {
 	start     time.Time
-	failAfter time.Duration // 0: never fail them all
+	failAfter time.Duration // 0: never break
+	failRate  float64       // share failing once broken; 0 or 1: all
 	errorRate float64       // 0 to 1
 	random    func() float64
 	report    func(time.Time)
@@ -30,6 +31,9 @@ func (f *faults) fail(now time.Time) bool {
 		return false
 	}
 	failing := f.failAfter > 0 && now.Sub(f.start) >= f.failAfter
+	if failing && f.failRate > 0 && f.failRate < 1 {
+		failing = f.random() < f.failRate
+	}
 	if !failing && f.errorRate > 0 {
 		failing = f.random() < f.errorRate
 	}

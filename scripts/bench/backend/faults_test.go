@@ -110,3 +110,41 @@ func get(t *testing.T, srv *httptest.Server) answer {
 	}
 	return a
 }
+
+// TestHandlerFailRate scripts the draws of a partial break: before
+// -fail-after nothing is drawn and nothing fails; after it, a draw below
+// -fail-rate fails the answer, and the first such 500 is the one reported.
+func TestHandlerFailRate(t *testing.T) {
+	clock := clockwork.NewFakeClock()
+	draws := []float64{0.5, 0.05, 0.1, 0}
+	var reported []time.Time
+	f := &faults{
+		start:     clock.Now(),
+		failAfter: 5 * time.Second,
+		failRate:  0.1,
+		random: func() float64 {
+			if len(draws) == 0 {
+				t.Fatal("more draws than scripted")
+			}
+			d := draws[0]
+			draws = draws[1:]
+			return d
+		},
+		report: func(at time.Time) { reported = append(reported, at) },
+	}
+	srv := httptest.NewServer(newHandler(0, clock, f))
+	defer srv.Close()
+
+	got := []int{get(t, srv).Status}
+	clock.Advance(5 * time.Second)
+	for range 4 {
+		got = append(got, get(t, srv).Status)
+	}
+	want := []int{200, 200, 500, 200, 500}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("statuses (-got +want):\n%s", diff)
+	}
+	if diff := cmp.Diff(reported, []time.Time{f.start.Add(5 * time.Second)}); diff != "" {
+		t.Errorf("reported first failures (-got +want):\n%s", diff)
+	}
+}

@@ -43,6 +43,7 @@ type options struct {
 	listen    string
 	delay     time.Duration
 	failAfter time.Duration
+	failRate  float64
 	errorRate float64
 }
 
@@ -61,6 +62,7 @@ func main() {
 	f := &faults{
 		start:     clock.Now(),
 		failAfter: opts.failAfter,
+		failRate:  opts.failRate,
 		errorRate: opts.errorRate,
 		random:    rand.Float64,
 		report: func(t time.Time) {
@@ -81,6 +83,7 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8000", "address to listen on (host:port)")
 	fs.DurationVar(&o.delay, "delay", 0, "time to wait before each answer (e.g. 200ms); 0 answers at once")
 	fs.DurationVar(&o.failAfter, "fail-after", 0, "answer 500 to every request from this long after start on (e.g. 5s); 0 never")
+	fs.Float64Var(&o.failRate, "fail-rate", 1, "share of answers, above 0 up to 1, that are a 500 at random from -fail-after on (e.g. 0.1); 1 fails them all")
 	fs.Float64Var(&o.errorRate, "error-rate", 0, "share of answers, 0 to 1, that are a 500 at random (e.g. 0.01)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
@@ -93,6 +96,9 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	}
 	if o.failAfter < 0 {
 		return options{}, fmt.Errorf("parsing flags: -fail-after %v is negative", o.failAfter)
+	}
+	if !(o.failRate > 0 && o.failRate <= 1) {
+		return options{}, fmt.Errorf("parsing flags: -fail-rate %v is not above 0 and at most 1", o.failRate)
 	}
 	if !(o.errorRate >= 0 && o.errorRate <= 1) {
 		return options{}, fmt.Errorf("parsing flags: -error-rate %v is not between 0 and 1", o.errorRate)
