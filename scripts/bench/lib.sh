@@ -8,6 +8,14 @@
 # A script sets BENCH (its name, for messages) and ROUNDS, DURATION, WARMUP,
 # CONNECTIONS, THREADS, then calls `bench_init TOOL...`. It starts each
 # background process with `... & track $!` so that the trap stops it.
+#
+# Paced mode: with RATE set (requests per second), `warmup` and `run_wrk`
+# send an open-loop load at that constant rate with scripts/bench/pace
+# (CONNECTIONS keep-alive connections, latency counted from each request's
+# due time) instead of wrk's closed loop, and print the same RESULT line.
+# With `cpu_seconds` and `record_cpu` a script adds the CPU per request of
+# the process under test, which `table_row` shows in paced mode.
+# (scripts/bench/rollback has a RATE of its own; it calls none of these.)
 
 # die prints its arguments as an error of the script and exits 1.
 die() {
@@ -25,6 +33,11 @@ bench_init() {
 		command -v "$tool" >/dev/null || die "$tool is not installed (scripts/test installs the Debian packages)"
 	done
 	[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, not $ROUNDS"
+	if paced; then
+		[[ $RATE =~ ^[0-9]+([.][0-9]+)?$ && ! $RATE =~ ^0+([.]0+)?$ ]] ||
+			die "RATE must be a number of requests per second above 0, not $RATE"
+		command -v pgrep >/dev/null || die "pgrep is not installed (Debian package procps)"
+	fi
 	TMP=$(mktemp -d "${TMPDIR:-/tmp}/migrate-bench-$BENCH.XXXXXX")
 	PIDS=()
 	trap cleanup EXIT
@@ -204,6 +217,29 @@ build_migrate() {
 	[[ -x $TMP/migrate ]] || (cd "$SRC" && go build -o "$TMP/migrate" ./cmd/migrate)
 }
 
+# paced: whether RATE asks for the paced (open-loop) load of scripts/bench/pace.
+paced() {
+	[[ -n ${RATE:-} ]]
+}
+
+# build_pace: build scripts/bench/pace once, as $TMP/pace, from the work
+# tree (it is the measuring tool, not the code under test: REV does not
+# apply to it).
+build_pace() {
+	[[ -x $TMP/pace ]] || go build -o "$TMP/pace" ./scripts/bench/pace
+}
+
+# pace_run PORT DURATION: one paced run of DURATION at RATE on PORT; the
+# RESULT line on stdout, pace's summary on stderr. PACE_FLAGS adds flags
+# (e.g. -precise, -timeout 5s).
+pace_run() {
+	build_pace
+	# shellcheck disable=SC2086 # PACE_FLAGS is a list of flags
+	timeout "$(($(seconds "$2") + 30))" \
+		"$TMP/pace" -url "http://127.0.0.1:$1/" -rate "$RATE" -duration "$2" \
+		-connections "$CONNECTIONS" ${PACE_FLAGS:-}
+}
+
 # wrk's done() hook prints one machine-readable line.
 write_report_lua() {
 	cat >"$TMP/report.lua" <<'EOF'
@@ -217,23 +253,71 @@ end
 EOF
 }
 
-# warmup PORT: one unmeasured wrk run of WARMUP.
+# warmup PORT: one unmeasured wrk run of WARMUP (paced: a pace run).
 warmup() {
+	if paced; then
+		pace_run "$1" "$WARMUP" >/dev/null 2>&1
+		return
+	fi
 	timeout "$(($(seconds "$WARMUP") + 30))" \
 		wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" "http://127.0.0.1:$1/" >/dev/null
 }
 
 # run_wrk NAME PORT: one measured wrk run of DURATION; appends the result
 # line (req/s p50 p99 errors requests) to $TMP/results-NAME and wrk's own
-# report to $TMP/wrk-NAME.txt.
+# report to $TMP/wrk-NAME.txt. Paced, pace runs instead: req/s is the rate
+# achieved, p50 and p99 count from the due times, and its summary goes to
+# $TMP/wrk-NAME.txt.
 run_wrk() {
 	local name=$1 out
+	if paced; then
+		out=$(pace_run "$2" "$DURATION" 2>&1)
+		echo "$out" >>"$TMP/wrk-$name.txt"
+		out=$(grep '^RESULT ' <<<"$out") || die "no result from pace for $name (see $TMP/wrk-$name.txt; KEEP=1 keeps it)"
+		echo "${out#RESULT }" >>"$TMP/results-$name"
+		return
+	fi
 	out=$(timeout "$(($(seconds "$DURATION") + 30))" \
 		wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --latency \
 		-s "$TMP/report.lua" "http://127.0.0.1:$2/")
 	echo "$out" >>"$TMP/wrk-$name.txt"
 	out=$(grep '^RESULT ' <<<"$out") || die "no result from wrk for $name"
 	echo "${out#RESULT }" >>"$TMP/results-$name"
+}
+
+# cpu_seconds PID...: the CPU time (user + system, from /proc/PID/stat) of
+# the PIDs, summed, in seconds; a PID that has ended counts nothing.
+cpu_seconds() {
+	local pid hz
+	hz=$(getconf CLK_TCK)
+	for pid in "$@"; do
+		cat "/proc/$pid/stat" 2>/dev/null || true
+	done | awk -v hz="$hz" '
+		{ sub(/^.*\) /, ""); t += $12 + $13 }  # after "pid (comm) ": utime, stime
+		END { printf "%.3f\n", t / hz }'
+}
+
+# child_pids PID: the pids of PID's children, one a line (nginx's workers).
+child_pids() {
+	pgrep -P "$1" || true
+}
+
+# record_cpu NAME SECONDS: append the CPU per request of the last measured
+# run of NAME, SECONDS over its requests, in µs, to $TMP/cpu-NAME.
+record_cpu() {
+	tail -n 1 "$TMP/results-$1" |
+		awk -v t="$2" '{ printf "%.2f\n", ($5 > 0) ? t * 1e6 / $5 : 0 }' >>"$TMP/cpu-$1"
+}
+
+# run_with_cpu NAME PORT PID...: run_wrk NAME PORT, and record_cpu the CPU
+# time the PIDs spent over it.
+run_with_cpu() {
+	local name=$1 port=$2 before after
+	shift 2
+	before=$(cpu_seconds "$@")
+	run_wrk "$name" "$port"
+	after=$(cpu_seconds "$@")
+	record_cpu "$name" "$(awk -v a="$after" -v b="$before" 'BEGIN { print a - b }')"
 }
 
 # load1 prints the 1-minute load average.
@@ -259,21 +343,37 @@ summarise() {
 	done
 	read -r -a sum < <(awk '{ e += $4; r += $5 } END { print e, r }' "$TMP/results-$name")
 	printf -v "RESULT_$name" '%s' "${meds[*]} ${sum[*]}"
+	if [[ -s $TMP/cpu-$name ]]; then
+		printf -v "CPU_$name" '%s' "$(sort -g "$TMP/cpu-$name" |
+			awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
+	fi
 }
 
 # TABLE_WIDTH is the width of the first column of tables and ratios.
 TABLE_WIDTH=22
 
-# table_header: the header of a result table.
+# table_header: the header of a result table (paced: with the CPU column).
 table_header() {
 	if [[ $ROUNDS -gt 1 ]]; then echo "median of $ROUNDS rounds (errors, requests: total)"; fi
+	if paced; then
+		echo "offered $RATE req/s over $CONNECTIONS connections (pace); req/s achieved, latency from each request's due time"
+		# the last cell is padded by hand: printf may count µ as two
+		printf "%-${TABLE_WIDTH}s %12s %9s %9s %9s %10s %s\n" target 'req/s' 'p50 ms' 'p99 ms' errors requests ' µs CPU/req'
+		return
+	fi
 	printf "%-${TABLE_WIDTH}s %12s %9s %9s %9s %10s\n" target 'req/s' 'p50 ms' 'p99 ms' errors requests
 }
 
-# table_row LABEL NAME: the summarised results of NAME, when it ran.
+# table_row LABEL NAME: the summarised results of NAME, when it ran (paced:
+# and the median CPU per request of the process under test, "-" if none).
 table_row() {
-	local v="RESULT_$2"
+	local v="RESULT_$2" c="CPU_$2"
 	[[ -n ${!v:-} ]] || return 0
+	if paced; then
+		# shellcheck disable=SC2086 # the five fields are meant to split
+		printf "%-${TABLE_WIDTH}s %12.0f %9.3f %9.3f %9d %10d %11s\n" "$1" ${!v} "${!c:--}"
+		return
+	fi
 	# shellcheck disable=SC2086 # the five fields are meant to split
 	printf "%-${TABLE_WIDTH}s %12.0f %9.3f %9.3f %9d %10d\n" "$1" ${!v}
 }
@@ -285,6 +385,26 @@ ratio() {
 	[[ -n ${!a:-} && -n ${!b:-} ]] || return 0
 	awk -v label="$label" -v fmt="$fmt" -v w="$TABLE_WIDTH" \
 		"{ v = $expr; printf \"%-\" w \"s \" fmt \"\\n\", label, v }" <<<"${!a} ${!b}"
+}
+
+# cpu_ratio LABEL A B [EXPR [FMT]]: print awk EXPR (default $1/$2) over the
+# median CPU per request of A ($1) and of B ($2), when both were measured.
+cpu_ratio() {
+	# shellcheck disable=SC2016 # $1, $2 are awk fields
+	local label=$1 a="CPU_$2" b="CPU_$3" expr=${4:-'$1/$2'} fmt=${5:-%.2f}
+	[[ -n ${!a:-} && -n ${!b:-} ]] || return 0
+	awk -v label="$label" -v fmt="$fmt" -v w="$TABLE_WIDTH" \
+		"{ v = $expr; printf \"%-\" w \"s \" fmt \"\\n\", label, v }" <<<"${!a} ${!b}"
+}
+
+# goal LABEL A B EXPR FMT COND TEXT: ratio with format FMT, and whether awk
+# COND holds for its value v (TEXT says the goal to the reader).
+goal() {
+	local label=$1 a="RESULT_$2" b="RESULT_$3" expr=$4 fmt=$5 cond=$6 text=$7
+	[[ -n ${!a:-} && -n ${!b:-} ]] || return 0
+	awk -v label="$label" -v fmt="$fmt" -v w="$TABLE_WIDTH" -v text="$text" \
+		"{ v = $expr; printf \"%-\" w \"s \" fmt \"   goal %s: %s\\n\", label, v, text, ($cond) ? \"met\" : \"NOT met\" }" \
+		<<<"${!a} ${!b}"
 }
 
 # header_lines: versions, settings and the load average, for the record.
