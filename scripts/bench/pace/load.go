@@ -25,12 +25,12 @@ type Config struct {
 	Warmup      time.Duration // unmeasured time before, at the same rate
 	Connections int           // keep-alive connections: requests in flight at most
 	Timeout     time.Duration // longest a request may take from its sending
-	// Precise sleeps the last fineMargin before each due time with
-	// nanosleep on the real clock: sends lag their due times by about
-	// 0.07 ms instead of about 0.6 ms, for 2-3 times the generator's CPU
-	// per request (a thread blocked per sleep).
-	Precise bool
 }
+
+// fineMargin is how long before a due time a worker on the real clock
+// stops waiting on a Go timer and waits the rest on its fineTimer, which
+// wakes it on time where a Go timer may be up to about 1 ms late.
+const fineMargin = 2 * time.Millisecond
 
 // Run sends the requests of cfg at their due times until Warmup+Duration
 // has passed and returns what the measured part saw. clock is the time
@@ -48,12 +48,9 @@ type Config struct {
 // its due time. A request due before the end but not sent by then is not
 // sent; one sent before the end is waited for (up to Timeout) and counted.
 func Run(ctx context.Context, cfg Config, clock clockwork.Clock) (*Result, error) {
-	var fine func(time.Duration)
-	if clock == nil {
+	realClock := clock == nil
+	if realClock {
 		clock = clockwork.NewRealClock()
-		if cfg.Precise {
-			fine = nanosleep
-		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -67,7 +64,10 @@ func Run(ctx context.Context, cfg Config, clock clockwork.Clock) (*Result, error
 	var wg sync.WaitGroup
 	for i := range tallies {
 		tallies[i] = &tally{}
-		w := &worker{cfg: cfg, clock: clock, sched: s, tally: tallies[i], fine: fine}
+		w := &worker{cfg: cfg, clock: clock, sched: s, tally: tallies[i]}
+		if realClock {
+			w.fine, _ = newFineTimer() // nil (Go's timers alone) if it fails
+		}
 		wg.Go(func() { w.run(ctx) })
 	}
 	wg.Wait()
@@ -125,14 +125,17 @@ type worker struct {
 	sched *schedule
 	tally *tally
 	conn  *clientConn
-	// fine sleeps the last fineMargin before a due time more precisely
-	// than a timer; nil leaves the whole wait to clock.
-	fine func(time.Duration)
+	// fine sleeps the last fineMargin before a due time, on time; nil
+	// leaves the whole wait to clock (a fake one in tests).
+	fine *fineTimer
 }
 
 // run takes and sends requests until the schedule ends or ctx is done.
 func (w *worker) run(ctx context.Context) {
 	defer w.closeConn()
+	if w.fine != nil {
+		defer func() { w.fine.close() }()
+	}
 	for ctx.Err() == nil {
 		_, due, ok := w.sched.take()
 		if !ok {
@@ -162,7 +165,11 @@ func (w *worker) waitUntil(ctx context.Context, due time.Duration) bool {
 	}
 	if w.fine != nil {
 		if rest := due - w.clock.Since(w.sched.start); rest > 0 {
-			w.fine(rest)
+			if err := w.fine.sleep(rest); err != nil {
+				w.fine.close()
+				w.fine = nil // Go's timers from now on
+				return w.sleep(ctx, due-w.clock.Since(w.sched.start))
+			}
 		}
 	}
 	return true

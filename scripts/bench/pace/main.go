@@ -15,15 +15,13 @@
 //
 // Usage:
 //
-//	pace -url http://127.0.0.1:8080/ -rate 5000 -duration 10s -connections 64 [-warmup 2s] [-timeout 2s] [-precise]
+//	pace -url http://127.0.0.1:8080/ -rate 5000 -duration 10s -connections 64 [-warmup 2s] [-timeout 2s]
 //
-// Go's timers wake a sleeping worker up to about 1 ms late when the process
-// is otherwise idle; that lag is part of the latency counted from the due
-// time, and the summary shows it ("send lag"). -precise cuts it to about
-// 0.07 ms by sleeping the last 2 ms with nanosleep, which costs the
-// generator 2-3 times the CPU per request (a thread handed off per sleep):
-// on a small machine shared with the servers under test, the default keeps
-// more CPU for them.
+// Go's timers wake a sleeping goroutine up to about 1 ms late when the
+// process is otherwise idle, which would be part of every latency counted
+// from a due time; on Linux each worker waits the last 2 ms before a due
+// time on a timerfd instead, which the network poller wakes on time. The
+// summary shows how late requests went out all the same ("send lag").
 //
 // It talks to loopback addresses only and stops by itself.
 package main
@@ -54,7 +52,6 @@ type options struct {
 	warmup      time.Duration
 	connections int
 	timeout     time.Duration
-	precise     bool
 }
 
 func main() {
@@ -89,7 +86,6 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.DurationVar(&o.warmup, "warmup", 0, "unmeasured time at the same rate before the measured one")
 	fs.IntVar(&o.connections, "connections", 64, "keep-alive connections, so requests in flight at most")
 	fs.DurationVar(&o.timeout, "timeout", 2*time.Second, "time a request may take from its sending, counted as an error beyond")
-	fs.BoolVar(&o.precise, "precise", false, "sleep the last 2ms before each due time with nanosleep: sends lag about 0.07ms behind due instead of 0.6ms, for 2-3x the generator's CPU")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -134,7 +130,6 @@ func configOf(o options) Config {
 		Warmup:      o.warmup,
 		Connections: o.connections,
 		Timeout:     o.timeout,
-		Precise:     o.precise,
 	}
 }
 

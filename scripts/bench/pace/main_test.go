@@ -29,9 +29,9 @@ func TestParseFlags(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults", args: base, want: defaults},
-		{name: "all flags", args: append(base, "-duration", "3s", "-warmup", "1s", "-connections", "2", "-timeout", "500ms", "-precise"),
+		{name: "all flags", args: append(base, "-duration", "3s", "-warmup", "1s", "-connections", "2", "-timeout", "500ms"),
 			want: with(func(o *options) {
-				o.duration, o.warmup, o.connections, o.timeout, o.precise = 3*time.Second, time.Second, 2, 500*time.Millisecond, true
+				o.duration, o.warmup, o.connections, o.timeout = 3*time.Second, time.Second, 2, 500*time.Millisecond
 			})},
 		{name: "fractional rate", args: []string{"-url", "http://[::1]:9/", "-rate", "0.5"},
 			want: with(func(o *options) { o.url, o.rate = "http://[::1]:9/", 0.5 })},
