@@ -133,9 +133,11 @@ type worker struct {
 // run takes and sends requests until the schedule ends or ctx is done.
 func (w *worker) run(ctx context.Context) {
 	defer w.closeConn()
-	if w.fine != nil {
-		defer func() { w.fine.close() }()
-	}
+	defer func() {
+		if w.fine != nil {
+			w.fine.close()
+		}
+	}()
 	for ctx.Err() == nil {
 		_, due, ok := w.sched.take()
 		if !ok {
