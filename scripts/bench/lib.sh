@@ -33,11 +33,6 @@ bench_init() {
 		command -v "$tool" >/dev/null || die "$tool is not installed (scripts/test installs the Debian packages)"
 	done
 	[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, not $ROUNDS"
-	if paced; then
-		[[ $RATE =~ ^[0-9]+([.][0-9]+)?$ && ! $RATE =~ ^0+([.]0+)?$ ]] ||
-			die "RATE must be a number of requests per second above 0, not $RATE"
-		command -v pgrep >/dev/null || die "pgrep is not installed (Debian package procps)"
-	fi
 	TMP=$(mktemp -d "${TMPDIR:-/tmp}/migrate-bench-$BENCH.XXXXXX")
 	PIDS=()
 	trap cleanup EXIT
@@ -222,18 +217,20 @@ paced() {
 	[[ -n ${RATE:-} ]]
 }
 
-# build_pace: build scripts/bench/pace once, as $TMP/pace, from the work
-# tree (it is the measuring tool, not the code under test: REV does not
-# apply to it).
+# build_pace: check RATE and build scripts/bench/pace once, as $TMP/pace,
+# from the work tree (it is the measuring tool, not the code under test: REV
+# does not apply to it).
 build_pace() {
-	[[ -x $TMP/pace ]] || go build -o "$TMP/pace" ./scripts/bench/pace
+	[[ -x $TMP/pace ]] && return
+	[[ $RATE =~ ^[0-9]+([.][0-9]+)?$ && ! $RATE =~ ^0+([.]0+)?$ ]] ||
+		die "RATE must be a number of requests per second above 0, not $RATE"
+	go build -o "$TMP/pace" ./scripts/bench/pace
 }
 
-# pace_run PORT DURATION: one paced run of DURATION at RATE on PORT; the
-# RESULT line on stdout, pace's summary on stderr. PACE_FLAGS adds flags
-# (e.g. -precise, -timeout 5s).
+# pace_run PORT DURATION: one paced run of DURATION at RATE on PORT (after
+# build_pace); the RESULT line on stdout, pace's summary on stderr.
+# PACE_FLAGS adds flags (e.g. -timeout 5s).
 pace_run() {
-	build_pace
 	# shellcheck disable=SC2086 # PACE_FLAGS is a list of flags
 	timeout "$(($(seconds "$2") + 30))" \
 		"$TMP/pace" -url "http://127.0.0.1:$1/" -rate "$RATE" -duration "$2" \
@@ -256,7 +253,9 @@ EOF
 # warmup PORT: one unmeasured wrk run of WARMUP (paced: a pace run).
 warmup() {
 	if paced; then
-		pace_run "$1" "$WARMUP" >/dev/null 2>&1
+		build_pace
+		pace_run "$1" "$WARMUP" >/dev/null 2>"$TMP/pace-warmup.txt" ||
+			die "pace failed on port $1: $(cat "$TMP/pace-warmup.txt")"
 		return
 	fi
 	timeout "$(($(seconds "$WARMUP") + 30))" \
@@ -271,6 +270,7 @@ warmup() {
 run_wrk() {
 	local name=$1 out
 	if paced; then
+		build_pace
 		out=$(pace_run "$2" "$DURATION" 2>&1)
 		echo "$out" >>"$TMP/wrk-$name.txt"
 		out=$(grep '^RESULT ' <<<"$out") || die "no result from pace for $name (see $TMP/wrk-$name.txt; KEEP=1 keeps it)"
@@ -299,6 +299,7 @@ cpu_seconds() {
 
 # child_pids PID: the pids of PID's children, one a line (nginx's workers).
 child_pids() {
+	command -v pgrep >/dev/null || die "pgrep is not installed (Debian package procps)"
 	pgrep -P "$1" || true
 }
 
