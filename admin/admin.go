@@ -64,6 +64,9 @@ type Control interface {
 	Events(ctx context.Context, q state.Query) ([]state.Event, error)
 	// StartPlan starts or resumes app's progressive plan.
 	StartPlan(ctx context.Context, app, actor string) error
+	// PromotePlan moves app's running plan to its next step now (its last
+	// with full).
+	PromotePlan(ctx context.Context, app, actor string, full bool) error
 	// PlanStatus says where app's plan stands; ok is false without one.
 	PlanStatus(app string) (rollback.PlanStatus, bool)
 }
@@ -113,6 +116,7 @@ func (s *Server) routes() {
 	s.mux.Handle("PUT /api/v1/apps/{app}/weight", s.write(http.HandlerFunc(s.putWeight)))
 	s.mux.Handle("POST /api/v1/apps/{app}/rollback", s.write(http.HandlerFunc(s.postRollback)))
 	s.mux.Handle("POST /api/v1/apps/{app}/plan", s.write(http.HandlerFunc(s.postPlan)))
+	s.mux.Handle("POST /api/v1/apps/{app}/plan/promote", s.write(http.HandlerFunc(s.postPromote)))
 	s.logRoutes()
 	if s.opts.Dashboard != nil {
 		s.mux.Handle("GET /dashboard/", s.read(s.opts.Dashboard))

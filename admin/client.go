@@ -69,6 +69,13 @@ func (c *Client) StartPlan(ctx context.Context, app string) (AppStatus, error) {
 	return out, c.do(ctx, http.MethodPost, "/api/v1/apps/"+app+"/plan", PlanRequest{}, &out)
 }
 
+// PromotePlan moves app's running plan to its next step now (its last with
+// full) and returns its status.
+func (c *Client) PromotePlan(ctx context.Context, app string, full bool) (AppStatus, error) {
+	var out AppStatus
+	return out, c.do(ctx, http.MethodPost, "/api/v1/apps/"+app+"/plan/promote", PromoteRequest{Full: full}, &out)
+}
+
 func (c *Client) base() string {
 	b := strings.TrimRight(c.BaseURL, "/")
 	if !strings.Contains(b, "://") {

@@ -44,6 +44,45 @@ func (s *Server) postPlan(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.status(a))
 }
 
+// PromoteRequest is the body of POST /api/v1/apps/{app}/plan/promote,
+// which moves the app's running plan to its next step now, without waiting
+// for the step's step_min of pass verdicts; with Full, to its last step.
+// The body may be empty.
+type PromoteRequest struct {
+	Full bool `json:"full,omitempty"`
+}
+
+func (s *Server) postPromote(w http.ResponseWriter, r *http.Request) {
+	a := s.app(w, r)
+	if a == nil {
+		return
+	}
+	var req PromoteRequest
+	if err := decodeBody(r, &req); err != nil && !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if s.opts.Control == nil {
+		writeError(w, http.StatusServiceUnavailable, "this instance takes no writes")
+		return
+	}
+	err := s.opts.Control.PromotePlan(r.Context(), a.Name(), state.ActorAPI, req.Full)
+	switch {
+	case errors.Is(err, rollback.ErrNoPlan), errors.Is(err, rollback.ErrNoStore):
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	case errors.Is(err, rollback.ErrPlanNotRunning), errors.Is(err, rollback.ErrPlanDone):
+		writeError(w, http.StatusConflict, err.Error())
+		return
+	case err != nil:
+		s.log.Error("promoting the plan", "app", a.Name(), "err", err)
+		writeError(w, http.StatusInternalServerError, fmt.Sprintf("promoting the plan failed: %v", err))
+		return
+	}
+	s.log.Info("plan promoted", "app", a.Name(), "weight", a.Weight(), "full", req.Full, "remote", r.RemoteAddr)
+	writeJSON(w, http.StatusOK, s.status(a))
+}
+
 // planText is p for a terminal: the step, its state, the verdict and the
 // time to the next step.
 func planText(app string, p *rollback.PlanStatus) string {

@@ -141,3 +141,68 @@ func TestPlanText(t *testing.T) {
 		})
 	}
 }
+
+func TestPromotePlan(t *testing.T) {
+	api := newPlanAPI(t)
+	auth := "Bearer " + token
+	promote := func(app, auth, body string) *httptest.ResponseRecorder {
+		return do(t, api, http.MethodPost, "/api/v1/apps/"+app+"/plan/promote", "127.0.0.1:5000", auth, body)
+	}
+	tests := []struct {
+		name, app, auth, body string
+		start                 bool // POST .../plan first
+		want                  int
+		wantErr               string
+		wantWeight            int
+	}{
+		{name: "no token", app: "shop", want: http.StatusUnauthorized},
+		{name: "no plan", app: "blog", auth: auth, want: http.StatusBadRequest, wantErr: "no cutover.plan"},
+		{name: "unknown app", app: "wiki", auth: auth, want: http.StatusNotFound, wantErr: "not served"},
+		{name: "not started", app: "shop", auth: auth, want: http.StatusConflict, wantErr: "not running"},
+		{name: "malformed body", app: "shop", auth: auth, body: `{"full":"yes"}`, want: http.StatusBadRequest, wantErr: "full"},
+		{name: "next step", app: "shop", auth: auth, start: true, want: http.StatusOK, wantWeight: 50},
+		{name: "last step", app: "shop", auth: auth, body: `{"full":true}`, want: http.StatusOK, wantWeight: 100},
+		{name: "done", app: "shop", auth: auth, want: http.StatusConflict, wantErr: "last step"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.start {
+				if rec := do(t, api, http.MethodPost, "/api/v1/apps/shop/plan", "127.0.0.1:5000", auth, ""); rec.Code != http.StatusOK {
+					t.Fatalf("starting the plan: status %d: %s", rec.Code, rec.Body)
+				}
+			}
+			rec := promote(tt.app, tt.auth, tt.body)
+			if rec.Code != tt.want {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tt.want, rec.Body)
+			}
+			if !strings.Contains(rec.Body.String(), tt.wantErr) {
+				t.Errorf("body %s lacks %q", rec.Body, tt.wantErr)
+			}
+			if tt.wantWeight != 0 {
+				if st, _ := api.Status("shop"); st.Weight != tt.wantWeight {
+					t.Errorf("weight after the promote = %d, want %d", st.Weight, tt.wantWeight)
+				}
+			}
+		})
+	}
+}
+
+func TestClientPromotePlan(t *testing.T) {
+	api := newPlanAPI(t)
+	ln := serveAPI(t, api)
+	ctx := t.Context()
+	c := &Client{BaseURL: ln.Addr().String(), Token: token}
+	if _, err := c.PromotePlan(ctx, "shop", false); err == nil || !strings.Contains(err.Error(), "409") {
+		t.Errorf("PromotePlan before the start = %v, want a 409", err)
+	}
+	if _, err := c.StartPlan(ctx, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.PromotePlan(ctx, "shop", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Weight != 50 || st.Plan == nil || st.Plan.Step != 1 || st.Plan.State != rollback.PlanHolding {
+		t.Errorf("PromotePlan: weight %d, plan %+v; want 50 at step 2, holding", st.Weight, st.Plan)
+	}
+}

@@ -254,6 +254,26 @@ func TestBrowserDashboard(t *testing.T) {
 	if msgs := errs.all(); len(msgs) > 0 {
 		t.Errorf("console errors:\n%s", strings.Join(msgs, "\n"))
 	}
+
+	t.Run("promote reaches the plan's endpoint", func(t *testing.T) {
+		// The demo app has no cutover.plan: the promote endpoint refuses it
+		// with its own reason, which the page shows. Last, after the check
+		// of console errors: the browser logs the 400 as one.
+		err := chromedp.Do(ctx,
+			chromedp.Click(chromedp.CSS(`#actions button[data-action="promote"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#confirm button[value="ok"]`)),
+			chromedp.Click(chromedp.CSS(`#confirm button[value="ok"]`)),
+			chromedp.Poll[chromedp.Void](`document.querySelector('#cutover .action-result').textContent.includes('no cutover.plan')`, chromedp.WithPollingTimeout(10*time.Second)),
+		)
+		if err != nil {
+			msg, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#cutover .action-result').textContent`))
+			t.Fatalf("promoting from the page: %v (page says %q)", err, msg)
+		}
+		msg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#cutover .action-result').textContent`))
+		if want := "Refused: promoting the plan of"; err != nil || !strings.HasPrefix(msg, want) {
+			t.Errorf("page says %q (%v), want it to start with %q", msg, err, want)
+		}
+	})
 }
 
 func screenshot(t *testing.T, ctx context.Context, path string) {

@@ -41,6 +41,11 @@ var (
 	// ErrNoStore is returned by a Manager without a state store, where a
 	// plan's position cannot be kept.
 	ErrNoStore = errors.New("no state store to keep the plan's position")
+	// ErrPlanNotRunning is returned by PromotePlan for a plan that is not
+	// started, or paused after a rollback: start it (again) first.
+	ErrPlanNotRunning = errors.New("the plan is not running")
+	// ErrPlanDone is returned by PromotePlan for a plan at its last step.
+	ErrPlanDone = errors.New("the plan is at its last step")
 )
 
 // errPlanMoved aborts a step whose plan changed meanwhile (paused, ended,
@@ -193,6 +198,61 @@ func (m *Manager) StartPlan(ctx context.Context, app, actor string) error {
 	}
 	p.begin(step, now)
 	m.record(ctx, state.Event{App: app, Kind: state.KindPlanStep, Actor: actor, Before: p.stepName(st.PlanStep), After: p.stepName(step), Reason: reason})
+	return nil
+}
+
+// PromotePlan moves app's running plan on by hand, on behalf of actor,
+// without waiting for its step_min of pass verdicts: to the next step, or
+// with full to the last one (Argo Rollouts' promote and promote --full).
+// The new step's clock starts afresh, so the plan goes on from there as
+// usual. A paused plan is not promoted (a rollback paused it: resume it
+// first, with StartPlan), nor one that is not started or is done.
+func (m *Manager) PromotePlan(ctx context.Context, app, actor string, full bool) error {
+	ma, err := m.get(app)
+	if err != nil {
+		return err
+	}
+	switch {
+	case ma.plan == nil:
+		return fmt.Errorf("promoting the plan of %s: %w", app, ErrNoPlan)
+	case m.store == nil:
+		return fmt.Errorf("promoting the plan of %s: %w", app, ErrNoStore)
+	}
+	st, _, err := m.store.Get(ctx, app)
+	if err != nil {
+		return fmt.Errorf("reading the plan's position: %w", err)
+	}
+	p := ma.plan
+	switch {
+	case st.StepSince.IsZero():
+		return fmt.Errorf("promoting the plan of %s: %w (migrate cutover %s --plan starts it)", app, ErrPlanNotRunning, app)
+	case st.Paused:
+		return fmt.Errorf("promoting the plan of %s: %w: it is paused after a rollback (migrate cutover %s --plan resumes it)", app, ErrPlanNotRunning, app)
+	case st.PlanStep >= len(p.steps)-1:
+		return fmt.Errorf("promoting the plan of %s: %w", app, ErrPlanDone)
+	}
+	step, next := st.PlanStep, st.PlanStep+1
+	if full {
+		next = len(p.steps) - 1
+	}
+	now := m.clock.Now()
+	reason := fmt.Sprintf("plan promoted by hand from step %s to %s", p.stepName(step), p.stepName(next))
+	err = m.setWeight(ctx, app, p.steps[next], actor, reason, func(s *state.AppState) error {
+		if s.PlanStep != step || s.StepSince.IsZero() || s.Paused {
+			return errPlanMoved
+		}
+		s.PlanStep, s.StepSince = next, now
+		return nil
+	})
+	if errors.Is(err, errPlanMoved) {
+		return fmt.Errorf("promoting the plan of %s: %w; look again and retry", app, err)
+	}
+	if err != nil {
+		return err
+	}
+	p.begin(next, now)
+	m.log.Info("plan promoted", "app", app, "step", p.stepName(next), "actor", actor)
+	m.record(ctx, state.Event{App: app, Kind: state.KindPlanStep, Actor: actor, Before: p.stepName(step), After: p.stepName(next), Reason: reason})
 	return nil
 }
 

@@ -3,6 +3,7 @@ package rollback
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -356,4 +357,72 @@ func TestRollbackToLastGood(t *testing.T) {
 		{name: "failure", new: broken, ticks: 2, want: position{Step: 1, Weight: 25, Served: 25, Paused: true, State: PlanPaused}},
 		{name: "resumed", new: healthy, start: true, want: position{Step: 1, Weight: 25, Served: 25, State: PlanHolding}},
 	})
+}
+
+// promote is a phase step: PromotePlan by hand, then the position.
+func (r *planRig) promote(full bool) error {
+	return r.mgr.PromotePlan(r.t.Context(), "shop", state.ActorCLI, full)
+}
+
+// TestPlanPromote moves a running plan on by hand: to the next step at
+// once, whatever the step's clock says; the step after it waits its own
+// step_min again; --full goes to the last step; a promote event says so.
+func TestPlanPromote(t *testing.T) {
+	r := newPlanRig(t, t.TempDir(), clockwork.NewFakeClock())
+	runPhases(t, r, []phase{
+		{name: "started, ten seconds into the first step", new: healthy, ticks: 10, start: true, want: position{Step: 0, Weight: 5, Served: 5, State: PlanRunning}},
+	})
+	if err := r.promote(false); err != nil {
+		t.Fatal(err)
+	}
+	runPhases(t, r, []phase{
+		{name: "promoted", new: healthy, want: position{Step: 1, Weight: 25, Served: 25, State: PlanHolding}},
+		{name: "the promoted step waits its step_min", new: healthy, ticks: 60, want: position{Step: 1, Weight: 25, Served: 25, State: PlanRunning}},
+		{name: "and then advances", new: healthy, ticks: 1, want: position{Step: 2, Weight: 50, Served: 50, State: PlanHolding}},
+	})
+	if err := r.promote(true); err != nil {
+		t.Fatal(err)
+	}
+	runPhases(t, r, []phase{
+		{name: "promoted to the end", new: healthy, want: position{Step: 3, Weight: 100, Served: 100, State: PlanDone}},
+	})
+	if err := r.promote(false); !errors.Is(err, ErrPlanDone) {
+		t.Errorf("PromotePlan at the last step = %v, want ErrPlanDone", err)
+	}
+	evs, err := r.store.Events(t.Context(), state.Query{App: "shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var promoted []string
+	for _, e := range evs {
+		if e.Kind == state.KindPlanStep && e.Actor == state.ActorCLI && strings.HasPrefix(e.Reason, "plan promoted") {
+			promoted = append(promoted, e.Before+" -> "+e.After+": "+e.Reason)
+		}
+	}
+	want := []string{
+		"1/4 (5%) -> 2/4 (25%): plan promoted by hand from step 1/4 (5%) to 2/4 (25%)",
+		"3/4 (50%) -> 4/4 (100%): plan promoted by hand from step 3/4 (50%) to 4/4 (100%)",
+	}
+	if diff := cmp.Diff(promoted, want); diff != "" {
+		t.Errorf("promote events (-got +want):\n%s", diff)
+	}
+}
+
+// TestPlanPromoteRefuses: a plan that is not started, or paused by a
+// rollback, is not promoted, and nothing moves.
+func TestPlanPromoteRefuses(t *testing.T) {
+	r := newPlanRig(t, t.TempDir(), clockwork.NewFakeClock())
+	if err := r.promote(false); !errors.Is(err, ErrPlanNotRunning) {
+		t.Errorf("PromotePlan before the start = %v, want ErrPlanNotRunning", err)
+	}
+	runPhases(t, r, []phase{
+		{name: "started", new: healthy, ticks: 5, start: true, want: position{Step: 0, Weight: 5, Served: 5, State: PlanRunning}},
+		{name: "rolled back", new: broken, ticks: 1, want: position{Step: 0, Weight: 0, Served: 0, Paused: true, State: PlanPaused}},
+	})
+	if err := r.promote(true); !errors.Is(err, ErrPlanNotRunning) {
+		t.Errorf("PromotePlan while paused = %v, want ErrPlanNotRunning", err)
+	}
+	if diff := cmp.Diff(r.position(), position{Step: 0, Weight: 0, Served: 0, Paused: true, State: PlanPaused}); diff != "" {
+		t.Errorf("position after refused promotes (-got +want):\n%s", diff)
+	}
 }

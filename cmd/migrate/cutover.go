@@ -14,14 +14,16 @@ type cutoverOptions struct {
 	adminFlags
 	App    string
 	Weight int
-	Plan   bool
-	Reason string
+	Plan    bool
+	Promote bool
+	Full    bool
+	Reason  string
 }
 
 func newCmdCutover(root *rootOptions) *cobra.Command {
 	opts := &cutoverOptions{rootOptions: root}
 	cmd := &cobra.Command{
-		Use:   "cutover APP (--weight N | --plan)",
+		Use:   "cutover APP (--weight N | --plan | --promote [--full])",
 		Short: "Set the share of clients (0-100) a running migrate sends to the new side, or run its plan",
 		Long: `cutover sets APP's weight on the running migrate serve through its admin API:
 the share of clients, 0 to 100, sent to the new side. Clients are sticky:
@@ -37,11 +39,18 @@ holds the step and restarts its clock, a failure rolls back and pauses the
 plan. Its position is kept in the state store, so a restarted migrate goes
 on where it was; migrate status APP shows it.
 
+With --promote it moves the running plan to its next step now, on your
+judgment, without waiting for the step's step_min; with --full, to its last
+step. The new step then waits its own step_min as usual. A plan paused by a
+rollback is resumed with --plan, not promoted.
+
 The admin token is read from the variable named by admin.token_env
 (default MIGRATE_ADMIN_TOKEN).`,
 		Example: `  migrate cutover shop --weight 5
   migrate cutover shop --weight 100 --reason "new stack verified"
   migrate cutover shop --plan
+  migrate cutover shop --promote
+  migrate cutover shop --promote --full
   MIGRATE_ADMIN_TOKEN=s3cret migrate cutover shop --weight 0 --admin 127.0.0.1:9090`,
 		Args: exactArgs(1, "one app name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -55,6 +64,8 @@ The admin token is read from the variable named by admin.token_env
 	opts.adminFlags.register(cmd)
 	cmd.Flags().IntVar(&opts.Weight, "weight", 0, "share of clients on the new side, 0-100")
 	cmd.Flags().BoolVar(&opts.Plan, "plan", false, "start or resume the app's cutover.plan")
+	cmd.Flags().BoolVar(&opts.Promote, "promote", false, "move the running plan to its next step now")
+	cmd.Flags().BoolVar(&opts.Full, "full", false, "with --promote: to the plan's last step")
 	cmd.Flags().StringVar(&opts.Reason, "reason", "", "why, recorded in the log (with --weight)")
 	return cmd
 }
@@ -62,13 +73,21 @@ The admin token is read from the variable named by admin.token_env
 // check refuses flags that do not make one action.
 func (o *cutoverOptions) check(cmd *cobra.Command) error {
 	weight := cmd.Flags().Changed("weight")
+	actions := 0
+	for _, set := range []bool{weight, o.Plan, o.Promote} {
+		if set {
+			actions++
+		}
+	}
 	switch {
-	case weight && o.Plan:
-		return usageErrorf("cutover takes --weight N or --plan, not both")
-	case o.Plan:
+	case actions > 1:
+		return usageErrorf("cutover takes one of --weight N, --plan or --promote, not several")
+	case o.Full && !o.Promote:
+		return usageErrorf("--full goes with --promote")
+	case o.Plan || o.Promote:
 		return o.checkPlan()
 	case !weight:
-		return usageErrorf("cutover needs --weight N (0-100) or --plan")
+		return usageErrorf("cutover needs --weight N (0-100), --plan or --promote")
 	case o.Weight < 0 || o.Weight > 100:
 		return usageErrorf("--weight %d is out of range 0-100", o.Weight)
 	}
@@ -96,8 +115,12 @@ func cutoverRun(ctx context.Context, opts *cutoverOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.Plan {
-		st, err := c.StartPlan(ctx, opts.App)
+	if opts.Plan || opts.Promote {
+		start := func() (admin.AppStatus, error) { return c.StartPlan(ctx, opts.App) }
+		if opts.Promote {
+			start = func() (admin.AppStatus, error) { return c.PromotePlan(ctx, opts.App, opts.Full) }
+		}
+		st, err := start()
 		if err != nil {
 			return err
 		}

@@ -42,9 +42,12 @@ func TestCutoverPlanUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{name: "plan and weight", args: []string{"--config", cfg, "cutover", "shop", "--plan", "--weight", "5"}, want: "not both"},
+		{name: "plan and weight", args: []string{"--config", cfg, "cutover", "shop", "--plan", "--weight", "5"}, want: "not several"},
+		{name: "promote and plan", args: []string{"--config", cfg, "cutover", "shop", "--plan", "--promote"}, want: "not several"},
+		{name: "full alone", args: []string{"--config", cfg, "cutover", "shop", "--weight", "5", "--full"}, want: "--full goes with --promote"},
 		{name: "app without a plan", args: []string{"--config", cfg, "cutover", "blog", "--plan"}, want: "blog has no cutover.plan"},
-		{name: "neither", args: []string{"--config", cfg, "cutover", "shop"}, want: "--weight N (0-100) or --plan"},
+		{name: "promote an app without a plan", args: []string{"--config", cfg, "cutover", "blog", "--promote"}, want: "blog has no cutover.plan"},
+		{name: "neither", args: []string{"--config", cfg, "cutover", "shop"}, want: "--weight N (0-100), --plan or --promote"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,6 +76,9 @@ func TestCutoverPlan(t *testing.T) {
 		{name: "start", args: []string{"--config", cfg, "cutover", "shop", "--plan"}, want: "shop: plan holding at step 1/3, weight 5% on new; each step needs 10m0s of pass"},
 		{name: "status", args: []string{"--config", cfg, "status", "shop"}, want: "plan step 1/3 (5%)  holding"},
 		{name: "again", args: []string{"--config", cfg, "cutover", "shop", "--plan"}, want: "shop: plan holding at step 1/3"},
+		{name: "promote", args: []string{"--config", cfg, "cutover", "shop", "--promote"}, want: "shop: plan holding at step 2/3, weight 50% on new"},
+		{name: "status promoted", args: []string{"--config", cfg, "status", "shop"}, want: "plan step 2/3 (50%)  holding"},
+		{name: "promote full", args: []string{"--config", cfg, "cutover", "shop", "--promote", "--full"}, want: "shop: plan done at step 3/3, weight 100% on new"},
 		{name: "by hand", args: []string{"--config", cfg, "cutover", "shop", "--weight", "20"}, want: "shop: weight 20% on new"},
 		{name: "status after", args: []string{"--config", cfg, "status", "shop"}, want: "plan of 3 steps  not running"},
 	}
@@ -83,5 +89,10 @@ func TestCutoverPlan(t *testing.T) {
 				t.Errorf("code %d, stdout %q, stderr %q; want %d and %q", code, out, errs, exitOK, tt.want)
 			}
 		})
+	}
+	// The weight set by hand ended the plan: there is nothing to promote.
+	code, _, errs := runCLI(t, "--config", cfg, "cutover", "shop", "--promote")
+	if want := "the plan is not running"; code != exitRuntime || !strings.Contains(errs, want) {
+		t.Errorf("promoting an ended plan: code %d, stderr %q; want %d and %q", code, errs, exitRuntime, want)
 	}
 }

@@ -489,6 +489,9 @@
     } else if (kind === 'rollback') {
       message = `Roll ${app} back: every client to old?`;
       method = 'POST'; path = 'rollback'; body = { reason: 'rolled back from the dashboard' };
+    } else if (kind === 'promote') {
+      message = `Move ${app}'s running plan to its next step now, without waiting for step_min?`;
+      method = 'POST'; path = 'plan/promote'; body = {};
     } else {
       message = `Start or resume ${app}'s progressive plan?`;
       method = 'POST'; path = 'plan'; body = {};
