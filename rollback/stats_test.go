@@ -148,3 +148,50 @@ func TestKLLowerIsTheRoot(t *testing.T) {
 		}
 	}
 }
+
+// FuzzKLLower checks the recent-window bound's invariants on any counts
+// and threshold: within [0, x/n]; the smallest q with n·KL(x/n ‖ q) ≤ h,
+// to a relative 1e-9, when there are errors; lower for a stricter h; and never above a limit that
+// the observed rate does not exceed (a recent window at or under its
+// limit never fails).
+func FuzzKLLower(f *testing.F) {
+	f.Add(uint64(6), uint64(40), 6.2)
+	f.Add(uint64(0), uint64(0), 1.0)
+	f.Add(uint64(1), uint64(1), 0.01)
+	f.Add(uint64(999999), uint64(1000000), 40.0)
+	f.Add(uint64(1), uint64(1<<40), 3.0)
+	f.Fuzz(func(t *testing.T, x, n uint64, h float64) {
+		// h is ln(K/(1-confidence)): under 100 for any confidence a
+		// float64 holds below 1.
+		if n == 0 || n > 1<<50 || !(h > 1e-9 && h < 100) {
+			return
+		}
+		x %= n + 1
+		p := float64(x) / float64(n)
+		b := klLower(x, n, h)
+		if !(b >= 0 && b <= p) {
+			t.Fatalf("klLower(%d, %d, %g) = %g, want in [0, %g]", x, n, h, b, p)
+		}
+		if x == 0 {
+			if b != 0 {
+				t.Fatalf("klLower(0, %d, %g) = %g, want 0", n, h, b)
+			}
+			return
+		}
+		// b is the root to a relative 1e-9 (what float64 arithmetic on
+		// KL near q = p allows): n·KL ≤ h at b, and ≥ h a hair below.
+		nf := float64(n)
+		if got := nf * bernoulliKL(p, b); got > h*(1+1e-9) {
+			t.Fatalf("klLower(%d, %d, %g) = %g: n·KL there is %g, above h", x, n, h, b, got)
+		}
+		if below := b * (1 - 1e-9); below > 1e-290 && nf*bernoulliKL(p, below) < h*(1-1e-9) {
+			t.Fatalf("klLower(%d, %d, %g) = %g: %g below it is well inside the interval too", x, n, h, b, below)
+		}
+		if stricter := klLower(x, n, 2*h); stricter > b {
+			t.Fatalf("klLower(%d, %d) at h=%g is %g, above %g at h=%g", x, n, 2*h, stricter, b, h)
+		}
+		if b > p {
+			t.Fatalf("bound %g above the observed rate %g: a window at its limit would fail", b, p)
+		}
+	})
+}
