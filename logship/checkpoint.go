@@ -32,10 +32,28 @@ type checkpoint struct {
 	Seen time.Time `json:"seen"`
 }
 
-// checkpointFile is the file format: a version and the entries.
+// tailedPath is what the shipper remembers of a path its globs match,
+// across generations: when it last looked at the file under that name.
+type tailedPath struct {
+	Path string `json:"path"`
+	// MTime is the file's modification time when the shipper last read
+	// it under Path (the file system's clock, as the rotated siblings'
+	// times it is compared with: see rotated.go).
+	MTime time.Time `json:"mtime"`
+	// Seen is when the path was last matched (the shipper's clock); an
+	// entry not seen for the prune age is dropped. Updated in memory
+	// only: it is saved with the next change.
+	Seen time.Time `json:"seen"`
+}
+
+// checkpointFile is the file format: a version, the entries, and the
+// tailed paths. Tailed was added within version 1: a file without it (an
+// older shipper's) loads with no path history, and an older shipper
+// ignores it.
 type checkpointFile struct {
 	Version int          `json:"version"`
 	Files   []checkpoint `json:"files"`
+	Tailed  []tailedPath `json:"tailed,omitempty"`
 }
 
 // checkpoints are the checkpoints of one shipper, kept in one file of the
@@ -47,6 +65,7 @@ type checkpoints struct {
 
 	mu      sync.Mutex
 	entries map[string]*checkpoint
+	tailed  map[string]*tailedPath
 	dirty   bool
 	// fresh is set when a generation was registered since the last save:
 	// its fingerprint must be on disk before any of its events is sent,
@@ -61,7 +80,7 @@ func checkpointPath(dataDir, app, side string) string {
 
 // loadCheckpoints reads path; a missing file is an empty set.
 func loadCheckpoints(path string) (*checkpoints, error) {
-	c := &checkpoints{path: path, entries: make(map[string]*checkpoint)}
+	c := &checkpoints{path: path, entries: make(map[string]*checkpoint), tailed: make(map[string]*tailedPath)}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return c, nil
@@ -77,6 +96,10 @@ func loadCheckpoints(path string) (*checkpoints, error) {
 		cp := f.Files[i]
 		cp.Cuts = slices.Clone(cp.Cuts)
 		c.entries[cp.FP.key()] = &cp
+	}
+	for i := range f.Tailed {
+		tp := f.Tailed[i]
+		c.tailed[tp.Path] = &tp
 	}
 	return c, nil
 }
@@ -176,7 +199,7 @@ func (c *checkpoints) touch(fps []fingerprint, now time.Time) {
 	c.dirty = c.dirty || len(fps) > 0
 }
 
-// prune drops the entries not seen since before.
+// prune drops the entries, and the tailed paths, not seen since before.
 func (c *checkpoints) prune(before time.Time) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -187,10 +210,85 @@ func (c *checkpoints) prune(before time.Time) int {
 			n++
 		}
 	}
+	for k, tp := range c.tailed {
+		if tp.Seen.Before(before) {
+			delete(c.tailed, k)
+			n++
+		}
+	}
 	if n > 0 {
 		c.dirty = true
 	}
 	return n
+}
+
+// lens returns the lengths of the known fingerprints, ascending.
+func (c *checkpoints) lens() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	set := make(map[int]bool)
+	for _, cp := range c.entries {
+		set[cp.FP.Len] = true
+	}
+	out := make([]int, 0, len(set))
+	for n := range set {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// lastSeen returns the modification time path had when the shipper last
+// read it; false when the shipper has no history of path.
+func (c *checkpoints) lastSeen(path string) (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tp, ok := c.tailed[path]
+	if !ok {
+		return time.Time{}, false
+	}
+	return tp.MTime, true
+}
+
+// saw records that the file under path was read with modification time
+// mtime. The time only moves forward.
+func (c *checkpoints) saw(path string, mtime, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tp, ok := c.tailed[path]
+	if !ok {
+		c.tailed[path] = &tailedPath{Path: path, MTime: mtime, Seen: now}
+		c.dirty = true
+		return
+	}
+	tp.Seen = now
+	if mtime.After(tp.MTime) {
+		tp.MTime = mtime
+		c.dirty = true
+	}
+}
+
+// touchPaths marks the tailed paths matched now as seen, in memory.
+func (c *checkpoints) touchPaths(paths []string, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range paths {
+		if tp, ok := c.tailed[p]; ok {
+			tp.Seen = now
+		}
+	}
+}
+
+// tailedPaths returns the paths with history, sorted.
+func (c *checkpoints) tailedPaths() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, 0, len(c.tailed))
+	for p := range c.tailed {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // needsSave reports whether a fresh generation waits to be saved.
@@ -217,9 +315,13 @@ func (c *checkpoints) save() error {
 		cc.Cuts = slices.Clone(cp.Cuts)
 		f.Files = append(f.Files, cc)
 	}
+	for _, tp := range c.tailed {
+		f.Tailed = append(f.Tailed, *tp)
+	}
 	c.dirty, c.fresh = false, false
 	c.mu.Unlock()
 	sort.Slice(f.Files, func(i, j int) bool { return f.Files[i].Path+f.Files[i].FP.key() < f.Files[j].Path+f.Files[j].FP.key() })
+	sort.Slice(f.Tailed, func(i, j int) bool { return f.Tailed[i].Path < f.Tailed[j].Path })
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding checkpoints: %w", err)

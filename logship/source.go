@@ -178,17 +178,38 @@ func (s *source) scan(ctx context.Context) error {
 		}
 	}
 	now := s.clock.Now()
+	var rotated []string
 	for id, tf := range s.files {
 		if !seen[id] && !tf.orphan {
 			tf.orphan, tf.grew = true, now
 			s.met.Rotation()
+			rotated = append(rotated, tf.path)
 		}
 	}
+	s.touchTailed(now)
 	if first {
 		return s.rescueAll(ctx)
 	}
+	slices.Sort(rotated)
+	for _, path := range slices.Compact(rotated) {
+		if _, err := s.catchUp(ctx, path, s.current(path), nil); err != nil {
+			return err
+		}
+	}
 	s.reportLag()
 	return nil
+}
+
+// touchTailed marks the paths of the files open under their tailed names
+// as seen, so that their history is not pruned.
+func (s *source) touchTailed(now time.Time) {
+	paths := make([]string, 0, len(s.order))
+	for _, tf := range s.order {
+		if !tf.orphan {
+			paths = append(paths, tf.path)
+		}
+	}
+	s.cps.touchPaths(paths, now)
 }
 
 // open starts tailing path: a file found by the globs, or, with gen, a
@@ -320,22 +341,56 @@ func (s *source) dirs() []string {
 
 // rescueAll drains, at start, the generations whose checkpoint is behind
 // and that are no longer under a globbed name: a file rotated away while
-// the shipper was down still holds their undelivered lines.
+// the shipper was down still holds their undelivered lines. They are read
+// oldest first (by modification time), each after the one before; then
+// the generations never seen are caught up on, after them.
 func (s *source) rescueAll(ctx context.Context) error {
+	var found []rescue
+	taken := make(map[fileID]bool)
 	for _, cp := range s.cps.all() {
 		if s.gens[cp.FP.key()] != nil {
 			continue
 		}
 		path, id, ok := s.find(cp.FP, cp.Offset, fileID{Dev: cp.Dev, Ino: cp.Ino})
-		if !ok {
+		if !ok || taken[id] {
 			continue
 		}
-		s.log.Info("logship: draining rotated file", "app", s.cfg.App, "side", s.cfg.Side, "path", path, "from", cp.Offset)
-		if err := s.open(ctx, path, id, false, &cp); err != nil {
+		taken[id] = true
+		var mtime time.Time
+		if fi, err := os.Stat(path); err == nil {
+			mtime = fi.ModTime()
+		}
+		found = append(found, rescue{cp: cp, path: path, id: id, mtime: mtime})
+	}
+	slices.SortFunc(found, func(a, b rescue) int {
+		if c := a.mtime.Compare(b.mtime); c != 0 {
+			return c
+		}
+		if olderName(a.path, b.path) {
+			return -1
+		}
+		return 1
+	})
+	var opened []*tailFile
+	for _, r := range found {
+		s.log.Info("logship: draining rotated file", "app", s.cfg.App, "side", s.cfg.Side, "path", r.path, "from", r.cp.Offset)
+		if err := s.open(ctx, r.path, r.id, false, &r.cp); err != nil {
 			return err
 		}
+		if tf := s.files[r.id]; tf != nil {
+			tf.waits = slices.Clone(opened[max(len(opened)-1, 0):])
+			opened = append(opened, tf)
+		}
 	}
-	return nil
+	return s.catchUpAll(ctx, opened[max(len(opened)-1, 0):])
+}
+
+// rescue is a checkpointed generation found in a rotated file at start.
+type rescue struct {
+	cp    checkpoint
+	path  string
+	id    fileID
+	mtime time.Time
 }
 
 // find looks in the globs' directories for a file of generation fp longer

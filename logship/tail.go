@@ -32,6 +32,14 @@ type tailFile struct {
 	// away, deleted): it is drained, then closed.
 	orphan  bool
 	fromEnd bool
+	// waits are generations read before tf: tf is not read until each is
+	// read to its end (drained) or closed. Set for the file under a tailed
+	// name behind the rotated generations it missed (rotated.go).
+	waits   []*tailFile
+	drained bool
+	// sawMTime and sawPath are what saw last recorded, to skip the same.
+	sawMTime time.Time
+	sawPath  string
 }
 
 // maxIdlePending is the capacity above which a drained pending buffer is
@@ -72,6 +80,9 @@ func (s *source) poll(ctx context.Context, tf *tailFile) error {
 	}
 	if tf.gen.Len == 0 {
 		if err := s.identify(ctx, tf); err != nil || tf.gen.Len == 0 {
+			if err == nil && s.files[tf.id] == tf {
+				s.saw(tf, fi) // empty
+			}
 			return err
 		}
 	}
@@ -84,10 +95,15 @@ func (s *source) poll(ctx context.Context, tf *tailFile) error {
 		}
 		return nil
 	}
+	s.saw(tf, fi)
 	tf.lastSize = size
+	if s.waiting(tf) {
+		return nil
+	}
 	if err := s.readTo(ctx, tf, size); err != nil {
 		return err
 	}
+	tf.drained = tf.read >= size
 	if len(tf.pending) > 0 && tf.read == size && (now.Sub(tf.pendingSince) >= s.cfg.FlushTimeout || tf.orphan && now.Sub(tf.grew) >= s.cfg.CloseAfter) {
 		if err := s.flushPending(ctx, tf); err != nil {
 			return err
@@ -115,18 +131,23 @@ func (s *source) sameGeneration(tf *tailFile) bool {
 // truncated handles a file cut back (copytruncate, truncate, or refilled
 // with other content): the rest of the old generation is read from its
 // copy when one is in the globs' directories (logrotate's copytruncate),
-// else a pending partial line is flushed; then the file is read from its
-// start as a new generation.
+// else a pending partial line is flushed; the generations rotated since
+// the last read and never seen are caught up on (rotated.go); then the
+// file is read from its start as a new generation, after them.
 func (s *source) truncated(ctx context.Context, tf *tailFile) error {
 	s.met.Truncation()
 	s.log.Info("logship: file truncated", "app", s.cfg.App, "side", s.cfg.Side, "path", tf.path, "read", tf.read)
 	old := *tf
 	delete(s.gens, tf.gen.key())
+	var before []*tailFile
 	if path, id, ok := s.find(old.gen, old.read, fileID{}); ok {
 		if f, err := os.Open(path); err == nil {
 			cp := old
 			cp.f, cp.id, cp.path, cp.orphan, cp.grew = f, id, path, true, s.clock.Now()
+			cp.waits, cp.drained = nil, false
 			cp.pending = append([]byte(nil), old.pending...)
+			before = append(before, &cp)
+			tf.waits = append(tf.waits, &cp)
 			s.files[id] = &cp
 			s.order = append(s.order, &cp)
 			s.gens[old.gen.key()] = &cp
@@ -139,6 +160,11 @@ func (s *source) truncated(ctx context.Context, tf *tailFile) error {
 	}
 	if len(tf.pending) > 0 {
 		if err := s.flushPending(ctx, tf); err != nil {
+			return err
+		}
+	}
+	if !tf.orphan {
+		if _, err := s.catchUp(ctx, tf.path, tf, before); err != nil {
 			return err
 		}
 	}
