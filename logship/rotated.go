@@ -258,8 +258,23 @@ func (s *source) catchUp(ctx context.Context, path string, cur *tailFile, after 
 	}
 	if cur != nil && len(opened) > 0 {
 		cur.waits = append(cur.waits, opened...)
+		s.moveBefore(opened, cur)
+	}
+	if len(opened) > 0 {
+		s.more = true // read them at the next poll, without waiting for its tick
 	}
 	return opened, nil
+}
+
+// moveBefore moves the files tfs, just opened (at the end of the open
+// order), before cur, so that a poll reads them before it.
+func (s *source) moveBefore(tfs []*tailFile, cur *tailFile) {
+	i := slices.Index(s.order, cur)
+	if i < 0 {
+		return
+	}
+	rest := slices.DeleteFunc(s.order[i:], func(o *tailFile) bool { return slices.Contains(tfs, o) })
+	s.order = slices.Concat(s.order[:i], tfs, rest)
 }
 
 // current returns the open file under path that is not rotated away.

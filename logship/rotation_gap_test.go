@@ -473,3 +473,22 @@ func concat(parts ...[]string) []string {
 	}
 	return out
 }
+
+// A file read empty, then written, copied and truncated before the next
+// read: the copy is a generation never seen, read before what follows.
+func TestRotationGapBetweenReads(t *testing.T) {
+	g := newGapRig(t, "copytruncate")
+	appendTo(t, g.app, "")
+	r := newSourceRig(t, g.dir, SourceConfig{Paths: []string{g.app}})
+	r.step(0)
+	g.write(g.app, []string{"x1", "x2"})
+	g.rotate()
+	g.write(g.app, []string{"y1"})
+	r.step(time.Second)
+	r.step(time.Second)
+	want := []tailed{{Line: "x1", End: 3, File: "app.log.1"}, {Line: "x2", Off: 3, End: 6, File: "app.log.1"},
+		{Line: "y1", End: 3, File: "app.log"}}
+	if diff := cmp.Diff(r.take(), want); diff != "" {
+		t.Errorf("events (-got +want):\n%s", diff)
+	}
+}

@@ -79,6 +79,11 @@ func (s *source) poll(ctx context.Context, tf *tailFile) error {
 		tf.grew = now
 	}
 	if tf.gen.Len == 0 {
+		if size > 0 && !tf.orphan { // read empty before: rotations may have come and gone since
+			if _, err := s.catchUp(ctx, tf.path, tf, nil); err != nil {
+				return err
+			}
+		}
 		if err := s.identify(ctx, tf); err != nil || tf.gen.Len == 0 {
 			if err == nil && s.files[tf.id] == tf {
 				s.saw(tf, fi) // empty
