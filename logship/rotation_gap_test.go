@@ -531,3 +531,30 @@ func byGeneration(lines []string) []string {
 	})
 	return out
 }
+
+// FuzzRotatedKind checks the naming rule on any names: a sibling starts
+// with the tailed name and a separator, a compressed one ends with a
+// compressor's extension, and a plain one's suffix is a rotation suffix.
+func FuzzRotatedKind(f *testing.F) {
+	f.Add("app.log", "app.log.1")
+	f.Add("app.log", "app.log-20260101.gz")
+	f.Add("app.log", "app.logger")
+	f.Add("a", "a.-1")
+	f.Fuzz(func(t *testing.T, base, name string) {
+		kind := rotatedKind(base, name)
+		if kind == notRotated {
+			return
+		}
+		rest, ok := strings.CutPrefix(name, base)
+		if !ok || rest == "" || rest[0] != '.' && rest[0] != '-' {
+			t.Fatalf("rotatedKind(%q, %q) = %d for a name that is not the base and a separator", base, name, kind)
+		}
+		compressed := slices.ContainsFunc(compressedExts, func(ext string) bool { return strings.HasSuffix(rest, ext) })
+		if kind == rotatedCompressed && !compressed {
+			t.Fatalf("rotatedKind(%q, %q) = compressed without a compressor's extension", base, name)
+		}
+		if kind == rotatedPlain && !rotationSuffix(rest[1:]) {
+			t.Fatalf("rotatedKind(%q, %q) = plain with suffix %q", base, name, rest[1:])
+		}
+	})
+}
