@@ -188,7 +188,10 @@ func (s *source) readTo(ctx context.Context, tf *tailFile, size int64) error {
 	if size > tf.read+maxReadPerPoll {
 		size, s.more = tf.read+maxReadPerPoll, true
 	}
-	for tf.read < size {
+	for first := true; tf.read < size; first = false {
+		if !first && s.cutMeanwhile(tf) {
+			return nil // the next poll finds the cut and reads the rest from the copy
+		}
 		want := min(int64(len(s.buf)), size-tf.read)
 		n, _ := tf.f.ReadAt(s.buf[:want], tf.read)
 		if n == 0 {
@@ -199,6 +202,17 @@ func (s *source) readTo(ctx context.Context, tf *tailFile, size int64) error {
 		}
 	}
 	return nil
+}
+
+// cutMeanwhile reports whether tf was truncated or refilled since poll
+// looked at it. consume may have waited for the sink for long, during
+// which a copytruncate can have cut the file and the writer refilled it
+// past the offset reached: reading on would take the new content for the
+// rest of the old generation, losing the old lines and mixing the line
+// cut in two.
+func (s *source) cutMeanwhile(tf *tailFile) bool {
+	fi, err := tf.f.Stat()
+	return err == nil && (fi.Size() < tf.read || !s.sameGeneration(tf))
 }
 
 // consume cuts data, read at tf.read, into lines.
