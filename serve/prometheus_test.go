@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -62,15 +63,20 @@ apps:
 	if !ok || v.Result != "fail" || v.Sample.New.Requests < 20 || v.Sample.New.Errors == 0 {
 		t.Errorf("verdict %+v; want a failure on the numbers Prometheus gave", v)
 	}
-	evs, err := inst.Manager.Events(ctx, state.Query{App: "shop", Limit: 100})
-	if err != nil {
-		t.Fatal(err)
+	// The weight goes to 0 first and the event is recorded just after it:
+	// look for the event for a few seconds.
+	isRollback := func(e state.Event) bool { return e.Kind == state.KindRollback && e.Actor == state.ActorController }
+	var evs []state.Event
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var err error
+		if evs, err = inst.Manager.Events(ctx, state.Query{App: "shop", Limit: 100}); err != nil {
+			t.Fatal(err)
+		}
+		if slices.ContainsFunc(evs, isRollback) || time.Now().After(deadline) {
+			break
+		}
 	}
-	var found bool
-	for _, e := range evs {
-		found = found || (e.Kind == state.KindRollback && e.Actor == state.ActorController)
-	}
-	if !found {
-		t.Errorf("no controller rollback event in %+v", evs)
+	if !slices.ContainsFunc(evs, isRollback) {
+		t.Errorf("no controller rollback event within 5s of the rollback in %+v", evs)
 	}
 }
