@@ -8,7 +8,6 @@ import (
 
 	"github.com/migratekit/migrate/logship"
 	"github.com/migratekit/migrate/manifest"
-	"github.com/migratekit/migrate/state"
 	"github.com/migratekit/migrate/telemetry"
 )
 
@@ -116,15 +115,5 @@ apps:
 			}
 		})
 	}
-	evs, err := inst.Manager.Events(t.Context(), state.Query{App: "shop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	found := false
-	for _, e := range evs {
-		found = found || (e.Kind == state.KindRollback && e.Actor == state.ActorController)
-	}
-	if !found {
-		t.Errorf("no controller rollback event in %+v", evs)
-	}
+	waitControllerRollback(t, inst, "shop")
 }

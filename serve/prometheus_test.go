@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"slices"
 	"testing"
 	"time"
 
@@ -63,20 +62,5 @@ apps:
 	if !ok || v.Result != "fail" || v.Sample.New.Requests < 20 || v.Sample.New.Errors == 0 {
 		t.Errorf("verdict %+v; want a failure on the numbers Prometheus gave", v)
 	}
-	// The weight goes to 0 first and the event is recorded just after it:
-	// look for the event for a few seconds.
-	isRollback := func(e state.Event) bool { return e.Kind == state.KindRollback && e.Actor == state.ActorController }
-	var evs []state.Event
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		var err error
-		if evs, err = inst.Manager.Events(ctx, state.Query{App: "shop", Limit: 100}); err != nil {
-			t.Fatal(err)
-		}
-		if slices.ContainsFunc(evs, isRollback) || time.Now().After(deadline) {
-			break
-		}
-	}
-	if !slices.ContainsFunc(evs, isRollback) {
-		t.Errorf("no controller rollback event within 5s of the rollback in %+v", evs)
-	}
+	waitControllerRollback(t, inst, "shop")
 }

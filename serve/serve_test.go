@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -85,6 +86,28 @@ func waitWeight(t *testing.T, inst *Instance, app string, want int, start time.T
 	}
 	t.Fatalf("app %s never reached weight %d (at %d)", app, want, inst.Proxy.App(app).Weight())
 	return 0
+}
+
+// waitControllerRollback waits up to 5s for the controller's rollback
+// event of app (it is recorded just after the weight goes to 0), or fails
+// listing the events there are.
+func waitControllerRollback(t *testing.T, inst *Instance, app string) {
+	t.Helper()
+	isRollback := func(e state.Event) bool { return e.Kind == state.KindRollback && e.Actor == state.ActorController }
+	var evs []state.Event
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var err error
+		if evs, err = inst.Manager.Events(t.Context(), state.Query{App: app, Limit: 100}); err != nil {
+			t.Fatal(err)
+		}
+		if slices.ContainsFunc(evs, isRollback) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("no controller rollback event of %s within 5s in %+v", app, evs)
+			return
+		}
+	}
 }
 
 // TestInstancesShareRedis runs two instances of one app on a real
