@@ -158,7 +158,7 @@ func Evaluate(r Rules, s Sample, recent ...Sample) Verdict {
 // min_requests it is insufficient, which is no reason to hold.
 func evaluate(r Rules, s Sample, fast *Sample, recent []Sample) Verdict {
 	r = r.withDefaults()
-	e := evaluator{r: r, s: s, z: zOneSided(r.Confidence), recent: recent, h: recentThreshold(len(recent), r.Confidence)}
+	e := evaluator{r: r, s: s, z: zOneSided(r.Confidence), recent: recent, h: recentThreshold(len(recent), r)}
 	var checks []Check
 	if r.MaxErrorRate != nil {
 		checks = append(checks, e.errorRate(*r.MaxErrorRate))

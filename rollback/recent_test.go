@@ -22,17 +22,19 @@ func recentOf(newSide, oldSide [5]SideSample, pairs, diffs [5]uint64) []Sample {
 }
 
 // The windows' counts: calm passes (every bound below 2%), bad2s fails
-// 2% in its 2s window alone (6/40: bound 2.44%).
+// 2% in its 2s window alone (10/40: bound 4.65%), worse more so (12/40:
+// 6.92%).
 var (
 	calm  = [5]SideSample{side(20, 2), side(40, 3), side(80, 6), side(160, 8), side(320, 9)}
-	bad2s = [5]SideSample{side(20, 2), side(40, 6), side(80, 6), side(160, 8), side(320, 9)}
-	worse = [5]SideSample{side(20, 2), side(40, 10), side(80, 6), side(160, 8), side(320, 9)}
+	bad2s = [5]SideSample{side(20, 2), side(40, 10), side(80, 6), side(160, 8), side(320, 9)}
+	worse = [5]SideSample{side(20, 2), side(40, 12), side(80, 6), side(160, 8), side(320, 9)}
 	clean = [5]SideSample{side(20, 0), side(40, 0), side(80, 0), side(160, 0), side(320, 0)}
 )
 
-// The bounds below are the roots of n·KL(x/n ‖ q) = ln(500) from
-// TestKLLower (mpmath), and the 99% Wilson upper bound of 6/600 from
-// TestWilson.
+// The bounds below are the roots of n·KL(x/n ‖ q) = ln(5·30/0.01), the
+// threshold of the default rules (TestRecentThreshold), computed with
+// 40-digit arithmetic (mpmath), and the 99% Wilson upper bound of 6/600
+// from TestWilson.
 func TestEvaluateRecent(t *testing.T) {
 	win := 30 * time.Second
 	whole := Sample{Window: win, New: side(600, 12), Old: side(600, 6), Pairs: 600, Diffs: 6}
@@ -49,21 +51,21 @@ func TestEvaluateRecent(t *testing.T) {
 		{
 			name: "a recent window alone fails max_error_rate", rules: rate, s: whole,
 			recent: recentOf(bad2s, clean, [5]uint64{}, [5]uint64{}),
-			want: Check{Rule: RuleMaxErrorRate, Result: Fail, Value: 0.15, Threshold: 0.02, Bound: 0.024380819641207630904,
-				Reason: "new 5xx 15.0% (6/40) in the last 2s, lower bound 2.4% (99% over 5 recent windows) > max 2%"},
+			want: Check{Rule: RuleMaxErrorRate, Result: Fail, Value: 0.25, Threshold: 0.02, Bound: 0.046512497259188126642,
+				Reason: "new 5xx 25.0% (10/40) in the last 2s, lower bound 4.7% (99% over 5 recent windows) > max 2%"},
 		},
 		{
 			name: "a recent window alone fails max_error_rate_increase", rules: increase, s: whole,
 			recent: recentOf(worse, clean, [5]uint64{}, [5]uint64{}),
-			want: Check{Rule: RuleMaxErrorRateIncrease, Result: Fail, Value: 0.25, Threshold: 0.01,
-				Bound:  0.070560872875238752795 - 0.0247573057752494,
-				Reason: "new 5xx 25.0% (10/40) in the last 2s, lower bound 7.1% (99% over 5 recent windows), vs old at most 2.5%: +4.6% > max +1%"},
+			want: Check{Rule: RuleMaxErrorRateIncrease, Result: Fail, Value: 0.3, Threshold: 0.01,
+				Bound:  0.069245921285490787302 - 0.0247573057752494,
+				Reason: "new 5xx 30.0% (12/40) in the last 2s, lower bound 6.9% (99% over 5 recent windows), vs old at most 2.5%: +4.4% > max +1%"},
 		},
 		{
 			name: "a recent window alone fails max_diff_rate", rules: diff, s: whole,
-			recent: recentOf(clean, clean, [5]uint64{20, 40, 80, 160, 320}, [5]uint64{2, 6, 6, 8, 9}),
-			want: Check{Rule: RuleMaxDiffRate, Result: Fail, Value: 0.15, Threshold: 0.02, Bound: 0.024380819641207630904,
-				Reason: "diffs 15.0% (6/40 pairs) in the last 2s, lower bound 2.4% (99% over 5 recent windows) > max 2%"},
+			recent: recentOf(clean, clean, [5]uint64{20, 40, 80, 160, 320}, [5]uint64{2, 10, 6, 8, 9}),
+			want: Check{Rule: RuleMaxDiffRate, Result: Fail, Value: 0.25, Threshold: 0.02, Bound: 0.046512497259188126642,
+				Reason: "diffs 25.0% (10/40 pairs) in the last 2s, lower bound 4.7% (99% over 5 recent windows) > max 2%"},
 		},
 		{
 			name: "a failing whole window keeps its own reason", rules: rate,

@@ -100,7 +100,7 @@ func TestTelemetrySourceErrors(t *testing.T) {
 // would roll back on the fourth evaluation. The telemetry's 1s recent
 // window sees the first bad second alone: 6 errors in 20 requests,
 // 20·KL(0.3 ‖ 0.02) = 11.5 nats of evidence against 2%, over the
-// ln(5/0.01) = 6.2 needed, so the first evaluation fails and the second
+// ln(5·30/0.01) = 9.6 needed, so the first evaluation fails and the second
 // breach, and the rollback, come on the second, whose strongest evidence
 // is then the 2s window (12/40).
 func TestControllerOnTelemetry(t *testing.T) {

@@ -3,6 +3,7 @@ package rollback
 import (
 	"math"
 	"testing"
+	"time"
 )
 
 // The expected values below were computed with 40-digit arithmetic
@@ -95,19 +96,30 @@ func TestNewcombe(t *testing.T) {
 }
 
 func TestRecentThreshold(t *testing.T) {
-	// ln(5/0.01), for the five recent windows of the defaults at 99%.
-	if got, want := recentThreshold(5, 0.99), 6.214608098422191742636742242594916054728; !near(got, want) {
-		t.Errorf("recentThreshold(5, 0.99) = %.16f, want %.16f", got, want)
+	tests := []struct {
+		name  string
+		k     int
+		rules Rules
+		want  float64
+	}{
+		// ln(5·30/0.01): five windows over the 30 evaluations of a 30s
+		// window at 99%.
+		{"defaults", 5, DefaultRules(), 9.615805480084347118049978934201805966976},
+		{"an interval as long as the window counts once", 0, Rules{Window: time.Second, Interval: 5 * time.Second}.withDefaults(), math.Log(100)},
 	}
-	if got, want := recentThreshold(0, 0.99), math.Log(100); !near(got, want) {
-		t.Errorf("recentThreshold(0, 0.99) = %.16f, want %.16f (one window at least)", got, want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := recentThreshold(tt.k, tt.rules); !near(got, tt.want) {
+				t.Errorf("recentThreshold(%d) = %.16f, want %.16f", tt.k, got, tt.want)
+			}
+		})
 	}
 }
 
 // The expected values are the roots of n·KL(x/n ‖ q) = ln(500) computed
 // with 40-digit arithmetic (mpmath); 20/20 is also exp(-ln(500)/20).
 func TestKLLower(t *testing.T) {
-	h := recentThreshold(5, 0.99)
+	h := math.Log(500)
 	tests := []struct {
 		name string
 		x, n uint64
@@ -135,7 +147,7 @@ func TestKLLower(t *testing.T) {
 // bound is at most the observed rate and that n·KL at the bound is h (it
 // is where the likelihood-ratio interval ends).
 func TestKLLowerIsTheRoot(t *testing.T) {
-	h := recentThreshold(5, 0.99)
+	h := math.Log(500)
 	for n := uint64(1); n <= 300; n++ {
 		for x := uint64(1); x <= n; x++ {
 			p, b := float64(x)/float64(n), klLower(x, n, h)
