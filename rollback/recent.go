@@ -59,9 +59,12 @@ func (e *evaluator) worstRecent(count func(Sample) (x, n uint64), limitOf func(S
 	return worst, found
 }
 
-// recentWhy names the statistics of a recent-window failure.
+// recentWhy names the statistics of a recent-window failure. The
+// confidence holds for the recent windows together over a whole
+// window of time (see recentThreshold): "99% per 30s over 5 recent
+// windows".
 func (e *evaluator) recentWhy() string {
-	return fmt.Sprintf("%s over %d recent windows", e.confidence(), len(e.recent))
+	return fmt.Sprintf("%s per %s over %d recent windows", e.confidence(), e.r.Window, len(e.recent))
 }
 
 // recentErrorRate fails c (a passing max_error_rate check) when a recent

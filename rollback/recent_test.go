@@ -52,20 +52,20 @@ func TestEvaluateRecent(t *testing.T) {
 			name: "a recent window alone fails max_error_rate", rules: rate, s: whole,
 			recent: recentOf(bad2s, clean, [5]uint64{}, [5]uint64{}),
 			want: Check{Rule: RuleMaxErrorRate, Result: Fail, Value: 0.25, Threshold: 0.02, Bound: 0.046512497259188126642,
-				Reason: "new 5xx 25.0% (10/40) in the last 2s, lower bound 4.7% (99% over 5 recent windows) > max 2%"},
+				Reason: "new 5xx 25.0% (10/40) in the last 2s, lower bound 4.7% (99% per 30s over 5 recent windows) > max 2%"},
 		},
 		{
 			name: "a recent window alone fails max_error_rate_increase", rules: increase, s: whole,
 			recent: recentOf(worse, clean, [5]uint64{}, [5]uint64{}),
 			want: Check{Rule: RuleMaxErrorRateIncrease, Result: Fail, Value: 0.3, Threshold: 0.01,
 				Bound:  0.069245921285490787302 - 0.0247573057752494,
-				Reason: "new 5xx 30.0% (12/40) in the last 2s, lower bound 6.9% (99% over 5 recent windows), vs old at most 2.5%: +4.4% > max +1%"},
+				Reason: "new 5xx 30.0% (12/40) in the last 2s, lower bound 6.9% (99% per 30s over 5 recent windows), vs old at most 2.5%: +4.4% > max +1%"},
 		},
 		{
 			name: "a recent window alone fails max_diff_rate", rules: diff, s: whole,
 			recent: recentOf(clean, clean, [5]uint64{20, 40, 80, 160, 320}, [5]uint64{2, 10, 6, 8, 9}),
 			want: Check{Rule: RuleMaxDiffRate, Result: Fail, Value: 0.25, Threshold: 0.02, Bound: 0.046512497259188126642,
-				Reason: "diffs 25.0% (10/40 pairs) in the last 2s, lower bound 4.7% (99% over 5 recent windows) > max 2%"},
+				Reason: "diffs 25.0% (10/40 pairs) in the last 2s, lower bound 4.7% (99% per 30s over 5 recent windows) > max 2%"},
 		},
 		{
 			name: "a failing whole window keeps its own reason", rules: rate,
