@@ -36,6 +36,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -155,6 +156,11 @@ func loopbackTarget(raw string) (Target, error) {
 		port = "80"
 	}
 	path := u.RequestURI()
+	// url.Parse keeps a raw query as it is: a space or a control byte
+	// there would cut the request line.
+	if i := strings.IndexFunc(path, func(r rune) bool { return r <= ' ' || r == 0x7f }); i >= 0 {
+		return Target{}, fmt.Errorf("-url %q: %q in the path or query cuts the request line; escape it (%%20 for a space)", raw, path[i])
+	}
 	return Target{Addr: net.JoinHostPort(host, port), Host: u.Host, Path: path}, nil
 }
 

@@ -45,6 +45,7 @@ func TestParseFlags(t *testing.T) {
 		{name: "zero timeout", args: append(base, "-timeout", "0s"), wantErr: "-timeout 0s is not above 0"},
 		{name: "too many requests", args: append(base, "-rate", "1000000", "-duration", "1h"), wantErr: "more than 50000000 requests"},
 		{name: "not loopback", args: append(base, "-url", "http://10.0.0.1/"), wantErr: `host "10.0.0.1" is not a loopback address`},
+		{name: "space in the query", args: append(base, "-url", "http://127.0.0.1:1/? x"), wantErr: `' ' in the path or query cuts the request line`},
 		{name: "stray argument", args: append(base, "extra"), wantErr: `unexpected argument "extra"`},
 		{name: "unknown flag", args: append(base, "-qps", "5"), wantErr: "flag provided but not defined: -qps"},
 	}
