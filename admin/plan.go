@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,31 +18,10 @@ import (
 type PlanRequest struct{}
 
 func (s *Server) postPlan(w http.ResponseWriter, r *http.Request) {
-	a := s.app(w, r)
-	if a == nil {
-		return
-	}
 	var req PlanRequest
-	if err := decodeBody(r, &req); err != nil && !errors.Is(err, io.EOF) {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if s.opts.Control == nil {
-		writeError(w, http.StatusServiceUnavailable, "this instance takes no writes")
-		return
-	}
-	err := s.opts.Control.StartPlan(r.Context(), a.Name(), state.ActorAPI)
-	switch {
-	case errors.Is(err, rollback.ErrNoPlan), errors.Is(err, rollback.ErrNoAnalysis), errors.Is(err, rollback.ErrNoStore):
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	case err != nil:
-		s.log.Error("starting the plan", "app", a.Name(), "err", err)
-		writeError(w, http.StatusInternalServerError, fmt.Sprintf("starting the plan failed: %v", err))
-		return
-	}
-	s.log.Info("plan started", "app", a.Name(), "weight", a.Weight(), "remote", r.RemoteAddr)
-	writeJSON(w, http.StatusOK, s.status(a))
+	s.planWrite(w, r, &req, "starting the plan", func(ctx context.Context, c Control, app string) error {
+		return c.StartPlan(ctx, app, state.ActorAPI)
+	})
 }
 
 // PromoteRequest is the body of POST /api/v1/apps/{app}/plan/promote,
@@ -53,12 +33,22 @@ type PromoteRequest struct {
 }
 
 func (s *Server) postPromote(w http.ResponseWriter, r *http.Request) {
+	var req PromoteRequest
+	s.planWrite(w, r, &req, "promoting the plan", func(ctx context.Context, c Control, app string) error {
+		return c.PromotePlan(ctx, app, state.ActorAPI, req.Full)
+	})
+}
+
+// planWrite serves a write to an app's plan: it decodes the body (which
+// may be empty) into req, runs do, and answers the app's status, or 400
+// for a plan that cannot be run here, 409 for one not in a state to take
+// the write, 500 otherwise.
+func (s *Server) planWrite(w http.ResponseWriter, r *http.Request, req any, what string, do func(context.Context, Control, string) error) {
 	a := s.app(w, r)
 	if a == nil {
 		return
 	}
-	var req PromoteRequest
-	if err := decodeBody(r, &req); err != nil && !errors.Is(err, io.EOF) {
+	if err := decodeBody(r, req); err != nil && !errors.Is(err, io.EOF) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -66,20 +56,20 @@ func (s *Server) postPromote(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "this instance takes no writes")
 		return
 	}
-	err := s.opts.Control.PromotePlan(r.Context(), a.Name(), state.ActorAPI, req.Full)
+	err := do(r.Context(), s.opts.Control, a.Name())
 	switch {
-	case errors.Is(err, rollback.ErrNoPlan), errors.Is(err, rollback.ErrNoStore):
+	case errors.Is(err, rollback.ErrNoPlan), errors.Is(err, rollback.ErrNoAnalysis), errors.Is(err, rollback.ErrNoStore):
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	case errors.Is(err, rollback.ErrPlanNotRunning), errors.Is(err, rollback.ErrPlanDone):
 		writeError(w, http.StatusConflict, err.Error())
 		return
 	case err != nil:
-		s.log.Error("promoting the plan", "app", a.Name(), "err", err)
-		writeError(w, http.StatusInternalServerError, fmt.Sprintf("promoting the plan failed: %v", err))
+		s.log.Error(what, "app", a.Name(), "err", err)
+		writeError(w, http.StatusInternalServerError, fmt.Sprintf("%s failed: %v", what, err))
 		return
 	}
-	s.log.Info("plan promoted", "app", a.Name(), "weight", a.Weight(), "full", req.Full, "remote", r.RemoteAddr)
+	s.log.Info(what, "app", a.Name(), "weight", a.Weight(), "remote", r.RemoteAddr)
 	writeJSON(w, http.StatusOK, s.status(a))
 }
 

@@ -12,8 +12,8 @@ import (
 type cutoverOptions struct {
 	*rootOptions
 	adminFlags
-	App    string
-	Weight int
+	App     string
+	Weight  int
 	Plan    bool
 	Promote bool
 	Full    bool
