@@ -10,10 +10,12 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/migratekit/migrate/internal/leaktest"
+
 	"github.com/migratekit/migrate/compare"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leaktest.Options()...) }
 
 func endpoint(r compare.Report, name string) (compare.EndpointStats, bool) {
 	for _, e := range r.Endpoints {

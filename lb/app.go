@@ -37,6 +37,7 @@ type App struct {
 	sides    [2]*side
 	mirror   Mirror       // nil: requests are only proxied
 	handler  http.Handler // serveHTTP, wrapped by Options.Middleware
+	wrapped  bool         // handler has a middleware
 
 	metrics *telemetry.Metrics
 	recs    *sync.Pool // of *recorder, shared by the proxy
@@ -137,22 +138,33 @@ func (a *App) setCookie(v string, secure bool) string {
 // failover is on, and records the answer on the side that served it.
 func (a *App) serveSide(w http.ResponseWriter, r *http.Request, s *side) {
 	start := time.Now()
-	if !s.pool.up() {
-		other := a.sides[1-s.index]
-		if !a.failover || !other.pool.up() {
-			s.tel.ProxyError(reasonUnavailable)
-			s.writeError(w, http.StatusBadGateway, s.unavailable)
-			s.tel.Request(http.StatusBadGateway, time.Since(start))
-			return
-		}
-		s.tel.Failover()
-		s = other
-	}
-	if a.mirror != nil {
-		a.mirror.Serve(w, r, s.name, &sideServe{a: a, s: s, start: start})
+	serving := a.serving(s)
+	if serving == nil {
+		s.tel.ProxyError(reasonUnavailable)
+		s.writeError(w, http.StatusBadGateway, s.unavailable)
+		s.tel.Request(http.StatusBadGateway, time.Since(start))
 		return
 	}
-	a.proxy(w, r, s, start)
+	if a.mirror != nil {
+		a.mirror.Serve(w, r, serving.name, &sideServe{a: a, s: serving, start: start})
+		return
+	}
+	a.proxy(w, r, serving, start)
+}
+
+// serving returns the side that serves a client split to s: s while its
+// pool is up, else the other side if failover is on and it is up (counted
+// as a failover on s), else nil.
+func (a *App) serving(s *side) *side {
+	if s.pool.up() {
+		return s
+	}
+	other := a.sides[1-s.index]
+	if !a.failover || !other.pool.up() {
+		return nil
+	}
+	s.tel.Failover()
+	return other
 }
 
 // proxy proxies r to s and records the answer.

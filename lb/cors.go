@@ -75,30 +75,43 @@ func (p *corsPolicy) allows(origin string) bool {
 // for an origin that is not allowed. The backends never see it.
 func (p *corsPolicy) serve(w http.ResponseWriter, r *http.Request, tel *telemetry.Side) {
 	h := w.Header()
-	origin := r.Header.Get("Origin")
-	if !p.allows(origin) {
-		h.Set("Vary", "Origin")
+	requested := strings.Join(r.Header.Values("Access-Control-Request-Headers"), ", ")
+	if !p.answer(r.Header.Get("Origin"), requested, h.Set) {
 		tel.ProxyError(reasonCORS)
-		plainError(w, http.StatusForbidden, "cors origin not allowed\n")
+		plainError(w, http.StatusForbidden, corsForbidden)
 		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+const corsForbidden = "cors origin not allowed\n"
+
+// answer sets the headers of the answer to a preflight from origin that
+// asks for the headers requested (comma-separated, "" for none), and
+// reports whether the origin is allowed: a 204 with these headers, or a 403
+// with only Vary.
+func (p *corsPolicy) answer(origin, requested string, set func(k, v string)) bool {
+	if !p.allows(origin) {
+		set("Vary", "Origin")
+		return false
 	}
 	vary := "Origin, Access-Control-Request-Method"
 	allowOrigin := "*"
 	if !p.anyOrigin || p.credentials {
 		allowOrigin = origin
 	}
-	h.Set("Access-Control-Allow-Origin", allowOrigin)
-	h.Set("Access-Control-Allow-Methods", p.methods)
+	set("Access-Control-Allow-Origin", allowOrigin)
+	set("Access-Control-Allow-Methods", p.methods)
 	if p.headers != "" {
-		h.Set("Access-Control-Allow-Headers", p.headers)
-	} else if req := r.Header.Values("Access-Control-Request-Headers"); len(req) > 0 {
-		h.Set("Access-Control-Allow-Headers", strings.Join(req, ", "))
+		set("Access-Control-Allow-Headers", p.headers)
+	} else if requested != "" {
+		set("Access-Control-Allow-Headers", requested)
 		vary += ", Access-Control-Request-Headers"
 	}
-	h.Set("Access-Control-Max-Age", p.maxAge)
+	set("Access-Control-Max-Age", p.maxAge)
 	if p.credentials {
-		h.Set("Access-Control-Allow-Credentials", "true")
+		set("Access-Control-Allow-Credentials", "true")
 	}
-	h.Set("Vary", vary)
-	w.WriteHeader(http.StatusNoContent)
+	set("Vary", vary)
+	return true
 }

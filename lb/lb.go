@@ -163,6 +163,9 @@ func New(m *manifest.Manifest, apps []string, opts Options) (*Proxy, error) {
 		return nil, err
 	}
 	slices.SortFunc(p.listeners, func(a, b *listener) int { return cmp.Compare(a.addr, b.addr) })
+	for _, l := range p.listeners {
+		l.fast = l.tls == nil && l.router.all(func(a *App) bool { return a.fastCapable() })
+	}
 	return p, nil
 }
 
@@ -235,6 +238,7 @@ func newApp(name string, cfg *manifest.App, opts Options, deps sideDeps, p *Prox
 	a.handler = http.HandlerFunc(a.serveHTTP)
 	if wrap := opts.Middleware[name]; wrap != nil {
 		a.handler = wrap(a.handler)
+		a.wrapped = true
 	}
 	if err := a.configureSticky(cfg.Cutover); err != nil {
 		return nil, err

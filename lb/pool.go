@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	"github.com/valyala/fasthttp"
 
 	"github.com/migratekit/migrate/manifest"
 	"github.com/migratekit/migrate/telemetry"
@@ -35,6 +36,12 @@ type BackendStatus struct {
 type backend struct {
 	url   *url.URL
 	label string // as written in the manifest: metric label and log value
+
+	// The fasthttp data path (http:// backends): the client, and the
+	// path (escaped) and query the backend URL puts before the request's.
+	fast      *fasthttp.HostClient
+	fastPath  string
+	fastQuery string
 
 	inflight  atomic.Int64
 	fails     atomic.Int32 // consecutive failed requests

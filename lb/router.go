@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/valyala/fasthttp"
 )
 
 // router sends the requests of one listener to an app by Host. A host no
@@ -15,10 +17,24 @@ type router struct {
 	withPort bool            // some entry has a port
 	catchAll *App            // the app with no hosts, if any
 	inflight *tracker
+	slow     fasthttp.RequestHandler // ServeHTTP on a fasthttp listener (upgrades)
 }
 
 func newRouter(inflight *tracker) *router {
 	return &router{hosts: make(map[string]*App), inflight: inflight}
+}
+
+// all reports whether f holds for every app of the router.
+func (rt *router) all(f func(*App) bool) bool {
+	if rt.catchAll != nil && !f(rt.catchAll) {
+		return false
+	}
+	for _, a := range rt.hosts {
+		if !f(a) {
+			return false
+		}
+	}
+	return true
 }
 
 // add registers app's hosts.

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/migratekit/migrate/manifest"
 )
 
@@ -34,6 +36,7 @@ type listener struct {
 	router *router
 	ln     net.Listener
 	tlsCfg *tls.Config
+	fast   bool // served by fasthttp (see fast.go)
 }
 
 // listenerFor returns the listener of app cfg, creating it.
@@ -135,12 +138,20 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	// cut cancels whatever is still running at its deadline.
 	reqCtx, cut := context.WithCancel(context.WithoutCancel(ctx))
 	defer cut()
-	servers := make([]*http.Server, len(p.listeners))
+	var servers []*http.Server
+	var fast []*fasthttp.Server
 	errc := make(chan error, len(p.listeners))
-	for i, l := range p.listeners {
-		servers[i] = p.server(l, reqCtx)
+	for _, l := range p.listeners {
 		p.log.Info("listening", "listen", l.addr, "addr", l.ln.Addr().String(), "tls", l.tlsCfg != nil)
-		go func() { errc <- serveListener(servers[i], l) }()
+		if l.fast {
+			srv := p.fastServer(l, reqCtx)
+			fast = append(fast, srv)
+			go func() { errc <- serveFastListener(srv, l) }()
+			continue
+		}
+		srv := p.server(l, reqCtx)
+		servers = append(servers, srv)
+		go func() { errc <- serveListener(srv, l) }()
 	}
 	hctx, stopChecks := context.WithCancel(ctx)
 	checks := p.startChecks(hctx)
@@ -151,7 +162,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 		errc <- nil // keep the count for the collection below
 	}
 	p.log.Info("draining", "deadline", p.drain.String())
-	drainErr := p.shutdown(servers, cut)
+	drainErr := p.shutdown(servers, fast, cut)
 	stopChecks()
 	checks.Wait()
 	for range p.listeners {
@@ -190,6 +201,13 @@ func serveListener(srv *http.Server, l *listener) error {
 	return fmt.Errorf("serving %s: %w", l.addr, err)
 }
 
+func serveFastListener(srv *fasthttp.Server, l *listener) error {
+	if err := srv.Serve(l.ln); err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("serving %s: %w", l.addr, err)
+	}
+	return nil
+}
+
 // startChecks starts one health-check goroutine per checked backend.
 func (p *Proxy) startChecks(ctx context.Context) *sync.WaitGroup {
 	var wg sync.WaitGroup
@@ -204,27 +222,46 @@ func (p *Proxy) startChecks(ctx context.Context) *sync.WaitGroup {
 // shutdown stops accepting, waits for requests in flight until the drain
 // deadline, then cuts the rest. http.Server.Shutdown does not wait for
 // upgraded (hijacked) connections, so the in-flight tracker does.
-func (p *Proxy) shutdown(servers []*http.Server, cut context.CancelFunc) error {
+func (p *Proxy) shutdown(servers []*http.Server, fast []*fasthttp.Server, cut context.CancelFunc) error {
 	dctx, cancel := context.WithTimeout(context.Background(), p.drain)
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, srv := range servers {
 		wg.Go(func() { _ = srv.Shutdown(dctx) })
 	}
+	for _, srv := range fast {
+		wg.Go(func() { _ = srv.ShutdownWithContext(dctx) })
+	}
 	wg.Wait()
 	left := p.inflight.wait(dctx)
-	if left == 0 {
+	if left == 0 && dctx.Err() == nil {
 		return nil
 	}
 	cut()
 	for _, srv := range servers {
 		_ = srv.Close()
 	}
+	p.cutBackends()
+	if left == 0 {
+		// Only answers still streaming on fasthttp connections were cut.
+		p.log.Warn("drain deadline cut answers still being sent", "deadline", p.drain.String())
+		return nil
+	}
 	gctx, gcancel := context.WithTimeout(context.Background(), cutGrace)
 	defer gcancel()
 	p.inflight.wait(gctx)
 	p.log.Warn("drain deadline cut requests", "requests", left, "deadline", p.drain.String())
 	return fmt.Errorf("draining requests: %d cut after %s: %w", left, p.drain, ErrDrainDeadline)
+}
+
+// cutBackends closes every backend connection of the fasthttp path, which
+// ends the requests and answer bodies still using them.
+func (p *Proxy) cutBackends() {
+	for _, a := range p.sorted {
+		for _, s := range a.sides {
+			s.conns.closeAll()
+		}
+	}
 }
 
 // closeIdle closes idle connections to every backend.

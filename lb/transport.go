@@ -37,7 +37,9 @@ type side struct {
 	h1          *Upstream         // plain HTTP/1.1 to http backends
 	base        http.RoundTripper // h1, or a stand-in in benchmarks
 	log         *slog.Logger
-	unavailable string // body of the 502 when the pool is down
+	unavailable string  // body of the 502 when the pool is down
+	fast        bool    // every backend has a fasthttp client
+	conns       connSet // their connections
 
 	// Header values shared by every request, never modified (capacity 1:
 	// an append copies).
@@ -71,6 +73,16 @@ func newSide(a *App, index int, cfg manifest.Pool, timeouts manifest.Timeouts, d
 	}
 	if c := deps.tls[PoolKey{App: a.name, Side: name}]; c != nil {
 		s.transport.TLSClientConfig = c.Clone()
+	}
+	s.fast = !p.hasHTTPS()
+	if s.fast {
+		for _, b := range p.backends {
+			b.fast = newFastClient(hostPort(b.url), timeouts, &s.conns)
+			if path := b.url.EscapedPath(); path != "" && path != "/" {
+				b.fastPath = path
+			}
+			b.fastQuery = b.url.RawQuery
+		}
 	}
 	s.h1 = newH1Transport(timeouts, s.transport)
 	s.base = s.h1
@@ -359,4 +371,19 @@ type trackedConn struct {
 func (t *trackedConn) Write(p []byte) (int, error) { return t.w.Write(p) }
 
 // closeIdle closes the idle connections to the side's backends.
-func (s *side) closeIdle() { s.h1.CloseIdleConnections() }
+func (s *side) closeIdle() {
+	s.h1.CloseIdleConnections()
+	for _, b := range s.pool.backends {
+		if b.fast != nil {
+			b.fast.CloseIdleConnections()
+		}
+	}
+}
+
+// hostPort is the host:port of an http URL, with the default port.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
+}

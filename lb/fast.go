@@ -1,0 +1,480 @@
+package lb
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+)
+
+// The fasthttp data path.
+//
+// A plain-HTTP listener whose apps all qualify (no mirror, no middleware,
+// http:// backends only: see App.fastCapable) is served by fasthttp's
+// server, and its requests go to the backends through fasthttp's
+// HostClient. net/http's server and httputil.ReverseProxy cost about twice
+// nginx's CPU per request, fasthttp about 1.3 times (BENCHMARKS.md, issue
+// 2). The rest keeps net/http: TLS listeners (HTTP/2), listeners with a
+// mirrored or wrapped app, https backends; and on a fasthttp listener,
+// upgrades (websockets) go through net/http's handler on the hijacked
+// connection. The behaviour is the same on both paths, except that
+// fasthttp does not notice a client that leaves while its request is
+// proxied (the request runs to its end and the answer is dropped).
+
+// fastServer is the fasthttp server of listener l.
+func (p *Proxy) fastServer(l *listener, reqCtx context.Context) *fasthttp.Server {
+	l.router.slow = fasthttpadaptor.NewFastHTTPHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l.router.ServeHTTP(w, r.WithContext(reqCtx))
+	}))
+	return &fasthttp.Server{
+		Handler:                       l.router.serveFast,
+		NoDefaultServerHeader:         true,
+		NoDefaultDate:                 true,
+		NoDefaultContentType:          true,
+		DisablePreParseMultipartForm:  true,
+		DisableHeaderNamesNormalizing: false,
+		ReadBufferSize:                fastReadBuffer,
+		WriteBufferSize:               fastWriteBuffer,
+		ReadTimeout:                   30 * time.Second, // the head; see HeaderReceived
+		IdleTimeout:                   2 * time.Minute,
+		// Bodies up to maxRetryBody are read before the handler runs
+		// (and can be sent again on a retry); larger ones stream.
+		MaxRequestBodySize: maxRetryBody,
+		StreamRequestBody:  true,
+		CloseOnShutdown:    true,
+		HeaderReceived: func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+			if h.ContentLength() != 0 {
+				// A body may take long to upload: the 30 s are for the head.
+				return fasthttp.RequestConfig{ReadTimeout: 24 * time.Hour}
+			}
+			return fasthttp.RequestConfig{}
+		},
+		Logger: fastLogger{p.errorLog},
+	}
+}
+
+type fastLogger struct {
+	l interface{ Printf(string, ...any) }
+}
+
+func (f fastLogger) Printf(format string, args ...any) { f.l.Printf(format, args...) }
+
+// fastCapable reports whether the app can be served by the fasthttp path.
+func (a *App) fastCapable() bool {
+	return a.mirror == nil && !a.wrapped && a.sides[sideOld].fast && a.sides[sideNew].fast
+}
+
+// serveFast is the fasthttp handler of a listener: the router of ServeHTTP.
+func (rt *router) serveFast(ctx *fasthttp.RequestCtx) {
+	if len(ctx.Request.Header.Peek("Upgrade")) > 0 {
+		rt.slow(ctx)
+		return
+	}
+	rt.inflight.enter()
+	defer rt.inflight.leave()
+	if ctx.IsConnect() {
+		fastError(ctx, http.StatusMethodNotAllowed, "method not allowed\n")
+		return
+	}
+	host := ctx.Host()
+	a := rt.route(unsafe.String(unsafe.SliceData(host), len(host)))
+	if a == nil {
+		fastError(ctx, http.StatusMisdirectedRequest, "misdirected request: no app is served for this host\n")
+		return
+	}
+	a.serveFast(ctx)
+}
+
+// serveFast is serveHTTP on the fasthttp path.
+func (a *App) serveFast(ctx *fasthttp.RequestCtx) {
+	if a.cors != nil && fastPreflight(ctx) {
+		a.corsFast(ctx)
+		return
+	}
+	start := time.Now()
+	s, minted := a.pickFast(ctx)
+	serving := a.serving(s)
+	if serving == nil {
+		s.tel.ProxyError(reasonUnavailable)
+		s.fastError(ctx, http.StatusBadGateway, s.unavailable)
+		s.tel.Request(http.StatusBadGateway, time.Since(start))
+		return
+	}
+	serving.proxyFast(ctx, start, minted)
+}
+
+// pickFast is pick on the fasthttp path: the side of the client, and the
+// Set-Cookie value of a sticky cookie minted for it ("" if none).
+func (a *App) pickFast(ctx *fasthttp.RequestCtx) (*side, string) {
+	wt := int(a.weight.Load())
+	switch wt {
+	case 0:
+		return a.sides[sideOld], ""
+	case 100:
+		return a.sides[sideNew], ""
+	}
+	var point int
+	var minted string
+	if a.cookie == "" {
+		point = a.fastIPPoint(ctx)
+	} else if v := ctx.Request.Header.Cookie(a.cookie); validStickyBytes(v) {
+		point = bytesPoint(v)
+	} else {
+		key := rand.Text()
+		minted = a.setCookie(key, false)
+		point = StickyPoint(key)
+	}
+	if point < wt*(PointScale/100) {
+		return a.sides[sideNew], minted
+	}
+	return a.sides[sideOld], minted
+}
+
+// fastSideOf is sideOf on the fasthttp path.
+func (a *App) fastSideOf(ctx *fasthttp.RequestCtx) int {
+	wt := int(a.weight.Load())
+	point := PointScale
+	if a.cookie == "" {
+		point = a.fastIPPoint(ctx)
+	} else if v := ctx.Request.Header.Cookie(a.cookie); validStickyBytes(v) {
+		point = bytesPoint(v)
+	}
+	if point < wt*(PointScale/100) {
+		return sideNew
+	}
+	return sideOld
+}
+
+func validStickyBytes(v []byte) bool {
+	return len(v) > 0 && ValidStickyValue(unsafe.String(unsafe.SliceData(v), len(v)))
+}
+
+func (a *App) fastIPPoint(ctx *fasthttp.RequestCtx) int {
+	if ip := a.fastClientIP(ctx); ip.IsValid() {
+		return ipPoint(ip)
+	}
+	return StickyPoint(ctx.RemoteAddr().String())
+}
+
+// fastClientIP is ClientIP on the fasthttp path.
+func (a *App) fastClientIP(ctx *fasthttp.RequestCtx) netip.Addr {
+	peer := peerAddr(ctx)
+	if len(a.trusted) == 0 || !peer.IsValid() || !isTrusted(peer, a.trusted) {
+		return peer
+	}
+	return walkXFF(headerLines(&ctx.Request.Header, "X-Forwarded-For"), peer, a.trusted)
+}
+
+func peerAddr(ctx *fasthttp.RequestCtx) netip.Addr {
+	if ta, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
+		return ta.AddrPort().Addr().Unmap()
+	}
+	return remoteIP(ctx.RemoteAddr().String())
+}
+
+func headerLines(h *fasthttp.RequestHeader, key string) []string {
+	all := h.PeekAll(key)
+	if len(all) == 0 {
+		return nil
+	}
+	out := make([]string, len(all))
+	for i, v := range all {
+		out[i] = string(v)
+	}
+	return out
+}
+
+func fastPreflight(ctx *fasthttp.RequestCtx) bool {
+	return ctx.IsOptions() &&
+		len(ctx.Request.Header.Peek("Origin")) > 0 &&
+		len(ctx.Request.Header.Peek("Access-Control-Request-Method")) > 0
+}
+
+// corsFast answers a preflight on the fasthttp path (see corsPolicy.serve).
+func (a *App) corsFast(ctx *fasthttp.RequestCtx) {
+	tel := a.sides[a.fastSideOf(ctx)].tel
+	requested := bytes.Join(ctx.Request.Header.PeekAll("Access-Control-Request-Headers"), []byte(", "))
+	h := &ctx.Response.Header
+	if !a.cors.answer(string(ctx.Request.Header.Peek("Origin")), string(requested), h.Set) {
+		tel.ProxyError(reasonCORS)
+		fastError(ctx, http.StatusForbidden, corsForbidden)
+		return
+	}
+	ctx.SetStatusCode(http.StatusNoContent)
+}
+
+// hopHeaders are the hop-by-hop headers a proxy removes (RFC 9110 7.6.1),
+// besides Connection and Transfer-Encoding, which fasthttp keeps apart.
+var hopHeaders = [...]string{"Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Upgrade"}
+
+// proxyFast proxies the request of ctx to a backend of s and records the
+// answer when its body has been sent.
+func (s *side) proxyFast(ctx *fasthttp.RequestCtx, start time.Time, minted string) {
+	req := &ctx.Request
+	s.prepareFast(ctx)
+	b := s.pool.pick(nil)
+	if b == nil {
+		s.fastFail(ctx, errNoBackend, start, minted)
+		return
+	}
+	retry := len(s.pool.backends) > 1 && idempotent(string(req.Header.Method()))
+	if retry && req.IsBodyStream() {
+		var err error
+		if retry, err = bufferFastBody(req); err != nil {
+			s.fastFail(ctx, err, start, minted)
+			return
+		}
+	}
+	res := fasthttp.AcquireResponse()
+	res.Header.SetNoDefaultContentType(true)
+	err := s.attemptFast(req, res, b)
+	if err != nil && retry && fastRetryable(err) {
+		if next := s.pool.pick(b); next != nil {
+			s.tel.Retry()
+			s.log.Debug("retrying on another backend", "failed", b.label, "backend", next.label, "err", err)
+			b = next
+			err = s.attemptFast(req, res, b)
+		}
+	}
+	if err != nil {
+		fasthttp.ReleaseResponse(res)
+		s.fastFail(ctx, err, start, minted)
+		return
+	}
+	out := &ctx.Response
+	res.Header.CopyTo(&out.Header)
+	dropConnectionHeaders(out.Header.Peek("Connection"), out.Header.Del)
+	out.Header.Del("Connection")
+	out.Header.ResetConnectionClose()
+	for _, k := range hopHeaders {
+		out.Header.Del(k)
+	}
+	if s.app.debug {
+		out.Header.Set("X-Migrate-Side", s.name)
+	}
+	if minted != "" {
+		out.Header.Add("Set-Cookie", minted)
+	}
+	status := res.StatusCode()
+	if !res.IsBodyStream() {
+		s.fastDone(res, b, status, start)
+		return
+	}
+	out.SetBodyStream(&fastBody{res: res, s: s, b: b, status: status, start: start}, res.Header.ContentLength())
+}
+
+// dropConnectionHeaders deletes the headers a Connection header value
+// names (they are for this hop only).
+func dropConnectionHeaders(value []byte, del func(string)) {
+	if len(value) == 0 {
+		return
+	}
+	for name := range strings.SplitSeq(string(value), ",") {
+		if name = strings.TrimSpace(name); name != "" && !strings.EqualFold(name, "close") && !strings.EqualFold(name, "keep-alive") {
+			del(name)
+		}
+	}
+}
+
+// prepareFast turns the client's request into the backend's: hop-by-hop
+// headers dropped, X-Forwarded-* set (see rewrite), the client's Host kept.
+func (s *side) prepareFast(ctx *fasthttp.RequestCtx) {
+	h := &ctx.Request.Header
+	dropConnectionHeaders(h.Peek("Connection"), h.Del)
+	h.Del("Connection")
+	h.ResetConnectionClose() // the client's choice, not the backend connection's
+	for _, k := range hopHeaders {
+		h.Del(k)
+	}
+	h.Del("Expect")    // the body is read (or streams) already
+	h.Del("Forwarded") // as httputil.ReverseProxy does with Rewrite
+	if u := ctx.Request.URI(); len(u.Username()) > 0 || len(u.Password()) > 0 {
+		u.SetUsername("") // never credentials from an absolute-form URI
+		u.SetPassword("")
+	}
+	peer := peerAddr(ctx)
+	trusted := len(s.app.trusted) > 0 && peer.IsValid() && isTrusted(peer, s.app.trusted)
+	var buf [64]byte
+	xff := peer.AppendTo(buf[:0])
+	if trusted {
+		if prior := h.PeekAll("X-Forwarded-For"); len(prior) > 0 {
+			xff = append(bytes.Join(prior, []byte(", ")), ", "...)
+			xff = peer.AppendTo(xff)
+		}
+	}
+	h.SetBytesV("X-Forwarded-For", xff)
+	if !trusted || len(h.Peek("X-Forwarded-Proto")) == 0 {
+		h.Set("X-Forwarded-Proto", "http")
+	}
+	if !trusted || len(h.Peek("X-Forwarded-Host")) == 0 {
+		h.SetBytesV("X-Forwarded-Host", ctx.Host())
+	}
+}
+
+// bufferFastBody reads a streamed request body of at most maxRetryBody
+// into memory, so that the request can be sent again; it reports whether
+// it can.
+func bufferFastBody(req *fasthttp.Request) (bool, error) {
+	n := req.Header.ContentLength()
+	if n < 0 || n > maxRetryBody {
+		return false, nil
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(req.BodyStream(), buf); err != nil {
+		return false, fmt.Errorf("reading request body: %w: %w", errClientBody, err)
+	}
+	req.SetBodyRaw(buf)
+	return true, nil
+}
+
+// attemptFast sends req to b, answer in res.
+func (s *side) attemptFast(req *fasthttp.Request, res *fasthttp.Response, b *backend) error {
+	if b.fastPath != "" || b.fastQuery != "" {
+		req.SetRequestURIBytes(b.fastURI(req.RequestURI()))
+	}
+	b.inflight.Add(1)
+	if err := b.fast.Do(req, res); err != nil {
+		b.inflight.Add(-1)
+		s.pool.failed(b, err)
+		return &backendError{backend: b.label, err: err}
+	}
+	s.pool.succeeded(b)
+	return nil
+}
+
+// fastURI is the request URI uri on backend b: its path prefixed by the
+// backend's and its query after the backend's, as target does.
+func (b *backend) fastURI(uri []byte) []byte {
+	path, query, hasQuery := bytes.Cut(uri, []byte("?"))
+	out := make([]byte, 0, len(b.fastPath)+len(uri)+len(b.fastQuery)+2)
+	if b.fastPath != "" {
+		out = append(out, strings.TrimSuffix(b.fastPath, "/")...)
+		if len(path) == 0 || path[0] != '/' {
+			out = append(out, '/')
+		}
+	}
+	out = append(out, path...)
+	switch {
+	case b.fastQuery != "" && hasQuery && len(query) > 0:
+		out = append(append(append(append(out, '?'), b.fastQuery...), '&'), query...)
+	case b.fastQuery != "":
+		out = append(append(out, '?'), b.fastQuery...)
+	case hasQuery:
+		out = append(append(out, '?'), query...)
+	}
+	return out
+}
+
+func fastRetryable(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return !fastTimeout(err)
+}
+
+// fastTimeout reports whether err is a timeout (fasthttp reports a read
+// deadline as ErrTimeout).
+func fastTimeout(err error) bool {
+	return isTimeout(err) || errors.Is(err, fasthttp.ErrTimeout)
+}
+
+// fastFail answers a request the proxy could not proxy.
+func (s *side) fastFail(ctx *fasthttp.RequestCtx, err error, start time.Time, minted string) {
+	reason, code, body := s.classifyFast(err)
+	s.tel.ProxyError(reason)
+	s.log.Warn("proxying request failed", "method", string(ctx.Method()), "path", string(ctx.Path()), "reason", reason, "status", code, "err", err)
+	ctx.Response.Reset()
+	if minted != "" {
+		ctx.Response.Header.Add("Set-Cookie", minted)
+	}
+	s.fastError(ctx, code, body)
+	s.tel.Request(code, time.Since(start))
+}
+
+func (s *side) classifyFast(err error) (reason string, code int, body string) {
+	switch {
+	case errors.Is(err, errNoBackend):
+		return reasonNoBackend, http.StatusBadGateway, s.unavailable
+	case errors.Is(err, errClientBody):
+		return reasonClientBody, http.StatusBadRequest, "bad request body\n"
+	case fastTimeout(err):
+		return reasonTimeout, http.StatusGatewayTimeout, "gateway timeout\n"
+	case isConnError(err) || errors.Is(err, fasthttp.ErrConnectionClosed):
+		return reasonConnect, http.StatusBadGateway, "bad gateway\n"
+	}
+	return reasonBadGateway, http.StatusBadGateway, "bad gateway\n"
+}
+
+func (s *side) fastError(ctx *fasthttp.RequestCtx, code int, body string) {
+	if s.app.debug {
+		ctx.Response.Header.Set("X-Migrate-Side", s.name)
+	}
+	fastError(ctx, code, body)
+}
+
+// fastError is plainError on the fasthttp path.
+func fastError(ctx *fasthttp.RequestCtx, code int, body string) {
+	ctx.SetStatusCode(code)
+	ctx.Response.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
+	ctx.Response.SetBodyString(body)
+}
+
+// fastDone records a proxied request whose answer has been sent.
+func (s *side) fastDone(res *fasthttp.Response, b *backend, status int, start time.Time) {
+	fasthttp.ReleaseResponse(res)
+	b.inflight.Add(-1)
+	s.tel.Request(status, time.Since(start))
+}
+
+// fastBody streams a backend's answer body to the client; when fasthttp
+// closes it (all sent, or the client gone) the backend connection goes
+// back to its pool and the request is recorded.
+type fastBody struct {
+	res    *fasthttp.Response
+	s      *side
+	b      *backend
+	status int
+	start  time.Time
+}
+
+func (f *fastBody) Read(p []byte) (int, error) { return f.res.BodyStream().Read(p) }
+
+func (f *fastBody) Close() error { return f.CloseWithError(nil) }
+
+// CloseWithError closes the backend's body; fasthttp passes the error that
+// ended the copy, if any.
+func (f *fastBody) CloseWithError(err error) error {
+	res := f.res
+	if res == nil {
+		return nil
+	}
+	var cerr error
+	if err != nil {
+		if rc, ok := res.BodyStream().(interface{ CloseWithError(error) error }); ok {
+			cerr = rc.CloseWithError(err)
+		} else {
+			cerr = res.CloseBodyStream()
+		}
+	} else {
+		cerr = res.CloseBodyStream()
+	}
+	f.res = nil
+	f.s.fastDone(res, f.b, f.status, f.start)
+	if errors.Is(cerr, io.EOF) {
+		cerr = nil
+	}
+	return cerr
+}

@@ -1,0 +1,348 @@
+package lb
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/migratekit/migrate/manifest"
+)
+
+// noMirror is a Mirror that only serves.
+type noMirror struct{}
+
+func (noMirror) Serve(w http.ResponseWriter, r *http.Request, _ string, serve http.Handler) {
+	serve.ServeHTTP(w, r)
+}
+
+func TestFastPathChosen(t *testing.T) {
+	oldB, newB := newBackend(t, "old"), newBackend(t, "new")
+	tests := []struct {
+		name string
+		app  func() *manifest.App
+		opts Options
+		want bool
+	}{
+		{"plain app", func() *manifest.App { return testApp(oldB, newB) }, Options{}, true},
+		{"mirrored app", func() *manifest.App { return testApp(oldB, newB) }, Options{Mirrors: map[string]Mirror{"web": noMirror{}}}, false},
+		{"wrapped app", func() *manifest.App { return testApp(oldB, newB) },
+			Options{Middleware: map[string]func(http.Handler) http.Handler{"web": func(h http.Handler) http.Handler { return h }}}, false},
+		{"https backend", func() *manifest.App {
+			a := testApp(oldB, newB)
+			a.New.Backends = []string{"https://127.0.0.1:1"}
+			return a
+		}, Options{}, false},
+		{"TLS listener", func() *manifest.App {
+			a := testApp(oldB, newB)
+			a.TLS = &manifest.TLS{Cert: "c", Key: "k"}
+			return a
+		}, Options{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := New(oneApp(tt.app()), nil, tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := p.listeners[0].fast; got != tt.want {
+				t.Errorf("fasthttp listener = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestFastStreaming checks that an answer body streams: the client reads
+// the first event while the backend still writes, and the response-header
+// timeout does not cut a body that lasts longer than it.
+func TestFastStreaming(t *testing.T) {
+	next := make(chan struct{})
+	events := newBackendFunc(t, "events", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := range 3 {
+			fmt.Fprintf(w, "data: %d\n\n", i)
+			w.(http.Flusher).Flush()
+			select {
+			case <-next:
+			case <-r.Context().Done():
+				return
+			}
+			time.Sleep(100 * time.Millisecond) // twice the header timeout
+		}
+	})
+	app := testApp(events, events)
+	app.Timeouts.ResponseHeader = manifest.Duration(50 * time.Millisecond)
+	metrics, reg := newMetrics(t)
+	r := start(t, oneApp(app), Options{Metrics: metrics})
+	res, err := r.client.Get(r.base + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	br := bufio.NewReader(res.Body)
+	for i := range 3 {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		if want := fmt.Sprintf("data: %d\n", i); line != want {
+			t.Fatalf("event %d = %q, want %q", i, line, want)
+		}
+		if _, err := br.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			labels := map[string]string{"app": "web", "side": "old", "code_class": "2xx"}
+			if got := metricValue(t, reg, "migrate_proxy_requests_total", labels); got != 0 {
+				t.Errorf("request recorded while its body streams: %v", got)
+			}
+		}
+		next <- struct{}{}
+	}
+	if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
+		t.Errorf("after the events: %q, %v", rest, err)
+	}
+	labels := map[string]string{"app": "web", "side": "old", "code_class": "2xx"}
+	eventually(t, "the request to be recorded", func() bool {
+		return metricValue(t, reg, "migrate_proxy_requests_total", labels) == 1
+	})
+	if got := r.p.App("web").Backends()[0].InFlight; got != 0 {
+		t.Errorf("in flight after the body = %d, want 0", got)
+	}
+}
+
+// TestFastLargeBodies sends bodies larger than the buffered limit both
+// ways: an upload streams to the backend, a download to the client.
+func TestFastLargeBodies(t *testing.T) {
+	const size = 8 << 20
+	payload := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+	sum := sha256.Sum256(payload)
+	var gotUpload atomic.Value
+	b := newBackendFunc(t, "big", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			h := sha256.New()
+			n, _ := io.Copy(h, r.Body)
+			gotUpload.Store(fmt.Sprintf("%d %x", n, h.Sum(nil)))
+			return
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+		w.Write(payload)
+	})
+	other := newBackend(t, "other")
+	app := testApp(b, b)
+	app.Old.Backends = append(app.Old.Backends, other.URL) // retries are possible: the upload is still not buffered
+	r := start(t, oneApp(app), Options{})
+	for i := range 2 { // the first PUT goes to other (round robin)
+		req, _ := http.NewRequest(http.MethodPut, r.base+"/up", bytes.NewReader(payload))
+		res, err := r.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("PUT %d: status %d", i, res.StatusCode)
+		}
+	}
+	if want := fmt.Sprintf("%d %x", size, sum); gotUpload.Load() != want {
+		t.Errorf("backend got upload %v, want %s", gotUpload.Load(), want)
+	}
+	for range 2 {
+		res, err := r.client.Get(r.base + "/down")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Header.Get("X-Backend") != "big" {
+			continue
+		}
+		if sha256.Sum256(body) != sum || res.ContentLength != size {
+			t.Errorf("download: %d bytes (Content-Length %d), want %d with the same sum", len(body), res.ContentLength, size)
+		}
+	}
+}
+
+// TestFastRequestURIUntouched checks that the request line reaches the
+// backend as the client sent it: no path cleaning, no unescaping.
+func TestFastRequestURIUntouched(t *testing.T) {
+	var got atomic.Value
+	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) { got.Store(r.RequestURI) })
+	r := start(t, oneApp(testApp(b, b)), Options{})
+	for _, uri := range []string{"/a/../b%2Fc//d?x=%20&y", "/%7euser/./x;p=1?a=b?c", "/?"} {
+		res := rawRequest(t, strings.TrimPrefix(r.base, "http://"), "GET "+uri+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		if res.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: status %d", uri, res.StatusCode)
+		}
+		want := uri
+		if uri == "/?" {
+			want = "/" // an empty query is not kept
+		}
+		if got.Load() != want {
+			t.Errorf("backend got %q, want %q", got.Load(), want)
+		}
+	}
+}
+
+// TestFastHopByHop checks that hop-by-hop headers stop at the proxy both
+// ways and that each side's Connection: close stays on its own hop.
+func TestFastHopByHop(t *testing.T) {
+	var conns atomic.Int64
+	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Keep-Alive", "timeout=5")
+		w.Header().Set("X-Seen", strings.Join([]string{
+			r.Header.Get("X-Secret"), r.Header.Get("Keep-Alive"), r.Header.Get("Proxy-Authorization"),
+			r.Header.Get("Te"), r.Header.Get("Connection"),
+		}, "|"))
+		if r.URL.Path == "/close" {
+			w.Header().Set("Connection", "close")
+		}
+	})
+	b.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	r := start(t, oneApp(testApp(b, b)), Options{})
+	c, err := net.Dial("tcp", strings.TrimPrefix(r.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	send := func(path, extra string) *http.Response {
+		t.Helper()
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n", path, extra)
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res
+	}
+	res := send("/close", "Connection: X-Secret\r\nX-Secret: 1\r\nKeep-Alive: 300\r\nProxy-Authorization: Basic eDp5\r\nTe: gzip\r\n")
+	if got := res.Header.Get("X-Seen"); got != "||||" {
+		t.Errorf("backend saw hop-by-hop headers %q, want none", got)
+	}
+	if res.Header.Get("Keep-Alive") != "" || res.Close {
+		t.Errorf("client got Keep-Alive %q, close %v: the backend's hop leaked", res.Header.Get("Keep-Alive"), res.Close)
+	}
+	// The backend closed its connection: the client's stays usable.
+	if res := send("/", ""); res.StatusCode != http.StatusOK {
+		t.Errorf("second request on the client connection: %d", res.StatusCode)
+	}
+	before := conns.Load()
+	res = send("/", "Connection: close\r\n")
+	if !res.Close {
+		t.Error("client asked Connection: close, the proxy kept its connection open")
+	}
+	r.get(t, nil)
+	if got := conns.Load() - before; got != 0 {
+		t.Errorf("backend connections opened after a client's Connection: close = %d, want 0 (reused)", got)
+	}
+}
+
+// TestFastHead checks that the answer to HEAD keeps the backend's
+// Content-Length and has no body.
+func TestFastHead(t *testing.T) {
+	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1234")
+		if r.Method != http.MethodHead {
+			w.Write(make([]byte, 1234))
+		}
+	})
+	r := start(t, oneApp(testApp(b, b)), Options{})
+	res, err := r.client.Head(r.base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.ContentLength != 1234 {
+		t.Errorf("HEAD Content-Length = %d, want 1234", res.ContentLength)
+	}
+}
+
+// TestFastStaleConnection checks that a kept-alive backend connection the
+// backend closed meanwhile costs an idempotent request nothing.
+func TestFastStaleConnection(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			// One answer with keep-alive, then the connection is closed
+			// before the next request arrives.
+			br := bufio.NewReader(c)
+			if req, err := http.ReadRequest(br); err == nil {
+				req.Body.Close()
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Backend: once\r\n\r\nok")
+			}
+			time.Sleep(20 * time.Millisecond)
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	app := &manifest.App{Listen: "127.0.0.1:0",
+		Old: manifest.Pool{Backends: []string{"http://" + ln.Addr().String()}},
+		New: manifest.Pool{Backends: []string{"http://" + ln.Addr().String()}}}
+	r := start(t, oneApp(app), Options{})
+	for i := range 3 {
+		if _, code := r.get(t, nil); code != http.StatusOK {
+			t.Fatalf("GET %d: status %d", i, code)
+		}
+		time.Sleep(50 * time.Millisecond) // the backend has closed the connection
+	}
+}
+
+// TestFastDrainCutsStream checks that a drain deadline cuts an answer
+// still streaming on the fasthttp path, and Serve returns.
+func TestFastDrainCutsStream(t *testing.T) {
+	started := make(chan struct{}, 1)
+	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("first"))
+		w.(http.Flusher).Flush()
+		started <- struct{}{}
+		<-r.Context().Done()
+	})
+	m := oneApp(testApp(b, b))
+	m.Global.Drain = manifest.Duration(100 * time.Millisecond)
+	r := start(t, m, Options{})
+	res, err := r.client.Get(r.base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	<-started
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.stop() }()
+	if _, err := io.ReadAll(res.Body); err == nil {
+		t.Error("the stream ended cleanly, want it cut")
+	}
+	select {
+	case err := <-stopped:
+		if err != nil && !errors.Is(err, ErrDrainDeadline) {
+			t.Errorf("Serve = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after the drain deadline")
+	}
+}

@@ -1,0 +1,164 @@
+package lb
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/migratekit/migrate/manifest"
+)
+
+// Buffer sizes of the fasthttp data path: request and response heads up to
+// these sizes (nginx's large_client_header_buffers is 4×8 KiB).
+const (
+	fastReadBuffer  = 16 << 10
+	fastWriteBuffer = 16 << 10
+	fastMaxConns    = 1 << 16 // per backend; net/http's transport has no limit either
+)
+
+// newFastClient is the fasthttp client of one http:// backend: keep-alive
+// connections that are dialed with the connect timeout, carry the
+// response-header timeout (see headerConn) and are closed all at once when
+// a drain is cut. It sends requests as they are (no default User-Agent, no
+// path normalising) and streams response bodies. It sends a request a
+// second time only on a fresh connection after a kept-alive one failed
+// before any answer, and only a request lb may send twice (see resendable).
+func newFastClient(addr string, t manifest.Timeouts, conns *connSet) *fasthttp.HostClient {
+	connect := t.Connect.Or(defaultConnect)
+	header := t.ResponseHeader.Or(defaultResponseHeader)
+	dialer := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
+	return &fasthttp.HostClient{
+		Addr:                      addr,
+		NoDefaultUserAgentHeader:  true,
+		DisablePathNormalizing:    true,
+		StreamResponseBody:        true,
+		MaxConns:                  fastMaxConns,
+		MaxIdleConnDuration:       t.Idle.Or(defaultIdle),
+		ReadBufferSize:            fastReadBuffer,
+		WriteBufferSize:           fastWriteBuffer,
+		ConnPoolStrategy:          fasthttp.LIFO,
+		MaxIdemponentCallAttempts: 2,
+		RetryIfErr: func(req *fasthttp.Request, attempts int, err error) (bool, bool) {
+			return false, attempts == 1 && staleConn(err) && fastResendable(req)
+		},
+		Dial: func(addr string) (net.Conn, error) {
+			c, err := dialer.Dial("tcp", addr)
+			if err != nil {
+				return nil, err
+			}
+			return conns.add(&headerConn{Conn: c, timeout: header, set: conns}), nil
+		},
+	}
+}
+
+// staleConn reports whether err is a kept-alive connection the backend
+// closed before any answer (fasthttp returns these for reused connections).
+func staleConn(err error) bool {
+	return errors.Is(err, fasthttp.ErrConnectionClosed) || errors.Is(err, io.EOF)
+}
+
+// fastResendable is resendable for a fasthttp request.
+func fastResendable(req *fasthttp.Request) bool {
+	return idempotent(string(req.Header.Method())) ||
+		len(req.Header.Peek("Idempotency-Key")) > 0 || len(req.Header.Peek("X-Idempotency-Key")) > 0
+}
+
+// headerConn is a backend connection on which the head of each answer must
+// start arriving within timeout of the request being written: the first
+// read after a write sets a read deadline, the first byte read clears it.
+// (fasthttp's own request deadlines would also cut a long body, such as an
+// event stream; and it clears a new connection's deadline after the write,
+// so the deadline is set at the read.)
+type headerConn struct {
+	net.Conn
+	timeout time.Duration
+	wrote   bool // a request was written; its answer's head is awaited
+	armed   bool // the read deadline is set
+	set     *connSet
+	closed  atomic.Bool
+}
+
+// Only the goroutine using the connection calls Write and Read.
+
+func (c *headerConn) Write(p []byte) (int, error) {
+	c.wrote = c.timeout > 0
+	return c.Conn.Write(p)
+}
+
+func (c *headerConn) Read(p []byte) (int, error) {
+	if c.wrote && !c.armed {
+		c.armed = true
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+	}
+	n, err := c.Conn.Read(p)
+	if c.armed && n > 0 {
+		c.armed, c.wrote = false, false
+		_ = c.Conn.SetReadDeadline(time.Time{})
+	}
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		err = &headerTimeout{err: err}
+	}
+	return n, err
+}
+
+func (c *headerConn) Close() error {
+	if c.closed.CompareAndSwap(false, true) {
+		c.set.remove(c)
+	}
+	return c.Conn.Close()
+}
+
+// headerTimeout is a backend that did not start its answer in time.
+type headerTimeout struct{ err error }
+
+func (e *headerTimeout) Error() string   { return "timeout awaiting response headers: " + e.err.Error() }
+func (e *headerTimeout) Unwrap() error   { return e.err }
+func (e *headerTimeout) Timeout() bool   { return true }
+func (e *headerTimeout) Temporary() bool { return false }
+
+// connSet holds the open backend connections of the fasthttp data path, so
+// that a drain cut at its deadline can close them all (fasthttp has no
+// per-request cancellation).
+type connSet struct {
+	mu    sync.Mutex
+	conns map[*headerConn]struct{}
+	cut   bool
+}
+
+func (s *connSet) add(c *headerConn) net.Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cut {
+		_ = c.Conn.Close()
+		return c
+	}
+	if s.conns == nil {
+		s.conns = make(map[*headerConn]struct{})
+	}
+	s.conns[c] = struct{}{}
+	return c
+}
+
+func (s *connSet) remove(c *headerConn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// closeAll closes every connection, and every one dialed from now on.
+func (s *connSet) closeAll() {
+	s.mu.Lock()
+	s.cut = true
+	conns := s.conns
+	s.conns = nil
+	s.mu.Unlock()
+	for c := range conns {
+		_ = c.Conn.Close()
+	}
+}
