@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"net"
 	"net/http"
 	"net/netip"
@@ -214,9 +215,50 @@ func (a *App) corsFast(ctx *fasthttp.RequestCtx) {
 	ctx.SetStatusCode(http.StatusNoContent)
 }
 
-// hopHeaders are the hop-by-hop headers a proxy removes (RFC 9110 7.6.1),
-// besides Connection and Transfer-Encoding, which fasthttp keeps apart.
-var hopHeaders = [...]string{"Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Upgrade"}
+// Hop-by-hop headers a proxy removes (RFC 9110 7.6.1), as bits; fasthttp
+// keeps Transfer-Encoding apart. hopExpect and hopForwarded are only
+// dropped from requests.
+const (
+	hopConnection = 1 << iota
+	hopKeepAlive
+	hopProxyConnection
+	hopProxyAuthenticate
+	hopProxyAuthorization
+	hopTE
+	hopTrailer
+	hopUpgrade
+	hopExpect
+	hopForwarded
+)
+
+var hopNames = [...]string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Upgrade", "Expect", "Forwarded"}
+
+// dropHop deletes the hop-by-hop headers among all (and the headers a
+// Connection header names), plus those of also, in one pass over the
+// headers: most requests have none, and a Del per name costs a scan each.
+func dropHop(all iter.Seq2[[]byte, []byte], peek func(string) []byte, del func(string), also int) {
+	found := 0
+	for k := range all {
+		if len(k) < 2 || len(k) > 19 {
+			continue
+		}
+		for i, name := range hopNames {
+			if len(name) == len(k) && string(k) == name {
+				found |= 1 << i
+				break
+			}
+		}
+	}
+	if found&hopConnection != 0 {
+		dropConnectionHeaders(peek("Connection"), del)
+	}
+	found &= hopConnection | hopKeepAlive | hopProxyConnection | hopProxyAuthenticate | hopProxyAuthorization | hopTE | hopTrailer | hopUpgrade | also
+	for i, name := range hopNames {
+		if found&(1<<i) != 0 {
+			del(name)
+		}
+	}
+}
 
 // proxyFast proxies the request of ctx to a backend of s and records the
 // answer when its body has been sent.
@@ -254,12 +296,8 @@ func (s *side) proxyFast(ctx *fasthttp.RequestCtx, start time.Time, minted strin
 	}
 	out := &ctx.Response
 	res.Header.CopyTo(&out.Header)
-	dropConnectionHeaders(out.Header.Peek("Connection"), out.Header.Del)
-	out.Header.Del("Connection")
 	out.Header.ResetConnectionClose()
-	for _, k := range hopHeaders {
-		out.Header.Del(k)
-	}
+	dropHop(out.Header.All(), out.Header.Peek, out.Header.Del, 0)
 	if s.app.debug {
 		out.Header.Set("X-Migrate-Side", s.name)
 	}
@@ -291,14 +329,10 @@ func dropConnectionHeaders(value []byte, del func(string)) {
 // headers dropped, X-Forwarded-* set (see rewrite), the client's Host kept.
 func (s *side) prepareFast(ctx *fasthttp.RequestCtx) {
 	h := &ctx.Request.Header
-	dropConnectionHeaders(h.Peek("Connection"), h.Del)
-	h.Del("Connection")
 	h.ResetConnectionClose() // the client's choice, not the backend connection's
-	for _, k := range hopHeaders {
-		h.Del(k)
-	}
-	h.Del("Expect")    // the body is read (or streams) already
-	h.Del("Forwarded") // as httputil.ReverseProxy does with Rewrite
+	// Expect: the body is read (or streams) already. Forwarded: dropped as
+	// httputil.ReverseProxy does with Rewrite.
+	dropHop(h.All(), h.Peek, h.Del, hopExpect|hopForwarded)
 	if u := ctx.Request.URI(); len(u.Username()) > 0 || len(u.Password()) > 0 {
 		u.SetUsername("") // never credentials from an absolute-form URI
 		u.SetPassword("")

@@ -71,15 +71,18 @@ func fastResendable(req *fasthttp.Request) bool {
 
 // headerConn is a backend connection on which the head of each answer must
 // start arriving within timeout of the request being written: the first
-// read after a write sets a read deadline, the first byte read clears it.
-// (fasthttp's own request deadlines would also cut a long body, such as an
-// event stream; and it clears a new connection's deadline after the write,
-// so the deadline is set at the read.)
+// read after a write sets a read deadline, and a read after the first byte
+// of the answer clears it. (fasthttp's own request deadlines would also cut
+// a long body, such as an event stream; and it clears a new connection's
+// deadline after the write, so the deadline is set at the read.) A small
+// answer comes in one read, and the next request's deadline replaces the
+// old one: one deadline change per request instead of two.
 type headerConn struct {
 	net.Conn
 	timeout time.Duration
 	wrote   bool // a request was written; its answer's head is awaited
 	armed   bool // the read deadline is set
+	started bool // the answer's first byte came: clear the deadline at the next read
 	set     *connSet
 	closed  atomic.Bool
 }
@@ -92,14 +95,17 @@ func (c *headerConn) Write(p []byte) (int, error) {
 }
 
 func (c *headerConn) Read(p []byte) (int, error) {
-	if c.wrote && !c.armed {
-		c.armed = true
+	switch {
+	case c.wrote:
+		c.wrote, c.armed, c.started = false, true, false
 		_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+	case c.started:
+		c.armed, c.started = false, false
+		_ = c.Conn.SetReadDeadline(time.Time{})
 	}
 	n, err := c.Conn.Read(p)
 	if c.armed && n > 0 {
-		c.armed, c.wrote = false, false
-		_ = c.Conn.SetReadDeadline(time.Time{})
+		c.started = true
 	}
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		err = &headerTimeout{err: err}
