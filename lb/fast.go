@@ -31,7 +31,8 @@ import (
 // upgrades (websockets) go through net/http's handler on the hijacked
 // connection. The behaviour is the same on both paths, except that
 // fasthttp does not notice a client that leaves while its request is
-// proxied (the request runs to its end and the answer is dropped).
+// proxied (the request runs to its end and the answer is dropped), and
+// that an empty query ("/?") reaches the backend without its "?".
 
 // fastServer is the fasthttp server of listener l.
 func (p *Proxy) fastServer(l *listener, reqCtx context.Context) *fasthttp.Server {

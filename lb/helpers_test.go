@@ -89,8 +89,12 @@ type running struct {
 	stop   func() error // cancels Serve and returns its result
 }
 
+// testNetHTTP makes start serve with net/http only (TestNetHTTPPath).
+var testNetHTTP bool
+
 func start(t *testing.T, m *manifest.Manifest, opts Options) *running {
 	t.Helper()
+	opts.netHTTP = testNetHTTP
 	p, err := New(m, nil, opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -6,8 +6,10 @@
 // to an App (421 for a host no app claims: never an open proxy), splits the
 // app's clients between its old and new pools by a sticky, monotonic weight
 // (client IP or cookie, see StickyPoint), balances within a pool (round robin
-// or least connections), and proxies with httputil.ReverseProxy over a tuned
-// transport per side: retries of idempotent requests on another backend,
+// or least connections), and proxies to the side: on plain-HTTP listeners
+// through fasthttp's server and client (fast.go says when), elsewhere with
+// httputil.ReverseProxy over a tuned transport per side. Both paths have
+// the same behaviour: retries of idempotent requests on another backend,
 // passive ejection and active health checks, failover to the other side,
 // websocket pass-through, CORS preflights answered in place, and a graceful
 // drain on shutdown.
@@ -97,6 +99,8 @@ type Options struct {
 	// side; a pool without one verifies its backends against the system
 	// roots for the host of their URL. Each is cloned. Optional.
 	UpstreamTLS map[PoolKey]*tls.Config
+
+	netHTTP bool // tests: serve every listener with net/http
 }
 
 // PoolKey names one side's pool of an app: Side is telemetry.SideOld or
@@ -164,7 +168,7 @@ func New(m *manifest.Manifest, apps []string, opts Options) (*Proxy, error) {
 	}
 	slices.SortFunc(p.listeners, func(a, b *listener) int { return cmp.Compare(a.addr, b.addr) })
 	for _, l := range p.listeners {
-		l.fast = l.tls == nil && l.router.all(func(a *App) bool { return a.fastCapable() })
+		l.fast = !opts.netHTTP && l.tls == nil && l.router.all(func(a *App) bool { return a.fastCapable() })
 	}
 	return p, nil
 }
