@@ -366,8 +366,32 @@ func TestNetHTTPPath(t *testing.T) {
 		"LeastConn": TestLeastConn, "TargetURL": TestTargetURL, "StreamingSSE": TestStreamingSSE,
 		"Streaming": TestFastStreaming, "LargeBodies": TestFastLargeBodies, "RequestURIUntouched": TestFastRequestURIUntouched,
 		"HopByHop": TestFastHopByHop, "Head": TestFastHead, "StaleConnection": TestFastStaleConnection,
-		"DrainCutsStream": TestFastDrainCutsStream,
+		"DrainCutsStream": TestFastDrainCutsStream, "ChunkedUpload": TestChunkedUpload,
 	} {
 		t.Run(name, test)
+	}
+}
+
+// TestChunkedUpload checks that a request body of unknown length (chunked)
+// reaches the backend whole, small or large.
+func TestChunkedUpload(t *testing.T) {
+	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		h := sha256.New()
+		n, err := io.Copy(h, r.Body)
+		fmt.Fprintf(w, "%d %x %v", n, h.Sum(nil), err)
+	})
+	r := start(t, oneApp(testApp(b, b)), Options{})
+	for _, size := range []int{10, 3 << 20} {
+		payload := bytes.Repeat([]byte("x"), size)
+		req, _ := http.NewRequest(http.MethodPost, r.base+"/", io.MultiReader(bytes.NewReader(payload))) // no length: chunked
+		res, err := r.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if want := fmt.Sprintf("%d %x <nil>", size, sha256.Sum256(payload)); string(body) != want {
+			t.Errorf("chunked upload of %d bytes: backend read %q, want %q", size, body, want)
+		}
 	}
 }
