@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -366,7 +367,7 @@ func TestNetHTTPPath(t *testing.T) {
 		"LeastConn": TestLeastConn, "TargetURL": TestTargetURL, "StreamingSSE": TestStreamingSSE,
 		"Streaming": TestFastStreaming, "LargeBodies": TestFastLargeBodies, "RequestURIUntouched": TestFastRequestURIUntouched,
 		"HopByHop": TestFastHopByHop, "Head": TestFastHead, "StaleConnection": TestFastStaleConnection,
-		"DrainCutsStream": TestFastDrainCutsStream, "ChunkedUpload": TestChunkedUpload,
+		"DrainCutsStream": TestFastDrainCutsStream, "ChunkedUpload": TestChunkedUpload, "BackendBasePath": TestBackendBasePath,
 	} {
 		t.Run(name, test)
 	}
@@ -392,6 +393,53 @@ func TestChunkedUpload(t *testing.T) {
 		res.Body.Close()
 		if want := fmt.Sprintf("%d %x <nil>", size, sha256.Sum256(payload)); string(body) != want {
 			t.Errorf("chunked upload of %d bytes: backend read %q, want %q", size, body, want)
+		}
+	}
+}
+
+// FuzzFastURI checks the fasthttp path's request URI on a backend with a
+// path or query against target, the net/http path's, for request URIs
+// already in the form net/http would send (it re-escapes the others,
+// which the fasthttp path passes as they are).
+func FuzzFastURI(f *testing.F) {
+	for _, s := range [][2]string{{"/api", "/users?x=1"}, {"/api/", "/u"}, {"/?k=v", "/p?x=1"}, {"/a?k=v", "/"}, {"/", "/x?"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, base, uri string) {
+		b, err := parseBackend("http://b" + base)
+		if err != nil || b.url.Fragment != "" || b.url.Opaque != "" || !strings.HasPrefix(uri, "/") {
+			return
+		}
+		in, err := url.ParseRequestURI(uri)
+		if err != nil || in.RequestURI() != uri || in.ForceQuery {
+			return
+		}
+		if p := b.url.EscapedPath(); p != "" && p != "/" {
+			b.fastPath = p
+		}
+		b.fastQuery = b.url.RawQuery
+		want := *in
+		target(&want, b.url)
+		if got := string(b.fastURI([]byte(uri))); got != want.RequestURI() {
+			t.Errorf("backend %q, request %q: fasthttp path sends %q, net/http %q", base, uri, got, want.RequestURI())
+		}
+	})
+}
+
+// TestBackendBasePath checks a backend URL's path and query end to end.
+func TestBackendBasePath(t *testing.T) {
+	var got atomic.Value
+	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) { got.Store(r.RequestURI) })
+	app := testApp(b, b)
+	app.Old.Backends = []string{b.URL + "/api/?k=v"}
+	app.New.Backends = app.Old.Backends
+	r := start(t, oneApp(app), Options{})
+	for uri, want := range map[string]string{"/users?x=1": "/api/users?k=v&x=1", "/": "/api/?k=v"} {
+		if code, _, _ := r.do(t, http.MethodGet, uri, "", nil); code != http.StatusOK {
+			t.Errorf("GET %s: %d", uri, code)
+		}
+		if got.Load() != want {
+			t.Errorf("GET %s reached the backend as %q, want %q", uri, got.Load(), want)
 		}
 	}
 }
