@@ -8,7 +8,7 @@ import (
 
 // Errors of the request-head parser; each maps to the status the client gets.
 var (
-	errBadRequest  = errors.New("malformed request head")                       // 400
+	errBadRequest  = errors.New("malformed request head")                        // 400
 	errUnsupported = errors.New("request body with a transfer-encoding refused") // 501
 )
 

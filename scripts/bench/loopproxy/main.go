@@ -43,7 +43,7 @@ func main() {
 // options are the command line flags.
 type options struct {
 	listen, backend, cpuprofile string
-	loops                      int
+	loops                       int
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
