@@ -47,13 +47,14 @@ func (c *client) event(ev uint32) {
 }
 
 // pump does whatever the connection and its backend are ready for, until
-// nothing moves: answer bytes out, a new request in, request body bytes
-// over, request bytes to the backend, answer bytes from it.
+// nothing moves: a new request in, request body bytes over, request bytes
+// to the backend, answer bytes from it, answer bytes out (one write for a
+// head and the body that came with it).
 func (c *client) pump() {
 	for !c.closed {
-		moved := c.flushOut()
+		moved := false
 		if c.up == nil {
-			moved = c.startRequest() || moved
+			moved = c.startRequest()
 		} else {
 			moved = c.forwardBody() || moved
 		}
@@ -63,6 +64,7 @@ func (c *client) pump() {
 		if c.up != nil {
 			moved = c.readUp() || moved
 		}
+		moved = c.flushOut() || moved
 		if c.closed {
 			return
 		}
@@ -78,7 +80,7 @@ func (c *client) pump() {
 
 // flushOut writes waiting answer bytes to the client.
 func (c *client) flushOut() bool {
-	if c.out.len() == 0 || !c.writable {
+	if c.closed || c.out.len() == 0 || !c.writable {
 		return false
 	}
 	moved, err := writeFD(c.fd, &c.out, &c.writable)

@@ -5,12 +5,15 @@ package main
 func (c *client) readUp() bool {
 	u := c.up
 	if !u.headDone {
-		return c.readHead()
+		moved := c.readHead()
+		if c.up == nil || !u.headDone || u.in.len() == 0 {
+			return moved
+		}
 	}
 	if u.in.len() > 0 { // body bytes that came with the head
 		n := copy(c.spare(), u.in.data())
 		u.in.consume(n)
-		return c.takeBody(n)
+		return c.takeBody(n) || n > 0
 	}
 	if !u.readable {
 		return false
