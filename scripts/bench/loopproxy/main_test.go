@@ -360,3 +360,39 @@ func TestFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestShutdown: when its context ends the proxy closes its listening
+// sockets and the open client connections.
+func TestShutdown(t *testing.T) {
+	addr, _ := backendServer(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	})
+	srv, err := newServer("127.0.0.1:0", addr, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.run(ctx) }()
+	conn, err := net.Dial("tcp", srv.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if diff := cmp.Diff(readAnswers(t, conn, 1), []string{"200 ok"}); diff != "" {
+		t.Fatalf("answer before shutdown (-got +want):\n%s", diff)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := conn.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("kept-alive connection after shutdown: read %d, %v; want EOF", n, err)
+	}
+	if c, err := net.Dial("tcp", srv.addr); err == nil {
+		c.Close()
+		t.Errorf("dialing %s after shutdown succeeded", srv.addr)
+	}
+}

@@ -120,12 +120,10 @@ func (u *upstream) dropIfClosed() {
 		return
 	}
 	var probe [1]byte
-	n, err := unix.Read(u.fd, probe[:])
-	if err == unix.EAGAIN {
+	if _, err := unix.Read(u.fd, probe[:]); err == unix.EAGAIN {
 		u.readable = false
 		return
 	}
-	_ = n
 	for i, v := range u.l.idle {
 		if v == u {
 			u.l.idle = append(u.l.idle[:i], u.l.idle[i+1:]...)
@@ -142,7 +140,7 @@ func (u *upstream) startResponse(isHead bool) {
 }
 
 // bodyMode sets how the body of the final response head h ends, and
-// reports whether the connection can serve another request after it.
+// whether the connection can serve another request after it.
 func (u *upstream) bodyMode(h responseHead) {
 	u.reusable = !h.close
 	switch {
