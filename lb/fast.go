@@ -37,7 +37,7 @@ import (
 // fastServer is the fasthttp server of listener l.
 func (p *Proxy) fastServer(l *listener, reqCtx context.Context) *fasthttp.Server {
 	l.router.slow = fasthttpadaptor.NewFastHTTPHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		l.router.ServeHTTP(w, r.WithContext(reqCtx))
+		l.router.ServeHTTP(&flushingWriter{ResponseWriter: w}, r.WithContext(reqCtx))
 	}))
 	return &fasthttp.Server{
 		Handler:                       l.router.serveFast,
@@ -65,6 +65,34 @@ func (p *Proxy) fastServer(l *listener, reqCtx context.Context) *fasthttp.Server
 		Logger: fastLogger{p.errorLog},
 	}
 }
+
+// flushingWriter flushes an answer on the slow path once it passes
+// slowFlushAfter bytes: fasthttpadaptor holds an answer that is never
+// flushed in memory whole (httputil.ReverseProxy flushes only answers of
+// unknown length, and a backend refusing an upgrade may send a large one
+// of known length). Unwrap keeps http.ResponseController (Hijack) working.
+type flushingWriter struct {
+	http.ResponseWriter
+	n int
+}
+
+const slowFlushAfter = 64 << 10
+
+func (f *flushingWriter) Write(p []byte) (int, error) {
+	n, err := f.ResponseWriter.Write(p)
+	if f.n += n; f.n > slowFlushAfter && err == nil {
+		f.Flush()
+	}
+	return n, err
+}
+
+func (f *flushingWriter) Flush() {
+	if fl, ok := f.ResponseWriter.(http.Flusher); ok {
+		fl.Flush()
+	}
+}
+
+func (f *flushingWriter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
 
 type fastLogger struct {
 	l interface{ Printf(string, ...any) }

@@ -367,7 +367,7 @@ func TestNetHTTPPath(t *testing.T) {
 		"LeastConn": TestLeastConn, "TargetURL": TestTargetURL, "StreamingSSE": TestStreamingSSE,
 		"Streaming": TestFastStreaming, "LargeBodies": TestFastLargeBodies, "RequestURIUntouched": TestFastRequestURIUntouched,
 		"HopByHop": TestFastHopByHop, "Head": TestFastHead, "StaleConnection": TestFastStaleConnection,
-		"DrainCutsStream": TestFastDrainCutsStream, "ChunkedUpload": TestChunkedUpload, "BackendBasePath": TestBackendBasePath,
+		"DrainCutsStream": TestFastDrainCutsStream, "ChunkedUpload": TestChunkedUpload, "BackendBasePath": TestBackendBasePath, "RefusedUpgradeStreams": TestRefusedUpgradeStreams,
 	} {
 		t.Run(name, test)
 	}
@@ -441,5 +441,40 @@ func TestBackendBasePath(t *testing.T) {
 		if got.Load() != want {
 			t.Errorf("GET %s reached the backend as %q, want %q", uri, got.Load(), want)
 		}
+	}
+}
+
+// TestRefusedUpgradeStreams checks that the answer to an upgrade request
+// the backend refuses (on a fasthttp listener it goes through net/http's
+// handler) reaches the client while it is written, not once it is whole.
+func TestRefusedUpgradeStreams(t *testing.T) {
+	received := make(chan struct{})
+	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", fmt.Sprint(256<<10+1000)) // a known length: ReverseProxy does not flush
+		w.Write(make([]byte, 256<<10))                             // no upgrade: a plain answer
+		select {
+		case <-received: // the client has the first part
+		case <-time.After(10 * time.Second):
+			t.Error("the client got nothing of the answer while the backend wrote it")
+		}
+		w.Write(make([]byte, 1000))
+	})
+	r := start(t, oneApp(testApp(b, b)), Options{})
+	req, _ := http.NewRequest(http.MethodGet, r.base+"/ws", nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	res, err := r.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if _, err := io.ReadFull(res.Body, make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	close(received)
+	rest, err := io.ReadAll(res.Body)
+	if err != nil || len(rest) != 256<<10 {
+		t.Errorf("rest of the answer: %d bytes, %v; want %d", len(rest), err, 256<<10)
 	}
 }
