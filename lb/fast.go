@@ -21,13 +21,13 @@ import (
 
 // The fasthttp data path.
 //
-// A plain-HTTP listener whose apps all qualify (no mirror, no middleware,
-// http:// backends only: see App.fastCapable) is served by fasthttp's
+// A plain-HTTP listener whose apps all qualify (no mirror, no middleware:
+// see App.fastCapable) is served by fasthttp's
 // server, and its requests go to the backends through fasthttp's
 // HostClient. net/http's server and httputil.ReverseProxy cost about twice
 // nginx's CPU per request, fasthttp about 1.3 times (BENCHMARKS.md, issue
-// 2). The rest keeps net/http: TLS listeners (HTTP/2), listeners with a
-// mirrored or wrapped app, https backends; and on a fasthttp listener,
+// 2). The rest keeps net/http: TLS listeners (HTTP/2) and listeners with a
+// mirrored or wrapped app; and on a fasthttp listener,
 // upgrades (websockets) go through net/http's handler on the hijacked
 // connection. The behaviour is the same on both paths, except that
 // fasthttp does not notice a client that leaves while its request is
@@ -102,7 +102,7 @@ func (f fastLogger) Printf(format string, args ...any) { f.l.Printf(format, args
 
 // fastCapable reports whether the app can be served by the fasthttp path.
 func (a *App) fastCapable() bool {
-	return a.mirror == nil && !a.wrapped && a.sides[sideOld].fast && a.sides[sideNew].fast
+	return a.mirror == nil && !a.wrapped
 }
 
 // serveFast is the fasthttp handler of a listener: the router of ServeHTTP.
@@ -405,6 +405,9 @@ func bufferFastBody(req *fasthttp.Request) (bool, error) {
 func (s *side) attemptFast(req *fasthttp.Request, res *fasthttp.Response, b *backend) error {
 	if b.fastPath != "" || b.fastQuery != "" {
 		req.SetRequestURIBytes(b.fastURI(req.RequestURI()))
+	}
+	if u := req.URI(); string(u.Scheme()) != b.url.Scheme {
+		u.SetScheme(b.url.Scheme) // fasthttp sends https only to a TLS client
 	}
 	b.inflight.Add(1)
 	if err := b.fast.Do(req, res); err != nil {

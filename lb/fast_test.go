@@ -42,7 +42,7 @@ func TestFastPathChosen(t *testing.T) {
 			a := testApp(oldB, newB)
 			a.New.Backends = []string{"https://127.0.0.1:1"}
 			return a
-		}, Options{}, false},
+		}, Options{}, true},
 		{"TLS listener", func() *manifest.App {
 			a := testApp(oldB, newB)
 			a.TLS = &manifest.TLS{Cert: "c", Key: "k"}
@@ -367,7 +367,7 @@ func TestNetHTTPPath(t *testing.T) {
 		"LeastConn": TestLeastConn, "TargetURL": TestTargetURL, "StreamingSSE": TestStreamingSSE,
 		"Streaming": TestFastStreaming, "LargeBodies": TestFastLargeBodies, "RequestURIUntouched": TestFastRequestURIUntouched,
 		"HopByHop": TestFastHopByHop, "Head": TestFastHead, "StaleConnection": TestFastStaleConnection,
-		"DrainCutsStream": TestFastDrainCutsStream, "ChunkedUpload": TestChunkedUpload, "BackendBasePath": TestBackendBasePath, "RefusedUpgradeStreams": TestRefusedUpgradeStreams,
+		"DrainCutsStream": TestFastDrainCutsStream, "ChunkedUpload": TestChunkedUpload, "BackendBasePath": TestBackendBasePath, "RefusedUpgradeStreams": TestRefusedUpgradeStreams, "UpstreamTLS": TestUpstreamTLS,
 	} {
 		t.Run(name, test)
 	}

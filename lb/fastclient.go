@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -22,19 +23,22 @@ const (
 	fastMaxConns    = 1 << 16 // per backend; net/http's transport has no limit either
 )
 
-// newFastClient is the fasthttp client of one http:// backend: keep-alive
+// newFastClient is the fasthttp client of one backend (https when tlsCfg
+// is set, HTTP/1.1 over TLS; the net/http path may speak HTTP/2): keep-alive
 // connections that are dialed with the connect timeout, carry the
 // response-header timeout (see headerConn) and are closed all at once when
 // a drain is cut. It sends requests as they are (no default User-Agent, no
 // path normalising) and streams response bodies. It sends a request a
 // second time only on a fresh connection after a kept-alive one failed
 // before any answer, and only a request lb may send twice (see resendable).
-func newFastClient(addr string, t manifest.Timeouts, conns *connSet) *fasthttp.HostClient {
+func newFastClient(addr string, t manifest.Timeouts, conns *connSet, tlsCfg *tls.Config) *fasthttp.HostClient {
 	connect := t.Connect.Or(defaultConnect)
 	header := t.ResponseHeader.Or(defaultResponseHeader)
 	dialer := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
 	return &fasthttp.HostClient{
 		Addr:                      addr,
+		IsTLS:                     tlsCfg != nil,
+		TLSConfig:                 tlsCfg, // ServerName: the host of addr unless set
 		NoDefaultUserAgentHeader:  true,
 		DisablePathNormalizing:    true,
 		StreamResponseBody:        true,

@@ -2,6 +2,7 @@ package lb
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -38,8 +39,7 @@ type side struct {
 	base        http.RoundTripper // h1, or a stand-in in benchmarks
 	log         *slog.Logger
 	unavailable string  // body of the 502 when the pool is down
-	fast        bool    // every backend has a fasthttp client
-	conns       connSet // their connections
+	conns       connSet // the connections of the backends' fasthttp clients
 
 	// Header values shared by every request, never modified (capacity 1:
 	// an append copies).
@@ -74,15 +74,19 @@ func newSide(a *App, index int, cfg manifest.Pool, timeouts manifest.Timeouts, d
 	if c := deps.tls[PoolKey{App: a.name, Side: name}]; c != nil {
 		s.transport.TLSClientConfig = c.Clone()
 	}
-	s.fast = !p.hasHTTPS()
-	if s.fast {
-		for _, b := range p.backends {
-			b.fast = newFastClient(hostPort(b.url), timeouts, &s.conns)
-			if path := b.url.EscapedPath(); path != "" && path != "/" {
-				b.fastPath = path
+	for _, b := range p.backends {
+		var tlsCfg *tls.Config
+		if b.url.Scheme == "https" {
+			tlsCfg = &tls.Config{}
+			if s.transport.TLSClientConfig != nil {
+				tlsCfg = s.transport.TLSClientConfig.Clone()
 			}
-			b.fastQuery = b.url.RawQuery
 		}
+		b.fast = newFastClient(hostPort(b.url), timeouts, &s.conns, tlsCfg)
+		if path := b.url.EscapedPath(); path != "" && path != "/" {
+			b.fastPath = path
+		}
+		b.fastQuery = b.url.RawQuery
 	}
 	s.h1 = newH1Transport(timeouts, s.transport)
 	s.base = s.h1
@@ -380,10 +384,13 @@ func (s *side) closeIdle() {
 	}
 }
 
-// hostPort is the host:port of an http URL, with the default port.
+// hostPort is the host:port of an http or https URL, with the default port.
 func hostPort(u *url.URL) string {
 	if u.Port() != "" {
 		return u.Host
+	}
+	if u.Scheme == "https" {
+		return net.JoinHostPort(u.Hostname(), "443")
 	}
 	return net.JoinHostPort(u.Hostname(), "80")
 }
