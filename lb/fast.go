@@ -22,17 +22,18 @@ import (
 // The fasthttp data path.
 //
 // A plain-HTTP listener whose apps all qualify (no mirror, no middleware:
-// see App.fastCapable) is served by fasthttp's
-// server, and its requests go to the backends through fasthttp's
-// HostClient. net/http's server and httputil.ReverseProxy cost about twice
+// see App.fastCapable) is served by fasthttp's server, and its requests go
+// to the backends through fasthttp's HostClient, over TLS to https
+// backends. net/http's server and httputil.ReverseProxy cost about twice
 // nginx's CPU per request, fasthttp about 1.3 times (BENCHMARKS.md, issue
 // 2). The rest keeps net/http: TLS listeners (HTTP/2) and listeners with a
-// mirrored or wrapped app; and on a fasthttp listener,
-// upgrades (websockets) go through net/http's handler on the hijacked
-// connection. The behaviour is the same on both paths, except that
-// fasthttp does not notice a client that leaves while its request is
-// proxied (the request runs to its end and the answer is dropped), and
-// that an empty query ("/?") reaches the backend without its "?".
+// mirrored or wrapped app; and on a fasthttp listener, upgrades
+// (websockets) go through net/http's handler on the hijacked connection.
+// The behaviour is the same on both paths, except that fasthttp does not
+// notice a client that leaves while its request is proxied (the request
+// runs to its end and the answer is dropped), that an empty query ("/?")
+// reaches the backend without its "?", and that https backends are spoken
+// to in HTTP/1.1 (net/http may use HTTP/2).
 
 // fastServer is the fasthttp server of listener l.
 func (p *Proxy) fastServer(l *listener, reqCtx context.Context) *fasthttp.Server {
