@@ -14,6 +14,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/migratekit/migrate/internal/hostport"
 	"github.com/migratekit/migrate/manifest"
 )
 
@@ -127,7 +128,7 @@ func (d *nginxData) backends(cfg *manifest.App, app string) error {
 		if strings.ContainsAny(u.Host+path, "\"'\\$;{} \t") {
 			return fmt.Errorf("fallback.backends[%d] %q: characters nginx would misread", i, b)
 		}
-		d.Servers = append(d.Servers, hostPort(u))
+		d.Servers = append(d.Servers, hostport.Of(u))
 	}
 	if path == "/" {
 		path = ""
@@ -164,17 +165,6 @@ func firstName(serverNames string) string {
 		}
 	}
 	return "$host"
-}
-
-// hostPort is u's host with its port, the scheme's default if none.
-func hostPort(u *url.URL) string {
-	if u.Port() != "" {
-		return u.Host
-	}
-	if u.Scheme == "https" {
-		return net.JoinHostPort(u.Hostname(), "443")
-	}
-	return net.JoinHostPort(u.Hostname(), "80")
 }
 
 // nginxListen turns a Go listen address into nginx's: ":443" is "443".

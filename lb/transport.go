@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/migratekit/migrate/internal/hostport"
 	"github.com/migratekit/migrate/manifest"
 	"github.com/migratekit/migrate/telemetry"
 )
@@ -82,7 +83,7 @@ func newSide(a *App, index int, cfg manifest.Pool, timeouts manifest.Timeouts, d
 				tlsCfg = s.transport.TLSClientConfig.Clone()
 			}
 		}
-		b.fast = newFastClient(hostPort(b.url), timeouts, &s.conns, tlsCfg)
+		b.fast = newFastClient(hostport.Of(b.url), timeouts, &s.conns, tlsCfg)
 		if path := b.url.EscapedPath(); path != "" && path != "/" {
 			b.fastPath = path
 		}
@@ -382,15 +383,4 @@ func (s *side) closeIdle() {
 			b.fast.CloseIdleConnections()
 		}
 	}
-}
-
-// hostPort is the host:port of an http or https URL, with the default port.
-func hostPort(u *url.URL) string {
-	if u.Port() != "" {
-		return u.Host
-	}
-	if u.Scheme == "https" {
-		return net.JoinHostPort(u.Hostname(), "443")
-	}
-	return net.JoinHostPort(u.Hostname(), "80")
 }

@@ -15,9 +15,10 @@ import (
 	"io"
 	"net"
 	"os"
-	"strconv"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/migratekit/migrate/internal/hostport"
 )
 
 func main() {
@@ -35,7 +36,7 @@ func run(args []string, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := checkHostPort(*backend); err != nil {
+	if err := hostport.Check(*backend); err != nil {
 		return fmt.Errorf("-backend %q is not host:port: %w", *backend, err)
 	}
 	ln, err := net.Listen("tcp", *listen)
@@ -43,21 +44,6 @@ func run(args []string, stderr io.Writer) error {
 		return fmt.Errorf("listening on %s: %w", *listen, err)
 	}
 	return newServer(*backend).Serve(ln)
-}
-
-// checkHostPort accepts host:port with a host and a numeric port.
-func checkHostPort(s string) error {
-	host, port, err := net.SplitHostPort(s)
-	if err != nil {
-		return err
-	}
-	if host == "" {
-		return errors.New("no host")
-	}
-	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
-		return fmt.Errorf("port %q is not a number from 1 to 65535", port)
-	}
-	return nil
 }
 
 // newServer proxies every request to backend.

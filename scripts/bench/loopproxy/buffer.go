@@ -82,3 +82,20 @@ func writeFD(fd int, b *buffer, ready *bool) (progress bool, err error) {
 	b.consume(n)
 	return n > 0, nil
 }
+
+// readiness is what epoll reported of a socket that has not been drained
+// yet: readable until a read would block, writable until a write would.
+type readiness struct{ readable, writable, hup bool }
+
+// note records the readiness of an epoll event.
+func (r *readiness) note(ev uint32) {
+	if ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		r.readable = true
+	}
+	if ev&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		r.hup = true
+	}
+	if ev&unix.EPOLLOUT != 0 {
+		r.writable = true
+	}
+}

@@ -1,10 +1,6 @@
 package main
 
-import (
-	"errors"
-
-	"golang.org/x/sys/unix"
-)
+import "errors"
 
 // Answers of the proxy itself; the connection is closed after each.
 var (
@@ -18,31 +14,23 @@ var (
 // head is parsed in place in in, rewritten into the backend connection's
 // buffer with the body behind it, and the answer goes through out.
 type client struct {
-	l                       *loop
-	fd                      int
-	ip                      []byte // for X-Forwarded-For
-	in, out                 buffer
-	readable, writable, hup bool
+	l       *loop
+	fd      int
+	ip      []byte // for X-Forwarded-For
+	in, out buffer
+	readiness
 	eof, closeAfter, closed bool
 	up                      *upstream // the backend serving the current request
 	bodyLeft                int64     // request body bytes still to forward
 }
 
 func newClient(l *loop, fd int, ip []byte) *client {
-	return &client{l: l, fd: fd, ip: ip, in: newBuffer(headBuf), out: newBuffer(outBuf), writable: true}
+	return &client{l: l, fd: fd, ip: ip, in: newBuffer(headBuf), out: newBuffer(outBuf), readiness: readiness{writable: true}}
 }
 
 // event records the socket's readiness and moves the connection on.
 func (c *client) event(ev uint32) {
-	if ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-		c.readable = true
-	}
-	if ev&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-		c.hup = true
-	}
-	if ev&unix.EPOLLOUT != 0 {
-		c.writable = true
-	}
+	c.note(ev)
 	c.pump()
 }
 

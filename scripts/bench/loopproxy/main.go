@@ -22,13 +22,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
-	"strconv"
 	"syscall"
+
+	"github.com/migratekit/migrate/internal/hostport"
 )
 
 func main() {
@@ -57,7 +57,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	if err := checkHostPort(o.backend); err != nil {
+	if err := hostport.Check(o.backend); err != nil {
 		return o, fmt.Errorf("-backend %q is not host:port: %w", o.backend, err)
 	}
 	if o.loops < 1 {
@@ -117,19 +117,4 @@ func startProfile(file string) (stop func(), err error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
-}
-
-// checkHostPort accepts host:port with a host and a numeric port.
-func checkHostPort(s string) error {
-	host, port, err := net.SplitHostPort(s)
-	if err != nil {
-		return err
-	}
-	if host == "" {
-		return errors.New("no host")
-	}
-	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
-		return fmt.Errorf("port %q is not a number from 1 to 65535", port)
-	}
-	return nil
 }

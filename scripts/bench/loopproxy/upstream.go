@@ -17,10 +17,10 @@ const (
 // upstream is a keep-alive connection to the backend, owned by a loop: idle
 // in its pool, or serving the request of one client.
 type upstream struct {
-	l                            *loop
-	fd                           int
-	in, out                      buffer // response head from, request bytes to the backend
-	readable, writable, hup      bool
+	l       *loop
+	fd      int
+	in, out buffer // response head from, request bytes to the backend
+	readiness
 	connecting, broken, reusable bool
 	cl                           *client // the client served, nil when idle
 
@@ -86,15 +86,7 @@ func (l *loop) release(u *upstream, reusable bool) {
 // an idle connection that becomes readable was closed by the backend (or
 // sent what no request asked for) and is dropped.
 func (u *upstream) event(ev uint32) {
-	if ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-		u.readable = true
-	}
-	if ev&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-		u.hup = true
-	}
-	if ev&unix.EPOLLOUT != 0 {
-		u.writable = true
-	}
+	u.note(ev)
 	if u.connecting && ev&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) != 0 {
 		u.connected()
 	}
