@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+
+	"github.com/valyala/fasthttp"
 )
 
 // The reasons of migrate_proxy_errors_total: a fixed set, one per way the
@@ -55,12 +57,18 @@ func (s *side) handleError(w http.ResponseWriter, r *http.Request, err error) {
 
 // classify maps a proxying error to its reason, status and body.
 func (s *side) classify(r *http.Request, err error) (reason string, code int, body string) {
+	return s.classifyErr(err, r.Context().Err() != nil && errors.Is(err, context.Canceled))
+}
+
+// classifyErr is classify for both data paths; canceled says the client
+// went away (the fasthttp path cannot tell).
+func (s *side) classifyErr(err error, canceled bool) (reason string, code int, body string) {
 	switch {
 	case errors.Is(err, errNoBackend):
 		return reasonNoBackend, http.StatusBadGateway, s.unavailable
 	case errors.Is(err, errClientBody):
 		return reasonClientBody, http.StatusBadRequest, "bad request body\n"
-	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
+	case canceled:
 		return reasonCanceled, statusClientClosed, ""
 	case isTimeout(err):
 		return reasonTimeout, http.StatusGatewayTimeout, "gateway timeout\n"
@@ -70,8 +78,10 @@ func (s *side) classify(r *http.Request, err error) (reason string, code int, bo
 	return reasonBadGateway, http.StatusBadGateway, "bad gateway\n"
 }
 
+// isTimeout reports a timeout, fasthttp's included (it reports any
+// deadline as ErrTimeout).
 func isTimeout(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, fasthttp.ErrTimeout) {
 		return true
 	}
 	var ne net.Error
@@ -80,7 +90,8 @@ func isTimeout(err error) bool {
 
 func isConnError(err error) bool {
 	var op *net.OpError
-	return errors.As(err, &op) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+	return errors.As(err, &op) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, fasthttp.ErrConnectionClosed)
 }
 
 // writeError writes a short plain-text answer of the proxy's own.

@@ -311,7 +311,7 @@ func (s *side) proxyFast(ctx *fasthttp.RequestCtx, start time.Time, minted strin
 	res := fasthttp.AcquireResponse()
 	res.Header.SetNoDefaultContentType(true)
 	err := s.attemptFast(req, res, b)
-	if err != nil && retry && fastRetryable(err) {
+	if err != nil && retry && retryableErr(err) {
 		if next := s.pool.pick(b); next != nil {
 			s.tel.Retry()
 			s.log.Debug("retrying on another backend", "failed", b.label, "backend", next.label, "err", err)
@@ -443,23 +443,9 @@ func (b *backend) fastURI(uri []byte) []byte {
 	return out
 }
 
-func fastRetryable(err error) bool {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return true
-	}
-	return !fastTimeout(err)
-}
-
-// fastTimeout reports whether err is a timeout (fasthttp reports a read
-// deadline as ErrTimeout).
-func fastTimeout(err error) bool {
-	return isTimeout(err) || errors.Is(err, fasthttp.ErrTimeout)
-}
-
 // fastFail answers a request the proxy could not proxy.
 func (s *side) fastFail(ctx *fasthttp.RequestCtx, err error, start time.Time, minted string) {
-	reason, code, body := s.classifyFast(err)
+	reason, code, body := s.classifyErr(err, false)
 	s.tel.ProxyError(reason)
 	s.log.Warn("proxying request failed", "method", string(ctx.Method()), "path", string(ctx.Path()), "reason", reason, "status", code, "err", err)
 	ctx.Response.Reset()
@@ -468,20 +454,6 @@ func (s *side) fastFail(ctx *fasthttp.RequestCtx, err error, start time.Time, mi
 	}
 	s.fastError(ctx, code, body)
 	s.tel.Request(code, time.Since(start))
-}
-
-func (s *side) classifyFast(err error) (reason string, code int, body string) {
-	switch {
-	case errors.Is(err, errNoBackend):
-		return reasonNoBackend, http.StatusBadGateway, s.unavailable
-	case errors.Is(err, errClientBody):
-		return reasonClientBody, http.StatusBadRequest, "bad request body\n"
-	case fastTimeout(err):
-		return reasonTimeout, http.StatusGatewayTimeout, "gateway timeout\n"
-	case isConnError(err) || errors.Is(err, fasthttp.ErrConnectionClosed):
-		return reasonConnect, http.StatusBadGateway, "bad gateway\n"
-	}
-	return reasonBadGateway, http.StatusBadGateway, "bad gateway\n"
 }
 
 func (s *side) fastError(ctx *fasthttp.RequestCtx, code int, body string) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,9 +110,6 @@ func (c *headerConn) Read(p []byte) (int, error) {
 	if c.armed && n > 0 {
 		c.started = true
 	}
-	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-		err = &headerTimeout{err: err}
-	}
 	return n, err
 }
 
@@ -123,14 +119,6 @@ func (c *headerConn) Close() error {
 	}
 	return c.Conn.Close()
 }
-
-// headerTimeout is a backend that did not start its answer in time.
-type headerTimeout struct{ err error }
-
-func (e *headerTimeout) Error() string   { return "timeout awaiting response headers: " + e.err.Error() }
-func (e *headerTimeout) Unwrap() error   { return e.err }
-func (e *headerTimeout) Timeout() bool   { return true }
-func (e *headerTimeout) Temporary() bool { return false }
 
 // connSet holds the open backend connections of the fasthttp data path, so
 // that a drain cut at its deadline can close them all (fasthttp has no

@@ -37,8 +37,8 @@ type backend struct {
 	url   *url.URL
 	label string // as written in the manifest: metric label and log value
 
-	// The fasthttp data path (http:// backends): the client, and the
-	// path (escaped) and query the backend URL puts before the request's.
+	// The fasthttp data path: the client, and the path (escaped) and query
+	// the backend URL puts before the request's.
 	fast      *fasthttp.HostClient
 	fastPath  string
 	fastQuery string

@@ -303,9 +303,12 @@ func bufferBody(req *http.Request) (bool, error) {
 // not a response that timed out (the backend may still be working on it)
 // nor a request the client gave up on.
 func retryable(req *http.Request, err error) bool {
-	if req.Context().Err() != nil {
-		return false
-	}
+	return req.Context().Err() == nil && retryableErr(err)
+}
+
+// retryableErr is retryable without the client's part, which the fasthttp
+// path cannot tell.
+func retryableErr(err error) bool {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
 		return true
@@ -379,8 +382,6 @@ func (t *trackedConn) Write(p []byte) (int, error) { return t.w.Write(p) }
 func (s *side) closeIdle() {
 	s.h1.CloseIdleConnections()
 	for _, b := range s.pool.backends {
-		if b.fast != nil {
-			b.fast.CloseIdleConnections()
-		}
+		b.fast.CloseIdleConnections()
 	}
 }

@@ -2,8 +2,8 @@ package lb
 
 import (
 	"bufio"
-	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -172,38 +172,61 @@ func TestTargetURL(t *testing.T) {
 	}
 }
 
-// Server-sent events reach the client as they are written, not when the
-// backend finishes.
+// TestStreamingSSE checks that an answer body streams: the client reads
+// the first event while the backend still writes, and the response-header
+// timeout does not cut a body that lasts longer than it.
 func TestStreamingSSE(t *testing.T) {
 	next := make(chan struct{})
-	sse := newBackendFunc(t, "sse", func(w http.ResponseWriter, r *http.Request) {
+	events := newBackendFunc(t, "events", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
-		for i := range 2 {
+		for i := range 3 {
 			fmt.Fprintf(w, "data: %d\n\n", i)
-			http.NewResponseController(w).Flush()
+			w.(http.Flusher).Flush()
 			select {
 			case <-next:
 			case <-r.Context().Done():
 				return
 			}
+			time.Sleep(100 * time.Millisecond) // twice the header timeout
 		}
 	})
-	r := start(t, oneApp(testApp(sse, sse)), Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, r.base+"/events", nil)
-	res, err := r.client.Do(req)
+	app := testApp(events, events)
+	app.Timeouts.ResponseHeader = manifest.Duration(50 * time.Millisecond)
+	metrics, reg := newMetrics(t)
+	r := start(t, oneApp(app), Options{Metrics: metrics})
+	res, err := r.client.Get(r.base + "/events")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	lines := bufio.NewReader(res.Body)
-	for i := range 2 {
-		line, err := lines.ReadString('\n')
-		if want := fmt.Sprintf("data: %d\n", i); err != nil || line != want {
-			t.Fatalf("event %d = %q, %v; want %q while the backend is still streaming", i, line, err, want)
+	br := bufio.NewReader(res.Body)
+	for i := range 3 {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
 		}
-		lines.ReadString('\n')
+		if want := fmt.Sprintf("data: %d\n", i); line != want {
+			t.Fatalf("event %d = %q, want %q", i, line, want)
+		}
+		if _, err := br.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			labels := map[string]string{"app": "web", "side": "old", "code_class": "2xx"}
+			if got := metricValue(t, reg, "migrate_proxy_requests_total", labels); got != 0 {
+				t.Errorf("request recorded while its body streams: %v", got)
+			}
+		}
 		next <- struct{}{}
+	}
+	if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
+		t.Errorf("after the events: %q, %v", rest, err)
+	}
+	labels := map[string]string{"app": "web", "side": "old", "code_class": "2xx"}
+	eventually(t, "the request to be recorded", func() bool {
+		return metricValue(t, reg, "migrate_proxy_requests_total", labels) == 1
+	})
+	if got := r.p.App("web").Backends()[0].InFlight; got != 0 {
+		t.Errorf("in flight after the body = %d, want 0", got)
 	}
 }
