@@ -66,6 +66,9 @@ func (ln *listener) Event(uint32) {
 		case err == nil:
 			unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 			ln.accept(fd, sockaddrAddrPort(sa))
+			if ln.fd >= len(ln.l.slots) || ln.l.slots[ln.fd].h != ln {
+				return // accept removed the listener
+			}
 		case errors.Is(err, unix.EINTR), errors.Is(err, unix.ECONNABORTED):
 		case errors.Is(err, unix.EMFILE), errors.Is(err, unix.ENFILE):
 			ln.pause(err)

@@ -47,6 +47,7 @@ type Loop struct {
 	stopping bool // seen by the loop goroutine: leave after this iteration
 	ran      bool
 	backoff  bool // an accept backoff was logged
+	stale    int  // events dropped: of a socket closed or detached since
 
 	mu      sync.Mutex // guards the fields below
 	posted  []func()
@@ -121,6 +122,8 @@ func (l *Loop) dispatch(ev unix.EpollEvent) {
 		l.drainWake()
 	case fd < len(l.slots) && l.slots[fd].h != nil && l.slots[fd].gen == ev.Pad:
 		l.slots[fd].h.Event(ev.Events)
+	default:
+		l.stale++
 	}
 }
 
