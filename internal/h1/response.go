@@ -14,14 +14,16 @@ type Response struct {
 
 // responseFields is what ParseResponse tracks across header lines.
 type responseFields struct {
-	http10, keepAlive, sawLength bool
+	http10, keepAlive bool
+	length            []byte // the first Content-Length value, nil before one
 }
 
 // ParseResponse parses the response head at the start of p into r:
 // ErrIncomplete, or ErrMalformed (wrapped, with a reason) for an invalid
 // head: status line not "HTTP/1.x SP 3DIGIT [SP reason] CRLF" (x 0 or 1),
 // bare LF, obs-fold, bad header names/values (same rules as requests), more
-// than one Content-Length with different values or a non-digit one, a
+// than one Content-Length with different values (compared as text, as
+// net/http does: 5 and 05 differ) or a non-digit one, a
 // Transfer-Encoding in an HTTP/1.0 response or without any coding, more
 // than MaxHeaders. When both Transfer-Encoding and Content-Length are
 // present, Chunked/OtherCoding rule and ContentLength is -1 (RFC 9112 6.3:
@@ -67,10 +69,10 @@ func (r *Response) field(h Header, off int, f *responseFields) error {
 	case len("Content-Length"):
 		if EqualFold(h.Name, "Content-Length") {
 			n, ok := parseLength(h.Value)
-			if !ok || (f.sawLength && n != r.ContentLength) {
+			if !ok || (f.length != nil && string(h.Value) != string(f.length)) {
 				return malformed("Content-Length not one length of at most 2^62", off)
 			}
-			r.ContentLength, f.sawLength = n, true
+			r.ContentLength, f.length = n, h.Value
 		}
 	case len("Transfer-Encoding"):
 		if EqualFold(h.Name, "Transfer-Encoding") {

@@ -17,7 +17,7 @@ var acceptedResponses = []struct {
 }{
 	{"length", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", Response{HeadLen: 38, Status: 200, ContentLength: 5}},
 	{"no length", "HTTP/1.1 200 OK\r\n\r\n", Response{HeadLen: 19, Status: 200, ContentLength: -1}},
-	{"equal lengths", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\ncontent-length: 05\r\n\r\n", Response{HeadLen: 58, Status: 200, ContentLength: 5}},
+	{"equal lengths", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\ncontent-length:5 \r\n\r\n", Response{HeadLen: 57, Status: 200, ContentLength: 5}},
 	{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", Response{HeadLen: 47, Status: 200, ContentLength: -1, Chunked: true}},
 	{"gzip then chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n", Response{HeadLen: 53, Status: 200, ContentLength: -1, Chunked: true}},
 	{"chunked over two headers", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", Response{HeadLen: 72, Status: 200, ContentLength: -1, Chunked: true}},
@@ -60,6 +60,7 @@ var rejectedResponses = []struct {
 	{"empty name", "HTTP/1.1 200 OK\r\n: b\r\n\r\n", ErrMalformed},
 	{"NUL in value", "HTTP/1.1 200 OK\r\nA: \x00\r\n\r\n", ErrMalformed},
 	{"two lengths", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", ErrMalformed},
+	{"same length written differently", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 05\r\n\r\n", ErrMalformed},
 	{"length list", "HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n", ErrMalformed},
 	{"non-digit length", "HTTP/1.1 200 OK\r\nContent-Length: 0x10\r\n\r\n", ErrMalformed},
 	{"length over 2^62", "HTTP/1.1 200 OK\r\nContent-Length: 4611686018427387905\r\n\r\n", ErrMalformed},
