@@ -13,7 +13,7 @@ const (
 // scanHeader scans the header line (or the blank line) at p[i:]. On lineOK
 // it returns the field's name, trimmed value and the offset after its CRLF;
 // on lineEnd the offset after the blank line; on lineInvalid the offset of
-// the offending byte in bad and the reason in why.
+// the offending byte in next and the reason in why.
 func scanHeader(p []byte, i int) (h Header, next int, st lineStatus, why string) {
 	start := i
 	for i < len(p) && isTokenChar(p[i]) {
@@ -33,28 +33,25 @@ func scanHeader(p []byte, i int) (h Header, next int, st lineStatus, why string)
 	for i < len(p) && isOWS(p[i]) {
 		i++
 	}
-	vstart, vend := i, i
-	for ; i < len(p); i++ {
-		c := p[i]
-		if isValueChar(c) {
-			if !isOWS(c) {
-				vend = i + 1
-			}
-			continue
-		}
-		if c != '\r' {
-			return h, i, lineInvalid, "control byte in header value"
-		}
-		if i+1 == len(p) {
-			return h, 0, lineIncomplete, ""
-		}
-		if p[i+1] != '\n' {
-			return h, i, lineInvalid, "CR without LF"
-		}
-		h.Value = p[vstart:vend]
-		return h, i + 2, lineOK, ""
+	vstart := i
+	for i < len(p) && isValueChar(p[i]) {
+		i++
 	}
-	return h, 0, lineIncomplete, ""
+	switch {
+	case i == len(p):
+		return h, 0, lineIncomplete, ""
+	case p[i] != '\r':
+		return h, i, lineInvalid, "control byte in header value"
+	case i+1 == len(p):
+		return h, 0, lineIncomplete, ""
+	case p[i+1] != '\n':
+		return h, i, lineInvalid, "CR without LF"
+	}
+	h.Value = p[vstart:i]
+	for len(h.Value) > 0 && isOWS(h.Value[len(h.Value)-1]) {
+		h.Value = h.Value[:len(h.Value)-1]
+	}
+	return h, i + 2, lineOK, ""
 }
 
 // blankLine checks for the CRLF of the blank line at p[i:], where a header
