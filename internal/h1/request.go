@@ -67,6 +67,9 @@ func (r *Request) field(h Header, off int, sawLength *bool) error {
 			return r.host(h.Value, off)
 		}
 	case len("Content-Length"):
+		if looseName(h.Name, "Content-Length") {
+			return unsupported("Content_Length header (some backends read it as Content-Length)", off)
+		}
 		if EqualFold(h.Name, "Content-Length") {
 			n, ok := parseLength(h.Value)
 			if !ok || *sawLength {
@@ -81,6 +84,9 @@ func (r *Request) field(h Header, off int, sawLength *bool) error {
 	case len("Transfer-Encoding"):
 		if EqualFold(h.Name, "Transfer-Encoding") {
 			return unsupported("Transfer-Encoding header", off)
+		}
+		if looseName(h.Name, "Transfer-Encoding") {
+			return unsupported("Transfer_Encoding header (some backends read it as Transfer-Encoding)", off)
 		}
 	case len("Upgrade"):
 		if EqualFold(h.Name, "Upgrade") {
@@ -110,6 +116,27 @@ func (r *Request) host(v []byte, off int) error {
 	}
 	r.Host = v
 	return nil
+}
+
+// looseName reports whether name is s with some '-' written '_' (ignoring
+// case): a different field for net/http, the same for backends that map
+// both to one CGI variable.
+func looseName(name []byte, s string) bool {
+	if len(name) != len(s) {
+		return false
+	}
+	under := false
+	for i := range len(name) {
+		c := name[i]
+		if c == '_' && s[i] == '-' {
+			under = true
+			continue
+		}
+		if lower(c) != lower(s[i]) {
+			return false
+		}
+	}
+	return under
 }
 
 func isHostChar(c byte) bool {
