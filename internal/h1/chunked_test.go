@@ -53,6 +53,9 @@ func TestChunkScanner(t *testing.T) {
 	for _, tt := range chunkedBodies {
 		t.Run(tt.name, func(t *testing.T) {
 			splits := [][]int{{len(tt.in)}, ones(len(tt.in))}
+			for k := 1; k < len(tt.in); k++ {
+				splits = append(splits, []int{k, len(tt.in) - k})
+			}
 			for range 20 {
 				splits = append(splits, randomSplit(rng, len(tt.in)))
 			}

@@ -42,9 +42,14 @@ func FuzzParseRequest(f *testing.F) {
 		if want := bytes.Index(p, crlf2) + 4; r.HeadLen != want {
 			t.Fatalf("%q: head length %d, want %d", p, r.HeadLen, want)
 		}
-		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(p[:r.HeadLen])))
+		rd := bytes.NewReader(p[:r.HeadLen])
+		br := bufio.NewReader(rd)
+		req, err := http.ReadRequest(br)
 		if err != nil {
 			t.Fatalf("%q: accepted, but net/http: %v", p, err)
+		}
+		if left := rd.Len() + br.Buffered(); left != 0 {
+			t.Fatalf("%q: net/http's head ends %d bytes before h1's", p, left)
 		}
 		compareRequest(t, p, &r, req)
 	})
@@ -115,12 +120,17 @@ func FuzzParseResponse(f *testing.F) {
 		if want := bytes.Index(p, crlf2) + 4; r.HeadLen != want {
 			t.Fatalf("%q: head length %d, want %d", p, r.HeadLen, want)
 		}
-		resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(p[:r.HeadLen])), nil)
+		rd := bytes.NewReader(p[:r.HeadLen])
+		br := bufio.NewReader(rd)
+		resp, err := http.ReadResponse(br, nil)
 		if err != nil {
 			if r.Chunked || r.OtherCoding {
 				return // net/http takes only one "Transfer-Encoding: chunked"
 			}
 			t.Fatalf("%q: accepted, but net/http: %v", p, err)
+		}
+		if left := rd.Len() + br.Buffered(); left != 0 {
+			t.Fatalf("%q: net/http's head ends %d bytes before h1's", p, left)
 		}
 		compareResponse(t, p, &r, resp)
 	})
