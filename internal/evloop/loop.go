@@ -46,15 +46,15 @@ type Loop struct {
 	now      time.Time
 	stopping bool // seen by the loop goroutine: leave after this iteration
 	ran      bool
-	backoff  bool // an accept backoff was logged
-	stale    int  // events dropped: of a socket closed or detached since
+	backoff  bool     // an accept backoff was logged
+	spare    []func() // the storage of the posted functions run last
+	stale    int      // events dropped: of a socket closed or detached since
 
 	mu      sync.Mutex // guards the fields below
 	posted  []func()
-	spare   []func() // the queue run last time, reused
-	woken   bool     // the eventfd was written since the last swap
-	stopped bool     // Stop was called
-	closed  bool     // the eventfd is closed: nothing may write it
+	woken   bool // the eventfd was written since the last swap
+	stopped bool // Stop was called
+	closed  bool // the eventfd is closed: nothing may write it
 }
 
 // NewLoop makes a loop (epoll instance + eventfd for wake-ups). log nil

@@ -48,11 +48,15 @@ func (l *Loop) isStopped() bool {
 }
 
 // runPosted runs the functions posted so far, outside the lock, and
-// notes a Stop: everything posted before Stop is in the batch taken.
+// notes a Stop: everything posted before Stop is in the batch taken. The
+// queue's storage alternates between posted and spare (loop goroutine
+// only), never shared by both.
 func (l *Loop) runPosted() {
 	l.mu.Lock()
 	fns := l.posted
-	l.posted = l.spare[:0]
+	if len(fns) > 0 {
+		l.posted, l.spare = l.spare[:0], nil
+	}
 	l.woken = false
 	l.stopping = l.stopped
 	l.mu.Unlock()
@@ -63,7 +67,5 @@ func (l *Loop) runPosted() {
 		fn()
 		fns[i] = nil
 	}
-	l.mu.Lock()
 	l.spare = fns[:0]
-	l.mu.Unlock()
 }
