@@ -9,11 +9,7 @@ import (
 	"net"
 	"sync"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
-
-func closeRaw(fd int) error { return unix.Close(fd) }
 
 // echo is a loop's echo server for one connection: it reads into a
 // buffer smaller than the payloads and writes back what it read,

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -60,8 +61,7 @@ func (tl *testLoop) do(fn func()) bool {
 }
 
 // serve listens on 127.0.0.1 and has the loops accept on it, giving each
-// connection to the handler made by h (nil: the accept callback keeps it
-// in conns). It returns the listener's address.
+// connection to the handler made by h. It returns the listener's address.
 func serve(t testing.TB, h func(l *Loop, fd int) Handler, loops ...*testLoop) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -98,7 +98,7 @@ func serve(t testing.TB, h func(l *Loop, fd int) Handler, loops ...*testLoop) st
 // closeFD closes a descriptor the test owns.
 func closeFD(t testing.TB, fd int) {
 	t.Helper()
-	if err := closeRaw(fd); err != nil {
+	if err := unix.Close(fd); err != nil {
 		t.Errorf("closing fd %d: %v", fd, err)
 	}
 }
