@@ -38,6 +38,7 @@ type App struct {
 	mirror   Mirror       // nil: requests are only proxied
 	handler  http.Handler // serveHTTP, wrapped by Options.Middleware
 	wrapped  bool         // handler has a middleware
+	loopOK   bool         // an event loop can proxy its requests (loopCapable)
 
 	metrics *telemetry.Metrics
 	recs    *sync.Pool // of *recorder, shared by the proxy

@@ -33,21 +33,32 @@ func TestFastPathChosen(t *testing.T) {
 		app  func() *manifest.App
 		opts Options
 		want bool
+		loop bool // on event loops (on Linux)
 	}{
-		{"plain app", func() *manifest.App { return testApp(oldB, newB) }, Options{}, true},
-		{"mirrored app", func() *manifest.App { return testApp(oldB, newB) }, Options{Mirrors: map[string]Mirror{"web": noMirror{}}}, false},
+		{"plain app", func() *manifest.App { return testApp(oldB, newB) }, Options{}, true, true},
+		{"localhost backend", func() *manifest.App {
+			a := testApp(oldB, newB)
+			a.New.Backends = []string{"http://localhost:1/base"}
+			return a
+		}, Options{}, true, true},
+		{"mirrored app", func() *manifest.App { return testApp(oldB, newB) }, Options{Mirrors: map[string]Mirror{"web": noMirror{}}}, false, false},
 		{"wrapped app", func() *manifest.App { return testApp(oldB, newB) },
-			Options{Middleware: map[string]func(http.Handler) http.Handler{"web": func(h http.Handler) http.Handler { return h }}}, false},
+			Options{Middleware: map[string]func(http.Handler) http.Handler{"web": func(h http.Handler) http.Handler { return h }}}, false, false},
 		{"https backend", func() *manifest.App {
 			a := testApp(oldB, newB)
 			a.New.Backends = []string{"https://127.0.0.1:1"}
 			return a
-		}, Options{}, true},
+		}, Options{}, true, false},
+		{"backend by name", func() *manifest.App {
+			a := testApp(oldB, newB)
+			a.Old.Backends = []string{"http://app.internal:8080"}
+			return a
+		}, Options{}, true, false},
 		{"TLS listener", func() *manifest.App {
 			a := testApp(oldB, newB)
 			a.TLS = &manifest.TLS{Cert: "c", Key: "k"}
 			return a
-		}, Options{}, false},
+		}, Options{}, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,6 +68,9 @@ func TestFastPathChosen(t *testing.T) {
 			}
 			if got := p.listeners[0].fast; got != tt.want {
 				t.Errorf("fasthttp listener = %v, want %v", got, tt.want)
+			}
+			if got, want := p.listeners[0].loop, tt.loop && loopSupported; got != want {
+				t.Errorf("event-loop listener = %v, want %v", got, want)
 			}
 		})
 	}
@@ -291,9 +305,15 @@ func TestFastDrainCutsStream(t *testing.T) {
 // TestNetHTTPPath runs the tests of proxying behaviour again with every
 // listener on net/http, the path of mirrored and wrapped apps, TLS
 // listeners and https backends: both paths must behave the same.
-func TestNetHTTPPath(t *testing.T) {
-	testNetHTTP = true
-	t.Cleanup(func() { testNetHTTP = false })
+func TestNetHTTPPath(t *testing.T) { onPath(t, pathNetHTTP) }
+
+// TestFastHTTPPath runs the proxying tests with plain-HTTP listeners on
+// fasthttp without event loops (the listeners of apps a loop cannot reach).
+func TestFastHTTPPath(t *testing.T) { onPath(t, pathFastHTTP) }
+
+func onPath(t *testing.T, path dataPath) {
+	testPath = path
+	t.Cleanup(func() { testPath = pathAuto })
 	for name, test := range map[string]func(*testing.T){
 		"Failover": TestFailover, "BackendTimeout": TestBackendTimeout,
 		"ForwardedHeaders": TestForwardedHeaders, "DebugHeader": TestDebugHeader, "CORSPreflight": TestCORSPreflight,

@@ -89,12 +89,13 @@ type running struct {
 	stop   func() error // cancels Serve and returns its result
 }
 
-// testNetHTTP makes start serve with net/http only (TestNetHTTPPath).
-var testNetHTTP bool
+// testPath makes start serve with another data path than the default
+// (TestNetHTTPPath, TestFastHTTPPath).
+var testPath dataPath
 
 func start(t *testing.T, m *manifest.Manifest, opts Options) *running {
 	t.Helper()
-	opts.netHTTP = testNetHTTP
+	opts.path = testPath
 	p, err := New(m, nil, opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -100,8 +100,17 @@ type Options struct {
 	// roots for the host of their URL. Each is cloned. Optional.
 	UpstreamTLS map[PoolKey]*tls.Config
 
-	netHTTP bool // tests: serve every listener with net/http
+	path dataPath // tests: force a data path
 }
+
+// dataPath is the data path of plain-HTTP listeners (tests choose it).
+type dataPath int
+
+const (
+	pathAuto     dataPath = iota // event loops where they can, else fasthttp
+	pathNetHTTP                  // net/http only
+	pathFastHTTP                 // fasthttp, no event loops
+)
 
 // PoolKey names one side's pool of an app: Side is telemetry.SideOld or
 // telemetry.SideNew.
@@ -167,8 +176,12 @@ func New(m *manifest.Manifest, apps []string, opts Options) (*Proxy, error) {
 		return nil, err
 	}
 	slices.SortFunc(p.listeners, func(a, b *listener) int { return cmp.Compare(a.addr, b.addr) })
+	for _, a := range p.sorted {
+		a.loopOK = loopSupported && opts.path == pathAuto && a.loopCapable()
+	}
 	for _, l := range p.listeners {
-		l.fast = !opts.netHTTP && l.tls == nil && l.router.all(func(a *App) bool { return a.fastCapable() })
+		l.fast = opts.path != pathNetHTTP && l.tls == nil && l.router.all(func(a *App) bool { return a.fastCapable() })
+		l.loop = l.fast && l.router.all(func(a *App) bool { return a.loopOK })
 	}
 	return p, nil
 }

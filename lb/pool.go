@@ -3,6 +3,7 @@ package lb
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -42,6 +43,9 @@ type backend struct {
 	fast      *fasthttp.HostClient
 	fastPath  string
 	fastQuery string
+	// The event-loop path: the address dialed (zero: the backend is not
+	// for a loop, see loopAddr).
+	loopAddr netip.AddrPort
 
 	inflight  atomic.Int64
 	fails     atomic.Int32 // consecutive failed requests
@@ -61,6 +65,7 @@ type pool struct {
 	maxFails int32 // 0: passive ejection disabled
 	cooldown time.Duration
 	active   bool // an active health check restores ejected backends
+	sameBase bool // every backend has the same base path and query
 
 	clock clockwork.Clock
 	tel   *telemetry.Side
@@ -99,6 +104,12 @@ func newPool(side string, cfg manifest.Pool, clock clockwork.Clock, tel *telemet
 		}
 		p.backends = append(p.backends, b)
 		tel.BackendUp(b.label, true)
+	}
+	p.sameBase = true
+	for _, b := range p.backends[1:] {
+		if b.url.EscapedPath() != p.backends[0].url.EscapedPath() || b.url.RawQuery != p.backends[0].url.RawQuery {
+			p.sameBase = false
+		}
 	}
 	return p, nil
 }

@@ -37,6 +37,7 @@ type listener struct {
 	ln     net.Listener
 	tlsCfg *tls.Config
 	fast   bool // served by fasthttp (see fast.go)
+	loop   bool // served by event loops (see loop_linux.go), fast too
 }
 
 // listenerFor returns the listener of app cfg, creating it.
@@ -140,13 +141,27 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	defer cut()
 	var servers []*http.Server
 	var fast []*fasthttp.Server
+	var loops []*loopServer
 	errc := make(chan error, len(p.listeners))
+	nloops := 0
 	for _, l := range p.listeners {
 		p.log.Info("listening", "listen", l.addr, "addr", l.ln.Addr().String(), "tls", l.tlsCfg != nil)
+		if l.loop {
+			if nloops == 0 {
+				nloops = loopsFor(p.log)
+			}
+			ls, err := p.newLoopServer(l, nloops, reqCtx)
+			if err == nil {
+				loops = append(loops, ls)
+				go func() { errc <- ls.serve() }()
+				continue
+			}
+			p.log.Warn("serving with fasthttp instead of event loops", "listen", l.addr, "err", err)
+		}
 		if l.fast {
 			srv := p.fastServer(l, reqCtx)
 			fast = append(fast, srv)
-			go func() { errc <- serveFastListener(srv, l) }()
+			go func() { errc <- serveFastListener(srv, l.addr, l.ln) }()
 			continue
 		}
 		srv := p.server(l, reqCtx)
@@ -162,7 +177,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 		errc <- nil // keep the count for the collection below
 	}
 	p.log.Info("draining", "deadline", p.drain.String())
-	drainErr := p.shutdown(servers, fast, cut)
+	drainErr := p.shutdown(servers, fast, loops, cut)
 	stopChecks()
 	checks.Wait()
 	for range p.listeners {
@@ -201,9 +216,9 @@ func serveListener(srv *http.Server, l *listener) error {
 	return fmt.Errorf("serving %s: %w", l.addr, err)
 }
 
-func serveFastListener(srv *fasthttp.Server, l *listener) error {
-	if err := srv.Serve(l.ln); err != nil && !errors.Is(err, net.ErrClosed) {
-		return fmt.Errorf("serving %s: %w", l.addr, err)
+func serveFastListener(srv *fasthttp.Server, addr string, ln net.Listener) error {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("serving %s: %w", addr, err)
 	}
 	return nil
 }
@@ -222,10 +237,13 @@ func (p *Proxy) startChecks(ctx context.Context) *sync.WaitGroup {
 // shutdown stops accepting, waits for requests in flight until the drain
 // deadline, then cuts the rest. http.Server.Shutdown does not wait for
 // upgraded (hijacked) connections, so the in-flight tracker does.
-func (p *Proxy) shutdown(servers []*http.Server, fast []*fasthttp.Server, cut context.CancelFunc) error {
+func (p *Proxy) shutdown(servers []*http.Server, fast []*fasthttp.Server, loops []*loopServer, cut context.CancelFunc) error {
 	dctx, cancel := context.WithTimeout(context.Background(), p.drain)
 	defer cancel()
 	var wg sync.WaitGroup
+	for _, ls := range loops {
+		wg.Go(func() { ls.drain(dctx) })
+	}
 	for _, srv := range servers {
 		wg.Go(func() { _ = srv.Shutdown(dctx) })
 	}
@@ -234,6 +252,9 @@ func (p *Proxy) shutdown(servers []*http.Server, fast []*fasthttp.Server, cut co
 	}
 	wg.Wait()
 	left := p.inflight.wait(dctx)
+	for _, ls := range loops {
+		ls.stop() // what is left on the loops is cut
+	}
 	if left == 0 && dctx.Err() == nil {
 		return nil
 	}

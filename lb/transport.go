@@ -39,8 +39,10 @@ type side struct {
 	h1          *Upstream         // plain HTTP/1.1 to http backends
 	base        http.RoundTripper // h1, or a stand-in in benchmarks
 	log         *slog.Logger
-	unavailable string  // body of the 502 when the pool is down
-	conns       connSet // the connections of the backends' fasthttp clients
+	unavailable string // body of the 502 when the pool is down
+	// Timeouts of the event-loop path (its transport is the loop itself).
+	connectTimeout, headerTimeout, idleTimeout time.Duration
+	conns                                      connSet // the connections of the backends' fasthttp clients
 
 	// Header values shared by every request, never modified (capacity 1:
 	// an append copies).
@@ -68,9 +70,13 @@ func newSide(a *App, index int, cfg manifest.Pool, timeouts manifest.Timeouts, d
 		transport:   newTransport(timeouts, p.hasHTTPS()),
 		log:         a.log.With("side", name),
 		unavailable: name + " backend unavailable\n",
-		debugValue:  []string{name},
-		protoHTTP:   []string{"http"},
-		protoHTTPS:  []string{"https"},
+
+		connectTimeout: timeouts.Connect.Or(defaultConnect),
+		headerTimeout:  timeouts.ResponseHeader.Or(defaultResponseHeader),
+		idleTimeout:    timeouts.Idle.Or(defaultIdle),
+		debugValue:     []string{name},
+		protoHTTP:      []string{"http"},
+		protoHTTPS:     []string{"https"},
 	}
 	if c := deps.tls[PoolKey{App: a.name, Side: name}]; c != nil {
 		s.transport.TLSClientConfig = c.Clone()
@@ -88,6 +94,7 @@ func newSide(a *App, index int, cfg manifest.Pool, timeouts manifest.Timeouts, d
 			b.fastPath = path
 		}
 		b.fastQuery = b.url.RawQuery
+		b.loopAddr = loopAddr(b.url.Scheme, hostport.Of(b.url))
 	}
 	s.h1 = newH1Transport(timeouts, s.transport)
 	s.base = s.h1

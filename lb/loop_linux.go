@@ -1,0 +1,243 @@
+//go:build linux
+
+package lb
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"golang.org/x/sys/unix"
+
+	"github.com/migratekit/migrate/internal/evloop"
+)
+
+// The event-loop data path (Linux).
+//
+// A listener served by fasthttp (see fast.go) whose apps can all be
+// reached from a loop (App.loopCapable: http backends at IP addresses) is
+// served by event loops as nginx serves: one epoll loop per P on a locked
+// OS thread, non-blocking sockets, no goroutine per connection and nothing
+// allocated per request. fasthttp's server and client cost 1.3 to 1.5 times
+// nginx's CPU per request because of Go's netpoller and a goroutine per
+// connection (BENCHMARKS.md, issue 2); the loops cost what nginx costs.
+//
+// A loop serves the ordinary requests: HTTP/1.1, origin-form target, one
+// Host, a Content-Length body or none (see h1.ParseRequest), for a host an
+// app claims, and not a CORS preflight. Any other request — an upgrade, a
+// chunked upload, HTTP/1.0, an unknown host, a malformed head — hands its
+// connection, with the bytes read so far, to the listener's fasthttp
+// server, which serves it from then on: one behaviour for every request,
+// and the parser of the loop never has to judge a doubtful head.
+//
+// On a loop, the split, failover, balancing, passive ejection, retries on
+// another backend, X-Forwarded-*, hop-by-hop removal, debug headers,
+// cookie minting and telemetry are those of the other paths (TestLoopPath
+// runs the proxying tests on it). Unlike fasthttp, a loop notices a client
+// that leaves before its answer (counted as canceled).
+
+// loopServer serves one listener on event loops.
+type loopServer struct {
+	p       *Proxy
+	l       *listener
+	rt      *router
+	lfd     int // the listening socket, shared by the loops
+	loops   []*loopWorker
+	handoff *handoffListener // connections passed to slow
+	slow    *fasthttp.Server
+	log     *slog.Logger
+	wg      sync.WaitGroup // the loops' Run
+	closeLn sync.Once
+}
+
+// newLoopServer readies n loops on the bound listener l.
+func (p *Proxy) newLoopServer(l *listener, n int, reqCtx context.Context) (*loopServer, error) {
+	lfd, err := evloop.ListenerFD(l.ln)
+	if err != nil {
+		return nil, fmt.Errorf("serving %s on event loops: %w", l.addr, err)
+	}
+	s := &loopServer{p: p, l: l, rt: l.router, lfd: lfd, log: p.log.With("listen", l.addr)}
+	s.handoff = newHandoffListener(l.ln.Addr())
+	s.slow = p.fastServer(l, reqCtx)
+	for range n {
+		ev, err := evloop.NewLoop(s.log)
+		if err != nil {
+			s.closeLoops()
+			return nil, fmt.Errorf("serving %s on event loops: %w", l.addr, err)
+		}
+		s.loops = append(s.loops, newLoopWorker(s, ev))
+	}
+	return s, nil
+}
+
+func (s *loopServer) closeLoops() {
+	for _, w := range s.loops {
+		w.ev.Stop()
+		go w.ev.Run() // closes its epoll instance
+	}
+	evloopClose(s.lfd)
+}
+
+// serve runs the loops and the server of handed-off connections until
+// stop; it returns when every loop has returned.
+func (s *loopServer) serve() error {
+	errc := make(chan error, 1)
+	go func() { errc <- serveFastListener(s.slow, s.l.addr, s.handoff) }()
+	for _, w := range s.loops {
+		s.wg.Go(func() {
+			if err := w.ev.Run(); err != nil {
+				s.log.Error("event loop failed", "err", err)
+			}
+		})
+		w.ev.Post(w.start)
+	}
+	s.wg.Wait()
+	s.closeListener()
+	return <-errc
+}
+
+// drain stops accepting, closes idle connections and makes busy ones close
+// after their answer; handed-off connections drain with their server.
+func (s *loopServer) drain(ctx context.Context) {
+	var removed sync.WaitGroup
+	for _, w := range s.loops {
+		removed.Add(1)
+		w.ev.Post(func() {
+			w.drain()
+			removed.Done()
+		})
+	}
+	done := make(chan struct{})
+	go func() { removed.Wait(); close(done) }()
+	select { // no loop accepts any more: the socket can go
+	case <-done:
+		s.closeListener()
+	case <-ctx.Done(): // a loop failed; stop closes the socket
+	}
+	_ = s.slow.ShutdownWithContext(ctx)
+}
+
+// closeListener closes the listening socket (once).
+func (s *loopServer) closeListener() {
+	s.closeLn.Do(func() {
+		evloopClose(s.lfd)
+		s.l.ln.Close()
+	})
+}
+
+// stop closes every connection of the loops (cutting what is left) and
+// ends them; serve returns.
+func (s *loopServer) stop() {
+	for _, w := range s.loops {
+		w.ev.Post(w.cut)
+	}
+	s.handoff.Close()
+}
+
+// loopsFor is the number of loops of a proxy: one per P. A loop waiting in
+// epoll_wait holds its P, so the proxy raises GOMAXPROCS by one to keep a
+// P for the rest of the program (without it, Go's sysmon takes the P of a
+// waiting loop every 20 µs, which costs 13% more CPU per request).
+// (A second proxy in the process finds GOMAXPROCS raised already: the
+// loops are never more than the CPUs.)
+func loopsFor(log *slog.Logger) int {
+	procs := runtime.GOMAXPROCS(0)
+	n := max(1, min(procs, runtime.NumCPU()))
+	if procs < n+1 {
+		runtime.GOMAXPROCS(n + 1)
+	}
+	log.Info("serving plain HTTP on event loops", "loops", n, "gomaxprocs", max(procs, n+1))
+	return n
+}
+
+// handoffListener is the net.Listener of the fasthttp server that serves
+// the connections the loops hand over.
+type handoffListener struct {
+	addr   net.Addr
+	mu     sync.Mutex
+	queue  []net.Conn
+	ready  chan struct{} // capacity 1: the queue has connections
+	done   chan struct{}
+	closed bool
+}
+
+func newHandoffListener(addr net.Addr) *handoffListener {
+	return &handoffListener{addr: addr, ready: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// push queues c for Accept; it never blocks (it runs on a loop). After
+// Close, c is closed.
+func (h *handoffListener) push(c net.Conn) {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		c.Close()
+		return
+	}
+	h.queue = append(h.queue, c)
+	h.mu.Unlock()
+	select {
+	case h.ready <- struct{}{}:
+	default:
+	}
+}
+
+func (h *handoffListener) Accept() (net.Conn, error) {
+	for {
+		h.mu.Lock()
+		if len(h.queue) > 0 {
+			c := h.queue[0]
+			h.queue[0] = nil
+			h.queue = h.queue[1:]
+			more := len(h.queue) > 0
+			h.mu.Unlock()
+			if more {
+				select {
+				case h.ready <- struct{}{}:
+				default:
+				}
+			}
+			return c, nil
+		}
+		closed := h.closed
+		h.mu.Unlock()
+		if closed {
+			return nil, net.ErrClosed
+		}
+		select {
+		case <-h.ready:
+		case <-h.done:
+		}
+	}
+}
+
+func (h *handoffListener) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil
+	}
+	h.closed = true
+	for _, c := range h.queue {
+		c.Close()
+	}
+	h.queue = nil
+	close(h.done)
+	return nil
+}
+
+func (h *handoffListener) Addr() net.Addr { return h.addr }
+
+// loopIdleSweep is how often a loop closes connections past their idle
+// or read deadlines.
+const loopIdleSweep = time.Second
+
+// loopSupported: the event-loop path exists on this system.
+const loopSupported = true
+
+func evloopClose(fd int) { _ = unix.Close(fd) }

@@ -1,0 +1,26 @@
+//go:build !linux
+
+package lb
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+)
+
+// The event-loop data path exists on Linux only (loop_linux.go); elsewhere
+// plain-HTTP listeners are served by fasthttp.
+
+const loopSupported = false
+
+type loopServer struct{}
+
+func (p *Proxy) newLoopServer(*listener, int, context.Context) (*loopServer, error) {
+	return nil, errors.New("event loops need Linux")
+}
+
+func (*loopServer) serve() error          { return nil }
+func (*loopServer) drain(context.Context) {}
+func (*loopServer) stop()                 {}
+
+func loopsFor(*slog.Logger) int { return 1 }

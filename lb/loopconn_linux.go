@@ -1,0 +1,507 @@
+//go:build linux
+
+package lb
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"time"
+	"unsafe"
+
+	"github.com/migratekit/migrate/internal/evloop"
+	"github.com/migratekit/migrate/internal/h1"
+)
+
+// Client timeouts on a loop, as on the fasthttp path: a kept-alive
+// connection may wait this long for its next request, and a request head
+// must arrive within loopHeadTimeout of its first byte.
+const (
+	loopIdleTimeout = 2 * time.Minute
+	loopHeadTimeout = 30 * time.Second
+	loopStreamBuf   = 64 << 10 // request body bytes in flight when streamed
+)
+
+// clientConn is a client connection on a loop. It serves one request at a
+// time: the head is parsed in place in in; the backend's request (head and
+// body) is made in send; the answer goes through out.
+type clientConn struct {
+	w    *loopWorker
+	fd   int
+	peer netip.Addr
+	slot int // in w.clients
+	in   evloop.Buffer
+	out  evloop.Buffer
+	evloop.Readiness
+	deadline       time.Time // of the idle wait or the head; zero: none
+	closed, eof    bool
+	closeAfter     bool // close once the current answer is out
+	req            h1.Request
+	resp           h1.Response
+	head           []byte // the client's head, when it must be parsed again
+	body           []byte // a gathered request body
+	send           []byte // the backend's request: head, then body
+	sent           int    // bytes of send written
+	bodyAt         int    // where the body starts in send
+	requestRunning bool
+
+	// The request being proxied.
+	s         *side // the side serving it (the client's, until failover)
+	b         *backend
+	up        *upConn
+	start     time.Time
+	minted    string
+	isHead    bool
+	bodyLeft  int64 // request body bytes still to come from the client
+	gather    bool  // the whole body is read before sending
+	retryOK   bool  // may go to another backend once
+	resendOK  bool  // may go again on a fresh connection once
+	status    int   // of the answer, for telemetry
+	finished  bool  // the whole answer is in out (or the request failed)
+	waitingUp bool  // the request was sent whole: waiting for the answer
+}
+
+func newClientConn(w *loopWorker, fd int, peer netip.AddrPort) *clientConn {
+	return &clientConn{
+		w: w, fd: fd, peer: peer.Addr().Unmap(), slot: -1,
+		in:        evloop.NewBuffer(loopHeadBuf),
+		out:       evloop.NewBuffer(loopOutBuf),
+		Readiness: evloop.Readiness{Writable: true},
+	}
+}
+
+// Event records the socket's readiness and moves the connection on.
+func (c *clientConn) Event(ev uint32) {
+	c.Note(ev)
+	c.pump()
+}
+
+// pump does whatever the connection and its backend connection are ready
+// for until nothing moves.
+func (c *clientConn) pump() {
+	for !c.closed {
+		moved := false
+		switch {
+		case !c.requestRunning:
+			if c.out.Len() == 0 {
+				moved = c.nextRequest()
+			}
+		case c.finished:
+			if c.out.Len() == 0 {
+				c.endRequest()
+				moved = true
+			}
+		default:
+			moved = c.readBody()
+			if c.up != nil {
+				moved = c.writeUp() || moved
+			}
+			if c.up != nil {
+				moved = c.readUp() || moved
+			}
+			if !c.finished {
+				moved = c.watchGone() || moved
+			}
+		}
+		if c.closed {
+			return
+		}
+		moved = c.flushOut() || moved
+		if c.closed {
+			return
+		}
+		if !c.requestRunning && c.out.Len() == 0 && (c.closeAfter || c.eof) {
+			c.close()
+			return
+		}
+		if !moved {
+			return
+		}
+	}
+}
+
+// flushOut writes waiting answer bytes to the client.
+func (c *clientConn) flushOut() bool {
+	if c.out.Len() == 0 || !c.Writable {
+		return false
+	}
+	moved, err := evloop.WriteFD(c.fd, &c.out, &c.Writable)
+	if err != nil {
+		c.gone()
+		return true
+	}
+	return moved
+}
+
+// waitHead starts the wait for the next request.
+func (c *clientConn) waitHead() {
+	if c.in.Len() > 0 {
+		c.deadline = c.w.ev.Now().Add(loopHeadTimeout)
+	} else {
+		c.deadline = c.w.ev.Now().Add(loopIdleTimeout)
+	}
+}
+
+// nextRequest parses the next request head, reading more of it when
+// needed, and starts it; a head the loop does not take hands the
+// connection to the listener's fasthttp server.
+func (c *clientConn) nextRequest() bool {
+	if c.closeAfter {
+		return false
+	}
+	if c.in.Len() > 0 {
+		err := h1.ParseRequest(c.in.Data(), &c.req)
+		switch {
+		case err == nil:
+			return c.begin()
+		case !errors.Is(err, h1.ErrIncomplete) || c.in.Len() == len(c.in.B):
+			c.handOff()
+			return true
+		}
+	}
+	if !c.Readable || c.eof {
+		return false
+	}
+	c.in.Room(len(c.in.B))
+	was := c.in.Len()
+	n, eof, err := evloop.ReadFD(c.fd, c.in.Free(), &c.Readable, c.Hup)
+	if err != nil {
+		c.close()
+		return false
+	}
+	c.in.W += n
+	c.eof = eof
+	if was == 0 && n > 0 {
+		c.deadline = c.w.ev.Now().Add(loopHeadTimeout)
+	}
+	return n > 0 || eof
+}
+
+// handOff passes the connection, with the bytes read of it, to the
+// listener's fasthttp server.
+func (c *clientConn) handOff() {
+	c.closed = true
+	c.w.forget(c)
+	if err := c.w.ev.Detach(c.fd); err != nil {
+		c.w.srv.log.Error("handing a connection over", "err", err)
+		evloopClose(c.fd)
+		return
+	}
+	conn, err := evloop.FileConn(c.fd, c.in.Data())
+	if err != nil {
+		c.w.srv.log.Error("handing a connection over", "err", err)
+		return
+	}
+	c.w.srv.handoff.push(conn)
+}
+
+// begin starts the request parsed in c.req: routing, the split, then the
+// body (gathered when small enough to send twice) and the backend.
+func (c *clientConn) begin() bool {
+	r := &c.req
+	a := c.w.srv.rt.route(unsafe.String(unsafe.SliceData(r.Host), len(r.Host)))
+	if a == nil || !a.loopOK || (a.cors != nil && loopPreflight(r)) {
+		c.handOff()
+		return true
+	}
+	c.w.srv.rt.inflight.enter()
+	c.requestRunning, c.finished, c.waitingUp = true, false, false
+	c.deadline = time.Time{}
+	c.start = time.Now()
+	s, minted := a.pickLoop(r, c.peer)
+	c.s, c.b, c.minted, c.status = s, nil, minted, 0
+	c.isHead = string(r.Method) == http.MethodHead
+	c.closeAfter = c.closeAfter || r.Close || c.w.draining
+	c.resendOK = loopResendable(r)
+	c.retryOK = idempotent(string(r.Method))
+	c.bodyLeft = r.ContentLength
+	c.gather = r.ContentLength <= maxRetryBody
+	headLen := r.HeadLen
+	head := c.in.Data()[:headLen] // stays in place until the next read
+	if !c.gather {
+		c.retryOK, c.resendOK = false, false
+		c.dispatch(r)
+		c.in.Consume(headLen)
+		c.moveBody(c.in.Data())
+		return true
+	}
+	c.body = c.body[:0]
+	c.in.Consume(headLen)
+	c.takeBody()
+	if c.bodyLeft > 0 || !a.sides[0].pool.sameBase || !a.sides[1].pool.sameBase {
+		// The head is needed again: after the body, or for a retry on a
+		// backend with another base path.
+		c.head = append(c.head[:0], head...)
+	}
+	if c.bodyLeft == 0 {
+		c.dispatch(r)
+	}
+	return true
+}
+
+// takeBody moves gathered body bytes from in to body.
+func (c *clientConn) takeBody() {
+	n := int(min(int64(c.in.Len()), c.bodyLeft))
+	c.body = append(c.body, c.in.Data()[:n]...)
+	c.in.Consume(n)
+	c.bodyLeft -= int64(n)
+}
+
+// moveBody moves streamed body bytes from p (the start of in) to send.
+func (c *clientConn) moveBody(p []byte) {
+	n := int(min(int64(len(p)), c.bodyLeft, int64(loopStreamBuf)))
+	c.send = append(c.send, p[:n]...)
+	c.in.Consume(n)
+	c.bodyLeft -= int64(n)
+}
+
+// dispatch sends the request r to a backend of its side (or the other
+// side, on failover).
+func (c *clientConn) dispatch(r *h1.Request) {
+	serving := c.s.app.serving(c.s)
+	if serving == nil {
+		c.s.tel.ProxyError(reasonUnavailable)
+		c.answer(http.StatusBadGateway, c.s.unavailable)
+		return
+	}
+	c.s = serving
+	b := serving.pool.pick(nil)
+	if b == nil {
+		c.fail(errNoBackend)
+		return
+	}
+	c.b = b
+	c.retryOK = c.retryOK && len(serving.pool.backends) > 1
+	c.send = serving.appendLoopRequest(c.send[:0], r, b, c.peer)
+	c.bodyAt = len(c.send)
+	c.send = append(c.send, c.body...)
+	c.connect()
+}
+
+// connect sends the request to c.b on a pooled or new connection.
+func (c *clientConn) connect() {
+	u, err := c.w.take(c.s, c.b)
+	if err != nil {
+		c.s.pool.failed(c.b, err)
+		c.retryOrFail(err)
+		return
+	}
+	c.b.inflight.Add(1)
+	u.c, c.up, c.sent, c.waitingUp = c, u, 0, false
+	u.startResponse(c.isHead)
+}
+
+// readBody reads more of the request body from the client: into body
+// while gathering (then sends the request), into send when streaming.
+func (c *clientConn) readBody() bool {
+	if c.bodyLeft == 0 || !c.Readable {
+		return false
+	}
+	var p []byte
+	if c.gather {
+		c.body = growTo(c.body, int(min(c.bodyLeft, loopStreamBuf)))
+		p = c.body[len(c.body):cap(c.body)]
+	} else {
+		if c.sent < len(c.send) {
+			return false // the previous bytes are still going out
+		}
+		c.send, c.sent = growTo(c.send[:0], loopStreamBuf), 0
+		p = c.send[:cap(c.send)]
+	}
+	p = p[:min(int64(len(p)), c.bodyLeft)]
+	n, eof, err := evloop.ReadFD(c.fd, p, &c.Readable, c.Hup)
+	switch {
+	case err != nil || eof:
+		c.clientBodyFailed(err)
+		return true
+	case n == 0:
+		return false
+	}
+	c.bodyLeft -= int64(n)
+	if c.gather {
+		c.body = c.body[:len(c.body)+n]
+		if c.bodyLeft == 0 {
+			c.dispatchGathered()
+		}
+	} else {
+		c.send = c.send[:n]
+	}
+	return true
+}
+
+// dispatchGathered sends a request whose body has been read whole.
+func (c *clientConn) dispatchGathered() {
+	if err := h1.ParseRequest(c.head, &c.req); err != nil {
+		c.fail(fmt.Errorf("parsing a request head again: %w", err)) // cannot happen
+		return
+	}
+	c.dispatch(&c.req)
+}
+
+func growTo(b []byte, n int) []byte {
+	if cap(b)-len(b) >= n {
+		return b
+	}
+	return append(b[:len(b):len(b)], make([]byte, n)...)[:len(b)]
+}
+
+// clientBodyFailed ends a request whose client left in the middle of its
+// body.
+func (c *clientConn) clientBodyFailed(err error) {
+	if err == nil {
+		err = errors.New("end of stream")
+	}
+	c.closeAfter = true
+	if c.up != nil && c.up.started {
+		c.gone()
+		return
+	}
+	c.dropUp()
+	c.fail(fmt.Errorf("reading request body: %w: %w", errClientBody, err))
+}
+
+// watchGone reads ahead on the client while its request is proxied: an
+// end of stream means the client left (counted as canceled, as on the
+// net/http path); bytes of a next request wait in in.
+func (c *clientConn) watchGone() bool {
+	if c.bodyLeft > 0 || !c.Readable || c.eof || !c.in.Room(1) {
+		return false
+	}
+	n, eof, err := evloop.ReadFD(c.fd, c.in.Free(), &c.Readable, c.Hup)
+	if err != nil || eof {
+		c.eof = true
+		c.gone()
+		return true
+	}
+	c.in.W += n
+	return n > 0
+}
+
+// gone ends the connection of a client that left (or could not be
+// written to) while its request was being proxied.
+func (c *clientConn) gone() {
+	if c.requestRunning && !c.finished {
+		if c.up == nil || !c.up.started {
+			c.s.tel.ProxyError(reasonCanceled)
+			c.status = statusClientClosed
+		}
+		c.dropUp()
+	}
+	c.close()
+}
+
+// dropUp closes the backend connection of the request, if any.
+func (c *clientConn) dropUp() {
+	if u := c.up; u != nil {
+		c.up = nil
+		c.b.inflight.Add(-1)
+		c.w.release(u, false)
+	}
+}
+
+// answer queues an answer of the proxy's own and ends the request.
+func (c *clientConn) answer(code int, body string) {
+	if c.bodyLeft > 0 {
+		c.closeAfter = true // the rest of the body is not read
+	}
+	c.out.Room(len(c.out.B))
+	buf := appendLoopError(c.out.Free()[:0], c.s, code, body, c.minted, c.closeAfter)
+	if len(buf) > len(c.out.Free()) {
+		c.close() // cannot happen: the answers are short
+		return
+	}
+	c.out.W += len(buf)
+	c.status = code
+	c.finish()
+}
+
+// fail answers a request that could not be proxied (fastFail).
+func (c *clientConn) fail(err error) {
+	s := c.s
+	reason, code, body := s.classifyErr(err, false)
+	s.tel.ProxyError(reason)
+	s.log.Warn("proxying request failed", "reason", reason, "status", code, "err", err)
+	c.answer(code, body)
+}
+
+// retryOrFail tries another backend of the side for a request whose
+// backend failed before any answer, once, when the request allows it.
+func (c *clientConn) retryOrFail(err error) {
+	if c.retryOK && retryableErr(err) {
+		if next := c.s.pool.pick(c.b); next != nil {
+			c.retryOK = false
+			c.s.tel.Retry()
+			c.s.log.Debug("retrying on another backend", "failed", c.b.label, "backend", next.label, "err", err)
+			if next.fastPath != c.b.fastPath || next.fastQuery != c.b.fastQuery {
+				if perr := h1.ParseRequest(c.head, &c.req); perr == nil {
+					c.send = c.s.appendLoopRequest(c.send[:0], &c.req, next, c.peer)
+					c.bodyAt = len(c.send)
+					c.send = append(c.send, c.body...)
+				}
+			}
+			c.b = next
+			c.connect()
+			return
+		}
+	}
+	c.fail(err)
+}
+
+// finish counts the request, whose answer is whole in out (or cut).
+func (c *clientConn) finish() {
+	c.finished = true
+	c.s.tel.Request(c.status, time.Since(c.start))
+}
+
+// endRequest ends the request once its answer is out and readies the
+// connection for the next one.
+func (c *clientConn) endRequest() {
+	c.requestRunning, c.finished = false, false
+	c.s, c.b, c.minted = nil, nil, ""
+	if cap(c.body) > loopStreamBuf {
+		c.body = nil
+	}
+	if cap(c.send) > 2*loopStreamBuf {
+		c.send = nil
+	}
+	c.w.srv.rt.inflight.leave()
+	c.waitHead()
+}
+
+// close closes the connection, ending a request still running.
+func (c *clientConn) close() {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	if c.requestRunning {
+		c.dropUp()
+		if !c.finished {
+			if c.status == 0 {
+				c.status = statusClientClosed
+			}
+			c.finish()
+		}
+		c.endRequest()
+	}
+	c.w.forget(c)
+	c.w.ev.Close(c.fd)
+}
+
+// drain closes the connection when it waits for a request, else once its
+// answer is out.
+func (c *clientConn) drain() {
+	c.closeAfter = true
+	if !c.requestRunning && c.out.Len() == 0 {
+		c.close()
+	}
+}
+
+// timedOut closes a connection whose next request, or its head, did not
+// come in time.
+func (c *clientConn) timedOut() {
+	if !c.requestRunning {
+		c.close()
+	}
+}

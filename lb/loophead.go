@@ -1,0 +1,364 @@
+package lb
+
+import (
+	"crypto/rand"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"unsafe"
+
+	"github.com/migratekit/migrate/internal/h1"
+)
+
+// Heads of the event-loop data path (loop_linux.go): the backend's request
+// head made from the client's, and the client's answer head made from the
+// backend's, with the rules of the other paths (prepareFast, rewrite,
+// dropHop): hop-by-hop headers and those a Connection header names
+// dropped, X-Forwarded-* set, the client's Host kept.
+
+// hopHeader reports whether name is a hop-by-hop header (RFC 9110 7.6.1);
+// with request set, also Expect and Forwarded (dropped from requests, as
+// httputil.ReverseProxy does with Rewrite).
+func hopHeader(name []byte, request bool) bool {
+	switch len(name) {
+	case 2:
+		return h1.EqualFold(name, "Te")
+	case 7:
+		return h1.EqualFold(name, "Trailer") || h1.EqualFold(name, "Upgrade")
+	case 6:
+		return request && h1.EqualFold(name, "Expect")
+	case 9:
+		return request && h1.EqualFold(name, "Forwarded")
+	case 10:
+		return h1.EqualFold(name, "Connection") || h1.EqualFold(name, "Keep-Alive")
+	case 16:
+		return h1.EqualFold(name, "Proxy-Connection")
+	case 18:
+		return h1.EqualFold(name, "Proxy-Authenticate")
+	case 19:
+		return h1.EqualFold(name, "Proxy-Authorization")
+	}
+	return false
+}
+
+// Values of the X-Forwarded-* headers the proxy sets, as indexes.
+const (
+	xffFor = iota
+	xffProto
+	xffHost
+	xffNone
+)
+
+// forwardedHeader tells which X-Forwarded-* header name is (xffNone if
+// none).
+func forwardedHeader(name []byte) int {
+	if len(name) < 15 || len(name) > 17 || (name[0]|0x20) != 'x' {
+		return xffNone
+	}
+	switch {
+	case h1.EqualFold(name, "X-Forwarded-For"):
+		return xffFor
+	case h1.EqualFold(name, "X-Forwarded-Host"):
+		return xffHost
+	case h1.EqualFold(name, "X-Forwarded-Proto"):
+		return xffProto
+	}
+	return xffNone
+}
+
+// connectionNamed reports whether a Connection header of hs names name
+// (a header for this hop only).
+func connectionNamed(hs []h1.Header, name []byte) bool {
+	found := false
+	for _, h := range hs {
+		if len(h.Name) == 10 && h1.EqualFold(h.Name, "Connection") {
+			h1.Tokens(h.Value, func(tok []byte) {
+				if len(tok) == len(name) && h1.EqualFold(tok, unsafe.String(unsafe.SliceData(name), len(name))) {
+					found = true
+				}
+			})
+		}
+	}
+	return found
+}
+
+// hasConnection reports whether hs has a Connection header.
+func hasConnection(hs []h1.Header) bool {
+	for _, h := range hs {
+		if len(h.Name) == 10 && h1.EqualFold(h.Name, "Connection") {
+			return true
+		}
+	}
+	return false
+}
+
+// appendLoopRequest appends the head of the request r (a client's, parsed
+// by h1.ParseRequest) as it goes to backend b of s.
+func (s *side) appendLoopRequest(dst []byte, r *h1.Request, b *backend, peer netip.Addr) []byte {
+	dst = append(dst, r.Method...)
+	dst = append(dst, ' ')
+	if b.fastPath != "" || b.fastQuery != "" {
+		dst = append(dst, b.fastURI(r.Target)...)
+	} else {
+		dst = append(dst, r.Target...)
+	}
+	dst = append(dst, " HTTP/1.1\r\n"...)
+	trusted := len(s.app.trusted) > 0 && isTrusted(peer, s.app.trusted)
+	named := hasConnection(r.Headers)
+	var seen [xffNone]bool
+	var prior []byte // the client's X-Forwarded-For chain, when trusted
+	for _, h := range r.Headers {
+		if hopHeader(h.Name, true) || (named && connectionNamed(r.Headers, h.Name)) {
+			continue
+		}
+		if x := forwardedHeader(h.Name); x != xffNone {
+			if !trusted {
+				continue
+			}
+			seen[x] = true
+			if x == xffFor {
+				if len(prior) > 0 {
+					prior = append(prior, ", "...)
+				}
+				prior = append(prior, h.Value...)
+				continue
+			}
+		}
+		dst = appendHeader(dst, h.Name, h.Value)
+	}
+	dst = append(dst, "X-Forwarded-For: "...)
+	if len(prior) > 0 {
+		dst = append(append(dst, prior...), ", "...)
+	}
+	dst = peer.AppendTo(dst)
+	dst = append(dst, "\r\n"...)
+	if !seen[xffProto] {
+		dst = append(dst, "X-Forwarded-Proto: http\r\n"...)
+	}
+	if !seen[xffHost] {
+		dst = appendHeader(dst, []byte("X-Forwarded-Host"), r.Host)
+	}
+	return append(dst, "\r\n"...)
+}
+
+func appendHeader(dst, name, value []byte) []byte {
+	dst = append(dst, name...)
+	dst = append(dst, ": "...)
+	dst = append(dst, value...)
+	return append(dst, "\r\n"...)
+}
+
+// appendLoopResponse appends the head of the backend's answer r as it goes
+// to the client: minted is a sticky cookie to set, close says the client
+// connection closes after the answer.
+func (s *side) appendLoopResponse(dst []byte, r *h1.Response, minted string, close bool) []byte {
+	dst = append(dst, r.StatusLine...)
+	dst = append(dst, "\r\n"...)
+	named := hasConnection(r.Headers)
+	coded := r.Chunked || r.OtherCoding
+	for _, h := range r.Headers {
+		if hopHeader(h.Name, false) || (named && connectionNamed(r.Headers, h.Name)) {
+			continue
+		}
+		if coded && len(h.Name) == 14 && h1.EqualFold(h.Name, "Content-Length") {
+			continue // Transfer-Encoding rules (RFC 9112 6.3)
+		}
+		dst = appendHeader(dst, h.Name, h.Value)
+	}
+	return s.appendOwnHeaders(dst, minted, close)
+}
+
+// appendOwnHeaders appends the proxy's own answer headers and ends the
+// head.
+func (s *side) appendOwnHeaders(dst []byte, minted string, close bool) []byte {
+	if s.app.debug {
+		dst = append(append(append(dst, "X-Migrate-Side: "...), s.name...), "\r\n"...)
+	}
+	if minted != "" {
+		dst = append(append(append(dst, "Set-Cookie: "...), minted...), "\r\n"...)
+	}
+	if close {
+		dst = append(dst, "Connection: close\r\n"...)
+	}
+	return append(dst, "\r\n"...)
+}
+
+// appendLoopError appends a short plain-text answer of the proxy's own
+// (plainError on the loop path); s may be nil for answers of no side.
+func appendLoopError(dst []byte, s *side, code int, body, minted string, close bool) []byte {
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = strconv.AppendInt(dst, int64(code), 10)
+	dst = append(dst, ' ')
+	dst = append(dst, http.StatusText(code)...)
+	dst = append(dst, "\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nContent-Length: "...)
+	dst = strconv.AppendInt(dst, int64(len(body)), 10)
+	dst = append(dst, "\r\n"...)
+	if s != nil {
+		dst = s.appendOwnHeaders(dst, minted, close)
+	} else {
+		if close {
+			dst = append(dst, "Connection: close\r\n"...)
+		}
+		dst = append(dst, "\r\n"...)
+	}
+	return append(dst, body...)
+}
+
+// pickLoop is pick on the loop path: the side of the client of request r
+// from peer, and the Set-Cookie value of a sticky cookie minted for it
+// ("" if none).
+func (a *App) pickLoop(r *h1.Request, peer netip.Addr) (*side, string) {
+	wt := int(a.weight.Load())
+	switch wt {
+	case 0:
+		return a.sides[sideOld], ""
+	case 100:
+		return a.sides[sideNew], ""
+	}
+	var point int
+	var minted string
+	if a.cookie == "" {
+		point = ipPoint(a.loopClientIP(r, peer))
+	} else if v := stickyCookieIn(r.Headers, a.cookie); v != nil {
+		point = bytesPoint(v)
+	} else {
+		key := rand.Text()
+		minted = a.setCookie(key, false)
+		point = StickyPoint(key)
+	}
+	if point < wt*(PointScale/100) {
+		return a.sides[sideNew], minted
+	}
+	return a.sides[sideOld], minted
+}
+
+// loopClientIP is ClientIP on the loop path.
+func (a *App) loopClientIP(r *h1.Request, peer netip.Addr) netip.Addr {
+	if len(a.trusted) == 0 || !isTrusted(peer, a.trusted) {
+		return peer
+	}
+	var lines []string
+	for _, h := range r.Headers {
+		if forwardedHeader(h.Name) == xffFor {
+			lines = append(lines, string(h.Value))
+		}
+	}
+	return walkXFF(lines, peer, a.trusted)
+}
+
+// stickyCookieIn is StickyCookie over parsed headers: the value of the
+// first well-formed cookie called name, or nil.
+func stickyCookieIn(hs []h1.Header, name string) []byte {
+	for _, h := range hs {
+		if len(h.Name) != 6 || !h1.EqualFold(h.Name, "Cookie") {
+			continue
+		}
+		line := h.Value
+		for len(line) > 0 {
+			part := line
+			if i := indexByte(line, ';'); i >= 0 {
+				part, line = line[:i], line[i+1:]
+			} else {
+				line = nil
+			}
+			part = trimOWS(part)
+			i := indexByte(part, '=')
+			if i < 0 || string(part[:i]) != name {
+				continue
+			}
+			if v := part[i+1:]; validStickyBytes(v) {
+				return v
+			}
+		}
+	}
+	return nil
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// loopPreflight reports whether r is a CORS preflight.
+func loopPreflight(r *h1.Request) bool {
+	if string(r.Method) != http.MethodOptions {
+		return false
+	}
+	var origin, method bool
+	for _, h := range r.Headers {
+		switch {
+		case h1.EqualFold(h.Name, "Origin"):
+			origin = len(h.Value) > 0
+		case h1.EqualFold(h.Name, "Access-Control-Request-Method"):
+			method = len(h.Value) > 0
+		}
+	}
+	return origin && method
+}
+
+// loopResendable is resendable for a parsed request: idempotent, or
+// marked with an idempotency key.
+func loopResendable(r *h1.Request) bool {
+	if idempotent(unsafe.String(unsafe.SliceData(r.Method), len(r.Method))) {
+		return true
+	}
+	for _, h := range r.Headers {
+		if h1.EqualFold(h.Name, "Idempotency-Key") || h1.EqualFold(h.Name, "X-Idempotency-Key") {
+			return true
+		}
+	}
+	return false
+}
+
+// loopCapable reports whether a loop can proxy the app's requests: every
+// backend is http at an IP address (a loop does not resolve names or speak
+// TLS), and nothing wraps the app's handler.
+func (a *App) loopCapable() bool {
+	if !a.fastCapable() {
+		return false
+	}
+	for _, s := range a.sides {
+		for _, b := range s.pool.backends {
+			if !b.loopAddr.IsValid() {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// loopAddr is the address a loop dials for backend URL host:port, or the
+// zero value when it is not an http URL with an IP address (or
+// localhost).
+func loopAddr(scheme, hostport string) netip.AddrPort {
+	if scheme != "http" {
+		return netip.AddrPort{}
+	}
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	if host == "localhost" {
+		host = "127.0.0.1"
+	}
+	ap, err := netip.ParseAddrPort(net.JoinHostPort(host, port))
+	if err != nil || ap.Addr().Zone() != "" {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}

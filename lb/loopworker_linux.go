@@ -1,0 +1,192 @@
+//go:build linux
+
+package lb
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/migratekit/migrate/internal/evloop"
+)
+
+// Buffer sizes of a loop connection: a request or response head must fit
+// in loopHeadBuf (as on the fasthttp path); loopOutBuf holds answer bytes
+// on their way to a client.
+const (
+	loopHeadBuf = 16 << 10
+	loopOutBuf  = 32 << 10
+	loopMaxIdle = 512 // idle connections kept per backend and loop
+)
+
+// loopWorker is one event loop of a listener with its connections: the
+// clients it accepted and its own idle backend connections.
+type loopWorker struct {
+	srv      *loopServer
+	ev       *evloop.Loop
+	clients  []*clientConn // index: clientConn.slot
+	idle     map[*backend][]*upConn
+	sweep    evloop.Timer
+	draining bool
+}
+
+func newLoopWorker(s *loopServer, ev *evloop.Loop) *loopWorker {
+	w := &loopWorker{srv: s, ev: ev, idle: make(map[*backend][]*upConn)}
+	w.sweep.F = w.sweepIdle
+	return w
+}
+
+// start begins accepting (on the loop).
+func (w *loopWorker) start() {
+	if err := w.ev.AddListener(w.srv.lfd, w.accept); err != nil {
+		w.srv.log.Error("accepting on an event loop", "err", err)
+		return
+	}
+	w.ev.Schedule(&w.sweep, w.ev.Now().Add(loopIdleSweep))
+}
+
+// accept takes a new client connection.
+func (w *loopWorker) accept(fd int, peer netip.AddrPort) {
+	if w.draining {
+		evloopClose(fd)
+		return
+	}
+	c := newClientConn(w, fd, peer)
+	if err := w.ev.Add(fd, c); err != nil {
+		w.srv.log.Error("accepting connection", "err", err)
+		evloopClose(fd)
+		return
+	}
+	c.slot = len(w.clients)
+	w.clients = append(w.clients, c)
+	c.waitHead()
+}
+
+// forget drops c from the loop's clients.
+func (w *loopWorker) forget(c *clientConn) {
+	i := c.slot
+	if i < 0 || i >= len(w.clients) || w.clients[i] != c {
+		return
+	}
+	last := len(w.clients) - 1
+	w.clients[i] = w.clients[last]
+	w.clients[i].slot = i
+	w.clients[last] = nil
+	w.clients = w.clients[:last]
+	c.slot = -1
+}
+
+// drain stops accepting, closes the connections waiting for a request and
+// marks the others to close after their answer.
+func (w *loopWorker) drain() {
+	w.draining = true
+	w.ev.RemoveListener(w.srv.lfd)
+	for i := len(w.clients) - 1; i >= 0; i-- {
+		if i < len(w.clients) {
+			w.clients[i].drain()
+		}
+	}
+}
+
+// cut closes every connection of the loop, ending the requests still
+// running, and stops it.
+func (w *loopWorker) cut() {
+	w.draining = true
+	for len(w.clients) > 0 {
+		w.clients[len(w.clients)-1].close()
+	}
+	for _, idle := range w.idle {
+		for _, u := range idle {
+			w.ev.Close(u.fd)
+		}
+	}
+	clear(w.idle)
+	w.ev.Stop()
+}
+
+// sweepIdle closes client connections past their deadline and backend
+// connections idle for longer than their pool allows.
+func (w *loopWorker) sweepIdle() {
+	now := w.ev.Now()
+	for i := len(w.clients) - 1; i >= 0; i-- {
+		if i >= len(w.clients) {
+			continue
+		}
+		if c := w.clients[i]; !c.deadline.IsZero() && now.After(c.deadline) {
+			c.timedOut()
+		}
+	}
+	for b, idle := range w.idle {
+		keep := idle[:0]
+		for _, u := range idle {
+			if now.Sub(u.idleSince) > u.s.idleTimeout {
+				w.ev.Close(u.fd)
+				continue
+			}
+			keep = append(keep, u)
+		}
+		clear(idle[len(keep):])
+		w.idle[b] = keep
+	}
+	w.ev.Schedule(&w.sweep, now.Add(loopIdleSweep))
+}
+
+// take gives a connection to b: the most recently idle one, else a new
+// one (connecting).
+func (w *loopWorker) take(s *side, b *backend) (*upConn, error) {
+	if idle := w.idle[b]; len(idle) > 0 {
+		u := idle[len(idle)-1]
+		idle[len(idle)-1] = nil
+		w.idle[b] = idle[:len(idle)-1]
+		u.reused = true
+		return u, nil
+	}
+	return w.dial(s, b)
+}
+
+// dial opens a connection to b.
+func (w *loopWorker) dial(s *side, b *backend) (*upConn, error) {
+	fd, connecting, err := evloop.Dial(b.loopAddr)
+	if err != nil {
+		return nil, dialError(b, err)
+	}
+	u := &upConn{w: w, fd: fd, b: b, s: s, connecting: connecting, in: evloop.NewBuffer(loopHeadBuf)}
+	u.Writable = !connecting
+	u.timer.F = u.timedOut
+	if err := w.ev.Add(fd, u); err != nil {
+		evloopClose(fd)
+		return nil, dialError(b, err)
+	}
+	if connecting {
+		w.ev.Schedule(&u.timer, w.ev.Now().Add(s.connectTimeout))
+	}
+	return u, nil
+}
+
+// release ends u's part in a request: idle again when it can serve
+// another, else closed.
+func (w *loopWorker) release(u *upConn, reusable bool) {
+	u.c = nil
+	w.ev.Cancel(&u.timer)
+	if !reusable || u.Hup || w.draining || len(w.idle[u.b]) >= loopMaxIdle {
+		w.ev.Close(u.fd)
+		return
+	}
+	u.idleSince = w.ev.Now()
+	w.idle[u.b] = append(w.idle[u.b], u)
+}
+
+// dropIdle takes a closed idle connection out of its pool.
+func (w *loopWorker) dropIdle(u *upConn) {
+	idle := w.idle[u.b]
+	for i, v := range idle {
+		if v == u {
+			w.idle[u.b] = append(idle[:i], idle[i+1:]...)
+			break
+		}
+	}
+	w.ev.Close(u.fd)
+}
+
+// timeNow is the loop's clock for deadlines (the request durations use
+// time.Now, which is as cheap and more precise).
+func (w *loopWorker) timeNow() time.Time { return w.ev.Now() }
