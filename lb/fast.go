@@ -22,7 +22,9 @@ import (
 // The fasthttp data path.
 //
 // A plain-HTTP listener whose apps all qualify (no mirror, no middleware:
-// see App.fastCapable) is served by fasthttp's server, and its requests go
+// see App.fastCapable) and that event loops do not serve (loop_linux.go;
+// they hand it the connections of the requests they do not take) is
+// served by fasthttp's server, and its requests go
 // to the backends through fasthttp's HostClient, over TLS to https
 // backends. net/http's server and httputil.ReverseProxy cost about twice
 // nginx's CPU per request, fasthttp about 1.3 times (BENCHMARKS.md, issue

@@ -7,9 +7,10 @@
 // app's clients between its old and new pools by a sticky, monotonic weight
 // (client IP or cookie, see StickyPoint), balances within a pool (round robin
 // or least connections), and proxies to the side: on plain-HTTP listeners
-// through fasthttp's server and client (fast.go says when), elsewhere with
-// httputil.ReverseProxy over a tuned transport per side. Both paths have
-// the same behaviour: retries of idempotent requests on another backend,
+// on per-CPU epoll event loops (Linux; loop_linux.go says when) or through
+// fasthttp's server and client (fast.go), elsewhere with
+// httputil.ReverseProxy over a tuned transport per side. The three paths
+// have the same behaviour: retries of idempotent requests on another backend,
 // passive ejection and active health checks, failover to the other side,
 // websocket pass-through, CORS preflights answered in place, and a graceful
 // drain on shutdown.
