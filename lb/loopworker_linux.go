@@ -4,6 +4,7 @@ package lb
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/migratekit/migrate/internal/evloop"
@@ -91,8 +92,8 @@ func (w *loopWorker) drain() {
 // running, and stops it.
 func (w *loopWorker) cut() {
 	w.draining = true
-	for len(w.clients) > 0 {
-		w.clients[len(w.clients)-1].close()
+	for _, c := range slices.Clone(w.clients) {
+		c.close()
 	}
 	for _, idle := range w.idle {
 		for _, u := range idle {
