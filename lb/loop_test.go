@@ -1,0 +1,573 @@
+//go:build linux
+
+package lb
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/migratekit/migrate/manifest"
+)
+
+// Tests of what only the event-loop data path does (loop_linux.go), over
+// raw TCP clients where http.Client cannot express the case.
+
+// rawConn is a raw client connection to a proxy.
+type rawConn struct {
+	net.Conn
+	br *bufio.Reader
+}
+
+func dialRaw(t *testing.T, r *running) *rawConn {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(r.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second)) // a hung test fails instead of hanging
+	return &rawConn{Conn: c, br: bufio.NewReader(c)}
+}
+
+func (c *rawConn) send(t *testing.T, s string) {
+	t.Helper()
+	if _, err := io.WriteString(c, s); err != nil {
+		t.Fatalf("writing request: %v", err)
+	}
+}
+
+// response reads one whole answer to a request of method.
+func (c *rawConn) response(t *testing.T, method string) (*http.Response, string) {
+	t.Helper()
+	res, err := http.ReadResponse(c.br, &http.Request{Method: method})
+	if err != nil {
+		t.Fatalf("reading answer: %v", err)
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		t.Fatalf("reading answer body: %v", err)
+	}
+	return res, string(body)
+}
+
+// head reads one answer head as it came: the status code and the header.
+func (c *rawConn) head(t *testing.T) (int, textproto.MIMEHeader) {
+	t.Helper()
+	tp := textproto.NewReader(c.br)
+	line, err := tp.ReadLine()
+	if err != nil {
+		t.Fatalf("reading status line: %v", err)
+	}
+	var code int
+	if _, err := fmt.Sscanf(line, "HTTP/1.1 %d", &code); err != nil {
+		t.Fatalf("status line %q: %v", line, err)
+	}
+	h, err := tp.ReadMIMEHeader()
+	if err != nil {
+		t.Fatalf("reading header: %v", err)
+	}
+	return code, h
+}
+
+// closed reports whether the proxy closed the connection (a read ends).
+func (c *rawConn) closed() bool {
+	_, err := c.br.ReadByte()
+	return err != nil
+}
+
+// pathBackend answers with the method, path and body of the request.
+func pathBackend(t *testing.T) *testBackend {
+	return newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s %s", r.Method, r.URL.Path, body)
+	})
+}
+
+func get(path string) string { return "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n" }
+
+func TestLoopPipelining(t *testing.T) {
+	for _, n := range []int{2, 10} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			b := pathBackend(t)
+			r := start(t, oneApp(testApp(b, b)), Options{})
+			c := dialRaw(t, r)
+			var all strings.Builder
+			for i := range n {
+				all.WriteString(get(fmt.Sprintf("/%d", i)))
+			}
+			c.send(t, all.String())
+			for i := range n {
+				res, body := c.response(t, http.MethodGet)
+				if want := fmt.Sprintf("GET /%d ", i); res.StatusCode != 200 || body != want {
+					t.Errorf("answer %d: %d %q, want 200 %q", i, res.StatusCode, body, want)
+				}
+			}
+			if got := b.hits.Load(); got != int64(n) {
+				t.Errorf("backend saw %d requests, want %d", got, n)
+			}
+		})
+	}
+}
+
+// TestLoopHandOffMidConnection checks that a request the loop hands to the
+// fasthttp server after one it served itself is answered as the other
+// paths answer it, and that the connection goes on where it may.
+func TestLoopHandOffMidConnection(t *testing.T) {
+	tests := []struct {
+		name      string
+		req       string
+		wantCode  int
+		wantBody  string // "" : not checked
+		wantAfter bool   // the connection serves further requests
+	}{
+		{"HTTP/1.0 keep-alive", "GET /old HTTP/1.0\r\nHost: app.example.com\r\nConnection: keep-alive\r\n\r\n", 200, "GET /old ", true},
+		{"chunked POST", "POST /up HTTP/1.1\r\nHost: app.example.com\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", 200, "POST /up hello world", true},
+		{"absolute form, foreign authority", "GET http://x/ HTTP/1.1\r\nHost: app.example.com\r\n\r\n", http.StatusMisdirectedRequest, "", true},
+		{"head over 16 KiB", "GET / HTTP/1.1\r\nHost: app.example.com\r\nX-Big: " + strings.Repeat("y", 17<<10) + "\r\n\r\n", http.StatusRequestHeaderFieldsTooLarge, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := pathBackend(t)
+			a := testApp(b, b)
+			a.Hosts = []string{"app.example.com"}
+			r := start(t, oneApp(a), Options{})
+			c := dialRaw(t, r)
+			c.send(t, "GET /first HTTP/1.1\r\nHost: app.example.com\r\n\r\n")
+			if res, body := c.response(t, http.MethodGet); res.StatusCode != 200 || body != "GET /first " {
+				t.Fatalf("first answer: %d %q", res.StatusCode, body)
+			}
+			c.send(t, tt.req)
+			res, body := c.response(t, http.MethodGet)
+			if res.StatusCode != tt.wantCode || (tt.wantBody != "" && body != tt.wantBody) {
+				t.Errorf("handed-off answer: %d %q, want %d %q", res.StatusCode, body, tt.wantCode, tt.wantBody)
+			}
+			if !tt.wantAfter {
+				if !c.closed() {
+					t.Error("the connection stays open, want it closed")
+				}
+				return
+			}
+			for i := range 2 {
+				c.send(t, fmt.Sprintf("GET /after%d HTTP/1.1\r\nHost: app.example.com\r\n\r\n", i))
+				if res, body := c.response(t, http.MethodGet); res.StatusCode != 200 || body != fmt.Sprintf("GET /after%d ", i) {
+					t.Errorf("answer %d after the hand-off: %d %q", i, res.StatusCode, body)
+				}
+			}
+		})
+	}
+}
+
+// TestLoopClientLeaves checks that a client leaving before its answer is
+// counted as canceled with status 499 and that the backend's request is
+// cancelled (its connection is not kept).
+func TestLoopClientLeaves(t *testing.T) {
+	arrived, cancelled := make(chan struct{}, 1), make(chan struct{}, 1)
+	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-r.Context().Done()
+		cancelled <- struct{}{}
+	})
+	metrics, reg := newMetrics(t)
+	r := start(t, oneApp(testApp(b, b)), Options{Metrics: metrics})
+	c := dialRaw(t, r)
+	c.send(t, get("/"))
+	<-arrived
+	c.Close()
+	select {
+	case <-cancelled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the backend's request was not cancelled")
+	}
+	old := map[string]string{"app": "web", "side": "old"}
+	eventually(t, "the canceled request to be counted", func() bool {
+		return metricValue(t, reg, "migrate_proxy_errors_total", with(old, "reason", "canceled")) == 1 &&
+			metricValue(t, reg, "migrate_proxy_requests_total", with(old, "code_class", "4xx")) == 1
+	})
+}
+
+func with(m map[string]string, k, v string) map[string]string {
+	out := map[string]string{k: v}
+	for key, val := range m {
+		out[key] = val
+	}
+	return out
+}
+
+// rawBackend is a backend that answers each request (read with
+// http.ReadRequest) with answer(request); close says to close the
+// connection after it. It counts requests by "METHOD path".
+type rawBackend struct {
+	ln   net.Listener
+	mu   sync.Mutex
+	seen map[string]int
+}
+
+func newRawBackend(t *testing.T, answer func(req *http.Request, n int) (string, bool)) *rawBackend {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb := &rawBackend{ln: ln, seen: map[string]int{}}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() { rb.serve(c, answer) })
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return rb
+}
+
+// serve answers the requests of one connection; n counts them from 1.
+func (rb *rawBackend) serve(c net.Conn, answer func(*http.Request, int) (string, bool)) {
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for n := 1; ; n++ {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		_, _ = io.Copy(io.Discard, req.Body)
+		rb.mu.Lock()
+		rb.seen[req.Method+" "+req.URL.Path]++
+		rb.mu.Unlock()
+		out, closeAfter := answer(req, n)
+		if _, err := io.WriteString(c, out); err != nil || closeAfter {
+			return
+		}
+	}
+}
+
+func (rb *rawBackend) count(what string) int {
+	rb.mu.Lock()
+	defer rb.mu.Unlock()
+	return rb.seen[what]
+}
+
+func (rb *rawBackend) app() *manifest.App {
+	u := "http://" + rb.ln.Addr().String()
+	return &manifest.App{Listen: "127.0.0.1:0", Old: manifest.Pool{Backends: []string{u}}, New: manifest.Pool{Backends: []string{u}}}
+}
+
+const nextAnswer = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext"
+
+// TestLoopAnswerFraming checks that answers framed every way reach the
+// client byte for byte, and that the connection goes on after them when
+// their end is known.
+func TestLoopAnswerFraming(t *testing.T) {
+	tests := []struct {
+		name      string
+		method    string
+		answer    string // the backend's answer
+		closeUp   bool   // the backend closes after it
+		wantCodes []int  // the heads the client gets (1xx first)
+		wantHdr   map[string]string
+		wantBody  string // the bytes after the final head, exactly
+		wantClose bool   // the client connection closes after the answer
+	}{
+		{name: "chunked with trailer", method: "GET",
+			answer:    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: abc\r\n\r\n",
+			wantCodes: []int{200}, wantHdr: map[string]string{"Transfer-Encoding": "chunked"},
+			wantBody: "5\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: abc\r\n\r\n"},
+		{name: "close-delimited", method: "GET", answer: "HTTP/1.1 200 OK\r\n\r\nbody", closeUp: true,
+			wantCodes: []int{200}, wantHdr: map[string]string{"Connection": "close"}, wantBody: "body", wantClose: true},
+		{name: "Content-Length 0", method: "GET", answer: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+			wantCodes: []int{200}, wantHdr: map[string]string{"Content-Length": "0"}},
+		{name: "204", method: "GET", answer: "HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n",
+			wantCodes: []int{204}, wantHdr: map[string]string{"X-A": "1"}},
+		{name: "304 with a length", method: "GET", answer: "HTTP/1.1 304 Not Modified\r\nETag: \"e\"\r\nContent-Length: 10\r\n\r\n",
+			wantCodes: []int{304}, wantHdr: map[string]string{"Etag": "\"e\"", "Content-Length": "10"}},
+		{name: "103 then 200", method: "GET",
+			answer:    "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+			wantCodes: []int{103, 200}, wantHdr: map[string]string{"Content-Length": "2"}, wantBody: "ok"},
+		{name: "HEAD with a length", method: "HEAD", answer: "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n",
+			wantCodes: []int{200}, wantHdr: map[string]string{"Content-Length": "1234"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rb := newRawBackend(t, func(req *http.Request, _ int) (string, bool) {
+				if req.URL.Path == "/next" {
+					return nextAnswer, false
+				}
+				return tt.answer, tt.closeUp
+			})
+			r := start(t, oneApp(rb.app()), Options{})
+			c := dialRaw(t, r)
+			c.send(t, tt.method+" /case HTTP/1.1\r\nHost: x\r\n\r\n")
+			var h textproto.MIMEHeader
+			for i, want := range tt.wantCodes {
+				var code int
+				code, h = c.head(t)
+				if code != want {
+					t.Fatalf("head %d: status %d, want %d", i, code, want)
+				}
+				if code == 103 && h.Get("Link") != "</a.css>; rel=preload" {
+					t.Errorf("103 Link = %q", h.Get("Link"))
+				}
+			}
+			for k, want := range tt.wantHdr {
+				if got := h.Get(k); got != want {
+					t.Errorf("%s = %q, want %q", k, got, want)
+				}
+			}
+			if tt.wantClose {
+				body, err := io.ReadAll(c.br)
+				if string(body) != tt.wantBody || err != nil {
+					t.Errorf("body to the end: %q, %v; want %q", body, err, tt.wantBody)
+				}
+				return
+			}
+			body := make([]byte, len(tt.wantBody))
+			if _, err := io.ReadFull(c.br, body); err != nil || string(body) != tt.wantBody {
+				t.Errorf("body %q, %v; want %q", body, err, tt.wantBody)
+			}
+			c.send(t, get("/next"))
+			if res, body := c.response(t, http.MethodGet); res.StatusCode != 200 || body != "next" {
+				t.Errorf("next answer on the connection: %d %q", res.StatusCode, body)
+			}
+		})
+	}
+}
+
+// TestLoopStaleBackend checks that a kept-alive backend connection the
+// backend closed is replaced for a GET, without an error, and that a POST
+// the backend read before closing is not sent again.
+func TestLoopStaleBackend(t *testing.T) {
+	t.Run("closed between requests", func(t *testing.T) {
+		closedUp := make(chan struct{}, 4)
+		rb := newRawBackend(t, func(*http.Request, int) (string, bool) {
+			defer func() { closedUp <- struct{}{} }()
+			return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", true // no Connection: close
+		})
+		metrics, reg := newMetrics(t)
+		r := start(t, oneApp(rb.app()), Options{Metrics: metrics})
+		c := dialRaw(t, r)
+		for i := range 3 {
+			c.send(t, get("/"))
+			if res, body := c.response(t, http.MethodGet); res.StatusCode != 200 || body != "ok" {
+				t.Fatalf("GET %d: %d %q", i, res.StatusCode, body)
+			}
+			<-closedUp
+		}
+		for _, reason := range []string{"connect", "bad_gateway"} {
+			if got := metricValue(t, reg, "migrate_proxy_errors_total", map[string]string{"app": "web", "side": "old", "reason": reason}); got != 0 {
+				t.Errorf("%s errors = %v, want 0", reason, got)
+			}
+		}
+	})
+	t.Run("closed after reading the next request", func(t *testing.T) {
+		// The second request on each backend connection is read, then the
+		// connection closes without an answer.
+		rb := newRawBackend(t, func(req *http.Request, n int) (string, bool) {
+			if n > 1 {
+				return "", true
+			}
+			return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false
+		})
+		r := start(t, oneApp(rb.app()), Options{})
+		c := dialRaw(t, r)
+		for _, path := range []string{"/warm", "/again"} {
+			c.send(t, get(path))
+			if res, body := c.response(t, http.MethodGet); res.StatusCode != 200 || body != "ok" {
+				t.Fatalf("GET %s: %d %q, want 200 \"ok\"", path, res.StatusCode, body)
+			}
+		}
+		if got := rb.count("GET /again"); got != 2 {
+			t.Errorf("backend saw GET /again %d times, want 2 (sent again on a fresh connection)", got)
+		}
+		c.send(t, "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx")
+		if res, _ := c.response(t, http.MethodPost); res.StatusCode != http.StatusBadGateway {
+			t.Errorf("POST on a connection closed after reading it: %d, want 502", res.StatusCode)
+		}
+		if got := rb.count("POST /p"); got != 1 {
+			t.Errorf("backend saw the POST %d times, want 1", got)
+		}
+	})
+}
+
+// TestLoopLargeBodies checks request bodies larger than the gathered
+// limit: streamed whole to the backend, or cut when the backend answers
+// first (the client connection then closes).
+func TestLoopLargeBodies(t *testing.T) {
+	t.Run("read whole", func(t *testing.T) {
+		b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
+			h := sha256.New()
+			n, err := io.Copy(h, r.Body)
+			fmt.Fprintf(w, "%d %x %v", n, h.Sum(nil), err)
+		})
+		r := start(t, oneApp(testApp(b, b)), Options{})
+		c := dialRaw(t, r)
+		payload := bytes.Repeat([]byte("0123456789abcdef"), (3<<20)/32) // 1.5 MiB
+		go func() {
+			fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", len(payload))
+			c.Write(payload)
+		}()
+		res, body := c.response(t, http.MethodPost)
+		if want := fmt.Sprintf("%d %x <nil>", len(payload), sha256.Sum256(payload)); res.StatusCode != 200 || body != want {
+			t.Errorf("got %d %q, want 200 %q", res.StatusCode, body, want)
+		}
+		c.send(t, get("/"))
+		if res, _ := c.response(t, http.MethodGet); res.StatusCode != 200 {
+			t.Errorf("next request: %d", res.StatusCode)
+		}
+	})
+	t.Run("answered before read", func(t *testing.T) {
+		b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, "early")
+		})
+		r := start(t, oneApp(testApp(b, b)), Options{})
+		c := dialRaw(t, r)
+		payload := bytes.Repeat([]byte("z"), 3<<20)
+		wrote := make(chan struct{})
+		go func() {
+			defer close(wrote)
+			fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", len(payload))
+			c.Write(payload) // fails once the proxy closes
+		}()
+		res, body := c.response(t, http.MethodPost)
+		if res.StatusCode != 200 || body != "early" {
+			t.Errorf("got %d %q, want 200 \"early\"", res.StatusCode, body)
+		}
+		if !c.closed() {
+			t.Error("the client connection stays open with the body unread, want it closed")
+		}
+		c.Close()
+		<-wrote
+	})
+}
+
+// TestLoopDrain checks that a drain closes an idle kept-alive connection
+// and lets a busy one finish its answer, with Connection: close.
+func TestLoopDrain(t *testing.T) {
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			arrived <- struct{}{}
+			<-release
+		}
+		fmt.Fprint(w, "done")
+	})
+	r := start(t, oneApp(testApp(b, b)), Options{})
+	idle, busy := dialRaw(t, r), dialRaw(t, r)
+	idle.send(t, get("/"))
+	if res, _ := idle.response(t, http.MethodGet); res.StatusCode != 200 {
+		t.Fatalf("first answer on the idle connection: %d", res.StatusCode)
+	}
+	busy.send(t, get("/slow"))
+	<-arrived
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.stop() }()
+	if !idle.closed() {
+		t.Error("the idle connection was not closed by the drain")
+	}
+	close(release)
+	res, body := busy.response(t, http.MethodGet)
+	if res.StatusCode != 200 || body != "done" || !res.Close {
+		t.Errorf("busy answer: %d %q close=%v, want 200 \"done\" with Connection: close", res.StatusCode, body, res.Close)
+	}
+	if !busy.closed() {
+		t.Error("the busy connection stays open after its answer")
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("Serve = %v", err)
+	}
+}
+
+// TestLoopBadAnswerHead checks that an answer head a loop cannot use is
+// a counted 502.
+func TestLoopBadAnswerHead(t *testing.T) {
+	tests := []struct{ name, answer string }{
+		{"garbage", "garbage\r\n\r\n"},
+		{"101 without an upgrade", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"},
+		{"bad length", "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rb := newRawBackend(t, func(*http.Request, int) (string, bool) { return tt.answer, true })
+			metrics, reg := newMetrics(t)
+			r := start(t, oneApp(rb.app()), Options{Metrics: metrics})
+			c := dialRaw(t, r)
+			c.send(t, get("/"))
+			if res, _ := c.response(t, http.MethodGet); res.StatusCode != http.StatusBadGateway {
+				t.Errorf("status %d, want 502", res.StatusCode)
+			}
+			if got := metricValue(t, reg, "migrate_proxy_errors_total", map[string]string{"app": "web", "side": "old", "reason": "bad_gateway"}); got != 1 {
+				t.Errorf("bad_gateway errors = %v, want 1", got)
+			}
+		})
+	}
+}
+
+// TestLoopConnectFailure checks a backend nobody listens on: a GET goes
+// to another backend, and with none left the answer is a counted 502.
+func TestLoopConnectFailure(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	good := newBackend(t, "good")
+	tests := []struct {
+		name     string
+		backends []string
+		wantCode int
+		wantBody string
+		wantErr  float64
+	}{
+		{"retried on another backend", []string{dead, good.URL}, 200, "good", 0},
+		{"no other backend", []string{dead}, 502, "bad gateway\n", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			app := &manifest.App{Listen: "127.0.0.1:0", Old: manifest.Pool{Backends: tt.backends}, New: manifest.Pool{Backends: []string{good.URL}}}
+			metrics, reg := newMetrics(t)
+			r := start(t, oneApp(app), Options{Metrics: metrics})
+			r.p.App("web").sides[sideOld].pool.next.Store(uint64(len(tt.backends) - 1)) // start at dead
+			c := dialRaw(t, r)
+			c.send(t, get("/"))
+			res, body := c.response(t, http.MethodGet)
+			if res.StatusCode != tt.wantCode || body != tt.wantBody {
+				t.Errorf("got %d %q, want %d %q", res.StatusCode, body, tt.wantCode, tt.wantBody)
+			}
+			old := map[string]string{"app": "web", "side": "old"}
+			if got := metricValue(t, reg, "migrate_proxy_errors_total", with(old, "reason", "connect")); got != tt.wantErr {
+				t.Errorf("connect errors = %v, want %v", got, tt.wantErr)
+			}
+			if len(tt.backends) > 1 {
+				if got := metricValue(t, reg, "migrate_proxy_retries_total", old); got != 1 {
+					t.Errorf("retries = %v, want 1", got)
+				}
+			}
+		})
+	}
+}
