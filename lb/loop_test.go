@@ -13,6 +13,7 @@ import (
 	"net/textproto"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -208,9 +209,10 @@ func with(m map[string]string, k, v string) map[string]string {
 // http.ReadRequest) with answer(request); close says to close the
 // connection after it. It counts requests by "METHOD path".
 type rawBackend struct {
-	ln   net.Listener
-	mu   sync.Mutex
-	seen map[string]int
+	ln    net.Listener
+	conns atomic.Int64 // connections accepted
+	mu    sync.Mutex
+	seen  map[string]int
 }
 
 func newRawBackend(t *testing.T, answer func(req *http.Request, n int) (string, bool)) *rawBackend {
@@ -229,6 +231,7 @@ func newRawBackend(t *testing.T, answer func(req *http.Request, n int) (string, 
 			if err != nil {
 				return
 			}
+			rb.conns.Add(1)
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
@@ -570,4 +573,128 @@ func TestLoopConnectFailure(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLoopPipelinedHandOff checks requests written in one write where one
+// in the middle is handed to the fasthttp server: the bytes after it go
+// with it and every answer comes back in order.
+func TestLoopPipelinedHandOff(t *testing.T) {
+	tests := []struct {
+		name, middle, want string
+	}{
+		{"chunked POST", "POST /m HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", "POST /m abc"},
+		{"Content-Length POST", "POST /m HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", "POST /m abc"},
+		{"HTTP/1.0", "GET /m HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n", "GET /m "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := pathBackend(t)
+			r := start(t, oneApp(testApp(b, b)), Options{})
+			c := dialRaw(t, r)
+			c.send(t, get("/a")+tt.middle+get("/c"))
+			for _, want := range []string{"GET /a ", tt.want, "GET /c "} {
+				if res, body := c.response(t, http.MethodGet); res.StatusCode != 200 || body != want {
+					t.Errorf("answer %d %q, want 200 %q", res.StatusCode, body, want)
+				}
+			}
+		})
+	}
+}
+
+// TestLoopSplitHead checks a request head arriving a byte at a time.
+func TestLoopSplitHead(t *testing.T) {
+	b := pathBackend(t)
+	r := start(t, oneApp(testApp(b, b)), Options{})
+	c := dialRaw(t, r)
+	req := "POST /split HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody"
+	for i := range len(req) {
+		c.send(t, req[i:i+1])
+	}
+	if res, body := c.response(t, http.MethodPost); res.StatusCode != 200 || body != "POST /split body" {
+		t.Errorf("got %d %q", res.StatusCode, body)
+	}
+}
+
+// TestLoopLargeAnswer checks answers much larger than a loop's buffers,
+// by length and chunked, read by a client slower than the backend.
+func TestLoopLargeAnswer(t *testing.T) {
+	payload := bytes.Repeat([]byte("0123456789abcdef"), 5<<16) // 5 MiB
+	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/length" {
+			w.Header().Set("Content-Length", fmt.Sprint(len(payload)))
+		}
+		for p := payload; len(p) > 0; p = p[min(len(p), 100000):] {
+			w.Write(p[:min(len(p), 100000)])
+			w.(http.Flusher).Flush()
+		}
+	})
+	r := start(t, oneApp(testApp(b, b)), Options{})
+	c := dialRaw(t, r)
+	for _, path := range []string{"/length", "/chunked"} {
+		c.send(t, get(path))
+		res, body := c.response(t, http.MethodGet)
+		if res.StatusCode != 200 || sha256.Sum256([]byte(body)) != sha256.Sum256(payload) {
+			t.Errorf("%s: %d, %d bytes, want 200 and the %d bytes sent", path, res.StatusCode, len(body), len(payload))
+		}
+	}
+}
+
+// TestLoopConnectionClose checks the close of a connection asked by
+// either end: the client's request ends it after the answer; the
+// backend's keeps the client's open.
+func TestLoopConnectionClose(t *testing.T) {
+	rb := newRawBackend(t, func(req *http.Request, _ int) (string, bool) {
+		if req.URL.Path == "/close" {
+			return "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", true
+		}
+		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false
+	})
+	r := start(t, oneApp(rb.app()), Options{})
+	c := dialRaw(t, r)
+	for i := range 2 {
+		c.send(t, get("/close"))
+		if res, body := c.response(t, http.MethodGet); res.StatusCode != 200 || body != "ok" || res.Close {
+			t.Errorf("answer %d to a backend's close: %d %q close=%v, want 200 \"ok\" kept alive", i, res.StatusCode, body, res.Close)
+		}
+	}
+	if got := rb.conns.Load(); got != 2 {
+		t.Errorf("backend connections = %d, want 2 (none reused after its close)", got)
+	}
+	c.send(t, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	if res, _ := c.response(t, http.MethodGet); res.StatusCode != 200 || !res.Close {
+		t.Errorf("answer to a client's close: %d close=%v, want 200 with Connection: close", res.StatusCode, res.Close)
+	}
+	if !c.closed() {
+		t.Error("the connection stays open after Connection: close")
+	}
+}
+
+// TestLoopClientLeavesMidBody checks a client that leaves in the middle
+// of a streamed body: the backend's request ends and the connection is
+// not reused, and the request is counted.
+func TestLoopClientLeavesMidBody(t *testing.T) {
+	arrived, ended := make(chan struct{}, 1), make(chan error, 1)
+	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		_, err := io.Copy(io.Discard, r.Body)
+		ended <- err
+	})
+	metrics, reg := newMetrics(t)
+	r := start(t, oneApp(testApp(b, b)), Options{Metrics: metrics})
+	c := dialRaw(t, r)
+	c.send(t, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4194304\r\n\r\n"+strings.Repeat("x", 100000))
+	<-arrived
+	c.Close()
+	select {
+	case err := <-ended:
+		if err == nil {
+			t.Error("the backend read a whole body, want it cut")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the backend's request did not end")
+	}
+	old := map[string]string{"app": "web", "side": "old"}
+	eventually(t, "the request to be counted", func() bool {
+		return metricValue(t, reg, "migrate_proxy_requests_total", with(old, "code_class", "4xx")) == 1
+	})
 }
