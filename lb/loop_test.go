@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/migratekit/migrate/manifest"
 )
 
@@ -173,28 +175,41 @@ func TestLoopHandOffMidConnection(t *testing.T) {
 // counted as canceled with status 499 and that the backend's request is
 // cancelled (its connection is not kept).
 func TestLoopClientLeaves(t *testing.T) {
-	arrived, cancelled := make(chan struct{}, 1), make(chan struct{}, 1)
-	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
-		arrived <- struct{}{}
-		<-r.Context().Done()
-		cancelled <- struct{}{}
-	})
-	metrics, reg := newMetrics(t)
-	r := start(t, oneApp(testApp(b, b)), Options{Metrics: metrics})
-	c := dialRaw(t, r)
-	c.send(t, get("/"))
-	<-arrived
-	c.Close()
-	select {
-	case <-cancelled:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the backend's request was not cancelled")
+	for _, hints := range []bool{false, true} {
+		t.Run(fmt.Sprintf("after 103: %v", hints), func(t *testing.T) {
+			arrived, cancelled := make(chan struct{}, 1), make(chan struct{}, 1)
+			b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
+				if hints {
+					w.Header().Set("Link", "</a.css>")
+					w.WriteHeader(http.StatusEarlyHints)
+				}
+				arrived <- struct{}{}
+				<-r.Context().Done()
+				cancelled <- struct{}{}
+			})
+			metrics, reg := newMetrics(t)
+			r := start(t, oneApp(testApp(b, b)), Options{Metrics: metrics})
+			c := dialRaw(t, r)
+			c.send(t, get("/"))
+			<-arrived
+			if hints {
+				if code, _ := c.head(t); code != http.StatusEarlyHints {
+					t.Fatalf("first head %d, want 103", code)
+				}
+			}
+			c.Close()
+			select {
+			case <-cancelled:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the backend's request was not cancelled")
+			}
+			old := map[string]string{"app": "web", "side": "old"}
+			eventually(t, "the canceled request to be counted", func() bool {
+				return metricValue(t, reg, "migrate_proxy_errors_total", with(old, "reason", "canceled")) == 1 &&
+					metricValue(t, reg, "migrate_proxy_requests_total", with(old, "code_class", "4xx")) == 1
+			})
+		})
 	}
-	old := map[string]string{"app": "web", "side": "old"}
-	eventually(t, "the canceled request to be counted", func() bool {
-		return metricValue(t, reg, "migrate_proxy_errors_total", with(old, "reason", "canceled")) == 1 &&
-			metricValue(t, reg, "migrate_proxy_requests_total", with(old, "code_class", "4xx")) == 1
-	})
 }
 
 func with(m map[string]string, k, v string) map[string]string {
@@ -697,4 +712,114 @@ func TestLoopClientLeavesMidBody(t *testing.T) {
 	eventually(t, "the request to be counted", func() bool {
 		return metricValue(t, reg, "migrate_proxy_requests_total", with(old, "code_class", "4xx")) == 1
 	})
+}
+
+// TestLoopInterimThenTimeout checks a backend that sends 103 Early Hints
+// and then nothing: the client gets the 103, then a 504 when the
+// response-header timeout ends the wait, as on the other paths.
+func TestLoopInterimThenTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hinted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			close(hinted)
+			return
+		}
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+			io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n")
+		}
+		hinted <- c // kept open, silent, until the test ends
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		if c, ok := <-hinted; ok {
+			c.Close()
+		}
+	})
+	u := "http://" + ln.Addr().String()
+	app := &manifest.App{Listen: "127.0.0.1:0", Old: manifest.Pool{Backends: []string{u}}, New: manifest.Pool{Backends: []string{u}},
+		Timeouts: manifest.Timeouts{ResponseHeader: manifest.Duration(100 * time.Millisecond)}}
+	metrics, reg := newMetrics(t)
+	r := start(t, oneApp(app), Options{Metrics: metrics})
+	c := dialRaw(t, r)
+	c.send(t, get("/"))
+	if code, _ := c.head(t); code != 103 {
+		t.Fatalf("first head %d, want 103", code)
+	}
+	if res, body := c.response(t, http.MethodGet); res.StatusCode != http.StatusGatewayTimeout || body != "gateway timeout\n" {
+		t.Errorf("final answer %d %q, want 504 \"gateway timeout\\n\"", res.StatusCode, body)
+	}
+	if got := metricValue(t, reg, "migrate_proxy_errors_total", map[string]string{"app": "web", "side": "old", "reason": "timeout"}); got != 1 {
+		t.Errorf("timeout errors = %v, want 1", got)
+	}
+}
+
+// fullListener is a backend address whose accept queue is full: a
+// connect to it waits (loopback's SYNs are dropped) until it times out.
+func fullListener(t *testing.T) string {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*unix.SockaddrInet4).Port)
+	for range 4 { // fill the queue: a connect that does not complete
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err != nil {
+			return "http://" + addr
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	t.Fatal("could not fill the accept queue of a listener")
+	return ""
+}
+
+// TestLoopConnectTimeout checks a backend that does not complete the
+// connect: a GET goes to another backend; with none left, a counted 504.
+func TestLoopConnectTimeout(t *testing.T) {
+	full := fullListener(t)
+	good := newBackend(t, "good")
+	tests := []struct {
+		name     string
+		backends []string
+		wantCode int
+		wantBody string
+		wantErr  float64
+	}{
+		{"retried on another backend", []string{full, good.URL}, 200, "good", 0},
+		{"no other backend", []string{full}, http.StatusGatewayTimeout, "gateway timeout\n", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			app := &manifest.App{Listen: "127.0.0.1:0", Old: manifest.Pool{Backends: tt.backends}, New: manifest.Pool{Backends: []string{good.URL}},
+				Timeouts: manifest.Timeouts{Connect: manifest.Duration(100 * time.Millisecond)}}
+			metrics, reg := newMetrics(t)
+			r := start(t, oneApp(app), Options{Metrics: metrics})
+			r.p.App("web").sides[sideOld].pool.next.Store(uint64(len(tt.backends) - 1)) // start at full
+			c := dialRaw(t, r)
+			c.send(t, get("/"))
+			res, body := c.response(t, http.MethodGet)
+			if res.StatusCode != tt.wantCode || body != tt.wantBody {
+				t.Errorf("got %d %q, want %d %q", res.StatusCode, body, tt.wantCode, tt.wantBody)
+			}
+			if got := metricValue(t, reg, "migrate_proxy_errors_total", map[string]string{"app": "web", "side": "old", "reason": "timeout"}); got != tt.wantErr {
+				t.Errorf("timeout errors = %v, want %v", got, tt.wantErr)
+			}
+		})
+	}
 }

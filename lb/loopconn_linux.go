@@ -382,7 +382,7 @@ func (c *clientConn) watchGone() bool {
 // written to) while its request was being proxied.
 func (c *clientConn) gone() {
 	if c.requestRunning && !c.finished {
-		if c.up == nil || !c.up.started {
+		if c.up == nil || !c.up.headDone { // no final head went out
 			c.s.tel.ProxyError(reasonCanceled)
 			c.status = statusClientClosed
 		}

@@ -170,6 +170,12 @@ func (c *clientConn) upFailed(err error) {
 	u := c.up
 	stale := u.reused && !u.gotBytes && staleErr(err)
 	c.dropUp()
+	if u.started && !u.headDone {
+		// Only interim (1xx) heads went out: the final answer can still
+		// be the proxy's own, but the request does not go again.
+		c.fail(err)
+		return
+	}
 	if u.started {
 		// Part of the answer went out: the client sees it cut short.
 		c.s.log.Warn("answer cut short", "backend", c.b.label, "err", err)
