@@ -325,8 +325,8 @@ func (c *clientConn) sendHead() bool {
 	interim := h.Status < 200
 	if !interim {
 		u.bodyMode(h)
-		if u.mode == bodyClose {
-			c.closeAfter = true
+		if u.mode == bodyClose || c.bodyLeft > 0 {
+			c.closeAfter = true // said in the head: the body is not read whole
 		}
 		c.w.ev.Cancel(&u.timer)
 		c.s.pool.succeeded(c.b)
