@@ -827,3 +827,47 @@ func TestLoopConnectTimeout(t *testing.T) {
 		})
 	}
 }
+
+// TestLoopAnswerMisframed checks answers whose framing the backend breaks:
+// bytes past the announced length are dropped (and the backend connection
+// not reused); an answer cut short reaches the client cut, and its
+// connection closes.
+func TestLoopAnswerMisframed(t *testing.T) {
+	t.Run("bytes past the length", func(t *testing.T) {
+		rb := newRawBackend(t, func(req *http.Request, _ int) (string, bool) {
+			if req.URL.Path == "/next" {
+				return nextAnswer, false
+			}
+			return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA", false
+		})
+		r := start(t, oneApp(rb.app()), Options{})
+		c := dialRaw(t, r)
+		c.send(t, get("/"))
+		if res, body := c.response(t, http.MethodGet); res.StatusCode != 200 || body != "ok" {
+			t.Errorf("answer %d %q, want 200 \"ok\"", res.StatusCode, body)
+		}
+		c.send(t, get("/next"))
+		if res, body := c.response(t, http.MethodGet); res.StatusCode != 200 || body != "next" {
+			t.Errorf("next answer %d %q, want 200 \"next\"", res.StatusCode, body)
+		}
+		if got := rb.conns.Load(); got != 2 {
+			t.Errorf("backend connections = %d, want 2 (the misframed one not reused)", got)
+		}
+	})
+	t.Run("cut short", func(t *testing.T) {
+		rb := newRawBackend(t, func(*http.Request, int) (string, bool) {
+			return "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", true
+		})
+		r := start(t, oneApp(rb.app()), Options{})
+		c := dialRaw(t, r)
+		c.send(t, get("/"))
+		res, err := http.ReadResponse(c.br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(res.Body)
+		if string(body) != "abc" || !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("body %q, %v; want \"abc\" cut short", body, err)
+		}
+	})
+}
