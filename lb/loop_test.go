@@ -871,3 +871,39 @@ func TestLoopAnswerMisframed(t *testing.T) {
 		}
 	})
 }
+
+// TestLoopPipelinedMixed checks pipelined requests around a failed one and
+// around large answers that fill a loop's buffers while the client has not
+// read yet.
+func TestLoopPipelinedMixed(t *testing.T) {
+	big := strings.Repeat("b", 100<<10)
+	rb := newRawBackend(t, func(req *http.Request, _ int) (string, bool) {
+		switch req.URL.Path {
+		case "/bad":
+			return "garbage\r\n\r\n", true
+		case "/big":
+			return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(big), big), false
+		}
+		return nextAnswer, false
+	})
+	r := start(t, oneApp(rb.app()), Options{})
+	c := dialRaw(t, r)
+	paths := []string{"/a", "/bad", "/big", "/big", "/c", "/big", "/bad", "/d"}
+	var all strings.Builder
+	for _, p := range paths {
+		all.WriteString(get(p))
+	}
+	c.send(t, all.String())
+	for _, p := range paths {
+		wantCode, wantBody := 200, "next"
+		switch p {
+		case "/bad":
+			wantCode, wantBody = http.StatusBadGateway, "bad gateway\n"
+		case "/big":
+			wantBody = big
+		}
+		if res, body := c.response(t, http.MethodGet); res.StatusCode != wantCode || body != wantBody {
+			t.Errorf("%s: %d, %d bytes, want %d, %d bytes", p, res.StatusCode, len(body), wantCode, len(wantBody))
+		}
+	}
+}
