@@ -907,3 +907,20 @@ func TestLoopPipelinedMixed(t *testing.T) {
 		}
 	}
 }
+
+// TestLoopHTTP10Backend checks an HTTP/1.0 backend: the client gets its
+// answer in HTTP/1.1, as from the other paths, and keeps its connection.
+func TestLoopHTTP10Backend(t *testing.T) {
+	rb := newRawBackend(t, func(req *http.Request, _ int) (string, bool) {
+		return "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", true
+	})
+	r := start(t, oneApp(rb.app()), Options{})
+	c := dialRaw(t, r)
+	for i := range 2 {
+		c.send(t, get("/"))
+		res, body := c.response(t, http.MethodGet)
+		if res.StatusCode != 200 || body != "ok" || res.Proto != "HTTP/1.1" || res.Close {
+			t.Errorf("answer %d: %s %d %q close=%v, want HTTP/1.1 200 \"ok\" kept alive", i, res.Proto, res.StatusCode, body, res.Close)
+		}
+	}
+}

@@ -153,7 +153,10 @@ func appendHeader(dst, name, value []byte) []byte {
 // to the client: minted is a sticky cookie to set, close says the client
 // connection closes after the answer.
 func (s *side) appendLoopResponse(dst []byte, r *h1.Response, minted string, close bool) []byte {
-	dst = append(dst, r.StatusLine...)
+	// The client's connection is HTTP/1.1 whatever the backend speaks
+	// (the status line is "HTTP/1.x SP 3DIGIT ...", h1.ParseResponse).
+	dst = append(dst, "HTTP/1.1"...)
+	dst = append(dst, r.StatusLine[len("HTTP/1.x"):]...)
 	dst = append(dst, "\r\n"...)
 	named := hasConnection(r.Headers)
 	coded := r.Chunked || r.OtherCoding
