@@ -319,6 +319,10 @@ func TestLoopAnswerFraming(t *testing.T) {
 			answer:    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: abc\r\n\r\n",
 			wantCodes: []int{200}, wantHdr: map[string]string{"Transfer-Encoding": "chunked"},
 			wantBody: "5\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: abc\r\n\r\n"},
+		{name: "chunked with a Content-Length", method: "GET",
+			answer:    "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+			wantCodes: []int{200}, wantHdr: map[string]string{"Transfer-Encoding": "chunked", "Content-Length": ""},
+			wantBody: "2\r\nok\r\n0\r\n\r\n"},
 		{name: "close-delimited", method: "GET", answer: "HTTP/1.1 200 OK\r\n\r\nbody", closeUp: true,
 			wantCodes: []int{200}, wantHdr: map[string]string{"Connection": "close"}, wantBody: "body", wantClose: true},
 		{name: "Content-Length 0", method: "GET", answer: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
@@ -432,6 +436,17 @@ func TestLoopStaleBackend(t *testing.T) {
 		if got := rb.count("POST /p"); got != 1 {
 			t.Errorf("backend saw the POST %d times, want 1", got)
 		}
+		c.send(t, "GET /warm HTTP/1.1\r\nHost: x\r\n\r\n")
+		if res, _ := c.response(t, http.MethodGet); res.StatusCode != 200 {
+			t.Fatalf("GET /warm: %d", res.StatusCode)
+		}
+		c.send(t, "POST /key HTTP/1.1\r\nHost: x\r\nIdempotency-Key: k1\r\nContent-Length: 1\r\n\r\nx")
+		if res, _ := c.response(t, http.MethodPost); res.StatusCode != 200 {
+			t.Errorf("POST with an Idempotency-Key on a stale connection: %d, want 200", res.StatusCode)
+		}
+		if got := rb.count("POST /key"); got != 2 {
+			t.Errorf("backend saw the POST with an Idempotency-Key %d times, want 2 (sent again)", got)
+		}
 	})
 }
 
@@ -450,15 +465,14 @@ func TestLoopLargeBodies(t *testing.T) {
 		payload := bytes.Repeat([]byte("0123456789abcdef"), (3<<20)/32) // 1.5 MiB
 		go func() {
 			fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", len(payload))
-			c.Write(payload)
+			c.Write(append(payload[:len(payload):len(payload)], get("/")...)) // a request right after the body
 		}()
 		res, body := c.response(t, http.MethodPost)
 		if want := fmt.Sprintf("%d %x <nil>", len(payload), sha256.Sum256(payload)); res.StatusCode != 200 || body != want {
 			t.Errorf("got %d %q, want 200 %q", res.StatusCode, body, want)
 		}
-		c.send(t, get("/"))
-		if res, _ := c.response(t, http.MethodGet); res.StatusCode != 200 {
-			t.Errorf("next request: %d", res.StatusCode)
+		if res, body := c.response(t, http.MethodGet); res.StatusCode != 200 || body != "0 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 <nil>" {
+			t.Errorf("request pipelined after the body: %d %q", res.StatusCode, body)
 		}
 	})
 	t.Run("answered before read", func(t *testing.T) {
