@@ -868,6 +868,22 @@ func TestLoopAnswerMisframed(t *testing.T) {
 			t.Errorf("backend connections = %d, want 2 (the misframed one not reused)", got)
 		}
 	})
+	t.Run("chunked with a Content-Length", func(t *testing.T) {
+		rb := newRawBackend(t, func(req *http.Request, _ int) (string, bool) {
+			return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", false
+		})
+		r := start(t, oneApp(rb.app()), Options{})
+		c := dialRaw(t, r)
+		for i := range 2 {
+			c.send(t, get("/"))
+			if res, body := c.response(t, http.MethodGet); res.StatusCode != 200 || body != "ok" {
+				t.Errorf("answer %d: %d %q, want 200 \"ok\"", i, res.StatusCode, body)
+			}
+		}
+		if got := rb.conns.Load(); got != 2 {
+			t.Errorf("backend connections = %d, want 2 (none reused after a doubtful framing)", got)
+		}
+	})
 	t.Run("cut short", func(t *testing.T) {
 		rb := newRawBackend(t, func(*http.Request, int) (string, bool) {
 			return "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", true

@@ -364,6 +364,9 @@ func (u *upConn) bodyMode(h *h1.Response) {
 		u.mode = bodyNone
 	case h.Chunked:
 		u.mode = bodyChunked
+		// With a Content-Length too, the framing is doubtful (RFC 9112
+		// 6.3): the connection is closed after this answer.
+		u.reusable = u.reusable && !hasHeader(h.Headers, "Content-Length")
 	case h.OtherCoding || h.ContentLength < 0:
 		u.mode, u.reusable = bodyClose, false
 	case h.ContentLength == 0:
@@ -371,6 +374,16 @@ func (u *upConn) bodyMode(h *h1.Response) {
 	default:
 		u.mode, u.left = bodyLength, h.ContentLength
 	}
+}
+
+// hasHeader reports whether hs has a field called name.
+func hasHeader(hs []h1.Header, name string) bool {
+	for _, h := range hs {
+		if len(h.Name) == len(name) && h1.EqualFold(h.Name, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // frame takes the body bytes p that just arrived and reports how many of
