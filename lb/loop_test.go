@@ -954,3 +954,38 @@ func TestLoopHTTP10Backend(t *testing.T) {
 		}
 	}
 }
+
+// TestLoopUpgradeAfterRequest checks a websocket upgrade on a connection
+// a loop has served a request on: handed over, it reaches the backend
+// and frames go both ways.
+func TestLoopUpgradeAfterRequest(t *testing.T) {
+	ws := echoBackend(t)
+	r := start(t, oneApp(testApp(ws, ws)), Options{})
+	c := dialRaw(t, r)
+	c.send(t, get("/"))
+	if res, _ := c.response(t, http.MethodGet); res.StatusCode == http.StatusSwitchingProtocols {
+		t.Fatalf("plain GET answered %d", res.StatusCode)
+	}
+	c.send(t, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	res, err := http.ReadResponse(c.br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusSwitchingProtocols || res.Header.Get("Sec-Websocket-Accept") != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
+		t.Fatalf("upgrade answer %d, accept %q", res.StatusCode, res.Header.Get("Sec-Websocket-Accept"))
+	}
+	// A masked text frame "hi" (RFC 6455 5.2); the echo comes unmasked.
+	mask := []byte{1, 2, 3, 4}
+	frame := []byte{0x81, 0x80 | 2, mask[0], mask[1], mask[2], mask[3], 'h' ^ mask[0], 'i' ^ mask[1]}
+	if _, err := c.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 4)
+	if _, err := io.ReadFull(c.br, got); err != nil {
+		t.Fatal(err)
+	}
+	if want := []byte{0x81, 2, 'h', 'i'}; !bytes.Equal(got, want) {
+		t.Errorf("echo frame %q, want %q", got, want)
+	}
+}
