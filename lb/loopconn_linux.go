@@ -65,8 +65,6 @@ type clientConn struct {
 func newClientConn(w *loopWorker, fd int, peer netip.AddrPort) *clientConn {
 	return &clientConn{
 		w: w, fd: fd, peer: peer.Addr().Unmap(), slot: -1,
-		in:        evloop.NewBuffer(loopHeadBuf),
-		out:       evloop.NewBuffer(loopOutBuf),
 		Readiness: evloop.Readiness{Writable: true},
 	}
 }
@@ -163,6 +161,9 @@ func (c *clientConn) nextRequest() bool {
 	if !c.Readable || c.eof {
 		return false
 	}
+	if c.in.B == nil {
+		c.in = c.w.heads.get()
+	}
 	c.in.Room(len(c.in.B))
 	was := c.in.Len()
 	n, eof, err := evloop.ReadFD(c.fd, c.in.Free(), &c.Readable, c.Hup)
@@ -188,7 +189,9 @@ func (c *clientConn) handOff() {
 		evloopClose(c.fd)
 		return
 	}
-	conn, err := evloop.FileConn(c.fd, c.in.Data())
+	conn, err := evloop.FileConn(c.fd, c.in.Data()) // copies them
+	c.in.R, c.in.W = 0, 0
+	c.releaseBufs()
 	if err != nil {
 		c.w.srv.log.Error("handing a connection over", "err", err)
 		return
@@ -206,6 +209,9 @@ func (c *clientConn) begin() bool {
 		return true
 	}
 	c.w.srv.rt.inflight.enter()
+	if c.out.B == nil {
+		c.out = c.w.outs.get()
+	}
 	c.requestRunning, c.finished, c.waitingUp = true, false, false
 	c.deadline = time.Time{}
 	c.start = time.Now()
@@ -467,6 +473,17 @@ func (c *clientConn) endRequest() {
 	}
 	c.w.srv.rt.inflight.leave()
 	c.waitHead()
+	c.releaseBufs()
+}
+
+// releaseBufs gives the connection's empty buffers back to the loop.
+func (c *clientConn) releaseBufs() {
+	if c.in.Len() == 0 {
+		c.w.heads.put(&c.in)
+	}
+	if c.out.Len() == 0 {
+		c.w.outs.put(&c.out)
+	}
 }
 
 // close closes the connection, ending a request still running.
@@ -487,6 +504,8 @@ func (c *clientConn) close() {
 	}
 	c.w.forget(c)
 	c.w.ev.Close(c.fd)
+	c.w.heads.put(&c.in)
+	c.w.outs.put(&c.out)
 }
 
 // drain closes the connection when it waits for a request, else once its

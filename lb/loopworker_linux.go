@@ -5,7 +5,6 @@ package lb
 import (
 	"net/netip"
 	"slices"
-	"time"
 
 	"github.com/migratekit/migrate/internal/evloop"
 )
@@ -26,12 +25,15 @@ type loopWorker struct {
 	ev       *evloop.Loop
 	clients  []*clientConn // index: clientConn.slot
 	idle     map[*backend][]*upConn
+	heads    bufPool // loopHeadBuf: client requests, backend answer heads
+	outs     bufPool // loopOutBuf: answers to clients
 	sweep    evloop.Timer
 	draining bool
 }
 
 func newLoopWorker(s *loopServer, ev *evloop.Loop) *loopWorker {
-	w := &loopWorker{srv: s, ev: ev, idle: make(map[*backend][]*upConn)}
+	w := &loopWorker{srv: s, ev: ev, idle: make(map[*backend][]*upConn),
+		heads: bufPool{size: loopHeadBuf}, outs: bufPool{size: loopOutBuf}}
 	w.sweep.F = w.sweepIdle
 	return w
 }
@@ -139,6 +141,7 @@ func (w *loopWorker) take(s *side, b *backend) (*upConn, error) {
 		idle[len(idle)-1] = nil
 		w.idle[b] = idle[:len(idle)-1]
 		u.reused = true
+		u.in = w.heads.get()
 		return u, nil
 	}
 	return w.dial(s, b)
@@ -150,7 +153,7 @@ func (w *loopWorker) dial(s *side, b *backend) (*upConn, error) {
 	if err != nil {
 		return nil, dialError(b, err)
 	}
-	u := &upConn{w: w, fd: fd, b: b, s: s, connecting: connecting, in: evloop.NewBuffer(loopHeadBuf)}
+	u := &upConn{w: w, fd: fd, b: b, s: s, connecting: connecting, in: w.heads.get()}
 	u.Writable = !connecting
 	u.timer.F = u.timedOut
 	if err := w.ev.Add(fd, u); err != nil {
@@ -170,8 +173,10 @@ func (w *loopWorker) release(u *upConn, reusable bool) {
 	w.ev.Cancel(&u.timer)
 	if !reusable || u.Hup || w.draining || len(w.idle[u.b]) >= loopMaxIdle {
 		w.ev.Close(u.fd)
+		w.heads.put(&u.in)
 		return
 	}
+	w.heads.put(&u.in) // empty: reusable means no bytes past the answer
 	u.idleSince = w.ev.Now()
 	w.idle[u.b] = append(w.idle[u.b], u)
 }
@@ -187,7 +192,3 @@ func (w *loopWorker) dropIdle(u *upConn) {
 	}
 	w.ev.Close(u.fd)
 }
-
-// timeNow is the loop's clock for deadlines (the request durations use
-// time.Now, which is as cheap and more precise).
-func (w *loopWorker) timeNow() time.Time { return w.ev.Now() }
