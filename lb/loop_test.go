@@ -292,6 +292,16 @@ func TestLoopDrain(t *testing.T) {
 	if !idle.closed() {
 		t.Error("the idle connection was not closed by the drain")
 	}
+	// Every loop has seen the drain once the listener is closed (the busy
+	// connection may be on another loop than the idle one).
+	eventually(t, "the listener to refuse connections", func() bool {
+		c, err := net.Dial("tcp", strings.TrimPrefix(r.base, "http://"))
+		if err != nil {
+			return true
+		}
+		c.Close()
+		return false
+	})
 	close(release)
 	res, body := busy.response(t, http.MethodGet)
 	if res.StatusCode != 200 || body != "done" || !res.Close {

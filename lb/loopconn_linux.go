@@ -10,6 +10,8 @@ import (
 	"time"
 	"unsafe"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/migratekit/migrate/internal/evloop"
 	"github.com/migratekit/migrate/internal/h1"
 )
@@ -45,6 +47,8 @@ type clientConn struct {
 	sent           int    // bytes of send written
 	bodyAt         int    // where the body starts in send
 	requestRunning bool
+	lingering      bool // shut for writing, dropping what still comes
+	lingerLeft     int  // bytes it may still drop
 
 	// The request being proxied.
 	s         *side // the side serving it (the client's, until failover)
@@ -78,6 +82,10 @@ func (c *clientConn) Event(ev uint32) {
 // pump does whatever the connection and its backend connection are ready
 // for until nothing moves.
 func (c *clientConn) pump() {
+	if c.lingering {
+		c.linger()
+		return
+	}
 	for !c.closed {
 		moved := false
 		switch {
@@ -110,7 +118,7 @@ func (c *clientConn) pump() {
 			return
 		}
 		if !c.requestRunning && c.out.Len() == 0 && (c.closeAfter || c.eof) {
-			c.close()
+			c.closeOrLinger()
 			return
 		}
 		if !moved {
@@ -506,6 +514,49 @@ func (c *clientConn) close() {
 	c.w.ev.Close(c.fd)
 	c.w.heads.put(&c.in)
 	c.w.outs.put(&c.out)
+}
+
+// Lingering close, as nginx's lingering_close: a connection closed while
+// its client may still be sending (the rest of a body its answer did not
+// wait for, or requests pipelined after a Connection: close) is shut for
+// writing first, and what still comes is read and dropped until the
+// client's end of stream, for up to loopLinger and loopLingerBytes.
+// Closing a socket with unread bytes makes the kernel send a reset, which
+// can destroy the answer before the client has read it.
+const (
+	loopLinger      = 5 * time.Second
+	loopLingerBytes = 4 << 20
+)
+
+// closeOrLinger closes the connection, lingering when the client may still
+// be sending.
+func (c *clientConn) closeOrLinger() {
+	if c.eof || (c.bodyLeft == 0 && c.in.Len() == 0) {
+		c.close()
+		return
+	}
+	if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
+		c.close()
+		return
+	}
+	c.lingering, c.lingerLeft = true, loopLingerBytes
+	c.deadline = c.w.ev.Now().Add(loopLinger)
+	c.in.R, c.in.W = 0, 0
+	c.linger()
+}
+
+// linger reads and drops what the client still sends, and closes the
+// connection at its end of stream, on an error or past the byte limit.
+func (c *clientConn) linger() {
+	for c.Readable && !c.closed {
+		if c.in.B == nil {
+			c.in = c.w.heads.get()
+		}
+		n, eof, err := evloop.ReadFD(c.fd, c.in.B, &c.Readable, c.Hup)
+		if c.lingerLeft -= n; err != nil || eof || c.lingerLeft <= 0 {
+			c.close()
+		}
+	}
 }
 
 // drain closes the connection when it waits for a request, else once its
