@@ -338,6 +338,7 @@ func onPath(t *testing.T, path dataPath) {
 		"LargeBodies": TestFastLargeBodies, "RequestURIUntouched": TestFastRequestURIUntouched,
 		"HopByHop": TestFastHopByHop, "Head": TestFastHead, "StaleConnection": TestFastStaleConnection,
 		"DrainCutsStream": TestFastDrainCutsStream, "ChunkedUpload": TestChunkedUpload, "BackendBasePath": TestBackendBasePath, "RefusedUpgradeStreams": TestRefusedUpgradeStreams, "UpstreamTLS": TestUpstreamTLS,
+		"InterimThenSilence": TestInterimThenSilence,
 	} {
 		t.Run(name, test)
 	}
@@ -446,5 +447,75 @@ func TestRefusedUpgradeStreams(t *testing.T) {
 	rest, err := io.ReadAll(res.Body)
 	if err != nil || len(rest) != 256<<10 {
 		t.Errorf("rest of the answer: %d bytes, %v; want %d", len(rest), err, 256<<10)
+	}
+}
+
+// TestInterimThenSilence checks that the response-header timeout runs to
+// the final answer head: a backend that sends 103 Early Hints and then
+// nothing gets the client a 504, on every path.
+func TestInterimThenSilence(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hinted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			close(hinted)
+			return
+		}
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+			io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n")
+		}
+		hinted <- c // kept open, silent, until the test ends
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		if c, ok := <-hinted; ok {
+			c.Close()
+		}
+	})
+	u := "http://" + ln.Addr().String()
+	app := &manifest.App{Listen: "127.0.0.1:0", Old: manifest.Pool{Backends: []string{u}}, New: manifest.Pool{Backends: []string{u}},
+		Timeouts: manifest.Timeouts{ResponseHeader: manifest.Duration(100 * time.Millisecond)}}
+	r := start(t, oneApp(app), Options{})
+	r.client.Timeout = 10 * time.Second // a wait that never ends fails the test
+	if code, _, body := r.do(t, http.MethodGet, "/", "", nil); code != http.StatusGatewayTimeout || body != "gateway timeout\n" {
+		t.Errorf("answer %d %q, want 504 \"gateway timeout\\n\"", code, body)
+	}
+}
+
+// TestHeadScan checks when headerConn sees the final answer head begin,
+// whatever the reads' boundaries.
+func TestHeadScan(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     bool
+	}{
+		{"200", "HTTP/1.1 200 OK\r\n", true},
+		{"status not complete", "HTTP/1.1 20", false},
+		{"103 alone", "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n", false},
+		{"103 then 200", "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\n", true},
+		{"100 then 103 then 204", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n", true},
+		{"101 is final", "HTTP/1.1 101 Switching Protocols\r\n", true},
+		{"100 then part of the next", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 2", false},
+		{"bare CRs in a value", "HTTP/1.1 103 x\r\nA: b\r\r\n\r\nHTTP/1.1 500 x\r\n", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for size := 1; size <= len(tt.in); size++ {
+				var h headScan
+				got := false
+				for in := []byte(tt.in); len(in) > 0 && !got; {
+					n := min(size, len(in))
+					got = h.final(in[:n])
+					in = in[n:]
+				}
+				if got != tt.want {
+					t.Fatalf("in reads of %d bytes: final = %v, want %v", size, got, tt.want)
+				}
+			}
+		})
 	}
 }

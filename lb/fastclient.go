@@ -72,10 +72,10 @@ func fastResendable(req *fasthttp.Request) bool {
 		len(req.Header.Peek("Idempotency-Key")) > 0 || len(req.Header.Peek("X-Idempotency-Key")) > 0
 }
 
-// headerConn is a backend connection on which the head of each answer must
-// start arriving within timeout of the request being written: the first
-// read after a write sets a read deadline, and a read after the first byte
-// of the answer clears it. (fasthttp's own request deadlines would also cut
+// headerConn is a backend connection on which the final head of each
+// answer must start arriving within timeout of the request being written:
+// the first read after a write sets a read deadline, and a read after the
+// first byte of the final head (interim 1xx heads do not count) clears it. (fasthttp's own request deadlines would also cut
 // a long body, such as an event stream; and it clears a new connection's
 // deadline after the write, so the deadline is set at the read.) A small
 // answer comes in one read, and the next request's deadline replaces the
@@ -85,7 +85,8 @@ type headerConn struct {
 	timeout time.Duration
 	wrote   bool // a request was written; its answer's head is awaited
 	armed   bool // the read deadline is set
-	started bool // the answer's first byte came: clear the deadline at the next read
+	started bool // the final head began: clear the deadline at the next read
+	heads   headScan
 	set     *connSet
 	closed  atomic.Bool
 }
@@ -100,17 +101,51 @@ func (c *headerConn) Write(p []byte) (int, error) {
 func (c *headerConn) Read(p []byte) (int, error) {
 	switch {
 	case c.wrote:
-		c.wrote, c.armed, c.started = false, true, false
+		c.wrote, c.armed, c.started, c.heads = false, true, false, headScan{}
 		_ = c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
 	case c.started:
 		c.armed, c.started = false, false
 		_ = c.Conn.SetReadDeadline(time.Time{})
 	}
 	n, err := c.Conn.Read(p)
-	if c.armed && n > 0 {
+	if c.armed && n > 0 && c.heads.final(p[:n]) {
 		c.started = true
 	}
 	return n, err
+}
+
+// headScan follows the answer heads at the start of a backend's bytes, so
+// that interim heads (1xx but 101) keep the response-header timeout
+// running: net/http's and the event loops' run to the final head too.
+type headScan struct {
+	off  int // bytes of the current head seen
+	crlf int // bytes of "\r\n\r\n" matched
+	code [3]byte
+}
+
+// final reports whether the final head has begun, given the next bytes p.
+func (h *headScan) final(p []byte) bool {
+	for _, b := range p {
+		if h.off >= 9 && h.off < 12 { // "HTTP/1.x SSS"
+			h.code[h.off-9] = b
+			if h.off == 11 && (h.code[0] != '1' || (h.code[1] == '0' && h.code[2] == '1')) {
+				return true
+			}
+		}
+		h.off++
+		switch {
+		case b == '\r' && h.crlf%2 == 0, b == '\n' && h.crlf%2 == 1:
+			h.crlf++
+		case b == '\r':
+			h.crlf = 1
+		default:
+			h.crlf = 0
+		}
+		if h.crlf == 4 { // the end of an interim head: the next begins
+			h.off, h.crlf = 0, 0
+		}
+	}
+	return false
 }
 
 func (c *headerConn) Close() error {
