@@ -52,7 +52,7 @@ func TestFastPathChosen(t *testing.T) {
 			a := testApp(oldB, newB)
 			a.Old.Backends = []string{"http://app.internal:8080"}
 			return a
-		}, Options{}, true, false},
+		}, Options{}, true, true},
 		{"TLS listener", func() *manifest.App {
 			a := testApp(oldB, newB)
 			a.TLS = &manifest.TLS{Cert: "c", Key: "k"}

@@ -30,10 +30,10 @@ const (
 // path normalising) and streams response bodies. It sends a request a
 // second time only on a fresh connection after a kept-alive one failed
 // before any answer, and only a request lb may send twice (see resendable).
-func newFastClient(addr string, t manifest.Timeouts, conns *connSet, tlsCfg *tls.Config) *fasthttp.HostClient {
+func newFastClient(addr string, t manifest.Timeouts, conns *connSet, tlsCfg *tls.Config, resolver *net.Resolver) *fasthttp.HostClient {
 	connect := t.Connect.Or(defaultConnect)
 	header := t.ResponseHeader.Or(defaultResponseHeader)
-	dialer := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
+	dialer := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second, Resolver: resolver}
 	return &fasthttp.HostClient{
 		Addr:                      addr,
 		IsTLS:                     tlsCfg != nil,

@@ -49,6 +49,7 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -74,6 +75,7 @@ const (
 	defaultMaxFails       = 3
 	defaultCooldown       = 10 * time.Second
 	defaultCookie         = "migrate_sticky"
+	defaultResolveEvery   = 30 * time.Second
 )
 
 // ErrUnknownApp is returned by New for an app name the manifest lacks.
@@ -100,8 +102,13 @@ type Options struct {
 	// side; a pool without one verifies its backends against the system
 	// roots for the host of their URL. Each is cloned. Optional.
 	UpstreamTLS map[PoolKey]*tls.Config
+	// Resolver resolves the host names of backend URLs (nil: Go's default
+	// resolver). Event loops resolve them when serving starts and then
+	// every 30 s; the other paths at each new connection.
+	Resolver *net.Resolver
 
-	path dataPath // tests: force a data path
+	path         dataPath      // tests: force a data path
+	resolveEvery time.Duration // tests: how often loops' backend names are resolved
 }
 
 // dataPath is the data path of plain-HTTP listeners (tests choose it).
@@ -130,6 +137,9 @@ type Proxy struct {
 	buffers   bufferPool
 	recs      sync.Pool // of *recorder
 	checkers  []*checker
+
+	resolver     *net.Resolver
+	resolveEvery time.Duration
 }
 
 // sideDeps are what a side needs from its proxy.
@@ -139,6 +149,7 @@ type sideDeps struct {
 	buffers  *bufferPool
 	errorLog *log.Logger
 	tls      map[PoolKey]*tls.Config
+	resolver *net.Resolver
 }
 
 // New builds a proxy for apps of m (all of them when apps is empty). It
@@ -166,7 +177,14 @@ func New(m *manifest.Manifest, apps []string, opts Options) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	deps := sideDeps{metrics: opts.Metrics, clock: p.clock, buffers: &p.buffers, errorLog: p.errorLog, tls: opts.UpstreamTLS}
+	p.resolver, p.resolveEvery = opts.Resolver, opts.resolveEvery
+	if p.resolver == nil {
+		p.resolver = net.DefaultResolver
+	}
+	if p.resolveEvery == 0 {
+		p.resolveEvery = defaultResolveEvery
+	}
+	deps := sideDeps{metrics: opts.Metrics, clock: p.clock, buffers: &p.buffers, errorLog: p.errorLog, tls: opts.UpstreamTLS, resolver: opts.Resolver}
 	var errs []error
 	for _, name := range names {
 		if err := p.addApp(name, m.Apps[name], opts, deps); err != nil {

@@ -20,7 +20,7 @@ import (
 // The event-loop data path (Linux).
 //
 // A listener served by fasthttp (see fast.go) whose apps can all be
-// reached from a loop (App.loopCapable: http backends at IP addresses) is
+// reached from a loop (App.loopCapable: http backends, names resolved by resolve.go) is
 // served by event loops as nginx serves: one epoll loop per P on a locked
 // OS thread, non-blocking sockets, no goroutine per connection and nothing
 // allocated per request. fasthttp's server and client cost 1.3 to 1.5 times

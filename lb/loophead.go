@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/migratekit/migrate/internal/h1"
+	"github.com/migratekit/migrate/internal/hostport"
 )
 
 // Heads of the event-loop data path (loop_linux.go): the backend's request
@@ -329,15 +330,15 @@ func loopResendable(r *h1.Request) bool {
 }
 
 // loopCapable reports whether a loop can proxy the app's requests: every
-// backend is http at an IP address (a loop does not resolve names or speak
-// TLS), and nothing wraps the app's handler.
+// backend is http (a loop does not speak TLS) at an IP address or a host
+// name (resolved, see resolve.go), and nothing wraps the app's handler.
 func (a *App) loopCapable() bool {
 	if !a.fastCapable() {
 		return false
 	}
 	for _, s := range a.sides {
 		for _, b := range s.pool.backends {
-			if !b.loopAddr.IsValid() {
+			if !b.loopAddr.IsValid() && b.loopHost == "" {
 				return false
 			}
 		}
@@ -345,23 +346,28 @@ func (a *App) loopCapable() bool {
 	return true
 }
 
-// loopAddr is the address a loop dials for backend URL host:port, or the
-// zero value when it is not an http URL with an IP address (or
-// localhost).
-func loopAddr(scheme, hostport string) netip.AddrPort {
-	if scheme != "http" {
-		return netip.AddrPort{}
+// setLoopTarget sets what a loop dials for an http backend: its IP address
+// (localhost is 127.0.0.1), or the host name to resolve and the port.
+func (b *backend) setLoopTarget() {
+	if b.url.Scheme != "http" {
+		return
 	}
-	host, port, err := net.SplitHostPort(hostport)
+	host, port, err := net.SplitHostPort(hostport.Of(b.url))
 	if err != nil {
-		return netip.AddrPort{}
+		return
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || p == 0 || host == "" {
+		return
 	}
 	if host == "localhost" {
 		host = "127.0.0.1"
 	}
-	ap, err := netip.ParseAddrPort(net.JoinHostPort(host, port))
-	if err != nil || ap.Addr().Zone() != "" {
-		return netip.AddrPort{}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if ip.Zone() == "" {
+			b.loopAddr = netip.AddrPortFrom(ip.Unmap(), uint16(p))
+		}
+		return
 	}
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	b.loopHost, b.loopPort = host, uint16(p)
 }

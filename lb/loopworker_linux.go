@@ -149,7 +149,11 @@ func (w *loopWorker) take(s *side, b *backend) (*upConn, error) {
 
 // dial opens a connection to b.
 func (w *loopWorker) dial(s *side, b *backend) (*upConn, error) {
-	fd, connecting, err := evloop.Dial(b.loopAddr)
+	addr, err := b.dialAddr()
+	if err != nil {
+		return nil, dialError(b, err)
+	}
+	fd, connecting, err := evloop.Dial(addr)
 	if err != nil {
 		return nil, dialError(b, err)
 	}

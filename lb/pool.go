@@ -43,9 +43,12 @@ type backend struct {
 	fast      *fasthttp.HostClient
 	fastPath  string
 	fastQuery string
-	// The event-loop path: the address dialed (zero: the backend is not
-	// for a loop, see loopAddr).
+	// The event-loop path (see setLoopTarget): the address dialed, or the
+	// host name and port to resolve and the addresses they resolved to.
 	loopAddr netip.AddrPort
+	loopHost string
+	loopPort uint16
+	resolved atomic.Pointer[loopAddrs]
 
 	inflight  atomic.Int64
 	fails     atomic.Int32 // consecutive failed requests

@@ -143,6 +143,8 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	var fast []*fasthttp.Server
 	var loops []*loopServer
 	errc := make(chan error, len(p.listeners))
+	named := p.namedBackends()
+	p.resolveAll(ctx, named) // before the loops' first connection
 	nloops := 0
 	for _, l := range p.listeners {
 		p.log.Info("listening", "listen", l.addr, "addr", l.ln.Addr().String(), "tls", l.tlsCfg != nil)
@@ -170,6 +172,9 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	}
 	hctx, stopChecks := context.WithCancel(ctx)
 	checks := p.startChecks(hctx)
+	if len(named) > 0 {
+		checks.Go(func() { p.keepResolving(hctx, named) })
+	}
 	var err error
 	select {
 	case <-ctx.Done():

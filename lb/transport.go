@@ -67,7 +67,7 @@ func newSide(a *App, index int, cfg manifest.Pool, timeouts manifest.Timeouts, d
 		name:        name,
 		pool:        p,
 		tel:         tel,
-		transport:   newTransport(timeouts, p.hasHTTPS()),
+		transport:   newTransport(timeouts, p.hasHTTPS(), deps.resolver),
 		log:         a.log.With("side", name),
 		unavailable: name + " backend unavailable\n",
 
@@ -89,14 +89,14 @@ func newSide(a *App, index int, cfg manifest.Pool, timeouts manifest.Timeouts, d
 				tlsCfg = s.transport.TLSClientConfig.Clone()
 			}
 		}
-		b.fast = newFastClient(hostport.Of(b.url), timeouts, &s.conns, tlsCfg)
+		b.fast = newFastClient(hostport.Of(b.url), timeouts, &s.conns, tlsCfg, deps.resolver)
 		if path := b.url.EscapedPath(); path != "" && path != "/" {
 			b.fastPath = path
 		}
 		b.fastQuery = b.url.RawQuery
-		b.loopAddr = loopAddr(b.url.Scheme, hostport.Of(b.url))
+		b.setLoopTarget()
 	}
-	s.h1 = newH1Transport(timeouts, s.transport)
+	s.h1 = newH1Transport(timeouts, s.transport, deps.resolver)
 	s.base = s.h1
 	s.proxy = &httputil.ReverseProxy{
 		Rewrite:      s.rewrite,
@@ -115,11 +115,11 @@ func newSide(a *App, index int, cfg manifest.Pool, timeouts manifest.Timeouts, d
 // per backend (the proxy multiplexes all clients onto them), the manifest's
 // timeouts, no compression (bodies pass through as the backend sent them)
 // and no environment proxy.
-func newTransport(t manifest.Timeouts, https bool) *http.Transport {
+func newTransport(t manifest.Timeouts, https bool, resolver *net.Resolver) *http.Transport {
 	connect := t.Connect.Or(defaultConnect)
 	return &http.Transport{
 		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second, Resolver: resolver}).DialContext,
 		MaxIdleConns:          0,
 		MaxIdleConnsPerHost:   1024,
 		IdleConnTimeout:       t.Idle.Or(defaultIdle),

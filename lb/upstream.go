@@ -248,8 +248,9 @@ func (t *Upstream) CloseIdleConnections() {
 
 // newH1Transport is the upstream transport of a side: Upstream for
 // http:// backends, fallback for the rest.
-func newH1Transport(t manifest.Timeouts, fallback http.RoundTripper) *Upstream {
-	return NewUpstream(t, nil, 1024, fallback)
+func newH1Transport(t manifest.Timeouts, fallback http.RoundTripper, resolver *net.Resolver) *Upstream {
+	dial := (&net.Dialer{Timeout: t.Connect.Or(defaultConnect), KeepAlive: 30 * time.Second, Resolver: resolver}).DialContext
+	return NewUpstream(t, dial, 1024, fallback)
 }
 
 // NewUpstream returns the load balancer's upstream transport: plain

@@ -32,7 +32,7 @@ func countingServer(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic
 
 func newTestH1(t *testing.T) *Upstream {
 	t.Helper()
-	tr := newH1Transport(manifest.Timeouts{}, newTransport(manifest.Timeouts{}, false))
+	tr := newH1Transport(manifest.Timeouts{}, newTransport(manifest.Timeouts{}, false, nil), nil)
 	t.Cleanup(tr.CloseIdleConnections)
 	return tr
 }
