@@ -20,10 +20,10 @@ import (
 // The event-loop data path (Linux).
 //
 // A listener served by fasthttp (see fast.go) whose apps can all be
-// reached from a loop (App.loopCapable: http backends, names resolved by resolve.go) is
-// served by event loops as nginx serves: one epoll loop per P on a locked
-// OS thread, non-blocking sockets, no goroutine per connection and nothing
-// allocated per request. fasthttp's server and client cost 1.3 to 1.5 times
+// reached from a loop (App.loopCapable: http backends, their names
+// resolved by resolve.go) is served by event loops as nginx serves: one
+// epoll loop per P on a locked OS thread, non-blocking sockets, no
+// goroutine per connection and nothing allocated per request. fasthttp's server and client cost 1.3 to 1.5 times
 // nginx's CPU per request because of Go's netpoller and a goroutine per
 // connection (BENCHMARKS.md, issue 2); the loops cost what nginx costs.
 //
