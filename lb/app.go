@@ -157,6 +157,15 @@ func (a *App) serveSide(w http.ResponseWriter, r *http.Request, s *side) {
 // pool is up, else the other side if failover is on and it is up (counted
 // as a failover on s), else nil.
 func (a *App) serving(s *side) *side {
+	serving := a.servingSide(s)
+	if serving != nil && serving != s {
+		s.tel.Failover()
+	}
+	return serving
+}
+
+// servingSide is serving without counting a failover.
+func (a *App) servingSide(s *side) *side {
 	if s.pool.up() {
 		return s
 	}
@@ -164,7 +173,6 @@ func (a *App) serving(s *side) *side {
 	if !a.failover || !other.pool.up() {
 		return nil
 	}
-	s.tel.Failover()
 	return other
 }
 

@@ -25,6 +25,12 @@ func (noMirror) Serve(w http.ResponseWriter, r *http.Request, _ string, serve ht
 	serve.ServeHTTP(w, r)
 }
 
+// sampler is a mirror that mirrors nothing and says so (Sampler).
+type sampler struct{ noMirror }
+
+func (sampler) Leaves(string, []byte) bool { return true }
+func (sampler) Marker() string             { return "X-Test-Shadow" }
+
 func TestFastPathChosen(t *testing.T) {
 	oldB, newB := newBackend(t, "old"), newBackend(t, "new")
 	tests := []struct {
@@ -41,6 +47,7 @@ func TestFastPathChosen(t *testing.T) {
 			return a
 		}, Options{}, true, true},
 		{"mirrored app", func() *manifest.App { return testApp(oldB, newB) }, Options{Mirrors: map[string]Mirror{"web": noMirror{}}}, false, false},
+		{"mirrored app that samples", func() *manifest.App { return testApp(oldB, newB) }, Options{Mirrors: map[string]Mirror{"web": sampler{}}}, false, true},
 		{"wrapped app", func() *manifest.App { return testApp(oldB, newB) },
 			Options{Middleware: map[string]func(http.Handler) http.Handler{"web": func(h http.Handler) http.Handler { return h }}}, false, false},
 		{"https backend", func() *manifest.App {

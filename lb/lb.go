@@ -200,7 +200,7 @@ func New(m *manifest.Manifest, apps []string, opts Options) (*Proxy, error) {
 	}
 	for _, l := range p.listeners {
 		l.fast = opts.path != pathNetHTTP && l.tls == nil && l.router.all(func(a *App) bool { return a.fastCapable() })
-		l.loop = l.fast && l.router.all(func(a *App) bool { return a.loopOK })
+		l.loop = l.tls == nil && l.router.all(func(a *App) bool { return a.loopOK })
 	}
 	return p, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"runtime"
 	"sync"
 	"time"
@@ -48,8 +49,9 @@ type loopServer struct {
 	rt      *router
 	lfd     int // the listening socket, shared by the loops
 	loops   []*loopWorker
-	handoff *handoffListener // connections passed to slow
-	slow    *fasthttp.Server
+	handoff *handoffListener // connections passed to slow or std
+	slow    *fasthttp.Server // the server of handed-off connections...
+	std     *http.Server     // ...or this one, on a listener with a mirrored app
 	log     *slog.Logger
 	wg      sync.WaitGroup // the loops' Run
 	closeLn sync.Once
@@ -63,7 +65,11 @@ func (p *Proxy) newLoopServer(l *listener, n int, reqCtx context.Context) (*loop
 	}
 	s := &loopServer{p: p, l: l, rt: l.router, lfd: lfd, log: p.log.With("listen", l.addr)}
 	s.handoff = newHandoffListener(l.ln.Addr())
-	s.slow = p.fastServer(l, reqCtx)
+	if l.fast {
+		s.slow = p.fastServer(l, reqCtx)
+	} else {
+		s.std = p.server(l, reqCtx)
+	}
 	for range n {
 		ev, err := evloop.NewLoop(s.log)
 		if err != nil {
@@ -87,7 +93,13 @@ func (s *loopServer) closeLoops() {
 // stop; it returns when every loop has returned.
 func (s *loopServer) serve() error {
 	errc := make(chan error, 1)
-	go func() { errc <- serveFastListener(s.slow, s.l.addr, s.handoff) }()
+	go func() {
+		if s.slow != nil {
+			errc <- serveFastListener(s.slow, s.l.addr, s.handoff)
+		} else {
+			errc <- serveListener(s.std, s.l.addr, s.handoff)
+		}
+	}()
 	for _, w := range s.loops {
 		s.wg.Go(func() {
 			if err := w.ev.Run(); err != nil {
@@ -119,7 +131,11 @@ func (s *loopServer) drain(ctx context.Context) {
 		s.closeListener()
 	case <-ctx.Done(): // a loop failed; stop closes the socket
 	}
-	_ = s.slow.ShutdownWithContext(ctx)
+	if s.slow != nil {
+		_ = s.slow.ShutdownWithContext(ctx)
+	} else {
+		_ = s.std.Shutdown(ctx)
+	}
 }
 
 // closeListener closes the listening socket (once).
@@ -137,6 +153,9 @@ func (s *loopServer) stop() {
 		w.ev.Post(w.cut)
 	}
 	s.handoff.Close()
+	if s.std != nil {
+		_ = s.std.Close() // what is left on net/http is cut too
+	}
 }
 
 // loopsFor is the number of loops of a proxy: one per P. A loop waiting in

@@ -216,6 +216,11 @@ func (c *clientConn) begin() bool {
 		c.handOff()
 		return true
 	}
+	s, minted, mintedKey := a.pickLoop(r, c.peer)
+	if a.mirror != nil && !a.mirrorLeaves(r, c.peer, s, mintedKey) {
+		c.handOff() // to Serve, through net/http
+		return true
+	}
 	c.w.srv.rt.inflight.enter()
 	if c.out.B == nil {
 		c.out = c.w.outs.get()
@@ -223,7 +228,6 @@ func (c *clientConn) begin() bool {
 	c.requestRunning, c.finished, c.waitingUp = true, false, false
 	c.deadline = time.Time{}
 	c.start = time.Now()
-	s, minted := a.pickLoop(r, c.peer)
 	c.s, c.b, c.minted, c.status = s, nil, minted, 0
 	c.isHead = string(r.Method) == http.MethodHead
 	c.closeAfter = c.closeAfter || r.Close || c.w.draining

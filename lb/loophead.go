@@ -211,30 +211,67 @@ func appendLoopError(dst []byte, s *side, code int, body, minted string, close b
 
 // pickLoop is pick on the loop path: the side of the client of request r
 // from peer, and the Set-Cookie value of a sticky cookie minted for it
-// ("" if none).
-func (a *App) pickLoop(r *h1.Request, peer netip.Addr) (*side, string) {
+// ("" if none) with the cookie's value.
+func (a *App) pickLoop(r *h1.Request, peer netip.Addr) (s *side, minted, key string) {
 	wt := int(a.weight.Load())
 	switch wt {
 	case 0:
-		return a.sides[sideOld], ""
+		return a.sides[sideOld], "", ""
 	case 100:
-		return a.sides[sideNew], ""
+		return a.sides[sideNew], "", ""
 	}
 	var point int
-	var minted string
 	if a.cookie == "" {
 		point = ipPoint(a.loopClientIP(r, peer))
 	} else if v := stickyCookieIn(r.Headers, a.cookie); v != nil {
 		point = bytesPoint(v)
 	} else {
-		key := rand.Text()
+		key = rand.Text()
 		minted = a.setCookie(key, false)
 		point = StickyPoint(key)
 	}
 	if point < wt*(PointScale/100) {
-		return a.sides[sideNew], minted
+		return a.sides[sideNew], minted, key
 	}
-	return a.sides[sideOld], minted
+	return a.sides[sideOld], minted, key
+}
+
+// mirrorLeaves reports whether the app's mirror leaves the request r of a
+// client split to s alone (see Sampler); mintedKey is the value of a
+// sticky cookie minted for the answer ("" if none).
+func (a *App) mirrorLeaves(r *h1.Request, peer netip.Addr, s *side, mintedKey string) bool {
+	m, ok := a.mirror.(Sampler)
+	if !ok {
+		return a.mirror == nil
+	}
+	if hasHeader(r.Headers, m.Marker()) {
+		return false
+	}
+	serving := a.servingSide(s)
+	if serving == nil {
+		return true // answered 502 by the proxy: nothing to mirror
+	}
+	var key []byte
+	if a.cookie != "" {
+		if key = stickyCookieIn(r.Headers, a.cookie); key == nil && mintedKey != "" {
+			key = []byte(mintedKey)
+		}
+	}
+	if key == nil {
+		var buf [64]byte
+		key = a.loopClientIP(r, peer).AppendTo(buf[:0])
+	}
+	return m.Leaves(serving.name, key)
+}
+
+// hasHeader reports whether hs has a field called name.
+func hasHeader(hs []h1.Header, name string) bool {
+	for _, h := range hs {
+		if len(h.Name) == len(name) && h1.EqualFold(h.Name, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // loopClientIP is ClientIP on the loop path.
@@ -331,9 +368,10 @@ func loopResendable(r *h1.Request) bool {
 
 // loopCapable reports whether a loop can proxy the app's requests: every
 // backend is http (a loop does not speak TLS) at an IP address or a host
-// name (resolved, see resolve.go), and nothing wraps the app's handler.
+// name (resolved, see resolve.go), nothing wraps the app's handler, and a
+// mirror, if any, can say which requests it leaves alone (Sampler).
 func (a *App) loopCapable() bool {
-	if !a.fastCapable() {
+	if _, ok := a.mirror.(Sampler); a.wrapped || (a.mirror != nil && !ok) {
 		return false
 	}
 	for _, s := range a.sides {

@@ -376,16 +376,6 @@ func (u *upConn) bodyMode(h *h1.Response) {
 	}
 }
 
-// hasHeader reports whether hs has a field called name.
-func hasHeader(hs []h1.Header, name string) bool {
-	for _, h := range hs {
-		if len(h.Name) == len(name) && h1.EqualFold(h.Name, name) {
-			return true
-		}
-	}
-	return false
-}
-
 // frame takes the body bytes p that just arrived and reports how many of
 // them belong to the answer and whether it is complete; bytes after its
 // end make the connection unfit for reuse.

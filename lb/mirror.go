@@ -18,6 +18,22 @@ type Mirror interface {
 	Serve(w http.ResponseWriter, r *http.Request, side string, serve http.Handler)
 }
 
+// Sampler is what a Mirror may also implement so that the event loops
+// (loop_linux.go) serve the requests it would not mirror: the app's
+// listener then stays on the loops, and only the requests the mirror takes
+// go, with their connection, to net/http and Serve.
+type Sampler interface {
+	// Leaves reports whether the mirror would serve a request of a client
+	// served by side (after failover) without mirroring it, given the
+	// client's sticky key: its sticky cookie value (one minted for this
+	// answer included) in cookie mode, else its IP as text. When it
+	// does, it has counted the request as Serve would have.
+	Leaves(side string, key []byte) bool
+	// Marker is a request header only the mirror may set: requests that
+	// carry it go to Serve.
+	Marker() string
+}
+
 // sideServe is the handler a Mirror calls: it proxies to one side,
 // timing the request from when the app received it, mirror work included.
 type sideServe struct {

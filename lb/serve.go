@@ -168,7 +168,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 		}
 		srv := p.server(l, reqCtx)
 		servers = append(servers, srv)
-		go func() { errc <- serveListener(srv, l) }()
+		go func() { errc <- serveListener(srv, l.addr, l.ln) }()
 	}
 	hctx, stopChecks := context.WithCancel(ctx)
 	checks := p.startChecks(hctx)
@@ -208,17 +208,17 @@ func (p *Proxy) server(l *listener, reqCtx context.Context) *http.Server {
 	}
 }
 
-func serveListener(srv *http.Server, l *listener) error {
+func serveListener(srv *http.Server, addr string, ln net.Listener) error {
 	var err error
-	if l.tlsCfg != nil {
-		err = srv.ServeTLS(l.ln, "", "")
+	if srv.TLSConfig != nil {
+		err = srv.ServeTLS(ln, "", "")
 	} else {
-		err = srv.Serve(l.ln)
+		err = srv.Serve(ln)
 	}
-	if errors.Is(err, http.ErrServerClosed) {
+	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
 		return nil
 	}
-	return fmt.Errorf("serving %s: %w", l.addr, err)
+	return fmt.Errorf("serving %s: %w", addr, err)
 }
 
 func serveFastListener(srv *fasthttp.Server, addr string, ln net.Listener) error {

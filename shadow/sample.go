@@ -41,6 +41,29 @@ func (m *Mirror) sampled(w http.ResponseWriter, r *http.Request) bool {
 	return samplePoint(r.RemoteAddr) < m.sample
 }
 
+// Leaves implements lb.Sampler, for lb's event loops: it reports whether
+// Serve would serve a request of a client served by side, with sticky key
+// key (as sampled takes it), without mirroring it, and counts it as not
+// sampled when Serve would. The loops serve such requests themselves and
+// pass the others, with their connection, to Serve.
+func (m *Mirror) Leaves(side string, key []byte) bool {
+	if m == nil || side != m.primary || m.stopped.Load() {
+		return true
+	}
+	switch {
+	case m.sample == lb.PointScale:
+		return false
+	case m.sample > 0 && samplePoint(key) < m.sample:
+		return false
+	}
+	m.tel.NotSampled()
+	return true
+}
+
+// Marker implements lb.Sampler: only the mirror sets Header, so a request
+// that carries it goes to Serve, which drops it.
+func (m *Mirror) Marker() string { return Header }
+
 // mintedCookie finds the sticky cookie the proxy set on this response.
 func mintedCookie(h http.Header, name string) (string, bool) {
 	for _, c := range h["Set-Cookie"] {
@@ -93,3 +116,5 @@ func (m *Mirror) peerTrusted(remoteAddr string) bool {
 	}
 	return false
 }
+
+var _ lb.Sampler = (*Mirror)(nil)

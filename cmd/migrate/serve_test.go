@@ -21,15 +21,31 @@ import (
 	"github.com/migratekit/migrate/admin"
 )
 
+// freeAddr is a free port of 127.0.0.1, never one it gave before in this
+// test binary: the kernel may hand a closed port out again at once, and
+// two calls for one manifest must not get the same.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if !handedOut.addrs[addr] {
+			handedOut.addrs[addr] = true
+			return addr
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
+
+var handedOut = struct {
+	sync.Mutex
+	addrs map[string]bool
+}{addrs: map[string]bool{}}
 
 func textServer(t *testing.T, body string) *httptest.Server {
 	t.Helper()
