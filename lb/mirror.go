@@ -21,7 +21,10 @@ type Mirror interface {
 // Sampler is what a Mirror may also implement so that the event loops
 // (loop_linux.go) serve the requests it would not mirror: the app's
 // listener then stays on the loops, and only the requests the mirror takes
-// go, with their connection, to net/http and Serve.
+// go, with their connection, to net/http and Serve. The connection stays
+// there: one client's connection serves one client, but a trusted proxy's
+// kept-alive connection that carries a sampled client's request moves to
+// net/http for good, with every client it carries after.
 type Sampler interface {
 	// Leaves reports whether the mirror would serve a request of a client
 	// served by side (after failover) without mirroring it, given the
