@@ -17,6 +17,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/migratekit/migrate/internal/h1"
 )
 
 // The fasthttp data path.
@@ -161,7 +163,7 @@ func (a *App) pickFast(ctx *fasthttp.RequestCtx) (*side, string) {
 	var minted string
 	if a.cookie == "" {
 		point = a.fastIPPoint(ctx)
-	} else if v := ctx.Request.Header.Cookie(a.cookie); validStickyBytes(v) {
+	} else if v := ctx.Request.Header.Cookie(a.cookie); validSticky(v) {
 		point = bytesPoint(v)
 	} else {
 		key := rand.Text()
@@ -180,17 +182,13 @@ func (a *App) fastSideOf(ctx *fasthttp.RequestCtx) int {
 	point := PointScale
 	if a.cookie == "" {
 		point = a.fastIPPoint(ctx)
-	} else if v := ctx.Request.Header.Cookie(a.cookie); validStickyBytes(v) {
+	} else if v := ctx.Request.Header.Cookie(a.cookie); validSticky(v) {
 		point = bytesPoint(v)
 	}
 	if point < wt*(PointScale/100) {
 		return sideNew
 	}
 	return sideOld
-}
-
-func validStickyBytes(v []byte) bool {
-	return len(v) > 0 && ValidStickyValue(unsafe.String(unsafe.SliceData(v), len(v)))
 }
 
 func (a *App) fastIPPoint(ctx *fasthttp.RequestCtx) int {
@@ -265,26 +263,35 @@ const (
 
 var hopNames = [...]string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Upgrade", "Expect", "Forwarded"}
 
+// hopAlways are the hop-by-hop headers dropped both ways.
+const hopAlways = hopConnection | hopKeepAlive | hopProxyConnection | hopProxyAuthenticate | hopProxyAuthorization | hopTE | hopTrailer | hopUpgrade
+
+// hopBit is the bit of header name among hopNames (ASCII case-insensitive),
+// or 0.
+func hopBit(name []byte) int {
+	if len(name) < 2 || len(name) > 19 {
+		return 0
+	}
+	for i, h := range hopNames {
+		if len(h) == len(name) && h1.EqualFold(name, h) {
+			return 1 << i
+		}
+	}
+	return 0
+}
+
 // dropHop deletes the hop-by-hop headers among all (and the headers a
 // Connection header names), plus those of also, in one pass over the
 // headers: most requests have none, and a Del per name costs a scan each.
 func dropHop(all iter.Seq2[[]byte, []byte], peek func(string) []byte, del func(string), also int) {
 	found := 0
 	for k := range all {
-		if len(k) < 2 || len(k) > 19 {
-			continue
-		}
-		for i, name := range hopNames {
-			if len(name) == len(k) && string(k) == name {
-				found |= 1 << i
-				break
-			}
-		}
+		found |= hopBit(k)
 	}
 	if found&hopConnection != 0 {
 		dropConnectionHeaders(peek("Connection"), del)
 	}
-	found &= hopConnection | hopKeepAlive | hopProxyConnection | hopProxyAuthenticate | hopProxyAuthorization | hopTE | hopTrailer | hopUpgrade | also
+	found &= hopAlways | also
 	for i, name := range hopNames {
 		if found&(1<<i) != 0 {
 			del(name)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 	"time"
 	"unsafe"
 
@@ -318,13 +319,13 @@ func (c *clientConn) readBody() bool {
 	}
 	var p []byte
 	if c.gather {
-		c.body = growTo(c.body, int(min(c.bodyLeft, loopStreamBuf)))
+		c.body = slices.Grow(c.body, int(min(c.bodyLeft, loopStreamBuf)))
 		p = c.body[len(c.body):cap(c.body)]
 	} else {
 		if c.sent < len(c.send) {
 			return false // the previous bytes are still going out
 		}
-		c.send, c.sent = growTo(c.send[:0], loopStreamBuf), 0
+		c.send, c.sent = slices.Grow(c.send[:0], loopStreamBuf), 0
 		p = c.send[:cap(c.send)]
 	}
 	p = p[:min(int64(len(p)), c.bodyLeft)]
@@ -355,13 +356,6 @@ func (c *clientConn) dispatchGathered() {
 		return
 	}
 	c.dispatch(&c.req)
-}
-
-func growTo(b []byte, n int) []byte {
-	if cap(b)-len(b) >= n {
-		return b
-	}
-	return append(b[:len(b):len(b)], make([]byte, n)...)[:len(b)]
 }
 
 // clientBodyFailed ends a request whose client left in the middle of its

@@ -18,31 +18,6 @@ import (
 // dropHop): hop-by-hop headers and those a Connection header names
 // dropped, X-Forwarded-* set, the client's Host kept.
 
-// hopHeader reports whether name is a hop-by-hop header (RFC 9110 7.6.1);
-// with request set, also Expect and Forwarded (dropped from requests, as
-// httputil.ReverseProxy does with Rewrite).
-func hopHeader(name []byte, request bool) bool {
-	switch len(name) {
-	case 2:
-		return h1.EqualFold(name, "Te")
-	case 7:
-		return h1.EqualFold(name, "Trailer") || h1.EqualFold(name, "Upgrade")
-	case 6:
-		return request && h1.EqualFold(name, "Expect")
-	case 9:
-		return request && h1.EqualFold(name, "Forwarded")
-	case 10:
-		return h1.EqualFold(name, "Connection") || h1.EqualFold(name, "Keep-Alive")
-	case 16:
-		return h1.EqualFold(name, "Proxy-Connection")
-	case 18:
-		return h1.EqualFold(name, "Proxy-Authenticate")
-	case 19:
-		return h1.EqualFold(name, "Proxy-Authorization")
-	}
-	return false
-}
-
 // Values of the X-Forwarded-* headers the proxy sets, as indexes.
 const (
 	xffFor = iota
@@ -110,7 +85,7 @@ func (s *side) appendLoopRequest(dst []byte, r *h1.Request, b *backend, peer net
 	var seen [xffNone]bool
 	var prior []byte // the client's X-Forwarded-For chain, when trusted
 	for _, h := range r.Headers {
-		if hopHeader(h.Name, true) || (named && connectionNamed(r.Headers, h.Name)) {
+		if hopBit(h.Name)&(hopAlways|hopExpect|hopForwarded) != 0 || (named && connectionNamed(r.Headers, h.Name)) {
 			continue
 		}
 		if x := forwardedHeader(h.Name); x != xffNone {
@@ -162,7 +137,7 @@ func (s *side) appendLoopResponse(dst []byte, r *h1.Response, minted string, clo
 	named := hasConnection(r.Headers)
 	coded := r.Chunked || r.OtherCoding
 	for _, h := range r.Headers {
-		if hopHeader(h.Name, false) || (named && connectionNamed(r.Headers, h.Name)) {
+		if hopBit(h.Name)&hopAlways != 0 || (named && connectionNamed(r.Headers, h.Name)) {
 			continue
 		}
 		if coded && len(h.Name) == 14 && h1.EqualFold(h.Name, "Content-Length") {
@@ -292,47 +267,13 @@ func (a *App) loopClientIP(r *h1.Request, peer netip.Addr) netip.Addr {
 // first well-formed cookie called name, or nil.
 func stickyCookieIn(hs []h1.Header, name string) []byte {
 	for _, h := range hs {
-		if len(h.Name) != 6 || !h1.EqualFold(h.Name, "Cookie") {
-			continue
-		}
-		line := h.Value
-		for len(line) > 0 {
-			part := line
-			if i := indexByte(line, ';'); i >= 0 {
-				part, line = line[:i], line[i+1:]
-			} else {
-				line = nil
-			}
-			part = trimOWS(part)
-			i := indexByte(part, '=')
-			if i < 0 || string(part[:i]) != name {
-				continue
-			}
-			if v := part[i+1:]; validStickyBytes(v) {
+		if len(h.Name) == 6 && h1.EqualFold(h.Name, "Cookie") {
+			if v, ok := stickyInLine(h.Value, name); ok {
 				return v
 			}
 		}
 	}
 	return nil
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
-}
-
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
 
 // loopPreflight reports whether r is a CORS preflight.

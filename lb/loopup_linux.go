@@ -186,7 +186,7 @@ func (c *clientConn) upFailed(err error) {
 		c.finish()
 		return
 	}
-	if stale && c.resendOK && c.sendWhole() {
+	if stale && c.resendOK && c.gather { // send holds the whole request
 		c.resendOK = false
 		if fresh, derr := c.w.dial(c.s, c.b); derr == nil {
 			c.b.inflight.Add(1)
@@ -196,15 +196,8 @@ func (c *clientConn) upFailed(err error) {
 		}
 	}
 	c.s.pool.failed(c.b, err)
-	if !c.sendWhole() {
-		c.retryOK = false
-	}
-	c.retryOrFail(err)
+	c.retryOrFail(err) // retryOK is false for a streamed body
 }
-
-// sendWhole reports whether send holds the whole request (head and body),
-// so that it can be sent again.
-func (c *clientConn) sendWhole() bool { return c.gather }
 
 // staleErr reports an error of a kept-alive connection the backend closed.
 func staleErr(err error) bool {

@@ -165,21 +165,50 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 // present and well-formed (see ValidStickyValue). It does not allocate.
 func StickyCookie(r *http.Request, name string) (string, bool) {
 	for _, line := range r.Header["Cookie"] {
-		for line != "" {
-			var part string
-			part, line, _ = strings.Cut(line, ";")
-			k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-			if ok && k == name && ValidStickyValue(v) {
-				return v, true
-			}
+		if v, ok := stickyInLine(line, name); ok {
+			return v, true
 		}
 	}
 	return "", false
 }
 
+// stickyInLine is the value of the first well-formed cookie called name in
+// one Cookie header line: StickyCookie's rule, for every data path.
+func stickyInLine[T string | []byte](line T, name string) (T, bool) {
+	for len(line) > 0 {
+		end := 0
+		for end < len(line) && line[end] != ';' {
+			end++
+		}
+		part := line[:end]
+		line = line[min(end+1, len(line)):]
+		for len(part) > 0 && (part[0] == ' ' || part[0] == '\t') {
+			part = part[1:]
+		}
+		eq := 0
+		for eq < len(part) && part[eq] != '=' {
+			eq++
+		}
+		if eq == len(part) || string(part[:eq]) != name {
+			continue
+		}
+		v := part[eq+1:]
+		for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+			v = v[:len(v)-1]
+		}
+		if validSticky(v) {
+			return v, true
+		}
+	}
+	var zero T
+	return zero, false
+}
+
 // ValidStickyValue reports whether v can be a sticky cookie value: 8 to 64
 // characters from A-Z, a-z, 0-9, '-' and '_'.
-func ValidStickyValue(v string) bool {
+func ValidStickyValue(v string) bool { return validSticky(v) }
+
+func validSticky[T string | []byte](v T) bool {
 	if len(v) < 8 || len(v) > 64 {
 		return false
 	}
