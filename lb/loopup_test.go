@@ -382,31 +382,7 @@ func TestLoopConnectionClose(t *testing.T) {
 // and then nothing: the client gets the 103, then a 504 when the
 // response-header timeout ends the wait, as on the other paths.
 func TestLoopInterimThenTimeout(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hinted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			close(hinted)
-			return
-		}
-		if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
-			io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n")
-		}
-		hinted <- c // kept open, silent, until the test ends
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		if c, ok := <-hinted; ok {
-			c.Close()
-		}
-	})
-	u := "http://" + ln.Addr().String()
-	app := &manifest.App{Listen: "127.0.0.1:0", Old: manifest.Pool{Backends: []string{u}}, New: manifest.Pool{Backends: []string{u}},
-		Timeouts: manifest.Timeouts{ResponseHeader: manifest.Duration(100 * time.Millisecond)}}
+	app := hintingApp(t)
 	metrics, reg := newMetrics(t)
 	r := start(t, oneApp(app), Options{Metrics: metrics})
 	c := dialRaw(t, r)

@@ -125,3 +125,40 @@ func TestSampleIndependentOfSplit(t *testing.T) {
 		t.Errorf("at weight 50%% and sample 50%%, %d of 10000 clients are on old and sampled; want about 2500", sampled)
 	}
 }
+
+// TestLeaves checks what the mirror tells lb's event loops (lb.Sampler):
+// it leaves the requests of clients out of the sample, of the other side
+// and of a stopped mirror alone, takes the sampled ones, counts only the
+// first kind as not sampled (as Serve does), and names its marker header.
+func TestLeaves(t *testing.T) {
+	old, newB := newBackend(t, "old", nil), newBackend(t, "new", nil)
+	app := testApp(old.URL, newB.URL)
+	half := manifest.Percent(0.5)
+	app.Shadow.Sample = &half
+	e := start(t, app, true)
+	m := e.mirror
+	left := 0
+	for c := range 200 {
+		key := []byte(fmt.Sprintf("10.0.%d.%d", c/250, c%250))
+		want := samplePoint(key) >= m.sample
+		if got := m.Leaves(m.primary, key); got != want {
+			t.Fatalf("Leaves(%s, %s) = %v, want %v", m.primary, key, got, want)
+		}
+		if want {
+			left++
+		}
+	}
+	if left == 0 || left == 200 {
+		t.Fatalf("%d of 200 clients left alone at a 50%% sample, want some of each", left)
+	}
+	other := lb.Sampler(m)
+	if !other.Leaves("not-"+m.primary, []byte("10.0.0.1")) {
+		t.Error("a request of the other side is not left alone")
+	}
+	if got := metric(t, e.reg, "migrate_shadow_not_sampled_total", map[string]string{"app": "web"}); got != float64(left) {
+		t.Errorf("not sampled = %v, want %d (the clients out of the sample only)", got, left)
+	}
+	if m.Marker() != Header {
+		t.Errorf("Marker() = %q, want %q", m.Marker(), Header)
+	}
+}
