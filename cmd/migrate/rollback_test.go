@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/migratekit/migrate/admin"
+	"github.com/migratekit/migrate/state"
 )
 
 // TestAutomaticRollback: the new side answers 500s once it takes traffic;
@@ -81,14 +82,22 @@ apps:
 	if got := get(t, "http://"+listen+"/"); got != "old" {
 		t.Errorf("after the rollback got %q, want old", got)
 	}
-	evs, err := c.Events(context.Background(), "shop", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The proxy moves first, then the store, then the event is recorded
+	// (rollback.Manager), so the event may come a moment after the weight.
+	var evs []state.Event
 	var rolled bool
-	for _, e := range evs {
-		if e.Kind == "rollback" && e.Actor == "controller" && e.Before == "100" && e.After == "0" && strings.Contains(e.Reason, "max") {
-			rolled = true
+	for i := 0; i < 200 && !rolled; i++ {
+		if i > 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+		var err error
+		if evs, err = c.Events(context.Background(), "shop", 0); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			if e.Kind == "rollback" && e.Actor == "controller" && e.Before == "100" && e.After == "0" && strings.Contains(e.Reason, "max") {
+				rolled = true
+			}
 		}
 	}
 	if !rolled {
