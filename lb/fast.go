@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 	"unsafe"
@@ -246,8 +247,9 @@ func (a *App) corsFast(ctx *fasthttp.RequestCtx) {
 }
 
 // Hop-by-hop headers a proxy removes (RFC 9110 7.6.1), as bits; fasthttp
-// keeps Transfer-Encoding apart. hopExpect and hopForwarded are only
-// dropped from requests.
+// keeps Transfer-Encoding apart. hopExpect, hopForwarded and hopTrailer are
+// only dropped from requests (hopRequest): an answer's Trailer field
+// announces the trailer section, which is passed on with its body.
 const (
 	hopConnection = 1 << iota
 	hopKeepAlive
@@ -263,8 +265,12 @@ const (
 
 var hopNames = [...]string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Upgrade", "Expect", "Forwarded"}
 
-// hopAlways are the hop-by-hop headers dropped both ways.
-const hopAlways = hopConnection | hopKeepAlive | hopProxyConnection | hopProxyAuthenticate | hopProxyAuthorization | hopTE | hopTrailer | hopUpgrade
+// hopAlways are the hop-by-hop headers dropped both ways, hopRequest those
+// dropped from requests.
+const (
+	hopAlways  = hopConnection | hopKeepAlive | hopProxyConnection | hopProxyAuthenticate | hopProxyAuthorization | hopTE | hopUpgrade
+	hopRequest = hopAlways | hopExpect | hopForwarded | hopTrailer
+)
 
 // hopBit is the bit of header name among hopNames (ASCII case-insensitive),
 // or 0.
@@ -280,10 +286,10 @@ func hopBit(name []byte) int {
 	return 0
 }
 
-// dropHop deletes the hop-by-hop headers among all (and the headers a
-// Connection header names), plus those of also, in one pass over the
-// headers: most requests have none, and a Del per name costs a scan each.
-func dropHop(all iter.Seq2[[]byte, []byte], peek func(string) []byte, del func(string), also int) {
+// dropHop deletes the hop-by-hop headers of mask among all (and the
+// headers a Connection header names) in one pass over the headers: most
+// requests have none, and a Del per name costs a scan each.
+func dropHop(all iter.Seq2[[]byte, []byte], peek func(string) []byte, del func(string), mask int) {
 	found := 0
 	for k := range all {
 		found |= hopBit(k)
@@ -291,7 +297,7 @@ func dropHop(all iter.Seq2[[]byte, []byte], peek func(string) []byte, del func(s
 	if found&hopConnection != 0 {
 		dropConnectionHeaders(peek("Connection"), del)
 	}
-	found &= hopAlways | also
+	found &= mask
 	for i, name := range hopNames {
 		if found&(1<<i) != 0 {
 			del(name)
@@ -336,7 +342,7 @@ func (s *side) proxyFast(ctx *fasthttp.RequestCtx, start time.Time, minted strin
 	out := &ctx.Response
 	res.Header.CopyTo(&out.Header)
 	out.Header.ResetConnectionClose()
-	dropHop(out.Header.All(), out.Header.Peek, out.Header.Del, 0)
+	dropHop(out.Header.All(), out.Header.Peek, out.Header.Del, hopAlways)
 	if s.app.debug {
 		out.Header.Set("X-Migrate-Side", s.name)
 	}
@@ -348,7 +354,7 @@ func (s *side) proxyFast(ctx *fasthttp.RequestCtx, start time.Time, minted strin
 		s.fastDone(res, b, status, start)
 		return
 	}
-	out.SetBodyStream(&fastBody{res: res, s: s, b: b, status: status, start: start}, res.Header.ContentLength())
+	out.SetBodyStream(&fastBody{res: res, out: &out.Header, s: s, b: b, status: status, start: start}, res.Header.ContentLength())
 }
 
 // dropConnectionHeaders deletes the headers a Connection header value
@@ -371,7 +377,7 @@ func (s *side) prepareFast(ctx *fasthttp.RequestCtx) {
 	h.ResetConnectionClose() // the client's choice, not the backend connection's
 	// Expect: the body is read (or streams) already. Forwarded: dropped as
 	// httputil.ReverseProxy does with Rewrite.
-	dropHop(h.All(), h.Peek, h.Del, hopExpect|hopForwarded)
+	dropHop(h.All(), h.Peek, h.Del, hopRequest)
 	if u := ctx.Request.URI(); len(u.Username()) > 0 || len(u.Password()) > 0 {
 		u.SetUsername("") // never credentials from an absolute-form URI
 		u.SetPassword("")
@@ -492,13 +498,43 @@ func (s *side) fastDone(res *fasthttp.Response, b *backend, status int, start ti
 // back to its pool and the request is recorded.
 type fastBody struct {
 	res    *fasthttp.Response
+	out    *fasthttp.ResponseHeader // the client's answer, for the trailers
 	s      *side
 	b      *backend
 	status int
 	start  time.Time
 }
 
-func (f *fastBody) Read(p []byte) (int, error) { return f.res.BodyStream().Read(p) }
+func (f *fastBody) Read(p []byte) (int, error) {
+	n, err := f.res.BodyStream().Read(p)
+	if err == io.EOF {
+		f.passTrailers()
+	}
+	return n, err
+}
+
+// passTrailers gives the client's answer the trailer section the backend
+// sent after its last chunk, which fasthttp writes after the body it
+// streams. A field the backend did not announce is announced now: the head
+// is gone, and only the trailer section carries it.
+func (f *fastBody) passTrailers() {
+	from := &f.res.Header
+	for k := range from.Trailers() {
+		vals := from.PeekAll(string(k))
+		if len(vals) == 0 {
+			continue
+		}
+		if !slices.ContainsFunc(f.out.PeekTrailerKeys(), func(a []byte) bool { return bytes.Equal(a, k) }) {
+			if err := f.out.AddTrailerBytes(k); err != nil {
+				f.s.log.Debug("trailer not passed on", "name", string(k), "err", err)
+				continue
+			}
+		}
+		for _, v := range vals {
+			f.out.AddBytesKV(k, v)
+		}
+	}
+}
 
 func (f *fastBody) Close() error { return f.CloseWithError(nil) }
 

@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"io"
 	"net/http"
 	"testing"
 
@@ -200,5 +201,39 @@ func TestCORSPreflight(t *testing.T) {
 				t.Errorf("backend saw Origin %q, want %q", oldB.lastHeader().Get("Origin"), tt.sent.Get("Origin"))
 			}
 		})
+	}
+}
+
+// TestResponseTrailers: the fields a backend sends after a chunked body
+// (gRPC-Web's status, a checksum) reach the client, announced or not, and
+// so does the Trailer field announcing them.
+func TestResponseTrailers(t *testing.T) {
+	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Checksum, X-Status")
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, "hello ")
+		w.(http.Flusher).Flush() // chunked, not framed by length
+		io.WriteString(w, "world")
+		w.Header().Set("X-Checksum", "abc123")
+		w.Header().Set("X-Status", "0")
+		w.Header().Set(http.TrailerPrefix+"X-Late", "unannounced")
+	})
+	r := start(t, oneApp(testApp(b, b)), Options{})
+	res, err := r.client.Get(r.base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	// net/http moves the announced keys from the Trailer field into
+	// res.Trailer, with no values until the body has been read.
+	if _, ok := res.Trailer["X-Checksum"]; !ok {
+		t.Errorf("announced trailers %v; want the Trailer field passed on", res.Trailer)
+	}
+	body, err := io.ReadAll(res.Body)
+	if err != nil || string(body) != "hello world" {
+		t.Fatalf("body %q, %v", body, err)
+	}
+	if got := res.Trailer.Get("X-Checksum") + " " + res.Trailer.Get("X-Status") + " " + res.Trailer.Get("X-Late"); got != "abc123 0 unannounced" {
+		t.Errorf("trailers %v; want X-Checksum abc123, X-Status 0 and X-Late unannounced", res.Trailer)
 	}
 }

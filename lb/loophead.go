@@ -85,7 +85,7 @@ func (s *side) appendLoopRequest(dst []byte, r *h1.Request, b *backend, peer net
 	var seen [xffNone]bool
 	var prior []byte // the client's X-Forwarded-For chain, when trusted
 	for _, h := range r.Headers {
-		if hopBit(h.Name)&(hopAlways|hopExpect|hopForwarded) != 0 || (named && connectionNamed(r.Headers, h.Name)) {
+		if hopBit(h.Name)&hopRequest != 0 || (named && connectionNamed(r.Headers, h.Name)) {
 			continue
 		}
 		if x := forwardedHeader(h.Name); x != xffNone {
