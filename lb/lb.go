@@ -109,6 +109,7 @@ type Options struct {
 
 	path         dataPath      // tests: force a data path
 	resolveEvery time.Duration // tests: how often loops' backend names are resolved
+	headRead     func()        // tests: called on a loop after it reads bytes of a request head
 }
 
 // dataPath is the data path of plain-HTTP listeners (tests choose it).
@@ -140,6 +141,7 @@ type Proxy struct {
 
 	resolver     *net.Resolver
 	resolveEvery time.Duration
+	headRead     func() // Options.headRead
 }
 
 // sideDeps are what a side needs from its proxy.
@@ -177,7 +179,7 @@ func New(m *manifest.Manifest, apps []string, opts Options) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.resolver, p.resolveEvery = opts.Resolver, opts.resolveEvery
+	p.resolver, p.resolveEvery, p.headRead = opts.Resolver, opts.resolveEvery, opts.headRead
 	if p.resolver == nil {
 		p.resolver = net.DefaultResolver
 	}

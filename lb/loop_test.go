@@ -315,6 +315,53 @@ func TestLoopDrain(t *testing.T) {
 	}
 }
 
+// TestLoopDrainAnswersStartedHead checks that a request whose head has
+// begun to arrive when a drain starts is read to its end and answered, with
+// Connection: close, and that the drain waits for it.
+func TestLoopDrainAnswersStartedHead(t *testing.T) {
+	b := pathBackend(t)
+	read := make(chan struct{}, 1)
+	r := start(t, oneApp(testApp(b, b)), Options{headRead: func() {
+		select {
+		case read <- struct{}{}:
+		default:
+		}
+	}})
+	c := dialRaw(t, r)
+	c.send(t, "GET /late HTTP/1.1\r\nHost: x\r\n")
+	select {
+	case <-read: // the loop holds the first part of the head
+	case <-time.After(10 * time.Second):
+		t.Fatal("the loop never read the head")
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.stop() }()
+	eventually(t, "the listener to refuse connections", func() bool {
+		c, err := net.Dial("tcp", strings.TrimPrefix(r.base, "http://"))
+		if err != nil {
+			return true
+		}
+		c.Close()
+		return false
+	})
+	select {
+	case err := <-stopped:
+		t.Fatalf("Serve returned (%v) before the request it had begun to read was answered", err)
+	default:
+	}
+	c.send(t, "\r\n")
+	res, body := c.response(t, http.MethodGet)
+	if res.StatusCode != 200 || body != "GET /late " || !res.Close {
+		t.Errorf("answer %d %q close=%v, want 200 \"GET /late \" with Connection: close", res.StatusCode, body, res.Close)
+	}
+	if !c.closed() {
+		t.Error("the connection stays open after its answer")
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("Serve = %v", err)
+	}
+}
+
 // TestLoopPipelinedHandOff checks requests written in one write where one
 // in the middle is handed to the fasthttp server: the bytes after it go
 // with it and every answer comes back in order.

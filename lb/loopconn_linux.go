@@ -50,6 +50,7 @@ type clientConn struct {
 	requestRunning bool
 	lingering      bool // shut for writing, dropping what still comes
 	lingerLeft     int  // bytes it may still drop
+	heldHead       bool // a drain waits for the request whose head is coming
 
 	// The request being proxied.
 	s         *side // the side serving it (the client's, until failover)
@@ -182,6 +183,9 @@ func (c *clientConn) nextRequest() bool {
 	}
 	c.in.W += n
 	c.eof = eof
+	if n > 0 && c.w.srv.p.headRead != nil {
+		c.w.srv.p.headRead()
+	}
 	if was == 0 && n > 0 {
 		c.deadline = c.w.ev.Now().Add(loopHeadTimeout)
 	}
@@ -192,6 +196,7 @@ func (c *clientConn) nextRequest() bool {
 // listener's fasthttp server.
 func (c *clientConn) handOff() {
 	c.closed = true
+	c.releaseHead() // the server it goes to drains on its own
 	c.w.forget(c)
 	if err := c.w.ev.Detach(c.fd); err != nil {
 		c.w.srv.log.Error("handing a connection over", "err", err)
@@ -223,6 +228,7 @@ func (c *clientConn) begin() bool {
 		return true
 	}
 	c.w.srv.rt.inflight.enter()
+	c.releaseHead() // the request counts now
 	if c.out.B == nil {
 		c.out = c.w.outs.get()
 	}
@@ -498,6 +504,7 @@ func (c *clientConn) close() {
 		return
 	}
 	c.closed = true
+	c.releaseHead()
 	if c.requestRunning {
 		c.dropUp()
 		if !c.finished {
@@ -558,11 +565,30 @@ func (c *clientConn) linger() {
 }
 
 // drain closes the connection when it waits for a request, else once its
-// answer is out.
+// answer is out. A request whose head has begun to arrive is read and
+// answered first rather than cut while the client sends it (net/http closes
+// such a connection; a client cannot tell whether a request it did not
+// finish sending was served): the drain waits for it as for a request in
+// flight (heldHead), up to its deadline and the head timeout.
 func (c *clientConn) drain() {
-	c.closeAfter = true
-	if !c.requestRunning && c.out.Len() == 0 {
+	switch {
+	case c.requestRunning || c.lingering:
+		c.closeAfter = true
+	case c.in.Len() > 0:
+		c.heldHead = true
+		c.w.srv.rt.inflight.enter()
+	case c.out.Len() == 0:
 		c.close()
+	default:
+		c.closeAfter = true
+	}
+}
+
+// releaseHead ends the drain's wait for the head of c.
+func (c *clientConn) releaseHead() {
+	if c.heldHead {
+		c.heldHead = false
+		c.w.srv.rt.inflight.leave()
 	}
 }
 
