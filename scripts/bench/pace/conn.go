@@ -22,9 +22,23 @@ type clientConn struct {
 	req  []byte
 }
 
-// dial connects to t.Addr, giving up at deadline.
-func dial(t Target, deadline time.Time) (*clientConn, error) {
+// maxSources is how many connections sourceAddr has an address for.
+const maxSources = 250 * 256
+
+// sourceAddr is the source address of connection i (below maxSources) when
+// each has its own: 127.1.0.1 to 127.1.0.250, then 127.1.1.1 and on. Every
+// address of 127.0.0.0/8 is on the loopback interface.
+func sourceAddr(i int) *net.TCPAddr {
+	return &net.TCPAddr{IP: net.IPv4(127, 1, byte(i/250), byte(i%250+1))}
+}
+
+// dial connects to t.Addr from the address from (nil: any), giving up at
+// deadline.
+func dial(t Target, from *net.TCPAddr, deadline time.Time) (*clientConn, error) {
 	d := net.Dialer{Deadline: deadline}
+	if from != nil {
+		d.LocalAddr = from
+	}
 	c, err := d.Dial("tcp", t.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("dialling %s: %w", t.Addr, err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,10 @@ type Config struct {
 	Warmup      time.Duration // unmeasured time before, at the same rate
 	Connections int           // keep-alive connections: requests in flight at most
 	Timeout     time.Duration // longest a request may take from its sending
+	// Sources gives each connection a loopback source address of its own
+	// (sourceAddr), so that a proxy keyed on the client's address sees one
+	// client per connection; false: the kernel's choice, for all.
+	Sources bool
 }
 
 // fineMargin is how long before a due time a worker on the real clock
@@ -65,6 +70,9 @@ func Run(ctx context.Context, cfg Config, clock clockwork.Clock) (*Result, error
 	for i := range tallies {
 		tallies[i] = &tally{}
 		w := &worker{cfg: cfg, clock: clock, sched: s, tally: tallies[i]}
+		if cfg.Sources {
+			w.from = sourceAddr(i)
+		}
 		if realClock {
 			w.fine, _ = newFineTimer() // nil (Go's timers alone) if it fails
 		}
@@ -125,6 +133,7 @@ type worker struct {
 	sched *schedule
 	tally *tally
 	conn  *clientConn
+	from  *net.TCPAddr // the source address of its connections; nil: any
 	// fine sleeps the last fineMargin before a due time, on time; nil
 	// leaves the whole wait to clock (a fake one in tests).
 	fine *fineTimer
@@ -207,7 +216,7 @@ func (w *worker) send(due time.Duration) {
 // dropped, so the next request dials afresh.
 func (w *worker) do(deadline time.Time) (int, error) {
 	if w.conn == nil {
-		c, err := dial(w.cfg.Target, deadline)
+		c, err := dial(w.cfg.Target, w.from, deadline)
 		if err != nil {
 			return 0, err
 		}

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -223,6 +226,43 @@ func TestRun(t *testing.T) {
 				t.Fatal(err)
 			}
 			tt.check(t, got)
+		})
+	}
+}
+
+// TestRunSources checks that with Sources each connection comes from a
+// loopback address of its own, and without it from one address.
+func TestRunSources(t *testing.T) {
+	for _, sources := range []bool{true, false} {
+		t.Run(fmt.Sprint("sources=", sources), func(t *testing.T) {
+			var mu sync.Mutex
+			peers := map[string]bool{}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				host, _, _ := net.SplitHostPort(r.RemoteAddr)
+				mu.Lock()
+				peers[host] = true
+				mu.Unlock()
+			}))
+			defer srv.Close()
+			cfg := Config{Target: targetOf(t, srv), Rate: 200, Duration: 200 * time.Millisecond, Connections: 5, Timeout: 5 * time.Second, Sources: sources}
+			res, err := Run(context.Background(), cfg, nil)
+			if err != nil || res.Errors() != 0 {
+				t.Fatalf("Run: %v, %+v", err, res)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			want := map[string]bool{"127.0.0.1": true}
+			if sources {
+				want = map[string]bool{}
+				for i := range 5 {
+					want[sourceAddr(i).IP.String()] = true
+				}
+			}
+			// Every connection sent at least one request: 40 requests
+			// over 5 connections, one at a time each.
+			if diff := cmp.Diff(peers, want); diff != "" {
+				t.Errorf("client addresses the server saw (-got +want):\n%s", diff)
+			}
 		})
 	}
 }

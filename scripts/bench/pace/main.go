@@ -15,7 +15,7 @@
 //
 // Usage:
 //
-//	pace -url http://127.0.0.1:8080/ -rate 5000 -duration 10s -connections 64 [-warmup 2s] [-timeout 2s]
+//	pace -url http://127.0.0.1:8080/ -rate 5000 -duration 10s -connections 64 [-warmup 2s] [-timeout 2s] [-sources]
 //
 // Go's timers wake a sleeping goroutine up to about 1 ms late when the
 // process is otherwise idle, which would be part of every latency counted
@@ -53,6 +53,7 @@ type options struct {
 	warmup      time.Duration
 	connections int
 	timeout     time.Duration
+	sources     bool
 }
 
 func main() {
@@ -87,6 +88,7 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.DurationVar(&o.warmup, "warmup", 0, "unmeasured time at the same rate before the measured one")
 	fs.IntVar(&o.connections, "connections", 64, "keep-alive connections, so requests in flight at most")
 	fs.DurationVar(&o.timeout, "timeout", 2*time.Second, "time a request may take from its sending, counted as an error beyond")
+	fs.BoolVar(&o.sources, "sources", false, "give each connection a source address of its own (127.1.x.y), so that a proxy keyed on the client address sees one client per connection (IPv4 -url only)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -117,8 +119,19 @@ func (o options) check() error {
 	case o.rate*(o.warmup+o.duration).Seconds() > maxRequests:
 		return fmt.Errorf("-rate %v over -warmup %v and -duration %v is more than %d requests", o.rate, o.warmup, o.duration, maxRequests)
 	}
-	_, err := loopbackTarget(o.url)
-	return err
+	t, err := loopbackTarget(o.url)
+	if err != nil {
+		return err
+	}
+	if o.sources {
+		if o.connections > maxSources {
+			return fmt.Errorf("-sources: -connections %d is more than the %d source addresses", o.connections, maxSources)
+		}
+		if host, _, _ := net.SplitHostPort(t.Addr); net.ParseIP(host).To4() == nil {
+			return fmt.Errorf("-sources: -url %q is not on an IPv4 address (the sources are 127.1.x.y)", o.url)
+		}
+	}
+	return nil
 }
 
 // configOf turns checked options into the generator's configuration.
@@ -131,6 +144,7 @@ func configOf(o options) Config {
 		Warmup:      o.warmup,
 		Connections: o.connections,
 		Timeout:     o.timeout,
+		Sources:     o.sources,
 	}
 }
 
