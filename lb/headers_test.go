@@ -1,9 +1,15 @@
 package lb
 
 import (
+	"bufio"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/textproto"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -235,5 +241,48 @@ func TestResponseTrailers(t *testing.T) {
 	}
 	if got := res.Trailer.Get("X-Checksum") + " " + res.Trailer.Get("X-Status") + " " + res.Trailer.Get("X-Late"); got != "abc123 0 unannounced" {
 		t.Errorf("trailers %v; want X-Checksum abc123, X-Status 0 and X-Late unannounced", res.Trailer)
+	}
+}
+
+// TestExpectContinue: a client that sends Expect: 100-continue and waits
+// for the interim answer before its body (curl does for bodies over 1 KiB,
+// for up to a second) gets 100 Continue at once, and its body reaches the
+// backend whole.
+func TestExpectContinue(t *testing.T) {
+	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%d %v", len(body), err)
+	})
+	r := start(t, oneApp(testApp(b, b)), Options{})
+	c, err := net.Dial("tcp", strings.TrimPrefix(r.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second)) // a hung test fails instead of hanging
+	body := strings.Repeat("x", 5000)
+	if _, err := fmt.Fprintf(c, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", len(body)); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	tp := textproto.NewReader(br)
+	line, err := tp.ReadLine()
+	if err != nil || line != "HTTP/1.1 100 Continue" {
+		t.Fatalf("first answer line %q, %v; want HTTP/1.1 100 Continue before the body is sent", line, err)
+	}
+	if _, err := tp.ReadMIMEHeader(); err != nil {
+		t.Fatalf("the interim answer's head: %v", err)
+	}
+	if _, err := io.WriteString(c, body); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(br, &http.Request{Method: http.MethodPost})
+	if err != nil {
+		t.Fatalf("final answer: %v", err)
+	}
+	got, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || string(got) != "5000 <nil>" {
+		t.Errorf("final answer %d %q; want 200 \"5000 <nil>\"", res.StatusCode, got)
 	}
 }
