@@ -3,9 +3,11 @@ package lb
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/valyala/fasthttp"
 )
@@ -41,6 +43,61 @@ var (
 	errNoBackend  = errors.New("no backend in rotation")
 	errClientBody = errors.New("client body")
 )
+
+// clientBody reads a client's request body on its way to a backend and
+// keeps its first read error: a body that breaks off or is malformed is the
+// client's failure (400, reason client_body), and must not count against
+// the backend it was going to, or a few broken uploads would take a healthy
+// backend out of rotation. The error is kept rather than only returned
+// because a transport may wrap it beyond errors.Is (net/http's
+// Request.Write does).
+type clientBody struct {
+	r      io.Reader
+	c      io.Closer // nil: nothing to close
+	left   int64     // bytes still due by the body's Content-Length; -1: unknown
+	failed atomic.Pointer[error]
+}
+
+// newClientBody reads r, a body of size bytes (-1: unknown), closing c.
+func newClientBody(r io.Reader, c io.Closer, size int64) *clientBody {
+	return &clientBody{r: r, c: c, left: max(size, -1)}
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	if f := b.failed.Load(); f != nil {
+		return 0, *f // sticky: fasthttp reads on after an error that came with bytes
+	}
+	n, err := b.r.Read(p)
+	if b.left >= 0 {
+		b.left -= int64(n)
+		if err == io.EOF && b.left > 0 {
+			err = io.ErrUnexpectedEOF // fasthttp's stream ends short
+		}
+	}
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("reading request body: %w: %w", errClientBody, err)
+		b.failed.CompareAndSwap(nil, &err)
+	}
+	return n, err
+}
+
+func (b *clientBody) Close() error {
+	if b.c == nil {
+		return nil
+	}
+	return b.c.Close()
+}
+
+// blame returns the body's read error when there was one (the exchange
+// failed because of the client), else err.
+func (b *clientBody) blame(err error) error {
+	if b != nil {
+		if f := b.failed.Load(); f != nil {
+			return *f
+		}
+	}
+	return err
+}
 
 // handleError is the ReverseProxy ErrorHandler of a side: a short, honest
 // answer to the client, the details in the log, the reason in telemetry.

@@ -323,15 +323,20 @@ func (s *side) proxyFast(ctx *fasthttp.RequestCtx, start time.Time, minted strin
 			return
 		}
 	}
+	var body *clientBody
+	if req.IsBodyStream() { // streamed: its read errors are the client's
+		body = newClientBody(req.BodyStream(), nil, int64(req.Header.ContentLength()))
+		req.SetBodyStream(body, req.Header.ContentLength())
+	}
 	res := fasthttp.AcquireResponse()
 	res.Header.SetNoDefaultContentType(true)
-	err := s.attemptFast(req, res, b)
+	err := s.attemptFast(req, res, b, body)
 	if err != nil && retry && retryableErr(err) {
 		if next := s.pool.pick(b); next != nil {
 			s.tel.Retry()
 			s.log.Debug("retrying on another backend", "failed", b.label, "backend", next.label, "err", err)
 			b = next
-			err = s.attemptFast(req, res, b)
+			err = s.attemptFast(req, res, b, body)
 		}
 	}
 	if err != nil {
@@ -417,8 +422,9 @@ func bufferFastBody(req *fasthttp.Request) (bool, error) {
 	return true, nil
 }
 
-// attemptFast sends req to b, answer in res.
-func (s *side) attemptFast(req *fasthttp.Request, res *fasthttp.Response, b *backend) error {
+// attemptFast sends req to b, answer in res; body is req's streamed body,
+// if any.
+func (s *side) attemptFast(req *fasthttp.Request, res *fasthttp.Response, b *backend, body *clientBody) error {
 	if b.fastPath != "" || b.fastQuery != "" {
 		req.SetRequestURIBytes(b.fastURI(req.RequestURI()))
 	}
@@ -428,7 +434,9 @@ func (s *side) attemptFast(req *fasthttp.Request, res *fasthttp.Response, b *bac
 	b.inflight.Add(1)
 	if err := b.fast.Do(req, res); err != nil {
 		b.inflight.Add(-1)
-		s.pool.failed(b, err)
+		if err = body.blame(err); !errors.Is(err, errClientBody) {
+			s.pool.failed(b, err)
+		}
 		return &backendError{backend: b.label, err: err}
 	}
 	s.pool.succeeded(b)

@@ -201,6 +201,9 @@ func (s *side) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
+	if req.GetBody == nil && req.Body != nil && req.Body != http.NoBody {
+		req.Body = newClientBody(req.Body, req.Body, req.ContentLength) // streamed
+	}
 	res, err := s.attempt(req, b)
 	if err == nil || !retry || !retryable(req, err) {
 		return res, err
@@ -225,7 +228,10 @@ func (s *side) attempt(req *http.Request, b *backend) (*http.Response, error) {
 	res, err := s.base.RoundTrip(req)
 	if err != nil {
 		b.inflight.Add(-1)
-		if req.Context().Err() == nil {
+		if cb, ok := req.Body.(*clientBody); ok {
+			err = cb.blame(err)
+		}
+		if req.Context().Err() == nil && !errors.Is(err, errClientBody) {
 			s.pool.failed(b, err)
 		}
 		return nil, &backendError{backend: b.label, err: err}
