@@ -286,3 +286,39 @@ func TestExpectContinue(t *testing.T) {
 		t.Errorf("final answer %d %q; want 200 \"5000 <nil>\"", res.StatusCode, got)
 	}
 }
+
+// TestNoContentTypeAdded: a request body sent without a Content-Type
+// reaches the backend without one, however it is framed (fasthttp adds
+// application/octet-stream to a request it writes unless told not to, and
+// a backend may answer 415 to that); nor does a User-Agent appear.
+func TestNoContentTypeAdded(t *testing.T) {
+	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%q %q %s", r.Header["Content-Type"], r.Header["User-Agent"], body)
+	})
+	r := start(t, oneApp(testApp(b, b)), Options{})
+	for _, req := range []string{
+		"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+		"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+		"POST /a HTTP/1.0\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+	} {
+		c, err := net.Dial("tcp", strings.TrimPrefix(r.base, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second)) // a hung test fails instead of hanging
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatal(err)
+		}
+		res, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: http.MethodPost})
+		if err != nil {
+			t.Fatalf("%q: %v", req, err)
+		}
+		got, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		c.Close()
+		if string(got) != "[] [] abc" {
+			t.Errorf("%q: the backend saw Content-Type, User-Agent and body %s, want [] [] abc", req, got)
+		}
+	}
+}
