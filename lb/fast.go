@@ -379,7 +379,7 @@ func dropConnectionHeaders(value []byte, del func(string)) {
 // headers dropped, X-Forwarded-* set (see rewrite), the client's Host kept.
 func (s *side) prepareFast(ctx *fasthttp.RequestCtx) {
 	h := &ctx.Request.Header
-	h.ResetConnectionClose() // the client's choice, not the backend connection's
+	h.ResetConnectionClose()        // the client's choice, not the backend connection's
 	h.SetNoDefaultContentType(true) // a body without a type is sent without one
 	// Expect: the body is read (or streams) already. Forwarded: dropped as
 	// httputil.ReverseProxy does with Rewrite.
