@@ -362,6 +362,27 @@ func TestLoopDrainAnswersStartedHead(t *testing.T) {
 	}
 }
 
+// TestLoopBareLF checks requests whose lines end in a bare LF, which
+// nginx and net/http take (RFC 9112 2.2): the loop serves them, pipelined
+// and with a body, and one it hands over (HTTP/1.0) is served too; fasthttp
+// alone waits for a CRLFCRLF that never comes.
+func TestLoopBareLF(t *testing.T) {
+	b := pathBackend(t)
+	r := start(t, oneApp(testApp(b, b)), Options{})
+	c := dialRaw(t, r)
+	c.send(t, "GET /a HTTP/1.1\nHost: x\n\nPOST /b HTTP/1.1\nHost: x\nContent-Length: 3\n\na\nbGET /c HTTP/1.1\r\nHost: x\n\r\n")
+	for _, want := range []string{"GET /a ", "POST /b a\nb", "GET /c "} {
+		if res, body := c.response(t, http.MethodGet); res.StatusCode != 200 || body != want {
+			t.Errorf("answer %d %q, want 200 %q", res.StatusCode, body, want)
+		}
+	}
+	c = dialRaw(t, r)
+	c.send(t, "GET /old HTTP/1.0\nHost: x\n\n")
+	if res, body := c.response(t, http.MethodGet); res.StatusCode != 200 || body != "GET /old " {
+		t.Errorf("HTTP/1.0 answer %d %q, want 200 \"GET /old \"", res.StatusCode, body)
+	}
+}
+
 // TestLoopPipelinedHandOff checks requests written in one write where one
 // in the middle is handed to the fasthttp server: the bytes after it go
 // with it and every answer comes back in order.

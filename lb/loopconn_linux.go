@@ -160,6 +160,9 @@ func (c *clientConn) nextRequest() bool {
 	}
 	if c.in.Len() > 0 {
 		err := h1.ParseRequest(c.in.Data(), &c.req)
+		if errors.Is(err, h1.ErrUnsupported) {
+			err = c.bareLF(err)
+		}
 		switch {
 		case err == nil:
 			return c.begin()
@@ -190,6 +193,22 @@ func (c *clientConn) nextRequest() bool {
 		c.deadline = c.w.ev.Now().Add(loopHeadTimeout)
 	}
 	return n > 0 || eof
+}
+
+// bareLF rewrites a head whose lines end in a bare LF to end in CRLF (as
+// nginx and net/http, the loop reads them as line ends; fasthttp, which the
+// head would go to, waits for a CRLFCRLF until its timeout) and parses it
+// again; err is the first parse's error.
+func (c *clientConn) bareLF(err error) error {
+	n, state := h1.CRLFHead(c.in.B[c.in.R:], c.in.Len())
+	switch state {
+	case h1.LFRewritten:
+		c.in.W = c.in.R + n
+		return h1.ParseRequest(c.in.Data(), &c.req)
+	case h1.LFIncomplete:
+		return h1.ErrIncomplete
+	}
+	return err
 }
 
 // handOff passes the connection, with the bytes read of it, to the
