@@ -202,7 +202,10 @@ func New(m *manifest.Manifest, apps []string, opts Options) (*Proxy, error) {
 	}
 	for _, l := range p.listeners {
 		l.fast = opts.path != pathNetHTTP && l.tls == nil && l.router.all(func(a *App) bool { return a.fastCapable() })
-		l.loop = l.tls == nil && l.router.all(func(a *App) bool { return a.loopOK })
+		// Loops front a plain listener when any of its apps can be served
+		// there; requests for the others hand their connection to the
+		// listener's fasthttp (or net/http) server.
+		l.loop = l.tls == nil && !l.router.all(func(a *App) bool { return !a.loopOK })
 	}
 	return p, nil
 }

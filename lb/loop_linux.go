@@ -20,21 +20,23 @@ import (
 
 // The event-loop data path (Linux).
 //
-// A listener served by fasthttp (see fast.go) whose apps can all be
-// reached from a loop (App.loopCapable: http backends, their names
-// resolved by resolve.go) is served by event loops as nginx serves: one
-// epoll loop per P on a locked OS thread, non-blocking sockets, no
-// goroutine per connection and nothing allocated per request. fasthttp's server and client cost 1.3 to 1.5 times
-// nginx's CPU per request because of Go's netpoller and a goroutine per
-// connection (BENCHMARKS.md, issue 2); the loops cost what nginx costs.
+// A plain-HTTP listener with an app that can be reached from a loop
+// (App.loopCapable: http backends, their names resolved by resolve.go) is
+// served by event loops as nginx serves: one epoll loop per P on a locked
+// OS thread, non-blocking sockets, no goroutine per connection and nothing
+// allocated per request. fasthttp's server and client cost 1.3 to 1.5
+// times nginx's CPU per request because of Go's netpoller and a goroutine
+// per connection (BENCHMARKS.md, issue 2); the loops cost what nginx costs.
 //
 // A loop serves the ordinary requests: HTTP/1.1, origin-form target, one
 // Host, a Content-Length body or none (see h1.ParseRequest), for a host an
-// app claims, and not a CORS preflight. Any other request — an upgrade, a
-// chunked upload, HTTP/1.0, an unknown host, a malformed head — hands its
-// connection, with the bytes read so far, to the listener's fasthttp
-// server, which serves it from then on: one behaviour for every request,
-// and the parser of the loop never has to judge a doubtful head.
+// app the loops can serve claims, and not a CORS preflight. Any other
+// request — an upgrade, a chunked upload, HTTP/1.0, an unknown host, an
+// app with an https backend, a malformed head — hands its connection, with
+// the bytes read so far, to the listener's fasthttp server (net/http when
+// an app on it needs that), which serves it from then on: one behaviour
+// for every request, and the parser of the loop never has to judge a
+// doubtful head.
 //
 // On a loop, the split, failover, balancing, passive ejection, retries on
 // another backend, X-Forwarded-*, hop-by-hop removal, debug headers,

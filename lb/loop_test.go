@@ -6,15 +6,21 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/textproto"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/migratekit/migrate/manifest"
+	"github.com/migratekit/migrate/telemetry"
 )
 
 // Tests of what only the event-loop data path does (loop_linux.go), over
@@ -380,6 +386,42 @@ func TestLoopBareLF(t *testing.T) {
 	c.send(t, "GET /old HTTP/1.0\nHost: x\n\n")
 	if res, body := c.response(t, http.MethodGet); res.StatusCode != 200 || body != "GET /old " {
 		t.Errorf("HTTP/1.0 answer %d %q, want 200 \"GET /old \"", res.StatusCode, body)
+	}
+}
+
+// TestLoopMixedListener checks a listener shared by an app the loops serve
+// and one they cannot (an https backend): the loops front it, serve the
+// first app and hand the second one's connections to fasthttp, which
+// reaches its backend over TLS. Before, one https backend anywhere on a
+// listener kept every app on it off the loops.
+func TestLoopMixedListener(t *testing.T) {
+	plain := pathBackend(t)
+	secure := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "tls %s %s", r.TLS.ServerName, r.URL.Path)
+	}))
+	secure.StartTLS()
+	t.Cleanup(secure.Close)
+	roots := x509.NewCertPool()
+	roots.AddCert(secure.Certificate())
+	cfg := &tls.Config{ServerName: "example.com", RootCAs: roots}
+	m := &manifest.Manifest{Apps: map[string]*manifest.App{
+		"web": {Listen: "127.0.0.1:0", Hosts: []string{"plain.test"},
+			Old: manifest.Pool{Backends: []string{plain.URL}}, New: manifest.Pool{Backends: []string{plain.URL}}},
+		"paas": {Listen: "127.0.0.1:0", Hosts: []string{"paas.test"},
+			Old: manifest.Pool{Backends: []string{secure.URL}}, New: manifest.Pool{Backends: []string{secure.URL}}},
+	}}
+	r := start(t, m, Options{UpstreamTLS: map[PoolKey]*tls.Config{
+		{App: "paas", Side: telemetry.SideOld}: cfg, {App: "paas", Side: telemetry.SideNew}: cfg}})
+	if l := r.p.listeners[0]; !l.loop || !l.fast {
+		t.Fatalf("listener on loops %v, fasthttp %v; want both", l.loop, l.fast)
+	}
+	for i := range 2 { // the hand-over, then its connection on fasthttp
+		for _, tt := range []struct{ host, want string }{{"plain.test", "GET /p "}, {"paas.test", "tls example.com /p"}} {
+			code, _, body := r.do(t, http.MethodGet, "/p", tt.host, nil)
+			if code != 200 || body != tt.want {
+				t.Errorf("round %d, %s: %d %q, want 200 %q", i, tt.host, code, body, tt.want)
+			}
+		}
 	}
 }
 
