@@ -379,8 +379,9 @@ func dropConnectionHeaders(value []byte, del func(string)) {
 // headers dropped, X-Forwarded-* set (see rewrite), the client's Host kept.
 func (s *side) prepareFast(ctx *fasthttp.RequestCtx) {
 	h := &ctx.Request.Header
-	h.ResetConnectionClose()        // the client's choice, not the backend connection's
-	h.SetNoDefaultContentType(true) // a body without a type is sent without one
+	h.ResetConnectionClose()         // the client's choice, not the backend connection's
+	h.SetNoDefaultContentType(true)  // a body without a type is sent without one
+	ctx.Request.UseHostHeader = true // as sent: the URI's host is lower-cased
 	// Expect: the body is read (or streams) already. Forwarded: dropped as
 	// httputil.ReverseProxy does with Rewrite.
 	dropHop(h.All(), h.Peek, h.Del, hopRequest)

@@ -322,3 +322,15 @@ func TestNoContentTypeAdded(t *testing.T) {
 		}
 	}
 }
+
+// TestHostUntouched: the backend gets the client's Host as it was sent,
+// letter case and port included.
+func TestHostUntouched(t *testing.T) {
+	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, r.Host) })
+	r := start(t, oneApp(testApp(b, b)), Options{})
+	for _, host := range []string{"Shop.Example.COM", "shop.example.com:8080", "[::1]:8080"} {
+		if code, _, body := r.do(t, http.MethodGet, "/", host, nil); code != 200 || body != host {
+			t.Errorf("Host %q: %d, backend saw %q", host, code, body)
+		}
+	}
+}
