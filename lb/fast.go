@@ -344,8 +344,17 @@ func (s *side) proxyFast(ctx *fasthttp.RequestCtx, start time.Time, minted strin
 		s.fastFail(ctx, err, start, minted)
 		return
 	}
+	if res.StatusCode() == http.StatusSwitchingProtocols {
+		// Upgrades go to net/http (serveFast): a switch nobody asked
+		// for leaves nothing to pass on, as on the other paths.
+		fasthttp.ReleaseResponse(res)
+		b.inflight.Add(-1)
+		s.fastFail(ctx, &backendError{backend: b.label, err: errUnaskedSwitch}, start, minted)
+		return
+	}
 	out := &ctx.Response
 	res.Header.CopyTo(&out.Header)
+	out.Header.SetProtocol(http11) // the client's connection, whatever the backend speaks
 	out.Header.ResetConnectionClose()
 	dropHop(out.Header.All(), out.Header.Peek, out.Header.Del, hopAlways)
 	if s.app.debug {
@@ -361,6 +370,11 @@ func (s *side) proxyFast(ctx *fasthttp.RequestCtx, start time.Time, minted strin
 	}
 	out.SetBodyStream(&fastBody{res: res, out: &out.Header, s: s, b: b, status: status, start: start}, res.Header.ContentLength())
 }
+
+var (
+	http11           = []byte("HTTP/1.1")
+	errUnaskedSwitch = errors.New("101 Switching Protocols to a request that asked for no upgrade")
+)
 
 // dropConnectionHeaders deletes the headers a Connection header value
 // names (they are for this hop only).

@@ -1,10 +1,12 @@
 package lb
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -196,4 +198,80 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// rawBackend is a backend that answers each request (read with
+// http.ReadRequest) with answer(request); close says to close the
+// connection after it. It counts requests by "METHOD path".
+type rawBackend struct {
+	ln    net.Listener
+	conns atomic.Int64 // connections accepted
+	mu    sync.Mutex
+	seen  map[string]int
+}
+
+func newRawBackend(t *testing.T, answer func(req *http.Request, n int) (string, bool)) *rawBackend {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb := &rawBackend{ln: ln, seen: map[string]int{}}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			rb.conns.Add(1)
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() { rb.serve(c, answer) })
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return rb
+}
+
+// serve answers the requests of one connection; n counts them from 1.
+func (rb *rawBackend) serve(c net.Conn, answer func(*http.Request, int) (string, bool)) {
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for n := 1; ; n++ {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		_, _ = io.Copy(io.Discard, req.Body)
+		rb.mu.Lock()
+		rb.seen[req.Method+" "+req.URL.Path]++
+		rb.mu.Unlock()
+		out, closeAfter := answer(req, n)
+		if _, err := io.WriteString(c, out); err != nil || closeAfter {
+			return
+		}
+	}
+}
+
+func (rb *rawBackend) count(what string) int {
+	rb.mu.Lock()
+	defer rb.mu.Unlock()
+	return rb.seen[what]
+}
+
+func (rb *rawBackend) app() *manifest.App {
+	u := "http://" + rb.ln.Addr().String()
+	return &manifest.App{Listen: "127.0.0.1:0", Old: manifest.Pool{Backends: []string{u}}, New: manifest.Pool{Backends: []string{u}}}
 }

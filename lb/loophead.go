@@ -136,12 +136,22 @@ func (s *side) appendLoopResponse(dst []byte, r *h1.Response, minted string, clo
 	dst = append(dst, "\r\n"...)
 	named := hasConnection(r.Headers)
 	coded := r.Chunked || r.OtherCoding
+	// A 1xx or 204 answer has no body, and must not say it has one (RFC
+	// 9110 8.6, RFC 9112 6.1): a client could read the next answer as it.
+	bodiless := r.Status < 200 || r.Status == http.StatusNoContent
+	length := false // a Content-Length went out: its copies do not (ParseResponse checked they agree)
 	for _, h := range r.Headers {
 		if hopBit(h.Name)&hopAlways != 0 || (named && connectionNamed(r.Headers, h.Name)) {
 			continue
 		}
-		if coded && len(h.Name) == 14 && h1.EqualFold(h.Name, "Content-Length") {
-			continue // Transfer-Encoding rules (RFC 9112 6.3)
+		switch {
+		case len(h.Name) == 14 && h1.EqualFold(h.Name, "Content-Length"):
+			if coded || bodiless || length {
+				continue // Transfer-Encoding rules (RFC 9112 6.3)
+			}
+			length = true
+		case bodiless && len(h.Name) == 17 && h1.EqualFold(h.Name, "Transfer-Encoding"):
+			continue
 		}
 		dst = appendHeader(dst, h.Name, h.Value)
 	}

@@ -3,7 +3,6 @@
 package lb
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"errors"
@@ -13,8 +12,6 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,82 +23,6 @@ import (
 // Tests of the loop path's side towards the backends (loopup_linux.go):
 // answers framed every way, stale and failing connections, timeouts, over
 // raw backends that write exactly the bytes a case needs.
-
-// rawBackend is a backend that answers each request (read with
-// http.ReadRequest) with answer(request); close says to close the
-// connection after it. It counts requests by "METHOD path".
-type rawBackend struct {
-	ln    net.Listener
-	conns atomic.Int64 // connections accepted
-	mu    sync.Mutex
-	seen  map[string]int
-}
-
-func newRawBackend(t *testing.T, answer func(req *http.Request, n int) (string, bool)) *rawBackend {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rb := &rawBackend{ln: ln, seen: map[string]int{}}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			rb.conns.Add(1)
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() { rb.serve(c, answer) })
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return rb
-}
-
-// serve answers the requests of one connection; n counts them from 1.
-func (rb *rawBackend) serve(c net.Conn, answer func(*http.Request, int) (string, bool)) {
-	defer c.Close()
-	br := bufio.NewReader(c)
-	for n := 1; ; n++ {
-		req, err := http.ReadRequest(br)
-		if err != nil {
-			return
-		}
-		_, _ = io.Copy(io.Discard, req.Body)
-		rb.mu.Lock()
-		rb.seen[req.Method+" "+req.URL.Path]++
-		rb.mu.Unlock()
-		out, closeAfter := answer(req, n)
-		if _, err := io.WriteString(c, out); err != nil || closeAfter {
-			return
-		}
-	}
-}
-
-func (rb *rawBackend) count(what string) int {
-	rb.mu.Lock()
-	defer rb.mu.Unlock()
-	return rb.seen[what]
-}
-
-func (rb *rawBackend) app() *manifest.App {
-	u := "http://" + rb.ln.Addr().String()
-	return &manifest.App{Listen: "127.0.0.1:0", Old: manifest.Pool{Backends: []string{u}}, New: manifest.Pool{Backends: []string{u}}}
-}
 
 const nextAnswer = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext"
 
@@ -133,6 +54,12 @@ func TestLoopAnswerFraming(t *testing.T) {
 			wantCodes: []int{200}, wantHdr: map[string]string{"Content-Length": "0"}},
 		{name: "204", method: "GET", answer: "HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n",
 			wantCodes: []int{204}, wantHdr: map[string]string{"X-A": "1"}},
+		{name: "204 with a length and a stray body", method: "GET", answer: "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello", closeUp: true,
+			wantCodes: []int{204}, wantHdr: map[string]string{"Content-Length": ""}},
+		{name: "204 with Transfer-Encoding", method: "GET", answer: "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n", closeUp: true,
+			wantCodes: []int{204}, wantHdr: map[string]string{"Transfer-Encoding": ""}},
+		{name: "Content-Length twice", method: "GET", answer: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok",
+			wantCodes: []int{200}, wantHdr: map[string]string{"Content-Length": "2"}, wantBody: "ok"},
 		{name: "304 with a length", method: "GET", answer: "HTTP/1.1 304 Not Modified\r\nETag: \"e\"\r\nContent-Length: 10\r\n\r\n",
 			wantCodes: []int{304}, wantHdr: map[string]string{"Etag": "\"e\"", "Content-Length": "10"}},
 		{name: "103 then 200", method: "GET",
@@ -167,6 +94,9 @@ func TestLoopAnswerFraming(t *testing.T) {
 				if got := h.Get(k); got != want {
 					t.Errorf("%s = %q, want %q", k, got, want)
 				}
+			}
+			if n := len(h["Content-Length"]); n > 1 {
+				t.Errorf("%d Content-Length fields, want one at most", n)
 			}
 			if tt.wantClose {
 				body, err := io.ReadAll(c.br)

@@ -1,0 +1,62 @@
+package lb
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestOddAnswers: answers a backend should not send reach the client as
+// on every other path: an HTTP/1.0 answer as HTTP/1.1 (the client's
+// connection is 1.1, and a 1.0 status line would make it close), a 101 to
+// a request that asked for no upgrade as 502, and a 204 without the length
+// of a body it cannot have.
+func TestOddAnswers(t *testing.T) {
+	tests := []struct {
+		name, answer string
+		closeUp      bool
+		wantLine     string // the answer's status line
+		wantBody     string
+		noLength     bool // the answer has no Content-Length
+	}{
+		{"HTTP/1.0 backend", "HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello", true, "HTTP/1.1 200 OK", "hello", false},
+		{"switch nobody asked for", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", true, "HTTP/1.1 502 Bad Gateway", "bad gateway\n", false},
+		{"204 with a length", "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", false, "HTTP/1.1 204 No Content", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rb := newRawBackend(t, func(*http.Request, int) (string, bool) { return tt.answer, tt.closeUp })
+			r := start(t, oneApp(rb.app()), Options{})
+			c, err := net.Dial("tcp", strings.TrimPrefix(r.base, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second)) // a hung test fails instead of hanging
+			if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(c)
+			line, err := br.ReadString('\n')
+			if err != nil || strings.TrimRight(line, "\r\n") != tt.wantLine {
+				t.Fatalf("status line %q, %v; want %q", line, err, tt.wantLine)
+			}
+			res, err := http.ReadResponse(bufio.NewReader(io.MultiReader(strings.NewReader(line), br)), &http.Request{Method: http.MethodGet})
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if string(body) != tt.wantBody {
+				t.Errorf("body %q, want %q", body, tt.wantBody)
+			}
+			if _, ok := res.Header["Content-Length"]; ok && tt.noLength {
+				t.Errorf("Content-Length %q on a %d", res.Header.Get("Content-Length"), res.StatusCode)
+			}
+		})
+	}
+}
