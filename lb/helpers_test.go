@@ -187,6 +187,20 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels map
 	return v
 }
 
+// waitRefused waits until nothing accepts connections on addr (a drain
+// has closed the listener).
+func waitRefused(t *testing.T, addr string) {
+	t.Helper()
+	eventually(t, "the listener to refuse connections", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return true
+		}
+		c.Close()
+		return false
+	})
+}
+
 // eventually polls cond until it holds or 5s pass; it is for waiting on
 // another goroutine, never for timing assertions.
 func eventually(t *testing.T, what string, cond func() bool) {

@@ -300,14 +300,7 @@ func TestLoopDrain(t *testing.T) {
 	}
 	// Every loop has seen the drain once the listener is closed (the busy
 	// connection may be on another loop than the idle one).
-	eventually(t, "the listener to refuse connections", func() bool {
-		c, err := net.Dial("tcp", strings.TrimPrefix(r.base, "http://"))
-		if err != nil {
-			return true
-		}
-		c.Close()
-		return false
-	})
+	waitRefused(t, strings.TrimPrefix(r.base, "http://"))
 	close(release)
 	res, body := busy.response(t, http.MethodGet)
 	if res.StatusCode != 200 || body != "done" || !res.Close {
@@ -342,14 +335,7 @@ func TestLoopDrainAnswersStartedHead(t *testing.T) {
 	}
 	stopped := make(chan error, 1)
 	go func() { stopped <- r.stop() }()
-	eventually(t, "the listener to refuse connections", func() bool {
-		c, err := net.Dial("tcp", strings.TrimPrefix(r.base, "http://"))
-		if err != nil {
-			return true
-		}
-		c.Close()
-		return false
-	})
+	waitRefused(t, strings.TrimPrefix(r.base, "http://"))
 	select {
 	case err := <-stopped:
 		t.Fatalf("Serve returned (%v) before the request it had begun to read was answered", err)

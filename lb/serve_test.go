@@ -60,14 +60,7 @@ func TestGracefulDrain(t *testing.T) {
 	stopped := make(chan error, 1)
 	go func() { stopped <- r.stop() }() // SIGTERM: cancel Serve's context
 
-	eventually(t, "the listener to refuse connections", func() bool {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			return true
-		}
-		c.Close()
-		return false
-	})
+	waitRefused(t, addr)
 	select {
 	case err := <-stopped:
 		t.Fatalf("Serve returned (%v) with %d requests in flight", err, n)
