@@ -1,10 +1,8 @@
 package lb
 
 import (
-	"bufio"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -29,7 +27,6 @@ func TestClientBodyErrorsSpareBackends(t *testing.T) {
 	passive := manifest.Passive{MaxFails: 2, Cooldown: manifest.Duration(time.Hour)}
 	app.Old.Passive, app.New.Passive = passive, passive
 	r := start(t, oneApp(app), Options{Metrics: metrics})
-	addr := strings.TrimPrefix(r.base, "http://")
 	part := strings.Repeat("x", 64<<10)
 	tests := []struct {
 		name  string
@@ -52,25 +49,14 @@ func TestClientBodyErrorsSpareBackends(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for range 3 {
-				c, err := net.Dial("tcp", addr)
-				if err != nil {
-					t.Fatal(err)
-				}
-				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-				if _, err := io.WriteString(c, tt.req); err != nil {
-					t.Fatal(err)
-				}
+				c := dialRaw(t, r)
+				c.send(t, tt.req)
 				sent++
 				if tt.leave {
 					c.Close()
 					continue
 				}
-				res, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: http.MethodPost})
-				if err != nil {
-					t.Fatalf("answer: %v", err)
-				}
-				body, _ := io.ReadAll(res.Body)
-				res.Body.Close()
+				res, body := c.response(t, http.MethodPost)
 				c.Close()
 				if res.StatusCode != http.StatusBadRequest {
 					t.Errorf("answer %d %q, want 400", res.StatusCode, body)

@@ -1,15 +1,11 @@
 package lb
 
 import (
-	"bufio"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/textproto"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -254,40 +250,20 @@ func TestExpectContinue(t *testing.T) {
 		fmt.Fprintf(w, "%d %v", len(body), err)
 	})
 	r := start(t, oneApp(testApp(b, b)), Options{})
-	c, err := net.Dial("tcp", strings.TrimPrefix(r.base, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second)) // a hung test fails instead of hanging
+	c := dialRaw(t, r)
 	body := strings.Repeat("x", 5000)
-	if _, err := fmt.Fprintf(c, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", len(body)); err != nil {
-		t.Fatal(err)
+	c.send(t, fmt.Sprintf("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", len(body)))
+	if code, _ := c.head(t); code != http.StatusContinue {
+		t.Fatalf("first answer %d; want 100 Continue before the body is sent", code)
 	}
-	br := bufio.NewReader(c)
-	tp := textproto.NewReader(br)
-	line, err := tp.ReadLine()
-	if err != nil || line != "HTTP/1.1 100 Continue" {
-		t.Fatalf("first answer line %q, %v; want HTTP/1.1 100 Continue before the body is sent", line, err)
-	}
-	if _, err := tp.ReadMIMEHeader(); err != nil {
-		t.Fatalf("the interim answer's head: %v", err)
-	}
-	if _, err := io.WriteString(c, body); err != nil {
-		t.Fatal(err)
-	}
+	c.send(t, body)
 	// Another 1xx may come first (net/http may pass on the backend's own
 	// 100 Continue as well): clients skip them (RFC 9110 15.2).
-	res, err := http.ReadResponse(br, &http.Request{Method: http.MethodPost})
-	for err == nil && res.StatusCode < 200 {
-		res, err = http.ReadResponse(br, &http.Request{Method: http.MethodPost})
+	res, got := c.response(t, http.MethodPost)
+	for res.StatusCode < 200 {
+		res, got = c.response(t, http.MethodPost)
 	}
-	if err != nil {
-		t.Fatalf("final answer: %v", err)
-	}
-	got, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != 200 || string(got) != "5000 <nil>" {
+	if res.StatusCode != 200 || got != "5000 <nil>" {
 		t.Errorf("final answer %d %q; want 200 \"5000 <nil>\"", res.StatusCode, got)
 	}
 }
@@ -307,22 +283,11 @@ func TestNoContentTypeAdded(t *testing.T) {
 		"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
 		"POST /a HTTP/1.0\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
 	} {
-		c, err := net.Dial("tcp", strings.TrimPrefix(r.base, "http://"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second)) // a hung test fails instead of hanging
-		if _, err := io.WriteString(c, req); err != nil {
-			t.Fatal(err)
-		}
-		res, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: http.MethodPost})
-		if err != nil {
-			t.Fatalf("%q: %v", req, err)
-		}
-		got, _ := io.ReadAll(res.Body)
-		res.Body.Close()
+		c := dialRaw(t, r)
+		c.send(t, req)
+		_, got := c.response(t, http.MethodPost)
 		c.Close()
-		if string(got) != "[] [] abc" {
+		if got != "[] [] abc" {
 			t.Errorf("%q: the backend saw Content-Type, User-Agent and body %s, want [] [] abc", req, got)
 		}
 	}

@@ -3,18 +3,14 @@
 package lb
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/textproto"
 	"strings"
 	"testing"
 	"time"
@@ -25,72 +21,6 @@ import (
 
 // Tests of what only the event-loop data path does (loop_linux.go), over
 // raw TCP clients where http.Client cannot express the case.
-
-// rawConn is a raw client connection to a proxy.
-type rawConn struct {
-	net.Conn
-	br *bufio.Reader
-}
-
-func dialRaw(t *testing.T, r *running) *rawConn {
-	t.Helper()
-	c, err := net.Dial("tcp", strings.TrimPrefix(r.base, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second)) // a hung test fails instead of hanging
-	return &rawConn{Conn: c, br: bufio.NewReader(c)}
-}
-
-func (c *rawConn) send(t *testing.T, s string) {
-	t.Helper()
-	if _, err := io.WriteString(c, s); err != nil {
-		t.Fatalf("writing request: %v", err)
-	}
-}
-
-// response reads one whole answer to a request of method.
-func (c *rawConn) response(t *testing.T, method string) (*http.Response, string) {
-	t.Helper()
-	res, err := http.ReadResponse(c.br, &http.Request{Method: method})
-	if err != nil {
-		t.Fatalf("reading answer: %v", err)
-	}
-	body, err := io.ReadAll(res.Body)
-	res.Body.Close()
-	if err != nil {
-		t.Fatalf("reading answer body: %v", err)
-	}
-	return res, string(body)
-}
-
-// head reads one answer head as it came: the status code and the header.
-func (c *rawConn) head(t *testing.T) (int, textproto.MIMEHeader) {
-	t.Helper()
-	tp := textproto.NewReader(c.br)
-	line, err := tp.ReadLine()
-	if err != nil {
-		t.Fatalf("reading status line: %v", err)
-	}
-	var code int
-	if _, err := fmt.Sscanf(line, "HTTP/1.1 %d", &code); err != nil {
-		t.Fatalf("status line %q: %v", line, err)
-	}
-	h, err := tp.ReadMIMEHeader()
-	if err != nil {
-		t.Fatalf("reading header: %v", err)
-	}
-	return code, h
-}
-
-// closed reports whether the proxy closed the connection: a read ends
-// with end of stream or a reset, not with the test's deadline.
-func (c *rawConn) closed() bool {
-	_, err := c.br.ReadByte()
-	var ne net.Error
-	return err != nil && !(errors.As(err, &ne) && ne.Timeout())
-}
 
 // pathBackend answers with the method, path and body of the request.
 func pathBackend(t *testing.T) *testBackend {
