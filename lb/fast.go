@@ -398,7 +398,11 @@ func (s *side) prepareFast(ctx *fasthttp.RequestCtx) {
 	ctx.Request.UseHostHeader = true // as sent: the URI's host is lower-cased
 	// Expect: the body is read (or streams) already. Forwarded: dropped as
 	// httputil.ReverseProxy does with Rewrite.
+	teTrailers := asksTrailers(h.Peek("TE"))
 	dropHop(h.All(), h.Peek, h.Del, hopRequest)
+	if teTrailers {
+		h.Set("Te", "trailers")
+	}
 	if u := ctx.Request.URI(); len(u.Username()) > 0 || len(u.Password()) > 0 {
 		u.SetUsername("") // never credentials from an absolute-form URI
 		u.SetPassword("")

@@ -345,7 +345,7 @@ func onPath(t *testing.T, path dataPath) {
 		"LargeBodies": TestFastLargeBodies, "RequestURIUntouched": TestFastRequestURIUntouched,
 		"HopByHop": TestFastHopByHop, "Head": TestFastHead, "StaleConnection": TestFastStaleConnection,
 		"DrainCutsStream": TestFastDrainCutsStream, "ChunkedUpload": TestChunkedUpload, "BackendBasePath": TestBackendBasePath, "RefusedUpgradeStreams": TestRefusedUpgradeStreams, "UpstreamTLS": TestUpstreamTLS,
-		"InterimThenSilence": TestInterimThenSilence, "ClientBodyErrorsSpareBackends": TestClientBodyErrorsSpareBackends, "ResponseTrailers": TestResponseTrailers, "ExpectContinue": TestExpectContinue, "NoContentTypeAdded": TestNoContentTypeAdded, "HostUntouched": TestHostUntouched, "OddAnswers": TestOddAnswers,
+		"InterimThenSilence": TestInterimThenSilence, "ClientBodyErrorsSpareBackends": TestClientBodyErrorsSpareBackends, "ResponseTrailers": TestResponseTrailers, "ExpectContinue": TestExpectContinue, "NoContentTypeAdded": TestNoContentTypeAdded, "HostUntouched": TestHostUntouched, "OddAnswers": TestOddAnswers, "TETrailers": TestTETrailers,
 	} {
 		t.Run(name, test)
 	}

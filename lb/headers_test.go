@@ -304,3 +304,20 @@ func TestHostUntouched(t *testing.T) {
 		}
 	}
 }
+
+// TestTETrailers: TE is hop-by-hop, but a client's "trailers" in it goes
+// on to the backend as "TE: trailers" (gRPC and some backends send
+// trailers only then), as net/http's ReverseProxy sends it.
+func TestTETrailers(t *testing.T) {
+	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "%q", r.Header["Te"]) })
+	r := start(t, oneApp(testApp(b, b)), Options{})
+	for te, want := range map[string]string{"trailers, deflate;q=0.5": `["trailers"]`, "deflate": `[]`, "": `[]`} {
+		h := http.Header{}
+		if te != "" {
+			h.Set("TE", te)
+		}
+		if code, _, body := r.do(t, http.MethodGet, "/", "", h); code != 200 || body != want {
+			t.Errorf("TE %q: %d, backend saw TE %s, want %s", te, code, body, want)
+		}
+	}
+}

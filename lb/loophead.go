@@ -59,6 +59,16 @@ func connectionNamed(hs []h1.Header, name []byte) bool {
 	return found
 }
 
+// asksTrailers reports whether a TE value lists "trailers". The TE field
+// is hop-by-hop, but "TE: trailers" goes on to the backend, as net/http's
+// ReverseProxy sends it: gRPC and some backends send trailers only to a
+// request that says it takes them.
+func asksTrailers(v []byte) bool {
+	found := false
+	h1.Tokens(v, func(tok []byte) { found = found || h1.EqualFold(tok, "trailers") })
+	return found
+}
+
 // hasConnection reports whether hs has a Connection header.
 func hasConnection(hs []h1.Header) bool {
 	for _, h := range hs {
@@ -84,8 +94,10 @@ func (s *side) appendLoopRequest(dst []byte, r *h1.Request, b *backend, peer net
 	named := hasConnection(r.Headers)
 	var seen [xffNone]bool
 	var prior []byte // the client's X-Forwarded-For chain, when trusted
+	teTrailers := false
 	for _, h := range r.Headers {
-		if hopBit(h.Name)&hopRequest != 0 || (named && connectionNamed(r.Headers, h.Name)) {
+		if bit := hopBit(h.Name); bit&hopRequest != 0 || (named && connectionNamed(r.Headers, h.Name)) {
+			teTrailers = teTrailers || (bit == hopTE && asksTrailers(h.Value))
 			continue
 		}
 		if x := forwardedHeader(h.Name); x != xffNone {
@@ -102,6 +114,9 @@ func (s *side) appendLoopRequest(dst []byte, r *h1.Request, b *backend, peer net
 			}
 		}
 		dst = appendHeader(dst, h.Name, h.Value)
+	}
+	if teTrailers {
+		dst = append(dst, "Te: trailers\r\n"...)
 	}
 	dst = append(dst, "X-Forwarded-For: "...)
 	if len(prior) > 0 {
