@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"syscall"
 	"time"
 
@@ -29,11 +30,12 @@ const (
 // upConn is a keep-alive connection of a loop to a backend: idle in the
 // loop's pool, or serving the request of one client.
 type upConn struct {
-	w  *loopWorker
-	fd int
-	b  *backend
-	s  *side
-	in evloop.Buffer // answer head bytes from the backend
+	w    *loopWorker
+	fd   int
+	b    *backend
+	s    *side
+	addr netip.AddrPort // where it is connected
+	in   evloop.Buffer  // answer head bytes from the backend
 	evloop.Readiness
 	timer      evloop.Timer // connect, then response-header timeout
 	idleSince  time.Time

@@ -136,10 +136,14 @@ func (w *loopWorker) sweepIdle() {
 // take gives a connection to b: the most recently idle one, else a new
 // one (connecting).
 func (w *loopWorker) take(s *side, b *backend) (*upConn, error) {
-	if idle := w.idle[b]; len(idle) > 0 {
+	for idle := w.idle[b]; len(idle) > 0; idle = w.idle[b] {
 		u := idle[len(idle)-1]
 		idle[len(idle)-1] = nil
 		w.idle[b] = idle[:len(idle)-1]
+		if !b.current(u.addr) { // its name has moved on
+			w.ev.Close(u.fd)
+			continue
+		}
 		u.reused = true
 		u.in = w.heads.get()
 		return u, nil
@@ -157,7 +161,7 @@ func (w *loopWorker) dial(s *side, b *backend) (*upConn, error) {
 	if err != nil {
 		return nil, dialError(b, err)
 	}
-	u := &upConn{w: w, fd: fd, b: b, s: s, connecting: connecting, in: w.heads.get()}
+	u := &upConn{w: w, fd: fd, b: b, s: s, addr: addr, connecting: connecting, in: w.heads.get()}
 	u.Writable = !connecting
 	u.timer.F = u.timedOut
 	if err := w.ev.Add(fd, u); err != nil {
@@ -175,7 +179,7 @@ func (w *loopWorker) dial(s *side, b *backend) (*upConn, error) {
 func (w *loopWorker) release(u *upConn, reusable bool) {
 	u.c = nil
 	w.ev.Cancel(&u.timer)
-	if !reusable || u.Hup || w.draining || len(w.idle[u.b]) >= loopMaxIdle {
+	if !reusable || u.Hup || w.draining || len(w.idle[u.b]) >= loopMaxIdle || !u.b.current(u.addr) {
 		w.ev.Close(u.fd)
 		w.heads.put(&u.in)
 		return

@@ -15,8 +15,11 @@ import (
 // when serving starts and then every 30 s, as nginx resolves an upstream's
 // names (at start, or with a resolver's valid=); the addresses a name had
 // last are kept while a lookup fails. New connections to a backend go to
-// its addresses in turn; kept-alive ones stay where they are. The other
-// paths resolve at each new connection, through the same resolver.
+// its addresses in turn; a kept-alive one to an address the name no
+// longer has is closed when its answer is done (current), so that steady
+// traffic, which never lets a connection idle out, follows the name too.
+// The other paths resolve at each new connection, through the same
+// resolver, and keep their kept-alive connections where they are.
 
 // resolveTimeout bounds one lookup.
 const resolveTimeout = 5 * time.Second
@@ -37,6 +40,17 @@ func (b *backend) dialAddr() (netip.AddrPort, error) {
 		return netip.AddrPort{}, fmt.Errorf("backend host %s has no address yet", b.loopHost)
 	}
 	return r.addrs[int(r.next.Add(1)-1)%len(r.addrs)], nil
+}
+
+// current reports whether a connection to addr still goes where b
+// points: always for a backend given by address, and for a name when addr
+// is among the addresses it resolved to last.
+func (b *backend) current(addr netip.AddrPort) bool {
+	if b.loopAddr.IsValid() {
+		return true
+	}
+	r := b.resolved.Load()
+	return r == nil || slices.Contains(r.addrs, addr)
 }
 
 // namedBackends are the backends of the loops' apps that have a host name.

@@ -22,45 +22,51 @@ import (
 
 // TestLoopBackendByName checks that a backend given by host name is served
 // on the event loops: its name is resolved (by a real DNS server, through
-// Options.Resolver) when serving starts, and again later, so that new
-// connections follow the name to its new address.
+// Options.Resolver) when serving starts, and again later, so that the
+// requests follow the name to its new address: through new connections,
+// and through kept-alive ones under steady traffic, which never idle out
+// (they close once their answer is done).
 func TestLoopBackendByName(t *testing.T) {
-	// Two backends on one port of two loopback addresses.
-	one, two, port := listenPair(t)
-	serveText(t, one, "one")
-	serveText(t, two, "two")
+	for _, keepAlive := range []bool{false, true} {
+		t.Run(fmt.Sprint("keep-alive=", keepAlive), func(t *testing.T) {
+			// Two backends on one port of two loopback addresses.
+			one, two, port := listenPair(t)
+			serveText(t, one, "one", keepAlive)
+			serveText(t, two, "two", keepAlive)
 
-	var addr atomic.Value // of string: the A record of app.test.
-	addr.Store("127.0.0.1")
-	dnsAddr := testsvc.StartDNS(t, "127.0.0.1", dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(q)
-		if len(q.Question) == 1 && q.Question[0].Name == "app.test." && q.Question[0].Qtype == dns.TypeA {
-			m.Answer = append(m.Answer, &dns.A{
-				Hdr: dns.RR_Header{Name: "app.test.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 1},
-				A:   net.ParseIP(addr.Load().(string)),
+			var addr atomic.Value // of string: the A record of app.test.
+			addr.Store("127.0.0.1")
+			dnsAddr := testsvc.StartDNS(t, "127.0.0.1", dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+				m := new(dns.Msg)
+				m.SetReply(q)
+				if len(q.Question) == 1 && q.Question[0].Name == "app.test." && q.Question[0].Qtype == dns.TypeA {
+					m.Answer = append(m.Answer, &dns.A{
+						Hdr: dns.RR_Header{Name: "app.test.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 1},
+						A:   net.ParseIP(addr.Load().(string)),
+					})
+				}
+				w.WriteMsg(m)
+			}))
+			resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, network, dnsAddr)
+			}}
+			u := "http://app.test:" + strconv.Itoa(port)
+			app := &manifest.App{Listen: "127.0.0.1:0", Old: manifest.Pool{Backends: []string{u}}, New: manifest.Pool{Backends: []string{u}}}
+			r := start(t, oneApp(app), Options{Resolver: resolver, resolveEvery: 20 * time.Millisecond})
+			if !r.p.listeners[0].loop {
+				t.Fatal("a listener whose backend has a host name is not served by event loops")
+			}
+			if code, _, body := r.do(t, http.MethodGet, "/", "", nil); code != http.StatusOK || body != "one" {
+				t.Fatalf("answer %d %q, want 200 \"one\" from the address the name had at start", code, body)
+			}
+			addr.Store("127.0.0.2")
+			eventually(t, "the requests to follow the name to its new address", func() bool {
+				_, _, body := r.do(t, http.MethodGet, "/", "", nil)
+				return body == "two"
 			})
-		}
-		w.WriteMsg(m)
-	}))
-	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, network, dnsAddr)
-	}}
-	u := "http://app.test:" + strconv.Itoa(port)
-	app := &manifest.App{Listen: "127.0.0.1:0", Old: manifest.Pool{Backends: []string{u}}, New: manifest.Pool{Backends: []string{u}}}
-	r := start(t, oneApp(app), Options{Resolver: resolver, resolveEvery: 20 * time.Millisecond})
-	if !r.p.listeners[0].loop {
-		t.Fatal("a listener whose backend has a host name is not served by event loops")
+		})
 	}
-	if code, _, body := r.do(t, http.MethodGet, "/", "", nil); code != http.StatusOK || body != "one" {
-		t.Fatalf("answer %d %q, want 200 \"one\" from the address the name had at start", code, body)
-	}
-	addr.Store("127.0.0.2")
-	eventually(t, "new connections to follow the name to its new address", func() bool {
-		_, _, body := r.do(t, http.MethodGet, "/", "", nil)
-		return body == "two"
-	})
 }
 
 // listenPair listens on one port of 127.0.0.1 and 127.0.0.2.
@@ -82,12 +88,15 @@ func listenPair(t *testing.T) (net.Listener, net.Listener, int) {
 	return nil, nil, 0
 }
 
-// serveText answers text on ln until the test ends; every answer closes
-// its connection, so that the proxy connects anew for each request.
-func serveText(t *testing.T, ln net.Listener, text string) {
+// serveText answers text on ln until the test ends; unless keepAlive,
+// every answer closes its connection, so that the proxy connects anew for
+// each request.
+func serveText(t *testing.T, ln net.Listener, text string, keepAlive bool) {
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
-		w.Header().Set("Connection", "close")
+		if !keepAlive {
+			w.Header().Set("Connection", "close")
+		}
 		fmt.Fprint(w, text)
 	})}
 	done := make(chan struct{})
