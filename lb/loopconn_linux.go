@@ -52,6 +52,13 @@ type clientConn struct {
 	lingerLeft     int  // bytes it may still drop
 	heldHead       bool // a drain waits for the request whose head is coming
 
+	// A request the mirror takes (LoopMirror): mirrorReq until its body
+	// is gathered, then primary, told of its answer.
+	mirrorReq     *http.Request
+	primary       MirrorPrimary
+	primaryServed bool // the whole answer went to primary
+	clientLeft    bool // the client went away during the request
+
 	// The request being proxied.
 	s         *side // the side serving it (the client's, until failover)
 	b         *backend
@@ -242,9 +249,14 @@ func (c *clientConn) begin() bool {
 		return true
 	}
 	s, minted, mintedKey := a.pickLoop(r, c.peer)
+	var mirrorReq *http.Request
 	if a.mirror != nil && !a.mirrorLeaves(r, c.peer, s, mintedKey) {
-		c.handOff() // to Serve, through net/http
-		return true
+		lm, ok := a.mirror.(LoopMirror)
+		if !ok || r.ContentLength > maxRetryBody || hasHeader(r.Headers, lm.Marker()) {
+			c.handOff() // to Serve, through net/http
+			return true
+		}
+		mirrorReq = loopHTTPRequest(r, c.peer)
 	}
 	c.w.srv.rt.inflight.enter()
 	c.releaseHead() // the request counts now
@@ -255,6 +267,7 @@ func (c *clientConn) begin() bool {
 	c.deadline = time.Time{}
 	c.start = time.Now()
 	c.s, c.b, c.minted, c.status = s, nil, minted, 0
+	c.mirrorReq = mirrorReq
 	c.isHead = string(r.Method) == http.MethodHead
 	c.closeAfter = c.closeAfter || r.Close || c.w.draining
 	c.resendOK = loopResendable(r)
@@ -303,6 +316,10 @@ func (c *clientConn) moveBody(p []byte) {
 // dispatch sends the request r to a backend of its side (or the other
 // side, on failover).
 func (c *clientConn) dispatch(r *h1.Request) {
+	if c.mirrorReq != nil { // the body is whole: the mirror can start
+		c.primary = c.s.app.mirror.(LoopMirror).BeginPrimary(c.mirrorReq, c.body)
+		c.mirrorReq = nil
+	}
 	serving := c.s.app.serving(c.s)
 	if serving == nil {
 		c.s.tel.ProxyError(reasonUnavailable)
@@ -418,6 +435,7 @@ func (c *clientConn) watchGone() bool {
 // gone ends the connection of a client that left (or could not be
 // written to) while its request was being proxied.
 func (c *clientConn) gone() {
+	c.clientLeft = true
 	if c.requestRunning && !c.finished {
 		if c.up == nil || !c.up.headDone { // no final head went out
 			c.s.tel.ProxyError(reasonCanceled)
@@ -441,6 +459,11 @@ func (c *clientConn) dropUp() {
 func (c *clientConn) answer(code int, body string) {
 	if c.bodyLeft > 0 {
 		c.closeAfter = true // the rest of the body is not read
+	}
+	if c.primary != nil { // the proxy's own answer is the primary's
+		c.primary.Header(code, http.Header{"Content-Type": {"text/plain; charset=utf-8"}, "X-Content-Type-Options": {"nosniff"}}, false)
+		c.primary.Body([]byte(body))
+		c.primaryServed = true
 	}
 	c.out.Room(len(c.out.B))
 	buf := appendLoopError(c.out.Free()[:0], c.s, code, body, c.minted, c.closeAfter)
@@ -494,6 +517,11 @@ func (c *clientConn) finish() {
 // endRequest ends the request once its answer is out and readies the
 // connection for the next one.
 func (c *clientConn) endRequest() {
+	if c.primary != nil {
+		c.primary.End(c.primaryServed, c.clientLeft)
+		c.primary, c.primaryServed = nil, false
+	}
+	c.mirrorReq = nil
 	c.requestRunning, c.finished = false, false
 	c.s, c.b, c.minted = nil, nil, ""
 	if cap(c.body) > loopStreamBuf {

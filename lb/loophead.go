@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/textproto"
+	"net/url"
 	"strconv"
 	"unsafe"
 
@@ -262,6 +264,46 @@ func (a *App) mirrorLeaves(r *h1.Request, peer netip.Addr, s *side, mintedKey st
 		key = a.loopClientIP(r, peer).AppendTo(buf[:0])
 	}
 	return m.Leaves(serving.name, key)
+}
+
+// loopHTTPRequest is the request r of a loop's client at peer as net/http
+// would read it, for a LoopMirror: every part copied out of the loop's
+// buffer.
+func loopHTTPRequest(r *h1.Request, peer netip.Addr) *http.Request {
+	target := string(r.Target)
+	u, err := url.ParseRequestURI(target)
+	if err != nil { // h1.ParseRequest took an origin-form target already
+		u = &url.URL{Path: target}
+	}
+	h := make(http.Header, len(r.Headers))
+	for _, f := range r.Headers {
+		if name := textproto.CanonicalMIMEHeaderKey(string(f.Name)); name != "Host" {
+			h[name] = append(h[name], string(f.Value))
+		}
+	}
+	return &http.Request{
+		Method: string(r.Method), URL: u, RequestURI: target,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, Host: string(r.Host), ContentLength: r.ContentLength, Close: r.Close,
+		RemoteAddr: netip.AddrPortFrom(peer, 0).String(),
+	}
+}
+
+// answerHeader is the header of the backend's answer r as net/http's
+// ReverseProxy passes it on, for a LoopMirror: hop-by-hop fields and
+// Transfer-Encoding (net/http's framing) left out.
+func answerHeader(r *h1.Response) http.Header {
+	h := make(http.Header, len(r.Headers))
+	named := hasConnection(r.Headers)
+	for _, f := range r.Headers {
+		if hopBit(f.Name)&hopAlways != 0 || (named && connectionNamed(r.Headers, f.Name)) ||
+			(len(f.Name) == 17 && h1.EqualFold(f.Name, "Transfer-Encoding")) {
+			continue
+		}
+		name := textproto.CanonicalMIMEHeaderKey(string(f.Name))
+		h[name] = append(h[name], string(f.Value))
+	}
+	return h
 }
 
 // hasHeader reports whether hs has a field called name.

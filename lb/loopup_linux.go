@@ -259,6 +259,9 @@ func (c *clientConn) takeAnswer(n int) bool {
 		c.upFailed(&backendError{backend: c.b.label, err: err})
 		return true
 	}
+	if c.primary != nil && keep > 0 {
+		c.primary.Body(c.out.Free()[:keep])
+	}
 	c.out.W += keep
 	if done {
 		c.finishAnswer()
@@ -342,6 +345,9 @@ func (c *clientConn) sendHead() bool {
 	u.in.Consume(h.HeadLen)
 	u.started = true
 	if !interim {
+		if c.primary != nil {
+			c.primary.Header(h.Status, answerHeader(h), u.mode == bodyChunked)
+		}
 		u.headDone = true
 		if u.mode == bodyNone {
 			c.finishAnswer()
@@ -403,5 +409,6 @@ func (c *clientConn) finishAnswer() {
 	}
 	c.b.inflight.Add(-1)
 	c.w.release(u, reusable)
+	c.primaryServed = c.primary != nil
 	c.finish()
 }

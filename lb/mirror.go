@@ -24,7 +24,8 @@ type Mirror interface {
 // go, with their connection, to net/http and Serve. The connection stays
 // there: one client's connection serves one client, but a trusted proxy's
 // kept-alive connection that carries a sampled client's request moves to
-// net/http for good, with every client it carries after.
+// net/http for good, with every client it carries after. A LoopMirror
+// keeps those on the loops too.
 type Sampler interface {
 	// Leaves reports whether the mirror would serve a request of a client
 	// served by side (after failover) without mirroring it, given the
@@ -35,6 +36,31 @@ type Sampler interface {
 	// Marker is a request header only the mirror may set: requests that
 	// carry it go to Serve.
 	Marker() string
+}
+
+// LoopMirror is a Sampler that the event loops can report a mirrored
+// request's answer to: they serve the requests it takes themselves, with
+// their whole body gathered (up to 1 MiB), instead of handing their
+// connection to net/http and Serve, so that a trusted proxy's kept-alive
+// connection stays on the loops. Requests that carry the Marker, and
+// bodies too large to gather, still go to Serve.
+type LoopMirror interface {
+	Sampler
+	// BeginPrimary starts the mirror of r, whose whole body is body, after
+	// Leaves said the mirror takes it, and returns what to report its
+	// answer to, or nil when it is served without a mirror (counted as
+	// Serve would). It must not block. The loop reports the final head
+	// once (chunked: the body bytes still carry their framing), the body
+	// bytes as they go to the client, and the end once.
+	BeginPrimary(r *http.Request, body []byte) MirrorPrimary
+}
+
+// MirrorPrimary is what LoopMirror.BeginPrimary returns (an alias, so that
+// a mirror can implement it without importing lb).
+type MirrorPrimary = interface {
+	Header(code int, h http.Header, chunked bool)
+	Body(b []byte)
+	End(served, clientGone bool)
 }
 
 // sideServe is the handler a Mirror calls: it proxies to one side,
