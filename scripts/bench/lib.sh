@@ -237,9 +237,24 @@ pace_run() {
 		-connections "$CONNECTIONS" ${PACE_FLAGS:-}
 }
 
-# wrk's done() hook prints one machine-readable line.
+# wrk's done() hook prints one machine-readable line. With CLIENTS set
+# (a number), each request says it comes from one of that many clients, at
+# random, in X-Forwarded-For: wrk's connections then carry many clients
+# each, as a load balancer's do (the proxy must trust 127.0.0.1 for it).
 write_report_lua() {
-	cat >"$TMP/report.lua" <<'EOF'
+	if [[ -n ${CLIENTS:-} ]]; then
+		[[ $CLIENTS =~ ^[1-9][0-9]*$ ]] || die "CLIENTS must be a number of clients, not $CLIENTS"
+		cat >"$TMP/report.lua" <<EOF
+local clients = $CLIENTS
+request = function()
+  local n = math.random(clients)
+  return wrk.format(nil, nil, {["X-Forwarded-For"] = "10.1." .. math.floor(n / 256) .. "." .. (n % 256)})
+end
+EOF
+	else
+		: >"$TMP/report.lua"
+	fi
+	cat >>"$TMP/report.lua" <<'EOF'
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format("RESULT %.2f %.3f %.3f %d %d\n",
