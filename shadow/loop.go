@@ -108,20 +108,7 @@ func (pr *primary) End(served, clientGone bool) {
 			c.truncated = true // cut off within a chunk
 		}
 	}
-	if !served {
-		c.truncated = true
-		p.aborted.Store(c.code == 0)
-	}
-	if clientGone {
-		p.abandoned.Store(true)
-	}
-	p.cp.Primary = c.response(pr.m.clock.Since(pr.start))
-	if c.stream {
-		p.stream.Store(true)
-	}
-	if p.last() {
-		pr.m.handOff(p)
-	}
+	pr.m.primaryEnded(p, served, clientGone, pr.start)
 }
 
 // headerOnly is the ResponseWriter under a loop-driven capture: the answer

@@ -3,6 +3,7 @@ package shadow
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/migratekit/migrate/compare"
 )
@@ -82,23 +83,31 @@ func (m *Mirror) mirror(w http.ResponseWriter, r *http.Request, serve http.Handl
 		// status written there is nothing to compare. A client that left
 		// before the end got no answer to compare (the proxy records 499,
 		// or the copy broke off).
-		if !served {
-			c.truncated = true
-			p.aborted.Store(c.code == 0)
-		}
-		if c.clientGone || r.Context().Err() != nil {
-			p.abandoned.Store(true)
-		}
-		p.cp.Primary = c.response(m.clock.Since(start))
-		if c.stream {
-			p.stream.Store(true)
-		}
-		if p.last() {
-			m.handOff(p)
-		}
+		m.primaryEnded(p, served, c.clientGone || r.Context().Err() != nil, start)
 	}()
 	serve.ServeHTTP(c, r)
 	served = true
+}
+
+// primaryEnded completes the primary half of p, whose answer was captured
+// from start on: served says it ended normally, abandoned that the client
+// left before its end.
+func (m *Mirror) primaryEnded(p *pair, served, abandoned bool, start time.Time) {
+	c := &p.capture
+	if !served {
+		c.truncated = true
+		p.aborted.Store(c.code == 0)
+	}
+	if abandoned {
+		p.abandoned.Store(true)
+	}
+	p.cp.Primary = c.response(m.clock.Since(start))
+	if c.stream {
+		p.stream.Store(true)
+	}
+	if p.last() {
+		m.handOff(p)
+	}
 }
 
 // isUpgrade reports a protocol switch request (websocket).
