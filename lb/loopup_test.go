@@ -209,8 +209,10 @@ func TestLoopBadAnswerHead(t *testing.T) {
 	}
 }
 
-// TestLoopConnectFailure checks a backend nobody listens on: a GET goes
-// to another backend, and with none left the answer is a counted 502.
+// TestLoopConnectFailure checks backends a loop cannot connect to: one
+// nobody listens on (refused) and one that does not complete the connect
+// (its accept queue full). A GET goes to another backend; with none left,
+// the answer is a counted 502 or 504.
 func TestLoopConnectFailure(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -218,23 +220,27 @@ func TestLoopConnectFailure(t *testing.T) {
 	}
 	dead := "http://" + ln.Addr().String()
 	ln.Close()
+	full := fullListener(t)
 	good := newBackend(t, "good")
 	tests := []struct {
 		name     string
 		backends []string
 		wantCode int
 		wantBody string
-		wantErr  float64
+		reason   string // of the error counted when no backend is left
 	}{
-		{"retried on another backend", []string{dead, good.URL}, 200, "good", 0},
-		{"no other backend", []string{dead}, 502, "bad gateway\n", 1},
+		{"refused, retried on another backend", []string{dead, good.URL}, 200, "good", ""},
+		{"refused, no other backend", []string{dead}, 502, "bad gateway\n", "connect"},
+		{"connect timeout, retried on another backend", []string{full, good.URL}, 200, "good", ""},
+		{"connect timeout, no other backend", []string{full}, http.StatusGatewayTimeout, "gateway timeout\n", "timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			app := &manifest.App{Listen: "127.0.0.1:0", Old: manifest.Pool{Backends: tt.backends}, New: manifest.Pool{Backends: []string{good.URL}}}
+			app := &manifest.App{Listen: "127.0.0.1:0", Old: manifest.Pool{Backends: tt.backends}, New: manifest.Pool{Backends: []string{good.URL}},
+				Timeouts: manifest.Timeouts{Connect: manifest.Duration(100 * time.Millisecond)}}
 			metrics, reg := newMetrics(t)
 			r := start(t, oneApp(app), Options{Metrics: metrics})
-			r.p.App("web").sides[sideOld].pool.next.Store(uint64(len(tt.backends) - 1)) // start at dead
+			r.p.App("web").sides[sideOld].pool.next.Store(uint64(len(tt.backends) - 1)) // start at the failing one
 			c := dialRaw(t, r)
 			c.send(t, get("/"))
 			res, body := c.response(t, http.MethodGet)
@@ -242,8 +248,14 @@ func TestLoopConnectFailure(t *testing.T) {
 				t.Errorf("got %d %q, want %d %q", res.StatusCode, body, tt.wantCode, tt.wantBody)
 			}
 			old := map[string]string{"app": "web", "side": "old"}
-			if got := metricValue(t, reg, "migrate_proxy_errors_total", with(old, "reason", "connect")); got != tt.wantErr {
-				t.Errorf("connect errors = %v, want %v", got, tt.wantErr)
+			for _, reason := range []string{"connect", "timeout"} {
+				want := 0.0
+				if reason == tt.reason {
+					want = 1
+				}
+				if got := metricValue(t, reg, "migrate_proxy_errors_total", with(old, "reason", reason)); got != want {
+					t.Errorf("%s errors = %v, want %v", reason, got, want)
+				}
 			}
 			if len(tt.backends) > 1 {
 				if got := metricValue(t, reg, "migrate_proxy_retries_total", old); got != 1 {
@@ -357,41 +369,6 @@ func fullListener(t *testing.T) string {
 	}
 	t.Fatal("could not fill the accept queue of a listener")
 	return ""
-}
-
-// TestLoopConnectTimeout checks a backend that does not complete the
-// connect: a GET goes to another backend; with none left, a counted 504.
-func TestLoopConnectTimeout(t *testing.T) {
-	full := fullListener(t)
-	good := newBackend(t, "good")
-	tests := []struct {
-		name     string
-		backends []string
-		wantCode int
-		wantBody string
-		wantErr  float64
-	}{
-		{"retried on another backend", []string{full, good.URL}, 200, "good", 0},
-		{"no other backend", []string{full}, http.StatusGatewayTimeout, "gateway timeout\n", 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			app := &manifest.App{Listen: "127.0.0.1:0", Old: manifest.Pool{Backends: tt.backends}, New: manifest.Pool{Backends: []string{good.URL}},
-				Timeouts: manifest.Timeouts{Connect: manifest.Duration(100 * time.Millisecond)}}
-			metrics, reg := newMetrics(t)
-			r := start(t, oneApp(app), Options{Metrics: metrics})
-			r.p.App("web").sides[sideOld].pool.next.Store(uint64(len(tt.backends) - 1)) // start at full
-			c := dialRaw(t, r)
-			c.send(t, get("/"))
-			res, body := c.response(t, http.MethodGet)
-			if res.StatusCode != tt.wantCode || body != tt.wantBody {
-				t.Errorf("got %d %q, want %d %q", res.StatusCode, body, tt.wantCode, tt.wantBody)
-			}
-			if got := metricValue(t, reg, "migrate_proxy_errors_total", map[string]string{"app": "web", "side": "old", "reason": "timeout"}); got != tt.wantErr {
-				t.Errorf("timeout errors = %v, want %v", got, tt.wantErr)
-			}
-		})
-	}
 }
 
 // TestLoopAnswerMisframed checks answers whose framing the backend breaks:
