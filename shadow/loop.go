@@ -13,8 +13,10 @@ import (
 // Primary is what BeginPrimary returns: the answer of a mirrored request
 // that its caller serves itself, reported as it goes (lb's event loops).
 // Its methods are called from one goroutine, in order: Header once, Body
-// any number of times, End once.
-type Primary interface {
+// any number of times, End once. It is an alias, so that BeginPrimary
+// implements lb.LoopMirror (whose lb.MirrorPrimary is the same type)
+// without this package importing lb.
+type Primary = interface {
 	// Header reports the final answer's status and header fields (the
 	// backend's, hop-by-hop ones removed); chunked says that the body
 	// bytes reported next are still in their chunked framing.
@@ -32,11 +34,7 @@ type Primary interface {
 // is served without a mirror (a method or path not mirrored, the candidate
 // backing off, a body over max_body, the queue full); either way r is
 // counted as Serve counts it. It never blocks.
-func (m *Mirror) BeginPrimary(r *http.Request, body []byte) interface {
-	Header(code int, h http.Header, chunked bool)
-	Body(b []byte)
-	End(served, clientGone bool)
-} {
+func (m *Mirror) BeginPrimary(r *http.Request, body []byte) Primary {
 	if m == nil || m.stopped.Load() {
 		return nil
 	}
