@@ -35,10 +35,13 @@ var validApp = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 // right, on shared axes; the app-wide panels; an app variable; the weight
 // changes and rollbacks as annotations.
 //
-// Both panels of a pair query both sides and draw the other side's series
-// invisibly (no line, no legend, no tooltip): Grafana then scales the two
-// panels over the same values, so their axes match, as the web dashboard's
-// do.
+// Grafana cannot link the axes of two panels, so each panel of a pair sets
+// them from the same data: both have min 0, and both run the same extra
+// query (refId "axis"), the largest value of every series of the pair on
+// either side, which the "Config from query results" transformation turns
+// into the panel's max (reduced by max over the time range) and leaves out
+// of the drawing. The two panels of a pair then have the same y range
+// whatever the data, as the web dashboard's do.
 func Grafana(opts GrafanaOptions) ([]byte, error) {
 	if !validApp.MatchString(opts.App) {
 		return nil, fmt.Errorf("building the Grafana dashboard: app %q is not an app name (letters, digits, _ . -)", opts.App)
@@ -64,8 +67,8 @@ func Grafana(opts GrafanaOptions) ([]byte, error) {
 	}
 	for _, p := range sidePanels {
 		b = b.WithRow(dashboard.NewRowBuilder(p.Title))
-		for i, side := range sides {
-			b = b.WithPanel(sidePanel(p, side, sides[1-i]))
+		for _, side := range sides {
+			b = b.WithPanel(sidePanel(p, side))
 		}
 	}
 	b = b.WithRow(dashboard.NewRowBuilder("Cutover and shadow diffs"))
@@ -123,10 +126,10 @@ func option(v string) dashboard.VariableOption {
 	}
 }
 
-// hiddenPrefix starts the refId of the other side's series of a pair.
-const hiddenPrefix = "other_"
+// axisRef is the refId of a paired panel's shared-axis query.
+const axisRef = "axis"
 
-func sidePanel(p pairedPanel, side, other string) *timeseries.PanelBuilder {
+func sidePanel(p pairedPanel, side string) *timeseries.PanelBuilder {
 	pb := timeseries.NewPanelBuilder().
 		Title(p.Title + " · " + side).
 		Datasource(datasourceRef()).
@@ -139,23 +142,22 @@ func sidePanel(p pairedPanel, side, other string) *timeseries.PanelBuilder {
 		pb = pb.AxisSoftMax(p.SoftMax)
 	}
 	for i, q := range p.Queries {
-		ref := string(rune('A' + i))
-		pb = pb.WithTarget(target(q, side, ref))
-		pb = pb.WithTarget(target(q, other, hiddenPrefix+ref))
-		pb = pb.OverrideByQuery(hiddenPrefix+ref, hiddenSeries())
+		pb = pb.WithTarget(target(q, side, string(rune('A'+i))))
 	}
-	return pb
+	return pb.WithTarget(prometheus.NewDataqueryBuilder().
+		Datasource(datasourceRef()).
+		Expr(p.axisExpr()).LegendFormat(axisLegend).
+		RefId(axisRef).Range()).
+		WithTransformation(sharedMax())
 }
 
-// hiddenSeries draws nothing and shows nothing of a series, while it
-// still counts for the axis.
-func hiddenSeries() []dashboard.DynamicConfigValue {
-	return []dashboard.DynamicConfigValue{
-		{Id: "custom.lineWidth", Value: 0},
-		{Id: "custom.fillOpacity", Value: 0},
-		{Id: "color", Value: map[string]any{"mode": "fixed", "fixedColor": "transparent"}},
-		{Id: "custom.hideFrom", Value: map[string]any{"legend": true, "tooltip": true, "viz": false}},
-	}
+// sharedMax sets every drawn series' max to the largest value of the axis
+// query over the time range, and drops the axis query from the drawing.
+func sharedMax() dashboard.DataTransformerConfig {
+	return dashboard.DataTransformerConfig{Id: "configFromData", Options: map[string]any{
+		"configRefId": axisRef,
+		"mappings":    []map[string]any{{"fieldName": axisLegend, "handlerKey": "max", "reducerId": "max"}},
+	}}
 }
 
 func target(q sideQuery, side, ref string) cog.Builder[variants.Dataquery] {

@@ -52,6 +52,29 @@ func latency(q string) sideQuery {
 		Expr: fmt.Sprintf("histogram_quantile(%s, sum by (le) (%s))", q, rate(buckets))}
 }
 
+// axisLegend names the shared-axis query's series: "Max" is also the
+// field name Grafana's config-from-query transformation maps to max.
+const axisLegend = "Max"
+
+// axisExpr is the largest value of every series of the panel on either
+// side: each series is told apart by a label of its own (so that "or"
+// keeps them all) before max folds them into one. A panel with a soft max
+// never goes below it; in another a zero is left out, so that an idle
+// pair keeps Grafana's automatic range instead of a 0-0 axis.
+func (p pairedPanel) axisExpr() string {
+	var terms []string
+	for _, side := range sides {
+		for i, q := range p.Queries {
+			terms = append(terms, fmt.Sprintf(`label_replace(%s, "axis", "%s_%d", "", "")`, fmt.Sprintf(q.Expr, side), side, i))
+		}
+	}
+	folded := "max(" + strings.Join(terms, " or ") + ")"
+	if p.SoftMax > 0 {
+		return fmt.Sprintf("clamp_min(%s, %g)", folded, p.SoftMax)
+	}
+	return folded + " > 0"
+}
+
 var sidePanels = []pairedPanel{
 	{Title: "Requests/s", Unit: "reqps", Queries: []sideQuery{
 		{Legend: "%[1]s", Expr: "sum(" + rate(requests) + ")"},
@@ -101,10 +124,16 @@ var annotations = []struct {
 	{"Rollbacks", "red", `(max(migrate_cutover_weight{app="$app"}) == 0) and (max(max_over_time(migrate_cutover_weight{app="$app"}[1m])) > 0)`, "rolled back to old"},
 }
 
+// AxisLegend is the Legend of a paired panel's shared-axis query in
+// GrafanaQueries: the largest value of the pair's series on either side,
+// which both panels of the pair take as their max.
+const AxisLegend = "shared axis max"
+
 // Query is one PromQL expression of the Grafana dashboard, with its panel.
 type Query struct {
 	Panel string
-	// Side is old or new for a side's panel, empty otherwise.
+	// Side is old or new for a side's series, empty otherwise (an app
+	// panel, or the shared axis of a pair).
 	Side string
 	// Legend names the series in the panel.
 	Legend string
@@ -124,6 +153,7 @@ func GrafanaQueries() []Query {
 				out = append(out, Query{Panel: p.Title, Side: side, Legend: fmt.Sprintf(q.Legend, side), Expr: fmt.Sprintf(q.Expr, side), Optional: p.Optional})
 			}
 		}
+		out = append(out, Query{Panel: p.Title, Legend: AxisLegend, Expr: p.axisExpr(), Optional: p.Optional})
 	}
 	for _, p := range appPanels {
 		for _, q := range p.Queries {

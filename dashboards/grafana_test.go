@@ -48,26 +48,47 @@ func TestGrafanaGolden(t *testing.T) {
 	}
 }
 
+// grafanaPanel is the part of a panel's JSON the structure test reads.
+type grafanaPanel struct {
+	Type    string `json:"type"`
+	Title   string `json:"title"`
+	GridPos struct {
+		X, Y, W int
+	} `json:"gridPos"`
+	FieldConfig struct {
+		Defaults struct {
+			Unit string   `json:"unit"`
+			Min  *float64 `json:"min"`
+			Max  *float64 `json:"max"`
+		} `json:"defaults"`
+	} `json:"fieldConfig"`
+	Targets []struct {
+		RefID string `json:"refId"`
+		Expr  string `json:"expr"`
+	} `json:"targets"`
+	Transformations []grafanaTransformation `json:"transformations"`
+}
+
+type grafanaTransformation struct {
+	ID      string                `json:"id"`
+	Options grafanaConfigFromData `json:"options"`
+}
+
+type grafanaConfigFromData struct {
+	ConfigRefID string           `json:"configRefId"`
+	Mappings    []grafanaMapping `json:"mappings"`
+}
+
+type grafanaMapping struct {
+	FieldName  string `json:"fieldName"`
+	HandlerKey string `json:"handlerKey"`
+	ReducerID  string `json:"reducerId"`
+}
+
 // grafanaModel is the part of the dashboard JSON the structure test reads.
 type grafanaModel struct {
 	SchemaVersion int `json:"schemaVersion"`
-	Panels        []struct {
-		Type    string `json:"type"`
-		Title   string `json:"title"`
-		GridPos struct {
-			X, Y, W int
-		} `json:"gridPos"`
-		FieldConfig struct {
-			Defaults struct {
-				Unit string   `json:"unit"`
-				Min  *float64 `json:"min"`
-			} `json:"defaults"`
-		} `json:"fieldConfig"`
-		Targets []struct {
-			RefID string `json:"refId"`
-			Expr  string `json:"expr"`
-		} `json:"targets"`
-	} `json:"panels"`
+	Panels        []grafanaPanel `json:"panels"`
 	Templating struct {
 		List []struct {
 			Name    string `json:"name"`
@@ -86,7 +107,9 @@ type grafanaModel struct {
 
 // TestGrafanaPairs checks what the golden file cannot say at a glance:
 // each side's panel is paired, old left and new right at the same height,
-// same unit and minimum, both querying both sides.
+// with the same unit and minimum, each drawing its own side, and both
+// taking their max from the same shared-axis query, the largest value of
+// either side (TestGrafanaQueriesOnPrometheus checks its value).
 func TestGrafanaPairs(t *testing.T) {
 	raw, err := Grafana(GrafanaOptions{App: "shop", Datasource: "prom"})
 	if err != nil {
@@ -114,29 +137,13 @@ func TestGrafanaPairs(t *testing.T) {
 			if o.GridPos.Y != n.GridPos.Y || o.GridPos.X >= n.GridPos.X || o.GridPos.W != n.GridPos.W {
 				t.Errorf("old at %+v, new at %+v: want old left of new on one line", o.GridPos, n.GridPos)
 			}
-			if o.FieldConfig.Defaults.Unit != n.FieldConfig.Defaults.Unit || o.FieldConfig.Defaults.Min == nil || n.FieldConfig.Defaults.Min == nil {
+			if o.FieldConfig.Defaults.Unit != n.FieldConfig.Defaults.Unit || o.FieldConfig.Defaults.Min == nil || n.FieldConfig.Defaults.Min == nil ||
+				*o.FieldConfig.Defaults.Min != *n.FieldConfig.Defaults.Min {
 				t.Errorf("axes differ: old %+v, new %+v", o.FieldConfig.Defaults, n.FieldConfig.Defaults)
 			}
-			for _, p := range []struct {
-				side  string
-				panel int
-			}{{"old", oi}, {"new", ni}} {
-				var own, other int
-				for _, tg := range m.Panels[p.panel].Targets {
-					mine := strings.Contains(tg.Expr, `side="`+p.side+`"`)
-					hidden := strings.HasPrefix(tg.RefID, hiddenPrefix)
-					switch {
-					case mine && !hidden:
-						own++
-					case !mine && hidden:
-						other++
-					default:
-						t.Errorf("%s panel: target %s %s is on the wrong side", p.side, tg.RefID, tg.Expr)
-					}
-				}
-				if own != len(sp.Queries) || other != len(sp.Queries) {
-					t.Errorf("%s panel: %d own and %d other-side targets, want %d each", p.side, own, other, len(sp.Queries))
-				}
+			oldAxis, newAxis := checkSidePanel(t, o, "old", len(sp.Queries)), checkSidePanel(t, n, "new", len(sp.Queries))
+			if oldAxis != newAxis || !strings.Contains(oldAxis, `side="old"`) || !strings.Contains(oldAxis, `side="new"`) {
+				t.Errorf("shared axis queries differ or miss a side:\nold %s\nnew %s", oldAxis, newAxis)
 			}
 		})
 	}
@@ -158,6 +165,48 @@ func TestGrafanaRefusesABadApp(t *testing.T) {
 			t.Errorf("app %q: err %v", app, err)
 		}
 	}
+}
+
+// checkSidePanel checks that p draws queries series of side only, plus
+// the shared-axis query that its transformation turns into its max, and
+// returns that query.
+func checkSidePanel(t *testing.T, p grafanaPanel, side string, queries int) (axis string) {
+	t.Helper()
+	own := 0
+	for _, tg := range p.Targets {
+		switch {
+		case tg.RefID == axisRef:
+			axis = tg.Expr
+		case strings.Contains(tg.Expr, `side="`+side+`"`) && !strings.Contains(tg.Expr, `side="`+otherSide(side)+`"`):
+			own++
+		default:
+			t.Errorf("%s panel: target %s %s is on the wrong side", side, tg.RefID, tg.Expr)
+		}
+	}
+	if own != queries || axis == "" {
+		t.Errorf("%s panel: %d own targets (want %d), axis query %q", side, own, queries, axis)
+	}
+	var tr []grafanaTransformation
+	for _, x := range p.Transformations {
+		if x.ID == "configFromData" {
+			tr = append(tr, x)
+		}
+	}
+	want := []grafanaTransformation{{ID: "configFromData", Options: grafanaConfigFromData{
+		ConfigRefID: axisRef,
+		Mappings:    []grafanaMapping{{FieldName: axisLegend, HandlerKey: "max", ReducerID: "max"}},
+	}}}
+	if diff := cmp.Diff(tr, want); diff != "" {
+		t.Errorf("%s panel: shared max transformation (-got +want):\n%s", side, diff)
+	}
+	return axis
+}
+
+func otherSide(side string) string {
+	if side == "old" {
+		return "new"
+	}
+	return "old"
 }
 
 var seriesName = regexp.MustCompile(`migrate_[a-z_]+`)

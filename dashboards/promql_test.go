@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"math"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +94,76 @@ func promQuery(ctx context.Context, promURL, expr string) (int, error) {
 	return n, nil
 }
 
+// promValues runs an instant query at at and returns the value of each
+// series that answered with a number.
+func promValues(ctx context.Context, promURL, expr string, at time.Time) ([]float64, error) {
+	q := url.Values{"query": {expr}, "time": {strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64)}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, promURL+"/api/v1/query?"+q.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("decoding the answer: %w", err)
+	}
+	if out.Status != "success" {
+		return nil, fmt.Errorf("query refused: %s", out.Error)
+	}
+	var vals []float64
+	for _, r := range out.Data.Result {
+		s, _ := r.Value[1].(string)
+		if v, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(v) {
+			vals = append(vals, v)
+		}
+	}
+	return vals, nil
+}
+
+var clampFloor = regexp.MustCompile(`^clamp_min\(.*, ([0-9.e+-]+)\)$`)
+
+// checkSharedAxis evaluates, at one instant, every series a pair of
+// panels draws and the pair's shared-axis query, which must be the
+// largest of them (or the panel's soft max, when that is larger).
+func checkSharedAxis(t *testing.T, promURL, panel string, side []dashboards.Query, axis dashboards.Query) {
+	t.Helper()
+	ctx := context.Background()
+	at := time.Now()
+	largest := math.Inf(-1)
+	for _, q := range side {
+		vals, err := promValues(ctx, promURL, expand(q.Expr), at)
+		if err != nil {
+			t.Fatalf("%s %s: %v", panel, q.Legend, err)
+		}
+		for _, v := range vals {
+			largest = math.Max(largest, v)
+		}
+	}
+	if m := clampFloor.FindStringSubmatch(axis.Expr); m != nil {
+		floor, _ := strconv.ParseFloat(m[1], 64)
+		largest = math.Max(largest, floor)
+	}
+	got, err := promValues(ctx, promURL, expand(axis.Expr), at)
+	if err != nil {
+		t.Fatalf("%s axis: %v", panel, err)
+	}
+	if len(got) != 1 || math.Abs(got[0]-largest) > 1e-9*math.Max(1, largest) {
+		t.Errorf("%s: shared axis max %v at %s, want one series at %v, the largest value of both sides", panel, got, at.Format(time.RFC3339Nano), largest)
+	}
+}
+
 // expand fills in the dashboard's variables as Grafana would, with a
 // rate interval of a few scrapes.
 func expand(expr string) string {
@@ -128,10 +201,19 @@ func TestGrafanaQueriesOnPrometheus(t *testing.T) {
 	promURL := startPrometheus(t, adminAddr)
 	client := runDemoAt(t, adminAddr)
 	var annotations []dashboards.Query
+	pairs := map[string][]dashboards.Query{}
+	axes := map[string]dashboards.Query{}
 	for _, q := range dashboards.GrafanaQueries() {
 		if strings.HasPrefix(q.Panel, "annotation: ") {
 			annotations = append(annotations, q)
 			continue
+		}
+		switch {
+		case q.Optional:
+		case q.Legend == dashboards.AxisLegend:
+			axes[q.Panel] = q
+		case q.Side != "":
+			pairs[q.Panel] = append(pairs[q.Panel], q)
 		}
 		t.Run(q.Panel+"/"+q.Legend, func(t *testing.T) {
 			if q.Optional {
@@ -145,6 +227,12 @@ func TestGrafanaQueriesOnPrometheus(t *testing.T) {
 			}
 			waitData(t, promURL, expand(q.Expr))
 		})
+	}
+	if len(axes) != len(pairs) || len(pairs) < 4 {
+		t.Errorf("%d pairs of panels and %d shared axes", len(pairs), len(axes))
+	}
+	for panel, side := range pairs {
+		t.Run(panel+"/shared axis", func(t *testing.T) { checkSharedAxis(t, promURL, panel, side, axes[panel]) })
 	}
 	ctx := context.Background()
 	if _, err := client.SetWeight(ctx, demo.App, 60, "test"); err != nil {
