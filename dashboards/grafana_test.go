@@ -87,9 +87,9 @@ type grafanaMapping struct {
 
 // grafanaModel is the part of the dashboard JSON the structure test reads.
 type grafanaModel struct {
-	SchemaVersion int `json:"schemaVersion"`
+	SchemaVersion int            `json:"schemaVersion"`
 	Panels        []grafanaPanel `json:"panels"`
-	Templating struct {
+	Templating    struct {
 		List []struct {
 			Name    string `json:"name"`
 			Current struct {
