@@ -61,43 +61,17 @@ func runDemoAt(t *testing.T, adminAddr string) *admin.Client {
 // promQuery runs an instant query and returns how many series answered
 // with a number (not NaN).
 func promQuery(ctx context.Context, promURL, expr string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, promURL+"/api/v1/query?query="+url.QueryEscape(expr), nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			Result []struct {
-				Value [2]any `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return 0, fmt.Errorf("decoding the answer: %w", err)
-	}
-	if out.Status != "success" {
-		return 0, fmt.Errorf("query refused: %s", out.Error)
-	}
-	n := 0
-	for _, r := range out.Data.Result {
-		if v, _ := r.Value[1].(string); v != "NaN" {
-			n++
-		}
-	}
-	return n, nil
+	vals, err := promValues(ctx, promURL, expr, time.Time{})
+	return len(vals), err
 }
 
-// promValues runs an instant query at at and returns the value of each
-// series that answered with a number.
+// promValues runs an instant query at at (now when zero) and returns the
+// value of each series that answered with a number (not NaN).
 func promValues(ctx context.Context, promURL, expr string, at time.Time) ([]float64, error) {
-	q := url.Values{"query": {expr}, "time": {strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64)}}
+	q := url.Values{"query": {expr}}
+	if !at.IsZero() {
+		q.Set("time", strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64))
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, promURL+"/api/v1/query?"+q.Encode(), nil)
 	if err != nil {
 		return nil, err
