@@ -53,6 +53,12 @@ func initRun(opts *initOptions) error {
 	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
 	if opts.Force {
 		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+		// Opening a named pipe to write would wait for a reader.
+		if info, err := os.Stat(opts.Config); err == nil {
+			if err := manifest.CheckRegular(opts.Config, info); err != nil {
+				return usageErrorf("%w; use --config to write elsewhere", err)
+			}
+		}
 	}
 	f, err := os.OpenFile(opts.Config, flags, 0o644)
 	if errors.Is(err, fs.ErrExist) {
