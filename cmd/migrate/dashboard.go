@@ -7,8 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -46,7 +44,7 @@ and the curl lines.`,
 		Args: exactArgs(1, "one app name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.App = args[0]
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			ctx, stop := root.signalContext(cmd.Context())
 			defer stop()
 			return dashboardRun(ctx, opts)
 		},

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -37,7 +35,7 @@ weight through a cutover. Nothing to install first.`,
   migrate demo --listen 127.0.0.1:8080 --admin 127.0.0.1:9090`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			ctx, stop := root.signalContext(cmd.Context())
 			defer stop()
 			return demoRun(ctx, opts)
 		},

@@ -8,9 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -181,7 +179,7 @@ otherwise.`,
 		Args: exactArgs(1, "one app name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.App = args[0]
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			ctx, stop := root.signalContext(cmd.Context())
 			defer stop()
 			return dnscheckWatchRun(ctx, opts)
 		},

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
@@ -44,7 +42,7 @@ served on http://ADDR/metrics for Prometheus.`,
 		Args: exactArgs(1, "one app name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.App = args[0]
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			ctx, stop := root.signalContext(cmd.Context())
 			defer stop()
 			return logshipRun(ctx, opts)
 		},
