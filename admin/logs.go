@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +16,6 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -294,7 +292,8 @@ func (c *Client) Logs(ctx context.Context, app string, q LogsQuery, fn func(line
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return apiError(resp)
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return c.apiError(resp.StatusCode, data)
 	}
 	return readStream(ctx, resp.Body, fn)
 }
@@ -318,16 +317,6 @@ func (q LogsQuery) values() string {
 		set("follow", "1")
 	}
 	return v.Encode()
-}
-
-// apiError reads an error answer.
-func apiError(resp *http.Response) error {
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var eb ErrorBody
-	if json.Unmarshal(data, &eb) != nil || eb.Error == "" {
-		eb.Error = strings.TrimSpace(string(data))
-	}
-	return &APIError{Status: resp.StatusCode, Msg: eb.Error}
 }
 
 // readStream calls fn with each line of an NDJSON stream.

@@ -236,6 +236,7 @@ func dnscheckWatchRun(ctx context.Context, opts *dnscheckWatchOptions) error {
 	var last dnscheck.Round
 	wopts.Events, wopts.Gauges, wopts.Fallbacks, wopts.Logger = store, metrics, opts.Fallbacks, log
 	wopts.UntilPropagated = opts.UntilPropagated
+	wopts.HTTPClient = bearerClient(m.Global.Admin.TokenEnv) // a fallback on another host answers reads with the token only
 	wopts.OnRound = func(r dnscheck.Round) {
 		last = r
 		if err := view.Render(r); err != nil {

@@ -59,8 +59,16 @@ type process struct {
 // startBinary runs migrate with args; it is killed when the test ends.
 func startBinary(t *testing.T, args ...string) *process {
 	t.Helper()
+	return startBinaryEnv(t, nil, args...)
+}
+
+// startBinaryEnv runs migrate with args and env added to the test's
+// environment.
+func startBinaryEnv(t *testing.T, env []string, args ...string) *process {
+	t.Helper()
 	p := &process{cmd: exec.Command(buildMigrate(t), args...), out: &lockedBuffer{}, stderr: &lockedBuffer{}, exited: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.stderr
+	p.cmd.Env = append(os.Environ(), env...)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
