@@ -11,12 +11,13 @@ import (
 
 // Problem is one thing wrong with a manifest, placed where it was written.
 type Problem struct {
-	File string
+	File string `json:"file"`
 	// Line and Col are 1-based; 0 when unknown (a manifest built in Go).
-	Line, Col int
+	Line int `json:"line"`
+	Col  int `json:"column"`
 	// Path is the dotted key path, e.g. apps.bobbarker.new.backends[1].
-	Path string
-	Msg  string
+	Path string `json:"path"`
+	Msg  string `json:"message"`
 }
 
 // String formats p as file:line:col: path: msg, leaving out what is unknown.

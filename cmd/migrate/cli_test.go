@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/migratekit/migrate/manifest"
 )
 
 // runCLI runs the CLI in-process and returns its exit code and output.
@@ -105,5 +110,49 @@ func TestEveryCommandHasHelpAndExample(t *testing.T) {
 		if c.Short == "" || c.Example == "" {
 			t.Errorf("%s: needs Short and Example for --help", c.Name())
 		}
+	}
+}
+
+// TestValidateJSON: validate --format json prints the problems of an
+// invalid manifest on stdout as JSON, each with its file, line, column,
+// key path and message, and exits 2; a valid one gives valid: true.
+func TestValidateJSON(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("apps:\n  shop:\n    old: {backends: [\"htp://x\"]}\n    new: {backends: [http://127.0.0.1:1]}\n    bogus: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCLI(t, "--config", bad, "validate", "--format", "json")
+	var got validateResult
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("stdout is not JSON (%v): %q; stderr %q", err, out, errs)
+	}
+	want := validateResult{Problems: manifest.Problems{
+		{File: bad, Line: 3, Col: 22, Path: "apps.shop.old.backends[0]", Msg: `"htp://x" is not an http(s) URL`},
+		{File: bad, Line: 5, Col: 5, Path: "apps.shop.bogus", Msg: "unknown key (did you mean logs?)"},
+	}}
+	if code != exitUsage || !cmp.Equal(got, want) {
+		t.Errorf("code %d, want %d; result (-got +want):\n%s", code, exitUsage, cmp.Diff(got, want))
+	}
+	for _, key := range []string{`"file"`, `"line"`, `"column"`, `"path"`, `"message"`} {
+		if !strings.Contains(out, key) {
+			t.Errorf("stdout lacks the key %s:\n%s", key, out)
+		}
+	}
+
+	missing := filepath.Join(dir, "none.yaml")
+	code, out, _ = runCLI(t, "--config", missing, "validate", "--format", "json")
+	if code != exitUsage || json.Unmarshal([]byte(out), &got) != nil || got.Valid || len(got.Problems) != 1 || got.Problems[0].File != missing {
+		t.Errorf("missing manifest: code %d, stdout %q; want %d and one problem about it", code, out, exitUsage)
+	}
+
+	good := filepath.Join(dir, "good.yaml")
+	if code, _, errs := runCLI(t, "--config", good, "init", "shop", "--old", "http://127.0.0.1:3001", "--new", "http://127.0.0.1:3002"); code != exitOK {
+		t.Fatalf("init: %d %s", code, errs)
+	}
+	code, out, _ = runCLI(t, "--config", good, "validate", "--format", "json")
+	if code != exitOK || json.Unmarshal([]byte(out), &got) != nil || !got.Valid || len(got.Problems) != 0 || len(got.Apps) != 1 {
+		t.Errorf("valid manifest: code %d, stdout %q", code, out)
 	}
 }
