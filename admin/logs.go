@@ -178,6 +178,7 @@ func (s *Server) getLogs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "reading the logs failed")
 		return
 	}
+	w.Header().Set(RecentLinesHeader, strconv.Itoa(len(lines)))
 	w.WriteHeader(http.StatusOK)
 	q.After = writeLines(w, lines, q.After)
 	for follow {
@@ -265,7 +266,15 @@ type LogsQuery struct {
 	Since  time.Duration // lines whose event time is at most this old; 0: any
 	Limit  int           // recent lines to start with; 0: the server's default
 	Follow bool          // keep streaming new lines until ctx ends
+	// Recent, when set, is called with the number of recent lines the
+	// answer starts with, before them (0: nothing shipped yet, or nothing
+	// that matches).
+	Recent func(n int)
 }
+
+// RecentLinesHeader carries the number of recent lines a logs answer
+// starts with.
+const RecentLinesHeader = "X-Migrate-Recent-Lines"
 
 // Logs reads app's recent lines (and, with q.Follow, the new ones as they
 // are stored) and calls fn with each event's JSON object (as
@@ -294,6 +303,9 @@ func (c *Client) Logs(ctx context.Context, app string, q LogsQuery, fn func(line
 	if resp.StatusCode != http.StatusOK {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		return c.apiError(resp.StatusCode, data)
+	}
+	if n, err := strconv.Atoi(resp.Header.Get(RecentLinesHeader)); err == nil && q.Recent != nil {
+		q.Recent(n)
 	}
 	return readStream(ctx, resp.Body, fn)
 }

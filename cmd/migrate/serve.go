@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/migratekit/migrate/dashboards"
 	"github.com/migratekit/migrate/serve"
 )
 
@@ -65,6 +66,7 @@ func runInstance(ctx context.Context, opts *rootOptions, apps []string, shadow b
 	if err != nil {
 		return err
 	}
+	log.Info("dashboard", "url", "http://"+inst.AdminAddr().String()+dashboards.Prefix)
 	if err := inst.Run(ctx); err != nil {
 		return err
 	}
