@@ -105,6 +105,9 @@ func logshipRun(ctx context.Context, opts *logshipOptions) error {
 		}
 		defer stopMetrics()
 	}
+	if env := m.Global.Admin.TokenEnv; s.Type == "embedded" && os.Getenv(env) == "" {
+		log.Warn("no admin token: the embedded sink of migrate serve will refuse the batches until it is set", "env", env)
+	}
 	log.Info("shipping logs", "app", opts.App, "side", opts.Side, "paths", src.Paths, "sink", s.Type)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return metrics.Run(gctx) })
