@@ -83,10 +83,10 @@ type embeddedDeliverer struct {
 	listen   string
 	token    string
 	tokenEnv string // where token came from, named when it is refused
-	url     string
-	client  *http.Client
-	timeout time.Duration
-	own     bool // client is ours: Close closes its idle connections
+	url      string
+	client   *http.Client
+	timeout  time.Duration
+	own      bool // client is ours: Close closes its idle connections
 }
 
 // NewEmbeddedDeliverer returns the Deliverer of the embedded sink of app's
