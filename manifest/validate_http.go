@@ -42,7 +42,7 @@ func (c *checker) cors(path string, co *CORS) {
 	if Bool(co.Credentials, false) && slices.Contains(co.Origins, "*") {
 		c.check(path+".credentials", `credentials cannot be allowed for every origin ("*"); list the origins`)
 	}
-	c.each(path+".methods", co.Methods, func(m string) string { return token(m, "HTTP method") })
+	c.each(path+".methods", co.Methods, method)
 	c.each(path+".headers", co.Headers, func(h string) string { return token(h, "header name") })
 }
 
