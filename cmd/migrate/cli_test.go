@@ -156,3 +156,22 @@ func TestValidateJSON(t *testing.T) {
 		t.Errorf("valid manifest: code %d, stdout %q", code, out)
 	}
 }
+
+// TestInitNamesTheFlag: init reports a bad argument by the flag or
+// argument it came from, not at a line of the file it did not write.
+func TestInitNamesTheFlag(t *testing.T) {
+	t.Parallel()
+	cfg := filepath.Join(t.TempDir(), "migrate.yaml")
+	code, _, errs := runCLI(t, "--config", cfg, "init", "Bad App", "--old", "ftp://a", "--new", "http://127.0.0.1:3002")
+	for _, want := range []string{"nothing written to " + cfg, "\nAPP Bad App: \"Bad App\" is not a valid app name", "\n--old: \"ftp://a\" is not an http(s) URL"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr %q lacks %q", errs, want)
+		}
+	}
+	if code != exitUsage || strings.Contains(errs, cfg+":") {
+		t.Errorf("code %d, stderr %q; want %d and no place in %s", code, errs, exitUsage, cfg)
+	}
+	if _, err := os.Stat(cfg); !os.IsNotExist(err) {
+		t.Errorf("init wrote %s: %v", cfg, err)
+	}
+}
