@@ -238,3 +238,12 @@ func method(m string) string {
 	}
 	return fmt.Sprintf("%q is not an HTTP method (did you mean %s?)", m, best)
 }
+
+// CheckListen checks a listen address (host:port, host optional) as the
+// manifest's listen keys are checked, for flags that take one.
+func CheckListen(addr string) error {
+	if msg := listenAddr(addr); msg != "" {
+		return errors.New(msg)
+	}
+	return nil
+}

@@ -85,6 +85,12 @@ func TestExitCodes(t *testing.T) {
 		{"status with no server", []string{"status", "shop", "--admin", "127.0.0.1:1"}, exitRuntime, []string{"is migrate serve running?"}},
 		{"status needs an app", []string{"status"}, exitUsage, []string{"one app name"}},
 		{"bad log format", []string{"--log-format", "xml", "version"}, exitUsage, []string{"--log-format"}},
+		{"demo with too many clients", []string{"demo", "--clients", "1000"}, exitUsage, []string{"--clients 1000: use 1 to 512"}},
+		{"demo with no clients", []string{"demo", "--clients", "0"}, exitUsage, []string{"--clients 0: use 1 to 512"}},
+		{"demo with no rate", []string{"demo", "--rate", "0"}, exitUsage, []string{"--rate 0: use 1 to 100000"}},
+		{"demo with a bad listen address", []string{"demo", "--listen", "nope"}, exitUsage, []string{`--listen: "nope" is not host:port`}},
+		{"demo with a bad admin port", []string{"demo", "--admin", "127.0.0.1:99999"}, exitUsage, []string{`--admin: "127.0.0.1:99999" has a bad port "99999"`}},
+		{"demo with a rate too high", []string{"demo", "--rate", "2000000000"}, exitUsage, []string{"--rate 2000000000: use 1 to 100000"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
