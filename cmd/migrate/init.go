@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"strings"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
