@@ -151,7 +151,7 @@ func (s *Server) putWeight(w http.ResponseWriter, r *http.Request) {
 	}
 	var req WeightRequest
 	if err := decodeBody(r, &req); err != nil && !errors.Is(err, io.EOF) {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, bodyStatus(err), err.Error())
 		return
 	}
 	if req.Weight == nil {
@@ -177,7 +177,7 @@ func (s *Server) postRollback(w http.ResponseWriter, r *http.Request) {
 	}
 	var req RollbackRequest
 	if err := decodeBody(r, &req); err != nil && !errors.Is(err, io.EOF) {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, bodyStatus(err), err.Error())
 		return
 	}
 	s.setWeight(w, r, a, 0, "rollback", req.Reason)
@@ -202,18 +202,6 @@ func (s *Server) setWeight(w http.ResponseWriter, r *http.Request, a *lb.App, we
 	}
 	s.log.Info("weight changed", "app", a.Name(), "action", action, "to", a.Weight(), "reason", reason, "remote", r.RemoteAddr)
 	writeJSON(w, http.StatusOK, s.status(a))
-}
-
-func decodeBody(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		if errors.Is(err, io.EOF) {
-			return err
-		}
-		return fmt.Errorf("decoding request body: %w", err)
-	}
-	return nil
 }
 
 // ErrorBody is the JSON body of every error answer.

@@ -118,7 +118,7 @@ func readLogBody(r *http.Request, app, side string) ([]logship.Event, logship.Em
 			return nil, logship.EmbeddedAnswer{Error: fmt.Sprintf("body is over %d MiB; send smaller batches", MaxLogBody>>20)}, http.StatusRequestEntityTooLarge
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, logship.EmbeddedAnswer{Error: fmt.Sprintf("reading body: %v", err)}, http.StatusBadRequest
+			return nil, logship.EmbeddedAnswer{Error: fmt.Sprintf("reading body: %v", err)}, bodyStatus(err)
 		}
 		if len(line) > 0 || err == nil {
 			ev, lerr := logLine(bytes.TrimSuffix(line, []byte("\n")), app, side)

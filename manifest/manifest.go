@@ -16,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -53,6 +55,31 @@ func Load(path string) (*Manifest, error) {
 // file names it in problems and anchors its relative paths.
 func Parse(file string, data []byte) (*Manifest, error) {
 	return load(file, []source{{file, data}})
+}
+
+// AdminHosts are the names the manifest reaches its admin listener by, for
+// the listener's Host check: the host of admin.listen, admin.hosts, and
+// the hosts of the apps' logs.sink.admin and fallback.admin URLs (a
+// manifest shared by the hosts of a move names their listeners there).
+func (m *Manifest) AdminHosts() []string {
+	hosts := []string{}
+	if h, _, err := net.SplitHostPort(m.Global.Admin.Listen); err == nil && h != "" {
+		hosts = append(hosts, h)
+	}
+	hosts = append(hosts, m.Global.Admin.Hosts...)
+	for _, name := range m.AppNames() {
+		a := m.Apps[name]
+		urls := []string{a.Fallback.Admin}
+		if a.Logs.Sink != nil {
+			urls = append(urls, a.Logs.Sink.Admin)
+		}
+		for _, s := range urls {
+			if u, err := url.Parse(s); err == nil && u.Hostname() != "" {
+				hosts = append(hosts, u.Hostname())
+			}
+		}
+	}
+	return hosts
 }
 
 // AppNames returns the names of m's apps, sorted.

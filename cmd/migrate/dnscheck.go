@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/migratekit/migrate/admin"
 	"github.com/migratekit/migrate/dnscheck"
 	"github.com/migratekit/migrate/state"
 	"github.com/migratekit/migrate/telemetry"
@@ -295,7 +296,8 @@ func serveMetrics(addr string, reg *prometheus.Registry) (func(), error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	// Open on loopback as the admin API's reads are, so with its Host check.
+	srv := admin.NewHTTPServer(admin.Guard(mux, ln.Addr(), listenHost(addr)))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -307,6 +309,15 @@ func serveMetrics(addr string, reg *prometheus.Registry) (func(), error) {
 		_ = srv.Shutdown(ctx)
 		<-done
 	}, nil
+}
+
+// listenHost is the host named in a listen address, as the names its
+// listener takes as Host (none for ":9464").
+func listenHost(addr string) []string {
+	if h, _, err := net.SplitHostPort(addr); err == nil && h != "" {
+		return []string{h}
+	}
+	return nil
 }
 
 // isTerminal says whether w is a terminal (a character device).

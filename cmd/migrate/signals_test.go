@@ -231,3 +231,35 @@ func TestSIGHUPKeepsRunning(t *testing.T) {
 		})
 	}
 }
+
+// TestListenersCheckHost: every HTTP listener of a long-running command
+// that is open on loopback (the admin API of serve, shadow, demo and
+// fallback, the metrics of logship and dnscheck watch, the dashboard
+// command's) refuses a request whose Host is not its own (421), the
+// shape of a DNS-rebinding attack from a browser on the same machine.
+func TestListenersCheckHost(t *testing.T) {
+	for _, tt := range hupCases() {
+		if tt.name == "rollback watch" {
+			continue // it has no listener
+		}
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			args, probe, _ := tt.setup(t)
+			p := startBinary(t, args...)
+			p.waitFor(t, "started", func() bool { return answers(probe) })
+			read := strings.Replace(probe, "/healthz", "/api/v1/apps", 1)
+			for host, want := range map[string]int{"evil.example": http.StatusMisdirectedRequest, "localhost": http.StatusOK} {
+				req, _ := http.NewRequest(http.MethodGet, read, nil)
+				req.Host = host
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != want {
+					t.Errorf("GET %s with Host %s: %d, want %d", read, host, resp.StatusCode, want)
+				}
+			}
+		})
+	}
+}
