@@ -53,6 +53,12 @@ type Options struct {
 	Logs LogStore
 	// DNS answers the status's dns field; nil: no app has one.
 	DNS DNSReporter
+	// Hosts are names (or addresses) that Serve takes as Host besides the
+	// listener's own (see input.go): the names clients reach it by.
+	Hosts []string
+	// BodyTimeout is the longest wait for a request body's next bytes
+	// (six times that for the whole body); 0: DefaultBodyTimeout.
+	BodyTimeout time.Duration
 }
 
 // Control carries out the writes of the API and answers for the analysis
@@ -130,12 +136,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Serve answers on ln until ctx is done, then shuts down within 5 seconds.
+// It takes only requests whose Host names the listener (its address,
+// Options.Hosts; 421 otherwise) and whose bodies keep arriving (408).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	bt := s.opts.BodyTimeout
+	if bt <= 0 {
+		bt = DefaultBodyTimeout
 	}
+	srv := NewHTTPServer(hostCheck(bodyDeadline(s, bt), ln.Addr(), s.opts.Hosts))
+	srv.ErrorLog = slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
 	srv.RegisterOnShutdown(s.streams.stop)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

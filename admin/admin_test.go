@@ -25,7 +25,7 @@ const token = "s3cret-token"
 
 // newAPI serves the admin API for one app "shop" whose sides are real
 // httptest backends.
-func newAPI(t *testing.T, tok string) (*Server, *lb.Proxy, state.Store) {
+func newAPI(t *testing.T, tok string, with ...func(*Options)) (*Server, *lb.Proxy, state.Store) {
 	t.Helper()
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	t.Cleanup(backend.Close)
@@ -55,7 +55,11 @@ func newAPI(t *testing.T, tok string) (*Server, *lb.Proxy, state.Store) {
 	if err := mgr.Add(proxy.App("shop"), m.Apps["shop"], nil); err != nil {
 		t.Fatal(err)
 	}
-	return New(Options{Token: tok, Proxy: proxy, Metrics: metrics, Control: mgr, Gatherer: reg}), proxy, store
+	opts := Options{Token: tok, Proxy: proxy, Metrics: metrics, Control: mgr, Gatherer: reg}
+	for _, w := range with {
+		w(&opts)
+	}
+	return New(opts), proxy, store
 }
 
 func do(t *testing.T, h http.Handler, method, path, remote, auth, body string) *httptest.ResponseRecorder {
@@ -128,7 +132,7 @@ func TestWeightAndRollback(t *testing.T) {
 		{"out of range", "PUT", "/api/v1/apps/shop/weight", `{"weight": 101}`, 400, 25, "out of range"},
 		{"missing weight", "PUT", "/api/v1/apps/shop/weight", `{}`, 400, 25, `needs \"weight\"`},
 		{"empty body", "PUT", "/api/v1/apps/shop/weight", ``, 400, 25, `needs \"weight\"`},
-		{"unknown field", "PUT", "/api/v1/apps/shop/weight", `{"wieght": 5}`, 400, 25, "unknown field"},
+		{"unknown field", "PUT", "/api/v1/apps/shop/weight", `{"wieght": 5}`, 400, 25, `unknown object member name \"wieght\"`},
 		{"not JSON", "PUT", "/api/v1/apps/shop/weight", `weight=5`, 400, 25, "decoding request body"},
 		{"unknown app", "PUT", "/api/v1/apps/blog/weight", `{"weight": 5}`, 404, 25, "not served"},
 		{"set 100", "PUT", "/api/v1/apps/shop/weight", `{"weight": 100}`, 200, 100, `"phase": "new"`},

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,6 +36,10 @@ type AppStatus struct {
 	// DNS is the propagation of the app's dns: records as of the
 	// instance's last check; nil when it does not watch them.
 	DNS *DNSStatus `json:"dns,omitempty"`
+	// LastRollback is the last rollback while no weight change has come
+	// after it (the app is still rolled back), long after its verdict
+	// has passed; only in the answer of GET /api/v1/apps/{app}.
+	LastRollback *state.Event `json:"last_rollback,omitempty"`
 }
 
 // Backend is one backend's state in AppStatus.
@@ -104,8 +109,33 @@ func (s *Server) app(w http.ResponseWriter, r *http.Request) *lb.App {
 
 func (s *Server) getApp(w http.ResponseWriter, r *http.Request) {
 	if a := s.app(w, r); a != nil {
-		writeJSON(w, http.StatusOK, s.status(a))
+		st := s.status(a)
+		st.LastRollback = s.lastRollback(r.Context(), a.Name())
+		writeJSON(w, http.StatusOK, st)
 	}
+}
+
+// lastRollback is app's last rollback event if no weight change came after
+// it, else nil (also when the events cannot be read: the status is still
+// worth answering).
+func (s *Server) lastRollback(ctx context.Context, app string) *state.Event {
+	if s.opts.Control == nil {
+		return nil
+	}
+	evs, err := s.opts.Control.Events(ctx, state.Query{App: app, Limit: state.DefaultEventLimit})
+	if err != nil {
+		s.log.Warn("reading events for the status", "app", app, "err", err)
+		return nil
+	}
+	for i := len(evs) - 1; i >= 0; i-- {
+		switch evs[i].Kind {
+		case state.KindRollback:
+			return &evs[i]
+		case state.KindWeight:
+			return nil
+		}
+	}
+	return nil
 }
 
 // WeightRequest is the body of PUT /api/v1/apps/{app}/weight.
@@ -121,7 +151,7 @@ func (s *Server) putWeight(w http.ResponseWriter, r *http.Request) {
 	}
 	var req WeightRequest
 	if err := decodeBody(r, &req); err != nil && !errors.Is(err, io.EOF) {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, bodyStatus(err), err.Error())
 		return
 	}
 	if req.Weight == nil {
@@ -147,7 +177,7 @@ func (s *Server) postRollback(w http.ResponseWriter, r *http.Request) {
 	}
 	var req RollbackRequest
 	if err := decodeBody(r, &req); err != nil && !errors.Is(err, io.EOF) {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, bodyStatus(err), err.Error())
 		return
 	}
 	s.setWeight(w, r, a, 0, "rollback", req.Reason)
@@ -172,18 +202,6 @@ func (s *Server) setWeight(w http.ResponseWriter, r *http.Request, a *lb.App, we
 	}
 	s.log.Info("weight changed", "app", a.Name(), "action", action, "to", a.Weight(), "reason", reason, "remote", r.RemoteAddr)
 	writeJSON(w, http.StatusOK, s.status(a))
-}
-
-func decodeBody(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		if errors.Is(err, io.EOF) {
-			return err
-		}
-		return fmt.Errorf("decoding request body: %w", err)
-	}
-	return nil
 }
 
 // ErrorBody is the JSON body of every error answer.

@@ -24,6 +24,9 @@ type Client struct {
 	BaseURL string
 	// Token is sent as a bearer token when set.
 	Token string
+	// TokenEnv names the environment variable Token was read from; a 401
+	// answer's error says to set it.
+	TokenEnv string
 	// HTTP is the client used; nil means one with a 10 s timeout.
 	HTTP *http.Client
 }
@@ -32,10 +35,39 @@ type Client struct {
 type APIError struct {
 	Status int
 	Msg    string
+	// Hint says what to do about it, when the client knows: for a 401,
+	// which environment variable the token was read from.
+	Hint string
 }
 
 func (e *APIError) Error() string {
-	return fmt.Sprintf("admin API: %d %s: %s", e.Status, http.StatusText(e.Status), e.Msg)
+	msg := fmt.Sprintf("admin API: %d %s: %s", e.Status, http.StatusText(e.Status), e.Msg)
+	if e.Hint != "" {
+		msg += "; " + e.Hint
+	}
+	return msg
+}
+
+// apiError is the error of an answer with status and body data.
+func (c *Client) apiError(status int, data []byte) error {
+	var eb ErrorBody
+	if json.Unmarshal(data, &eb) != nil || eb.Error == "" {
+		eb.Error = strings.TrimSpace(string(data))
+	}
+	e := &APIError{Status: status, Msg: eb.Error}
+	if status == http.StatusUnauthorized && c.TokenEnv != "" {
+		e.Hint = TokenHint(c.TokenEnv, c.Token != "")
+	}
+	return e
+}
+
+// TokenHint says, for a 401, which environment variable the token came
+// from (env) and whether it was set.
+func TokenHint(env string, set bool) string {
+	if !set {
+		return fmt.Sprintf("the admin token is read from $%s, which is empty here: export %s=<the token migrate serve was started with>", env, env)
+	}
+	return fmt.Sprintf("the admin token in $%s was refused: it must be the one migrate serve was started with", env)
 }
 
 // Apps returns the status of every app.
@@ -117,11 +149,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return fmt.Errorf("reading admin API answer: %w", err)
 	}
 	if resp.StatusCode/100 != 2 {
-		var eb ErrorBody
-		if json.Unmarshal(data, &eb) != nil || eb.Error == "" {
-			eb.Error = strings.TrimSpace(string(data))
-		}
-		return &APIError{Status: resp.StatusCode, Msg: eb.Error}
+		return c.apiError(resp.StatusCode, data)
 	}
 	if raw, ok := out.(*[]byte); ok {
 		*raw = data

@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +16,6 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -120,7 +118,7 @@ func readLogBody(r *http.Request, app, side string) ([]logship.Event, logship.Em
 			return nil, logship.EmbeddedAnswer{Error: fmt.Sprintf("body is over %d MiB; send smaller batches", MaxLogBody>>20)}, http.StatusRequestEntityTooLarge
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, logship.EmbeddedAnswer{Error: fmt.Sprintf("reading body: %v", err)}, http.StatusBadRequest
+			return nil, logship.EmbeddedAnswer{Error: fmt.Sprintf("reading body: %v", err)}, bodyStatus(err)
 		}
 		if len(line) > 0 || err == nil {
 			ev, lerr := logLine(bytes.TrimSuffix(line, []byte("\n")), app, side)
@@ -180,6 +178,7 @@ func (s *Server) getLogs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "reading the logs failed")
 		return
 	}
+	w.Header().Set(RecentLinesHeader, strconv.Itoa(len(lines)))
 	w.WriteHeader(http.StatusOK)
 	q.After = writeLines(w, lines, q.After)
 	for follow {
@@ -267,7 +266,15 @@ type LogsQuery struct {
 	Since  time.Duration // lines whose event time is at most this old; 0: any
 	Limit  int           // recent lines to start with; 0: the server's default
 	Follow bool          // keep streaming new lines until ctx ends
+	// Recent, when set, is called with the number of recent lines the
+	// answer starts with, before them (0: nothing shipped yet, or nothing
+	// that matches).
+	Recent func(n int)
 }
+
+// RecentLinesHeader carries the number of recent lines a logs answer
+// starts with.
+const RecentLinesHeader = "X-Migrate-Recent-Lines"
 
 // Logs reads app's recent lines (and, with q.Follow, the new ones as they
 // are stored) and calls fn with each event's JSON object (as
@@ -294,7 +301,11 @@ func (c *Client) Logs(ctx context.Context, app string, q LogsQuery, fn func(line
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return apiError(resp)
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return c.apiError(resp.StatusCode, data)
+	}
+	if n, err := strconv.Atoi(resp.Header.Get(RecentLinesHeader)); err == nil && q.Recent != nil {
+		q.Recent(n)
 	}
 	return readStream(ctx, resp.Body, fn)
 }
@@ -318,16 +329,6 @@ func (q LogsQuery) values() string {
 		set("follow", "1")
 	}
 	return v.Encode()
-}
-
-// apiError reads an error answer.
-func apiError(resp *http.Response) error {
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var eb ErrorBody
-	if json.Unmarshal(data, &eb) != nil || eb.Error == "" {
-		eb.Error = strings.TrimSpace(string(data))
-	}
-	return &APIError{Status: resp.StatusCode, Msg: eb.Error}
 }
 
 // readStream calls fn with each line of an NDJSON stream.

@@ -119,7 +119,7 @@ func TestLogReceiverRequests(t *testing.T) {
 			`"rejected": [
     {
       "index": 0,
-      "error": "not an event object: invalid character 'j' looking for beginning of value"
+      "error": "not an event object: jsontext: invalid character 'j' at start of value"
     },
     {
       "index": 2,

@@ -49,7 +49,7 @@ func (s *Server) planWrite(w http.ResponseWriter, r *http.Request, req any, what
 		return
 	}
 	if err := decodeBody(r, req); err != nil && !errors.Is(err, io.EOF) {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, bodyStatus(err), err.Error())
 		return
 	}
 	if s.opts.Control == nil {

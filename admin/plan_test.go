@@ -68,7 +68,7 @@ func TestStartPlan(t *testing.T) {
 		{name: "no token", app: "shop", want: http.StatusUnauthorized},
 		{name: "no plan", app: "blog", auth: "Bearer " + token, want: http.StatusBadRequest, wantErr: "no cutover.plan"},
 		{name: "unknown app", app: "wiki", auth: "Bearer " + token, want: http.StatusNotFound, wantErr: "not served"},
-		{name: "malformed body", app: "shop", auth: "Bearer " + token, body: `{"step":2}`, want: http.StatusBadRequest, wantErr: "unknown field"},
+		{name: "malformed body", app: "shop", auth: "Bearer " + token, body: `{"step":2}`, want: http.StatusBadRequest, wantErr: `unknown object member name \"step\"`},
 		{name: "started", app: "shop", auth: "Bearer " + token, want: http.StatusOK},
 	}
 	for _, tt := range tests {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/migratekit/migrate/rollback"
 	"github.com/migratekit/migrate/telemetry"
 )
 
@@ -14,16 +16,10 @@ import (
 func (st AppStatus) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "%s  weight %d%% on new  phase %s\n", st.App, st.Weight, st.Phase)
 	if v := st.Verdict; v != nil {
-		fmt.Fprintf(w, "verdict %s at %s", v.Result, v.At.Format("15:04:05"))
-		for _, c := range v.Checks {
-			if c.Result != "pass" {
-				fmt.Fprintf(w, "; %s", c.Reason)
-			}
-		}
-		if v.Err != "" {
-			fmt.Fprintf(w, "; %s", v.Err)
-		}
-		fmt.Fprintln(w)
+		fmt.Fprintf(w, "verdict %s at %s%s\n", v.Result, v.At.Format("15:04:05"), verdictReasons(v))
+	}
+	if e := st.LastRollback; e != nil {
+		fmt.Fprintf(w, "rolled back at %s by %s (weight %s -> %s): %s\n", e.At.Local().Format("2006-01-02 15:04:05"), e.Actor, e.Before, e.After, e.Reason)
 	}
 	if st.Plan != nil {
 		fmt.Fprintln(w, planText(st.App, st.Plan))
@@ -42,6 +38,33 @@ func (st AppStatus) WriteText(w io.Writer) error {
 	fmt.Fprintf(tw, "p99\t%.1f ms\t%.1f ms\t\n", old.P99Ms, nw.P99Ms)
 	fmt.Fprintf(tw, "backends up\t%s\t%s\t\n", st.upCount(telemetry.SideOld), st.upCount(telemetry.SideNew))
 	return tw.Flush()
+}
+
+// verdictReasons lists the reasons of v's checks that did not pass, each
+// text once with the rules that gave it ("; " before each), and the
+// source's error: several rules often share one reason (no requests yet).
+// The fast breaker's reason shows only when it fails, as in
+// Verdict.Reason.
+func verdictReasons(v *rollback.Verdict) string {
+	var reasons []string
+	rules := map[string][]string{}
+	for _, c := range v.Checks {
+		if c.Result == rollback.Pass || (c.Rule == rollback.RuleFastBreaker && c.Result != rollback.Fail) {
+			continue
+		}
+		if _, seen := rules[c.Reason]; !seen {
+			reasons = append(reasons, c.Reason)
+		}
+		rules[c.Reason] = append(rules[c.Reason], c.Rule)
+	}
+	var b strings.Builder
+	for _, r := range reasons {
+		fmt.Fprintf(&b, "; %s: %s", strings.Join(rules[r], ", "), r)
+	}
+	if v.Err != "" {
+		fmt.Fprintf(&b, "; %s", v.Err)
+	}
+	return b.String()
 }
 
 func (st AppStatus) upCount(side string) string {

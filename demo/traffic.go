@@ -11,15 +11,25 @@ import (
 	"time"
 )
 
+// Bounds of Traffic's settings: the clients' addresses come from two /24s
+// (clientAddr), and a rate over MaxRate would make the tick interval zero
+// long before a machine could send it.
+const (
+	MaxClients = 512
+	MaxRate    = 100_000
+)
+
 // Traffic drives the proxy like a crowd of clients: each client has its own
 // address (sent as X-Forwarded-For, the generator being a trusted proxy), and
 // the requests mix product reads with checkouts.
 type Traffic struct {
 	// URL is the proxy's base URL.
 	URL string
-	// Clients is the number of distinct clients (default 200, at most 512).
+	// Clients is the number of distinct clients (default 200, at most
+	// MaxClients).
 	Clients int
-	// Rate is the total requests per second (default 200).
+	// Rate is the total requests per second (default 200, at most
+	// MaxRate).
 	Rate int
 	// HTTP is the client used (default: a pooled client with a 5 s timeout).
 	HTTP *http.Client
@@ -75,10 +85,11 @@ func (t *Traffic) init() {
 	if t.Clients <= 0 {
 		t.Clients = 200
 	}
-	t.Clients = min(t.Clients, 512)
+	t.Clients = min(t.Clients, MaxClients)
 	if t.Rate <= 0 {
 		t.Rate = 200
 	}
+	t.Rate = min(t.Rate, MaxRate)
 	if t.HTTP == nil {
 		t.HTTP = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
 	}

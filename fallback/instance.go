@@ -87,7 +87,7 @@ func NewInstance(opts InstanceOptions) (_ *Instance, err error) {
 	inst.Admin = admin.New(admin.Options{
 		Logger: inst.log, Token: opts.Token, Proxy: inst.Fallback.Proxy(),
 		Metrics: inst.Metrics, Gatherer: inst.Registry, Fallback: inst.Fallback,
-		Dashboard: inst.Dashboard.Handler(),
+		Dashboard: inst.Dashboard.Handler(), Hosts: m.AdminHosts(),
 	})
 	return inst, nil
 }

@@ -64,14 +64,14 @@ func WithAdmin(listen, tokenEnv string) EmbeddedOption {
 			d.listen = listen
 		}
 		if tokenEnv != "" {
-			d.token = os.Getenv(tokenEnv)
+			d.token, d.tokenEnv = os.Getenv(tokenEnv), tokenEnv
 		}
 	}
 }
 
 // WithToken sets the bearer token, overriding WithAdmin's.
 func WithToken(token string) EmbeddedOption {
-	return func(d *embeddedDeliverer) { d.token = token }
+	return func(d *embeddedDeliverer) { d.token, d.tokenEnv = token, "" }
 }
 
 // WithHTTPClient sets the HTTP client (default: a client of its own).
@@ -80,12 +80,13 @@ func WithHTTPClient(c *http.Client) EmbeddedOption {
 }
 
 type embeddedDeliverer struct {
-	listen  string
-	token   string
-	url     string
-	client  *http.Client
-	timeout time.Duration
-	own     bool // client is ours: Close closes its idle connections
+	listen   string
+	token    string
+	tokenEnv string // where token came from, named when it is refused
+	url      string
+	client   *http.Client
+	timeout  time.Duration
+	own      bool // client is ours: Close closes its idle connections
 }
 
 // NewEmbeddedDeliverer returns the Deliverer of the embedded sink of app's
@@ -101,7 +102,7 @@ func NewEmbeddedDeliverer(cfg SinkConfig, app, side string, opts ...EmbeddedOpti
 	if app == "" {
 		return nil, errors.New("creating embedded sink: no app name")
 	}
-	d := &embeddedDeliverer{listen: "127.0.0.1:9090", token: os.Getenv("MIGRATE_ADMIN_TOKEN"), timeout: cfg.Timeout}
+	d := &embeddedDeliverer{listen: "127.0.0.1:9090", token: os.Getenv("MIGRATE_ADMIN_TOKEN"), tokenEnv: "MIGRATE_ADMIN_TOKEN", timeout: cfg.Timeout}
 	if d.timeout <= 0 {
 		d.timeout = 10 * time.Second
 	}
@@ -151,7 +152,20 @@ func (d *embeddedDeliverer) Deliver(ctx context.Context, batch []Event) error {
 		return &RetryableError{Err: fmt.Errorf("posting logs to %s: %w", d.url, err)}
 	}
 	defer resp.Body.Close()
-	return embeddedResult(resp, len(batch))
+	err = embeddedResult(resp, len(batch))
+	var re *RetryableError
+	if resp.StatusCode == http.StatusUnauthorized && d.tokenEnv != "" && errors.As(err, &re) {
+		re.Err = fmt.Errorf("%w; %s", re.Err, d.tokenHint())
+	}
+	return err
+}
+
+// tokenHint says which variable the refused token came from.
+func (d *embeddedDeliverer) tokenHint() string {
+	if d.token == "" {
+		return fmt.Sprintf("the admin token is read from $%s, which is empty here: export %s=<the token migrate serve was started with>", d.tokenEnv, d.tokenEnv)
+	}
+	return fmt.Sprintf("the admin token in $%s was refused: it must be the one migrate serve was started with", d.tokenEnv)
 }
 
 // Close releases the idle connections of its own client.

@@ -1,11 +1,11 @@
 package logship
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/go-json-experiment/json"
 )
 
 // eventJSON is the shape AppendEvent writes, for reading it back.
@@ -40,16 +40,13 @@ var (
 )
 
 // DecodeEventJSON reads back one object written by AppendEvent. It needs
-// id, time and line, and refuses unknown keys and trailing data.
+// id, time and line, and refuses unknown keys, keys in another case, a
+// key twice and trailing data (the embedded sink's receiver takes these
+// objects from the network).
 func DecodeEventJSON(data []byte) (Event, error) {
 	var j eventJSON
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&j); err != nil {
+	if err := json.Unmarshal(data, &j, json.RejectUnknownMembers(true)); err != nil {
 		return Event{}, fmt.Errorf("%w: %w", ErrEventJSON, err)
-	}
-	if dec.More() {
-		return Event{}, fmt.Errorf("%w: data after the object", ErrEventJSON)
 	}
 	switch {
 	case j.ID == "":

@@ -44,6 +44,8 @@ func TestDecodeEventJSONErrors(t *testing.T) {
 		{"not json", `GET / HTTP/1.1`, ErrEventJSON},
 		{"unknown key", `{"id":"1","time":"2026-03-01T00:00:00Z","line":"","colour":"red"}`, ErrEventJSON},
 		{"trailing data", `{"id":"1","time":"2026-03-01T00:00:00Z","line":""} {}`, ErrEventJSON},
+		{"a key twice", `{"id":"1","time":"2026-03-01T00:00:00Z","line":"a","line":"b"}`, ErrEventJSON},
+		{"a key in another case", `{"id":"1","time":"2026-03-01T00:00:00Z","line":"","Status":500}`, ErrEventJSON},
 		{"no id", `{"time":"2026-03-01T00:00:00Z","line":""}`, ErrEventField},
 		{"no time", `{"id":"1","line":""}`, ErrEventField},
 		{"no line", `{"id":"1","time":"2026-03-01T00:00:00Z"}`, ErrEventField},

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -238,6 +239,9 @@ func parseBool(s string) (bool, bool) {
 // fieldsOf maps the yaml keys of struct type t to field index paths,
 // flattening ",inline" fields.
 func fieldsOf(t reflect.Type) map[string][]int {
+	if f, ok := fieldsCache.Load(t); ok {
+		return f.(map[string][]int)
+	}
 	out := map[string][]int{}
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -256,8 +260,14 @@ func fieldsOf(t reflect.Type) map[string][]int {
 		}
 		out[name] = []int{i}
 	}
+	fieldsCache.Store(t, out)
 	return out
 }
+
+// fieldsCache holds fieldsOf's answer per type: a manifest of many apps
+// decodes the same few struct types once per app. Callers do not modify
+// the maps.
+var fieldsCache sync.Map
 
 func fieldNames(fields map[string][]int) []string {
 	names := make([]string, 0, len(fields))

@@ -15,6 +15,9 @@ package manifest
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -25,14 +28,17 @@ import (
 
 // Load reads the manifest at path: a YAML file, or a directory whose *.yaml
 // and *.yml files are read in name order as one manifest. Problems with the
-// manifest are returned as Problems; I/O errors are wrapped.
+// manifest are returned as Problems; I/O errors are wrapped. A path that is
+// neither a regular file nor a directory (a named pipe, a device) is
+// refused with ErrNotRegular rather than read, which could block or never
+// end.
 func Load(path string) (*Manifest, error) {
 	info, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading manifest: %w", err)
 	}
 	if !info.IsDir() {
-		data, err := os.ReadFile(path)
+		data, err := readRegular(path, info)
 		if err != nil {
 			return nil, fmt.Errorf("reading manifest: %w", err)
 		}
@@ -49,6 +55,31 @@ func Load(path string) (*Manifest, error) {
 // file names it in problems and anchors its relative paths.
 func Parse(file string, data []byte) (*Manifest, error) {
 	return load(file, []source{{file, data}})
+}
+
+// AdminHosts are the names the manifest reaches its admin listener by, for
+// the listener's Host check: the host of admin.listen, admin.hosts, and
+// the hosts of the apps' logs.sink.admin and fallback.admin URLs (a
+// manifest shared by the hosts of a move names their listeners there).
+func (m *Manifest) AdminHosts() []string {
+	hosts := []string{}
+	if h, _, err := net.SplitHostPort(m.Global.Admin.Listen); err == nil && h != "" {
+		hosts = append(hosts, h)
+	}
+	hosts = append(hosts, m.Global.Admin.Hosts...)
+	for _, name := range m.AppNames() {
+		a := m.Apps[name]
+		urls := []string{a.Fallback.Admin}
+		if a.Logs.Sink != nil {
+			urls = append(urls, a.Logs.Sink.Admin)
+		}
+		for _, s := range urls {
+			if u, err := url.Parse(s); err == nil && u.Hostname() != "" {
+				hosts = append(hosts, u.Hostname())
+			}
+		}
+	}
+	return hosts
 }
 
 // AppNames returns the names of m's apps, sorted.
@@ -74,17 +105,62 @@ func readDir(dir string) ([]source, error) {
 	var srcs []source
 	for _, e := range entries { // ReadDir sorts by name
 		ext := filepath.Ext(e.Name())
-		if e.IsDir() || (ext != ".yaml" && ext != ".yml") {
+		if ext != ".yaml" && ext != ".yml" {
 			continue
 		}
 		name := filepath.Join(dir, e.Name())
-		data, err := os.ReadFile(name)
+		info, err := os.Stat(name) // through a symbolic link
+		if err != nil {
+			return nil, err
+		}
+		if info.IsDir() {
+			continue
+		}
+		data, err := readRegular(name, info)
 		if err != nil {
 			return nil, err
 		}
 		srcs = append(srcs, source{name, data})
 	}
 	return srcs, nil
+}
+
+// ErrNotRegular is a manifest path that is neither a regular file nor a
+// directory.
+var ErrNotRegular = errors.New("not a regular file")
+
+// readRegular reads the file name, which info describes, if it is a regular
+// file: reading a named pipe blocks until a writer comes, and a device
+// may never end.
+func readRegular(name string, info fs.FileInfo) ([]byte, error) {
+	if err := CheckRegular(name, info); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(name)
+}
+
+// CheckRegular returns an error wrapping ErrNotRegular, which names what
+// the file is, when info, the file name's, is not a regular file.
+func CheckRegular(name string, info fs.FileInfo) error {
+	if info.Mode().IsRegular() {
+		return nil
+	}
+	return fmt.Errorf("%s is a %s: %w", name, fileKind(info.Mode()), ErrNotRegular)
+}
+
+// fileKind names the type of a file that is not regular.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeCharDevice != 0:
+		return "character device"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	}
+	return "special file"
 }
 
 // loader holds the state of one load: the parts read so far, the problems

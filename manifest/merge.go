@@ -24,10 +24,11 @@ func merge(base, app *yaml.Node) *yaml.Node {
 	}
 	out := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: app.Line, Column: app.Column}
 	have := map[string]bool{}
+	baseValues := values(base)
 	for i := 0; i+1 < len(app.Content); i += 2 {
 		k, v := app.Content[i], app.Content[i+1]
 		if !have[k.Value] {
-			if bv := lookup(base, k.Value); bv != nil {
+			if bv := baseValues[k.Value]; bv != nil {
 				v = merge(bv, v)
 			}
 		}
@@ -42,14 +43,19 @@ func merge(base, app *yaml.Node) *yaml.Node {
 	return out
 }
 
-// lookup returns the value of the first pair of mapping m with key key.
-func lookup(m *yaml.Node, key string) *yaml.Node {
+// values maps each string key of mapping m to the value of its first pair,
+// so that a merge looks each key up once (a long list of keys on both
+// sides stays linear).
+func values(m *yaml.Node) map[string]*yaml.Node {
+	out := make(map[string]*yaml.Node, len(m.Content)/2)
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		if k := m.Content[i]; k.Kind == yaml.ScalarNode && k.Value == key {
-			return m.Content[i+1]
+		if k := m.Content[i]; k.Kind == yaml.ScalarNode {
+			if _, dup := out[k.Value]; !dup {
+				out[k.Value] = m.Content[i+1]
+			}
 		}
 	}
-	return nil
+	return out
 }
 
 // withoutKeys returns mapping m without the pairs whose key is in keys,

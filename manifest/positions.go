@@ -98,3 +98,7 @@ func escaped(path string, i int) bool {
 	}
 	return n%2 == 1
 }
+
+// AppPath is the key path of app name in problems: apps.shop, or
+// apps["my app"] for a name that needs quoting.
+func AppPath(name string) string { return keyPath("apps", name) }

@@ -11,12 +11,13 @@ import (
 
 // Problem is one thing wrong with a manifest, placed where it was written.
 type Problem struct {
-	File string
+	File string `json:"file"`
 	// Line and Col are 1-based; 0 when unknown (a manifest built in Go).
-	Line, Col int
+	Line int `json:"line"`
+	Col  int `json:"column"`
 	// Path is the dotted key path, e.g. apps.bobbarker.new.backends[1].
-	Path string
-	Msg  string
+	Path string `json:"path"`
+	Msg  string `json:"message"`
 }
 
 // String formats p as file:line:col: path: msg, leaving out what is unknown.
@@ -74,28 +75,36 @@ func (ps Problems) tidy() Problems {
 	return slices.Compact(ps)
 }
 
-// related reports whether two key paths are the same or one lies under the
-// other, so that a value that failed to decode is not also reported by
-// validation.
-func related(a, b string) bool {
-	if len(a) > len(b) {
-		a, b = b, a
-	}
-	if !strings.HasPrefix(b, a) {
-		return false
-	}
-	return len(b) == len(a) || b[len(a)] == '.' || b[len(a)] == '['
-}
-
-// without returns the problems of ps unrelated to every problem of seen.
+// without returns the problems of ps unrelated to every problem of seen:
+// a value that failed to decode is not also reported by validation. Two
+// problems are related when their key paths are the same or one lies
+// under the other.
 func (ps Problems) without(seen Problems) Problems {
+	under := map[string]bool{} // every path of seen and its ancestors
+	exact := map[string]bool{} // the paths of seen
+	for _, s := range seen {
+		exact[s.Path], under[s.Path] = true, true
+		for p := parentPath(s.Path); p != ""; p = parentPath(p) {
+			under[p] = true
+		}
+	}
 	var out Problems
 	for _, p := range ps {
-		if !slices.ContainsFunc(seen, func(s Problem) bool { return related(s.Path, p.Path) }) {
+		if !under[p.Path] && !hasAncestorIn(p.Path, exact) {
 			out = append(out, p)
 		}
 	}
 	return out
+}
+
+// hasAncestorIn reports whether a proper ancestor of path is in set.
+func hasAncestorIn(path string, set map[string]bool) bool {
+	for p := parentPath(path); p != ""; p = parentPath(p) {
+		if set[p] {
+			return true
+		}
+	}
+	return false
 }
 
 var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -204,4 +205,45 @@ func pathErr(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
+}
+
+// httpMethods are the methods of IANA's HTTP Method Registry (less PRI,
+// HTTP/2's preface, and "*").
+var httpMethods = []string{
+	"ACL", "BASELINE-CONTROL", "BIND", "CHECKIN", "CHECKOUT", "CONNECT", "COPY", "DELETE", "GET", "HEAD",
+	"LABEL", "LINK", "LOCK", "MERGE", "MKACTIVITY", "MKCALENDAR", "MKCOL", "MKREDIRECTREF", "MKWORKSPACE",
+	"MOVE", "OPTIONS", "ORDERPATCH", "PATCH", "POST", "PROPFIND", "PROPPATCH", "PUT", "QUERY", "REBIND",
+	"REPORT", "SEARCH", "TRACE", "UNBIND", "UNCHECKOUT", "UNLINK", "UNLOCK", "UPDATE", "UPDATEREDIRECTREF",
+	"VERSION-CONTROL",
+}
+
+// method checks an HTTP method (defaults has put it in upper case): a
+// registered one, so that a typo such as POTS, which would never match a
+// request, is reported with the method meant.
+func method(m string) string {
+	switch {
+	case m == "":
+		return "empty HTTP method"
+	case slices.Contains(httpMethods, m):
+		return ""
+	}
+	best, dist := "", 3
+	for _, k := range httpMethods {
+		if d := editDistance(strings.ToUpper(m), k); d < dist && 2*d <= len(m) {
+			best, dist = k, d
+		}
+	}
+	if best == "" {
+		return fmt.Sprintf("%q is not an HTTP method (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, ...)", m)
+	}
+	return fmt.Sprintf("%q is not an HTTP method (did you mean %s?)", m, best)
+}
+
+// CheckListen checks a listen address (host:port, host optional) as the
+// manifest's listen keys are checked, for flags that take one.
+func CheckListen(addr string) error {
+	if msg := listenAddr(addr); msg != "" {
+		return errors.New(msg)
+	}
+	return nil
 }

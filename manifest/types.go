@@ -455,6 +455,10 @@ type Admin struct {
 	// TokenEnv names the environment variable holding the bearer token
 	// (default MIGRATE_ADMIN_TOKEN).
 	TokenEnv string `yaml:"token_env"`
+	// Hosts are other names (or addresses) the admin listener answers to
+	// as Host, besides its own address, localhost on loopback and the
+	// machine's name (see AdminHosts).
+	Hosts []string `yaml:"hosts"`
 }
 
 // Metrics configures the statsd mirror of the Prometheus metrics.

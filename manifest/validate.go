@@ -110,7 +110,7 @@ func (c *checker) cutover(path string, cu *Cutover) {
 }
 
 func (c *checker) shadow(path string, s *Shadow) {
-	c.each(path+".methods", s.Methods, func(m string) string { return token(m, "HTTP method") })
+	c.each(path+".methods", s.Methods, method)
 	c.check(path+".direction", choice(s.Direction, "forward", "reverse"))
 	c.ignore(path+".ignore", &s.Ignore)
 	for i := range s.Routes {
@@ -120,7 +120,7 @@ func (c *checker) shadow(path string, s *Shadow) {
 		} else {
 			c.check(rp, startsWithSlash(r.Path, "route"))
 		}
-		c.each(rp+".methods", r.Methods, func(m string) string { return token(m, "HTTP method") })
+		c.each(rp+".methods", r.Methods, method)
 		c.ignore(rp+".ignore", &r.Ignore)
 	}
 	c.each(path+".secondary", s.Secondary, baseURL)

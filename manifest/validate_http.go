@@ -23,11 +23,13 @@ func (c *checker) tls(path string, t *TLS) {
 }
 
 func (c *checker) hosts(path string, hosts []string) {
+	first := make(map[string]int, len(hosts))
 	for i, h := range hosts {
-		if j := slices.Index(hosts[:i], h); j >= 0 {
+		if j, dup := first[h]; dup {
 			c.addf(indexPath(path, i), "duplicate host (same as %s)", indexPath("hosts", j))
 			continue
 		}
+		first[h] = i
 		c.check(indexPath(path, i), hostPort(h, false))
 	}
 }
@@ -40,7 +42,7 @@ func (c *checker) cors(path string, co *CORS) {
 	if Bool(co.Credentials, false) && slices.Contains(co.Origins, "*") {
 		c.check(path+".credentials", `credentials cannot be allowed for every origin ("*"); list the origins`)
 	}
-	c.each(path+".methods", co.Methods, func(m string) string { return token(m, "HTTP method") })
+	c.each(path+".methods", co.Methods, method)
 	c.each(path+".headers", co.Headers, func(h string) string { return token(h, "header name") })
 }
 
@@ -48,11 +50,13 @@ func (c *checker) pool(path string, p *Pool) {
 	if len(p.Backends) == 0 {
 		c.check(path+".backends", "at least one backend is required")
 	}
+	first := make(map[string]int, len(p.Backends))
 	for i, b := range p.Backends {
-		if j := slices.IndexFunc(p.Backends[:i], func(o string) bool { return sameURL(o) == sameURL(b) }); j >= 0 {
+		if j, dup := first[sameURL(b)]; dup {
 			c.addf(indexPath(path+".backends", i), "duplicate backend (same as %s)", indexPath("backends", j))
 			continue
 		}
+		first[sameURL(b)] = i
 		c.check(indexPath(path+".backends", i), baseURL(b))
 	}
 	c.check(path+".balance", choice(p.Balance, "round_robin", "least_conn"))

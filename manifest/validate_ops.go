@@ -182,6 +182,7 @@ func (c *checker) global(path string, g *Global) {
 	if !envName.MatchString(g.Admin.TokenEnv) {
 		c.addf(path+".admin.token_env", "%q is not an environment variable name", g.Admin.TokenEnv)
 	}
+	c.each(path+".admin.hosts", g.Admin.Hosts, func(h string) string { return hostPort(h, false) })
 	if g.Metrics.Statsd != "" {
 		c.check(path+".metrics.statsd", hostPort(g.Metrics.Statsd, true))
 	}

@@ -102,7 +102,7 @@ func (m *Manager) Add(t Target, a *manifest.App, src Source) error {
 	}
 	if src != nil {
 		ma.controller = NewController(a.Name, rules, src, appActions{m, a.Name}, ControllerOptions{
-			Clock: m.clock, Logger: m.log.With("app", a.Name), OnVerdict: m.onVerdict,
+			Clock: m.clock, Logger: m.log, OnVerdict: m.onVerdict,
 		})
 	}
 	m.mu.Lock()

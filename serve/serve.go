@@ -152,6 +152,7 @@ func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 		Logger: inst.log, Token: opts.Token, Proxy: inst.Proxy,
 		Metrics: inst.Metrics, Control: inst.Manager, Gatherer: inst.Registry,
 		Diffs: inst.diffs, Dashboard: inst.Dashboard.Handler(), Logs: inst.logs, DNS: inst.dns,
+		Hosts: m.AdminHosts(),
 	})
 	return inst, nil
 }

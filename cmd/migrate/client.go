@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
+	"net/http"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -29,5 +32,27 @@ func (o *rootOptions) client(f adminFlags) (*admin.Client, error) {
 		}
 		addr, tokenEnv = m.Global.Admin.Listen, m.Global.Admin.TokenEnv
 	}
-	return &admin.Client{BaseURL: addr, Token: os.Getenv(tokenEnv)}, nil
+	return &admin.Client{BaseURL: addr, Token: os.Getenv(tokenEnv), TokenEnv: tokenEnv}, nil
+}
+
+// bearerClient is an HTTP client for the admin API of another migrate
+// (a fallback's, read by dnscheck watch): it sends the token of env, and
+// turns a 401 into an error naming env.
+func bearerClient(env string) *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &bearerTransport{env: env, token: os.Getenv(env)}}
+}
+
+type bearerTransport struct{ env, token string }
+
+func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.token != "" {
+		req = req.Clone(req.Context())
+		req.Header.Set("Authorization", "Bearer "+t.token)
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+		return resp, err
+	}
+	resp.Body.Close()
+	return nil, fmt.Errorf("401 Unauthorized: %s", admin.TokenHint(t.env, t.token != ""))
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,4 +97,58 @@ func TestCutoverPlan(t *testing.T) {
 	if want := "the plan is not running"; code != exitRuntime || !strings.Contains(errs, want) {
 		t.Errorf("promoting an ended plan: code %d, stderr %q; want %d and %q", code, errs, exitRuntime, want)
 	}
+}
+
+// TestUnauthorizedNamesTheVariable: a write refused with 401 says which
+// environment variable the token was read from, whether it was empty or
+// held a wrong token, as does the same for --admin (the default name).
+func TestUnauthorizedNamesTheVariable(t *testing.T) {
+	oldSrv, newSrv := textServer(t, "old"), textServer(t, "new")
+	listen, adminAddr := freeAddr(t), freeAddr(t)
+	cfg := writeManifest(t, listen, adminAddr, oldSrv.URL, newSrv.URL)
+	p := startBinaryEnv(t, []string{"MIGRATE_ADMIN_TOKEN=s3cret"}, "--config", cfg, "--data-dir", t.TempDir(), "serve")
+	p.waitFor(t, "healthy", func() bool { return answers("http://" + adminAddr + "/healthz") })
+
+	t.Setenv("MIGRATE_ADMIN_TOKEN", "")
+	for _, args := range [][]string{
+		{"--config", cfg, "cutover", "shop", "--weight", "5"},
+		{"cutover", "shop", "--weight", "5", "--admin", adminAddr},
+		{"--config", cfg, "rollback", "shop"},
+	} {
+		code, _, errs := runCLI(t, args...)
+		if want := "the admin token is read from $MIGRATE_ADMIN_TOKEN, which is empty here: export MIGRATE_ADMIN_TOKEN="; code != exitRuntime || !strings.Contains(errs, "401") || !strings.Contains(errs, want) {
+			t.Errorf("%v with no token: code %d, stderr %q; want %d and %q", args, code, errs, exitRuntime, want)
+		}
+	}
+	t.Setenv("MIGRATE_ADMIN_TOKEN", "wrong")
+	code, _, errs := runCLI(t, "--config", cfg, "cutover", "shop", "--weight", "5")
+	if want := "the admin token in $MIGRATE_ADMIN_TOKEN was refused"; code != exitRuntime || !strings.Contains(errs, want) {
+		t.Errorf("cutover with a wrong token: code %d, stderr %q; want %q", code, errs, want)
+	}
+	t.Setenv("MIGRATE_ADMIN_TOKEN", "s3cret")
+	if code, _, errs := runCLI(t, "--config", cfg, "cutover", "shop", "--weight", "5"); code != exitOK {
+		t.Errorf("cutover with the token: code %d, stderr %q", code, errs)
+	}
+}
+
+// TestBearerClient: the client dnscheck watch reads a fallback's admin API
+// with sends the token of admin.token_env, and a 401 names the variable.
+func TestBearerClient(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer s3cret" {
+			http.Error(w, "needs the admin token", http.StatusUnauthorized)
+		}
+	}))
+	defer srv.Close()
+	t.Setenv("SHOP_TOKEN", "")
+	_, err := bearerClient("SHOP_TOKEN").Get(srv.URL)
+	if err == nil || !strings.Contains(err.Error(), "the admin token is read from $SHOP_TOKEN, which is empty here") {
+		t.Errorf("without the token: %v, want an error naming SHOP_TOKEN", err)
+	}
+	t.Setenv("SHOP_TOKEN", "s3cret")
+	resp, err := bearerClient("SHOP_TOKEN").Get(srv.URL)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("with the token: %v %v", resp, err)
+	}
+	resp.Body.Close()
 }

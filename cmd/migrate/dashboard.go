@@ -7,8 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -46,7 +44,7 @@ and the curl lines.`,
 		Args: exactArgs(1, "one app name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.App = args[0]
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			ctx, stop := root.signalContext(cmd.Context())
 			defer stop()
 			return dashboardRun(ctx, opts)
 		},
@@ -80,12 +78,14 @@ func dashboardRun(ctx context.Context, opts *dashboardOptions) error {
 		return usageErrorf("--listen %s: %v", opts.Listen, err)
 	}
 	fmt.Fprintf(opts.IO.Out, "dashboard of %s: http://%s%s (reading %s; Ctrl-C stops it)\n", opts.App, ln.Addr(), dashboards.Prefix, c.BaseURL)
-	return serveDashboard(ctx, d, h, ln)
+	// It reads the instance with the token and passes the page's calls
+	// on: the admin listener's Host check guards it too.
+	return serveDashboard(ctx, d, admin.Guard(h, ln.Addr(), listenHost(opts.Listen)), ln)
 }
 
 // serveDashboard runs the dashboard and its HTTP server until ctx ends.
 func serveDashboard(ctx context.Context, d *dashboards.Dashboard, h http.Handler, ln net.Listener) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := admin.NewHTTPServer(h)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return d.Run(gctx) })
 	g.Go(func() error {

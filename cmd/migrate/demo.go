@@ -3,12 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/migratekit/migrate/demo"
+	"github.com/migratekit/migrate/manifest"
 )
 
 type demoOptions struct {
@@ -37,7 +36,7 @@ weight through a cutover. Nothing to install first.`,
   migrate demo --listen 127.0.0.1:8080 --admin 127.0.0.1:9090`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			ctx, stop := root.signalContext(cmd.Context())
 			defer stop()
 			return demoRun(ctx, opts)
 		},
@@ -47,8 +46,8 @@ weight through a cutover. Nothing to install first.`,
 	f.StringVar(&opts.Listen, "listen", "127.0.0.1:0", "proxy listen address")
 	f.StringVar(&opts.Admin, "admin", "127.0.0.1:0", "admin API listen address")
 	f.IntSliceVar(&opts.Plan, "plan", nil, "weights to step through, evenly over --duration (default: stay in the shadow phase)")
-	f.IntVar(&opts.Rate, "rate", 200, "requests per second")
-	f.IntVar(&opts.Clients, "clients", 200, "distinct clients (at most 512)")
+	f.IntVar(&opts.Rate, "rate", 200, fmt.Sprintf("requests per second (at most %d)", demo.MaxRate))
+	f.IntVar(&opts.Clients, "clients", 200, fmt.Sprintf("distinct clients (at most %d)", demo.MaxClients))
 	f.BoolVar(&opts.Verbose, "verbose", false, "log what the proxy does")
 	return cmd
 }
@@ -57,6 +56,17 @@ func demoRun(ctx context.Context, opts *demoOptions) error {
 	for _, w := range opts.Plan {
 		if w < 0 || w > 100 {
 			return usageErrorf("--plan: weight %d is out of range 0-100", w)
+		}
+	}
+	if opts.Clients < 1 || opts.Clients > demo.MaxClients {
+		return usageErrorf("--clients %d: use 1 to %d", opts.Clients, demo.MaxClients)
+	}
+	if opts.Rate < 1 || opts.Rate > demo.MaxRate {
+		return usageErrorf("--rate %d: use 1 to %d requests per second", opts.Rate, demo.MaxRate)
+	}
+	for flag, addr := range map[string]string{"--listen": opts.Listen, "--admin": opts.Admin} {
+		if err := manifest.CheckListen(addr); err != nil {
+			return usageErrorf("%s: %v", flag, err)
 		}
 	}
 	if opts.Duration < 0 {

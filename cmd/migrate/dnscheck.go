@@ -8,15 +8,14 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/migratekit/migrate/admin"
 	"github.com/migratekit/migrate/dnscheck"
 	"github.com/migratekit/migrate/state"
 	"github.com/migratekit/migrate/telemetry"
@@ -181,7 +180,7 @@ otherwise.`,
 		Args: exactArgs(1, "one app name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.App = args[0]
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			ctx, stop := root.signalContext(cmd.Context())
 			defer stop()
 			return dnscheckWatchRun(ctx, opts)
 		},
@@ -238,6 +237,7 @@ func dnscheckWatchRun(ctx context.Context, opts *dnscheckWatchOptions) error {
 	var last dnscheck.Round
 	wopts.Events, wopts.Gauges, wopts.Fallbacks, wopts.Logger = store, metrics, opts.Fallbacks, log
 	wopts.UntilPropagated = opts.UntilPropagated
+	wopts.HTTPClient = bearerClient(m.Global.Admin.TokenEnv) // a fallback on another host answers reads with the token only
 	wopts.OnRound = func(r dnscheck.Round) {
 		last = r
 		if err := view.Render(r); err != nil {
@@ -296,7 +296,8 @@ func serveMetrics(addr string, reg *prometheus.Registry) (func(), error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	// Open on loopback as the admin API's reads are, so with its Host check.
+	srv := admin.NewHTTPServer(admin.Guard(mux, ln.Addr(), listenHost(addr)))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -308,6 +309,15 @@ func serveMetrics(addr string, reg *prometheus.Registry) (func(), error) {
 		_ = srv.Shutdown(ctx)
 		<-done
 	}, nil
+}
+
+// listenHost is the host named in a listen address, as the names its
+// listener takes as Host (none for ":9464").
+func listenHost(addr string) []string {
+	if h, _, err := net.SplitHostPort(addr); err == nil && h != "" {
+		return []string{h}
+	}
+	return nil
 }
 
 // isTerminal says whether w is a terminal (a character device).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -43,16 +44,47 @@ with its old and new stacks' base URLs. It never overwrites a file unless
 	return cmd
 }
 
+// initProblems reports the problems of the starter manifest by the
+// argument or flag they come from: the file was not written, so a place
+// in it would point nowhere.
+func initProblems(opts *initOptions, err error) error {
+	var probs manifest.Problems
+	if !errors.As(err, &probs) {
+		return err
+	}
+	app := manifest.AppPath(opts.App)
+	lines := make([]string, len(probs))
+	for i, p := range probs {
+		from := "the manifest"
+		switch p.Path {
+		case app:
+			from = "APP " + opts.App
+		case app + ".old.backends[0]":
+			from = "--old"
+		case app + ".new.backends[0]":
+			from = "--new"
+		}
+		lines[i] = from + ": " + p.Msg
+	}
+	return usageErrorf("nothing written to %s (bad arguments):\n%s", opts.Config, strings.Join(lines, "\n"))
+}
+
 func initRun(opts *initOptions) error {
 	data := manifest.Starter(opts.App, opts.Old, opts.New)
 	// The starter must pass the same checks as any manifest, so bad input
 	// (an app name or URL) is reported before anything is written.
 	if _, err := manifest.Parse(opts.Config, data); err != nil {
-		return err
+		return initProblems(opts, err)
 	}
 	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
 	if opts.Force {
 		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+		// Opening a named pipe to write would wait for a reader.
+		if info, err := os.Stat(opts.Config); err == nil {
+			if err := manifest.CheckRegular(opts.Config, info); err != nil {
+				return usageErrorf("%w; use --config to write elsewhere", err)
+			}
+		}
 	}
 	f, err := os.OpenFile(opts.Config, flags, 0o644)
 	if errors.Is(err, fs.ErrExist) {

@@ -108,6 +108,16 @@ func (o *logsTailOptions) check() error {
 func logsTailRun(ctx context.Context, c *admin.Client, opts *logsTailOptions) error {
 	p := &linePrinter{w: opts.IO.Out, json: opts.Format == "json", color: useColor(opts.IO.Out)}
 	q := admin.LogsQuery{Side: opts.Side, Grep: opts.Grep, Since: opts.Since, Limit: opts.Limit, Follow: opts.Follow}
+	q.Recent = func(n int) {
+		if n > 0 {
+			return
+		}
+		msg := "no lines of %s (none shipped, or none matching)\n"
+		if opts.Follow {
+			msg = "no lines of %s yet (none shipped, or none matching); waiting for new ones from migrate logship (Ctrl-C stops)\n"
+		}
+		fmt.Fprintf(opts.IO.Err, msg, opts.App)
+	}
 	err := c.Logs(ctx, opts.App, q, p.print)
 	if admin.IsNotFound(err) {
 		return usageErrorf("logs of %s: %w", opts.App, err)

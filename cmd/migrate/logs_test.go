@@ -176,3 +176,35 @@ func TestLinePrinter(t *testing.T) {
 		t.Error("useColor is true for a buffer")
 	}
 }
+
+// TestLogsTailSaysWhenEmpty: with nothing shipped yet, logs tail says so on
+// stderr instead of waiting in silence, then prints the first line shipped.
+func TestLogsTailSaysWhenEmpty(t *testing.T) {
+	listen, adminAddr := freeAddr(t), freeAddr(t)
+	cfg := writeManifest(t, listen, adminAddr, textServer(t, "old").URL, textServer(t, "new").URL)
+	t.Setenv("MIGRATE_ADMIN_TOKEN", "s3cret")
+	stop := startServe(t, cfg, t.TempDir(), adminAddr)
+	defer stop()
+
+	code, out, errs := runCLI(t, "--config", cfg, "logs", "tail", "shop", "--follow=false")
+	if code != exitOK || out != "" || !strings.Contains(errs, "no lines of shop (none shipped, or none matching)") {
+		t.Errorf("--follow=false: code %d, stdout %q, stderr %q", code, out, errs)
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	exited := make(chan error, 1)
+	go func() {
+		cmd := newCmdRoot(&iostreams{In: strings.NewReader(""), Out: &stdout, Err: &stderr})
+		cmd.SetArgs([]string{"--config", cfg, "logs", "tail", "shop"})
+		exited <- cmd.ExecuteContext(ctx)
+	}()
+	waitOutput(t, &stderr, "no lines of shop yet (none shipped, or none matching); waiting for new ones from migrate logship (Ctrl-C stops)\n")
+	shipLines(t, adminAddr, "old", time.Now(), "first")
+	waitOutput(t, &stdout, "old old-web1 | first\n")
+	cancel()
+	if err := <-exited; err != nil {
+		t.Errorf("logs tail after an interrupt: %v", err)
+	}
+}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
@@ -44,7 +42,7 @@ served on http://ADDR/metrics for Prometheus.`,
 		Args: exactArgs(1, "one app name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.App = args[0]
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			ctx, stop := root.signalContext(cmd.Context())
 			defer stop()
 			return logshipRun(ctx, opts)
 		},
@@ -106,6 +104,9 @@ func logshipRun(ctx context.Context, opts *logshipOptions) error {
 			return err
 		}
 		defer stopMetrics()
+	}
+	if env := m.Global.Admin.TokenEnv; s.Type == "embedded" && os.Getenv(env) == "" {
+		log.Warn("no admin token: the embedded sink of migrate serve will refuse the batches until it is set", "env", env)
 	}
 	log.Info("shipping logs", "app", opts.App, "side", opts.Side, "paths", src.Paths, "sink", s.Type)
 	g, gctx := errgroup.WithContext(ctx)

@@ -254,3 +254,39 @@ apps:
 		t.Errorf("logship metrics lack 2 lines read:\n%s", metrics)
 	}
 }
+
+// TestLogshipWithoutTokenNamesTheVariable: logship to the embedded sink of
+// a serve started with a token, itself without one, says at start and in
+// every retry of the refused batch which variable to set.
+func TestLogshipWithoutTokenNamesTheVariable(t *testing.T) {
+	listen, adminAddr := freeAddr(t), freeAddr(t)
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "access.log")
+	cfg := filepath.Join(dir, "migrate.yaml")
+	data := fmt.Sprintf(`defaults:
+  listen: %s
+  admin: {listen: %s, token_env: SHOP_ADMIN_TOKEN}
+apps:
+  shop:
+    old: {backends: [%s]}
+    new: {backends: [%s]}
+    logs:
+      old: {paths: [%s], format: nginx_combined}
+      sink: {batch_wait: 50ms}
+`, listen, adminAddr, textServer(t, "old").URL, textServer(t, "new").URL, logPath)
+	if err := os.WriteFile(cfg, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	serve := startBinaryEnv(t, []string{"SHOP_ADMIN_TOKEN=s3cret"}, "--config", cfg, "--data-dir", filepath.Join(dir, "serve-data"), "serve")
+	serve.waitFor(t, "healthy", func() bool { return answers("http://" + adminAddr + "/healthz") })
+	logshipAppend(t, logPath, `10.0.0.1 - - [25/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 12 "-" "curl"`+"\n")
+
+	ship := startBinaryEnv(t, []string{"SHOP_ADMIN_TOKEN="}, "--config", cfg, "--data-dir", filepath.Join(dir, "ship-data"), "logship", "shop", "--side", "old")
+	for _, want := range []string{
+		"no admin token: the embedded sink of migrate serve will refuse the batches until it is set\" env=SHOP_ADMIN_TOKEN",
+		"status=401",
+		"the admin token is read from $SHOP_ADMIN_TOKEN, which is empty here: export SHOP_ADMIN_TOKEN=",
+	} {
+		ship.waitFor(t, "logged "+want, func() bool { return strings.Contains(ship.stderr.String(), want) })
+	}
+}

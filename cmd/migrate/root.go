@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/migratekit/migrate/internal/logattrs"
 	"github.com/migratekit/migrate/manifest"
 	"github.com/migratekit/migrate/state"
 )
@@ -85,12 +86,13 @@ an admin API and health checks.`,
 	return cmd
 }
 
-// logger writes structured logs to stderr in the chosen format.
+// logger writes structured logs to stderr in the chosen format, each key
+// once per record: packages log "app" on loggers already built With it.
 func (o *rootOptions) logger() *slog.Logger {
 	if o.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(o.IO.Err, nil))
+		return slog.New(logattrs.New(slog.NewJSONHandler(o.IO.Err, nil)))
 	}
-	return slog.New(slog.NewTextHandler(o.IO.Err, nil))
+	return slog.New(logattrs.New(slog.NewTextHandler(o.IO.Err, nil)))
 }
 
 // loadManifest loads --config.

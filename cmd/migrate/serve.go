@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/migratekit/migrate/dashboards"
 	"github.com/migratekit/migrate/serve"
 )
 
@@ -30,13 +29,14 @@ checks backends' health, and serves the admin API (status, weights,
 
 The weight set through the admin API is kept in --data-dir, so a restart
 keeps it. SIGTERM or SIGINT stop accepting connections and drain in-flight
-requests (up to defaults.drain) before exiting 0.`,
+requests (up to defaults.drain) before exiting 0. SIGHUP does not reload the
+manifest yet: it is logged and serving goes on.`,
 		Example: `  migrate serve
   migrate --config deploy/ serve shop blog
   MIGRATE_ADMIN_TOKEN=s3cret migrate serve --log-format json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Apps = args
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			ctx, stop := root.signalContext(cmd.Context())
 			defer stop()
 			return serveRun(ctx, opts)
 		},
@@ -66,6 +66,7 @@ func runInstance(ctx context.Context, opts *rootOptions, apps []string, shadow b
 	if err != nil {
 		return err
 	}
+	log.Info("dashboard", "url", "http://"+inst.AdminAddr().String()+dashboards.Prefix)
 	if err := inst.Run(ctx); err != nil {
 		return err
 	}

@@ -202,11 +202,7 @@ func TestServeCutoverStatusAndRestart(t *testing.T) {
 // TestServeSIGTERMDrains runs the real binary: SIGTERM during 100 slow
 // in-flight requests lets every one of them complete, then exits 0.
 func TestServeSIGTERMDrains(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "migrate")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building migrate: %v\n%s", err, out)
-	}
+	bin := buildMigrate(t)
 	var inFlight atomic.Int64
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("X-Migrate-Shadow") == "" { // count served requests, not their mirrors

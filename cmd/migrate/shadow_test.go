@@ -106,3 +106,21 @@ func TestShadowNeedsASample(t *testing.T) {
 		t.Errorf("code %d, stderr %q; want %d naming shadow.sample", code, errs, exitUsage)
 	}
 }
+
+// TestServeAndShadowPrintTheDashboardURL: both log where the dashboard is,
+// as fallback does.
+func TestServeAndShadowPrintTheDashboardURL(t *testing.T) {
+	for _, cmd := range [][]string{{"serve"}, {"shadow", "shop"}} {
+		t.Run(cmd[0], func(t *testing.T) {
+			t.Parallel()
+			listen, adminAddr := freeAddr(t), freeAddr(t)
+			cfg := writeManifest(t, listen, adminAddr, textServer(t, "old").URL, textServer(t, "new").URL)
+			p := startBinary(t, append([]string{"--config", cfg, "--data-dir", t.TempDir()}, cmd...)...)
+			want := "msg=dashboard url=http://" + adminAddr + "/dashboard/"
+			p.waitFor(t, "logged "+want, func() bool { return strings.Contains(p.stderr.String(), want) })
+			if !answers("http://" + adminAddr + "/dashboard/") {
+				t.Errorf("the dashboard URL does not answer")
+			}
+		})
+	}
+}

@@ -1,7 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -66,4 +72,60 @@ func TestStatusWatch(t *testing.T) {
 			t.Errorf("exit %d, stderr %q", code, errs)
 		}
 	})
+}
+
+// TestStatusAfterAnAutomaticRollback: status still shows an automatic
+// rollback once its window has passed and the verdict no longer fails,
+// and says each reason of a verdict once.
+func TestStatusAfterAnAutomaticRollback(t *testing.T) {
+	t.Parallel()
+	oldSrv := textServer(t, "old")
+	newSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "broken", http.StatusInternalServerError)
+	}))
+	defer newSrv.Close()
+	listen, adminAddr := freeAddr(t), freeAddr(t)
+	cfg := filepath.Join(t.TempDir(), "migrate.yaml")
+	data := fmt.Sprintf(`defaults:
+  listen: %s
+  admin: {listen: %s}
+apps:
+  shop:
+    old: {backends: [%s]}
+    new: {backends: [%s]}
+    shadow: {sample: 0%%}
+    rollback: {max_error_rate: 5%%, max_error_rate_increase: 5%%, min_requests: 20, window: 2s}
+`, listen, adminAddr, oldSrv.URL, newSrv.URL)
+	if err := os.WriteFile(cfg, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startBinaryEnv(t, []string{"MIGRATE_ADMIN_TOKEN=s3cret"}, "--config", cfg, "--data-dir", t.TempDir(), "serve")
+	p.waitFor(t, "healthy", func() bool { return answers("http://" + adminAddr + "/healthz") })
+	c := &admin.Client{BaseURL: adminAddr, Token: "s3cret"}
+	if _, err := c.SetWeight(context.Background(), "shop", 100, "test"); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(t, "rolled back", func() bool {
+		answers("http://" + listen + "/")
+		st, err := c.App(context.Background(), "shop")
+		return err == nil && st.Weight == 0
+	})
+	var out string
+	p.waitFor(t, "passed the rollback's window", func() bool {
+		var code int
+		code, out, _ = runCLI(t, "status", "shop", "--admin", adminAddr)
+		return code == exitOK && !strings.Contains(out, "verdict fail")
+	})
+	if !strings.Contains(out, "rolled back at ") || !strings.Contains(out, "by controller (weight 100 -> 0): new 5xx 100.0%") {
+		t.Errorf("status after the window lacks the rollback:\n%s", out)
+	}
+	if want := "; max_error_rate, max_error_rate_increase: new side requests: none in 2s\n"; !strings.Contains(out, want) {
+		t.Errorf("status lacks the shared reason once, %q:\n%s", want, out)
+	}
+	if _, err := c.SetWeight(context.Background(), "shop", 10, "again"); err != nil {
+		t.Fatal(err)
+	}
+	if _, out, _ := runCLI(t, "status", "shop", "--admin", adminAddr); strings.Contains(out, "rolled back at") {
+		t.Errorf("status after a weight change still shows the rollback:\n%s", out)
+	}
 }

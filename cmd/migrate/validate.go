@@ -2,10 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/migratekit/migrate/manifest"
 )
 
 type validateOptions struct {
@@ -38,16 +42,49 @@ func validateRun(opts *validateOptions) error {
 	}
 	m, err := opts.loadManifest()
 	if err != nil {
+		if opts.Format == "json" {
+			return validateJSONError(opts, err)
+		}
 		return err
 	}
 	names := m.AppNames()
 	if opts.Format == "json" {
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"valid": true, "files": m.Files, "apps": names})
+		return writeValidateJSON(opts.IO.Out, validateResult{Valid: true, Files: m.Files, Apps: names, Problems: manifest.Problems{}})
 	}
 	fmt.Fprintf(opts.IO.Out, "%s: valid, %d app(s): %s\n", strings.Join(m.Files, ", "), len(names), strings.Join(names, ", "))
 	return nil
+}
+
+// validateResult is validate's JSON answer.
+type validateResult struct {
+	Valid    bool              `json:"valid"`
+	Files    []string          `json:"files,omitempty"`
+	Apps     []string          `json:"apps,omitempty"`
+	Problems manifest.Problems `json:"problems"`
+}
+
+func writeValidateJSON(w io.Writer, r validateResult) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("writing the result: %w", err)
+	}
+	return nil
+}
+
+// validateJSONError prints the problems of a manifest that did not load
+// as JSON on stdout (one that could not be read is one problem about its
+// path) and returns the exit error, its message short: the list is on
+// stdout.
+func validateJSONError(opts *validateOptions, err error) error {
+	var probs manifest.Problems
+	if !errors.As(err, &probs) {
+		probs = manifest.Problems{{File: opts.Config, Msg: err.Error()}}
+	}
+	if werr := writeValidateJSON(opts.IO.Out, validateResult{Problems: probs}); werr != nil {
+		return werr
+	}
+	return &exitError{code: exitUsage, err: fmt.Errorf("%s: %d problem(s), listed on stdout", opts.Config, len(probs))}
 }
 
 func checkFormat(f string) error {
