@@ -93,11 +93,12 @@ func newRepeatMemory() *repeatMemory {
 	return &repeatMemory{seed: maphash.MakeSeed(), index: make(map[uint64]int)}
 }
 
-// key identifies a request: app, method, path, query and body.
-func (m *repeatMemory) key(app string, r *Request) uint64 {
+// key identifies a request: app, direction (whose side the remembered
+// primary answer is), method, path, query and body.
+func (m *repeatMemory) key(app string, dir Direction, r *Request) uint64 {
 	var h maphash.Hash
 	h.SetSeed(m.seed)
-	for _, s := range []string{app, r.Method, r.Path, r.RawQuery} {
+	for _, s := range []string{app, string(dir), r.Method, r.Path, r.RawQuery} {
 		h.WriteString(s)
 		h.WriteByte(0)
 	}

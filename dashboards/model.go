@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/migratekit/migrate/admin"
+	"github.com/migratekit/migrate/compare"
 	"github.com/migratekit/migrate/rollback"
 	"github.com/migratekit/migrate/state"
 	"github.com/migratekit/migrate/telemetry"
@@ -73,13 +74,15 @@ type SidePoint struct {
 	Mirrored bool `json:"mirrored,omitempty"`
 }
 
-// EndpointRow is one line of the diff table.
+// EndpointRow is one line of the diff table: an endpoint in one direction
+// (old_to_new: served by old, mirrored to new; new_to_old: the other way).
 type EndpointRow struct {
-	Endpoint string   `json:"endpoint"`
-	Requests uint64   `json:"requests"` // compared pairs
-	Diffs    uint64   `json:"diffs"`
-	DiffRate float64  `json:"diff_rate"`
-	Fields   []string `json:"fields"` // the top differing fields that are not noise
+	Endpoint  string            `json:"endpoint"`
+	Direction compare.Direction `json:"direction"`
+	Requests  uint64            `json:"requests"` // compared pairs
+	Diffs     uint64            `json:"diffs"`
+	DiffRate  float64           `json:"diff_rate"`
+	Fields    []string          `json:"fields"` // the top differing fields that are not noise
 }
 
 // DNSStatus is an app's DNS propagation, for the DNS panel.

@@ -87,7 +87,7 @@ func TestWithCompareEngine(t *testing.T) {
 	}
 	var ex map[string][]compare.Sample
 	waitFor(t, "the example kept", func() bool {
-		ex, err = store.Examples(ctx, "web", "/carts/:id")
+		ex, err = store.Examples(ctx, "web", compare.DirectionOldToNew, "/carts/:id")
 		return err != nil || len(ex) > 0
 	})
 	if err != nil {

@@ -118,11 +118,11 @@ func (f *fakeComparer) Compare(p compare.Pair) compare.Result {
 	return res
 }
 
-func (f *fakeComparer) Record(app, endpoint, method string, o compare.Outcome) compare.Result {
+func (f *fakeComparer) Record(app string, dir compare.Direction, endpoint, method string, o compare.Outcome) compare.Result {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.records[o]++
-	return compare.Result{App: app, Endpoint: endpoint, Method: method, Outcome: o}
+	return compare.Result{App: app, Direction: dir, Endpoint: endpoint, Method: method, Outcome: o}
 }
 
 func (f *fakeComparer) Endpoint(app, path string) string { return "/fake" }

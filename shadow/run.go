@@ -97,6 +97,6 @@ func (m *Mirror) runTally(ctx context.Context) {
 // record counts an outcome that had no comparison, in the Comparer's
 // stats and in the metrics.
 func (m *Mirror) record(method, path string, o compare.Outcome) {
-	res := m.cmp.Record(m.app, m.cmp.Endpoint(m.app, path), method, o)
+	res := m.cmp.Record(m.app, compare.DirectionOldToNew, m.cmp.Endpoint(m.app, path), method, o)
 	m.tel.Pair(res.Endpoint, string(o))
 }

@@ -101,9 +101,9 @@ type Comparer interface {
 	// Compare judges a complete pair.
 	Compare(compare.Pair) compare.Result
 	// Record counts a request served without comparison (skipped_unsafe,
-	// skipped_stream, too_large, dropped) and returns the result to report
-	// it with (its Endpoint bounded).
-	Record(app, endpoint, method string, o compare.Outcome) compare.Result
+	// skipped_stream, too_large, dropped) in direction dir and returns the
+	// result to report it with (its Endpoint bounded).
+	Record(app string, dir compare.Direction, endpoint, method string, o compare.Outcome) compare.Result
 	// Endpoint is the endpoint template of path for app.
 	Endpoint(app, path string) string
 }
