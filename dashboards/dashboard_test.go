@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/migratekit/migrate/state"
+	"github.com/migratekit/migrate/telemetry"
 )
 
 func TestSamplePoints(t *testing.T) {
@@ -253,13 +254,13 @@ func TestShadowPhaseShowsMirroredTraffic(t *testing.T) {
 	d.Sample(ctx)
 	src.requests("shop", "old", 40, 200, 3*time.Millisecond)
 	for range 36 {
-		sh.Pair("/a", "match")
-		sh.Latency("/a", 30*time.Millisecond, 3*time.Millisecond)
+		sh.Pair(telemetry.DirOldToNew, "/a", "match")
+		sh.Latency(telemetry.DirOldToNew, "/a", 30*time.Millisecond, 3*time.Millisecond)
 	}
 	for range 4 {
-		sh.Pair("/a", "shadow_error")
+		sh.Pair(telemetry.DirOldToNew, "/a", "shadow_error")
 	}
-	sh.Pair("/a", "skipped_unsafe") // never reached new
+	sh.Pair(telemetry.DirOldToNew, "/a", "skipped_unsafe") // never reached new
 	fc.Advance(2 * time.Second)
 	got := d.Sample(ctx).Apps[0].Point.New
 	want := SidePoint{RPS: 20, ErrorRate: 0.1, P50Ms: 37.5, P95Ms: 48.75, P99Ms: 49.75, Mirrored: true}

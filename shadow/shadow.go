@@ -2,9 +2,15 @@
 // the two answers to the compare engine, without the client ever waiting
 // for the mirror.
 //
-// A Mirror plugs into the load balancer as an lb.Mirror. For each request
-// served by the primary side (old with shadow.direction forward, new with
-// reverse) it decides, on the request path and without blocking:
+// A Mirror plugs into the load balancer as an lb.Mirror. A sampled client
+// is mirrored to the other side of the one that serves it, whatever the
+// weight: a client served by old to new (direction old_to_new), one served
+// by new to old (new_to_old), so that a regression that shows once clients
+// have moved is seen too. shadow.direction narrows it: forward mirrors only
+// the clients served by old, reverse only those served by new; both is the
+// default. Every pair, outcome, example and metric carries its direction.
+// For each request of a mirrored side (the primary) it decides, on the
+// request path and without blocking:
 //
 //   - sampling: shadow.sample of the clients, sticky by the same client key
 //     as the split (client IP or sticky cookie) so a session is mirrored
@@ -21,12 +27,14 @@
 //
 // The mirrored request is queued before the primary is served, so both run
 // in parallel. A bounded pool (shadow.workers goroutines, shadow.queue
-// waiting requests, and at most workers+queue pairs in flight) sends it to
-// the candidate side's backends, round robin, with its own transport and
-// deadline (shadow.timeout), detached from the client, with the client's
-// Host and X-Migrate-Shadow: 1; when full, the pair is dropped and counted.
-// With shadow.secondary the request also goes to a second instance of the
-// primary side, for noise cancellation.
+// waiting requests, and at most workers+queue pairs in flight, shared by
+// both directions) sends it to the candidate side's backends, round robin,
+// with a transport of that direction's own and a deadline (shadow.timeout),
+// detached from the client, with the client's Host and X-Migrate-Shadow: 1;
+// when full, the pair is dropped and counted. With shadow.secondary the
+// request also goes to a second instance of the primary side, for noise
+// cancellation: the secondary is an instance of new with direction
+// reverse, else of old, and serves the pairs of that side only.
 //
 // The primary's response streams to the client untouched; a copy of up to
 // max_body bytes is kept on the way. When both halves of a pair are in
@@ -38,6 +46,10 @@
 // client broke off) is not compared, since the captured answer is not the
 // backend's: it is counted aborted and no example is kept. A primary that
 // breaks off by itself is judged on what came, its body marked truncated.
+//
+// The candidate's answers to mirrored requests are that side's answers
+// too: each one is counted for its side (telemetry's mirrored series, by
+// status class and latency), apart from the clients the side serves.
 //
 // A candidate side that cannot be reached costs no connection attempt per
 // mirror: after 5 consecutive failed attempts to a backend, its Sender
@@ -54,9 +66,10 @@
 // CompareConfig and StoreOptions (the compare engine and sample store of an
 // app's shadow section).
 //
-// It emits migrate_shadow_* through telemetry (pairs by endpoint and
-// outcome, mirror latency and its delta to the primary, queue depth, drops,
-// not-sampled requests) and logs only failures of the sink.
+// It emits migrate_shadow_* through telemetry (pairs by direction, endpoint
+// and outcome, mirror latency and its delta to the primary, queue depth,
+// drops, not-sampled requests, and each side's mirrored answers) and logs
+// only failures of the sink.
 package shadow
 
 import (
@@ -135,17 +148,14 @@ var ErrNoComparer = errors.New("no comparer")
 // by Run; once Run has returned it serves requests untouched.
 type Mirror struct {
 	app     string
-	primary string // the side whose requests are mirrored
-	sample  int    // points of lb.PointScale that are mirrored
-	cookie  string // sticky cookie name; "" means sticky by client IP
+	flows   [2]*flow // by the index of the serving side (old, new); nil: not mirrored
+	sample  int      // points of lb.PointScale that are mirrored
+	cookie  string   // sticky cookie name; "" means sticky by client IP
 	trusted []netip.Prefix
 	methods *Methods
 	timeout time.Duration
 	maxBody int64
 	workers int
-
-	candidate *Sender
-	secondary *Sender // nil without shadow.secondary
 
 	cmp  Comparer
 	sink Sink
@@ -221,29 +231,96 @@ func newMirror(app *manifest.App, opts Options) (*Mirror, error) {
 	return m, nil
 }
 
-// configureSides picks the primary side and the senders to the candidate's
-// backends and to the secondary's, each with its own transport.
-func (m *Mirror) configureSides(app *manifest.App) error {
-	cand := app.New
-	switch app.Shadow.Direction {
-	case "", "forward":
-		m.primary = telemetry.SideOld
+// flow is one direction of a Mirror: the requests a side serves, mirrored
+// to the other side.
+type flow struct {
+	dir       compare.Direction
+	label     string  // dir, as a metric label
+	candidate string  // the side mirrored to
+	to        *Sender // the candidate's backends
+	secondary *Sender // a second instance of the serving side; nil: none
+}
+
+// directions are the serving sides shadow.direction mirrors: both (the
+// default), forward (old) or reverse (new).
+func directions(direction string) ([]int, error) {
+	switch direction {
+	case "", "both":
+		return []int{sideOld, sideNew}, nil
+	case "forward":
+		return []int{sideOld}, nil
 	case "reverse":
-		m.primary, cand = telemetry.SideNew, app.Old
-	default:
-		return fmt.Errorf("direction %q is not forward or reverse", app.Shadow.Direction)
+		return []int{sideNew}, nil
+	}
+	return nil, fmt.Errorf("direction %q is not both, forward or reverse", direction)
+}
+
+// Sides, as indexes of Mirror.flows.
+const (
+	sideOld = iota
+	sideNew
+)
+
+// configureSides builds a flow per mirrored side: a sender to the other
+// side's backends, and one to the secondary's for the flow of the side
+// it is an instance of, each with its own transport.
+func (m *Mirror) configureSides(app *manifest.App) error {
+	served, err := directions(app.Shadow.Direction)
+	if err != nil {
+		return err
 	}
 	opts := SenderOptions{Timeouts: app.Timeouts, Timeout: m.timeout, MaxBody: m.maxBody, Conns: m.workers, Clock: m.clock}
-	var err error
-	if m.candidate, err = newSender(cand.Backends, opts, &m.bufs); err != nil {
-		return fmt.Errorf("configuring candidate backends: %w", err)
+	secondarySide := sideOld
+	if app.Shadow.Direction == "reverse" {
+		secondarySide = sideNew
 	}
-	if len(app.Shadow.Secondary) > 0 {
-		if m.secondary, err = newSender(app.Shadow.Secondary, opts, &m.bufs); err != nil {
-			return fmt.Errorf("configuring secondary backends: %w", err)
+	for _, side := range served {
+		f := newFlow(side)
+		cand := [2]manifest.Pool{app.New, app.Old}[side]
+		if f.to, err = newSender(cand.Backends, opts, &m.bufs); err != nil {
+			return fmt.Errorf("configuring %s backends, the candidate of %s: %w", f.candidate, f.dir, err)
 		}
+		if len(app.Shadow.Secondary) > 0 && side == secondarySide {
+			if f.secondary, err = newSender(app.Shadow.Secondary, opts, &m.bufs); err != nil {
+				return fmt.Errorf("configuring secondary backends: %w", err)
+			}
+		}
+		m.flows[side] = f
 	}
 	return nil
+}
+
+func newFlow(served int) *flow {
+	if served == sideNew {
+		return &flow{dir: compare.DirectionNewToOld, label: telemetry.DirNewToOld, candidate: telemetry.SideOld}
+	}
+	return &flow{dir: compare.DirectionOldToNew, label: telemetry.DirOldToNew, candidate: telemetry.SideNew}
+}
+
+// flow returns the flow of the requests side serves, nil when they are
+// not mirrored.
+func (m *Mirror) flow(side string) *flow {
+	switch side {
+	case telemetry.SideOld:
+		return m.flows[sideOld]
+	case telemetry.SideNew:
+		return m.flows[sideNew]
+	}
+	return nil
+}
+
+// senders lists the senders of every flow.
+func (m *Mirror) senders() []*Sender {
+	var out []*Sender
+	for _, f := range m.flows {
+		if f != nil {
+			out = append(out, f.to)
+			if f.secondary != nil {
+				out = append(out, f.secondary)
+			}
+		}
+	}
+	return out
 }
 
 // configureSampling reads shadow.sample and the split's sticky key.
