@@ -133,3 +133,33 @@ func TestSecondary(t *testing.T) {
 		t.Errorf("pair's secondary = %+v, want old2's answer", p.Secondary)
 	}
 }
+
+// TestSecondarySide: shadow.secondary is an instance of old (of new with
+// direction reverse), so it serves the pairs of that side only: the pairs
+// of the other side have no second answer of their primary's side.
+func TestSecondarySide(t *testing.T) {
+	tests := []struct {
+		direction string
+		weight    int
+		want      bool // the pair has a secondary
+	}{
+		{"both", 0, true},
+		{"both", 100, false},
+		{"reverse", 100, true},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s at %d", tt.direction, tt.weight), func(t *testing.T) {
+			old, newB, second := newBackend(t, "old", nil), newBackend(t, "new", nil), newBackend(t, "second", nil)
+			app := testApp(old.URL, newB.URL)
+			app.Shadow.Direction, app.Cutover.Weight = tt.direction, ptr(tt.weight)
+			app.Shadow.Secondary = []string{second.URL}
+			e := start(t, app, true)
+			e.do(t, http.MethodGet, "/x", nil, nil)
+			waitFor(t, "the pair judged", func() bool { return e.cmp.total() == 1 })
+			e.stop()
+			if p := e.cmp.seenPairs()[0]; (p.Secondary != nil) != tt.want || (second.hits() == 1) != tt.want {
+				t.Errorf("pair secondary %+v, secondary hits %d; want a secondary: %v", p.Secondary, second.hits(), tt.want)
+			}
+		})
+	}
+}
