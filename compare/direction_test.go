@@ -3,6 +3,7 @@ package compare
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -136,5 +137,23 @@ func TestStoreMigratesDirection(t *testing.T) {
 	}
 	if got, ok := latest.Get(DirectionOldToNew, "/users/:id", "/v"); !ok || got.Request.Path != "/users/7" {
 		t.Errorf("the old example after the migration: %v %+v", ok, latest)
+	}
+}
+
+// TestNoiseFromCandidateSecondary: a pair served by new whose secondary is
+// a second old (an instance of its candidate's side) measures noise
+// between the two olds: a timestamp that differs in every answer is noise,
+// a price that only new changed is a real difference.
+func TestNoiseFromCandidateSecondary(t *testing.T) {
+	e := newTestEngine(t, Config{})
+	for i := range 20 {
+		old := demoPair(i, 10) // primary old, secondary a second old
+		p := Pair{App: "shop", Direction: DirectionNewToOld, Request: old.Request,
+			Primary: resp(200, fmt.Sprintf(`{"id":%d,"price":12,"ts":"2024-01-01T00:00:%02d.4Z"}`, i, i%60)),
+			Candidate: old.Primary, Secondary: old.Secondary, SecondaryOfCandidate: true}
+		got := e.Compare(p)
+		if got.Outcome != OutcomeDiff || !cmp.Equal(got.Noisy, []string{"/ts"}) {
+			t.Fatalf("pair %d: outcome %s, noisy %q; want diff with /ts as noise", i, got.Outcome, got.Noisy)
+		}
 	}
 }

@@ -235,8 +235,11 @@ func (e *Engine) diff(p *Pair, rs *ruleSet, res *Result) observation {
 	res.Diffs, res.Omitted = out.diffs, out.omitted
 	obs := observation{raw: out.diffs}
 	if s := p.Secondary; s != nil && s.Err == nil {
-		sn := normalize(s, rs, limit)
-		obs.secondary, obs.noise = true, e.bareDiff(d, &pn, &sn, rs)
+		sn, same := normalize(s, rs, limit), &pn
+		if p.SecondaryOfCandidate {
+			same = &cn
+		}
+		obs.secondary, obs.noise = true, e.bareDiff(d, same, &sn, rs)
 	}
 	if e.repeats != nil {
 		if prev, ok := e.repeats.swap(e.repeats.key(p.App, p.Direction.Norm(), &p.Request), &pn); ok {

@@ -19,6 +19,9 @@ const (
 // Diffy (twitter/diffy, analysis/JoinedDifferences.scala): per endpoint
 // and field, raw counts the pairs where primary and candidate differed,
 // noise those where primary and secondary did, total the pairs compared.
+// When the secondary is an instance of the candidate's side (a pair served
+// by new, with a second old), noise counts where candidate and secondary
+// differed: two instances of one side either way.
 // A field is a real difference only when
 //
 //	raw > noise

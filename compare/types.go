@@ -75,8 +75,9 @@ func (d Direction) Arrow() string {
 
 // Pair is one request with the primary's answer (the side that served the
 // client: old in direction old_to_new), the candidate's (the side it was
-// mirrored to), and optionally a second instance of the primary's side,
-// whose differences from Primary are noise.
+// mirrored to), and optionally the answer of a second instance of one of
+// the two sides, whose differences from that side's answer are noise (the
+// primary's, or the candidate's with SecondaryOfCandidate).
 type Pair struct {
 	App string
 	// Direction says which side is the primary; empty means old_to_new.
@@ -88,6 +89,10 @@ type Pair struct {
 	Primary   Response
 	Candidate Response
 	Secondary *Response
+	// SecondaryOfCandidate says Secondary is an instance of the
+	// candidate's side (a second old when new serves the client), so that
+	// the noise is its difference from Candidate.
+	SecondaryOfCandidate bool
 	// At is when the pair was captured.
 	At time.Time
 }

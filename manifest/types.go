@@ -177,9 +177,9 @@ type Shadow struct {
 	// Routes are endpoint templates ("/users/:id"), optionally with
 	// per-route rules; requests matching none get an inferred template.
 	Routes []Route `yaml:"routes"`
-	// Secondary are backends of a second instance of the serving side
-	// (new's with direction reverse, else old's); differences between the
-	// two serving instances are noise.
+	// Secondary are backends of a second instance of one side (new's with
+	// direction reverse, else old's); differences between the two
+	// instances of that side are noise, in either direction.
 	Secondary []string `yaml:"secondary"`
 	// Workers bounds the mirrors in flight; default 64.
 	Workers int `yaml:"workers"`

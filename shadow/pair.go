@@ -53,8 +53,9 @@ func (m *Mirror) newPair(f *flow, r *http.Request, body *shared) *pair {
 		m: m,
 		f: f,
 		cp: compare.Pair{
-			App:       m.app,
-			Direction: f.dir,
+			App:                  m.app,
+			Direction:            f.dir,
+			SecondaryOfCandidate: f.secondaryOfCandidate,
 			Request: compare.Request{
 				Method:   r.Method,
 				Path:     r.URL.Path,

@@ -32,9 +32,10 @@
 // with a transport of that direction's own and a deadline (shadow.timeout),
 // detached from the client, with the client's Host and X-Migrate-Shadow: 1;
 // when full, the pair is dropped and counted. With shadow.secondary the
-// request also goes to a second instance of the primary side, for noise
-// cancellation: the secondary is an instance of new with direction
-// reverse, else of old, and serves the pairs of that side only.
+// request also goes to a second instance of one side (new's with direction
+// reverse, else old's), for noise cancellation: the differences between
+// the two instances of that side are noise, whether it served the client
+// (the primary's) or was mirrored to (the candidate's).
 //
 // The primary's response streams to the client untouched; a copy of up to
 // max_body bytes is kept on the way. When both halves of a pair are in
@@ -78,6 +79,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -238,7 +240,10 @@ type flow struct {
 	label     string  // dir, as a metric label
 	candidate string  // the side mirrored to
 	to        *Sender // the candidate's backends
-	secondary *Sender // a second instance of the serving side; nil: none
+	secondary *Sender // a second instance of one side; nil: none
+	// secondaryOfCandidate says the secondary is an instance of the
+	// candidate's side, not of the serving one.
+	secondaryOfCandidate bool
 }
 
 // directions are the serving sides shadow.direction mirrors: both (the
@@ -261,16 +266,22 @@ const (
 	sideNew
 )
 
-// configureSides builds a flow per mirrored side: a sender to the other
-// side's backends, and one to the secondary's for the flow of the side
-// it is an instance of, each with its own transport.
+// configureSides builds a flow per mirrored side, each with a sender to
+// the other side's backends and, with shadow.secondary, the sender to the
+// secondary's (one, shared), each sender with its own transport.
 func (m *Mirror) configureSides(app *manifest.App) error {
 	served, err := directions(app.Shadow.Direction)
 	if err != nil {
 		return err
 	}
 	opts := SenderOptions{Timeouts: app.Timeouts, Timeout: m.timeout, MaxBody: m.maxBody, Conns: m.workers, Clock: m.clock}
-	secondarySide := sideOld
+	var secondary *Sender
+	if len(app.Shadow.Secondary) > 0 {
+		if secondary, err = newSender(app.Shadow.Secondary, opts, &m.bufs); err != nil {
+			return fmt.Errorf("configuring secondary backends: %w", err)
+		}
+	}
+	secondarySide := sideOld // the side the secondary is an instance of
 	if app.Shadow.Direction == "reverse" {
 		secondarySide = sideNew
 	}
@@ -280,11 +291,7 @@ func (m *Mirror) configureSides(app *manifest.App) error {
 		if f.to, err = newSender(cand.Backends, opts, &m.bufs); err != nil {
 			return fmt.Errorf("configuring %s backends, the candidate of %s: %w", f.candidate, f.dir, err)
 		}
-		if len(app.Shadow.Secondary) > 0 && side == secondarySide {
-			if f.secondary, err = newSender(app.Shadow.Secondary, opts, &m.bufs); err != nil {
-				return fmt.Errorf("configuring secondary backends: %w", err)
-			}
-		}
+		f.secondary, f.secondaryOfCandidate = secondary, secondary != nil && side != secondarySide
 		m.flows[side] = f
 	}
 	return nil
@@ -309,15 +316,16 @@ func (m *Mirror) flow(side string) *flow {
 	return nil
 }
 
-// senders lists the senders of every flow.
+// senders lists the senders of every flow, each once.
 func (m *Mirror) senders() []*Sender {
 	var out []*Sender
 	for _, f := range m.flows {
-		if f != nil {
-			out = append(out, f.to)
-			if f.secondary != nil {
-				out = append(out, f.secondary)
-			}
+		if f == nil {
+			continue
+		}
+		out = append(out, f.to)
+		if f.secondary != nil && !slices.Contains(out, f.secondary) {
+			out = append(out, f.secondary)
 		}
 	}
 	return out
