@@ -149,7 +149,7 @@ func TestNoiseFromCandidateSecondary(t *testing.T) {
 	for i := range 20 {
 		old := demoPair(i, 10) // primary old, secondary a second old
 		p := Pair{App: "shop", Direction: DirectionNewToOld, Request: old.Request,
-			Primary: resp(200, fmt.Sprintf(`{"id":%d,"price":12,"ts":"2024-01-01T00:00:%02d.4Z"}`, i, i%60)),
+			Primary:   resp(200, fmt.Sprintf(`{"id":%d,"price":12,"ts":"2024-01-01T00:00:%02d.4Z"}`, i, i%60)),
 			Candidate: old.Primary, Secondary: old.Secondary, SecondaryOfCandidate: true}
 		got := e.Compare(p)
 		if got.Outcome != OutcomeDiff || !cmp.Equal(got.Noisy, []string{"/ts"}) {
