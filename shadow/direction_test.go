@@ -1,8 +1,11 @@
 package shadow
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -194,5 +197,29 @@ func TestMirroredAnswersCounted(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestUnmirroredSideSaysSo: with shadow.direction forward, the first
+// request of a client served by new says in the log that such clients are
+// not mirrored (once), so that diffs do not stop without a word once the
+// cutover moves clients.
+func TestUnmirroredSideSaysSo(t *testing.T) {
+	var logs bytes.Buffer
+	app := testApp("http://127.0.0.1:1", "http://127.0.0.1:2")
+	app.Shadow.Direction = "forward"
+	m, err := New(app, Options{Comparer: newFakeComparer(), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if !m.Leaves("new", []byte("10.0.0.1")) {
+			t.Fatal("a client served by new is mirrored under direction forward")
+		}
+		m.Leaves("old", []byte("10.0.0.1"))
+	}
+	got := logs.String()
+	if n := strings.Count(got, "clients served by this side are not mirrored: shadow.direction is forward"); n != 1 || !strings.Contains(got, "side=new") {
+		t.Errorf("log %q: want the new side said not mirrored, once", got)
 	}
 }

@@ -174,6 +174,10 @@ type Mirror struct {
 	maxPending int64
 	stopped    atomic.Bool // Run has returned: serve only
 	started    atomic.Bool
+	// direction is shadow.direction; told says which side's clients were
+	// said, in the log, not to be mirrored by it.
+	direction string
+	told      [2]atomic.Bool
 
 	mirrored, dropped atomic.Uint64
 	sinkErrors        atomic.Uint64
@@ -216,6 +220,7 @@ func newMirror(app *manifest.App, opts Options) (*Mirror, error) {
 		m.log = slog.New(slog.DiscardHandler)
 	}
 	m.log = m.log.With("app", app.Name)
+	m.direction = app.Shadow.Direction
 	if m.clock == nil {
 		m.clock = clockwork.NewRealClock()
 	}
@@ -305,15 +310,24 @@ func newFlow(served int) *flow {
 }
 
 // flow returns the flow of the requests side serves, nil when they are
-// not mirrored.
+// not mirrored: the first such request of a side says so in the log, so
+// that a cutover under shadow.direction forward does not stop the diffs
+// without a word.
 func (m *Mirror) flow(side string) *flow {
+	i := sideOld
 	switch side {
 	case telemetry.SideOld:
-		return m.flows[sideOld]
 	case telemetry.SideNew:
-		return m.flows[sideNew]
+		i = sideNew
+	default:
+		return nil
 	}
-	return nil
+	f := m.flows[i]
+	if f == nil && m.told[i].CompareAndSwap(false, true) {
+		m.log.Warn("clients served by this side are not mirrored: shadow.direction is "+m.direction+" (both mirrors every client)",
+			"side", side)
+	}
+	return f
 }
 
 // senders lists the senders of every flow, each once.
