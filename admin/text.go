@@ -37,6 +37,7 @@ func (st AppStatus) WriteText(w io.Writer) error {
 	fmt.Fprintf(tw, "p50\t%.1f ms\t%.1f ms\t\n", old.P50Ms, nw.P50Ms)
 	fmt.Fprintf(tw, "p99\t%.1f ms\t%.1f ms\t\n", old.P99Ms, nw.P99Ms)
 	fmt.Fprintf(tw, "backends up\t%s\t%s\t\n", st.upCount(telemetry.SideOld), st.upCount(telemetry.SideNew))
+	writeMirroredText(tw, old.Mirrored, nw.Mirrored)
 	return tw.Flush()
 }
 
@@ -65,6 +66,18 @@ func verdictReasons(v *rollback.Verdict) string {
 		fmt.Fprintf(&b, "; %s", v.Err)
 	}
 	return b.String()
+}
+
+// writeMirroredText adds the sides' answers to mirrored requests, apart
+// from the clients they served, when there are any.
+func writeMirroredText(w io.Writer, old, nw telemetry.MirroredStats) {
+	if old.Requests+nw.Requests == 0 {
+		return
+	}
+	fmt.Fprintf(w, "mirrored requests\t%d\t%d\t\n", old.Requests, nw.Requests)
+	fmt.Fprintf(w, "mirrored 5xx\t%d\t%d\t\n", old.Errors, nw.Errors)
+	fmt.Fprintf(w, "mirrored no answer\t%d\t%d\t\n", old.NoAnswer, nw.NoAnswer)
+	fmt.Fprintf(w, "mirrored p99\t%.1f ms\t%.1f ms\t\n", old.P99Ms, nw.P99Ms)
 }
 
 func (st AppStatus) upCount(side string) string {

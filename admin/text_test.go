@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -65,5 +66,36 @@ func TestScreen(t *testing.T) {
 				t.Errorf("error frame %q", got)
 			}
 		})
+	}
+}
+
+// TestWriteTextMirrored: `migrate status` shows each side's answers to
+// mirrored requests on rows of their own, apart from the requests it
+// served (in the shadow phase new served none and answered every mirror).
+func TestWriteTextMirrored(t *testing.T) {
+	st := AppStatus{App: "shop", Phase: "shadow", Sides: map[string]telemetry.SideStats{
+		SideOld: {Requests: 2254},
+		SideNew: {Mirrored: telemetry.MirroredStats{Requests: 2254, Errors: 599, NoAnswer: 3, P99Ms: 41.5}},
+	}}
+	var buf bytes.Buffer
+	if err := st.WriteText(&buf); err != nil {
+		t.Fatal(err)
+	}
+	got := buf.String()
+	for _, want := range []string{
+		`requests\s+2254\s+0`,
+		`mirrored requests\s+0\s+2254`,
+		`mirrored 5xx\s+0\s+599`,
+		`mirrored no answer\s+0\s+3`,
+		`mirrored p99\s+0\.0 ms\s+41\.5 ms`,
+	} {
+		if !regexp.MustCompile(`(?m)^\s*` + want + `\s*$`).MatchString(got) {
+			t.Errorf("status lacks a row %q:\n%s", want, got)
+		}
+	}
+	buf.Reset()
+	st.Sides[SideNew] = telemetry.SideStats{}
+	if err := st.WriteText(&buf); err != nil || strings.Contains(buf.String(), "mirrored") {
+		t.Errorf("status with nothing mirrored (%v):\n%s", err, buf.String())
 	}
 }

@@ -33,8 +33,8 @@ type Config struct {
 	// MaxDiffs bounds the differences listed per pair (default 100); the
 	// rest are counted in Result.Omitted.
 	MaxDiffs int
-	// MaxEndpoints bounds the endpoints tracked per app (default 500);
-	// further ones count as Other.
+	// MaxEndpoints bounds the endpoints tracked per app and direction
+	// (default 500); further ones count as Other.
 	MaxEndpoints int
 	// MaxFields bounds the fields tracked per endpoint (default 200);
 	// further ones count as Other.
@@ -197,7 +197,7 @@ func (e *Engine) Compare(p Pair) Result {
 	}
 	rs := ar.ruleSet(endpoint)
 	res := Result{
-		App: p.App, Endpoint: endpoint, Method: p.Request.Method,
+		App: p.App, Direction: p.Direction.Norm(), Endpoint: endpoint, Method: p.Request.Method,
 		PrimaryStatus: p.Primary.Status, CandidateStatus: p.Candidate.Status,
 		PrimaryLatency: p.Primary.Latency, CandidateLatency: p.Candidate.Latency,
 	}
@@ -235,11 +235,14 @@ func (e *Engine) diff(p *Pair, rs *ruleSet, res *Result) observation {
 	res.Diffs, res.Omitted = out.diffs, out.omitted
 	obs := observation{raw: out.diffs}
 	if s := p.Secondary; s != nil && s.Err == nil {
-		sn := normalize(s, rs, limit)
-		obs.secondary, obs.noise = true, e.bareDiff(d, &pn, &sn, rs)
+		sn, same := normalize(s, rs, limit), &pn
+		if p.SecondaryOfCandidate {
+			same = &cn
+		}
+		obs.secondary, obs.noise = true, e.bareDiff(d, same, &sn, rs)
 	}
 	if e.repeats != nil {
-		if prev, ok := e.repeats.swap(e.repeats.key(p.App, &p.Request), &pn); ok {
+		if prev, ok := e.repeats.swap(e.repeats.key(p.App, p.Direction.Norm(), &p.Request), &pn); ok {
 			obs.repeated, obs.repeat = true, e.bareDiff(d, &prev, &pn, rs)
 		}
 	}
@@ -265,7 +268,7 @@ func (e *Engine) putDiffer(d *differ) {
 // pair (obs != nil), judges its differences' noise and sets its outcome.
 // res.Endpoint becomes Other past MaxEndpoints.
 func (e *Engine) account(res *Result, obs *observation) {
-	name, ep := e.endpoint(res.App, res.Endpoint)
+	name, ep := e.endpoint(res.App, res.Direction, res.Endpoint)
 	res.Endpoint = name
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
@@ -332,15 +335,17 @@ func fieldsOf(diffs []Difference) []Difference {
 
 // Record counts a pair that was not compared (skipped_unsafe,
 // skipped_stream, too_large, dropped; or shadow_error and shadow_timeout
-// when the caller has no Pair) under app's endpoint template, and returns
-// the Result to report it with (its Endpoint is Other past MaxEndpoints).
-// An outcome outside Outcomes is returned but not counted.
-func (e *Engine) Record(app, endpoint, method string, o Outcome) Result {
-	name, ep := e.endpoint(app, endpoint)
+// when the caller has no Pair) under app's endpoint template in direction
+// dir (empty: old_to_new), and returns the Result to report it with (its
+// Endpoint is Other past MaxEndpoints). An outcome outside Outcomes is
+// returned but not counted.
+func (e *Engine) Record(app string, dir Direction, endpoint, method string, o Outcome) Result {
+	dir = dir.Norm()
+	name, ep := e.endpoint(app, dir, endpoint)
 	if i := indexOf(o); i >= 0 {
 		ep.mu.Lock()
 		ep.outcomes[i]++
 		ep.mu.Unlock()
 	}
-	return Result{App: app, Endpoint: name, Method: method, Outcome: o}
+	return Result{App: app, Direction: dir, Endpoint: name, Method: method, Outcome: o}
 }

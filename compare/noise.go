@@ -19,6 +19,9 @@ const (
 // Diffy (twitter/diffy, analysis/JoinedDifferences.scala): per endpoint
 // and field, raw counts the pairs where primary and candidate differed,
 // noise those where primary and secondary did, total the pairs compared.
+// When the secondary is an instance of the candidate's side (a pair served
+// by new, with a second old), noise counts where candidate and secondary
+// differed: two instances of one side either way.
 // A field is a real difference only when
 //
 //	raw > noise
@@ -93,11 +96,12 @@ func newRepeatMemory() *repeatMemory {
 	return &repeatMemory{seed: maphash.MakeSeed(), index: make(map[uint64]int)}
 }
 
-// key identifies a request: app, method, path, query and body.
-func (m *repeatMemory) key(app string, r *Request) uint64 {
+// key identifies a request: app, direction (whose side the remembered
+// primary answer is), method, path, query and body.
+func (m *repeatMemory) key(app string, dir Direction, r *Request) uint64 {
 	var h maphash.Hash
 	h.SetSeed(m.seed)
-	for _, s := range []string{app, r.Method, r.Path, r.RawQuery} {
+	for _, s := range []string{app, string(dir), r.Method, r.Path, r.RawQuery} {
 		h.WriteString(s)
 		h.WriteByte(0)
 	}

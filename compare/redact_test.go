@@ -258,9 +258,9 @@ func TestStoreNeverKeepsSecrets(t *testing.T) {
 	}
 	for _, format := range ReportFormats {
 		var buf bytes.Buffer
-		rep := Report{App: "shop", Examples: map[string]map[string]Sample{"/pay": {}}}
+		rep := Report{App: "shop", Examples: Examples{DirectionOldToNew: {"/pay": {}}}}
 		for _, sm := range samples {
-			rep.Examples["/pay"][sm.Field] = sm
+			rep.Examples[DirectionOldToNew]["/pay"][sm.Field] = sm
 			rep.Endpoints = []EndpointStats{{Endpoint: "/pay", Requests: 1, Diffs: 1}}
 			rep.Endpoints[0].Fields = append(rep.Endpoints[0].Fields, FieldStats{Path: sm.Field, Rate: 1})
 		}
@@ -333,7 +333,7 @@ func secretPair(t *testing.T) (Pair, Result) {
 
 func readAllSamples(t *testing.T, s *Store) []Sample {
 	t.Helper()
-	ex, err := s.Examples(t.Context(), "shop", "/pay")
+	ex, err := s.Examples(t.Context(), "shop", DirectionOldToNew, "/pay")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,15 +30,16 @@ var ErrUnknownFormat = errors.New("unknown report format")
 type Report struct {
 	App       string
 	Generated time.Time
-	// Endpoints are the app's endpoint statistics, in any order.
+	// Endpoints are the app's endpoint statistics, one per endpoint and
+	// direction, in any order.
 	Endpoints []EndpointStats
-	// Examples holds one example per endpoint and field (see
+	// Examples holds one example per direction, endpoint and field (see
 	// Store.LatestExamples).
-	Examples map[string]map[string]Sample
-	// PrimaryURL and CandidateURL are the bases of the examples' curl
-	// lines; empty means the shell variables $PRIMARY_URL and
-	// $CANDIDATE_URL.
-	PrimaryURL, CandidateURL string
+	Examples Examples
+	// OldURL and NewURL are the bases of the examples' curl lines, the
+	// primary's and the candidate's by the example's direction; empty
+	// means the shell variables $OLD_URL and $NEW_URL.
+	OldURL, NewURL string
 }
 
 // reportMaxFields is how many fields the text and Markdown reports list per
@@ -51,8 +52,9 @@ const reportDiffsPerExample = 3
 
 // WriteReport renders r in format (one of ReportFormats). The output
 // depends only on r: endpoints worst first (highest diff rate, then by
-// name), fields judged real before noise and highest rate first, maps in
-// key order.
+// name, old_to_new before new_to_old), fields judged real before noise and
+// highest rate first, maps in key order. Every endpoint is labelled with
+// its direction.
 func WriteReport(w io.Writer, format string, r Report) error {
 	r = r.sorted()
 	var err error
@@ -106,8 +108,12 @@ func (r Report) Over(maxDiffRate float64) []EndpointStats {
 // sorted returns a copy of r in report order; r is not modified.
 func (r Report) sorted() Report {
 	r.Endpoints = slices.Clone(r.Endpoints)
+	for i := range r.Endpoints {
+		r.Endpoints[i].Direction = r.Endpoints[i].Direction.Norm()
+	}
 	slices.SortStableFunc(r.Endpoints, func(a, b EndpointStats) int {
-		return cmp.Or(cmp.Compare(b.DiffRate, a.DiffRate), strings.Compare(a.Endpoint, b.Endpoint))
+		return cmp.Or(cmp.Compare(b.DiffRate, a.DiffRate), strings.Compare(a.Endpoint, b.Endpoint),
+			cmp.Compare(dirIndex(a.Direction), dirIndex(b.Direction)))
 	})
 	for i := range r.Endpoints {
 		f := slices.Clone(r.Endpoints[i].Fields)
@@ -116,13 +122,45 @@ func (r Report) sorted() Report {
 		})
 		r.Endpoints[i].Fields = f
 	}
-	if r.PrimaryURL == "" {
-		r.PrimaryURL = "$PRIMARY_URL"
+	if r.OldURL == "" {
+		r.OldURL = "$OLD_URL"
 	}
-	if r.CandidateURL == "" {
-		r.CandidateURL = "$CANDIDATE_URL"
+	if r.NewURL == "" {
+		r.NewURL = "$NEW_URL"
 	}
 	return r
+}
+
+// urls returns the curl bases of the primary and the candidate of
+// direction d.
+func (r Report) urls(d Direction) (primary, candidate string) {
+	if d.Norm() == DirectionNewToOld {
+		return r.NewURL, r.OldURL
+	}
+	return r.OldURL, r.NewURL
+}
+
+// curls returns the curl lines that send s, an example in direction d,
+// again to its primary and to its candidate.
+func (r Report) curls(d Direction, s Sample) (primary, candidate string) {
+	p, c := r.urls(d)
+	return CurlCommand(s.Request, p), CurlCommand(s.Request, c)
+}
+
+// mirrored sums the compared pairs of each direction.
+func (r Report) mirrored() [2]uint64 {
+	var n [2]uint64
+	for _, e := range r.Endpoints {
+		n[dirIndex(e.Direction)] += e.Requests
+	}
+	return n
+}
+
+// mirroredLine says how many pairs each direction compared: after the
+// cutover, new->old shows that the clients on new are mirrored too.
+func (r Report) mirroredLine() string {
+	n := r.mirrored()
+	return fmt.Sprintf("%s %d, %s %d", DirectionOldToNew.Arrow(), n[0], DirectionNewToOld.Arrow(), n[1])
 }
 
 // compareBool orders false before true.
@@ -137,9 +175,8 @@ func compareBool(a, b bool) int {
 }
 
 // example returns the example of an endpoint's field.
-func (r Report) example(endpoint, field string) (Sample, bool) {
-	s, ok := r.Examples[endpoint][field]
-	return s, ok
+func (r Report) example(e EndpointStats, field string) (Sample, bool) {
+	return r.Examples.Get(e.Direction, e.Endpoint, field)
 }
 
 // exampleDiffs returns the first differences of a sample in its field.
@@ -180,15 +217,18 @@ type latencyRow struct {
 }
 
 // latencyRows returns the primary, candidate and delta (candidate minus
-// primary) rows, or nothing when the endpoint has no latencies.
-func latencyRows(l LatencyStats) []latencyRow {
+// primary) rows of an endpoint, the first two named by their sides, or
+// nothing when the endpoint has no latencies.
+func latencyRows(e EndpointStats) []latencyRow {
+	l := e.Latency
 	if l == (LatencyStats{}) {
 		return nil
 	}
 	p, c := l.Primary, l.Candidate
+	ps, cs := e.Direction.Sides()
 	return []latencyRow{
-		{"primary", p.P50Ms, p.P95Ms, p.P99Ms},
-		{"candidate", c.P50Ms, c.P95Ms, c.P99Ms},
+		{ps, p.P50Ms, p.P95Ms, p.P99Ms},
+		{cs, c.P50Ms, c.P95Ms, c.P99Ms},
 		{"delta", c.P50Ms - p.P50Ms, c.P95Ms - p.P95Ms, c.P99Ms - p.P99Ms},
 	}
 }

@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// The JSON report: EndpointStats and FieldStats as the admin API serves
-// them, each field with its example when the store has one.
+// The JSON report: EndpointStats (each with its direction) and FieldStats
+// as the admin API serves them, each field with its example when the store
+// has one (its primary and candidate are the sides the direction names).
 type (
 	jsonReport struct {
 		App       string         `json:"app"`
@@ -63,8 +64,8 @@ func writeJSON(w io.Writer, r Report) error {
 		}
 		for _, f := range e.Fields {
 			jf := jsonField{FieldStats: f}
-			if s, ok := r.example(e.Endpoint, f.Path); ok {
-				jf.Example = newJSONExample(r, s, f.Path)
+			if s, ok := r.example(e, f.Path); ok {
+				jf.Example = newJSONExample(r, e.Direction, s, f.Path)
 			}
 			je.Fields = append(je.Fields, jf)
 		}
@@ -76,15 +77,16 @@ func writeJSON(w io.Writer, r Report) error {
 	return enc.Encode(out)
 }
 
-func newJSONExample(r Report, s Sample, field string) *jsonExample {
+func newJSONExample(r Report, d Direction, s Sample, field string) *jsonExample {
 	req := s.Request
+	pc, cc := r.curls(d, s)
 	ex := &jsonExample{
 		ID: s.ID, At: s.At.UTC(),
 		Request:   jsonRequest{Method: req.Method, Host: req.Host, Path: req.Path, Query: req.RawQuery, Headers: req.Header},
 		Primary:   newJSONAnswer(s.Primary),
 		Candidate: newJSONAnswer(s.Candidate),
 		Diffs:     []storedDiff{},
-		Curl:      jsonCurl{Primary: CurlCommand(req, r.PrimaryURL), Candidate: CurlCommand(req, r.CandidateURL)},
+		Curl:      jsonCurl{Primary: pc, Candidate: cc},
 	}
 	for _, d := range exampleDiffs(s, field) {
 		ex.Diffs = append(ex.Diffs, storedDiff{Kind: d.Kind, Path: d.Path, Field: d.Field, Primary: d.Primary, Candidate: d.Candidate})

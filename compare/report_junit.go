@@ -7,9 +7,10 @@ import (
 	"strings"
 )
 
-// The JUnit report: one testsuite per app, one testcase per endpoint, a
-// failure when the endpoint has diffs and a skipped mark when nothing was
-// compared. The shape is the one Jenkins, GitLab and GitHub test-report
+// The JUnit report: one testsuite per app, one testcase per endpoint and
+// direction (the direction closes the class name:
+// migrate.compare.APP.old_to_new), a failure when the endpoint has diffs
+// and a skipped mark when nothing was compared. The shape is the one Jenkins, GitLab and GitHub test-report
 // actions read (the Ant JUnit schema).
 type (
 	junitSuites struct {
@@ -60,7 +61,7 @@ func writeJUnit(w io.Writer, r Report) error {
 		Cases:     make([]junitCase, 0, len(r.Endpoints)),
 	}
 	for _, e := range r.Endpoints {
-		c := junitCase{Name: e.Endpoint, Classname: "migrate.compare." + r.App, Time: "0"}
+		c := junitCase{Name: e.Endpoint, Classname: "migrate.compare." + r.App + "." + string(e.Direction.Norm()), Time: "0"}
 		var b strings.Builder
 		writeTextEndpoint(&b, r, e)
 		details := xmlChars(b.String())
@@ -111,7 +112,7 @@ func xmlChars(s string) string {
 // junitMessage is a failure's one-line summary: the diff rate and the top
 // fields.
 func junitMessage(e EndpointStats) string {
-	msg := fmt.Sprintf("diff rate %s (%d of %d pairs)", reportPercent(e.DiffRate), e.Diffs, e.Requests)
+	msg := fmt.Sprintf("diff rate %s (%d of %d pairs, %s)", reportPercent(e.DiffRate), e.Diffs, e.Requests, e.Direction.Arrow())
 	if len(e.Fields) > 0 {
 		msg += ": " + reportTopFields(e, 3)
 	}

@@ -17,13 +17,14 @@ import (
 func writeMarkdown(w io.Writer, r Report) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "# Diff report: %s\n\n", mdText(r.App))
-	fmt.Fprintf(bw, "Generated %s. %d endpoints, %d with differences.\n", r.Generated.UTC().Format(time.RFC3339), len(r.Endpoints), r.withDiffs())
+	fmt.Fprintf(bw, "Generated %s. %d endpoints, %d with differences. Compared pairs by direction: %s.\n",
+		r.Generated.UTC().Format(time.RFC3339), len(r.Endpoints), r.withDiffs(), mdText(r.mirroredLine()))
 	if len(r.Endpoints) == 0 {
 		fmt.Fprintln(bw, "\nNo pairs compared yet.")
 		return bw.Flush()
 	}
-	fmt.Fprintln(bw, "\n| Endpoint | Mirrored | Diffs | Diff rate | Top fields |")
-	fmt.Fprintln(bw, "| --- | ---: | ---: | ---: | --- |")
+	fmt.Fprintln(bw, "\n| Endpoint | Direction | Mirrored | Diffs | Diff rate | Top fields |")
+	fmt.Fprintln(bw, "| --- | --- | ---: | ---: | ---: | --- |")
 	for _, e := range r.Endpoints {
 		var top []string
 		for i, f := range e.Fields {
@@ -37,7 +38,7 @@ func writeMarkdown(w io.Writer, r Report) error {
 			}
 			top = append(top, fmt.Sprintf("%s %s%s", mdCell(f.Path), reportPercent(f.Rate), noise))
 		}
-		fmt.Fprintf(bw, "| %s | %d | %d | %s | %s |\n", mdCell(e.Endpoint), e.Requests, e.Diffs, reportPercent(e.DiffRate), strings.Join(top, ", "))
+		fmt.Fprintf(bw, "| %s | %s | %d | %d | %s | %s |\n", mdCell(e.Endpoint), mdArrow(e.Direction), e.Requests, e.Diffs, reportPercent(e.DiffRate), strings.Join(top, ", "))
 	}
 	for _, e := range r.Endpoints {
 		writeMarkdownEndpoint(bw, r, e)
@@ -46,7 +47,7 @@ func writeMarkdown(w io.Writer, r Report) error {
 }
 
 func writeMarkdownEndpoint(w io.Writer, r Report, e EndpointStats) {
-	fmt.Fprintf(w, "\n## %s\n\n", mdCode(e.Endpoint))
+	fmt.Fprintf(w, "\n## %s %s\n\n", mdCode(e.Endpoint), mdArrow(e.Direction))
 	fmt.Fprintf(w, "Mirrored %d, diffs %d (%s)%s. Outcomes: %s.\n", e.Requests, e.Diffs, reportPercent(e.DiffRate), truncatedNote(e), mdText(reportCounts(e.Outcomes)))
 	if len(e.Fields) > 0 {
 		fmt.Fprintln(w, "\n| Field | Kind | Rate | Noise rate | Noise |")
@@ -64,11 +65,11 @@ func writeMarkdownEndpoint(w io.Writer, r Report, e EndpointStats) {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", mdCell(f.Path), f.Kind, reportPercent(f.Rate), reportPercent(f.NoiseRate), noise)
 	}
 	for i, f := range e.Fields {
-		if s, ok := r.example(e.Endpoint, f.Path); ok && i < reportMaxFields {
-			writeMarkdownExample(w, r, f.Path, s)
+		if s, ok := r.example(e, f.Path); ok && i < reportMaxFields {
+			writeMarkdownExample(w, r, e.Direction, f.Path, s)
 		}
 	}
-	if rows := latencyRows(e.Latency); rows != nil {
+	if rows := latencyRows(e); rows != nil {
 		fmt.Fprintln(w, "\n| Latency (ms) | p50 | p95 | p99 |")
 		fmt.Fprintln(w, "| --- | ---: | ---: | ---: |")
 		for _, r := range rows {
@@ -80,7 +81,7 @@ func writeMarkdownEndpoint(w io.Writer, r Report, e EndpointStats) {
 		}
 	}
 	if len(e.StatusMatrix) > 0 {
-		fmt.Fprintln(w, "\n| Status (primary→candidate) | Pairs |")
+		fmt.Fprintf(w, "\n| Status (%s) | Pairs |\n", mdArrow(e.Direction))
 		fmt.Fprintln(w, "| --- | ---: |")
 		for _, k := range slices.Sorted(maps.Keys(e.StatusMatrix)) {
 			fmt.Fprintf(w, "| %s | %d |\n", mdCell(k), e.StatusMatrix[k])
@@ -88,17 +89,25 @@ func writeMarkdownEndpoint(w io.Writer, r Report, e EndpointStats) {
 	}
 }
 
-func writeMarkdownExample(w io.Writer, r Report, field string, s Sample) {
+func writeMarkdownExample(w io.Writer, r Report, d Direction, field string, s Sample) {
+	ps, cs := d.Sides()
 	fmt.Fprintf(w, "\n<details><summary>Example of <code>%s</code> (#%d, %s)</summary>\n\n",
 		html.EscapeString(field), s.ID, s.At.UTC().Format(time.RFC3339))
 	fmt.Fprintf(w, "- Request: %s\n", mdCode(reportRequestLine(s.Request)))
-	fmt.Fprintf(w, "- Primary: %s; candidate: %s\n", mdText(reportAnswer(s.Primary)), mdText(reportAnswer(s.Candidate)))
+	fmt.Fprintf(w, "- Primary (%s): %s; candidate (%s): %s\n", ps, mdText(reportAnswer(s.Primary)), cs, mdText(reportAnswer(s.Candidate)))
 	for _, d := range exampleDiffs(s, field) {
 		fmt.Fprintf(w, "- %s: %s → %s\n", mdCode(reportDiffPlace(d)), mdCode(d.Primary), mdCode(d.Candidate))
 	}
-	curl := CurlCommand(s.Request, r.PrimaryURL) + "\n" + CurlCommand(s.Request, r.CandidateURL)
+	pc, cc := r.curls(d, s)
+	curl := pc + "\n" + cc
 	fence := mdFence(curl)
-	fmt.Fprintf(w, "\nReproduce against the primary, then the candidate:\n\n%ssh\n%s\n%s\n\n</details>\n", fence, curl, fence)
+	fmt.Fprintf(w, "\nReproduce against the primary (%s), then the candidate (%s):\n\n%ssh\n%s\n%s\n\n</details>\n", ps, cs, fence, curl, fence)
+}
+
+// mdArrow renders a direction: old→new.
+func mdArrow(d Direction) string {
+	p, c := d.Sides()
+	return p + "→" + c
 }
 
 // mdCode renders s as an inline code span: newlines as spaces, a backtick

@@ -17,9 +17,11 @@ import (
 
 var reportTime = time.Date(2025, 3, 1, 12, 30, 0, 0, time.UTC)
 
-// sampleReport is a report with an endpoint of each kind: regressed, only
-// noise, nothing compared, clean, and one whose name and example need
-// escaping in every format. Endpoints are out of order on purpose.
+// sampleReport is a report with an endpoint of each kind: regressed (in
+// both directions: served by old and mirrored to new, and the other way
+// round), only noise, nothing compared, clean, and one whose name and
+// example need escaping in every format. Endpoints are out of order on
+// purpose.
 func sampleReport() Report {
 	priceExample := Sample{
 		ID: 42, App: "bobbarker", Endpoint: "/users/:id", Field: "/items/*/price", At: reportTime.Add(-time.Minute), Outcome: OutcomeDiff,
@@ -35,6 +37,11 @@ func sampleReport() Report {
 	}
 	cacheExample := priceExample
 	cacheExample.ID, cacheExample.Field = 43, "X-Cache"
+	reverseExample := priceExample
+	reverseExample.ID, reverseExample.Direction = 44, DirectionNewToOld
+	reverseExample.Primary, reverseExample.Candidate = Response{Status: 500, Latency: 2 * time.Millisecond}, Response{Status: 200, Latency: 11 * time.Millisecond}
+	reverseExample.Diffs = []Difference{{Kind: KindStatus, Field: "status", Primary: "500", Candidate: "200"}}
+	reverseExample.Field = "status"
 	weirdExample := Sample{
 		ID: 7, App: "bobbarker", Endpoint: "/search|`q`<b>", Field: "body", At: reportTime.Add(-2 * time.Minute), Outcome: OutcomeDiff,
 		Request: Request{Method: "POST", Path: "/search", Body: []byte(`{"q":"it's <b>&</b>"}`),
@@ -46,7 +53,7 @@ func sampleReport() Report {
 		},
 	}
 	return Report{
-		App: "bobbarker", Generated: reportTime, PrimaryURL: "http://10.0.0.5:3000",
+		App: "bobbarker", Generated: reportTime, OldURL: "http://10.0.0.5:3000",
 		Endpoints: []EndpointStats{
 			{Endpoint: "/health", Outcomes: map[Outcome]uint64{OutcomeSkippedUnsafe: 5}},
 			{
@@ -69,6 +76,14 @@ func sampleReport() Report {
 					Candidate: Quantiles{P50Ms: 14.5, P95Ms: 33, P99Ms: 120}},
 				StatusMatrix: map[string]uint64{"2xx->2xx": 1188, "2xx->5xx": 10, "2xx->none": 2},
 			},
+			{
+				Endpoint: "/users/:id", Direction: DirectionNewToOld, Requests: 400, Diffs: 20, DiffRate: 0.05,
+				Outcomes: map[Outcome]uint64{OutcomeMatch: 380, OutcomeDiff: 20},
+				Fields:   []FieldStats{{Path: "status", Kind: KindStatus, Count: 20, Rate: 0.05}},
+				Latency: LatencyStats{Primary: Quantiles{P50Ms: 2, P95Ms: 4, P99Ms: 9},
+					Candidate: Quantiles{P50Ms: 11, P95Ms: 25, P99Ms: 40}},
+				StatusMatrix: map[string]uint64{"2xx->2xx": 380, "5xx->2xx": 20},
+			},
 			{Endpoint: "/clean", Requests: 50, Outcomes: map[Outcome]uint64{OutcomeMatch: 50}, StatusMatrix: map[string]uint64{"2xx->2xx": 50}},
 			{
 				Endpoint: "/search|`q`<b>", Requests: 2, Diffs: 1, DiffRate: 0.5,
@@ -76,10 +91,13 @@ func sampleReport() Report {
 				Fields:   []FieldStats{{Path: "body", Kind: KindBody, Count: 1, Rate: 0.5}},
 			},
 		},
-		Examples: map[string]map[string]Sample{
-			"/users/:id":     {"/items/*/price": priceExample, "X-Cache": cacheExample},
-			"/search|`q`<b>": {"body": weirdExample},
-			"/gone":          {"x": priceExample},
+		Examples: Examples{
+			DirectionOldToNew: {
+				"/users/:id":     {"/items/*/price": priceExample, "X-Cache": cacheExample},
+				"/search|`q`<b>": {"body": weirdExample},
+				"/gone":          {"x": priceExample},
+			},
+			DirectionNewToOld: {"/users/:id": {"status": reverseExample}},
 		},
 	}
 }
@@ -155,16 +173,16 @@ func TestReportOver(t *testing.T) {
 		max  float64
 		want []string
 	}{
-		{"zero: any diff", 0, []string{"/search|`q`<b>", "/users/:id"}},
-		{"between", 0.1, []string{"/search|`q`<b>"}},
-		{"equal is not over", 0.03, []string{"/search|`q`<b>"}},
+		{"zero: any diff", 0, []string{"/search|`q`<b> old->new", "/users/:id new->old", "/users/:id old->new"}},
+		{"between", 0.1, []string{"/search|`q`<b> old->new"}},
+		{"equal is not over", 0.03, []string{"/search|`q`<b> old->new", "/users/:id new->old"}},
 		{"above all", 0.5, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
 			for _, e := range sampleReport().Over(tt.max) {
-				got = append(got, e.Endpoint)
+				got = append(got, e.Endpoint+" "+e.Direction.Arrow())
 			}
 			if diff := cmp.Diff(got, tt.want); diff != "" {
 				t.Errorf("Over(%v) mismatch (-got +want):\n%s", tt.max, diff)
@@ -184,11 +202,12 @@ func TestJSONReportContract(t *testing.T) {
 		App       string    `json:"app"`
 		Generated time.Time `json:"generated"`
 		Endpoints []struct {
-			Endpoint *string  `json:"endpoint"`
-			Requests *uint64  `json:"requests"`
-			Diffs    *uint64  `json:"diffs"`
-			DiffRate *float64 `json:"diff_rate"`
-			Fields   []struct {
+			Endpoint  *string  `json:"endpoint"`
+			Direction *string  `json:"direction"`
+			Requests  *uint64  `json:"requests"`
+			Diffs     *uint64  `json:"diffs"`
+			DiffRate  *float64 `json:"diff_rate"`
+			Fields    []struct {
 				Path    *string         `json:"path"`
 				Rate    *float64        `json:"rate"`
 				Example json.RawMessage `json:"example"`
@@ -199,11 +218,11 @@ func TestJSONReportContract(t *testing.T) {
 	if err := dec.Decode(&doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc.App != "bobbarker" || !doc.Generated.Equal(reportTime) || len(doc.Endpoints) != 5 {
+	if doc.App != "bobbarker" || !doc.Generated.Equal(reportTime) || len(doc.Endpoints) != 6 {
 		t.Fatalf("report header = %q %v with %d endpoints", doc.App, doc.Generated, len(doc.Endpoints))
 	}
 	for _, e := range doc.Endpoints {
-		if e.Endpoint == nil || e.Requests == nil || e.Diffs == nil || e.DiffRate == nil || e.Fields == nil {
+		if e.Endpoint == nil || e.Direction == nil || e.Requests == nil || e.Diffs == nil || e.DiffRate == nil || e.Fields == nil {
 			t.Errorf("endpoint lacks a required key: %+v", e)
 		}
 		for _, f := range e.Fields {
@@ -212,8 +231,27 @@ func TestJSONReportContract(t *testing.T) {
 			}
 		}
 	}
-	if got := string(doc.Endpoints[1].Fields[0].Example); !strings.Contains(got, `"curl"`) {
+	if got := string(doc.Endpoints[2].Fields[0].Example); !strings.Contains(got, `"curl"`) {
 		t.Errorf("/users/:id's /items/*/price field has no example with curl lines: %s", got)
+	}
+	var dirs []string
+	for _, e := range doc.Endpoints {
+		dirs = append(dirs, *e.Endpoint+" "+*e.Direction)
+	}
+	want := []string{"/search|`q`<b> old_to_new", "/users/:id new_to_old", "/users/:id old_to_new", "/clean old_to_new",
+		"/giveaways/:id/entries old_to_new", "/health old_to_new"}
+	if diff := cmp.Diff(dirs, want); diff != "" {
+		t.Errorf("endpoints and directions (-got +want):\n%s", diff)
+	}
+	// The example of a pair served by new sends its primary curl to new.
+	var curl struct {
+		Curl struct{ Primary, Candidate string } `json:"curl"`
+	}
+	if err := json.Unmarshal(doc.Endpoints[1].Fields[0].Example, &curl); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(curl.Curl.Primary, "$NEW_URL") || !strings.Contains(curl.Curl.Candidate, "http://10.0.0.5:3000") {
+		t.Errorf("new->old example's curl lines = %+v, want the primary on new and the candidate on old", curl.Curl)
 	}
 }
 
@@ -235,7 +273,7 @@ func TestJUnitReportParses(t *testing.T) {
 	var got []tc
 	for _, s := range doc.Suites {
 		for _, c := range s.Cases {
-			x := tc{Name: s.Name + " " + c.Name, Skipped: c.Skipped != nil}
+			x := tc{Name: c.Classname + " " + c.Name, Skipped: c.Skipped != nil}
 			if c.Failure != nil {
 				x.Failure = c.Failure.Message
 			}
@@ -243,17 +281,18 @@ func TestJUnitReportParses(t *testing.T) {
 		}
 	}
 	want := []tc{
-		{Name: "bobbarker /search|`q`<b>", Failure: "diff rate 50.00% (1 of 2 pairs): body 50.00%"},
-		{Name: "bobbarker /users/:id", Failure: "diff rate 3.00% (36 of 1200 pairs): /items/*/price 3.00%, status 0.83%, X-Cache 5.33% (noise)"},
-		{Name: "bobbarker /clean"},
-		{Name: "bobbarker /giveaways/:id/entries"},
-		{Name: "bobbarker /health", Skipped: true},
+		{Name: "migrate.compare.bobbarker.old_to_new /search|`q`<b>", Failure: "diff rate 50.00% (1 of 2 pairs, old->new): body 50.00%"},
+		{Name: "migrate.compare.bobbarker.new_to_old /users/:id", Failure: "diff rate 5.00% (20 of 400 pairs, new->old): status 5.00%"},
+		{Name: "migrate.compare.bobbarker.old_to_new /users/:id", Failure: "diff rate 3.00% (36 of 1200 pairs, old->new): /items/*/price 3.00%, status 0.83%, X-Cache 5.33% (noise)"},
+		{Name: "migrate.compare.bobbarker.old_to_new /clean"},
+		{Name: "migrate.compare.bobbarker.old_to_new /giveaways/:id/entries"},
+		{Name: "migrate.compare.bobbarker.old_to_new /health", Skipped: true},
 	}
 	if diff := cmp.Diff(got, want); diff != "" {
 		t.Errorf("test cases mismatch (-got +want):\n%s", diff)
 	}
 	counts := []int{doc.Tests, doc.Failures, doc.Skipped, doc.Suites[0].Tests, doc.Suites[0].Failures, doc.Suites[0].Skipped}
-	if diff := cmp.Diff(counts, []int{5, 2, 1, 5, 2, 1}); diff != "" {
+	if diff := cmp.Diff(counts, []int{6, 3, 1, 6, 3, 1}); diff != "" {
 		t.Errorf("tests, failures, skipped of testsuites and testsuite (-got +want):\n%s", diff)
 	}
 }

@@ -15,19 +15,20 @@ func writeText(w io.Writer, r Report) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "Diff report: %s\n", r.App)
 	fmt.Fprintf(bw, "Generated: %s\n", r.Generated.UTC().Format(time.RFC3339))
-	fmt.Fprintf(bw, "Endpoints: %d, with differences: %d\n\n", len(r.Endpoints), r.withDiffs())
+	fmt.Fprintf(bw, "Endpoints: %d, with differences: %d\n", len(r.Endpoints), r.withDiffs())
+	fmt.Fprintf(bw, "Compared pairs by direction: %s\n\n", r.mirroredLine())
 	if len(r.Endpoints) == 0 {
 		fmt.Fprintln(bw, "No pairs compared yet.")
 		return bw.Flush()
 	}
 	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ENDPOINT\tMIRRORED\tDIFFS\tDIFF RATE\tTOP FIELD")
+	fmt.Fprintln(tw, "ENDPOINT\tDIRECTION\tMIRRORED\tDIFFS\tDIFF RATE\tTOP FIELD")
 	for _, e := range r.Endpoints {
 		top := "-"
 		if len(e.Fields) > 0 {
 			top = fieldName(e.Fields[0])
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", e.Endpoint, e.Requests, e.Diffs, reportPercent(e.DiffRate), top)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", e.Endpoint, e.Direction.Arrow(), e.Requests, e.Diffs, reportPercent(e.DiffRate), top)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -42,7 +43,7 @@ func writeText(w io.Writer, r Report) error {
 // writeTextEndpoint renders one endpoint's section; the JUnit report
 // reuses it as a test case's details.
 func writeTextEndpoint(w io.Writer, r Report, e EndpointStats) {
-	fmt.Fprintf(w, "%s\n", e.Endpoint)
+	fmt.Fprintf(w, "%s (%s)\n", e.Endpoint, e.Direction.Arrow())
 	fmt.Fprintf(w, "  mirrored %d, diffs %d (%s)%s\n", e.Requests, e.Diffs, reportPercent(e.DiffRate), truncatedNote(e))
 	fmt.Fprintf(w, "  outcomes: %s\n", reportCounts(e.Outcomes))
 	if len(e.Fields) > 0 {
@@ -53,13 +54,13 @@ func writeTextEndpoint(w io.Writer, r Report, e EndpointStats) {
 			fmt.Fprintf(w, "    and %d more\n", len(e.Fields)-i)
 			break
 		}
-		writeTextField(w, r, e.Endpoint, f)
+		writeTextField(w, r, e, f)
 	}
-	writeTextLatency(w, e.Latency)
-	fmt.Fprintf(w, "  status (primary->candidate): %s\n", reportCounts(e.StatusMatrix))
+	writeTextLatency(w, e)
+	fmt.Fprintf(w, "  status (%s): %s\n", e.Direction.Arrow(), reportCounts(e.StatusMatrix))
 }
 
-func writeTextField(w io.Writer, r Report, endpoint string, f FieldStats) {
+func writeTextField(w io.Writer, r Report, e EndpointStats, f FieldStats) {
 	noise := ""
 	if f.Noise {
 		noise = fmt.Sprintf("  noise (noise rate %s)", reportPercent(f.NoiseRate))
@@ -67,17 +68,19 @@ func writeTextField(w io.Writer, r Report, endpoint string, f FieldStats) {
 		noise = fmt.Sprintf("  (noise rate %s)", reportPercent(f.NoiseRate))
 	}
 	fmt.Fprintf(w, "    %7s  %-6s  %s%s\n", reportPercent(f.Rate), f.Kind, f.Path, noise)
-	s, ok := r.example(endpoint, f.Path)
+	s, ok := r.example(e, f.Path)
 	if !ok {
 		return
 	}
 	fmt.Fprintf(w, "      example #%d at %s: %s\n", s.ID, s.At.UTC().Format(time.RFC3339), reportRequestLine(s.Request))
-	fmt.Fprintf(w, "        primary %s, candidate %s\n", reportAnswer(s.Primary), reportAnswer(s.Candidate))
+	ps, cs := e.Direction.Sides()
+	fmt.Fprintf(w, "        %s (primary) %s, %s (candidate) %s\n", ps, reportAnswer(s.Primary), cs, reportAnswer(s.Candidate))
 	for _, d := range exampleDiffs(s, f.Path) {
 		writeTextDiff(w, d)
 	}
-	fmt.Fprintf(w, "        primary:   %s\n", CurlCommand(s.Request, r.PrimaryURL))
-	fmt.Fprintf(w, "        candidate: %s\n", CurlCommand(s.Request, r.CandidateURL))
+	pc, cc := r.curls(e.Direction, s)
+	fmt.Fprintf(w, "        %s: %s\n", ps, pc)
+	fmt.Fprintf(w, "        %s: %s\n", cs, cc)
 }
 
 // writeTextDiff renders a difference on one line, or as two indented
@@ -96,8 +99,8 @@ func writeTextDiff(w io.Writer, d Difference) {
 	}
 }
 
-func writeTextLatency(w io.Writer, l LatencyStats) {
-	rows := latencyRows(l)
+func writeTextLatency(w io.Writer, e EndpointStats) {
+	rows := latencyRows(e)
 	if rows == nil {
 		return
 	}

@@ -14,10 +14,24 @@ import (
 // fields: the tables stay bounded whatever the traffic.
 const Other = "other"
 
-// appStats holds one app's endpoints.
+// appStats holds one app's endpoints, in each direction.
 type appStats struct {
 	mu        sync.RWMutex
-	endpoints map[string]*endpointStats
+	endpoints map[endpointKey]*endpointStats
+	count     [2]int // endpoints per direction, by dirIndex
+}
+
+// endpointKey names an endpoint's stats in one direction.
+type endpointKey struct {
+	dir  Direction
+	name string
+}
+
+func dirIndex(d Direction) int {
+	if d == DirectionNewToOld {
+		return 1
+	}
+	return 0
 }
 
 // endpointStats are one endpoint's counters. Everything in it is bounded:
@@ -91,30 +105,33 @@ func (ep *endpointStats) countFields(diffs []Difference, maxFields int, inc func
 	}
 }
 
-// endpoint returns the stats of app's endpoint name, or of Other when the
-// app has MaxEndpoints already, and the name it counts under.
-func (e *Engine) endpoint(app, name string) (string, *endpointStats) {
+// endpoint returns the stats of app's endpoint name in direction dir (a
+// Norm one), or of Other when the app has MaxEndpoints in that direction
+// already, and the name it counts under.
+func (e *Engine) endpoint(app string, dir Direction, name string) (string, *endpointStats) {
 	a := e.app(app)
+	k := endpointKey{dir, name}
 	a.mu.RLock()
-	ep := a.endpoints[name]
+	ep := a.endpoints[k]
 	a.mu.RUnlock()
 	if ep != nil {
 		return name, ep
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if ep = a.endpoints[name]; ep != nil {
+	if ep = a.endpoints[k]; ep != nil {
 		return name, ep
 	}
-	if len(a.endpoints) >= e.cfg.MaxEndpoints {
-		name = Other
-		if ep = a.endpoints[name]; ep != nil {
-			return name, ep
+	if a.count[dirIndex(dir)] >= e.cfg.MaxEndpoints {
+		k.name = Other
+		if ep = a.endpoints[k]; ep != nil {
+			return k.name, ep
 		}
 	}
 	ep = &endpointStats{fields: make(map[string]*fieldCounts), matrix: make(map[string]uint64)}
-	a.endpoints[name] = ep
-	return name, ep
+	a.endpoints[k] = ep
+	a.count[dirIndex(dir)]++
+	return k.name, ep
 }
 
 func (e *Engine) app(name string) *appStats {
@@ -127,7 +144,7 @@ func (e *Engine) app(name string) *appStats {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if a = e.stats[name]; a == nil {
-		a = &appStats{endpoints: make(map[string]*endpointStats)}
+		a = &appStats{endpoints: make(map[endpointKey]*endpointStats)}
 		e.stats[name] = a
 	}
 	return a
@@ -145,8 +162,10 @@ func (e *Engine) Apps() []string {
 	return apps
 }
 
-// Stats returns app's endpoints, sorted by endpoint, each with its fields,
-// highest rate first. It is a snapshot: later pairs do not change it.
+// Stats returns app's endpoints, one EndpointStats per endpoint and
+// direction, sorted by endpoint then direction (old_to_new first), each
+// with its fields, highest rate first. It is a snapshot: later pairs do
+// not change it.
 func (e *Engine) Stats(app string) []EndpointStats {
 	e.mu.RLock()
 	a := e.stats[app]
@@ -156,20 +175,23 @@ func (e *Engine) Stats(app string) []EndpointStats {
 	}
 	a.mu.RLock()
 	out := make([]EndpointStats, 0, len(a.endpoints))
-	for name, ep := range a.endpoints {
-		out = append(out, e.snapshot(name, ep))
+	for k, ep := range a.endpoints {
+		out = append(out, e.snapshot(k, ep))
 	}
 	a.mu.RUnlock()
-	slices.SortFunc(out, func(x, y EndpointStats) int { return cmp.Compare(x.Endpoint, y.Endpoint) })
+	slices.SortFunc(out, func(x, y EndpointStats) int {
+		return cmp.Or(cmp.Compare(x.Endpoint, y.Endpoint), cmp.Compare(dirIndex(x.Direction), dirIndex(y.Direction)))
+	})
 	return out
 }
 
-func (e *Engine) snapshot(name string, ep *endpointStats) EndpointStats {
+func (e *Engine) snapshot(k endpointKey, ep *endpointStats) EndpointStats {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
 	total := ep.compared()
 	s := EndpointStats{
-		Endpoint:  name,
+		Endpoint:  k.name,
+		Direction: k.dir,
 		Requests:  total,
 		Diffs:     ep.outcomes[1],
 		DiffRate:  ratio(ep.outcomes[1], total),

@@ -25,20 +25,20 @@ func TestStats(t *testing.T) {
 	e.Compare(pair("/users/3", 500, `{"a":5,"b":3}`))
 	e.Compare(Pair{App: "shop", Request: Request{Method: "GET", Path: "/users/4"},
 		Primary: resp(200, "{}"), Candidate: Response{Err: errors.New("refused")}})
-	e.Record("shop", "/users/:id", "POST", OutcomeSkippedUnsafe)
+	e.Record("shop", "", "/users/:id", "POST", OutcomeSkippedUnsafe)
 	e.Compare(pair("/health", 200, `{"a":1,"b":2}`))
 
 	got := e.Stats("shop")
 	ms := func(d time.Duration) float64 { return latencyHistMidpoint(d) }
 	want := []EndpointStats{
 		{
-			Endpoint: "/health", Requests: 1, Diffs: 0, DiffRate: 0,
+			Endpoint: "/health", Direction: DirectionOldToNew, Requests: 1, Diffs: 0, DiffRate: 0,
 			Outcomes: map[Outcome]uint64{OutcomeMatch: 1}, Fields: []FieldStats{},
 			Latency:      LatencyStats{Primary: Quantiles{ms(10e6), ms(10e6), ms(10e6)}, Candidate: Quantiles{ms(10e6), ms(10e6), ms(10e6)}},
 			StatusMatrix: map[string]uint64{"2xx->2xx": 1},
 		},
 		{
-			Endpoint: "/users/:id", Requests: 10, Diffs: 4, DiffRate: 0.4,
+			Endpoint: "/users/:id", Direction: DirectionOldToNew, Requests: 10, Diffs: 4, DiffRate: 0.4,
 			Outcomes: map[Outcome]uint64{OutcomeMatch: 6, OutcomeDiff: 4, OutcomeShadowError: 1, OutcomeSkippedUnsafe: 1},
 			Fields: []FieldStats{
 				{Path: "/a", Kind: KindJSON, Count: 4, Rate: 0.4},
@@ -78,7 +78,7 @@ func TestStatsBounds(t *testing.T) {
 	if want := []string{"/ea/:id", "/eb/:id", "/ec/:id", Other, Other}; !cmp.Equal(endpoints, want) {
 		t.Errorf("Result endpoints = %q, want %q", endpoints, want)
 	}
-	if got := e.Record("shop", "/ez/:id", "GET", OutcomeDropped).Endpoint; got != Other {
+	if got := e.Record("shop", "", "/ez/:id", "GET", OutcomeDropped).Endpoint; got != Other {
 		t.Errorf("Record endpoint = %q, want %q", got, Other)
 	}
 	stats := e.Stats("shop")

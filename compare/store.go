@@ -26,7 +26,8 @@ const (
 
 // StoreOptions configure a Store. Zero values take the defaults.
 type StoreOptions struct {
-	// PerField is how many examples are kept per app, endpoint and field.
+	// PerField is how many examples are kept per app, direction, endpoint
+	// and field.
 	PerField int
 	// RedactHeaders and RedactJSON add to what is always redacted (see
 	// Redactor): header names, case-insensitive, and JSON Pointer patterns
@@ -72,7 +73,7 @@ func (o StoreOptions) withDefaults() StoreOptions {
 }
 
 // Store keeps a bounded set of redacted example exchanges per app,
-// endpoint and differing field, in a SQLite database that survives
+// direction, endpoint and differing field, in a SQLite database that survives
 // restarts. For each field it keeps the newest PerField examples, so what
 // it shows reflects the stacks as they are now, not as they were when the
 // field first differed. Its methods are safe for concurrent use.
@@ -95,7 +96,12 @@ type Store struct {
 }
 
 // exampleKey is what PerField counts examples of.
-type exampleKey struct{ app, endpoint, field string }
+type exampleKey struct {
+	app       string
+	direction Direction
+	endpoint  string
+	field     string
+}
 
 // keyState mirrors one key's examples in the database.
 type keyState struct {
@@ -174,9 +180,9 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.insertPair, `INSERT INTO pairs (at, outcome, method, host, path, query, req_header, req_body,
 			req_truncated, primary_meta, primary_body, candidate_meta, candidate_body, diffs, noisy)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&s.insertExample, `INSERT INTO examples (app, endpoint, field, at, pair_id) VALUES (?, ?, ?, ?, ?)`},
+		{&s.insertExample, `INSERT INTO examples (app, direction, endpoint, field, at, pair_id) VALUES (?, ?, ?, ?, ?, ?)`},
 		{&s.trim, `DELETE FROM examples WHERE id IN (
-			SELECT id FROM examples WHERE app = ? AND endpoint = ? AND field = ?
+			SELECT id FROM examples WHERE app = ? AND direction = ? AND endpoint = ? AND field = ?
 			ORDER BY at DESC, id DESC LIMIT -1 OFFSET ?)`},
 	}
 	for _, st := range stmts {
@@ -192,7 +198,7 @@ func (s *Store) prepare(ctx context.Context) error {
 // loadKeys reads every key's count and newest time, and trims keys that
 // hold more than PerField (the option shrank since they were written).
 func (s *Store) loadKeys(ctx context.Context) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT app, endpoint, field, COUNT(*), MAX(at) FROM examples GROUP BY app, endpoint, field`)
+	rows, err := s.db.QueryContext(ctx, `SELECT app, direction, endpoint, field, COUNT(*), MAX(at) FROM examples GROUP BY app, direction, endpoint, field`)
 	if err != nil {
 		return fmt.Errorf("reading examples: %w", err)
 	}
@@ -201,7 +207,7 @@ func (s *Store) loadKeys(ctx context.Context) error {
 	for rows.Next() {
 		var k exampleKey
 		var st keyState
-		if err := rows.Scan(&k.app, &k.endpoint, &k.field, &st.n, &st.newest); err != nil {
+		if err := rows.Scan(&k.app, &k.direction, &k.endpoint, &k.field, &st.n, &st.newest); err != nil {
 			return fmt.Errorf("reading examples: %w", err)
 		}
 		if st.n > s.opts.PerField {
@@ -215,7 +221,7 @@ func (s *Store) loadKeys(ctx context.Context) error {
 		return fmt.Errorf("reading examples: %w", err)
 	}
 	for _, k := range over {
-		if _, err := s.trim.ExecContext(ctx, k.app, k.endpoint, k.field, s.opts.PerField); err != nil {
+		if _, err := s.trim.ExecContext(ctx, k.app, k.direction, k.endpoint, k.field, s.opts.PerField); err != nil {
 			return fmt.Errorf("trimming examples: %w", err)
 		}
 	}

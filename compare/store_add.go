@@ -20,6 +20,7 @@ const (
 // waits for a write in progress.
 func (s *Store) Add(ctx context.Context, p Pair, r Result) error {
 	app, endpoint := firstNonEmpty(r.App, p.App), firstNonEmpty(r.Endpoint, p.Endpoint)
+	key := exampleKey{app: app, direction: Direction(firstNonEmpty(string(r.Direction), string(p.Direction))).Norm(), endpoint: endpoint}
 	at := p.At
 	if at.IsZero() {
 		at = s.opts.Clock.Now()
@@ -28,7 +29,7 @@ func (s *Store) Add(ctx context.Context, p Pair, r Result) error {
 	if len(fields) == 0 {
 		return nil
 	}
-	plan := s.plan(app, endpoint, fields, at.UnixNano())
+	plan := s.plan(key, fields, at.UnixNano())
 	if len(plan) == 0 {
 		return nil
 	}
@@ -43,10 +44,10 @@ func (s *Store) Add(ctx context.Context, p Pair, r Result) error {
 	for _, pl := range plan {
 		fields = append(fields, pl.field)
 	}
-	if plan = s.plan(app, endpoint, fields, row.at); len(plan) == 0 {
+	if plan = s.plan(key, fields, row.at); len(plan) == 0 {
 		return nil
 	}
-	if err := s.write(ctx, app, endpoint, plan, row); err != nil {
+	if err := s.write(ctx, key, plan, row); err != nil {
 		return fmt.Errorf("storing example of %s %s: %w", app, endpoint, err)
 	}
 	return nil
@@ -59,15 +60,16 @@ type plannedExample struct {
 	full  bool
 }
 
-// plan returns the fields that take this pair as an example, counting the
-// others as skipped or refused.
-func (s *Store) plan(app, endpoint string, fields []string, at int64) []plannedExample {
+// plan returns the fields of key's endpoint that take this pair as an
+// example, counting the others as skipped or refused.
+func (s *Store) plan(key exampleKey, fields []string, at int64) []plannedExample {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []plannedExample
 	grow := 0 // examples the planned fields add to s.total
 	for _, f := range fields {
-		st := s.keys[exampleKey{app, endpoint, f}]
+		key.field = f
+		st := s.keys[key]
 		full := st.n >= s.opts.PerField
 		switch {
 		case full && at < st.newest+int64(s.opts.MinInterval):
@@ -87,7 +89,7 @@ func (s *Store) plan(app, endpoint string, fields []string, at int64) []plannedE
 // write inserts the pair and one example per planned field, trimming full
 // fields, in one transaction, then records the new state of the keys. The
 // caller holds s.writeMu.
-func (s *Store) write(ctx context.Context, app, endpoint string, plan []plannedExample, row *pairRow) error {
+func (s *Store) write(ctx context.Context, key exampleKey, plan []plannedExample, row *pairRow) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -104,14 +106,14 @@ func (s *Store) write(ctx context.Context, app, endpoint string, plan []plannedE
 	ins, trim := tx.StmtContext(ctx, s.insertExample), tx.StmtContext(ctx, s.trim)
 	added := 0
 	for _, pl := range plan {
-		if _, err := ins.ExecContext(ctx, app, endpoint, pl.field, row.at, pairID); err != nil {
+		if _, err := ins.ExecContext(ctx, key.app, key.direction, key.endpoint, pl.field, row.at, pairID); err != nil {
 			return err
 		}
 		added++
 		if !pl.full {
 			continue
 		}
-		res, err := trim.ExecContext(ctx, app, endpoint, pl.field, s.opts.PerField)
+		res, err := trim.ExecContext(ctx, key.app, key.direction, key.endpoint, pl.field, s.opts.PerField)
 		if err != nil {
 			return err
 		}
@@ -124,7 +126,8 @@ func (s *Store) write(ctx context.Context, app, endpoint string, plan []plannedE
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, pl := range plan {
-		k := exampleKey{app, endpoint, pl.field}
+		k := key
+		k.field = pl.field
 		st := s.keys[k]
 		st.n = min(st.n+1, s.opts.PerField)
 		st.newest = max(st.newest, row.at)

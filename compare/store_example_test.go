@@ -47,7 +47,7 @@ func ExampleOpenStore() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	s := examples["/users/:id"]["/user/plan"]
+	s, _ := examples.Get(compare.DirectionOldToNew, "/users/:id", "/user/plan")
 	fmt.Println(s.Request.RawQuery)
 	fmt.Println(s.Request.Header.Get("Authorization"))
 	fmt.Println(string(s.Primary.Body))
@@ -88,14 +88,15 @@ func ExampleWriteReport() {
 	// Diff report: shop
 	// Generated: 2025-03-01T12:00:00Z
 	// Endpoints: 1, with differences: 1
+	// Compared pairs by direction: old->new 200, new->old 0
 	//
-	// ENDPOINT    MIRRORED  DIFFS  DIFF RATE  TOP FIELD
-	// /users/:id  200       6      3.00%      /user/plan
+	// ENDPOINT    DIRECTION  MIRRORED  DIFFS  DIFF RATE  TOP FIELD
+	// /users/:id  old->new   200       6      3.00%      /user/plan
 	//
-	// /users/:id
+	// /users/:id (old->new)
 	//   mirrored 200, diffs 6 (3.00%)
 	//   outcomes: diff 6, match 194
 	//   fields:
 	//       3.00%  json    /user/plan
-	//   status (primary->candidate): none
+	//   status (old->new): none
 }

@@ -12,9 +12,10 @@ import (
 // captured, with secrets redacted, bodies decoded and capped.
 type Sample struct {
 	// ID names the example (Store.Example); IDs are never reused.
-	ID       int64
-	App      string
-	Endpoint string
+	ID        int64
+	App       string
+	Direction Direction
+	Endpoint  string
 	// Field is the field this is an example of.
 	Field   string
 	At      time.Time
@@ -32,17 +33,18 @@ type Sample struct {
 // ErrNoSample is returned by Example for an ID the store does not hold.
 var ErrNoSample = errors.New("no such sample")
 
-const selectSample = `SELECT e.id, e.app, e.endpoint, e.field, p.at, p.outcome, p.method, p.host, p.path, p.query,
+const selectSample = `SELECT e.id, e.app, e.direction, e.endpoint, e.field, p.at, p.outcome, p.method, p.host, p.path, p.query,
 	p.req_header, p.req_body, p.req_truncated, p.primary_meta, p.primary_body, p.candidate_meta,
 	p.candidate_body, p.diffs, p.noisy
 	FROM examples e JOIN pairs p ON p.id = e.pair_id`
 
-// Examples returns an endpoint's examples by field, newest first.
-func (s *Store) Examples(ctx context.Context, app, endpoint string) (map[string][]Sample, error) {
-	samples, err := s.query(ctx, selectSample+` WHERE e.app = ? AND e.endpoint = ?
-		ORDER BY e.field, e.at DESC, e.id DESC`, app, endpoint)
+// Examples returns an endpoint's examples in direction dir (empty:
+// old_to_new) by field, newest first.
+func (s *Store) Examples(ctx context.Context, app string, dir Direction, endpoint string) (map[string][]Sample, error) {
+	samples, err := s.query(ctx, selectSample+` WHERE e.app = ? AND e.direction = ? AND e.endpoint = ?
+		ORDER BY e.field, e.at DESC, e.id DESC`, app, dir.Norm(), endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("reading examples of %s %s: %w", app, endpoint, err)
+		return nil, fmt.Errorf("reading examples of %s %s %s: %w", app, dir.Norm(), endpoint, err)
 	}
 	out := make(map[string][]Sample)
 	for _, sm := range samples {
@@ -51,24 +53,45 @@ func (s *Store) Examples(ctx context.Context, app, endpoint string) (map[string]
 	return out, nil
 }
 
-// LatestExamples returns the newest example of every endpoint and field of
-// an app, by endpoint then field: a Report's Examples.
-func (s *Store) LatestExamples(ctx context.Context, app string) (map[string]map[string]Sample, error) {
+// Examples holds one example per direction, endpoint and field: a
+// Report's Examples.
+type Examples map[Direction]map[string]map[string]Sample
+
+// Get returns the example of an endpoint's field in direction dir (empty:
+// old_to_new).
+func (ex Examples) Get(dir Direction, endpoint, field string) (Sample, bool) {
+	s, ok := ex[dir.Norm()][endpoint][field]
+	return s, ok
+}
+
+// add keeps s unless its place holds an example already.
+func (ex Examples) add(s Sample) {
+	eps := ex[s.Direction]
+	if eps == nil {
+		eps = make(map[string]map[string]Sample)
+		ex[s.Direction] = eps
+	}
+	fields := eps[s.Endpoint]
+	if fields == nil {
+		fields = make(map[string]Sample)
+		eps[s.Endpoint] = fields
+	}
+	if _, ok := fields[s.Field]; !ok {
+		fields[s.Field] = s
+	}
+}
+
+// LatestExamples returns the newest example of every direction, endpoint
+// and field of an app.
+func (s *Store) LatestExamples(ctx context.Context, app string) (Examples, error) {
 	samples, err := s.query(ctx, selectSample+` WHERE e.app = ?
-		ORDER BY e.endpoint, e.field, e.at DESC, e.id DESC`, app)
+		ORDER BY e.direction, e.endpoint, e.field, e.at DESC, e.id DESC`, app)
 	if err != nil {
 		return nil, fmt.Errorf("reading examples of %s: %w", app, err)
 	}
-	out := make(map[string]map[string]Sample)
+	out := make(Examples)
 	for _, sm := range samples {
-		fields := out[sm.Endpoint]
-		if fields == nil {
-			fields = make(map[string]Sample)
-			out[sm.Endpoint] = fields
-		}
-		if _, ok := fields[sm.Field]; !ok {
-			fields[sm.Field] = sm
-		}
+		out.add(sm)
 	}
 	return out, nil
 }
@@ -105,7 +128,7 @@ func (s *Store) query(ctx context.Context, q string, args ...any) ([]Sample, err
 func scanSample(rows *sql.Rows) (Sample, error) {
 	var sm Sample
 	var r pairRow
-	err := rows.Scan(&sm.ID, &sm.App, &sm.Endpoint, &sm.Field, &r.at, &r.outcome, &r.method, &r.host,
+	err := rows.Scan(&sm.ID, &sm.App, &sm.Direction, &sm.Endpoint, &sm.Field, &r.at, &r.outcome, &r.method, &r.host,
 		&r.path, &r.query, &r.reqHeader, &r.reqBody, &r.reqTruncated, &r.primaryMeta, &r.primaryBody,
 		&r.candidateMeta, &r.candidateBody, &r.diffs, &r.noisy)
 	if err != nil {

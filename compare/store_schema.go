@@ -50,6 +50,11 @@ var storeMigrations = []string{
 	BEGIN
 		DELETE FROM pairs WHERE id = OLD.pair_id;
 	END`,
+	// 2: the direction of an example's pair (which side served it); the
+	// examples kept before it were all served by old.
+	`ALTER TABLE examples ADD COLUMN direction TEXT NOT NULL DEFAULT 'old_to_new';
+	DROP INDEX examples_key;
+	CREATE INDEX examples_key ON examples (app, direction, endpoint, field, at, id)`,
 }
 
 // storeDSN is a file: URI for path with the settings the state store uses

@@ -59,10 +59,10 @@ func TestStoreRoundTrip(t *testing.T) {
 	mustAdd(t, s, p, r)
 
 	want := Sample{
-		App: "shop", Endpoint: "/users/:id", At: t0, Outcome: OutcomeDiff,
+		App: "shop", Direction: DirectionOldToNew, Endpoint: "/users/:id", At: t0, Outcome: OutcomeDiff,
 		Request: p.Request, Primary: p.Primary, Candidate: p.Candidate, Diffs: r.Diffs, Noisy: []string{"/w"},
 	}
-	got, err := s.Examples(t.Context(), "shop", "/users/:id")
+	got, err := s.Examples(t.Context(), "shop", "", "/users/:id")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestStoreRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(latest, map[string]map[string]Sample{"/users/:id": {"/v": wantV, "/w": wantW}}, cmpErrText); diff != "" {
+	if diff := cmp.Diff(latest, Examples{DirectionOldToNew: {"/users/:id": {"/v": wantV, "/w": wantW}}}, cmpErrText); diff != "" {
 		t.Errorf("LatestExamples mismatch (-got +want):\n%s", diff)
 	}
 }
@@ -183,7 +183,7 @@ func TestStoreRetention(t *testing.T) {
 // field, newest first.
 func exampleOffsets(t *testing.T, s *Store, app, endpoint string) map[string][]time.Duration {
 	t.Helper()
-	ex, err := s.Examples(t.Context(), app, endpoint)
+	ex, err := s.Examples(t.Context(), app, "", endpoint)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +255,7 @@ func TestStoreCapsBodies(t *testing.T) {
 	p.Primary.Body = []byte("short")
 	p.Candidate.Body = []byte("abcdefghijkl")
 	mustAdd(t, s, p, r)
-	ex, err := s.Examples(t.Context(), "shop", "/x")
+	ex, err := s.Examples(t.Context(), "shop", "", "/x")
 	if err != nil {
 		t.Fatal(err)
 	}

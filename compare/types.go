@@ -31,12 +31,57 @@ type Response struct {
 	Timeout bool
 }
 
+// Direction says which side served a pair's request (its Primary) and
+// which side it was mirrored to (its Candidate). The set is closed (metric
+// label values); an empty Direction means DirectionOldToNew.
+type Direction string
+
+// Directions.
+const (
+	// DirectionOldToNew: served by old, mirrored to new (the shadow
+	// phase, and clients still on old after it).
+	DirectionOldToNew Direction = "old_to_new"
+	// DirectionNewToOld: served by new, mirrored to old (clients moved to
+	// new by the cutover).
+	DirectionNewToOld Direction = "new_to_old"
+)
+
+// Directions lists every direction, in a stable order.
+var Directions = []Direction{DirectionOldToNew, DirectionNewToOld}
+
+// Norm returns d within the closed set: DirectionNewToOld, else
+// DirectionOldToNew (the empty Direction included).
+func (d Direction) Norm() Direction {
+	if d == DirectionNewToOld {
+		return d
+	}
+	return DirectionOldToNew
+}
+
+// Sides returns the side names ("old", "new") of the primary and the
+// candidate.
+func (d Direction) Sides() (primary, candidate string) {
+	if d.Norm() == DirectionNewToOld {
+		return "new", "old"
+	}
+	return "old", "new"
+}
+
+// Arrow renders d for people: "old->new" or "new->old".
+func (d Direction) Arrow() string {
+	p, c := d.Sides()
+	return p + "->" + c
+}
+
 // Pair is one request with the primary's answer (the side that served the
-// client, Old in the shadow phase), the candidate's (the mirrored side, New),
-// and optionally a second instance of the primary's side, whose differences
-// from Primary are noise.
+// client: old in direction old_to_new), the candidate's (the side it was
+// mirrored to), and optionally the answer of a second instance of one of
+// the two sides, whose differences from that side's answer are noise (the
+// primary's, or the candidate's with SecondaryOfCandidate).
 type Pair struct {
 	App string
+	// Direction says which side is the primary; empty means old_to_new.
+	Direction Direction
 	// Endpoint is the endpoint template; empty lets the engine derive it from
 	// Request.Path (see Templater).
 	Endpoint  string
@@ -44,6 +89,10 @@ type Pair struct {
 	Primary   Response
 	Candidate Response
 	Secondary *Response
+	// SecondaryOfCandidate says Secondary is an instance of the
+	// candidate's side (a second old when new serves the client), so that
+	// the noise is its difference from Candidate.
+	SecondaryOfCandidate bool
 	// At is when the pair was captured.
 	At time.Time
 }
@@ -99,10 +148,11 @@ type Difference struct {
 
 // Result is the engine's verdict on one pair.
 type Result struct {
-	App      string
-	Endpoint string
-	Method   string
-	Outcome  Outcome
+	App       string
+	Direction Direction // never empty
+	Endpoint  string
+	Method    string
+	Outcome   Outcome
 	// Diffs are the differences between primary and candidate after
 	// normalisation and ignore rules, at most Config.MaxDiffs of them;
 	// Omitted counts those past the bound.
@@ -121,10 +171,14 @@ type Result struct {
 	PrimaryLatency, CandidateLatency time.Duration
 }
 
-// EndpointStats aggregates one endpoint's pairs. It is the unit of the diff
-// report (`migrate compare report`) and of GET /api/v1/apps/{app}/diffs.
+// EndpointStats aggregates one endpoint's pairs in one direction. It is the
+// unit of the diff report (`migrate compare report`) and of GET
+// /api/v1/apps/{app}/diffs.
 type EndpointStats struct {
 	Endpoint string `json:"endpoint"`
+	// Direction is the direction of the pairs counted: an endpoint served
+	// by both sides has one EndpointStats per direction.
+	Direction Direction `json:"direction"`
 	// Requests counts compared pairs (outcomes match, diff and noise).
 	Requests uint64 `json:"requests"`
 	// Diffs counts pairs with outcome diff; DiffRate is Diffs/Requests.

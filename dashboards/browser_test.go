@@ -17,8 +17,8 @@ import (
 )
 
 // startDemo runs the demo in-process, with the weight at plan's step when
-// given (50: both sides serve and old's traffic is mirrored and diffed),
-// else in the shadow phase, and returns its admin URL and token. The demo
+// given (50: both sides serve, and each side's clients are mirrored to the
+// other and diffed), else in the shadow phase, and returns its admin URL and token. The demo
 // stops when the test ends.
 func startDemo(t *testing.T, plan ...int) (adminURL, token string) {
 	t.Helper()
@@ -145,6 +145,8 @@ func TestBrowserDashboard(t *testing.T) {
 		return live('old') && live('new');
 	})()`)
 	poll("the diff table", `document.querySelectorAll('#diff-table tbody tr').length > 1`)
+	// At weight 50 each side's clients are mirrored to the other.
+	poll("both directions in the diff table", `new Set([...document.querySelectorAll('#diff-table tbody tr')].map((r) => r.dataset.direction)).size === 2`)
 
 	tests := []struct {
 		name, expr, want string
@@ -155,6 +157,8 @@ func TestBrowserDashboard(t *testing.T) {
 		{"canvases per column", `String(document.querySelectorAll('.side[data-side="old"] canvas').length === document.querySelectorAll('.side[data-side="new"] canvas').length && document.querySelectorAll('.side[data-side="old"] canvas').length >= 4)`, "true"},
 		{"shared axes", `String(['rps','lat'].every((p) => { const c = window.migrateDashboard.charts; return c['old-' + p].scales.y.max === c['new-' + p].scales.y.max; }))`, "true"},
 		{"top of the diff table", `document.querySelector('#diff-table tbody tr').dataset.endpoint`, demo.RegressedEndpoint},
+		{"directions as arrows", `[...new Set([...document.querySelectorAll('#diff-table tbody tr td:nth-child(2)')].map((td) => td.textContent))].sort().join(',')`, "new→old,old→new"},
+		{"both sides mirrored to", `String(['old','new'].every((s) => /^[\d,]+ requests, [\d,]+ 5xx/.test(document.querySelector('.side[data-side="' + s + '"] [data-item="mirrored"] dd')?.textContent || '')))`, "true"},
 		// The demo ships no logs, checks no DNS and runs no fallback.
 		{"optional sections hidden", `String(document.querySelector('#dns').hidden && document.querySelector('#fallback').hidden && !document.querySelector('[data-panel="log"]'))`, "true"},
 	}
@@ -290,21 +294,36 @@ func screenshot(t *testing.T, ctx context.Context, path string) {
 	t.Logf("screenshot: %s", path)
 }
 
-// TestBrowserShadowPhase: in the shadow phase new serves no client, and
-// its column charts the requests mirrored to it.
+// TestBrowserShadowPhase: in the shadow phase new serves no client; its
+// card and charts show its answers to the requests mirrored to it, labelled
+// as mirrored and apart from its served numbers (which stay at zero),
+// with their 5xx (the demo's new side fails one cart request in fifty).
 func TestBrowserShadowPhase(t *testing.T) {
 	adminURL, _ := startDemo(t)
 	ctx, errs := browser(t)
 	if err := chromedp.Do(ctx, chromedp.Navigate(adminURL+"/dashboard/")); err != nil {
 		t.Fatalf("opening the dashboard: %v", err)
 	}
-	expr := `(() => {
-		const u = window.migrateDashboard && window.migrateDashboard.charts['new-rps'];
-		return !!u && u.data[1].filter((v) => v > 0).length >= 3 &&
-			document.querySelector('.side[data-side="new"] .side-note').textContent.includes('mirrored');
-	})()`
-	if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(40*time.Second))); err != nil {
-		t.Fatalf("the new column does not chart the mirrored requests: %v; console: %v", err, errs.all())
+	item := func(name string) string {
+		return `(document.querySelector('.side[data-side="new"] [data-item="` + name + `"] dd')?.textContent || '')`
+	}
+	for _, c := range []struct{ what, expr string }{
+		{"the new column charts the mirrored requests, dashed, and no served one", `(() => {
+			const u = window.migrateDashboard && window.migrateDashboard.charts['new-rps'];
+			return !!u && u.series[2].label === 'mirrored req/s' && u.data[2].filter((v) => v > 0).length >= 3 &&
+				u.data[1].every((v) => !v) &&
+				document.querySelector('.side[data-side="new"] .side-note').textContent.includes('mirrored');
+		})()`},
+		{"new's card counts the mirrored requests and their 5xx", `/^[\d,]+ requests, [1-9][\d,]* 5xx/.test(` + item("mirrored") + `) && ` + item("requests") + ` === '0'`},
+		{"new's error chart shows the mirrored 5xx", `(() => {
+			const u = window.migrateDashboard.charts['new-err'];
+			return u.series[2].label === 'mirrored 5xx' && u.data[2].some((v) => v > 0) && u.data[1].every((v) => !v);
+		})()`},
+	} {
+		if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](c.expr, chromedp.WithPollingTimeout(60*time.Second))); err != nil {
+			card, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('.side[data-side="new"] .totals').textContent`))
+			t.Fatalf("%s: %v; new's card %q; console: %v", c.what, err, card, errs.all())
+		}
 	}
 	screenshot(t, ctx, filepath.Join(artefactDir(t), "dashboard-shadow.png"))
 	if msgs := errs.all(); len(msgs) > 0 {

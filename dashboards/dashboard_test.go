@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/migratekit/migrate/state"
+	"github.com/migratekit/migrate/telemetry"
 )
 
 func TestSamplePoints(t *testing.T) {
@@ -243,27 +244,57 @@ func mustJSON(t *testing.T, v any) []byte {
 	return b
 }
 
-// TestShadowPhaseShowsMirroredTraffic: when new serves no client and
-// requests are mirrored to it, its column shows them.
-func TestShadowPhaseShowsMirroredTraffic(t *testing.T) {
+// TestMirroredTrafficApart: the answers of a side to the requests
+// mirrored to it are its own numbers, next to (never in) those of the
+// clients it served. In the shadow phase new served nobody: its served
+// point is zero and its mirrored one shows the mirrored requests, their
+// 5xx and those it did not answer; at weight 50 each side has both.
+func TestMirroredTrafficApart(t *testing.T) {
 	src := newFakeSource(t, "shop")
 	d, fc := newTestDashboard(t, src, Options{})
 	ctx := context.Background()
 	sh := src.metrics.Shadow("shop")
 	d.Sample(ctx)
 	src.requests("shop", "old", 40, 200, 3*time.Millisecond)
-	for range 36 {
-		sh.Pair("/a", "match")
-		sh.Latency("/a", 30*time.Millisecond, 3*time.Millisecond)
+	for range 30 {
+		sh.Pair(telemetry.DirOldToNew, "/a", "match")
+		sh.Mirrored(telemetry.SideNew, 200, 30*time.Millisecond)
+	}
+	for range 6 {
+		sh.Pair(telemetry.DirOldToNew, "/a", "diff")
+		sh.Mirrored(telemetry.SideNew, 503, 30*time.Millisecond)
 	}
 	for range 4 {
-		sh.Pair("/a", "shadow_error")
+		sh.Pair(telemetry.DirOldToNew, "/a", "shadow_error")
+		sh.Mirrored(telemetry.SideNew, 0, 0)
 	}
-	sh.Pair("/a", "skipped_unsafe") // never reached new
+	sh.Pair(telemetry.DirOldToNew, "/a", "skipped_unsafe") // never reached new
 	fc.Advance(2 * time.Second)
-	got := d.Sample(ctx).Apps[0].Point.New
-	want := SidePoint{RPS: 20, ErrorRate: 0.1, P50Ms: 37.5, P95Ms: 48.75, P99Ms: 49.75, Mirrored: true}
+	got := d.Sample(ctx).Apps[0].Point
+	want := Point{
+		Old: SidePoint{RPS: 20, Classes: [5]float64{0, 20}, P50Ms: 3.75, P95Ms: 4.875, P99Ms: 4.975},
+		New: SidePoint{Mirrored: MirrorPoint{RPS: 20, ErrorRate: 0.15, NoAnswerRate: 0.1, Classes: [5]float64{0, 15, 0, 0, 3},
+			P50Ms: 37.5, P95Ms: 48.75, P99Ms: 49.75}},
+		Pairs: 18, DiffRate: 6.0 / 36,
+	}
 	if diff := cmp.Diff(got, want, cmpopts.EquateApprox(0, 1e-9)); diff != "" {
-		t.Errorf("new side (-got +want):\n%s", diff)
+		t.Errorf("shadow phase point (-got +want):\n%s", diff)
+	}
+
+	// Weight 50: both sides serve, and each is mirrored to.
+	src.requests("shop", "new", 10, 500, 3*time.Millisecond)
+	sh.Mirrored(telemetry.SideOld, 200, 3*time.Millisecond)
+	sh.Mirrored(telemetry.SideOld, 200, 3*time.Millisecond)
+	fc.Advance(time.Second)
+	got = d.Sample(ctx).Apps[0].Point
+	if got.New.RPS != 10 || got.New.ErrorRate != 1 || got.New.Mirrored.RPS != 0 {
+		t.Errorf("new at weight 50: %+v, want 10 served req/s all 5xx, nothing mirrored this second", got.New)
+	}
+	if got.Old.RPS != 0 || got.Old.Mirrored.RPS != 2 || got.Old.Mirrored.ErrorRate != 0 {
+		t.Errorf("old at weight 50: %+v, want 2 mirrored req/s, none served this second", got.Old)
+	}
+	h := d.History().Apps["shop"]
+	if got, want := h.New.Mirrored.ErrorRate, []float64{0.15, 0}; !cmp.Equal(got, want, cmpopts.EquateApprox(0, 1e-9)) {
+		t.Errorf("new's mirrored error rate column %v, want %v", got, want)
 	}
 }

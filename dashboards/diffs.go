@@ -31,14 +31,16 @@ type FieldView struct {
 	Example *ExampleView `json:"example,omitempty"`
 }
 
-// ExampleView is one stored exchange, redacted by the sample store.
+// ExampleView is one stored exchange, redacted by the sample store. Its
+// answers are by side, whichever served the client (the endpoint's
+// direction says which).
 type ExampleView struct {
 	ID        int64          `json:"id"`
 	At        time.Time      `json:"at"`
 	Method    string         `json:"method"`
 	Path      string         `json:"path"`
 	Query     string         `json:"query,omitempty"`
-	Old       AnswerView     `json:"old"` // the primary, in the shadow phase
+	Old       AnswerView     `json:"old"`
 	New       AnswerView     `json:"new"`
 	Diffs     []DiffPathView `json:"diffs"`
 	CurlOld   string         `json:"curl_old"`
@@ -56,7 +58,7 @@ type AnswerView struct {
 	Error     string      `json:"error,omitempty"`
 }
 
-// DiffPathView is one difference: where, and the two values.
+// DiffPathView is one difference: where, and the two values by side.
 type DiffPathView struct {
 	Kind  string `json:"kind"`
 	Path  string `json:"path"`
@@ -75,8 +77,8 @@ func NewDiffView(r compare.Report) DiffView {
 		ev := EndpointView{EndpointRow: endpointRow(e), Fields: []FieldView{}}
 		for _, f := range e.Fields {
 			fv := FieldView{FieldStats: f}
-			if s, ok := r.Examples[e.Endpoint][f.Path]; ok {
-				fv.Example = exampleView(r, s)
+			if s, ok := r.Examples.Get(e.Direction, e.Endpoint, f.Path); ok {
+				fv.Example = exampleView(r, e.Direction, s)
 			}
 			ev.Fields = append(ev.Fields, fv)
 		}
@@ -97,10 +99,9 @@ func (v DiffView) Rows() []EndpointRow {
 
 func sortEndpoints(es []EndpointView) {
 	slices.SortStableFunc(es, func(a, b EndpointView) int {
-		if c := cmp.Compare(b.DiffRate, a.DiffRate); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Endpoint, b.Endpoint)
+		// old_to_new before new_to_old: the reverse of their text order.
+		return cmp.Or(cmp.Compare(b.DiffRate, a.DiffRate), cmp.Compare(a.Endpoint, b.Endpoint),
+			cmp.Compare(b.Direction.Norm(), a.Direction.Norm()))
 	})
 }
 
@@ -108,7 +109,7 @@ func sortEndpoints(es []EndpointView) {
 const topFields = 3
 
 func endpointRow(e compare.EndpointStats) EndpointRow {
-	row := EndpointRow{Endpoint: e.Endpoint, Requests: e.Requests, Diffs: e.Diffs, DiffRate: e.DiffRate, Fields: []string{}}
+	row := EndpointRow{Endpoint: e.Endpoint, Direction: e.Direction.Norm(), Requests: e.Requests, Diffs: e.Diffs, DiffRate: e.DiffRate, Fields: []string{}}
 	fields := slices.Clone(e.Fields)
 	slices.SortStableFunc(fields, func(a, b compare.FieldStats) int { return cmp.Compare(b.Rate, a.Rate) })
 	for _, f := range fields {
@@ -119,17 +120,31 @@ func endpointRow(e compare.EndpointStats) EndpointRow {
 	return row
 }
 
-func exampleView(r compare.Report, s compare.Sample) *ExampleView {
+// exampleView shows s, an example in direction dir, by side.
+func exampleView(r compare.Report, dir compare.Direction, s compare.Sample) *ExampleView {
+	oldA, newA := s.Primary, s.Candidate
+	if dir.Norm() == compare.DirectionNewToOld {
+		oldA, newA = newA, oldA
+	}
 	ex := &ExampleView{
 		ID: s.ID, At: s.At.UTC(), Method: s.Request.Method, Path: s.Request.Path, Query: s.Request.RawQuery,
-		Old: answerView(s.Primary), New: answerView(s.Candidate), Diffs: []DiffPathView{},
-		CurlOld: compare.CurlCommand(s.Request, r.PrimaryURL), CurlNew: compare.CurlCommand(s.Request, r.CandidateURL),
+		Old: answerView(oldA), New: answerView(newA), Diffs: []DiffPathView{},
+		CurlOld: compare.CurlCommand(s.Request, r.OldURL), CurlNew: compare.CurlCommand(s.Request, r.NewURL),
 		HasBodies: true,
 	}
 	for _, d := range s.Diffs {
-		ex.Diffs = append(ex.Diffs, DiffPathView{Kind: string(d.Kind), Path: d.Path, Field: d.Field, Old: d.Primary, New: d.Candidate})
+		ex.Diffs = append(ex.Diffs, diffPathView(dir, string(d.Kind), d.Path, d.Field, d.Primary, d.Candidate))
 	}
 	return ex
+}
+
+// diffPathView is a difference of a pair in direction dir, by side.
+func diffPathView(dir compare.Direction, kind, path, field, primary, candidate string) DiffPathView {
+	v := DiffPathView{Kind: kind, Path: path, Field: field, Old: primary, New: candidate}
+	if dir.Norm() == compare.DirectionNewToOld {
+		v.Old, v.New = candidate, primary
+	}
+	return v
 }
 
 func answerView(resp compare.Response) AnswerView {

@@ -7,6 +7,11 @@
 // phase, verdict, plan, backends), the Prometheus series of the proxy and
 // of the shadow traffic, from which it derives per-second rates and
 // latency quantiles, the diff report every few seconds and the new events.
+// Each side's column shows the clients it served and, apart and labelled
+// as mirrored (dashed lines, the card's mirrored counts), its answers to
+// the requests mirrored to it: in the shadow phase those are all that new
+// answers, 5xx included. The diff table has a row per endpoint and
+// direction (old→new: served by old, mirrored to new; new→old).
 // It keeps a bounded history of the per-second points (15 minutes by
 // default) and pushes each frame to the open pages over Server-Sent Events
 // through a hub whose per-client buffers are bounded: a slow page misses

@@ -80,6 +80,18 @@ type SideSeries struct {
 	P99Ms        []float64    `json:"p99_ms"`
 	Classes      [5][]float64 `json:"classes"`
 	LogErrorRate []*float64   `json:"log_error_rate"`
+	// Mirrored are the columns of the requests mirrored to the side.
+	Mirrored MirrorSeries `json:"mirrored"`
+}
+
+// MirrorSeries are the columns of one side's mirrored requests.
+type MirrorSeries struct {
+	RPS          []float64 `json:"rps"`
+	ErrorRate    []float64 `json:"error_rate"`
+	NoAnswerRate []float64 `json:"no_answer_rate"`
+	P50Ms        []float64 `json:"p50_ms"`
+	P95Ms        []float64 `json:"p95_ms"`
+	P99Ms        []float64 `json:"p99_ms"`
 }
 
 // newSeries has every column empty, none null.
@@ -91,6 +103,8 @@ func newSeries() *Series {
 			side.Classes[i] = []float64{}
 		}
 		side.LogErrorRate = []*float64{}
+		m := &side.Mirrored
+		m.RPS, m.ErrorRate, m.NoAnswerRate, m.P50Ms, m.P95Ms, m.P99Ms = []float64{}, []float64{}, []float64{}, []float64{}, []float64{}, []float64{}
 	}
 	return s
 }
@@ -105,6 +119,16 @@ func (s *SideSeries) add(p SidePoint) {
 		s.Classes[i] = append(s.Classes[i], p.Classes[i])
 	}
 	s.LogErrorRate = append(s.LogErrorRate, p.LogErrorRate)
+	s.Mirrored.add(p.Mirrored)
+}
+
+func (s *MirrorSeries) add(p MirrorPoint) {
+	s.RPS = append(s.RPS, p.RPS)
+	s.ErrorRate = append(s.ErrorRate, p.ErrorRate)
+	s.NoAnswerRate = append(s.NoAnswerRate, p.NoAnswerRate)
+	s.P50Ms = append(s.P50Ms, p.P50Ms)
+	s.P95Ms = append(s.P95Ms, p.P95Ms)
+	s.P99Ms = append(s.P99Ms, p.P99Ms)
 }
 
 // History returns the dashboard's history for a page.

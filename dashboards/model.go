@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/migratekit/migrate/admin"
+	"github.com/migratekit/migrate/compare"
 	"github.com/migratekit/migrate/rollback"
 	"github.com/migratekit/migrate/state"
 	"github.com/migratekit/migrate/telemetry"
@@ -66,20 +67,33 @@ type SidePoint struct {
 	// LogErrorRate is the share of log lines that are errors (Options.Logs);
 	// nil without logs.
 	LogErrorRate *float64 `json:"log_error_rate,omitempty"`
-	// Mirrored says the side served no client this second and the point
-	// is the requests mirrored to it (the shadow phase): ErrorRate is then
-	// the share that got no answer (shadow_error, shadow_timeout), and
-	// Classes are unknown (zero).
-	Mirrored bool `json:"mirrored,omitempty"`
+	// Mirrored is the second of the requests mirrored to the side (from
+	// clients the other side served): its answers to them, not counted
+	// above. In the shadow phase they are all that new answers.
+	Mirrored MirrorPoint `json:"mirrored"`
 }
 
-// EndpointRow is one line of the diff table.
+// MirrorPoint is one second of the requests mirrored to a side.
+type MirrorPoint struct {
+	RPS          float64 `json:"rps"`
+	ErrorRate    float64 `json:"error_rate"`     // 5xx share of them
+	NoAnswerRate float64 `json:"no_answer_rate"` // share that got no answer
+	P50Ms        float64 `json:"p50_ms"`         // latency of its answers
+	P95Ms        float64 `json:"p95_ms"`
+	P99Ms        float64 `json:"p99_ms"`
+	// Classes are its answers per second by status class, 1xx to 5xx.
+	Classes [5]float64 `json:"classes"`
+}
+
+// EndpointRow is one line of the diff table: an endpoint in one direction
+// (old_to_new: served by old, mirrored to new; new_to_old: the other way).
 type EndpointRow struct {
-	Endpoint string   `json:"endpoint"`
-	Requests uint64   `json:"requests"` // compared pairs
-	Diffs    uint64   `json:"diffs"`
-	DiffRate float64  `json:"diff_rate"`
-	Fields   []string `json:"fields"` // the top differing fields that are not noise
+	Endpoint  string            `json:"endpoint"`
+	Direction compare.Direction `json:"direction"`
+	Requests  uint64            `json:"requests"` // compared pairs
+	Diffs     uint64            `json:"diffs"`
+	DiffRate  float64           `json:"diff_rate"`
+	Fields    []string          `json:"fields"` // the top differing fields that are not noise
 }
 
 // DNSStatus is an app's DNS propagation, for the DNS panel.

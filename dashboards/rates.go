@@ -18,7 +18,8 @@ const (
 	seriesRequests    = "migrate_proxy_requests_total"
 	seriesDuration    = "migrate_proxy_request_duration_seconds"
 	seriesPairs       = "migrate_shadow_pairs_total"
-	seriesMirror      = "migrate_shadow_mirror_duration_seconds"
+	seriesMirrored    = "migrate_shadow_mirrored_requests_total"
+	seriesMirroredDur = "migrate_shadow_mirrored_request_duration_seconds"
 	seriesLogRequests = "migrate_logs_requests_total"
 	seriesDNSRatio    = "migrate_dns_propagated_ratio"
 	seriesDNSETA      = "migrate_dns_eta_seconds"
@@ -31,15 +32,13 @@ const (
 type counters map[string]*appCounters
 
 type appCounters struct {
-	sides [2]sideCounters // old, new
-	pairs float64         // compared shadow pairs (match, diff, noise)
+	sides [2]sideCounters // old, new: the clients each served
+	pairs float64         // compared shadow pairs (match, diff, noise), both directions
 	diffs float64         // pairs with outcome diff
 
-	// The mirrored side's answers: how many reached it (compared, or
-	// failed: shadow_error, shadow_timeout), the failures, and their
-	// latency over every endpoint.
-	mirrored, mirrorFailed float64
-	mirror                 sideCounters
+	// mirrored are each side's answers to the requests mirrored to it:
+	// by status class and latency, and those it did not answer.
+	mirrored [2]mirrorCounters
 
 	// What other parts export, when this instance runs them: the access
 	// records of the shipped logs, the DNS checks, the fallback.
@@ -55,6 +54,11 @@ type logCounters struct {
 
 type dnsGauges struct {
 	propagated, eta float64
+}
+
+type mirrorCounters struct {
+	sideCounters
+	none float64 // mirrored requests that got no answer
 }
 
 type sideCounters struct {
@@ -134,21 +138,22 @@ func readCounters(mfs []*dto.MetricFamily) counters {
 				} else {
 					a.fallback.RequestsPerMinute = m.GetGauge().GetValue()
 				}
-			case seriesMirror:
-				app(l["app"]).mirror.addHistogram(m.GetHistogram())
+			case seriesMirrored:
+				if i := sideIndex(l["side"]); i >= 0 {
+					app(l["app"]).mirrored[i].add(l["code_class"], m.GetCounter().GetValue())
+				}
+			case seriesMirroredDur:
+				if i := sideIndex(l["side"]); i >= 0 {
+					app(l["app"]).mirrored[i].addHistogram(m.GetHistogram())
+				}
 			case seriesPairs:
 				a := app(l["app"])
 				switch v := m.GetCounter().GetValue(); l["outcome"] {
 				case "diff":
 					a.diffs += v
 					a.pairs += v
-					a.mirrored += v
 				case "match", "noise":
 					a.pairs += v
-					a.mirrored += v
-				case "shadow_error", "shadow_timeout":
-					a.mirrored += v
-					a.mirrorFailed += v
 				}
 			}
 		}
@@ -170,6 +175,15 @@ func classIndex(class string) int {
 		return -1
 	}
 	return int(class[0] - '1')
+}
+
+// add counts v mirrored requests answered in class ("none": no answer).
+func (mc *mirrorCounters) add(class string, v float64) {
+	if class == "none" {
+		mc.none += v
+	} else if c := classIndex(class); c >= 0 {
+		mc.classes[c] += v
+	}
 }
 
 func (s *sideCounters) addHistogram(h *dto.Histogram) {
@@ -219,34 +233,26 @@ func point(cur, prev *appCounters, secs float64) Point {
 	if pairs > 0 {
 		p.DiffRate = diffs / pairs
 	}
-	// In the shadow phase one side serves no client: its column shows the
-	// requests mirrored to it.
-	if m := mirrorPoint(cur, prev, secs); m.RPS > 0 {
-		switch {
-		case p.New.RPS == 0 && p.Old.RPS > 0:
-			m.LogErrorRate, p.New = p.New.LogErrorRate, m
-		case p.Old.RPS == 0 && p.New.RPS > 0:
-			m.LogErrorRate, p.Old = p.Old.LogErrorRate, m
-		}
-	}
+	p.Old.Mirrored = mirrorPoint(&cur.mirrored[0], &prev.mirrored[0], secs)
+	p.New.Mirrored = mirrorPoint(&cur.mirrored[1], &prev.mirrored[1], secs)
 	return p
 }
 
-// mirrorPoint is the mirrored side's second: requests mirrored to it, the
-// share that got no answer, and the latency of its answers.
-func mirrorPoint(cur, prev *appCounters, secs float64) SidePoint {
-	sp := SidePoint{Mirrored: true}
-	n := delta(cur.mirrored, prev.mirrored)
-	if n == 0 {
-		return sp
+// mirrorPoint is a side's second of mirrored requests: how many, the
+// share answered 5xx and the share not answered, its answers by class and
+// their latency.
+func mirrorPoint(cur, prev *mirrorCounters, secs float64) MirrorPoint {
+	sp := sidePoint(&cur.sideCounters, &prev.sideCounters, secs)
+	none := delta(cur.none, prev.none)
+	total := sp.RPS*secs + none
+	mp := MirrorPoint{Classes: sp.Classes, P50Ms: sp.P50Ms, P95Ms: sp.P95Ms, P99Ms: sp.P99Ms}
+	if total == 0 {
+		return mp
 	}
-	sp.RPS = n / secs
-	sp.ErrorRate = delta(cur.mirrorFailed, prev.mirrorFailed) / n
-	bounds, cum, count := histogramDelta(&cur.mirror, &prev.mirror)
-	sp.P50Ms = quantile(0.50, bounds, cum, count) * 1000
-	sp.P95Ms = quantile(0.95, bounds, cum, count) * 1000
-	sp.P99Ms = quantile(0.99, bounds, cum, count) * 1000
-	return sp
+	mp.RPS = total / secs
+	mp.ErrorRate = sp.Classes[4] * secs / total
+	mp.NoAnswerRate = none / total
+	return mp
 }
 
 // logErrorRate is the share of 5xx among the access records shipped since

@@ -73,8 +73,12 @@ func decodeReport(raw []byte) (DiffView, error) {
 					Old: x.Primary.view(), New: x.Candidate.view(), Diffs: []DiffPathView{},
 					CurlOld: x.Curl.Primary, CurlNew: x.Curl.Candidate,
 				}
+				if stats.Direction.Norm() == compare.DirectionNewToOld {
+					ex := fv.Example
+					ex.Old, ex.New, ex.CurlOld, ex.CurlNew = ex.New, ex.Old, ex.CurlNew, ex.CurlOld
+				}
 				for _, d := range x.Diffs {
-					fv.Example.Diffs = append(fv.Example.Diffs, DiffPathView{Kind: d.Kind, Path: d.Path, Field: d.Field, Old: d.Primary, New: d.Candidate})
+					fv.Example.Diffs = append(fv.Example.Diffs, diffPathView(stats.Direction, d.Kind, d.Path, d.Field, d.Primary, d.Candidate))
 				}
 			}
 			ev.Fields = append(ev.Fields, fv)

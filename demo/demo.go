@@ -221,7 +221,7 @@ func printSummary(w io.Writer, sum Summary) {
 	_ = compare.WriteReport(w, compare.FormatText, sum.Report)
 	for _, e := range sum.Report.Endpoints {
 		if fields := Regressions(e); len(fields) > 0 {
-			fmt.Fprintf(w, "regression on %s: %s (%.1f%% of mirrored requests differ)\n", e.Endpoint, strings.Join(fields, ", "), e.DiffRate*100)
+			fmt.Fprintf(w, "regression on %s: %s (%.1f%% of mirrored requests differ, %s)\n", e.Endpoint, strings.Join(fields, ", "), e.DiffRate*100, e.Direction.Arrow())
 		}
 	}
 	fmt.Fprintln(w, "\nsummary")

@@ -317,7 +317,11 @@ func (c *clientConn) moveBody(p []byte) {
 // side, on failover).
 func (c *clientConn) dispatch(r *h1.Request) {
 	if c.mirrorReq != nil { // the body is whole: the mirror can start
-		c.primary = c.s.app.mirror.(LoopMirror).BeginPrimary(c.mirrorReq, c.body)
+		side := c.s.name
+		if sv := c.s.app.servingSide(c.s); sv != nil {
+			side = sv.name // the side mirrorLeaves asked about
+		}
+		c.primary = c.s.app.mirror.(LoopMirror).BeginPrimary(c.mirrorReq, side, c.body)
 		c.mirrorReq = nil
 	}
 	serving := c.s.app.serving(c.s)

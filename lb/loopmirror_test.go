@@ -129,7 +129,7 @@ func (r *report) End(served, clientLeft bool) {
 	r.served, r.clientLeft = served, clientLeft
 }
 
-func (m *loopMirror) BeginPrimary(r *http.Request, body []byte) MirrorPrimary {
+func (m *loopMirror) BeginPrimary(r *http.Request, side string, body []byte) MirrorPrimary {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.began = append(m.began, r.Method+" "+r.URL.RequestURI()+" "+r.Host+" "+r.Header.Get("X-Forwarded-For")+" "+string(body))

@@ -46,13 +46,14 @@ type Sampler interface {
 // bodies too large to gather, still go to Serve.
 type LoopMirror interface {
 	Sampler
-	// BeginPrimary starts the mirror of r, whose whole body is body, after
-	// Leaves said the mirror takes it, and returns what to report its
-	// answer to, or nil when it is served without a mirror (counted as
-	// Serve would). It must not block. The loop reports the final head
-	// once (chunked: the body bytes still carry their framing), the body
-	// bytes as they go to the client, and the end once.
-	BeginPrimary(r *http.Request, body []byte) MirrorPrimary
+	// BeginPrimary starts the mirror of r, whose whole body is body and
+	// which side serves (as Leaves was given it), after Leaves said the
+	// mirror takes it, and returns what to report its answer to, or nil
+	// when it is served without a mirror (counted as Serve would). It must
+	// not block. The loop reports the final head once (chunked: the body
+	// bytes still carry their framing), the body bytes as they go to the
+	// client, and the end once.
+	BeginPrimary(r *http.Request, side string, body []byte) MirrorPrimary
 }
 
 // MirrorPrimary is what LoopMirror.BeginPrimary returns (an alias, so that

@@ -152,7 +152,7 @@ func defaultShadow(s *Shadow) {
 	if s.MaxBody == 0 {
 		s.MaxBody = 1 << 20
 	}
-	setString(&s.Direction, "forward")
+	setString(&s.Direction, "both")
 	for i := range s.Routes {
 		upper(s.Routes[i].Methods)
 	}

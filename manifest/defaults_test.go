@@ -49,7 +49,7 @@ func TestMinimalApp(t *testing.T) {
 			Methods:   []string{"GET"},
 			Timeout:   dur(5 * time.Second),
 			MaxBody:   1 << 20,
-			Direction: "forward",
+			Direction: "both",
 			Workers:   64,
 			Queue:     1024,
 			Samples:   5,
@@ -107,6 +107,8 @@ func TestEffectiveValues(t *testing.T) {
 				r.MaxErrorRate = ptr(manifest.Percent(0.05))
 				return r
 			}()},
+		{"shadow in both directions by default", multi.Apps["shop"].Shadow.Direction, "both"},
+		{"shadow direction as written", []string{multi.Apps["api"].Shadow.Direction, multi.Apps["rest"].Shadow.Direction}, []string{"reverse", "forward"}},
 		{"max_fails -1 disables", multi.Apps["rest"].Old.Passive.MaxFails, -1},
 		{"hosts lowercased", multi.Apps["shop"].Hosts, []string{"shop.example.com", "www.shop.example.com:8080"}},
 		{"dns types uppercased", multi.Apps["api"].DNS[0].Type, "A"},

@@ -167,16 +167,19 @@ type Shadow struct {
 	// MaxBody bounds the request body replayed and each response captured;
 	// default 1MiB.
 	MaxBody Size `yaml:"max_body"`
-	// Direction is forward (served by old, mirrored to new; default) or
-	// reverse (served by new, mirrored to old, after cutover).
+	// Direction says which sampled clients are mirrored: both (default:
+	// a client served by old is mirrored to new and one served by new to
+	// old, whatever the weight), forward (only those served by old) or
+	// reverse (only those served by new).
 	Direction string `yaml:"direction"`
 	// Ignore applies to every route.
 	Ignore Ignore `yaml:"ignore"`
 	// Routes are endpoint templates ("/users/:id"), optionally with
 	// per-route rules; requests matching none get an inferred template.
 	Routes []Route `yaml:"routes"`
-	// Secondary are backends of a second instance of the serving side;
-	// differences between the two serving instances are noise.
+	// Secondary are backends of a second instance of one side (new's with
+	// direction reverse, else old's); differences between the two
+	// instances of that side are noise, in either direction.
 	Secondary []string `yaml:"secondary"`
 	// Workers bounds the mirrors in flight; default 64.
 	Workers int `yaml:"workers"`

@@ -111,7 +111,7 @@ func (c *checker) cutover(path string, cu *Cutover) {
 
 func (c *checker) shadow(path string, s *Shadow) {
 	c.each(path+".methods", s.Methods, method)
-	c.check(path+".direction", choice(s.Direction, "forward", "reverse"))
+	c.check(path+".direction", choice(s.Direction, "both", "forward", "reverse"))
 	c.ignore(path+".ignore", &s.Ignore)
 	for i := range s.Routes {
 		r, rp := &s.Routes[i], indexPath(path+".routes", i)

@@ -82,7 +82,7 @@ func (r *replayer) parse(n int, line []byte, long bool, rec *logship.Record) (jo
 		return job{}, false
 	}
 	if !r.allowed(j.req.Method, j.req.Path) {
-		r.engine.Record(r.app.Name, r.engine.Endpoint(r.app.Name, j.req.Path), j.req.Method, compare.OutcomeSkippedUnsafe)
+		r.engine.Record(r.app.Name, direction(r.app), r.engine.Endpoint(r.app.Name, j.req.Path), j.req.Method, compare.OutcomeSkippedUnsafe)
 		r.stats.skipped()
 		return job{}, false
 	}

@@ -219,6 +219,15 @@ func NewParser(app *manifest.App, format, logFormat string) (logship.Parser, err
 	return p, nil
 }
 
+// direction is the direction of a replay's pairs: new_to_old when the
+// app's shadow direction is reverse (new is the primary), else old_to_new.
+func direction(a *manifest.App) compare.Direction {
+	if a.Shadow.Direction == "reverse" {
+		return compare.DirectionNewToOld
+	}
+	return compare.DirectionOldToNew
+}
+
 // senders builds one sender per side, the primary being the side that
 // serves in the app's shadow direction.
 func (r *replayer) senders() error {
@@ -286,10 +295,7 @@ func (r *replayer) run(ctx context.Context) error {
 func NewReport(ctx context.Context, app *manifest.App, engine *compare.Engine, store *compare.Store, now time.Time) (compare.Report, error) {
 	r := compare.Report{App: app.Name, Generated: now, Endpoints: engine.Stats(app.Name)}
 	if len(app.Old.Backends) > 0 && len(app.New.Backends) > 0 {
-		r.PrimaryURL, r.CandidateURL = app.Old.Backends[0], app.New.Backends[0]
-		if app.Shadow.Direction == "reverse" {
-			r.PrimaryURL, r.CandidateURL = r.CandidateURL, r.PrimaryURL
-		}
+		r.OldURL, r.NewURL = app.Old.Backends[0], app.New.Backends[0]
 	}
 	if store == nil {
 		return r, nil

@@ -28,11 +28,11 @@ func (r *replayer) replay(ctx context.Context, j job) {
 		return
 	}
 	if primary.Stream || candidate.Stream {
-		r.engine.Record(r.app.Name, r.engine.Endpoint(r.app.Name, j.req.Path), j.req.Method, compare.OutcomeSkippedStream)
+		r.engine.Record(r.app.Name, direction(r.app), r.engine.Endpoint(r.app.Name, j.req.Path), j.req.Method, compare.OutcomeSkippedStream)
 		r.stats.outcome(compare.OutcomeSkippedStream)
 		return
 	}
-	p := compare.Pair{App: r.app.Name, Request: j.req, Primary: primary.Response, Candidate: candidate.Response, At: r.clock.Now()}
+	p := compare.Pair{App: r.app.Name, Direction: direction(r.app), Request: j.req, Primary: primary.Response, Candidate: candidate.Response, At: r.clock.Now()}
 	if secondary.Status != 0 && !secondary.Stream {
 		p.Secondary = &secondary.Response
 	}

@@ -43,7 +43,7 @@ func TestTelemetrySource(t *testing.T) {
 	serve(nw, 100, 10, 503, 200*time.Millisecond)
 	serve(nw, 5, 5, 404, 200*time.Millisecond)
 	for _, o := range []string{"match", "match", "diff", "noise", "skipped_unsafe"} {
-		sh.Pair("/users/:id", o)
+		sh.Pair(telemetry.DirOldToNew, "/users/:id", o)
 	}
 	m.Side("other", telemetry.SideNew).Request(500, time.Second)
 	clock.Advance(500 * time.Millisecond)

@@ -254,8 +254,11 @@ func savedWeights(ctx context.Context, store state.Store, apps []string) (map[st
 }
 
 // shadowPhase returns a copy of m in which the named apps send every client
-// to old and mirror forward, and sets their weights to 0. An app that
-// mirrors nothing (shadow.sample 0%) is an error: there would be no shadow.
+// to old and mirror old's clients to new (direction reverse becomes both,
+// so that old's are mirrored too; both stays, so that new's clients are
+// still mirrored if the weight is raised later), and sets their weights to
+// 0. An app that mirrors nothing (shadow.sample 0%) is an error: there
+// would be no shadow.
 func shadowPhase(m *manifest.Manifest, names []string, weights map[string]int) (*manifest.Manifest, error) {
 	out := *m
 	out.Apps = maps.Clone(m.Apps)
@@ -264,7 +267,9 @@ func shadowPhase(m *manifest.Manifest, names []string, weights map[string]int) (
 		if !shadowed(&a) {
 			return nil, fmt.Errorf("%w: apps.%s.shadow.sample is 0%%", ErrNothingToShadow, name)
 		}
-		a.Shadow.Direction = "forward"
+		if a.Shadow.Direction == "reverse" {
+			a.Shadow.Direction = "both"
+		}
 		out.Apps[name] = &a
 		weights[name] = 0
 	}

@@ -77,10 +77,7 @@ func (d *diffing) Report(ctx context.Context, app string) (compare.Report, bool,
 	}
 	r := compare.Report{App: app, Generated: time.Now(), Endpoints: eng.Stats(app)}
 	if a := d.apps[app]; a != nil && len(a.Old.Backends) > 0 && len(a.New.Backends) > 0 {
-		r.PrimaryURL, r.CandidateURL = a.Old.Backends[0], a.New.Backends[0]
-		if a.Shadow.Direction == "reverse" {
-			r.PrimaryURL, r.CandidateURL = r.CandidateURL, r.PrimaryURL
-		}
+		r.OldURL, r.NewURL = a.Old.Backends[0], a.New.Backends[0]
 	}
 	if d.store != nil {
 		ex, err := d.store.LatestExamples(ctx, app)

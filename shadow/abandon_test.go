@@ -74,7 +74,7 @@ func TestClientLeaves(t *testing.T) {
 				t.Errorf("[compared, recorded, kept] (-got +want):\n%s", diff)
 			}
 			for o, n := range orEmpty(tt.compared, tt.recorded) {
-				if got := metric(t, e.reg, "migrate_shadow_pairs_total", map[string]string{"app": "web", "endpoint": "/fake", "outcome": string(o)}); got != float64(n) {
+				if got := metric(t, e.reg, "migrate_shadow_pairs_total", map[string]string{"app": "web", "direction": "old_to_new", "endpoint": "/fake", "outcome": string(o)}); got != float64(n) {
 					t.Errorf("migrate_shadow_pairs_total{outcome=%s} = %v, want %d", o, got, n)
 				}
 			}

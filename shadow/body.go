@@ -72,15 +72,16 @@ func (b *replay) Close() error {
 	return err
 }
 
-// readBody buffers r's body for replay. It returns the buffer (nil for no
-// body) and the request to serve; ok is false when the request must be
-// served without mirroring (too large, or the client's body failed).
-func (m *Mirror) readBody(r *http.Request) (sb *shared, serve *http.Request, ok bool) {
+// readBody buffers r's body for replay in flow f. It returns the buffer
+// (nil for no body) and the request to serve; ok is false when the request
+// must be served without mirroring (too large, or the client's body
+// failed).
+func (m *Mirror) readBody(f *flow, r *http.Request) (sb *shared, serve *http.Request, ok bool) {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return nil, r, true
 	}
 	if r.ContentLength > m.maxBody {
-		m.count(r, compare.OutcomeTooLarge)
+		m.count(f, r, compare.OutcomeTooLarge)
 		return nil, r, false
 	}
 	sb = m.bufs.get()
@@ -100,7 +101,7 @@ func (m *Mirror) readBody(r *http.Request) (sb *shared, serve *http.Request, ok 
 		serve.Body = &replay{Reader: io.MultiReader(bytes.NewReader(sb.bytes()), errReader{err}), sb: sb, rest: r.Body}
 		return nil, serve, false
 	case n > m.maxBody:
-		m.count(r, compare.OutcomeTooLarge)
+		m.count(f, r, compare.OutcomeTooLarge)
 		serve.Body = &replay{Reader: io.MultiReader(bytes.NewReader(sb.bytes()), r.Body), sb: sb, rest: r.Body}
 		return nil, serve, false
 	}

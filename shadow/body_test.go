@@ -113,7 +113,7 @@ func TestNotMirrored(t *testing.T) {
 			if diff := cmp.Diff(recorded, map[compare.Outcome]int{tt.want: 1}); diff != "" {
 				t.Errorf("recorded outcomes (-got +want):\n%s", diff)
 			}
-			wantLabels := map[string]string{"app": "web", "endpoint": "/fake", "outcome": string(tt.want)}
+			wantLabels := map[string]string{"app": "web", "direction": "old_to_new", "endpoint": "/fake", "outcome": string(tt.want)}
 			if got := metric(t, e.reg, "migrate_shadow_pairs_total", wantLabels); got != 1 {
 				t.Errorf("migrate_shadow_pairs_total%v = %v, want 1", wantLabels, got)
 			}

@@ -208,7 +208,7 @@ func TestMirrorDeadCandidate(t *testing.T) {
 	old := newBackend(t, "old", nil)
 	var dials atomic.Int64
 	e := &env{cmp: newFakeComparer(), sink: &fakeSink{}, clock: clockwork.NewFakeClock()}
-	e.prepare = func(m *Mirror) { countDials(m.candidate, &dials) }
+	e.prepare = func(m *Mirror) { countDials(m.flows[sideOld].to, &dials) }
 	startWith(t, testApp(old.URL, "http://"+closedPort(t)), e, e.cmp, e.sink)
 	const n = 12
 	for i := range n {
@@ -223,7 +223,7 @@ func TestMirrorDeadCandidate(t *testing.T) {
 	if diff := cmp.Diff(got, want); diff != "" {
 		t.Errorf("[compared, recorded, dials] (-got +want):\n%s", diff)
 	}
-	if got := metric(t, e.reg, "migrate_shadow_pairs_total", map[string]string{"app": "web", "endpoint": "/fake", "outcome": "shadow_error"}); got != n {
+	if got := metric(t, e.reg, "migrate_shadow_pairs_total", map[string]string{"app": "web", "direction": "old_to_new", "endpoint": "/fake", "outcome": "shadow_error"}); got != n {
 		t.Errorf("migrate_shadow_pairs_total{outcome=shadow_error} = %v, want %d", got, n)
 	}
 	if got := old.hits(); got != n {

@@ -60,9 +60,9 @@ func TestWithCompareEngine(t *testing.T) {
 		return nil
 	}
 	series := []map[string]string{
-		{"app": "web", "endpoint": "/users/:id", "outcome": "match"},
-		{"app": "web", "endpoint": "/carts/:id", "outcome": "diff"},
-		{"app": "web", "endpoint": "/carts/:id", "outcome": "skipped_unsafe"},
+		{"app": "web", "direction": "old_to_new", "endpoint": "/users/:id", "outcome": "match"},
+		{"app": "web", "direction": "old_to_new", "endpoint": "/carts/:id", "outcome": "diff"},
+		{"app": "web", "direction": "old_to_new", "endpoint": "/carts/:id", "outcome": "skipped_unsafe"},
 	}
 	// The engine counts before the metrics do: wait for the metrics.
 	waitFor(t, "three outcomes", func() bool {
@@ -87,7 +87,7 @@ func TestWithCompareEngine(t *testing.T) {
 	}
 	var ex map[string][]compare.Sample
 	waitFor(t, "the example kept", func() bool {
-		ex, err = store.Examples(ctx, "web", "/carts/:id")
+		ex, err = store.Examples(ctx, "web", compare.DirectionOldToNew, "/carts/:id")
 		return err != nil || len(ex) > 0
 	})
 	if err != nil {

@@ -128,7 +128,7 @@ func TestFaultyCandidate(t *testing.T) {
 			if diff := cmp.Diff(e.cmp.all(), map[compare.Outcome]int{tt.want: n}); diff != "" {
 				t.Errorf("outcomes (-got +want):\n%s", diff)
 			}
-			if got := metric(t, e.reg, "migrate_shadow_pairs_total", map[string]string{"app": "web", "endpoint": "/fake", "outcome": string(tt.want)}); got != n {
+			if got := metric(t, e.reg, "migrate_shadow_pairs_total", map[string]string{"app": "web", "direction": "old_to_new", "endpoint": "/fake", "outcome": string(tt.want)}); got != n {
 				t.Errorf("migrate_shadow_pairs_total{outcome=%s} = %v, want %d", tt.want, got, n)
 			}
 			wantTimed := 0.0 // mirror latencies are recorded for answers only
@@ -136,7 +136,7 @@ func TestFaultyCandidate(t *testing.T) {
 				wantTimed = n
 			}
 			for _, name := range []string{"migrate_shadow_mirror_duration_seconds", "migrate_shadow_latency_delta_seconds"} {
-				if got := metric(t, e.reg, name, map[string]string{"app": "web", "endpoint": "/fake"}); got != wantTimed {
+				if got := metric(t, e.reg, name, map[string]string{"app": "web", "direction": "old_to_new", "endpoint": "/fake"}); got != wantTimed {
 					t.Errorf("%s count = %v, want %v", name, got, wantTimed)
 				}
 			}

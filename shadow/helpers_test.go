@@ -118,11 +118,11 @@ func (f *fakeComparer) Compare(p compare.Pair) compare.Result {
 	return res
 }
 
-func (f *fakeComparer) Record(app, endpoint, method string, o compare.Outcome) compare.Result {
+func (f *fakeComparer) Record(app string, dir compare.Direction, endpoint, method string, o compare.Outcome) compare.Result {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.records[o]++
-	return compare.Result{App: app, Endpoint: endpoint, Method: method, Outcome: o}
+	return compare.Result{App: app, Direction: dir, Endpoint: endpoint, Method: method, Outcome: o}
 }
 
 func (f *fakeComparer) Endpoint(app, path string) string { return "/fake" }
@@ -217,6 +217,9 @@ type env struct {
 
 	clock   clockwork.Clock // the mirror's; nil: real
 	prepare func(*Mirror)   // called on the mirror before it runs
+	// netHTTP wraps the app's handler (an identity middleware), which
+	// takes it off the event loops: requests then go through Serve.
+	netHTTP bool
 }
 
 // start runs app behind a proxy, mirrored to a fakeComparer and a
@@ -241,6 +244,9 @@ func startWith(t *testing.T, app *manifest.App, e *env, cmp Comparer, sink Sink)
 		t.Fatal(err)
 	}
 	opts := lb.Options{Metrics: metrics}
+	if e.netHTTP {
+		opts.Middleware = map[string]func(http.Handler) http.Handler{app.Name: func(h http.Handler) http.Handler { return h }}
+	}
 	if cmp != nil {
 		e.mirror, err = New(app, Options{Metrics: metrics, Comparer: cmp, Sink: sink, Clock: e.clock})
 		if err != nil {

@@ -29,25 +29,30 @@ type Primary = interface {
 }
 
 // BeginPrimary starts the mirror of r, a request that its caller serves
-// itself and whose whole body is body, once Leaves said the mirror takes
-// it. It returns the Primary to report the served answer to, or nil when r
-// is served without a mirror (a method or path not mirrored, the candidate
-// backing off, a body over max_body, the queue full); either way r is
-// counted as Serve counts it. It never blocks.
-func (m *Mirror) BeginPrimary(r *http.Request, body []byte) Primary {
+// itself from side and whose whole body is body, once Leaves said the
+// mirror takes it. It returns the Primary to report the served answer to,
+// or nil when r is served without a mirror (a method or path not mirrored,
+// the candidate backing off, a body over max_body, the queue full, a side
+// not mirrored); either way r is counted as Serve counts it. It never
+// blocks.
+func (m *Mirror) BeginPrimary(r *http.Request, side string, body []byte) Primary {
 	if m == nil || m.stopped.Load() {
 		return nil
 	}
-	if o := m.skip(r); o != "" {
-		m.count(r, o)
+	f := m.flow(side)
+	if f == nil {
 		return nil
 	}
-	if m.candidate.backingOff() {
-		m.count(r, compare.OutcomeShadowError)
+	if o := m.skip(r); o != "" {
+		m.count(f, r, o)
+		return nil
+	}
+	if f.to.backingOff() {
+		m.count(f, r, compare.OutcomeShadowError)
 		return nil
 	}
 	if int64(len(body)) > m.maxBody {
-		m.count(r, compare.OutcomeTooLarge)
+		m.count(f, r, compare.OutcomeTooLarge)
 		return nil
 	}
 	var sb *shared
@@ -55,7 +60,7 @@ func (m *Mirror) BeginPrimary(r *http.Request, body []byte) Primary {
 		sb = m.bufs.get()
 		sb.buf.Write(body)
 	}
-	p := m.newPair(r, sb)
+	p := m.newPair(f, r, sb)
 	if !m.admit(p) {
 		m.drop(r, p)
 		return nil

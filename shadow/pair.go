@@ -15,6 +15,7 @@ import (
 // count, so no goroutine waits for another) hands it to the comparison.
 type pair struct {
 	m  *Mirror
+	f  *flow // its direction
 	cp compare.Pair
 	// remoteAddr and tls are the client connection's, for X-Forwarded-*.
 	remoteAddr string
@@ -47,11 +48,14 @@ type job struct {
 	half int
 }
 
-func (m *Mirror) newPair(r *http.Request, body *shared) *pair {
+func (m *Mirror) newPair(f *flow, r *http.Request, body *shared) *pair {
 	p := &pair{
 		m: m,
+		f: f,
 		cp: compare.Pair{
-			App: m.app,
+			App:                  m.app,
+			Direction:            f.dir,
+			SecondaryOfCandidate: f.secondaryOfCandidate,
 			Request: compare.Request{
 				Method:   r.Method,
 				Path:     r.URL.Path,
@@ -67,7 +71,7 @@ func (m *Mirror) newPair(r *http.Request, body *shared) *pair {
 		body:       body,
 		parts:      2,
 	}
-	if m.secondary != nil {
+	if f.secondary != nil {
 		p.parts = 3
 	}
 	p.trusted = m.peerTrusted(r.RemoteAddr)
@@ -88,7 +92,7 @@ func (m *Mirror) admit(p *pair) bool {
 		return false
 	}
 	m.mirrored.Add(1)
-	if m.secondary != nil {
+	if p.f.secondary != nil {
 		select {
 		case m.jobs <- job{p: p, half: halfSecondary}:
 		default:
@@ -101,8 +105,8 @@ func (m *Mirror) admit(p *pair) bool {
 // drop turns a pair away before it was admitted.
 func (m *Mirror) drop(r *http.Request, p *pair) {
 	m.dropped.Add(1)
-	m.tel.Dropped(telemetry.DropQueueFull)
-	m.count(r, compare.OutcomeDropped)
+	m.tel.Dropped(p.f.label, telemetry.DropQueueFull)
+	m.count(p.f, r, compare.OutcomeDropped)
 	p.body.release()
 }
 
@@ -122,7 +126,7 @@ func (m *Mirror) handOff(p *pair) {
 
 // discard drops a pair the mirror stopped before comparing.
 func (m *Mirror) discard(p *pair) {
-	m.tel.Dropped(telemetry.DropShutdown)
+	m.tel.Dropped(p.f.label, telemetry.DropShutdown)
 	m.release(p)
 }
 
@@ -136,20 +140,20 @@ func (m *Mirror) finish(ctx context.Context, p *pair) {
 	defer m.release(p)
 	switch {
 	case p.stream.Load():
-		m.record(p.cp.Request.Method, p.cp.Request.Path, compare.OutcomeSkippedStream)
+		m.record(p.f, p.cp.Request.Method, p.cp.Request.Path, compare.OutcomeSkippedStream)
 		return
 	case p.abandoned.Load():
 		// The captured answer is not the one the backend gave: no
 		// comparison, no example.
-		m.record(p.cp.Request.Method, p.cp.Request.Path, compare.OutcomeAborted)
+		m.record(p.f, p.cp.Request.Method, p.cp.Request.Path, compare.OutcomeAborted)
 		return
 	case p.aborted.Load():
 		return // the proxy counted its error
 	}
 	res := m.cmp.Compare(p.cp)
-	m.tel.Pair(res.Endpoint, string(res.Outcome))
+	m.tel.Pair(p.f.label, res.Endpoint, string(res.Outcome))
 	if c := p.cp.Candidate; c.Err == nil {
-		m.tel.Latency(res.Endpoint, c.Latency, p.cp.Primary.Latency)
+		m.tel.Latency(p.f.label, res.Endpoint, c.Latency, p.cp.Primary.Latency)
 	}
 	if m.sink != nil && len(res.Diffs) > 0 {
 		m.keep(ctx, p.cp, res)

@@ -51,7 +51,7 @@ func TestQueueFull(t *testing.T) {
 	if diff := cmp.Diff(e.mirror.Stats(), Stats{Queued: 1, Pending: 2, Mirrored: 2, Dropped: 8}); diff != "" {
 		t.Errorf("stats (-got +want):\n%s", diff)
 	}
-	if got := metric(t, e.reg, "migrate_shadow_dropped_total", map[string]string{"app": "web", "reason": "queue_full"}); got != 8 {
+	if got := metric(t, e.reg, "migrate_shadow_dropped_total", map[string]string{"app": "web", "direction": "old_to_new", "reason": "queue_full"}); got != 8 {
 		t.Errorf("migrate_shadow_dropped_total{reason=queue_full} = %v, want 8", got)
 	}
 	waitFor(t, "the drops recorded", func() bool { return e.cmp.total() == 8 })
@@ -90,7 +90,7 @@ func TestShutdown(t *testing.T) {
 		t.Errorf("a second Run: got %v, want an error", err)
 	}
 	e.stop() // stops the mirror first, then the proxy
-	if got := metric(t, e.reg, "migrate_shadow_dropped_total", map[string]string{"app": "web", "reason": "shutdown"}); got != 6 {
+	if got := metric(t, e.reg, "migrate_shadow_dropped_total", map[string]string{"app": "web", "direction": "old_to_new", "reason": "shutdown"}); got != 6 {
 		t.Errorf("migrate_shadow_dropped_total{reason=shutdown} = %v, want 6", got)
 	}
 	if got := e.mirror.Stats(); got.Pending != 0 || got.Queued != 0 {
@@ -98,47 +98,6 @@ func TestShutdown(t *testing.T) {
 	}
 	if got := e.cmp.total(); got != 0 {
 		t.Errorf("%d pairs judged, want none", got)
-	}
-}
-
-func TestDirection(t *testing.T) {
-	tests := []struct {
-		name      string
-		direction string
-		weight    int
-		wantBody  string // the served answer
-		mirrored  bool
-	}{
-		{"forward, served by old: mirrored to new", "forward", 0, "old GET /x", true},
-		{"forward, served by new: not mirrored", "forward", 100, "new GET /x", false},
-		{"reverse, served by new: mirrored to old", "reverse", 100, "new GET /x", true},
-		{"reverse, served by old: not mirrored", "reverse", 0, "old GET /x", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			old, newB := newBackend(t, "old", nil), newBackend(t, "new", nil)
-			app := testApp(old.URL, newB.URL)
-			app.Shadow.Direction = tt.direction
-			app.Cutover.Weight = ptr(tt.weight)
-			e := start(t, app, true)
-
-			if got := e.do(t, http.MethodGet, "/x", nil, nil); got.Body != tt.wantBody {
-				t.Fatalf("served %q, want %q", got.Body, tt.wantBody)
-			}
-			if !tt.mirrored {
-				e.stop() // nothing may be in flight
-				if got := old.hits() + newB.hits(); got != 1 {
-					t.Errorf("backends saw %d requests, want only the served one", got)
-				}
-				return
-			}
-			waitFor(t, "the pair judged", func() bool { return e.cmp.total() == 1 })
-			p := e.cmp.seenPairs()[0]
-			other := map[string]string{"old GET /x": "new GET /x", "new GET /x": "old GET /x"}[tt.wantBody]
-			if got, want := []string{string(p.Primary.Body), string(p.Candidate.Body)}, []string{tt.wantBody, other}; !cmp.Equal(got, want) {
-				t.Errorf("pair [primary, candidate] = %q, want %q", got, want)
-			}
-		})
 	}
 }
 
@@ -172,5 +131,45 @@ func TestSecondary(t *testing.T) {
 	p := e.cmp.seenPairs()[0]
 	if p.Secondary == nil || string(p.Secondary.Body) != "old2 PUT /items/1?v=2" {
 		t.Errorf("pair's secondary = %+v, want old2's answer", p.Secondary)
+	}
+}
+
+// TestSecondarySide: shadow.secondary is an instance of old (of new with
+// direction reverse) and measures the noise of the pairs of both
+// directions: for a pair served by the other side, it is an instance of
+// the candidate's side, and the pair says so.
+func TestSecondarySide(t *testing.T) {
+	tests := []struct {
+		direction   string
+		weight      int
+		ofCandidate bool
+	}{
+		{"both", 0, false},
+		{"both", 100, true},
+		{"reverse", 100, false},
+		{"reverse", 0, false}, // not mirrored: no pair
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s at %d", tt.direction, tt.weight), func(t *testing.T) {
+			old, newB, second := newBackend(t, "old", nil), newBackend(t, "new", nil), newBackend(t, "second", nil)
+			app := testApp(old.URL, newB.URL)
+			app.Shadow.Direction, app.Cutover.Weight = tt.direction, ptr(tt.weight)
+			app.Shadow.Secondary = []string{second.URL}
+			e := start(t, app, true)
+			e.do(t, http.MethodGet, "/x", nil, nil)
+			if tt.direction == "reverse" && tt.weight == 0 {
+				e.stop()
+				if got := second.hits() + e.cmp.total(); got != 0 {
+					t.Errorf("a request not mirrored reached the secondary or the comparer (%d)", got)
+				}
+				return
+			}
+			waitFor(t, "the pair judged", func() bool { return e.cmp.total() == 1 })
+			e.stop()
+			p := e.cmp.seenPairs()[0]
+			if p.Secondary == nil || string(p.Secondary.Body) != "second GET /x" || p.SecondaryOfCandidate != tt.ofCandidate {
+				t.Errorf("pair secondary %+v of candidate %v, want second's answer, of candidate %v", p.Secondary, p.SecondaryOfCandidate, tt.ofCandidate)
+			}
+		})
 	}
 }

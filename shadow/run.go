@@ -34,9 +34,8 @@ func (m *Mirror) Run(ctx context.Context) error {
 	m.stopped.Store(true)
 	wg.Wait()
 	m.drain(ctx)
-	m.candidate.CloseIdleConnections()
-	if m.secondary != nil {
-		m.secondary.CloseIdleConnections()
+	for _, s := range m.senders() {
+		s.CloseIdleConnections()
 	}
 	m.tel.QueueDepth(0)
 	return nil
@@ -59,17 +58,19 @@ func (m *Mirror) drain(ctx context.Context) {
 // tallyEvent is a request served without comparison, to be counted off
 // the request path.
 type tallyEvent struct {
+	f            *flow
 	method, path string
 	outcome      compare.Outcome
 }
 
-// count records the outcome of a request that is served only, without
-// waiting: when the tally queue is full, the count is lost and counted.
-func (m *Mirror) count(r *http.Request, o compare.Outcome) {
+// count records the outcome of a request of flow f that is served only,
+// without waiting: when the tally queue is full, the count is lost and
+// counted.
+func (m *Mirror) count(f *flow, r *http.Request, o compare.Outcome) {
 	select {
-	case m.tally <- tallyEvent{method: r.Method, path: r.URL.Path, outcome: o}:
+	case m.tally <- tallyEvent{f: f, method: r.Method, path: r.URL.Path, outcome: o}:
 	default:
-		m.tel.Dropped(telemetry.DropTallyFull)
+		m.tel.Dropped(f.label, telemetry.DropTallyFull)
 	}
 }
 
@@ -81,22 +82,37 @@ func (m *Mirror) runTally(ctx context.Context) {
 	for {
 		select {
 		case e := <-m.tally:
-			m.record(e.method, e.path, e.outcome)
+			m.record(e.f, e.method, e.path, e.outcome)
 		case <-tick.Chan():
 			m.tel.QueueDepth(len(m.jobs))
 		case <-ctx.Done():
 			for range len(m.tally) {
 				e := <-m.tally
-				m.record(e.method, e.path, e.outcome)
+				m.record(e.f, e.method, e.path, e.outcome)
 			}
 			return
 		}
 	}
 }
 
-// record counts an outcome that had no comparison, in the Comparer's
-// stats and in the metrics.
-func (m *Mirror) record(method, path string, o compare.Outcome) {
-	res := m.cmp.Record(m.app, m.cmp.Endpoint(m.app, path), method, o)
-	m.tel.Pair(res.Endpoint, string(o))
+// record counts an outcome of flow f that had no comparison, in the
+// Comparer's stats and in the metrics.
+func (m *Mirror) record(f *flow, method, path string, o compare.Outcome) {
+	res := m.cmp.Record(m.app, f.dir, m.cmp.Endpoint(m.app, path), method, o)
+	m.tel.Pair(f.label, res.Endpoint, string(o))
+}
+
+// mirroredAnswer counts the candidate's answer res to a mirror of flow f
+// as its side's mirrored answer: its status and latency, or none when it
+// gave no answer. A mirror the breaker kept from being sent, or cut by the
+// mirror's shutdown, reached no backend and is not counted.
+func (m *Mirror) mirroredAnswer(ctx context.Context, f *flow, res compare.Response) {
+	if errors.Is(res.Err, ErrBreakerOpen) || ctx.Err() != nil {
+		return
+	}
+	code := res.Status
+	if res.Err != nil {
+		code = 0
+	}
+	m.tel.Mirrored(f.candidate, code, res.Latency)
 }

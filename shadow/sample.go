@@ -45,9 +45,13 @@ func (m *Mirror) sampled(w http.ResponseWriter, r *http.Request) bool {
 // Serve would serve a request of a client served by side, with sticky key
 // key (as sampled takes it), without mirroring it, and counts it as not
 // sampled when Serve would. The loops serve such requests themselves and
-// pass the others, with their connection, to Serve.
+// pass the others, with their connection, to Serve (or BeginPrimary).
 func (m *Mirror) Leaves(side string, key []byte) bool {
-	if m == nil || side != m.primary || m.stopped.Load() {
+	if m == nil || m.stopped.Load() {
+		return true
+	}
+	f := m.flow(side)
+	if f == nil {
 		return true
 	}
 	switch {
@@ -56,7 +60,7 @@ func (m *Mirror) Leaves(side string, key []byte) bool {
 	case m.sample > 0 && samplePoint(key) < m.sample:
 		return false
 	}
-	m.tel.NotSampled()
+	m.tel.NotSampled(f.label)
 	return true
 }
 

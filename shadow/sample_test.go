@@ -8,10 +8,12 @@ import (
 
 	"github.com/migratekit/migrate/lb"
 	"github.com/migratekit/migrate/manifest"
+	"github.com/migratekit/migrate/telemetry"
 )
 
 // TestStickySampling sends several requests per client at a 50% sample:
-// a client is mirrored always or never, and both kinds exist.
+// a client is mirrored always or never, whichever side serves it, and both
+// kinds exist.
 func TestStickySampling(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -32,7 +34,7 @@ func TestStickySampling(t *testing.T) {
 			app.Shadow.Sample = &half
 			e := start(t, app, true)
 
-			onOld := map[string]int{} // client -> requests served by old
+			served := map[string]int{} // client -> requests served
 			for c := range clients {
 				hdr := http.Header{"X-Forwarded-For": {fmt.Sprintf("10.0.0.%d", c)}}
 				for i := range perClient {
@@ -41,33 +43,34 @@ func TestStickySampling(t *testing.T) {
 					if sc := res.Header.Get("Set-Cookie"); sc != "" {
 						hdr.Set("Cookie", strings.Split(sc, ";")[0])
 					}
-					if res.Header.Get("X-Migrate-Side") == "old" {
-						onOld[fmt.Sprintf("/c%d/", c)]++
+					served[fmt.Sprintf("/c%d/", c)]++
+				}
+			}
+			waitFor(t, "every request judged or not sampled", func() bool {
+				notSampled := 0.0
+				for _, dir := range []string{"old_to_new", "new_to_old"} {
+					notSampled += metric(t, e.reg, "migrate_shadow_not_sampled_total", map[string]string{"app": "web", "direction": dir})
+				}
+				return e.cmp.total()+int(notSampled) == clients*perClient
+			})
+
+			mirrored := map[string]int{} // client -> requests mirrored, to either side
+			for _, b := range []*backend{old, newB} {
+				for _, r := range b.requests() {
+					if r.Header.Get(Header) == "1" {
+						mirrored[r.Path[:strings.Index(r.Path[1:], "/")+2]]++
 					}
 				}
 			}
-			total := 0
-			for _, n := range onOld {
-				total += n
-			}
-			waitFor(t, "every request on old judged or not sampled", func() bool {
-				notSampled := metric(t, e.reg, "migrate_shadow_not_sampled_total", map[string]string{"app": "web"})
-				return e.cmp.total()+int(notSampled) == total
-			})
-
-			mirrored := map[string]int{}
-			for _, r := range newB.requests() {
-				mirrored[r.Path[:strings.Index(r.Path[1:], "/")+2]]++
-			}
 			always, never := 0, 0
-			for c, n := range onOld {
+			for c, n := range served {
 				switch mirrored[c] {
 				case n:
 					always++
 				case 0:
 					never++
 				default:
-					t.Errorf("client %s: %d of its %d requests on old were mirrored", c, mirrored[c], n)
+					t.Errorf("client %s: %d of its %d requests were mirrored", c, mirrored[c], n)
 				}
 			}
 			if always == 0 || never == 0 {
@@ -127,8 +130,8 @@ func TestSampleIndependentOfSplit(t *testing.T) {
 }
 
 // TestLeaves checks what the mirror tells lb's event loops (lb.Sampler):
-// it leaves the requests of clients out of the sample, of the other side
-// and of a stopped mirror alone, takes the sampled ones, counts only the
+// it leaves the requests of clients out of the sample, of a side it does
+// not mirror and of a stopped mirror alone, takes the sampled ones, counts only the
 // first kind as not sampled (as Serve does), and names its marker header.
 func TestLeaves(t *testing.T) {
 	old, newB := newBackend(t, "old", nil), newBackend(t, "new", nil)
@@ -141,8 +144,8 @@ func TestLeaves(t *testing.T) {
 	for c := range 200 {
 		key := []byte(fmt.Sprintf("10.0.%d.%d", c/250, c%250))
 		want := samplePoint(key) >= m.sample
-		if got := m.Leaves(m.primary, key); got != want {
-			t.Fatalf("Leaves(%s, %s) = %v, want %v", m.primary, key, got, want)
+		if got := m.Leaves(telemetry.SideOld, key); got != want {
+			t.Fatalf("Leaves(old, %s) = %v, want %v", key, got, want)
 		}
 		if want {
 			left++
@@ -152,10 +155,10 @@ func TestLeaves(t *testing.T) {
 		t.Fatalf("%d of 200 clients left alone at a 50%% sample, want some of each", left)
 	}
 	other := lb.Sampler(m)
-	if !other.Leaves("not-"+m.primary, []byte("10.0.0.1")) {
-		t.Error("a request of the other side is not left alone")
+	if !other.Leaves("sideways", []byte("10.0.0.1")) {
+		t.Error("a request of no side is not left alone")
 	}
-	if got := metric(t, e.reg, "migrate_shadow_not_sampled_total", map[string]string{"app": "web"}); got != float64(left) {
+	if got := metric(t, e.reg, "migrate_shadow_not_sampled_total", map[string]string{"app": "web", "direction": "old_to_new"}); got != float64(left) {
 		t.Errorf("not sampled = %v, want %d (the clients out of the sample only)", got, left)
 	}
 	if m.Marker() != Header {

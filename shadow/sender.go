@@ -169,7 +169,7 @@ func (s *Sender) send(ctx context.Context, req *http.Request) (res compare.Respo
 	}
 	defer hr.Body.Close()
 	if isEventStream(hr.Header) {
-		return compare.Response{Status: hr.StatusCode, Header: hr.Header}, nil, true
+		return compare.Response{Status: hr.StatusCode, Header: hr.Header, Latency: s.clock.Since(start)}, nil, true
 	}
 	sb = s.bufs.get()
 	if hr.ContentLength > 0 {

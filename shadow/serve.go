@@ -9,8 +9,9 @@ import (
 )
 
 // Serve implements lb.Mirror: it serves r through serve and, when r is
-// to be mirrored, queues its copy first and captures the served answer on
-// the way to the client. It never waits for the mirror.
+// to be mirrored (to the other side of side, which serves it), queues its
+// copy first and captures the served answer on the way to the client. It
+// never waits for the mirror.
 func (m *Mirror) Serve(w http.ResponseWriter, r *http.Request, side string, serve http.Handler) {
 	if m == nil {
 		serve.ServeHTTP(w, r)
@@ -22,27 +23,28 @@ func (m *Mirror) Serve(w http.ResponseWriter, r *http.Request, side string, serv
 		r.Header = r.Header.Clone()
 		delete(r.Header, Header)
 	}
-	if side != m.primary || m.stopped.Load() {
+	f := m.flow(side)
+	if f == nil || m.stopped.Load() {
 		serve.ServeHTTP(w, r)
 		return
 	}
 	if !m.sampled(w, r) {
-		m.tel.NotSampled()
+		m.tel.NotSampled(f.label)
 		serve.ServeHTTP(w, r)
 		return
 	}
 	if o := m.skip(r); o != "" {
-		m.count(r, o)
+		m.count(f, r, o)
 		serve.ServeHTTP(w, r)
 		return
 	}
-	if m.candidate.backingOff() {
+	if f.to.backingOff() {
 		// The mirror would fail at once without a dial: served only.
-		m.count(r, compare.OutcomeShadowError)
+		m.count(f, r, compare.OutcomeShadowError)
 		serve.ServeHTTP(w, r)
 		return
 	}
-	m.mirror(w, r, serve)
+	m.mirror(w, r, f, serve)
 }
 
 // skip returns the outcome of a request that is served without a mirror,
@@ -57,14 +59,15 @@ func (m *Mirror) skip(r *http.Request) compare.Outcome {
 	return ""
 }
 
-// mirror queues r's copy, then serves r while capturing the answer.
-func (m *Mirror) mirror(w http.ResponseWriter, r *http.Request, serve http.Handler) {
-	body, r, ok := m.readBody(r)
+// mirror queues r's copy in flow f, then serves r while capturing the
+// answer.
+func (m *Mirror) mirror(w http.ResponseWriter, r *http.Request, f *flow, serve http.Handler) {
+	body, r, ok := m.readBody(f, r)
 	if !ok {
 		serve.ServeHTTP(w, r)
 		return
 	}
-	p := m.newPair(r, body)
+	p := m.newPair(f, r, body)
 	if !m.admit(p) {
 		m.drop(r, p)
 		serve.ServeHTTP(w, r)

@@ -2,9 +2,15 @@
 // the two answers to the compare engine, without the client ever waiting
 // for the mirror.
 //
-// A Mirror plugs into the load balancer as an lb.Mirror. For each request
-// served by the primary side (old with shadow.direction forward, new with
-// reverse) it decides, on the request path and without blocking:
+// A Mirror plugs into the load balancer as an lb.Mirror. A sampled client
+// is mirrored to the other side of the one that serves it, whatever the
+// weight: a client served by old to new (direction old_to_new), one served
+// by new to old (new_to_old), so that a regression that shows once clients
+// have moved is seen too. shadow.direction narrows it: forward mirrors only
+// the clients served by old, reverse only those served by new; both is the
+// default. Every pair, outcome, example and metric carries its direction.
+// For each request of a mirrored side (the primary) it decides, on the
+// request path and without blocking:
 //
 //   - sampling: shadow.sample of the clients, sticky by the same client key
 //     as the split (client IP or sticky cookie) so a session is mirrored
@@ -21,12 +27,15 @@
 //
 // The mirrored request is queued before the primary is served, so both run
 // in parallel. A bounded pool (shadow.workers goroutines, shadow.queue
-// waiting requests, and at most workers+queue pairs in flight) sends it to
-// the candidate side's backends, round robin, with its own transport and
-// deadline (shadow.timeout), detached from the client, with the client's
-// Host and X-Migrate-Shadow: 1; when full, the pair is dropped and counted.
-// With shadow.secondary the request also goes to a second instance of the
-// primary side, for noise cancellation.
+// waiting requests, and at most workers+queue pairs in flight, shared by
+// both directions) sends it to the candidate side's backends, round robin,
+// with a transport of that direction's own and a deadline (shadow.timeout),
+// detached from the client, with the client's Host and X-Migrate-Shadow: 1;
+// when full, the pair is dropped and counted. With shadow.secondary the
+// request also goes to a second instance of one side (new's with direction
+// reverse, else old's), for noise cancellation: the differences between
+// the two instances of that side are noise, whether it served the client
+// (the primary's) or was mirrored to (the candidate's).
 //
 // The primary's response streams to the client untouched; a copy of up to
 // max_body bytes is kept on the way. When both halves of a pair are in
@@ -38,6 +47,10 @@
 // client broke off) is not compared, since the captured answer is not the
 // backend's: it is counted aborted and no example is kept. A primary that
 // breaks off by itself is judged on what came, its body marked truncated.
+//
+// The candidate's answers to mirrored requests are that side's answers
+// too: each one is counted for its side (telemetry's mirrored series, by
+// status class and latency), apart from the clients the side serves.
 //
 // A candidate side that cannot be reached costs no connection attempt per
 // mirror: after 5 consecutive failed attempts to a backend, its Sender
@@ -54,9 +67,10 @@
 // CompareConfig and StoreOptions (the compare engine and sample store of an
 // app's shadow section).
 //
-// It emits migrate_shadow_* through telemetry (pairs by endpoint and
-// outcome, mirror latency and its delta to the primary, queue depth, drops,
-// not-sampled requests) and logs only failures of the sink.
+// It emits migrate_shadow_* through telemetry (pairs by direction, endpoint
+// and outcome, mirror latency and its delta to the primary, queue depth,
+// drops, not-sampled requests, and each side's mirrored answers) and logs
+// only failures of the sink.
 package shadow
 
 import (
@@ -101,9 +115,9 @@ type Comparer interface {
 	// Compare judges a complete pair.
 	Compare(compare.Pair) compare.Result
 	// Record counts a request served without comparison (skipped_unsafe,
-	// skipped_stream, too_large, dropped) and returns the result to report
-	// it with (its Endpoint bounded).
-	Record(app, endpoint, method string, o compare.Outcome) compare.Result
+	// skipped_stream, too_large, dropped) in direction dir and returns the
+	// result to report it with (its Endpoint bounded).
+	Record(app string, dir compare.Direction, endpoint, method string, o compare.Outcome) compare.Result
 	// Endpoint is the endpoint template of path for app.
 	Endpoint(app, path string) string
 }
@@ -135,17 +149,14 @@ var ErrNoComparer = errors.New("no comparer")
 // by Run; once Run has returned it serves requests untouched.
 type Mirror struct {
 	app     string
-	primary string // the side whose requests are mirrored
-	sample  int    // points of lb.PointScale that are mirrored
-	cookie  string // sticky cookie name; "" means sticky by client IP
+	flows   [2]*flow // by the index of the serving side (old, new); nil: not mirrored
+	sample  int      // points of lb.PointScale that are mirrored
+	cookie  string   // sticky cookie name; "" means sticky by client IP
 	trusted []netip.Prefix
 	methods *Methods
 	timeout time.Duration
 	maxBody int64
 	workers int
-
-	candidate *Sender
-	secondary *Sender // nil without shadow.secondary
 
 	cmp  Comparer
 	sink Sink
@@ -162,6 +173,10 @@ type Mirror struct {
 	maxPending int64
 	stopped    atomic.Bool // Run has returned: serve only
 	started    atomic.Bool
+	// direction is shadow.direction; told says which side's clients were
+	// said, in the log, not to be mirrored by it.
+	direction string
+	told      [2]atomic.Bool
 
 	mirrored, dropped atomic.Uint64
 	sinkErrors        atomic.Uint64
@@ -204,6 +219,7 @@ func newMirror(app *manifest.App, opts Options) (*Mirror, error) {
 		m.log = slog.New(slog.DiscardHandler)
 	}
 	m.log = m.log.With("app", app.Name)
+	m.direction = app.Shadow.Direction
 	if m.clock == nil {
 		m.clock = clockwork.NewRealClock()
 	}
@@ -219,31 +235,6 @@ func newMirror(app *manifest.App, opts Options) (*Mirror, error) {
 	m.done = make(chan *pair, m.maxPending)
 	m.tally = make(chan tallyEvent, tallyQueue)
 	return m, nil
-}
-
-// configureSides picks the primary side and the senders to the candidate's
-// backends and to the secondary's, each with its own transport.
-func (m *Mirror) configureSides(app *manifest.App) error {
-	cand := app.New
-	switch app.Shadow.Direction {
-	case "", "forward":
-		m.primary = telemetry.SideOld
-	case "reverse":
-		m.primary, cand = telemetry.SideNew, app.Old
-	default:
-		return fmt.Errorf("direction %q is not forward or reverse", app.Shadow.Direction)
-	}
-	opts := SenderOptions{Timeouts: app.Timeouts, Timeout: m.timeout, MaxBody: m.maxBody, Conns: m.workers, Clock: m.clock}
-	var err error
-	if m.candidate, err = newSender(cand.Backends, opts, &m.bufs); err != nil {
-		return fmt.Errorf("configuring candidate backends: %w", err)
-	}
-	if len(app.Shadow.Secondary) > 0 {
-		if m.secondary, err = newSender(app.Shadow.Secondary, opts, &m.bufs); err != nil {
-			return fmt.Errorf("configuring secondary backends: %w", err)
-		}
-	}
-	return nil
 }
 
 // configureSampling reads shadow.sample and the split's sticky key.

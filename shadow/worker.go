@@ -23,18 +23,20 @@ func (m *Mirror) work(ctx context.Context) {
 	}
 }
 
-// sendJob sends one mirror and records its half of the pair.
+// sendJob sends one mirror and records its half of the pair; the
+// candidate's answer counts as its side's mirrored answer.
 func (m *Mirror) sendJob(ctx context.Context, j job) {
 	p := j.p
-	to := m.candidate
+	to := p.f.to
 	if j.half == halfSecondary {
-		to = m.secondary
+		to = p.f.secondary
 	}
 	res, sb, stream := to.send(ctx, m.outbound(p))
 	p.bufs[j.half] = sb
 	switch j.half {
 	case halfCandidate:
 		p.cp.Candidate = res
+		m.mirroredAnswer(ctx, p.f, res)
 	case halfSecondary:
 		if res.Err == nil {
 			p.cp.Secondary = &res

@@ -36,7 +36,8 @@ func TestMetricNames(t *testing.T) {
 	allowed := map[string]bool{
 		"app": true, "side": true, "code_class": true, "reason": true, "backend": true,
 		"endpoint": true, "outcome": true, "level": true, // level: LogLevels
-		"record": true, // record: the manifest's dns: records
+		"direction": true, // direction: old_to_new, new_to_old
+		"record":    true, // record: the manifest's dns: records
 	}
 	for _, mf := range mfs {
 		if !strings.HasPrefix(mf.GetName(), "migrate_") {
@@ -62,11 +63,13 @@ func recordOneOfEach(m *Metrics) {
 	s.Ejection("http://10.1.0.5:3000")
 	m.SetWeight("bobbarker", 25)
 	sh := m.Shadow("bobbarker")
-	sh.Pair("/users/:id", "match")
-	sh.Latency("/users/:id", 5*time.Millisecond, 3*time.Millisecond)
+	sh.Pair(DirOldToNew, "/users/:id", "match")
+	sh.Latency(DirNewToOld, "/users/:id", 5*time.Millisecond, 3*time.Millisecond)
 	sh.QueueDepth(3)
-	sh.Dropped(DropQueueFull)
-	sh.NotSampled()
+	sh.Dropped(DirOldToNew, DropQueueFull)
+	sh.NotSampled(DirNewToOld)
+	sh.Mirrored(SideNew, 503, 4*time.Millisecond)
+	sh.Mirrored(SideOld, 0, 0)
 	m.statsdDropped.Add(0)
 	m.statsdErrors.Add(0)
 	recordLogSink(m)

@@ -1,26 +1,38 @@
 package telemetry
 
-// Shadow traffic metrics (see package shadow):
+// Shadow traffic metrics (see package shadow). A sampled client is
+// mirrored to the other side of the one that serves it: direction is
+// old_to_new (served by old, mirrored to new) or new_to_old.
 //
-//	migrate_shadow_pairs_total{app,endpoint,outcome}      mirrored requests by compare outcome, and served-only ones (skipped_*, too_large, dropped)
-//	migrate_shadow_mirror_duration_seconds{app,endpoint}  latency of the mirrored side's answer
-//	migrate_shadow_latency_delta_seconds{app,endpoint}    mirrored side's latency minus the serving side's
-//	migrate_shadow_queue_depth{app}                       mirrors waiting for a worker
-//	migrate_shadow_dropped_total{app,reason}              mirrors given up: queue_full, tally_full, shutdown
-//	migrate_shadow_not_sampled_total{app}                 requests left out by shadow.sample
+//	migrate_shadow_pairs_total{app,direction,endpoint,outcome}      mirrored requests by compare outcome, and served-only ones (skipped_*, too_large, dropped)
+//	migrate_shadow_mirror_duration_seconds{app,direction,endpoint}  latency of the mirrored side's answer
+//	migrate_shadow_latency_delta_seconds{app,direction,endpoint}    mirrored side's latency minus the serving side's
+//	migrate_shadow_queue_depth{app}                                 mirrors waiting for a worker
+//	migrate_shadow_dropped_total{app,direction,reason}              mirrors given up: queue_full, tally_full, shutdown
+//	migrate_shadow_not_sampled_total{app,direction}                 requests left out by shadow.sample
 //
-// and in statsd, under prefix.app.shadow:
+// and, per side, its answers to the requests mirrored to it (mirrored.go):
+//
+//	migrate_shadow_mirrored_requests_total{app,side,code_class}     by status class, "none" when it gave no answer
+//	migrate_shadow_mirrored_request_duration_seconds{app,side}      latency of its answers
+//
+// They are apart from migrate_proxy_* on purpose: those count the clients
+// a side served, which the rollback analysis judges.
+//
+// In statsd, under prefix.app.shadow.<direction>:
 //
 //	pairs.<endpoint>.<outcome>   counter
 //	mirror_duration.<endpoint>   timing, ms
 //	latency_delta.<endpoint>     timing, ms, negative when the mirrored side was faster
-//	queue_depth                  gauge
 //	dropped.<reason>             counter
 //	not_sampled                  counter
 //
+// and prefix.app.shadow.queue_depth (gauge), prefix.app.side.mirrored.<N>xx
+// and .none (counters), prefix.app.side.mirrored_duration (timing, ms).
+//
 // Endpoints are templates from the compare engine, already bounded; Shadow
-// bounds them again (MaxShadowEndpoints per app, the rest count as
-// "other") so that no caller can grow the series without limit.
+// bounds them again (MaxShadowEndpoints per app and direction, the rest
+// count as "other") so that no caller can grow the series without limit.
 
 import (
 	"strings"
@@ -30,13 +42,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// MaxShadowEndpoints bounds the distinct endpoint label values per app;
-// further endpoints are recorded as OtherEndpoint.
+// MaxShadowEndpoints bounds the distinct endpoint label values per app and
+// direction; further endpoints are recorded as OtherEndpoint.
 const MaxShadowEndpoints = 500
 
 // OtherEndpoint is the endpoint label of everything past the bound, and of
 // requests no template names.
 const OtherEndpoint = "other"
+
+// Directions of the shadow series: the values of the direction label, as
+// package compare names them.
+const (
+	DirOldToNew = "old_to_new" // served by old, mirrored to new
+	DirNewToOld = "new_to_old" // served by new, mirrored to old
+)
 
 // Reasons for migrate_shadow_dropped_total.
 const (
@@ -57,6 +76,7 @@ type shadowVecs struct {
 	queue      *prometheus.GaugeVec
 	dropped    *prometheus.CounterVec
 	notSampled *prometheus.CounterVec
+	mirrored   *mirroredVecs // mirrored.go
 
 	mu   sync.Mutex
 	apps map[string]*Shadow
@@ -66,36 +86,37 @@ func newShadowVecs() *shadowVecs {
 	return &shadowVecs{
 		pairs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "migrate_shadow_pairs_total",
-			Help: "Sampled requests of an app by shadow outcome: compared (match, diff, noise, shadow_error, shadow_timeout) or served only.",
-		}, []string{"app", "endpoint", "outcome"}),
+			Help: "Sampled requests of an app by direction and shadow outcome: compared (match, diff, noise, shadow_error, shadow_timeout) or served only.",
+		}, []string{"app", "direction", "endpoint", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "migrate_shadow_mirror_duration_seconds",
 			Help:    "Time the mirrored side took to answer a mirrored request, body included.",
 			Buckets: DurationBuckets,
-		}, []string{"app", "endpoint"}),
+		}, []string{"app", "direction", "endpoint"}),
 		delta: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "migrate_shadow_latency_delta_seconds",
 			Help:    "Latency of the mirrored side minus latency of the serving side, per mirrored request.",
 			Buckets: DeltaBuckets,
-		}, []string{"app", "endpoint"}),
+		}, []string{"app", "direction", "endpoint"}),
 		queue: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "migrate_shadow_queue_depth",
 			Help: "Mirrored requests waiting for a shadow worker.",
 		}, []string{"app"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "migrate_shadow_dropped_total",
-			Help: "Mirrors given up without a comparison, by reason (queue_full, tally_full, shutdown).",
-		}, []string{"app", "reason"}),
+			Help: "Mirrors given up without a comparison, by direction and reason (queue_full, tally_full, shutdown).",
+		}, []string{"app", "direction", "reason"}),
 		notSampled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "migrate_shadow_not_sampled_total",
-			Help: "Requests of the serving side left out of mirroring by shadow.sample.",
-		}, []string{"app"}),
-		apps: make(map[string]*Shadow),
+			Help: "Requests of the serving side left out of mirroring by shadow.sample, by direction.",
+		}, []string{"app", "direction"}),
+		mirrored: newMirroredVecs(),
+		apps:     make(map[string]*Shadow),
 	}
 }
 
 func (v *shadowVecs) collectors() []prometheus.Collector {
-	return []prometheus.Collector{v.pairs, v.duration, v.delta, v.queue, v.dropped, v.notSampled}
+	return append([]prometheus.Collector{v.pairs, v.duration, v.delta, v.queue, v.dropped, v.notSampled}, v.mirrored.collectors()...)
 }
 
 // Shadow returns the recorder of one app's shadow traffic. It is cached:
@@ -111,13 +132,21 @@ func (m *Metrics) Shadow(app string) *Shadow {
 		return s
 	}
 	s := &Shadow{
-		m:          m,
-		app:        app,
-		base:       token(app) + ".shadow",
-		queue:      v.queue.WithLabelValues(app),
-		notSampled: v.notSampled.WithLabelValues(app),
-		endpoints:  make(map[string]*shadowEndpoint),
-		win:        newPairWindow(m.win),
+		m:     m,
+		app:   app,
+		queue: v.queue.WithLabelValues(app),
+		win:   newPairWindow(m.win),
+	}
+	for i, dir := range [...]string{DirOldToNew, DirNewToOld} {
+		s.dirs[i] = &shadowDir{
+			label:      dir,
+			base:       token(app) + ".shadow." + dir,
+			notSampled: v.notSampled.WithLabelValues(app, dir),
+			endpoints:  make(map[string]*shadowEndpoint),
+		}
+	}
+	for i, side := range [...]string{SideOld, SideNew} {
+		s.mirrored[i] = newMirroredSide(m, app, side)
 	}
 	v.apps[app] = s
 	return s
@@ -126,20 +155,38 @@ func (m *Metrics) Shadow(app string) *Shadow {
 // Shadow records one app's shadow traffic. Its methods are safe for
 // concurrent use; NotSampled and Dropped are cheap enough for the request
 // path (one atomic add and a non-blocking statsd hand-off), the others run
-// off it. A nil *Shadow records nothing.
+// off it. A nil *Shadow records nothing. A direction other than
+// DirNewToOld records as DirOldToNew.
 type Shadow struct {
-	m          *Metrics
-	app        string
-	base       string // statsd: app.shadow
-	queue      prometheus.Gauge
+	m     *Metrics
+	app   string
+	queue prometheus.Gauge
+	dirs  [2]*shadowDir // by dirIndex
+	// mirrored are the sides' answers to mirrored requests, by side
+	// (old, new).
+	mirrored [2]*mirroredSide
+
+	// win counts compared pairs and diffs per second (window.go), in both
+	// directions.
+	win pairWindow
+}
+
+// shadowDir holds the series of one direction of an app.
+type shadowDir struct {
+	label      string
+	base       string // statsd: app.shadow.<direction>
 	notSampled prometheus.Counter
 
 	mu        sync.Mutex
 	endpoints map[string]*shadowEndpoint
-	dropped   sync.Map // reason -> prometheus.Counter
+	dropped   sync.Map // reason -> *namedCounter
+}
 
-	// win counts compared pairs and diffs per second (window.go).
-	win pairWindow
+func dirIndex(direction string) int {
+	if direction == DirNewToOld {
+		return 1
+	}
+	return 0
 }
 
 // shadowEndpoint holds one endpoint's series and statsd names, so that
@@ -159,13 +206,14 @@ type namedCounter struct {
 	name string // statsd name
 }
 
-// Pair counts one request's shadow outcome on an endpoint template.
-// Outcome must come from the closed set of package compare.
-func (s *Shadow) Pair(endpoint, outcome string) {
+// Pair counts one request's shadow outcome in a direction on an endpoint
+// template. Outcome must come from the closed set of package compare.
+func (s *Shadow) Pair(direction, endpoint, outcome string) {
 	if s == nil {
 		return
 	}
-	nc := s.endpoint(endpoint).counter(s, outcome)
+	d := s.dirs[dirIndex(direction)]
+	nc := d.endpoint(s, endpoint).counter(s, d, outcome)
 	nc.c.Inc()
 	s.win.record(s.m.win, outcome)
 	s.m.mirror(event{kind: kindNamedCount, label: nc.name})
@@ -173,11 +221,11 @@ func (s *Shadow) Pair(endpoint, outcome string) {
 
 // Latency records a mirrored request's latencies: the mirrored side's, and
 // its difference from the serving side's.
-func (s *Shadow) Latency(endpoint string, mirrored, primary time.Duration) {
+func (s *Shadow) Latency(direction, endpoint string, mirrored, primary time.Duration) {
 	if s == nil {
 		return
 	}
-	e := s.endpoint(endpoint)
+	e := s.dirs[dirIndex(direction)].endpoint(s, endpoint)
 	delta := mirrored - primary
 	e.duration.Observe(mirrored.Seconds())
 	e.delta.Observe(delta.Seconds())
@@ -191,20 +239,21 @@ func (s *Shadow) QueueDepth(n int) {
 		return
 	}
 	s.queue.Set(float64(n))
-	s.m.mirror(event{kind: kindNamedGauge, label: s.base + ".queue_depth", value: int64(n)})
+	s.m.mirror(event{kind: kindNamedGauge, label: token(s.app) + ".shadow.queue_depth", value: int64(n)})
 }
 
-// Dropped counts a mirror given up without a comparison; reason is one of
-// DropQueueFull, DropTallyFull, DropShutdown.
-func (s *Shadow) Dropped(reason string) {
+// Dropped counts a mirror in a direction given up without a comparison;
+// reason is one of DropQueueFull, DropTallyFull, DropShutdown.
+func (s *Shadow) Dropped(direction, reason string) {
 	if s == nil {
 		return
 	}
-	nc, ok := s.dropped.Load(reason)
+	d := s.dirs[dirIndex(direction)]
+	nc, ok := d.dropped.Load(reason)
 	if !ok {
-		nc, _ = s.dropped.LoadOrStore(reason, &namedCounter{
-			c:    s.m.shadow.dropped.WithLabelValues(s.app, reason),
-			name: s.base + ".dropped." + token(reason),
+		nc, _ = d.dropped.LoadOrStore(reason, &namedCounter{
+			c:    s.m.shadow.dropped.WithLabelValues(s.app, d.label, reason),
+			name: d.base + ".dropped." + token(reason),
 		})
 	}
 	c := nc.(*namedCounter)
@@ -212,29 +261,30 @@ func (s *Shadow) Dropped(reason string) {
 	s.m.mirror(event{kind: kindNamedCount, label: c.name})
 }
 
-// NotSampled counts a request left out by the sample rate.
-func (s *Shadow) NotSampled() {
+// NotSampled counts a request of a direction left out by the sample rate.
+func (s *Shadow) NotSampled(direction string) {
 	if s == nil {
 		return
 	}
-	s.notSampled.Inc()
-	s.m.mirror(event{kind: kindNamedCount, label: s.base + ".not_sampled"})
+	d := s.dirs[dirIndex(direction)]
+	d.notSampled.Inc()
+	s.m.mirror(event{kind: kindNamedCount, label: d.base + ".not_sampled"})
 }
 
 // endpoint returns the series of an endpoint, or of OtherEndpoint once the
-// app has MaxShadowEndpoints of them.
-func (s *Shadow) endpoint(name string) *shadowEndpoint {
+// direction has MaxShadowEndpoints of them.
+func (d *shadowDir) endpoint(s *Shadow, name string) *shadowEndpoint {
 	if name == "" {
 		name = OtherEndpoint
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if e := s.endpoints[name]; e != nil {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if e := d.endpoints[name]; e != nil {
 		return e
 	}
-	if len(s.endpoints) >= MaxShadowEndpoints {
+	if len(d.endpoints) >= MaxShadowEndpoints {
 		name = OtherEndpoint
-		if e := s.endpoints[name]; e != nil {
+		if e := d.endpoints[name]; e != nil {
 			return e
 		}
 	}
@@ -242,23 +292,23 @@ func (s *Shadow) endpoint(name string) *shadowEndpoint {
 	tok := endpointToken(name)
 	e := &shadowEndpoint{
 		label:    name,
-		duration: v.duration.WithLabelValues(s.app, name),
-		delta:    v.delta.WithLabelValues(s.app, name),
+		duration: v.duration.WithLabelValues(s.app, d.label, name),
+		delta:    v.delta.WithLabelValues(s.app, d.label, name),
 		token:    tok,
-		durName:  s.base + ".mirror_duration." + tok,
-		dltName:  s.base + ".latency_delta." + tok,
+		durName:  d.base + ".mirror_duration." + tok,
+		dltName:  d.base + ".latency_delta." + tok,
 	}
-	s.endpoints[name] = e
+	d.endpoints[name] = e
 	return e
 }
 
-func (e *shadowEndpoint) counter(s *Shadow, outcome string) *namedCounter {
+func (e *shadowEndpoint) counter(s *Shadow, d *shadowDir, outcome string) *namedCounter {
 	if nc, ok := e.pairs.Load(outcome); ok {
 		return nc.(*namedCounter)
 	}
 	nc, _ := e.pairs.LoadOrStore(outcome, &namedCounter{
-		c:    s.m.shadow.pairs.WithLabelValues(s.app, e.label, outcome),
-		name: s.base + ".pairs." + e.token + "." + token(outcome),
+		c:    s.m.shadow.pairs.WithLabelValues(s.app, d.label, e.label, outcome),
+		name: d.base + ".pairs." + e.token + "." + token(outcome),
 	})
 	return nc.(*namedCounter)
 }

@@ -6,19 +6,24 @@ import (
 )
 
 // SideStats are one side's request numbers since the process started, as
-// the admin API and `migrate status` show them.
+// the admin API and `migrate status` show them: the clients it served,
+// and apart from them its answers to the requests mirrored to it.
 type SideStats struct {
 	Requests  uint64  `json:"requests"`
 	Errors    uint64  `json:"errors"`     // 5xx responses
 	ErrorRate float64 `json:"error_rate"` // Errors / Requests, 0 with no requests
 	P50Ms     float64 `json:"p50_ms"`
 	P99Ms     float64 `json:"p99_ms"`
+	// Mirrored are the side's answers to mirrored requests (shadow), not
+	// counted above.
+	Mirrored MirroredStats `json:"mirrored"`
 }
 
 // Snapshot reads one app's side from its registered series: requests and
 // 5xx errors from migrate_proxy_requests_total, the median and 99th
 // percentile latency from migrate_proxy_request_duration_seconds,
-// interpolated within buckets as PromQL's histogram_quantile does. A side
+// interpolated within buckets as PromQL's histogram_quantile does, and
+// the same of its mirrored answers (migrate_shadow_mirrored_*). A side
 // that recorded nothing, and a nil Metrics, give zeros. It reads a handful
 // of series and is cheap enough to call every second per app.
 func (m *Metrics) Snapshot(app, side string) SideStats {
@@ -28,10 +33,12 @@ func (m *Metrics) Snapshot(app, side string) SideStats {
 	m.mu.Lock()
 	s := m.sides[sideKey{app, side}]
 	m.mu.Unlock()
-	if s == nil {
-		return SideStats{}
+	var st SideStats
+	if s != nil {
+		st = s.snapshot()
 	}
-	return s.snapshot()
+	st.Mirrored = m.mirroredSnapshot(app, side)
+	return st
 }
 
 func (s *Side) snapshot() SideStats {

@@ -147,12 +147,13 @@ func TestShadowWindow(t *testing.T) {
 	m, clock := newWindowMetrics(t, 0)
 	start := clock.Now()
 	sh := m.Shadow("web")
-	sh.Pair("/a", "diff") // second 0, out of the window below
+	sh.Pair(DirOldToNew, "/a", "diff") // second 0, out of the window below
 	clock.Advance(5 * time.Second)
-	for _, o := range []string{"match", "match", "noise", "diff", "diff", "shadow_error", "shadow_timeout", "skipped_unsafe", "too_large", "dropped"} {
-		sh.Pair("/a", o)
+	// Both directions count in the app's window.
+	for i, o := range []string{"match", "match", "noise", "diff", "diff", "shadow_error", "shadow_timeout", "skipped_unsafe", "too_large", "dropped"} {
+		sh.Pair([...]string{DirOldToNew, DirNewToOld}[i%2], "/a", o)
 	}
-	m.Shadow("other").Pair("/a", "diff")
+	m.Shadow("other").Pair(DirOldToNew, "/a", "diff")
 	tests := []struct {
 		name string
 		app  string

@@ -6,21 +6,39 @@
   const MAX_POINTS = 900;
   const SIDES = ['old', 'new'];
   const { pct, pctAxis, num, ms, $, h, cssVar, timeText, renderBody } = window.migrateUI;
+  const count = (v) => (v ?? 0).toLocaleString('en-US');
+  const ARROWS = { old_to_new: 'old→new', new_to_old: 'new→old' };
 
   // The panels of each column; both columns draw the same ones on a
-  // shared y axis.
+  // shared y axis. Dashed lines are the requests mirrored to the side
+  // (its answers to clients the other side served), never mixed into the
+  // solid ones (the clients it served).
+  const MIRRORED = [6, 4];
   const PANELS = [
-    { id: 'rps', title: 'requests/s', fmt: num, floor: 1, series: [{ label: 'req/s', color: '--s1', get: (s, i) => s.rps[i] }] },
-    { id: 'err', title: 'error rate (5xx)', fmt: pct, axis: pctAxis, floor: 0.01, series: [{ label: '5xx', color: '--s5', get: (s, i) => s.error_rate[i] }] },
+    {
+      id: 'rps', title: 'requests/s', fmt: num, floor: 1, series: [
+        { label: 'req/s', color: '--s1', get: (s, i) => s.rps[i] },
+        { label: 'mirrored req/s', color: '--s2', dash: MIRRORED, get: (s, i) => s.mirrored.rps[i] },
+      ],
+    },
+    {
+      id: 'err', title: 'error rate (5xx)', fmt: pct, axis: pctAxis, floor: 0.01, series: [
+        { label: '5xx', color: '--s5', get: (s, i) => s.error_rate[i] },
+        { label: 'mirrored 5xx', color: '--s3', dash: MIRRORED, get: (s, i) => s.mirrored.error_rate[i] },
+        { label: 'mirrored, no answer', color: '--s4', dash: [2, 3], get: (s, i) => s.mirrored.no_answer_rate[i] },
+      ],
+    },
     {
       id: 'lat', title: 'latency', fmt: ms, axis: (v) => v.toFixed(v < 10 ? 1 : 0) + ' ms', floor: 1, series: [
         { label: 'p50', color: '--s1', get: (s, i) => s.p50_ms[i] },
         { label: 'p95', color: '--s2', get: (s, i) => s.p95_ms[i] },
         { label: 'p99', color: '--s3', get: (s, i) => s.p99_ms[i] },
+        { label: 'mirrored p50', color: '--s1', dash: MIRRORED, get: (s, i) => s.mirrored.p50_ms[i] },
+        { label: 'mirrored p99', color: '--s3', dash: MIRRORED, get: (s, i) => s.mirrored.p99_ms[i] },
       ],
     },
     {
-      id: 'cls', title: 'answers/s by status class', fmt: num, floor: 1, series: ['1xx', '2xx', '3xx', '4xx', '5xx'].map((c, k) => (
+      id: 'cls', title: 'answers/s by status class (served)', fmt: num, floor: 1, series: ['1xx', '2xx', '3xx', '4xx', '5xx'].map((c, k) => (
         { label: c, color: '--s' + (k + 1), get: (s, i) => s.classes[k][i] })),
     },
     { id: 'log', title: 'log error rate', fmt: pct, axis: pctAxis, floor: 0.01, logs: true, series: [{ label: 'log errors', color: '--s5', get: (s, i) => s.log_error_rate[i] }] },
@@ -52,8 +70,13 @@
   }
 
   function emptySide() {
-    return { rps: [], error_rate: [], p50_ms: [], p95_ms: [], p99_ms: [], classes: [[], [], [], [], []], log_error_rate: [] };
+    return {
+      rps: [], error_rate: [], p50_ms: [], p95_ms: [], p99_ms: [], classes: [[], [], [], [], []], log_error_rate: [],
+      mirrored: { rps: [], error_rate: [], no_answer_rate: [], p50_ms: [], p95_ms: [], p99_ms: [] },
+    };
   }
+
+  const MIRROR_COLUMNS = ['rps', 'error_rate', 'no_answer_rate', 'p50_ms', 'p95_ms', 'p99_ms'];
 
   function applyFrame(f) {
     if (f.seq <= st.seq) return;
@@ -69,6 +92,7 @@
         c.p50_ms.push(p.p50_ms); c.p95_ms.push(p.p95_ms); c.p99_ms.push(p.p99_ms);
         p.classes.forEach((v, k) => c.classes[k].push(v));
         c.log_error_rate.push(p.log_error_rate ?? null);
+        for (const col of MIRROR_COLUMNS) c.mirrored[col].push(p.mirrored?.[col] ?? 0);
       }
       s.pairs.push(a.point.pairs); s.diff_rate.push(a.point.diff_rate);
       trim(s);
@@ -85,6 +109,7 @@
     for (const side of SIDES) {
       const c = s[side];
       [c.rps, c.error_rate, c.p50_ms, c.p95_ms, c.p99_ms, c.log_error_rate, ...c.classes].forEach(cut);
+      MIRROR_COLUMNS.forEach((col) => cut(c.mirrored[col]));
     }
   }
 
@@ -178,20 +203,27 @@
     $('#apps-table tbody').replaceChildren(...rows);
   }
 
+  // renderTotals fills a side's card: the clients it served, then, apart,
+  // its answers to the requests mirrored to it.
   function renderTotals(a) {
     for (const side of SIDES) {
       const t = a.totals?.[side] || {};
+      const m = t.mirrored || {};
       const p = a.point[side];
       const up = (a.backends || []).filter((b) => b.side === side);
       const items = [
-        ['req/s now', num(p.rps)], ['requests', t.requests ?? 0], ['5xx', t.errors ?? 0],
+        ['req/s now', num(p.rps)], ['requests', count(t.requests)], ['5xx', count(t.errors)],
         ['error rate', pct(t.error_rate)], ['p50', ms(t.p50_ms)], ['p99', ms(t.p99_ms)],
         ['backends up', up.filter((b) => b.healthy).length + '/' + up.length],
       ];
-      $(`.side[data-side="${side}"] .totals`).replaceChildren(...items.map(([k, v]) => h('div', null, h('dt', null, k), h('dd', null, v))));
+      if (m.requests) {
+        items.push(['mirrored', `${count(m.requests)} requests, ${count(m.errors)} 5xx` + (m.no_answer ? `, ${count(m.no_answer)} no answer` : '')],
+          ['mirrored req/s now', num(p.mirrored?.rps)], ['mirrored error rate', pct(m.error_rate)], ['mirrored p99', ms(m.p99_ms)]);
+      }
+      $(`.side[data-side="${side}"] .totals`).replaceChildren(...items.map(([k, v]) => h('div', { 'data-item': k }, h('dt', null, k), h('dd', null, v))));
       const serving = side === 'new' ? a.weight : 100 - a.weight;
       $(`.side[data-side="${side}"] .side-note`).textContent = serving + '% of clients' +
-        (p.mirrored ? ' · charts: the requests mirrored to it (5xx: no answer)' : '');
+        (m.requests ? ' · dashed: the requests mirrored to it' : '');
     }
   }
 
@@ -224,7 +256,7 @@
           scales: { x: { time: true }, y: { range: (u, min, max) => [0, sharedMax(p, max)] } },
           axes: [{ ...axis, space: 90, values: (u, vals) => vals.map((v) => new Date(v * 1000).toLocaleTimeString()) }, { ...axis, size: 64, values: (u, vals) => vals.map((v) => (p.axis || p.fmt)(v)) }],
           series: [{}, ...p.series.map((s) => ({
-            label: s.label, stroke: cssVar(s.color), width: 1.5, value: (u, v) => p.fmt(v), spanGaps: true,
+            label: s.label, stroke: cssVar(s.color), width: 1.5, dash: s.dash, value: (u, v) => p.fmt(v), spanGaps: true,
           }))],
         };
         st.charts[side + '-' + p.id] = new uPlot(opts, chartData(side, p), holder);
@@ -371,17 +403,21 @@
     empty.hidden = rows.length > 0;
     empty.textContent = a.shadowed ? 'No mirrored requests yet.' : 'No mirrored traffic: this app is not shadowed.';
     const { key, dir } = st.sort;
+    const text = (k) => k === 'endpoint' || k === 'direction';
     rows.sort((x, y) => {
-      const c = key === 'endpoint' ? x.endpoint.localeCompare(y.endpoint) : x[key] - y[key];
-      return c * dir || x.endpoint.localeCompare(y.endpoint);
+      const c = text(key) ? String(x[key]).localeCompare(String(y[key])) : x[key] - y[key];
+      return c * dir || x.endpoint.localeCompare(y.endpoint) || String(y.direction).localeCompare(String(x.direction));
     });
     for (const th of document.querySelectorAll('#diff-table th[data-key]')) {
       th.setAttribute('aria-sort', th.dataset.key === key ? (dir < 0 ? 'descending' : 'ascending') : 'none');
     }
+    const isOpen = (r) => st.detail && r.endpoint === st.detail.endpoint && r.direction === st.detail.direction;
     $('#diff-table tbody').replaceChildren(...rows.map((r) => h('tr', {
-      class: 'selectable' + (r.endpoint === st.detail ? ' selected' : ''), 'data-endpoint': r.endpoint, onclick: () => openDetail(r.endpoint),
+      class: 'selectable' + (isOpen(r) ? ' selected' : ''), 'data-endpoint': r.endpoint, 'data-direction': r.direction,
+      onclick: () => openDetail(r.endpoint, r.direction),
     },
     h('td', null, h('button', { type: 'button', class: 'link' }, r.endpoint)),
+    h('td', { title: r.direction === 'new_to_old' ? 'served by new, mirrored to old' : 'served by old, mirrored to new' }, ARROWS[r.direction] || r.direction),
     h('td', { class: 'num' }, r.requests), h('td', { class: 'num' }, r.diffs), h('td', { class: 'num' }, pct(r.diff_rate)),
     h('td', null, (r.fields || []).join(', ') || '–'))));
   }
@@ -390,22 +426,22 @@
     const th = ev.target.closest('th[data-key]');
     if (!th) return;
     const key = th.dataset.key;
-    st.sort = { key, dir: st.sort.key === key ? -st.sort.dir : (key === 'endpoint' ? 1 : -1) };
+    st.sort = { key, dir: st.sort.key === key ? -st.sort.dir : (key === 'endpoint' || key === 'direction' ? 1 : -1) };
     const a = appFrame();
     if (a) renderDiffs(a);
   });
 
-  async function openDetail(endpoint) {
-    st.detail = endpoint;
+  async function openDetail(endpoint, direction) {
+    st.detail = { endpoint, direction };
     const sec = $('#diff-detail');
     sec.hidden = false;
-    $('.title', sec).textContent = endpoint;
+    $('.title', sec).textContent = `${endpoint} · ${ARROWS[direction] || direction}`;
     $('.body', sec).replaceChildren(h('p', { class: 'empty' }, 'loading…'));
     try {
       const res = await fetch(`api/apps/${encodeURIComponent(st.app)}/diffs`, { cache: 'no-store' });
       const v = await res.json();
       if (!res.ok) throw new Error(v.error || res.status);
-      const e = (v.endpoints || []).find((x) => x.endpoint === endpoint);
+      const e = (v.endpoints || []).find((x) => x.endpoint === endpoint && x.direction === direction);
       $('.body', sec).replaceChildren(...detailBody(e));
     } catch (err) {
       $('.body', sec).replaceChildren(h('p', { class: 'action-result error' }, String(err.message || err)));
