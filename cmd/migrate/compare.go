@@ -90,12 +90,15 @@ func reportRun(cmd *cobra.Command, opts *reportOptions) error {
 	return gate(js, float64(limit))
 }
 
-// gate fails when an endpoint of the JSON report is over limit.
+// gate fails when an endpoint of the JSON report is over limit in either
+// direction; each is named with its direction, since an endpoint has a row
+// per direction.
 func gate(js []byte, limit float64) error {
 	var rep struct {
 		Endpoints []struct {
-			Endpoint string  `json:"endpoint"`
-			DiffRate float64 `json:"diff_rate"`
+			Endpoint  string  `json:"endpoint"`
+			Direction string  `json:"direction"`
+			DiffRate  float64 `json:"diff_rate"`
 		} `json:"endpoints"`
 	}
 	if err := json.Unmarshal(js, &rep); err != nil {
@@ -104,7 +107,7 @@ func gate(js []byte, limit float64) error {
 	var over []string
 	for _, e := range rep.Endpoints {
 		if e.DiffRate > limit {
-			over = append(over, fmt.Sprintf("%s %.2f%%", e.Endpoint, e.DiffRate*100))
+			over = append(over, fmt.Sprintf("%s (%s) %.2f%%", e.Endpoint, e.Direction, e.DiffRate*100))
 		}
 	}
 	if len(over) > 0 {

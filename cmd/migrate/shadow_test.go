@@ -78,7 +78,7 @@ func TestShadowAndCompareReport(t *testing.T) {
 	}
 
 	code, out, errs := runCLI(t, "--config", cfg, "compare", "report", "shop", "--format", "junit", "--max-diff-rate", "5%")
-	if code != exitCheck || !strings.Contains(errs, "/items/:id 100.00%") {
+	if code != exitCheck || !strings.Contains(errs, "/items/:id (old_to_new) 100.00%") {
 		t.Errorf("report over the gate: code %d, stderr %q; want %d naming the endpoint", code, errs, exitCheck)
 	}
 	var junit struct {
