@@ -43,6 +43,7 @@ const (
 	pairs    = `migrate_shadow_pairs_total{app="$app",outcome=~"match|diff|noise"}`
 	diffs    = `migrate_shadow_pairs_total{app="$app",outcome="diff"}`
 	logReqs  = `migrate_logs_requests_total{app="$app",side="%[1]s"}`
+	mirrored = `migrate_shadow_mirrored_requests_total{app="$app",side="%[1]s"}`
 )
 
 func rate(series string) string { return "rate(" + series + "[$__rate_interval])" }
@@ -86,6 +87,9 @@ var sidePanels = []pairedPanel{
 	{Title: "Answers/s by status class", Unit: "reqps", Queries: []sideQuery{
 		{Legend: "%[1]s {{code_class}}", Expr: "sum by (code_class) (" + rate(requests) + ")"},
 	}},
+	{Title: "Mirrored answers/s by status class (answers to requests mirrored to this side)", Unit: "reqps", Queries: []sideQuery{
+		{Legend: "%[1]s mirrored {{code_class}}", Expr: "sum by (code_class) (" + rate(mirrored) + ")"},
+	}},
 	{Title: "Log error rate (5xx in the access logs)", Unit: "percentunit", SoftMax: 0.01, Optional: true, Queries: []sideQuery{
 		{Legend: "%[1]s logs 5xx", Expr: "sum(" + rate(strings.Replace(logReqs, `"}`, `",code_class="5xx"}`, 1)) + ") / sum(" + rate(logReqs) + ")"},
 	}},
@@ -95,11 +99,11 @@ var appPanels = []appPanel{
 	{Title: "Weight on new", Unit: "percent", Max: 100, Queries: []sideQuery{
 		{Legend: "weight", Expr: `max(migrate_cutover_weight{app="$app"})`},
 	}},
-	{Title: "Shadow diff rate", Unit: "percentunit", Queries: []sideQuery{
-		{Legend: "diff rate", Expr: "sum(" + rate(diffs) + ") / sum(" + rate(pairs) + ")"},
+	{Title: "Shadow diff rate by direction", Unit: "percentunit", Queries: []sideQuery{
+		{Legend: "{{direction}}", Expr: "sum by (direction) (" + rate(diffs) + ") / sum by (direction) (" + rate(pairs) + ")"},
 	}},
 	{Title: "Diff rate by endpoint", Unit: "percentunit", Queries: []sideQuery{
-		{Legend: "{{endpoint}}", Expr: "sum by (endpoint) (" + rate(diffs) + ") / sum by (endpoint) (" + rate(pairs) + ")"},
+		{Legend: "{{endpoint}} {{direction}}", Expr: "sum by (endpoint, direction) (" + rate(diffs) + ") / sum by (endpoint, direction) (" + rate(pairs) + ")"},
 	}},
 	{Title: "DNS propagated", Unit: "percentunit", Max: 1, Optional: true, Queries: []sideQuery{
 		{Legend: "{{record}}", Expr: `max by (record) (migrate_dns_propagated_ratio{app="$app"})`},
