@@ -87,7 +87,7 @@ var sidePanels = []pairedPanel{
 	{Title: "Answers/s by status class", Unit: "reqps", Queries: []sideQuery{
 		{Legend: "%[1]s {{code_class}}", Expr: "sum by (code_class) (" + rate(requests) + ")"},
 	}},
-	{Title: "Mirrored answers/s by status class (answers to requests mirrored to this side)", Unit: "reqps", Queries: []sideQuery{
+	{Title: "Mirrored answers/s by status class", Unit: "reqps", Queries: []sideQuery{
 		{Legend: "%[1]s mirrored {{code_class}}", Expr: "sum by (code_class) (" + rate(mirrored) + ")"},
 	}},
 	{Title: "Log error rate (5xx in the access logs)", Unit: "percentunit", SoftMax: 0.01, Optional: true, Queries: []sideQuery{
