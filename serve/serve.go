@@ -103,7 +103,7 @@ func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
-	if inst.store, err = state.Open(ctx, m.Global.State, opts.DataDir); err != nil {
+	if inst.store, err = state.OpenWith(ctx, m.Global.State, state.Options{DataDir: opts.DataDir, Logger: inst.log}); err != nil {
 		return nil, fmt.Errorf("opening state: %w", err)
 	}
 	names := opts.Apps

@@ -105,7 +105,25 @@ var (
 	ErrStoreDown = errors.New("state store down")
 	// ErrClosed is returned by a store used after Close.
 	ErrClosed = errors.New("state store closed")
+	// ErrDamaged is wrapped by the error of Open for a file of the data
+	// dir that is not what it should be (a truncated or overwritten
+	// state.db): see DamagedError.
+	ErrDamaged = errors.New("damaged")
 )
+
+// DamagedError is Open's error for a damaged file of the data dir. Its
+// message names the file and what to do.
+type DamagedError struct {
+	Path string
+	Err  error
+}
+
+func (e *DamagedError) Error() string {
+	return fmt.Sprintf("%s is damaged (%v): move it aside (for instance to %s.damaged) to start without it, "+
+		"or point --data-dir at another directory", e.Path, e.Err, e.Path)
+}
+
+func (e *DamagedError) Unwrap() []error { return []error{ErrDamaged, e.Err} }
 
 // DefaultPollInterval is how often a store re-reads every app's state to
 // catch changes it was not told about (another process on the same
@@ -186,11 +204,21 @@ func OpenWith(ctx context.Context, cfg manifest.State, opts Options) (Store, err
 	opts = opts.withDefaults()
 	switch cfg.Backend {
 	case "", BackendEmbedded:
-		return openSQLite(ctx, opts)
+		return opened(openSQLite(ctx, opts))
 	case BackendRedis:
-		return openRedis(ctx, cfg.URL, opts)
+		return opened(openRedis(ctx, cfg.URL, opts))
 	}
 	return nil, fmt.Errorf("state backend %q: unknown (want %s or %s)", cfg.Backend, BackendEmbedded, BackendRedis)
+}
+
+// opened returns s as a Store, or a nil Store with err: a nil *sqliteStore
+// or *redisStore in a Store interface is not nil, and a caller's cleanup
+// would call Close on it.
+func opened[S Store](s S, err error) (Store, error) {
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 func checkWeight(app string, weight int) error {

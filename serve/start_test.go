@@ -1,0 +1,103 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/migratekit/migrate/manifest"
+	"github.com/migratekit/migrate/state"
+)
+
+// plainManifest is a one-app manifest on free ports with extra lines under
+// defaults.
+func plainManifest(t *testing.T, defaults string) *manifest.Manifest {
+	t.Helper()
+	oldB, newB := backend(t, 200, "old"), backend(t, 200, "new")
+	m, err := manifest.Parse("test.yaml", fmt.Appendf(nil, `defaults:
+  listen: 127.0.0.1:0
+  admin: {listen: 127.0.0.1:0}
+%s
+apps:
+  shop:
+    old: {backends: [%s]}
+    new: {backends: [%s]}
+    shadow: {sample: 0%%}
+`, defaults, oldB.URL, newB.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestNewFailsCleanly: a start that fails on its state (a damaged state.db,
+// a data dir that is a file, a SIGTERM before the store is open) returns
+// the error with what to do, and the cleanup of what was half built does
+// not panic.
+func TestNewFailsCleanly(t *testing.T) {
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		name    string
+		ctx     context.Context
+		dataDir func(t *testing.T) string
+		wantErr []string
+		wantIs  error
+	}{
+		{
+			name: "state.db is garbage",
+			ctx:  context.Background(),
+			dataDir: func(t *testing.T) string {
+				dir := t.TempDir()
+				if err := os.WriteFile(filepath.Join(dir, state.DBFile), []byte(strings.Repeat("garbage", 2000)), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				return dir
+			},
+			wantErr: []string{state.DBFile, "move it aside", "--data-dir"},
+			wantIs:  state.ErrDamaged,
+		},
+		{
+			name: "data dir is a file",
+			ctx:  context.Background(),
+			dataDir: func(t *testing.T) string {
+				f := filepath.Join(t.TempDir(), "file")
+				if err := os.WriteFile(f, nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				return f
+			},
+			wantErr: []string{"not a directory", "--data-dir"},
+		},
+		{
+			name:    "stopped while starting",
+			ctx:     canceled,
+			dataDir: func(t *testing.T) string { return t.TempDir() },
+			wantIs:  context.Canceled,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inst, err := New(tt.ctx, Options{Manifest: plainManifest(t, ""), DataDir: tt.dataDir(t)})
+			if err == nil {
+				inst.Close()
+				t.Fatal("New() succeeded")
+			}
+			if inst != nil {
+				t.Errorf("New() returned an instance with %v", err)
+			}
+			for _, want := range tt.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("New() error %q does not say %q", err, want)
+				}
+			}
+			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
+				t.Errorf("New() error %v is not %v", err, tt.wantIs)
+			}
+		})
+	}
+}
