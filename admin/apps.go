@@ -35,6 +35,28 @@ type AppStatus struct {
 	// DNS is the propagation of the app's dns: records as of the
 	// instance's last check; nil when it does not watch them.
 	DNS *DNSStatus `json:"dns,omitempty"`
+	// Store is the state store as this instance sees it, when it is down
+	// or holds decisions of this instance not saved yet; nil otherwise.
+	Store *StoreStatus `json:"store,omitempty"`
+}
+
+// StoreStatus is the state store in AppStatus. A weight change or a
+// rollback made while the store is down is in force on this instance and
+// answered 202 Accepted with it: Pending counts those not saved yet.
+type StoreStatus struct {
+	state.Status
+	// Note says what that means for a write, in words.
+	Note string `json:"note,omitempty"`
+}
+
+// NotePending is StoreStatus.Note after a write the store has not taken.
+const NotePending = "applied on this instance; the state store is down: saved there when it is back " +
+	"(unless another instance decided later), and the other instances follow then"
+
+// StoreReporter is implemented by a Control that knows the state store's
+// status (*rollback.Manager).
+type StoreReporter interface {
+	StoreStatus() state.Status
 }
 
 // Backend is one backend's state in AppStatus.
@@ -77,6 +99,11 @@ func (s *Server) status(a *lb.App) AppStatus {
 	if s.opts.DNS != nil {
 		if d, ok := s.opts.DNS.AppDNS(a.Name()); ok {
 			st.DNS = &d
+		}
+	}
+	if r, ok := s.opts.Control.(StoreReporter); ok {
+		if ss := r.StoreStatus(); !ss.Up || ss.Pending > 0 {
+			st.Store = &StoreStatus{Status: ss}
 		}
 	}
 	for _, b := range a.Backends() {
@@ -165,13 +192,30 @@ func (s *Server) setWeight(w http.ResponseWriter, r *http.Request, a *lb.App, we
 	} else {
 		err = s.opts.Control.SetWeight(r.Context(), a.Name(), weight, state.ActorAPI, reason)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, state.ErrPending):
+		s.writePending(w, r, a, action, err)
+		return
+	case err != nil:
 		s.log.Error("changing weight", "app", a.Name(), "action", action, "err", err)
 		writeError(w, http.StatusInternalServerError, fmt.Sprintf("%s failed: %v", action, err))
 		return
 	}
 	s.log.Info("weight changed", "app", a.Name(), "action", action, "to", a.Weight(), "reason", reason, "remote", r.RemoteAddr)
 	writeJSON(w, http.StatusOK, s.status(a))
+}
+
+// writePending answers 202 to a write in force here that the state store
+// has not taken yet (it is down), with the app's status and the note.
+func (s *Server) writePending(w http.ResponseWriter, r *http.Request, a *lb.App, action string, err error) {
+	s.log.Warn("applied here, state store pending", "app", a.Name(), "action", action, "weight", a.Weight(),
+		"remote", r.RemoteAddr, "err", err)
+	st := s.status(a)
+	if st.Store == nil {
+		st.Store = &StoreStatus{}
+	}
+	st.Store.Note = NotePending
+	writeJSON(w, http.StatusAccepted, st)
 }
 
 func decodeBody(r *http.Request, v any) error {

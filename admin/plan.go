@@ -42,7 +42,8 @@ func (s *Server) postPromote(w http.ResponseWriter, r *http.Request) {
 // planWrite serves a write to an app's plan: it decodes the body (which
 // may be empty) into req, runs do, and answers the app's status, or 400
 // for a plan that cannot be run here, 409 for one not in a state to take
-// the write, 500 otherwise.
+// the write, 202 for one in force here while the state store is down, 503
+// for one that needs the store while it is down, 500 otherwise.
 func (s *Server) planWrite(w http.ResponseWriter, r *http.Request, req any, what string, do func(context.Context, Control, string) error) {
 	a := s.app(w, r)
 	if a == nil {
@@ -63,6 +64,12 @@ func (s *Server) planWrite(w http.ResponseWriter, r *http.Request, req any, what
 		return
 	case errors.Is(err, rollback.ErrPlanNotRunning), errors.Is(err, rollback.ErrPlanDone):
 		writeError(w, http.StatusConflict, err.Error())
+		return
+	case errors.Is(err, state.ErrPending):
+		s.writePending(w, r, a, what, err)
+		return
+	case errors.Is(err, state.ErrStoreDown):
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("%s: %v", what, err))
 		return
 	case err != nil:
 		s.log.Error(what, "app", a.Name(), "err", err)

@@ -140,7 +140,9 @@ var ErrUnknownApp = errors.New("app is not served by this instance")
 
 // SetWeight sets app's weight on behalf of actor: saved first, so that a
 // weight the store refused is never served, then applied, then recorded.
-// A weight set by hand ends the app's progressive plan.
+// A weight set by hand ends the app's progressive plan. While the state
+// store is down the weight is applied here and kept for the store: the
+// error then wraps state.ErrPending.
 func (m *Manager) SetWeight(ctx context.Context, app string, w int, actor, reason string) error {
 	return m.setWeight(ctx, app, w, actor, reason, func(s *state.AppState) error {
 		s.StepSince = time.Time{}
@@ -159,14 +161,19 @@ func (m *Manager) setWeight(ctx context.Context, app string, w int, actor, reaso
 		return fmt.Errorf("setting weight %d: %w", w, state.ErrWeightRange)
 	}
 	before := ma.target.Weight()
+	var pending error
 	if m.store != nil {
-		if _, err := m.store.Update(ctx, app, func(s *state.AppState) error {
+		_, err := m.store.Update(ctx, app, func(s *state.AppState) error {
 			s.Weight, s.Phase = w, PhaseOf(w)
 			if w > 0 {
 				s.Paused = false
 			}
 			return plan(s)
-		}); err != nil {
+		})
+		switch {
+		case errors.Is(err, state.ErrPending):
+			pending = fmt.Errorf("saving the weight: %w", err)
+		case err != nil:
 			return fmt.Errorf("saving the weight: %w", err)
 		}
 	}
@@ -177,12 +184,13 @@ func (m *Manager) setWeight(ctx context.Context, app string, w int, actor, reaso
 		ma.controller.Reset()
 	}
 	m.record(ctx, state.Event{App: app, Kind: state.KindWeight, Actor: actor, Before: strconv.Itoa(before), After: strconv.Itoa(w), Reason: reason})
-	return nil
+	return pending
 }
 
 // Rollback sends every client of app back to old on behalf of actor (cli,
 // api): the proxy first, then the store, then the event, hooks and
-// notifications.
+// notifications. While the state store is down the rollback is in force
+// here and kept for the store: the error then wraps state.ErrPending.
 func (m *Manager) Rollback(ctx context.Context, app, actor, reason string) error {
 	return m.rollback(ctx, app, actor, reason, nil, false)
 }
@@ -209,8 +217,10 @@ func (m *Manager) rollback(ctx context.Context, app, actor, reason string, v *Ve
 				}
 				return nil
 			}); err != nil {
-				// The proxy already sends everyone back; other instances
-				// follow once the store is back and this is retried.
+				// The proxy already sends everyone back. A store that is
+				// down keeps the rollback and writes it once back (the
+				// other instances follow then); another error is
+				// retried by the next failing verdict.
 				errs = append(errs, fmt.Errorf("saving the rollback: %w", err))
 			}
 		}
@@ -254,9 +264,22 @@ func (m *Manager) record(ctx context.Context, e state.Event) {
 	if m.store == nil {
 		return
 	}
-	if _, err := m.store.AppendEvent(ctx, e); err != nil {
+	_, err := m.store.AppendEvent(ctx, e)
+	switch {
+	case errors.Is(err, state.ErrPending):
+		m.log.Debug("event kept until the state store is back", "app", e.App, "kind", e.Kind)
+	case err != nil:
 		m.log.Error("recording event", "app", e.App, "kind", e.Kind, "err", err)
 	}
+}
+
+// StoreStatus says whether the state store is up and how many decisions
+// of this instance wait for it.
+func (m *Manager) StoreStatus() state.Status {
+	if m.store == nil {
+		return state.Status{Up: true}
+	}
+	return m.store.Status()
 }
 
 func (m *Manager) onVerdict(v Verdict) {
@@ -287,7 +310,11 @@ func (a appActions) Rollback(ctx context.Context, v Verdict) error {
 		// person made): nothing to do, nothing to notify again.
 		return nil
 	}
-	return a.m.rollback(ctx, a.app, state.ActorController, reasonOf(v), &v, false)
+	err := a.m.rollback(ctx, a.app, state.ActorController, reasonOf(v), &v, false)
+	if errors.Is(err, state.ErrPending) {
+		return nil // done here; the store takes it when it is back
+	}
+	return err
 }
 
 func (a appActions) DryRun(ctx context.Context, v Verdict) error {

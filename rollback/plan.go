@@ -190,15 +190,16 @@ func (m *Manager) StartPlan(ctx context.Context, app, actor string) error {
 	}
 	now := m.clock.Now()
 	reason := fmt.Sprintf("plan %s at step %s", verb, p.stepName(step))
-	if err := m.setWeight(ctx, app, p.steps[step], actor, reason, func(s *state.AppState) error {
+	err = m.setWeight(ctx, app, p.steps[step], actor, reason, func(s *state.AppState) error {
 		s.PlanStep, s.StepSince, s.Paused = step, now, false
 		return nil
-	}); err != nil {
+	})
+	if err != nil && !errors.Is(err, state.ErrPending) {
 		return err
 	}
 	p.begin(step, now)
 	m.record(ctx, state.Event{App: app, Kind: state.KindPlanStep, Actor: actor, Before: p.stepName(st.PlanStep), After: p.stepName(step), Reason: reason})
-	return nil
+	return err
 }
 
 // PromotePlan moves app's running plan on by hand, on behalf of actor,
@@ -247,13 +248,13 @@ func (m *Manager) PromotePlan(ctx context.Context, app, actor string, full bool)
 	if errors.Is(err, errPlanMoved) {
 		return fmt.Errorf("promoting the plan of %s: %w; look again and retry", app, err)
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, state.ErrPending) {
 		return err
 	}
 	p.begin(next, now)
 	m.log.Info("plan promoted", "app", app, "step", p.stepName(next), "actor", actor)
 	m.record(ctx, state.Event{App: app, Kind: state.KindPlanStep, Actor: actor, Before: p.stepName(step), After: p.stepName(next), Reason: reason})
-	return nil
+	return err
 }
 
 // PlanStatus returns where app's plan stands; ok is false when the app has
@@ -343,7 +344,7 @@ func (m *Manager) saveStepStart(ctx context.Context, app string, step int, start
 		s.StepSince = start
 		return nil
 	})
-	if err != nil && !errors.Is(err, errPlanMoved) {
+	if err != nil && !errors.Is(err, errPlanMoved) && !errors.Is(err, state.ErrPending) {
 		m.log.Error("saving the plan step's start", "app", app, "err", err)
 	}
 }
@@ -363,7 +364,7 @@ func (m *Manager) advance(ctx context.Context, app string, p *plan, step int, no
 	if errors.Is(err, errPlanMoved) {
 		return
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, state.ErrPending) {
 		m.log.Error("advancing the plan", "app", app, "step", next, "err", err)
 		return
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -132,10 +133,12 @@ func cutoverRun(ctx context.Context, opts *cutoverOptions) error {
 		return err
 	}
 	fmt.Fprintf(opts.IO.Out, "%s: weight %d%% on new (phase %s)\n", st.App, st.Weight, st.Phase)
+	printStoreNote(opts.IO.Err, st)
 	return nil
 }
 
 func printPlan(opts *cutoverOptions, st admin.AppStatus) {
+	defer printStoreNote(opts.IO.Err, st)
 	if st.Plan == nil {
 		fmt.Fprintf(opts.IO.Out, "%s: weight %d%% on new (phase %s)\n", st.App, st.Weight, st.Phase)
 		return
@@ -143,4 +146,12 @@ func printPlan(opts *cutoverOptions, st admin.AppStatus) {
 	p := st.Plan
 	fmt.Fprintf(opts.IO.Out, "%s: plan %s at step %d/%d, weight %d%% on new; each step needs %s of pass\n",
 		st.App, p.State, p.Step+1, len(p.Steps), st.Weight, p.StepMin)
+}
+
+// printStoreNote says on w that a write is in force on the instance only,
+// the state store being down (the API answered 202).
+func printStoreNote(w io.Writer, st admin.AppStatus) {
+	if st.Store != nil && st.Store.Note != "" {
+		fmt.Fprintf(w, "migrate: %s: %s\n", st.App, st.Store.Note)
+	}
 }

@@ -27,7 +27,10 @@ func newCmdRollback(root *rootOptions) *cobra.Command {
 		Long: `rollback sets APP's weight to 0 on the running migrate (through its admin
 API), saves it in the state store so every instance follows, pauses the
 plan, records the event, runs the rollback hooks and notifies the webhook:
-what the automatic rollback does, by hand.`,
+what the automatic rollback does, by hand. When the state store (Redis) is
+down, the rollback is in force on that instance at once and saved in the
+store when it is back (the API answers 202 and this command says so); the
+other instances follow then.`,
 		Example: `  migrate rollback shop --reason "checkout errors on new"
   migrate rollback watch shop`,
 		Args: exactArgs(1, "one app name"),
@@ -46,6 +49,7 @@ what the automatic rollback does, by hand.`,
 				return err
 			}
 			fmt.Fprintf(opts.IO.Out, "%s: rolled back, weight %d%% on new (phase %s)\n", st.App, st.Weight, st.Phase)
+			printStoreNote(opts.IO.Err, st)
 			return nil
 		},
 	}
