@@ -237,12 +237,13 @@ func (i *Instance) Close() error {
 }
 
 // savedWeights reads the weights kept in the state store, which win over
-// the manifest's so that a restart keeps a cutover where it was.
+// the manifest's so that a restart keeps a cutover where it was. A store
+// that is down answers its last known weights, which are served.
 func savedWeights(ctx context.Context, store state.Store, apps []string) (map[string]int, error) {
 	out := make(map[string]int)
 	for _, app := range apps {
 		w, ok, err := store.Weight(ctx, app)
-		if err != nil {
+		if err != nil && !errors.Is(err, state.ErrStoreDown) {
 			return nil, fmt.Errorf("reading saved weight of %s: %w", app, err)
 		}
 		if ok {

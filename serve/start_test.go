@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/migratekit/migrate/internal/testsvc"
 	"github.com/migratekit/migrate/manifest"
 	"github.com/migratekit/migrate/state"
 )
@@ -99,5 +100,42 @@ func TestNewFailsCleanly(t *testing.T) {
 				t.Errorf("New() error %v is not %v", err, tt.wantIs)
 			}
 		})
+	}
+}
+
+// TestStartWithRedisDown: an instance started while its Redis is down
+// serves the last known weights of its data dir and says the store is
+// down; one with no last known state refuses to start, saying why.
+func TestStartWithRedisDown(t *testing.T) {
+	redis := testsvc.StartRedis(t)
+	m := plainManifest(t, fmt.Sprintf("  state: {backend: redis, url: %q}", redis.URL()))
+	dir := t.TempDir()
+	first, err := New(t.Context(), Options{Manifest: m, DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Manager.SetWeight(t.Context(), "shop", 30, state.ActorCLI, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	redis.Kill()
+	inst, err := New(t.Context(), Options{Manifest: m, DataDir: dir})
+	if err != nil {
+		t.Fatalf("New() with redis down = %v, want a start on the last known state", err)
+	}
+	defer inst.Close()
+	if w := inst.Proxy.App("shop").Weight(); w != 30 {
+		t.Errorf("weight %d on a start with redis down, want the last known 30", w)
+	}
+	if st := inst.Manager.StoreStatus(); st.Up {
+		t.Errorf("store status %+v, want down", st)
+	}
+
+	_, err = New(t.Context(), Options{Manifest: m, DataDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "no last known state") || !strings.Contains(err.Error(), state.RedisLocalFile) {
+		t.Errorf("New() with redis down and no last known state = %v, want a refusal naming %s", err, state.RedisLocalFile)
 	}
 }
