@@ -13,12 +13,21 @@ import (
 	"github.com/migratekit/migrate/telemetry"
 )
 
-// Phases an app can be in, derived from its weight (rollback.PhaseOf).
+// Phases an app can be in (see rollback.PhaseOf and Manager.Phase).
 const (
-	PhaseOld   = rollback.PhaseOld   // every client on old
-	PhaseSplit = rollback.PhaseSplit // clients split between old and new
-	PhaseNew   = rollback.PhaseNew   // every client on new
+	PhaseShadow     = rollback.PhaseShadow     // every client on old, sampled requests mirrored to new
+	PhaseOld        = rollback.PhaseOld        // every client on old, nothing mirrored
+	PhaseSplit      = rollback.PhaseSplit      // clients split between old and new
+	PhaseNew        = rollback.PhaseNew        // every client on new
+	PhaseRolledBack = rollback.PhaseRolledBack // sent back by a rollback, until the weight is set again
 )
+
+// PhaseReporter is implemented by a Control that knows an app's phase on
+// this instance (*rollback.Manager); without one the phase is that of the
+// weight.
+type PhaseReporter interface {
+	Phase(app string) (string, bool)
+}
 
 // AppStatus is the JSON answer of GET /api/v1/apps/{app}.
 type AppStatus struct {
@@ -81,12 +90,17 @@ func (s *Server) status(a *lb.App) AppStatus {
 	st := AppStatus{
 		App:    a.Name(),
 		Weight: a.Weight(),
-		Phase:  rollback.PhaseOf(a.Weight()),
+		Phase:  rollback.PhaseOf(a.Weight(), false),
 		Sides: map[string]telemetry.SideStats{
 			telemetry.SideOld: s.opts.Metrics.Snapshot(a.Name(), telemetry.SideOld),
 			telemetry.SideNew: s.opts.Metrics.Snapshot(a.Name(), telemetry.SideNew),
 		},
 		Backends: []Backend{},
+	}
+	if p, ok := s.opts.Control.(PhaseReporter); ok {
+		if phase, ok := p.Phase(a.Name()); ok {
+			st.Phase = phase
+		}
 	}
 	if s.opts.Control != nil {
 		if v, ok := s.opts.Control.Verdict(a.Name()); ok {

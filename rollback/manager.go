@@ -25,25 +25,6 @@ type Target interface {
 	SetWeight(w int) error
 }
 
-// Phases the Manager records in the state store.
-const (
-	PhaseOld        = "old"
-	PhaseSplit      = "split"
-	PhaseNew        = "new"
-	PhaseRolledBack = "rolled_back"
-)
-
-// PhaseOf names the phase of a weight.
-func PhaseOf(w int) string {
-	switch {
-	case w <= 0:
-		return PhaseOld
-	case w >= 100:
-		return PhaseNew
-	}
-	return PhaseSplit
-}
-
 // ManagerOptions are a Manager's dependencies.
 type ManagerOptions struct {
 	Store  state.Store
@@ -73,6 +54,10 @@ type managed struct {
 	controller *Controller
 	webhook    *Webhook
 	plan       *plan // nil without cutover.plan
+
+	mu     sync.Mutex
+	saved  state.AppState // the last state the store delivered
+	shadow bool           // in the shadow phase here (ShadowPhase)
 }
 
 // NewManager returns a Manager with no apps.
@@ -163,13 +148,16 @@ func (m *Manager) setWeight(ctx context.Context, app string, w int, actor, reaso
 	before := ma.target.Weight()
 	var pending error
 	if m.store != nil {
-		_, err := m.store.Update(ctx, app, func(s *state.AppState) error {
-			s.Weight, s.Phase = w, PhaseOf(w)
+		st, err := m.store.Update(ctx, app, func(s *state.AppState) error {
+			s.Weight, s.Phase = w, PhaseOf(w, mirrors(ma.app))
 			if w > 0 {
 				s.Paused = false
 			}
 			return plan(s)
 		})
+		if err == nil || errors.Is(err, state.ErrPending) {
+			ma.remember(st)
+		}
 		switch {
 		case errors.Is(err, state.ErrPending):
 			pending = fmt.Errorf("saving the weight: %w", err)
@@ -180,6 +168,7 @@ func (m *Manager) setWeight(ctx context.Context, app string, w int, actor, reaso
 	if err := ma.target.SetWeight(w); err != nil {
 		return err
 	}
+	ma.endShadow()
 	if ma.controller != nil && w > before {
 		ma.controller.Reset()
 	}
@@ -209,14 +198,19 @@ func (m *Manager) rollback(ctx context.Context, app, actor, reason string, v *Ve
 		if err := ma.target.SetWeight(to); err != nil {
 			return err
 		}
+		ma.endShadow()
 		if m.store != nil {
-			if _, err := m.store.Update(ctx, app, func(s *state.AppState) error {
+			st, err := m.store.Update(ctx, app, func(s *state.AppState) error {
 				s.Weight, s.Phase, s.Paused = to, PhaseRolledBack, true
 				if step >= 0 {
 					s.PlanStep = step
 				}
 				return nil
-			}); err != nil {
+			})
+			if err == nil || errors.Is(err, state.ErrPending) {
+				ma.remember(st)
+			}
+			if err != nil {
 				// The proxy already sends everyone back. A store that is
 				// down keeps the rollback and writes it once back (the
 				// other instances follow then); another error is
@@ -378,11 +372,12 @@ func (m *Manager) Run(ctx context.Context) error {
 	return g.Wait()
 }
 
-// follow applies the weights saved by this or another instance.
+// follow applies the weights saved by this or another instance, except to
+// an app in the shadow phase here.
 func (m *Manager) follow(ctx context.Context) {
 	for ch := range m.store.Watch(ctx) {
 		ma, err := m.get(ch.App)
-		if err != nil || ma.target.Weight() == ch.State.Weight {
+		if err != nil || !ma.follows(ch.State) || ma.target.Weight() == ch.State.Weight {
 			continue
 		}
 		if err := ma.target.SetWeight(ch.State.Weight); err != nil {

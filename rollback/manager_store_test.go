@@ -16,11 +16,17 @@ import (
 
 // historyTarget is a proxy app that remembers every weight it was set to.
 type historyTarget struct {
-	mu  sync.Mutex
-	set []int
+	name string // "shop" when empty
+	mu   sync.Mutex
+	set  []int
 }
 
-func (t *historyTarget) Name() string { return "shop" }
+func (t *historyTarget) Name() string {
+	if t.name == "" {
+		return "shop"
+	}
+	return t.name
+}
 
 func (t *historyTarget) Weight() int {
 	t.mu.Lock()
@@ -82,7 +88,9 @@ func TestManagerDecisionWhileStoreDown(t *testing.T) {
 		{"rollback, redis killed", (*testsvc.Redis).Kill, (*testsvc.Redis).Start,
 			func(ctx context.Context, m *Manager) error { return m.Rollback(ctx, "shop", state.ActorAPI, "test") }, 0},
 		{"lower weight, redis killed", (*testsvc.Redis).Kill, (*testsvc.Redis).Start,
-			func(ctx context.Context, m *Manager) error { return m.SetWeight(ctx, "shop", 10, state.ActorAPI, "test") }, 10},
+			func(ctx context.Context, m *Manager) error {
+				return m.SetWeight(ctx, "shop", 10, state.ActorAPI, "test")
+			}, 10},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

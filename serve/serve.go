@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"maps"
 	"net"
-	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -39,7 +38,8 @@ type Options struct {
 	DataDir string
 	// Shadow runs the apps in the shadow phase: every client on old
 	// whatever the saved weight, and sampled requests mirrored to new
-	// (`migrate shadow`).
+	// (`migrate shadow`). The saved weight is neither changed nor
+	// followed, until a weight is set through this instance.
 	Shadow bool
 	// Token is the admin API's bearer token; empty refuses writes.
 	Token  string
@@ -118,9 +118,6 @@ func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 		if m, err = shadowPhase(m, names, weights); err != nil {
 			return nil, err
 		}
-		if err := saveShadowPhase(ctx, inst.store, names); err != nil {
-			return nil, err
-		}
 	}
 	if inst.diffs, err = inst.newDiffing(ctx, m, names, opts.DataDir); err != nil {
 		return nil, err
@@ -137,6 +134,11 @@ func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 	}
 	if inst.Manager, err = inst.newManager(ctx, m); err != nil {
 		return nil, err
+	}
+	if opts.Shadow {
+		if err := inst.startShadowPhase(names); err != nil {
+			return nil, err
+		}
 	}
 	if inst.dns, err = inst.newDNSWatch(m, names, dnscheck.ResolvConf); err != nil {
 		return nil, err
@@ -275,22 +277,15 @@ func shadowPhase(m *manifest.Manifest, names []string, weights map[string]int) (
 // sample is 0%.
 var ErrNothingToShadow = errors.New("nothing to shadow")
 
-// saveShadowPhase records the shadow phase in the store, so that the
-// instance does not follow a weight saved before back onto new.
-func saveShadowPhase(ctx context.Context, store state.Store, names []string) error {
+// startShadowPhase puts the named apps in the shadow phase on this
+// instance: their clients stay on old, and the saved weight, which other
+// instances serve, is neither changed nor followed here.
+func (i *Instance) startShadowPhase(names []string) error {
 	for _, name := range names {
-		var before int
-		if _, err := store.Update(ctx, name, func(s *state.AppState) error {
-			before = s.Weight
-			s.Weight, s.Phase = 0, "shadow"
-			return nil
-		}); err != nil {
-			return fmt.Errorf("saving the shadow phase of %s: %w", name, err)
+		if err := i.Manager.ShadowPhase(name); err != nil {
+			return err
 		}
-		if _, err := store.AppendEvent(ctx, state.Event{App: name, Kind: state.KindPhase, Actor: state.ActorCLI,
-			Before: strconv.Itoa(before), After: "shadow", Reason: "migrate shadow: every client on old"}); err != nil {
-			return fmt.Errorf("recording the shadow phase of %s: %w", name, err)
-		}
+		i.log.Info("shadow phase: every client on old here; the saved weight is left to the other instances", "app", name)
 	}
 	return nil
 }
