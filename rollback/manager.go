@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,9 +57,10 @@ type managed struct {
 	webhook    *Webhook
 	plan       *plan // nil without cutover.plan
 
-	mu     sync.Mutex
-	saved  state.AppState // the last state the store delivered
-	shadow bool           // in the shadow phase here (ShadowPhase)
+	mu         sync.Mutex
+	saved      state.AppState // the last state the store delivered
+	shadow     bool           // in the shadow phase here (ShadowPhase)
+	sourceDown bool           // the last verdict's source was down
 }
 
 // NewManager returns a Manager with no apps.
@@ -277,6 +280,7 @@ func (m *Manager) StoreStatus() state.Status {
 }
 
 func (m *Manager) onVerdict(v Verdict) {
+	m.recordSource(v)
 	var b strings.Builder
 	for _, c := range v.Checks {
 		if c.Result != Pass {
@@ -290,6 +294,43 @@ func (m *Manager) onVerdict(v Verdict) {
 		b.WriteString(v.Err)
 	}
 	m.record(context.Background(), state.Event{App: v.App, Kind: state.KindVerdict, Actor: state.ActorController, After: v.Result, Reason: b.String()})
+}
+
+// recordSource records the start and the end of an outage of v's source.
+func (m *Manager) recordSource(v Verdict) {
+	ma, err := m.get(v.App)
+	if err != nil {
+		return
+	}
+	ma.mu.Lock()
+	changed := ma.sourceDown != v.SourceDown
+	ma.sourceDown = v.SourceDown
+	ma.mu.Unlock()
+	switch {
+	case changed && v.SourceDown:
+		m.record(context.Background(), state.Event{App: v.App, Kind: state.KindSourceDown, Actor: state.ActorController,
+			After: Insufficient, Reason: "rollback source unusable: " + v.Err})
+	case changed:
+		m.record(context.Background(), state.Event{App: v.App, Kind: state.KindSourceUp, Actor: state.ActorController,
+			After: v.Result, Reason: "rollback source answers again"})
+	}
+}
+
+// SourceUp reports whether app's rollback source answered its last
+// evaluation; ok is false without a controller or before its first.
+func (m *Manager) SourceUp(app string) (up, ok bool) {
+	ma, err := m.get(app)
+	if err != nil || ma.controller == nil {
+		return false, false
+	}
+	return ma.controller.SourceUp()
+}
+
+// Apps returns the names of the managed apps, sorted.
+func (m *Manager) Apps() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Sorted(maps.Keys(m.apps))
 }
 
 // appActions are the controller's Actions for one app.

@@ -3,8 +3,10 @@
 // store that keeps weights across restarts, and the admin API. `migrate
 // serve` and `migrate demo` are thin wrappers around it.
 //
-// It emits the metrics of the packages it wires (lb, telemetry) and the Go
-// runtime and process collectors, on the admin listener's /metrics.
+// It emits the metrics of the packages it wires (lb, telemetry), the health
+// of its dependencies (health.go: the state store, the rollback sources)
+// and the Go runtime and process collectors, on the admin listener's
+// /metrics.
 package serve
 
 import (
@@ -132,13 +134,16 @@ func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 	if err := inst.Proxy.Listen(); err != nil {
 		return nil, err
 	}
-	if inst.Manager, err = inst.newManager(ctx, m); err != nil {
+	if inst.Manager, err = inst.newManager(m); err != nil {
 		return nil, err
 	}
 	if opts.Shadow {
 		if err := inst.startShadowPhase(names); err != nil {
 			return nil, err
 		}
+	}
+	if err := inst.Registry.Register(health{store: inst.store, manager: inst.Manager}); err != nil {
+		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
 	if inst.dns, err = inst.newDNSWatch(m, names, dnscheck.ResolvConf); err != nil {
 		return nil, err

@@ -104,6 +104,8 @@ const (
 	// KindSuperseded: a decision this instance took while the store was
 	// down was not written, another instance's later one was.
 	KindSuperseded = "superseded"
+	KindSourceDown = "source_down" // an app's rollback source stopped answering
+	KindSourceUp   = "source_up"   // it answers again
 )
 
 // Actors: who caused an event.
