@@ -76,6 +76,9 @@ apps:
 			if got := body(t, urlA+"/"); got != "old" {
 				t.Errorf("instance a served %q right after the rollback, want old", got)
 			}
+			if up, pending := gauge(t, a, "migrate_state_store_up"), gauge(t, a, "migrate_state_pending_decisions"); up != 0 || pending != 1 {
+				t.Errorf("instance a exports store up %v, pending %v during the outage; want 0 and 1", up, pending)
+			}
 
 			tt.back(redis)
 			began := time.Now()
@@ -89,6 +92,10 @@ apps:
 				time.Sleep(5 * time.Millisecond)
 			}
 			t.Logf("instance b followed the rollback %s after redis returned", time.Since(began))
+			waitFor(t, "instance a's store up", func() bool { return gauge(t, a, "migrate_state_store_up") == 1 })
+			if pending := gauge(t, a, "migrate_state_pending_decisions"); pending != 0 {
+				t.Errorf("instance a exports %v pending decisions after the outage, want 0", pending)
+			}
 			for name, u := range map[string]string{"a": urlA, "b": urlB} {
 				if got := body(t, u+"/"); got != "old" {
 					t.Errorf("instance %s served %q after the outage, want old", name, got)

@@ -66,7 +66,9 @@ func TestRedisRollbackWhileDownWins(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := startRedisServer(t)
 			clock := newFakeClock()
-			a := outageStore(t, srv, t.TempDir(), clock)
+			var logA bytes.Buffer
+			a := openStore(t, manifest.State{Backend: BackendRedis, URL: srv.url()}, Options{DataDir: t.TempDir(),
+				Clock: clock, RedisTimeout: outageTimeout, Logger: slog.New(slog.NewTextHandler(&logA, nil))})
 			b := outageStore(t, srv, t.TempDir(), clock)
 			if err := a.SetWeight(t.Context(), "shop", 100); err != nil {
 				t.Fatal(err)
@@ -95,6 +97,12 @@ func TestRedisRollbackWhileDownWins(t *testing.T) {
 			}
 			if got := redisWeight(t, srv, "shop"); got != 0 {
 				t.Errorf("redis holds weight %d after the outage, want the rollback's 0", got)
+			}
+			// The outage and the recovery are logged once each.
+			for _, line := range []string{`msg="state store down: serving the last known state"`, `msg="state store up again"`, `msg="decision taken while the state store was down is saved"`} {
+				if n := strings.Count(logA.String(), line); n != 1 {
+					t.Errorf("%d log lines %s, want 1:\n%s", n, line, logA.String())
+				}
 			}
 		})
 	}
