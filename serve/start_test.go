@@ -1,15 +1,19 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/migratekit/migrate/compare"
 	"github.com/migratekit/migrate/internal/testsvc"
+	"github.com/migratekit/migrate/logship"
 	"github.com/migratekit/migrate/manifest"
 	"github.com/migratekit/migrate/state"
 )
@@ -137,5 +141,64 @@ func TestStartWithRedisDown(t *testing.T) {
 	_, err = New(t.Context(), Options{Manifest: m, DataDir: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "no last known state") || !strings.Contains(err.Error(), state.RedisLocalFile) {
 		t.Errorf("New() with redis down and no last known state = %v, want a refusal naming %s", err, state.RedisLocalFile)
+	}
+}
+
+// TestDamagedDerivedStores: a damaged samples.db or logs.db (what the
+// traffic rebuilds) is moved aside and the instance starts on a new one,
+// saying so; the state is kept.
+func TestDamagedDerivedStores(t *testing.T) {
+	damages := map[string]func([]byte) []byte{
+		"garbage":            func(b []byte) []byte { return bytes.Repeat([]byte("garbage\xff"), len(b)/8) },
+		"first page zeroed":  func(b []byte) []byte { clear(b[:4096]); return b },
+		"truncated mid-file": func(b []byte) []byte { return b[:5000] },
+	}
+	for _, file := range []string{compare.StoreFile, logship.LogStoreFile} {
+		for name, damage := range damages {
+			t.Run(file+"/"+name, func(t *testing.T) {
+				m, err := manifest.Parse("test.yaml", fmt.Appendf(nil, `defaults:
+  listen: 127.0.0.1:0
+  admin: {listen: 127.0.0.1:0}
+apps:
+  shop:
+    old: {backends: [%s]}
+    new: {backends: [%s]}
+`, backend(t, 200, "old").URL, backend(t, 200, "new").URL))
+				if err != nil {
+					t.Fatal(err)
+				}
+				dir := t.TempDir()
+				first, err := New(t.Context(), Options{Manifest: m, DataDir: dir})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := first.Manager.SetWeight(t.Context(), "shop", 30, state.ActorCLI, "test"); err != nil {
+					t.Fatal(err)
+				}
+				first.Close()
+				path := filepath.Join(dir, file)
+				b, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, damage(b), 0o600); err != nil {
+					t.Fatal(err)
+				}
+
+				var log syncBuffer
+				inst, err := New(t.Context(), Options{Manifest: m, DataDir: dir, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+				if err != nil {
+					t.Fatalf("New() with a damaged %s = %v, want it recovered", file, err)
+				}
+				defer inst.Close()
+				if w := inst.Proxy.App("shop").Weight(); w != 30 {
+					t.Errorf("weight %d, want the saved 30", w)
+				}
+				aside, _ := filepath.Glob(path + ".damaged-*")
+				if len(aside) != 1 || !strings.Contains(log.String(), "moved aside") {
+					t.Errorf("moved aside: %v; log %s", aside, log.String())
+				}
+			})
+		}
 	}
 }

@@ -144,13 +144,29 @@ func (s *sqliteStore) check(ctx context.Context) (fresh bool, err error) {
 // openError is err of opening the store: a DamagedError when SQLite found
 // the file damaged or not a database.
 func (s *sqliteStore) openError(err error) error {
-	if se, ok := errors.AsType[*sqlite.Error](err); ok {
-		switch se.Code() & 0xff {
-		case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
-			return fmt.Errorf("opening state store: %w", &DamagedError{Path: s.path, Err: err})
-		}
+	if IsDamaged(err) {
+		return fmt.Errorf("opening state store: %w", &DamagedError{Path: s.path, Err: err})
 	}
 	return fmt.Errorf("opening state store %s: %w", s.path, err)
+}
+
+// IsDamaged reports whether err says that a file is damaged: ErrDamaged,
+// or SQLite's "database disk image is malformed" or "file is not a
+// database" from any SQLite file (the state store's, or another store's
+// of the data dir).
+func IsDamaged(err error) bool {
+	if errors.Is(err, ErrDamaged) {
+		return true
+	}
+	se, ok := errors.AsType[*sqlite.Error](err)
+	if !ok {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+		return true
+	}
+	return false
 }
 
 // logFresh says that the store starts from nothing, loudly when the audit
