@@ -81,7 +81,8 @@ type Instance struct {
 var ErrUnknownApp = errors.New("app is not in the manifest")
 
 // New builds an instance and binds its listeners, so that an address in use
-// is reported before anything is served.
+// is reported before anything is served. On error nothing stays open or
+// bound.
 func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 	m := opts.Manifest
 	for _, name := range opts.Apps {
@@ -131,9 +132,6 @@ func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("building the proxy: %w", err)
 	}
-	if err := inst.Proxy.Listen(); err != nil {
-		return nil, err
-	}
 	if inst.Manager, err = inst.newManager(m); err != nil {
 		return nil, err
 	}
@@ -160,6 +158,12 @@ func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 		Metrics: inst.Metrics, Control: inst.Manager, Gatherer: inst.Registry,
 		Diffs: inst.diffs, Dashboard: inst.Dashboard.Handler(), Logs: inst.logs, DNS: inst.dns,
 	})
+	// Last: the proxy's listeners have no Close of their own, so nothing
+	// that can fail comes after them (a failed Listen unbinds what it
+	// bound).
+	if err := inst.Proxy.Listen(); err != nil {
+		return nil, err
+	}
 	return inst, nil
 }
 

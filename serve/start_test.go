@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -201,4 +202,34 @@ apps:
 			})
 		}
 	}
+}
+
+// TestNewFailsUnbound: a start that fails after the proxy's address was
+// chosen (the admin address is in use) leaves nothing bound.
+func TestNewFailsUnbound(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	proxyAddr := freeAddr(t)
+	m, err := manifest.Parse("test.yaml", fmt.Appendf(nil, `defaults:
+  listen: %s
+  admin: {listen: %s}
+apps:
+  shop:
+    old: {backends: [http://127.0.0.1:1]}
+    new: {backends: [http://127.0.0.1:2]}
+`, proxyAddr, busy.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(t.Context(), Options{Manifest: m, DataDir: t.TempDir()}); err == nil {
+		t.Fatal("New() succeeded with its admin address in use")
+	}
+	ln, err := net.Listen("tcp", proxyAddr)
+	if err != nil {
+		t.Fatalf("the proxy's address is still bound after New failed: %v", err)
+	}
+	ln.Close()
 }
