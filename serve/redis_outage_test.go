@@ -68,7 +68,9 @@ apps:
 			waitWeight(t, b, "shop", 100, time.Now())
 
 			tt.down(redis)
+			asked := time.Now()
 			code, st := postRollback(t, a.AdminAddr().String())
+			t.Logf("the rollback was answered %d %s after it was asked, redis down", code, time.Since(asked))
 			if code != http.StatusAccepted || st.Weight != 0 || st.Store == nil || st.Store.Up || st.Store.Pending == 0 ||
 				!strings.Contains(st.Store.Note, "applied on this instance") {
 				t.Fatalf("rollback while redis is down: %d %+v; want 202, weight 0, the store down with the decision pending", code, st)
