@@ -146,3 +146,34 @@ func TestManagerDecisionWhileStoreDown(t *testing.T) {
 		})
 	}
 }
+
+// TestStoreTargetRollbackWhileStoreDown: rollback watch's target is the
+// store itself; a rollback while Redis is down is kept by the store and
+// carried out whole (its event recorded), then written when Redis is back.
+func TestStoreTargetRollbackWhileStoreDown(t *testing.T) {
+	srv := testsvc.StartRedis(t)
+	store, other := openRedisStore(t, srv.URL()), openRedisStore(t, srv.URL())
+	if err := store.SetWeight(t.Context(), "shop", 100); err != nil {
+		t.Fatal(err)
+	}
+	m := NewManager(ManagerOptions{Store: store})
+	if err := m.Add(StoreTarget{Store: store, App: "shop"}, &manifest.App{Name: "shop"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	srv.Kill()
+	if err := m.Rollback(t.Context(), "shop", state.ActorController, "test"); !errors.Is(err, state.ErrPending) {
+		t.Fatalf("Rollback() while the store is down = %v, want %v", err, state.ErrPending)
+	}
+	srv.Start()
+	waitUntil(t, "store up with nothing pending", func() bool { st := store.Status(); return st.Up && st.Pending == 0 })
+	if w, _, err := other.Weight(t.Context(), "shop"); err != nil || w != 0 {
+		t.Errorf("weight in redis after the outage = %d, %v; want the rollback's 0", w, err)
+	}
+	evs, err := other.Events(t.Context(), state.Query{App: "shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(evs, func(e state.Event) bool { return e.Kind == state.KindRollback }) {
+		t.Errorf("no rollback event after the outage in %+v", evs)
+	}
+}
