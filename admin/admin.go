@@ -68,8 +68,9 @@ type Control interface {
 	Rollback(ctx context.Context, app, actor, reason string) error
 	Verdict(app string) (rollback.Verdict, bool)
 	Events(ctx context.Context, q state.Query) ([]state.Event, error)
-	// StartPlan starts or resumes app's progressive plan.
-	StartPlan(ctx context.Context, app, actor string) error
+	// StartPlan starts or resumes app's progressive plan, at its first
+	// step or at fromStep (1-based) when not 0.
+	StartPlan(ctx context.Context, app, actor string, fromStep int) error
 	// PromotePlan moves app's running plan to its next step now (its last
 	// with full).
 	PromotePlan(ctx context.Context, app, actor string, full bool) error

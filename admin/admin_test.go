@@ -136,7 +136,7 @@ func TestWeightAndRollback(t *testing.T) {
 		{"not JSON", "PUT", "/api/v1/apps/shop/weight", `weight=5`, 400, 25, "decoding request body"},
 		{"unknown app", "PUT", "/api/v1/apps/blog/weight", `{"weight": 5}`, 404, 25, "not served"},
 		{"set 100", "PUT", "/api/v1/apps/shop/weight", `{"weight": 100}`, 200, 100, `"phase": "new"`},
-		{"rollback", "POST", "/api/v1/apps/shop/rollback", `{"reason": "5xx"}`, 200, 0, `"phase": "old"`},
+		{"rollback", "POST", "/api/v1/apps/shop/rollback", `{"reason": "5xx"}`, 200, 0, `"phase": "rolled_back"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -191,7 +191,7 @@ func TestClientOverRealListener(t *testing.T) {
 
 func TestPhase(t *testing.T) {
 	for w, want := range map[int]string{0: PhaseOld, 1: PhaseSplit, 99: PhaseSplit, 100: PhaseNew} {
-		if got := rollback.PhaseOf(w); got != want {
+		if got := rollback.PhaseOf(w, false); got != want {
 			t.Errorf("Phase(%d) = %q, want %q", w, got, want)
 		}
 	}

@@ -14,12 +14,21 @@ import (
 	"github.com/migratekit/migrate/telemetry"
 )
 
-// Phases an app can be in, derived from its weight (rollback.PhaseOf).
+// Phases an app can be in (see rollback.PhaseOf and Manager.Phase).
 const (
-	PhaseOld   = rollback.PhaseOld   // every client on old
-	PhaseSplit = rollback.PhaseSplit // clients split between old and new
-	PhaseNew   = rollback.PhaseNew   // every client on new
+	PhaseShadow     = rollback.PhaseShadow     // every client on old, sampled requests mirrored to new
+	PhaseOld        = rollback.PhaseOld        // every client on old, nothing mirrored
+	PhaseSplit      = rollback.PhaseSplit      // clients split between old and new
+	PhaseNew        = rollback.PhaseNew        // every client on new
+	PhaseRolledBack = rollback.PhaseRolledBack // sent back by a rollback, until the weight is set again
 )
+
+// PhaseReporter is implemented by a Control that knows an app's phase on
+// this instance (*rollback.Manager); without one the phase is that of the
+// weight.
+type PhaseReporter interface {
+	Phase(app string) (string, bool)
+}
 
 // AppStatus is the JSON answer of GET /api/v1/apps/{app}.
 type AppStatus struct {
@@ -40,6 +49,28 @@ type AppStatus struct {
 	// after it (the app is still rolled back), long after its verdict
 	// has passed; only in the answer of GET /api/v1/apps/{app}.
 	LastRollback *state.Event `json:"last_rollback,omitempty"`
+	// Store is the state store as this instance sees it, when it is down
+	// or holds decisions of this instance not saved yet; nil otherwise.
+	Store *StoreStatus `json:"store,omitempty"`
+}
+
+// StoreStatus is the state store in AppStatus. A weight change or a
+// rollback made while the store is down is in force on this instance and
+// answered 202 Accepted with it: Pending counts those not saved yet.
+type StoreStatus struct {
+	state.Status
+	// Note says what that means for a write, in words.
+	Note string `json:"note,omitempty"`
+}
+
+// NotePending is StoreStatus.Note after a write the store has not taken.
+const NotePending = "applied on this instance; the state store is down: saved there when it is back " +
+	"(unless another instance decided later), and the other instances follow then"
+
+// StoreReporter is implemented by a Control that knows the state store's
+// status (*rollback.Manager).
+type StoreReporter interface {
+	StoreStatus() state.Status
 }
 
 // Backend is one backend's state in AppStatus.
@@ -64,12 +95,17 @@ func (s *Server) status(a *lb.App) AppStatus {
 	st := AppStatus{
 		App:    a.Name(),
 		Weight: a.Weight(),
-		Phase:  rollback.PhaseOf(a.Weight()),
+		Phase:  rollback.PhaseOf(a.Weight(), false),
 		Sides: map[string]telemetry.SideStats{
 			telemetry.SideOld: s.opts.Metrics.Snapshot(a.Name(), telemetry.SideOld),
 			telemetry.SideNew: s.opts.Metrics.Snapshot(a.Name(), telemetry.SideNew),
 		},
 		Backends: []Backend{},
+	}
+	if p, ok := s.opts.Control.(PhaseReporter); ok {
+		if phase, ok := p.Phase(a.Name()); ok {
+			st.Phase = phase
+		}
 	}
 	if s.opts.Control != nil {
 		if v, ok := s.opts.Control.Verdict(a.Name()); ok {
@@ -82,6 +118,11 @@ func (s *Server) status(a *lb.App) AppStatus {
 	if s.opts.DNS != nil {
 		if d, ok := s.opts.DNS.AppDNS(a.Name()); ok {
 			st.DNS = &d
+		}
+	}
+	if r, ok := s.opts.Control.(StoreReporter); ok {
+		if ss := r.StoreStatus(); !ss.Up || ss.Pending > 0 {
+			st.Store = &StoreStatus{Status: ss}
 		}
 	}
 	for _, b := range a.Backends() {
@@ -195,13 +236,30 @@ func (s *Server) setWeight(w http.ResponseWriter, r *http.Request, a *lb.App, we
 	} else {
 		err = s.opts.Control.SetWeight(r.Context(), a.Name(), weight, state.ActorAPI, reason)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, state.ErrPending):
+		s.writePending(w, r, a, action, err)
+		return
+	case err != nil:
 		s.log.Error("changing weight", "app", a.Name(), "action", action, "err", err)
 		writeError(w, http.StatusInternalServerError, fmt.Sprintf("%s failed: %v", action, err))
 		return
 	}
 	s.log.Info("weight changed", "app", a.Name(), "action", action, "to", a.Weight(), "reason", reason, "remote", r.RemoteAddr)
 	writeJSON(w, http.StatusOK, s.status(a))
+}
+
+// writePending answers 202 to a write in force here that the state store
+// has not taken yet (it is down), with the app's status and the note.
+func (s *Server) writePending(w http.ResponseWriter, r *http.Request, a *lb.App, action string, err error) {
+	s.log.Warn("applied here, state store pending", "app", a.Name(), "action", action, "weight", a.Weight(),
+		"remote", r.RemoteAddr, "err", err)
+	st := s.status(a)
+	if st.Store == nil {
+		st.Store = &StoreStatus{}
+	}
+	st.Store.Note = NotePending
+	writeJSON(w, http.StatusAccepted, st)
 }
 
 // ErrorBody is the JSON body of every error answer.

@@ -94,11 +94,11 @@ func (c *Client) Rollback(ctx context.Context, app, reason string) (AppStatus, e
 	return out, c.do(ctx, http.MethodPost, "/api/v1/apps/"+app+"/rollback", RollbackRequest{Reason: reason}, &out)
 }
 
-// StartPlan starts or resumes app's progressive plan and returns its
-// status.
-func (c *Client) StartPlan(ctx context.Context, app string) (AppStatus, error) {
+// StartPlan starts or resumes app's progressive plan, at its first step
+// or at fromStep (1-based) when not 0, and returns its status.
+func (c *Client) StartPlan(ctx context.Context, app string, fromStep int) (AppStatus, error) {
 	var out AppStatus
-	return out, c.do(ctx, http.MethodPost, "/api/v1/apps/"+app+"/plan", PlanRequest{}, &out)
+	return out, c.do(ctx, http.MethodPost, "/api/v1/apps/"+app+"/plan", PlanRequest{FromStep: fromStep}, &out)
 }
 
 // PromotePlan moves app's running plan to its next step now (its last with

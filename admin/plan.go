@@ -13,14 +13,16 @@ import (
 )
 
 // PlanRequest is the body of POST /api/v1/apps/{app}/plan, which starts
-// the app's progressive plan, or resumes it after a rollback. The body may
-// be empty.
-type PlanRequest struct{}
+// the app's progressive plan, or resumes it after a rollback: at its first
+// step, or at FromStep (1-based). The body may be empty.
+type PlanRequest struct {
+	FromStep int `json:"from_step,omitempty"`
+}
 
 func (s *Server) postPlan(w http.ResponseWriter, r *http.Request) {
 	var req PlanRequest
 	s.planWrite(w, r, &req, "starting the plan", func(ctx context.Context, c Control, app string) error {
-		return c.StartPlan(ctx, app, state.ActorAPI)
+		return c.StartPlan(ctx, app, state.ActorAPI, req.FromStep)
 	})
 }
 
@@ -42,7 +44,8 @@ func (s *Server) postPromote(w http.ResponseWriter, r *http.Request) {
 // planWrite serves a write to an app's plan: it decodes the body (which
 // may be empty) into req, runs do, and answers the app's status, or 400
 // for a plan that cannot be run here, 409 for one not in a state to take
-// the write, 500 otherwise.
+// the write, 202 for one in force here while the state store is down, 503
+// for one that needs the store while it is down, 500 otherwise.
 func (s *Server) planWrite(w http.ResponseWriter, r *http.Request, req any, what string, do func(context.Context, Control, string) error) {
 	a := s.app(w, r)
 	if a == nil {
@@ -58,11 +61,18 @@ func (s *Server) planWrite(w http.ResponseWriter, r *http.Request, req any, what
 	}
 	err := do(r.Context(), s.opts.Control, a.Name())
 	switch {
-	case errors.Is(err, rollback.ErrNoPlan), errors.Is(err, rollback.ErrNoAnalysis), errors.Is(err, rollback.ErrNoStore):
+	case errors.Is(err, rollback.ErrNoPlan), errors.Is(err, rollback.ErrNoAnalysis), errors.Is(err, rollback.ErrNoStore),
+		errors.Is(err, rollback.ErrStepRange):
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
-	case errors.Is(err, rollback.ErrPlanNotRunning), errors.Is(err, rollback.ErrPlanDone):
+	case errors.Is(err, rollback.ErrPlanNotRunning), errors.Is(err, rollback.ErrPlanDone), errors.Is(err, rollback.ErrPlanRunning):
 		writeError(w, http.StatusConflict, err.Error())
+		return
+	case errors.Is(err, state.ErrPending):
+		s.writePending(w, r, a, what, err)
+		return
+	case errors.Is(err, state.ErrStoreDown):
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("%s: %v", what, err))
 		return
 	case err != nil:
 		s.log.Error(what, "app", a.Name(), "err", err)
@@ -87,7 +97,7 @@ func planText(app string, p *rollback.PlanStatus) string {
 		}
 		return fmt.Sprintf("%s  holding, verdict %s: the next step needs %s of pass", step, v, p.StepMin)
 	case rollback.PlanPaused:
-		return fmt.Sprintf("%s  paused after a rollback (migrate cutover %s --plan resumes it)", step, app)
+		return fmt.Sprintf("%s  paused after a rollback (migrate cutover %s --plan resumes it at step 1, --from-step N at another)", step, app)
 	case rollback.PlanDone:
 		return fmt.Sprintf("%s  done", step)
 	}

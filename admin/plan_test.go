@@ -101,14 +101,14 @@ func TestClientStartPlan(t *testing.T) {
 	ln := serveAPI(t, api)
 	ctx := t.Context()
 	c := &Client{BaseURL: ln.Addr().String(), Token: token}
-	st, err := c.StartPlan(ctx, "shop")
+	st, err := c.StartPlan(ctx, "shop", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st.Weight != 5 || st.Plan == nil || st.Plan.State != rollback.PlanHolding {
 		t.Errorf("StartPlan: weight %d, plan %+v; want 5, holding", st.Weight, st.Plan)
 	}
-	if _, err := c.StartPlan(ctx, "blog"); err == nil || !strings.Contains(err.Error(), "400") {
+	if _, err := c.StartPlan(ctx, "blog", 0); err == nil || !strings.Contains(err.Error(), "400") {
 		t.Errorf("StartPlan(blog) = %v, want a 400", err)
 	}
 }
@@ -129,7 +129,7 @@ func TestPlanText(t *testing.T) {
 		{name: "holding before a verdict", p: rollback.PlanStatus{Steps: steps, Weight: 5, StepMin: time.Minute, State: rollback.PlanHolding},
 			want: "plan step 1/4 (5%)  holding, verdict none yet: the next step needs 1m0s of pass"},
 		{name: "paused", p: rollback.PlanStatus{Steps: steps, Step: 2, Weight: 50, State: rollback.PlanPaused},
-			want: "plan step 3/4 (50%)  paused after a rollback (migrate cutover shop --plan resumes it)"},
+			want: "plan step 3/4 (50%)  paused after a rollback (migrate cutover shop --plan resumes it at step 1, --from-step N at another)"},
 		{name: "done", p: rollback.PlanStatus{Steps: steps, Step: 3, Weight: 100, State: rollback.PlanDone},
 			want: "plan step 4/4 (100%)  done"},
 	}
@@ -195,7 +195,7 @@ func TestClientPromotePlan(t *testing.T) {
 	if _, err := c.PromotePlan(ctx, "shop", false); err == nil || !strings.Contains(err.Error(), "409") {
 		t.Errorf("PromotePlan before the start = %v, want a 409", err)
 	}
-	if _, err := c.StartPlan(ctx, "shop"); err != nil {
+	if _, err := c.StartPlan(ctx, "shop", 0); err != nil {
 		t.Fatal(err)
 	}
 	st, err := c.PromotePlan(ctx, "shop", false)

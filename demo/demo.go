@@ -27,6 +27,7 @@ import (
 	"github.com/migratekit/migrate/admin"
 	"github.com/migratekit/migrate/compare"
 	"github.com/migratekit/migrate/manifest"
+	"github.com/migratekit/migrate/rollback"
 	"github.com/migratekit/migrate/serve"
 )
 
@@ -165,7 +166,7 @@ func drive(ctx context.Context, opts Options, client *admin.Client) error {
 }
 
 func printIntro(opts Options, s *stacks, proxyURL, adminURL, token string) {
-	fmt.Fprintf(opts.Out, "migrate demo: app %q in the shadow phase: served by old %s, mirrored to new %s\n", App, s.oldURL, s.newURL)
+	fmt.Fprintf(opts.Out, "migrate demo: app %q in the %s phase: served by old %s, mirrored to new %s\n", App, rollback.PhaseShadow, s.oldURL, s.newURL)
 	fmt.Fprintf(opts.Out, "  (a second old instance %s answers too, so that what differs between two olds counts as noise)\n", s.secondaryURL)
 	fmt.Fprintf(opts.Out, "  proxy      %s/api/products\n", proxyURL)
 	fmt.Fprintf(opts.Out, "  dashboard  %s/dashboard/\n", adminURL)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/migratekit/migrate/internal/leaktest"
 
+	"github.com/migratekit/migrate/admin"
 	"github.com/migratekit/migrate/compare"
 )
 
@@ -63,6 +64,10 @@ func TestShadowFindsTheRegression(t *testing.T) {
 	}
 	if sum.Status.Sides["new"].Requests != 0 {
 		t.Errorf("new served %d requests in the shadow phase, want 0", sum.Status.Sides["new"].Requests)
+	}
+	// One word for the phase: the banner's is the status's.
+	if sum.Status.Phase != admin.PhaseShadow || !strings.Contains(out.String(), "in the "+sum.Status.Phase+" phase") {
+		t.Errorf("status phase %q, want %q as the banner says:\n%s", sum.Status.Phase, admin.PhaseShadow, out.String())
 	}
 	if !strings.Contains(out.String(), "regression on "+RegressedEndpoint+": "+RegressedField) {
 		t.Errorf("output does not name the regression:\n%s", out.String())

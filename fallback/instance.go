@@ -75,9 +75,6 @@ func NewInstance(opts InstanceOptions) (_ *Instance, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := inst.Fallback.Listen(); err != nil {
-		return nil, err
-	}
 	if inst.adminLn, err = net.Listen("tcp", m.Global.Admin.Listen); err != nil {
 		return nil, fmt.Errorf("listening for the admin API: %w", err)
 	}
@@ -89,6 +86,11 @@ func NewInstance(opts InstanceOptions) (_ *Instance, err error) {
 		Metrics: inst.Metrics, Gatherer: inst.Registry, Fallback: inst.Fallback,
 		Dashboard: inst.Dashboard.Handler(), Hosts: m.AdminHosts(),
 	})
+	// Last: the proxy's listener has no Close of its own, so nothing that
+	// can fail comes after it.
+	if err := inst.Fallback.Listen(); err != nil {
+		return nil, err
+	}
 	return inst, nil
 }
 

@@ -127,16 +127,25 @@ func Formats() []string {
 // CombinedFormat is nginx's predefined "combined" log_format.
 const CombinedFormat = `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"`
 
+// parser returns p as a Parser, or a nil Parser with err (a nil
+// *nginxParser in a Parser is not nil).
+func parser(p *nginxParser, err error) (Parser, error) {
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
 // New returns a Parser for format, one of Formats.
 func New(format string, opts Options) (Parser, error) {
 	switch format {
 	case "nginx_combined":
-		return newNginx(CombinedFormat, opts)
+		return parser(newNginx(CombinedFormat, opts))
 	case "nginx":
 		if opts.LogFormat == "" {
 			return nil, errors.New("creating nginx parser: a log_format string is required")
 		}
-		return newNginx(opts.LogFormat, opts)
+		return parser(newNginx(opts.LogFormat, opts))
 	case "json":
 		return &jsonParser{keyed: keyed{opts: opts}}, nil
 	case "logfmt":

@@ -2,8 +2,10 @@ package rollback
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/jonboulle/clockwork"
 )
@@ -39,7 +41,9 @@ type ControllerOptions struct {
 // Actions.DryRun when Actions implements DryRunner.
 //
 // A source error makes the verdict insufficient with Err set, or failing
-// with on_no_data: rollback.
+// with on_no_data: rollback. A source that fails (rather than answering
+// with no data) is down: the controller logs each outage and recovery and
+// keeps evaluating every interval, so the verdicts come back with it.
 type Controller struct {
 	app       string
 	rules     Rules
@@ -49,12 +53,13 @@ type Controller struct {
 	log       *slog.Logger
 	onVerdict func(Verdict)
 
-	mu       sync.Mutex
-	history  []Verdict // ring of up to cap(history) verdicts
-	next     int       // where the next verdict goes once the ring is full
-	last     Verdict
-	breaches int
-	acted    bool
+	mu        sync.Mutex
+	history   []Verdict // ring of up to cap(history) verdicts
+	next      int       // where the next verdict goes once the ring is full
+	last      Verdict
+	breaches  int
+	acted     bool
+	downSince time.Time // when the source went down; zero while it is up
 }
 
 // NewController returns a controller of app's rules (defaults applied to
@@ -111,6 +116,7 @@ func (c *Controller) Step(ctx context.Context) Verdict {
 		return v
 	}
 	changed := c.record(&v)
+	c.logSource(v)
 	if changed {
 		c.logVerdict(v)
 		if c.onVerdict != nil {
@@ -170,7 +176,7 @@ func (c *Controller) recent(ctx context.Context) []Sample {
 
 // noData is the verdict of a failed source.
 func (c *Controller) noData(err error) Verdict {
-	v := Verdict{App: c.app, At: c.clock.Now(), Result: Insufficient, Err: err.Error()}
+	v := Verdict{App: c.app, At: c.clock.Now(), Result: Insufficient, Err: err.Error(), SourceDown: !errors.Is(err, ErrNoData)}
 	ch := Check{Rule: RuleOnNoData, Result: Insufficient, Reason: "no data (on_no_data: hold): " + v.Err}
 	if c.rules.OnNoData == OnNoDataRollback {
 		v.Result, ch.Result, ch.Reason = Fail, Fail, "no data (on_no_data: rollback): "+v.Err
@@ -207,7 +213,34 @@ func (c *Controller) record(v *Verdict) bool {
 		c.history[c.next] = *v
 		c.next = (c.next + 1) % len(c.history)
 	}
-	return v.Result != prev.Result || (v.Err == "") != (prev.Err == "") || v.Act || v.DryRun
+	return v.Result != prev.Result || (v.Err == "") != (prev.Err == "") || v.SourceDown != prev.SourceDown || v.Act || v.DryRun
+}
+
+// logSource logs the start and the end of a source outage.
+func (c *Controller) logSource(v Verdict) {
+	c.mu.Lock()
+	since := c.downSince
+	switch {
+	case v.SourceDown && since.IsZero():
+		c.downSince = v.At
+	case !v.SourceDown && !since.IsZero():
+		c.downSince = time.Time{}
+	}
+	c.mu.Unlock()
+	switch {
+	case v.SourceDown && since.IsZero():
+		c.log.Warn("rollback source down: verdicts are insufficient until it answers again", "app", c.app, "err", v.Err)
+	case !v.SourceDown && !since.IsZero():
+		c.log.Info("rollback source up again", "app", c.app, "down_for", v.At.Sub(since).String())
+	}
+}
+
+// SourceUp reports whether the source answered the last evaluation; ok
+// is false before the first one.
+func (c *Controller) SourceUp() (up, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.last.SourceDown, !c.last.At.IsZero()
 }
 
 func fastFailed(v Verdict) bool {

@@ -25,25 +25,6 @@ type Target interface {
 	SetWeight(w int) error
 }
 
-// Phases the Manager records in the state store.
-const (
-	PhaseOld        = "old"
-	PhaseSplit      = "split"
-	PhaseNew        = "new"
-	PhaseRolledBack = "rolled_back"
-)
-
-// PhaseOf names the phase of a weight.
-func PhaseOf(w int) string {
-	switch {
-	case w <= 0:
-		return PhaseOld
-	case w >= 100:
-		return PhaseNew
-	}
-	return PhaseSplit
-}
-
 // ManagerOptions are a Manager's dependencies.
 type ManagerOptions struct {
 	Store  state.Store
@@ -73,6 +54,11 @@ type managed struct {
 	controller *Controller
 	webhook    *Webhook
 	plan       *plan // nil without cutover.plan
+
+	mu         sync.Mutex
+	saved      state.AppState // the last state the store delivered
+	shadow     bool           // in the shadow phase here (ShadowPhase)
+	sourceDown bool           // the last verdict's source was down
 }
 
 // NewManager returns a Manager with no apps.
@@ -140,7 +126,9 @@ var ErrUnknownApp = errors.New("app is not served by this instance")
 
 // SetWeight sets app's weight on behalf of actor: saved first, so that a
 // weight the store refused is never served, then applied, then recorded.
-// A weight set by hand ends the app's progressive plan.
+// A weight set by hand ends the app's progressive plan. While the state
+// store is down the weight is applied here and kept for the store: the
+// error then wraps state.ErrPending.
 func (m *Manager) SetWeight(ctx context.Context, app string, w int, actor, reason string) error {
 	return m.setWeight(ctx, app, w, actor, reason, func(s *state.AppState) error {
 		s.StepSince = time.Time{}
@@ -159,30 +147,40 @@ func (m *Manager) setWeight(ctx context.Context, app string, w int, actor, reaso
 		return fmt.Errorf("setting weight %d: %w", w, state.ErrWeightRange)
 	}
 	before := ma.target.Weight()
+	var pending error
 	if m.store != nil {
-		if _, err := m.store.Update(ctx, app, func(s *state.AppState) error {
-			s.Weight, s.Phase = w, PhaseOf(w)
+		st, err := m.store.Update(ctx, app, func(s *state.AppState) error {
+			s.Weight, s.Phase = w, PhaseOf(w, mirrors(ma.app))
 			if w > 0 {
 				s.Paused = false
 			}
 			return plan(s)
-		}); err != nil {
+		})
+		if err == nil || errors.Is(err, state.ErrPending) {
+			ma.remember(st)
+		}
+		switch {
+		case errors.Is(err, state.ErrPending):
+			pending = fmt.Errorf("saving the weight: %w", err)
+		case err != nil:
 			return fmt.Errorf("saving the weight: %w", err)
 		}
 	}
 	if err := ma.target.SetWeight(w); err != nil {
 		return err
 	}
+	ma.endShadow()
 	if ma.controller != nil && w > before {
 		ma.controller.Reset()
 	}
 	m.record(ctx, state.Event{App: app, Kind: state.KindWeight, Actor: actor, Before: strconv.Itoa(before), After: strconv.Itoa(w), Reason: reason})
-	return nil
+	return pending
 }
 
 // Rollback sends every client of app back to old on behalf of actor (cli,
 // api): the proxy first, then the store, then the event, hooks and
-// notifications.
+// notifications. While the state store is down the rollback is in force
+// here and kept for the store: the error then wraps state.ErrPending.
 func (m *Manager) Rollback(ctx context.Context, app, actor, reason string) error {
 	return m.rollback(ctx, app, actor, reason, nil, false)
 }
@@ -201,16 +199,23 @@ func (m *Manager) rollback(ctx context.Context, app, actor, reason string, v *Ve
 		if err := ma.target.SetWeight(to); err != nil {
 			return err
 		}
+		ma.endShadow()
 		if m.store != nil {
-			if _, err := m.store.Update(ctx, app, func(s *state.AppState) error {
+			st, err := m.store.Update(ctx, app, func(s *state.AppState) error {
 				s.Weight, s.Phase, s.Paused = to, PhaseRolledBack, true
 				if step >= 0 {
 					s.PlanStep = step
 				}
 				return nil
-			}); err != nil {
-				// The proxy already sends everyone back; other instances
-				// follow once the store is back and this is retried.
+			})
+			if err == nil || errors.Is(err, state.ErrPending) {
+				ma.remember(st)
+			}
+			if err != nil {
+				// The proxy already sends everyone back. A store that is
+				// down keeps the rollback and writes it once back (the
+				// other instances follow then); another error is
+				// retried by the next failing verdict.
 				errs = append(errs, fmt.Errorf("saving the rollback: %w", err))
 			}
 		}
@@ -254,12 +259,17 @@ func (m *Manager) record(ctx context.Context, e state.Event) {
 	if m.store == nil {
 		return
 	}
-	if _, err := m.store.AppendEvent(ctx, e); err != nil {
+	_, err := m.store.AppendEvent(ctx, e)
+	switch {
+	case errors.Is(err, state.ErrPending):
+		m.log.Debug("event kept until the state store is back", "app", e.App, "kind", e.Kind)
+	case err != nil:
 		m.log.Error("recording event", "app", e.App, "kind", e.Kind, "err", err)
 	}
 }
 
 func (m *Manager) onVerdict(v Verdict) {
+	m.recordSource(v)
 	var b strings.Builder
 	for _, c := range v.Checks {
 		if c.Result != Pass {
@@ -287,7 +297,11 @@ func (a appActions) Rollback(ctx context.Context, v Verdict) error {
 		// person made): nothing to do, nothing to notify again.
 		return nil
 	}
-	return a.m.rollback(ctx, a.app, state.ActorController, reasonOf(v), &v, false)
+	err := a.m.rollback(ctx, a.app, state.ActorController, reasonOf(v), &v, false)
+	if errors.Is(err, state.ErrPending) {
+		return nil // done here; the store takes it when it is back
+	}
+	return err
 }
 
 func (a appActions) DryRun(ctx context.Context, v Verdict) error {
@@ -351,11 +365,12 @@ func (m *Manager) Run(ctx context.Context) error {
 	return g.Wait()
 }
 
-// follow applies the weights saved by this or another instance.
+// follow applies the weights saved by this or another instance, except to
+// an app in the shadow phase here.
 func (m *Manager) follow(ctx context.Context) {
 	for ch := range m.store.Watch(ctx) {
 		ma, err := m.get(ch.App)
-		if err != nil || ma.target.Weight() == ch.State.Weight {
+		if err != nil || !ma.follows(ch.State) || ma.target.Weight() == ch.State.Weight {
 			continue
 		}
 		if err := ma.target.SetWeight(ch.State.Weight); err != nil {

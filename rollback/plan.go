@@ -19,8 +19,8 @@ import (
 // clock (the next pass starts it again), as a failing one does: step_min is
 // always uninterrupted evidence that the new side is healthy at the step's
 // weight. A failure that makes the controller roll back also pauses the
-// plan until it is started again (Manager.StartPlan); a manual weight change
-// ends it.
+// plan until it is started again (Manager.StartPlan), at its first step or
+// at the step given, never where it failed; a manual weight change ends it.
 //
 // The plan's position is in the state store: PlanStep, StepSince (the start
 // of the step's clock; zero when no plan runs) and Paused. A restarted
@@ -46,6 +46,12 @@ var (
 	ErrPlanNotRunning = errors.New("the plan is not running")
 	// ErrPlanDone is returned by PromotePlan for a plan at its last step.
 	ErrPlanDone = errors.New("the plan is at its last step")
+	// ErrPlanRunning is returned by StartPlan for a step given to a plan
+	// that runs (or is done) already.
+	ErrPlanRunning = errors.New("the plan runs already")
+	// ErrStepRange is returned by StartPlan for a step the plan does not
+	// have.
+	ErrStepRange = errors.New("no such plan step")
 )
 
 // errPlanMoved aborts a step whose plan changed meanwhile (paused, ended,
@@ -161,10 +167,12 @@ func (p *plan) status(st state.AppState, v Verdict, now time.Time) PlanStatus {
 	return ps
 }
 
-// StartPlan starts app's plan at its first step, or resumes it at the saved
-// step when it was paused (after a rollback), on behalf of actor. A plan
-// that runs already is left as it is.
-func (m *Manager) StartPlan(ctx context.Context, app, actor string) error {
+// StartPlan starts app's plan on behalf of actor, or resumes it after a
+// rollback paused it: at its first step, or at fromStep (1 for the first)
+// when it is not 0, never at the step that was running when it failed. A
+// plan that runs (or is done) is left as it is when fromStep is 0; given a
+// step, it is refused with ErrPlanRunning.
+func (m *Manager) StartPlan(ctx context.Context, app, actor string, fromStep int) error {
 	ma, err := m.get(app)
 	if err != nil {
 		return err
@@ -176,29 +184,36 @@ func (m *Manager) StartPlan(ctx context.Context, app, actor string) error {
 		return fmt.Errorf("starting the plan of %s: %w", app, ErrNoAnalysis)
 	case m.store == nil:
 		return fmt.Errorf("starting the plan of %s: %w", app, ErrNoStore)
+	case fromStep < 0 || fromStep > len(ma.plan.steps):
+		return fmt.Errorf("starting the plan of %s at step %d: %w (it has steps 1 to %d)", app, fromStep, ErrStepRange, len(ma.plan.steps))
 	}
 	st, _, err := m.store.Get(ctx, app)
 	if err != nil {
 		return fmt.Errorf("reading the plan's position: %w", err)
 	}
-	p, step, verb := ma.plan, 0, "started"
+	p, step, verb := ma.plan, max(fromStep-1, 0), "started"
 	if !st.StepSince.IsZero() {
-		if !st.Paused {
+		switch {
+		case !st.Paused && fromStep == 0:
 			return nil
+		case !st.Paused:
+			return fmt.Errorf("starting the plan of %s at step %d: %w at step %s (migrate cutover %s --promote moves it on)",
+				app, fromStep, ErrPlanRunning, p.stepName(st.PlanStep), app)
 		}
-		step, verb = min(st.PlanStep, len(p.steps)-1), "resumed"
+		verb = "resumed after a rollback"
 	}
 	now := m.clock.Now()
 	reason := fmt.Sprintf("plan %s at step %s", verb, p.stepName(step))
-	if err := m.setWeight(ctx, app, p.steps[step], actor, reason, func(s *state.AppState) error {
+	err = m.setWeight(ctx, app, p.steps[step], actor, reason, func(s *state.AppState) error {
 		s.PlanStep, s.StepSince, s.Paused = step, now, false
 		return nil
-	}); err != nil {
+	})
+	if err != nil && !errors.Is(err, state.ErrPending) {
 		return err
 	}
 	p.begin(step, now)
 	m.record(ctx, state.Event{App: app, Kind: state.KindPlanStep, Actor: actor, Before: p.stepName(st.PlanStep), After: p.stepName(step), Reason: reason})
-	return nil
+	return err
 }
 
 // PromotePlan moves app's running plan on by hand, on behalf of actor,
@@ -247,13 +262,13 @@ func (m *Manager) PromotePlan(ctx context.Context, app, actor string, full bool)
 	if errors.Is(err, errPlanMoved) {
 		return fmt.Errorf("promoting the plan of %s: %w; look again and retry", app, err)
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, state.ErrPending) {
 		return err
 	}
 	p.begin(next, now)
 	m.log.Info("plan promoted", "app", app, "step", p.stepName(next), "actor", actor)
 	m.record(ctx, state.Event{App: app, Kind: state.KindPlanStep, Actor: actor, Before: p.stepName(step), After: p.stepName(next), Reason: reason})
-	return nil
+	return err
 }
 
 // PlanStatus returns where app's plan stands; ok is false when the app has
@@ -343,7 +358,7 @@ func (m *Manager) saveStepStart(ctx context.Context, app string, step int, start
 		s.StepSince = start
 		return nil
 	})
-	if err != nil && !errors.Is(err, errPlanMoved) {
+	if err != nil && !errors.Is(err, errPlanMoved) && !errors.Is(err, state.ErrPending) {
 		m.log.Error("saving the plan step's start", "app", app, "err", err)
 	}
 }
@@ -363,7 +378,7 @@ func (m *Manager) advance(ctx context.Context, app string, p *plan, step int, no
 	if errors.Is(err, errPlanMoved) {
 		return
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, state.ErrPending) {
 		m.log.Error("advancing the plan", "app", app, "step", next, "err", err)
 		return
 	}

@@ -102,7 +102,7 @@ func (r *planRig) tick(n int) {
 }
 
 func (r *planRig) start() {
-	if err := r.mgr.StartPlan(r.t.Context(), "shop", state.ActorCLI); err != nil {
+	if err := r.mgr.StartPlan(r.t.Context(), "shop", state.ActorCLI, 0); err != nil {
 		r.t.Fatal(err)
 	}
 }
@@ -197,9 +197,58 @@ func TestPlanFailPauses(t *testing.T) {
 		{name: "passing", new: healthy, ticks: 30, want: position{Step: 1, Weight: 25, Served: 25, State: PlanRunning}},
 		{name: "failure", new: broken, ticks: 1, want: position{Step: 1, Weight: 0, Served: 0, Paused: true, State: PlanPaused}},
 		{name: "healthy again", new: healthy, ticks: 300, want: position{Step: 1, Weight: 0, Served: 0, Paused: true, State: PlanPaused}},
-		{name: "resumed", new: healthy, start: true, want: position{Step: 1, Weight: 25, Served: 25, State: PlanHolding}},
-		{name: "next step", new: healthy, ticks: 61, want: position{Step: 2, Weight: 50, Served: 50, State: PlanHolding}},
+		{name: "resumed at the first step", new: healthy, start: true, want: position{Step: 0, Weight: 5, Served: 5, State: PlanHolding}},
+		{name: "next step", new: healthy, ticks: 61, want: position{Step: 1, Weight: 25, Served: 25, State: PlanHolding}},
 	})
+}
+
+// TestPlanResumesFromFirstStep: a rollback at the plan's last step (100%)
+// pauses it; started again, it resumes at its first step, or at the step
+// given, never at the one that failed.
+func TestPlanResumesFromFirstStep(t *testing.T) {
+	tests := []struct {
+		name string
+		from int
+		want position
+	}{
+		{"first step", 0, position{Step: 0, Weight: 5, Served: 5, State: PlanHolding}},
+		{"the step given", 3, position{Step: 2, Weight: 50, Served: 50, State: PlanHolding}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newPlanRig(t, t.TempDir(), clockwork.NewFakeClock())
+			r.start()
+			if err := r.promote(true); err != nil {
+				t.Fatal(err)
+			}
+			runPhases(t, r, []phase{
+				{name: "last step fails", new: broken, ticks: 2, want: position{Step: 3, Weight: 0, Served: 0, Paused: true, State: PlanPaused}},
+			})
+			r.src.set(healthy)
+			if err := r.mgr.StartPlan(t.Context(), "shop", state.ActorCLI, tt.from); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(r.position(), tt.want); diff != "" {
+				t.Errorf("position after starting again (-got +want):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestStartPlanFromStepRefused: a step given to a running plan, or one the
+// plan does not have, is refused and changes nothing.
+func TestStartPlanFromStepRefused(t *testing.T) {
+	r := newPlanRig(t, t.TempDir(), clockwork.NewFakeClock())
+	if err := r.mgr.StartPlan(t.Context(), "shop", state.ActorCLI, 5); !errors.Is(err, ErrStepRange) {
+		t.Errorf("StartPlan(step 5 of 4) = %v, want %v", err, ErrStepRange)
+	}
+	r.start()
+	if err := r.mgr.StartPlan(t.Context(), "shop", state.ActorCLI, 2); !errors.Is(err, ErrPlanRunning) {
+		t.Errorf("StartPlan(step 2) of a running plan = %v, want %v", err, ErrPlanRunning)
+	}
+	if diff := cmp.Diff(r.position(), position{Step: 0, Weight: 5, Served: 5, State: PlanHolding}); diff != "" {
+		t.Errorf("position (-got +want):\n%s", diff)
+	}
 }
 
 // A manual weight ends the plan.
@@ -276,7 +325,7 @@ func TestStartPlanErrors(t *testing.T) {
 			if err := m.Add(&planTarget{}, &tt.app, tt.src); err != nil {
 				t.Fatal(err)
 			}
-			err := m.StartPlan(t.Context(), "shop", state.ActorCLI)
+			err := m.StartPlan(t.Context(), "shop", state.ActorCLI, 0)
 			if !errors.Is(err, tt.want) {
 				t.Errorf("StartPlan() = %v, want %v", err, tt.want)
 			}
@@ -347,7 +396,7 @@ func TestRollbackOnceWhileStillFailing(t *testing.T) {
 }
 
 // With rollback.to: last_good, a failing step goes back to the step before
-// it, and the plan resumes from there.
+// it; started again, the plan resumes at its first step.
 func TestRollbackToLastGood(t *testing.T) {
 	r := newPlanRig(t, t.TempDir(), clockwork.NewFakeClock())
 	r.mgr.apps["shop"].app.Rollback.To = "last_good"
@@ -355,7 +404,7 @@ func TestRollbackToLastGood(t *testing.T) {
 		{name: "first step", new: healthy, ticks: 61, start: true, want: position{Step: 1, Weight: 25, Served: 25, State: PlanHolding}},
 		{name: "second step", new: healthy, ticks: 62, want: position{Step: 2, Weight: 50, Served: 50, State: PlanRunning}},
 		{name: "failure", new: broken, ticks: 2, want: position{Step: 1, Weight: 25, Served: 25, Paused: true, State: PlanPaused}},
-		{name: "resumed", new: healthy, start: true, want: position{Step: 1, Weight: 25, Served: 25, State: PlanHolding}},
+		{name: "resumed at the first step", new: healthy, start: true, want: position{Step: 0, Weight: 5, Served: 5, State: PlanHolding}},
 	})
 }
 

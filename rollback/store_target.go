@@ -2,6 +2,7 @@ package rollback
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/migratekit/migrate/state"
@@ -27,9 +28,14 @@ func (t StoreTarget) Weight() int {
 	return w
 }
 
-// SetWeight implements Target by saving the weight.
+// SetWeight implements Target by saving the weight. A weight the store
+// keeps while it is down (state.ErrPending) is set: the store writes it
+// when it is back.
 func (t StoreTarget) SetWeight(w int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return t.Store.SetWeight(ctx, t.App, w)
+	if err := t.Store.SetWeight(ctx, t.App, w); err != nil && !errors.Is(err, state.ErrPending) {
+		return err
+	}
+	return nil
 }

@@ -71,6 +71,9 @@ type Verdict struct {
 	DryRun bool `json:"dry_run,omitempty"`
 	// Err is the source's error, when it failed.
 	Err string `json:"error,omitempty"`
+	// SourceDown is set when the source failed (unreachable, an error
+	// answer), not when it answered that it has no data.
+	SourceDown bool `json:"source_down,omitempty"`
 }
 
 // Actions are what the controller does when it acts. The serve package

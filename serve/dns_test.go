@@ -3,7 +3,10 @@ package serve
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +18,7 @@ import (
 	"github.com/migratekit/migrate/dashboards"
 	"github.com/migratekit/migrate/dnscheck"
 	"github.com/migratekit/migrate/internal/testsvc"
+	"github.com/migratekit/migrate/manifest"
 )
 
 // dnsRecord is what a test DNS server answers for one A record: an
@@ -183,5 +187,28 @@ apps:
 	}
 	if f := inst.Dashboard.Sample(context.Background()); len(f.Apps) != 1 || f.Apps[0].DNS != nil {
 		t.Errorf("frame apps %+v, want one without DNS", f.Apps)
+	}
+}
+
+// TestDNSWatchWithoutResolvConf: a resolv.conf that cannot be read does
+// not stop the instance: the watch runs on the other resolvers and the
+// log says so; a manifest problem still fails.
+func TestDNSWatchWithoutResolvConf(t *testing.T) {
+	m := plainManifest(t, "")
+	a := m.Apps["shop"]
+	a.DNS = []manifest.DNSRecord{{Name: "shop.example.test", Type: "A", Expect: []string{"192.0.2.10"}}}
+	a.DNSCheck.Resolvers = []string{"127.0.0.71:1"}
+	var log syncBuffer
+	inst := &Instance{log: slog.New(slog.NewTextHandler(&log, nil))}
+	d, err := inst.newDNSWatch(m, []string{"shop"}, filepath.Join(t.TempDir(), "missing-resolv.conf"))
+	if err != nil || len(d.watchers) != 1 {
+		t.Fatalf("newDNSWatch() with no resolv.conf = %v, %v; want one watcher", d, err)
+	}
+	if !strings.Contains(log.String(), "without the system's resolvers") {
+		t.Errorf("log does not say so: %s", log.String())
+	}
+	a.DNSCheck.ClientSubnet = "not a subnet"
+	if _, err := inst.newDNSWatch(m, []string{"shop"}, filepath.Join(t.TempDir(), "missing-resolv.conf")); err == nil {
+		t.Error("newDNSWatch() with a bad client_subnet succeeded")
 	}
 }

@@ -20,7 +20,12 @@ type logging struct {
 
 // newLogging opens the log store in dataDir.
 func (i *Instance) newLogging(ctx context.Context, dataDir string) (*logging, error) {
-	st, err := logship.OpenLogStore(ctx, filepath.Join(dataDir, logship.LogStoreFile), logship.LogStoreOptions{})
+	path := filepath.Join(dataDir, logship.LogStoreFile)
+	var st *logship.LogStore
+	err := i.openRebuildable(path, func() (err error) {
+		st, err = logship.OpenLogStore(ctx, path, logship.LogStoreOptions{})
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("opening the log store: %w", err)
 	}

@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
@@ -9,16 +8,21 @@ import (
 	"github.com/migratekit/migrate/rollback"
 )
 
-// ErrSource is returned by New when an app's rollback source cannot be used.
+// ErrSource is returned by New when an app's rollback source is
+// misconfigured (an unknown source, an unparsable URL or query). A source
+// that does not answer is no reason not to serve: its verdicts are
+// insufficient until it answers (logged, recorded as source_down and
+// source_up events, migrate_rollback_source_up); `migrate validate
+// --check-sources` checks it beforehand.
 var ErrSource = errors.New("rollback source unusable")
 
 // newManager manages the served apps' weights and runs their rollback
 // controllers on their configured sources.
-func (i *Instance) newManager(ctx context.Context, m *manifest.Manifest) (*rollback.Manager, error) {
+func (i *Instance) newManager(m *manifest.Manifest) (*rollback.Manager, error) {
 	mgr := rollback.NewManager(rollback.ManagerOptions{Store: i.store, Logger: i.log})
 	for _, t := range i.Proxy.Apps() {
 		a := m.Apps[t.Name()]
-		src, err := i.source(ctx, a)
+		src, err := i.source(a)
 		if err != nil {
 			return nil, err
 		}
@@ -29,19 +33,18 @@ func (i *Instance) newManager(ctx context.Context, m *manifest.Manifest) (*rollb
 	return mgr, nil
 }
 
-// source builds the rollback source of app a and checks that its rules can
-// be evaluated.
-func (i *Instance) source(ctx context.Context, a *manifest.App) (rollback.Source, error) {
+// source builds the rollback source of app a, without reaching it.
+func (i *Instance) source(a *manifest.App) (rollback.Source, error) {
 	switch a.Rollback.Source {
 	case "", "telemetry":
 		return rollback.NewTelemetrySource(i.Metrics, nil), nil
 	case "prometheus":
-		src, warnings, err := rollback.CheckedPromSource(ctx, a, rollback.PromOptions{Logger: i.log})
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrSource, err)
+		if a.Rollback.Prometheus == nil {
+			return nil, fmt.Errorf("%w: apps.%s.rollback.prometheus is not set", ErrSource, a.Name)
 		}
-		for _, w := range warnings {
-			i.log.Warn("rollback source", "app", a.Name, "warning", w)
+		src, err := rollback.NewPromSource(*a.Rollback.Prometheus, rollback.PromOptions{Logger: i.log})
+		if err != nil {
+			return nil, fmt.Errorf("%w: apps.%s.rollback.prometheus: %w", ErrSource, a.Name, err)
 		}
 		return src, nil
 	case "logs":

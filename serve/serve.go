@@ -3,8 +3,10 @@
 // store that keeps weights across restarts, and the admin API. `migrate
 // serve` and `migrate demo` are thin wrappers around it.
 //
-// It emits the metrics of the packages it wires (lb, telemetry) and the Go
-// runtime and process collectors, on the admin listener's /metrics.
+// It emits the metrics of the packages it wires (lb, telemetry), the health
+// of its dependencies (health.go: the state store, the rollback sources)
+// and the Go runtime and process collectors, on the admin listener's
+// /metrics.
 package serve
 
 import (
@@ -14,7 +16,6 @@ import (
 	"log/slog"
 	"maps"
 	"net"
-	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -39,7 +40,8 @@ type Options struct {
 	DataDir string
 	// Shadow runs the apps in the shadow phase: every client on old
 	// whatever the saved weight, and sampled requests mirrored to new
-	// (`migrate shadow`).
+	// (`migrate shadow`). The saved weight is neither changed nor
+	// followed, until a weight is set through this instance.
 	Shadow bool
 	// Token is the admin API's bearer token; empty refuses writes.
 	Token  string
@@ -79,7 +81,8 @@ type Instance struct {
 var ErrUnknownApp = errors.New("app is not in the manifest")
 
 // New builds an instance and binds its listeners, so that an address in use
-// is reported before anything is served.
+// is reported before anything is served. On error nothing stays open or
+// bound.
 func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 	m := opts.Manifest
 	for _, name := range opts.Apps {
@@ -103,7 +106,7 @@ func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
-	if inst.store, err = state.Open(ctx, m.Global.State, opts.DataDir); err != nil {
+	if inst.store, err = state.OpenWith(ctx, m.Global.State, state.Options{DataDir: opts.DataDir, Logger: inst.log}); err != nil {
 		return nil, fmt.Errorf("opening state: %w", err)
 	}
 	names := opts.Apps
@@ -118,9 +121,6 @@ func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 		if m, err = shadowPhase(m, names, weights); err != nil {
 			return nil, err
 		}
-		if err := saveShadowPhase(ctx, inst.store, names); err != nil {
-			return nil, err
-		}
 	}
 	if inst.diffs, err = inst.newDiffing(ctx, m, names, opts.DataDir); err != nil {
 		return nil, err
@@ -132,11 +132,16 @@ func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("building the proxy: %w", err)
 	}
-	if err := inst.Proxy.Listen(); err != nil {
+	if inst.Manager, err = inst.newManager(m); err != nil {
 		return nil, err
 	}
-	if inst.Manager, err = inst.newManager(ctx, m); err != nil {
-		return nil, err
+	if opts.Shadow {
+		if err := inst.startShadowPhase(names); err != nil {
+			return nil, err
+		}
+	}
+	if err := inst.Registry.Register(health{store: inst.store, manager: inst.Manager}); err != nil {
+		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
 	if inst.dns, err = inst.newDNSWatch(m, names, dnscheck.ResolvConf); err != nil {
 		return nil, err
@@ -154,6 +159,12 @@ func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 		Diffs: inst.diffs, Dashboard: inst.Dashboard.Handler(), Logs: inst.logs, DNS: inst.dns,
 		Hosts: m.AdminHosts(),
 	})
+	// Last: the proxy's listeners have no Close of their own, so nothing
+	// that can fail comes after them (a failed Listen unbinds what it
+	// bound).
+	if err := inst.Proxy.Listen(); err != nil {
+		return nil, err
+	}
 	return inst, nil
 }
 
@@ -238,12 +249,13 @@ func (i *Instance) Close() error {
 }
 
 // savedWeights reads the weights kept in the state store, which win over
-// the manifest's so that a restart keeps a cutover where it was.
+// the manifest's so that a restart keeps a cutover where it was. A store
+// that is down answers its last known weights, which are served.
 func savedWeights(ctx context.Context, store state.Store, apps []string) (map[string]int, error) {
 	out := make(map[string]int)
 	for _, app := range apps {
 		w, ok, err := store.Weight(ctx, app)
-		if err != nil {
+		if err != nil && !errors.Is(err, state.ErrStoreDown) {
 			return nil, fmt.Errorf("reading saved weight of %s: %w", app, err)
 		}
 		if ok {
@@ -280,22 +292,15 @@ func shadowPhase(m *manifest.Manifest, names []string, weights map[string]int) (
 // sample is 0%.
 var ErrNothingToShadow = errors.New("nothing to shadow")
 
-// saveShadowPhase records the shadow phase in the store, so that the
-// instance does not follow a weight saved before back onto new.
-func saveShadowPhase(ctx context.Context, store state.Store, names []string) error {
+// startShadowPhase puts the named apps in the shadow phase on this
+// instance: their clients stay on old, and the saved weight, which other
+// instances serve, is neither changed nor followed here.
+func (i *Instance) startShadowPhase(names []string) error {
 	for _, name := range names {
-		var before int
-		if _, err := store.Update(ctx, name, func(s *state.AppState) error {
-			before = s.Weight
-			s.Weight, s.Phase = 0, "shadow"
-			return nil
-		}); err != nil {
-			return fmt.Errorf("saving the shadow phase of %s: %w", name, err)
+		if err := i.Manager.ShadowPhase(name); err != nil {
+			return err
 		}
-		if _, err := store.AppendEvent(ctx, state.Event{App: name, Kind: state.KindPhase, Actor: state.ActorCLI,
-			Before: strconv.Itoa(before), After: "shadow", Reason: "migrate shadow: every client on old"}); err != nil {
-			return fmt.Errorf("recording the shadow phase of %s: %w", name, err)
-		}
+		i.log.Info("shadow phase: every client on old here; the saved weight is left to the other instances", "app", name)
 	}
 	return nil
 }

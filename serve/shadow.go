@@ -39,8 +39,12 @@ func (i *Instance) newDiffing(ctx context.Context, m *manifest.Manifest, names [
 	if len(apps) == 0 {
 		return d, nil
 	}
-	var err error
-	if d.store, err = compare.OpenStore(ctx, filepath.Join(dataDir, compare.StoreFile), shadow.StoreOptions(apps)); err != nil {
+	path := filepath.Join(dataDir, compare.StoreFile)
+	err := i.openRebuildable(path, func() (err error) {
+		d.store, err = compare.OpenStore(ctx, path, shadow.StoreOptions(apps))
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("opening the sample store: %w", err)
 	}
 	for _, a := range apps {

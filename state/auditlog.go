@@ -46,22 +46,28 @@ func cutTornTail(f *os.File) error {
 	if err != nil {
 		return err
 	}
-	end := fi.Size()
+	keep, err := wholeLines(f, fi.Size())
+	if err != nil {
+		return err
+	}
+	return truncate(f, fi.Size(), keep)
+}
+
+// wholeLines returns the length of the first size bytes of r up to and
+// including their last newline, reading backwards a block at a time.
+func wholeLines(r io.ReaderAt, size int64) (int64, error) {
 	buf := make([]byte, 4096)
-	for pos := end; pos > 0; {
-		n := int64(len(buf))
-		if n > pos {
-			n = pos
-		}
+	for pos := size; pos > 0; {
+		n := min(int64(len(buf)), pos)
 		pos -= n
-		if _, err := f.ReadAt(buf[:n], pos); err != nil {
-			return err
+		if _, err := r.ReadAt(buf[:n], pos); err != nil {
+			return 0, err
 		}
 		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
-			return truncate(f, end, pos+int64(i)+1)
+			return pos + int64(i) + 1, nil
 		}
 	}
-	return truncate(f, end, 0)
+	return 0, nil
 }
 
 func truncate(f *os.File, size, to int64) error {

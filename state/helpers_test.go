@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -199,6 +200,23 @@ func (r *redisServer) start() {
 			r.t.Fatalf("redis-server did not start: %s", r.log.String())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// pause stops the server with SIGSTOP: it keeps its connections and its
+// data and answers nothing until resume.
+func (r *redisServer) pause() {
+	r.t.Helper()
+	if err := r.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// resume continues a paused server (SIGCONT).
+func (r *redisServer) resume() {
+	r.t.Helper()
+	if err := r.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		r.t.Fatal(err)
 	}
 }
 

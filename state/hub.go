@@ -17,6 +17,7 @@ type hub struct {
 	known    map[string]AppState
 	touched  map[string]uint64 // app -> seq of its last offer
 	seq      uint64
+	gen      uint64 // counts the changes of known
 	watchers map[*watcher]struct{}
 	closed   bool
 	done     chan struct{}
@@ -69,6 +70,14 @@ func (h *hub) offer(st AppState) {
 	h.setLocked(st)
 }
 
+// snapshot returns every known state, sorted by name, and the generation
+// of that set: it changes whenever a state does.
+func (h *hub) snapshot() ([]AppState, uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.sortedLocked(), h.gen
+}
+
 // mark returns a token for replace: offers made after it win over the
 // states replace is given.
 func (h *hub) mark() uint64 {
@@ -101,6 +110,7 @@ func (h *hub) replace(states []AppState, since uint64, all bool) {
 }
 
 func (h *hub) setLocked(st AppState) {
+	h.gen++
 	h.known[st.App] = st
 	h.notifyLocked(st)
 }

@@ -24,7 +24,10 @@ type AppState struct {
 	// Version counts the saved updates of the app; a state with a higher
 	// Version is newer.
 	Version int64 `json:"version"`
-	// UpdatedAt is when the state was last saved.
+	// UpdatedAt is when the state was decided: the time of the Update
+	// that made it, always after the UpdatedAt of the state it was made
+	// from. A decision kept while the store was down keeps its time when
+	// it is written later, and the later of two decisions wins.
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
 }
 
@@ -56,13 +59,29 @@ func (s AppState) validate() error {
 }
 
 // next is the state to save after fn turned cur into s: times at the
-// store's millisecond precision, App kept, Version bumped.
+// store's millisecond precision, App kept, Version bumped, UpdatedAt now
+// or, when cur's is not before now (a clock behind another instance's),
+// a millisecond after cur's, so that a state is always decided after the
+// one it was made from.
 func (s AppState) next(cur AppState, now time.Time) AppState {
 	s.App = cur.App
 	s.StepSince = millis(s.StepSince)
 	s.Version = cur.Version + 1
 	s.UpdatedAt = millis(now)
+	if !cur.UpdatedAt.IsZero() && !s.UpdatedAt.After(cur.UpdatedAt) {
+		s.UpdatedAt = cur.UpdatedAt.Add(time.Millisecond)
+	}
 	return s
+}
+
+// decidedAfter reports whether s is a later decision than o: decided
+// later, or at the same millisecond with fewer clients on new (the safer
+// of two decisions taken at once wins).
+func (s AppState) decidedAfter(o AppState) bool {
+	if !s.UpdatedAt.Equal(o.UpdatedAt) {
+		return s.UpdatedAt.After(o.UpdatedAt)
+	}
+	return s.Weight < o.Weight
 }
 
 // Change is a new state of one app, delivered by Watch.
@@ -82,6 +101,11 @@ const (
 	KindNoData    = "no_data"    // an analysis source returned nothing
 	KindStoreDown = "store_down" // this instance lost the state store
 	KindStoreUp   = "store_up"   // this instance reached the store again
+	// KindSuperseded: a decision this instance took while the store was
+	// down was not written, another instance's later one was.
+	KindSuperseded = "superseded"
+	KindSourceDown = "source_down" // an app's rollback source stopped answering
+	KindSourceUp   = "source_up"   // it answers again
 )
 
 // Actors: who caused an event.
@@ -190,6 +214,9 @@ type Status struct {
 	Up      bool      `json:"up"`
 	Since   time.Time `json:"since,omitzero"`  // when Up last changed; zero if it never did
 	Err     string    `json:"error,omitempty"` // why the store is down
+	// Pending counts the apps whose last decision on this instance is
+	// not in the store yet (taken while it was down).
+	Pending int `json:"pending,omitempty"`
 }
 
 // millis is t at the stores' precision (milliseconds) in UTC; zero stays

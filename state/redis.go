@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -28,7 +27,9 @@ import (
 //	         transaction as the write
 //
 // Its loop takes the published states and re-reads the hash at every poll
-// interval, which also tells whether Redis is up; see redis_sync.go.
+// interval, which also tells whether Redis is up; see redis_sync.go. It
+// keeps the last known states, and the decisions taken while Redis is
+// down, in the data dir (redis_local.go, redis_pending.go).
 type redisStore struct {
 	client    *redis.Client
 	pubsub    *redis.PubSub
@@ -37,9 +38,15 @@ type redisStore struct {
 	clock     clockwork.Clock
 	log       *slog.Logger
 	audit     *auditLog
+	local     *local
 	hub       *hub
 	health    health
 	maxEvents int64
+
+	decide   sync.Mutex // serialises the decisions taken while Redis is down
+	flushing sync.Mutex // one writer of the pending decisions at a time
+	saveMu   sync.Mutex
+	saveErr  string // the last error saving the local file, logged once
 
 	stop      context.CancelFunc
 	loopDone  chan struct{}
@@ -57,18 +64,19 @@ func newRedisKeys(prefix string) redisKeys {
 // maxTxRetries bounds the optimistic transactions of one Update.
 const maxTxRetries = 100
 
-// openRedis connects to rawURL, subscribes to the changes, reads every app
-// and starts the loop. It fails when Redis cannot be reached.
+// openRedis opens the audit log and the local file, connects to rawURL,
+// subscribes to the changes, writes the pending decisions, reads every
+// app and starts the loop. When Redis cannot be reached it starts on the
+// last known state of the local file, as down; without one it fails.
 func openRedis(ctx context.Context, rawURL string, opts Options) (*redisStore, error) {
 	ropts, addr, err := redisOptions(rawURL, opts.RedisTimeout)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating data dir %s: %w", opts.DataDir, err)
+	if err := makeDataDir(opts.DataDir); err != nil {
+		return nil, err
 	}
 	s := &redisStore{
-		client:    redis.NewClient(ropts),
 		keys:      newRedisKeys(opts.KeyPrefix),
 		addr:      addr,
 		clock:     opts.Clock,
@@ -77,15 +85,40 @@ func openRedis(ctx context.Context, rawURL string, opts Options) (*redisStore, e
 		health:    health{up: true},
 		maxEvents: int64(opts.MaxEvents),
 	}
-	msgs, err := s.start(ctx, opts.DataDir)
+	if err := s.openLocal(opts.DataDir, opts.KeyPrefix); err != nil {
+		return nil, err
+	}
+	s.client = redis.NewClient(ropts)
+	msgs, err := s.start(ctx)
 	if err != nil {
 		s.closeClients()
+		s.audit.close()
 		return nil, err
 	}
 	loopCtx, stop := context.WithCancel(context.Background())
 	s.stop, s.loopDone = stop, make(chan struct{})
 	go s.run(loopCtx, opts.Clock.NewTicker(opts.PollInterval), msgs)
 	return s, nil
+}
+
+// openLocal opens the audit log and the local file, whose last known
+// states and pending decisions become the hub's.
+func (s *redisStore) openLocal(dir, prefix string) error {
+	var err error
+	if s.audit, err = openAuditLog(dir); err != nil {
+		return err
+	}
+	l, known, err := loadLocal(dir, s.addr, prefix, s.log.Warn)
+	if err != nil {
+		s.audit.close()
+		return fmt.Errorf("opening state store %s: %w", s.addr, err)
+	}
+	s.local = l
+	s.hub.replace(known, 0, false)
+	for _, p := range l.pendings() {
+		s.hub.replace([]AppState{p.State}, 0, false)
+	}
+	return nil
 }
 
 // redisOptions parses rawURL into client options with migrate's timeouts
@@ -117,21 +150,41 @@ func redisOptions(rawURL string, timeout time.Duration) (*redis.Options, string,
 }
 
 // start subscribes to the changes (before reading, so no change falls in
-// between), reads every app and opens the audit log.
-func (s *redisStore) start(ctx context.Context, dir string) (<-chan *redis.Message, error) {
+// between) and syncs with Redis: the pending decisions first, then every
+// app. When Redis does not answer and there is a last known state, the
+// store starts down on it; the subscription and the loop keep trying.
+func (s *redisStore) start(ctx context.Context) (<-chan *redis.Message, error) {
 	s.pubsub = s.client.Subscribe(ctx, s.keys.changes)
-	if _, err := s.pubsub.Receive(ctx); err != nil {
-		return nil, fmt.Errorf("opening state store %s: subscribing: %w", s.addr, err)
+	_, err := s.pubsub.Receive(ctx)
+	if err == nil {
+		err = s.sync(ctx, false)
 	}
-	all, err := s.readAll(ctx)
-	if err != nil {
+	switch {
+	case err == nil:
+		if err := s.flushEvents(ctx); err != nil {
+			s.log.Warn("appending the events kept while the state store was down", "err", err)
+		}
+		s.logSaveError(s.saveLocal())
+		s.logEmpty()
+	case !s.unreachable(ctx, err):
 		return nil, fmt.Errorf("opening state store %s: %w", s.addr, err)
-	}
-	s.hub.replace(all, 0, false)
-	if s.audit, err = openAuditLog(dir); err != nil {
-		return nil, err
+	case len(s.hub.all()) == 0:
+		return nil, fmt.Errorf("opening state store %s: it is unreachable and %s holds no last known state to start on "+
+			"(start once with the store reachable): %w", s.addr, s.local.path, err)
+	default:
+		s.markDown(err)
+		s.log.Warn("state store unreachable at start: serving the last known state until it is back",
+			"path", s.local.path, "apps", len(s.hub.all()), "pending_decisions", s.local.count(), "err", err)
 	}
 	return s.pubsub.Channel(redis.WithChannelSize(256)), nil
+}
+
+// logEmpty says that the state starts from nothing: Redis and the local
+// file know no app.
+func (s *redisStore) logEmpty() {
+	if len(s.hub.all()) == 0 {
+		s.log.Warn("state store starts from nothing: no app state in redis; every app starts at its manifest weight")
+	}
 }
 
 // readAll reads every app's state from Redis, sorted by name. An entry
@@ -170,6 +223,10 @@ func (s *redisStore) Get(ctx context.Context, app string) (AppState, bool, error
 		st, ok := s.hub.get(app)
 		return st, ok, err
 	}
+	if s.local.hasPending(app) {
+		st, ok := s.hub.get(app) // the decision taken here, not written yet
+		return st, ok, nil
+	}
 	v, err := s.client.HGet(ctx, s.keys.apps, app).Result()
 	if errors.Is(err, redis.Nil) {
 		st, ok := s.hub.get(app) // lost by Redis: the loop writes it back
@@ -195,7 +252,7 @@ func (s *redisStore) Apps(ctx context.Context) ([]AppState, error) {
 	if err != nil {
 		return s.hub.all(), s.failed(ctx, "reading apps", err)
 	}
-	for _, st := range all {
+	for _, st := range s.withoutPending(all) {
 		s.hub.offer(st)
 	}
 	return s.hub.all(), nil
@@ -211,8 +268,16 @@ func (s *redisStore) Update(ctx context.Context, app string, fn func(*AppState) 
 		return AppState{}, ErrNoApp
 	}
 	op := "updating state of " + app
-	if err := s.downError(op); err != nil {
-		return AppState{}, err
+	if s.closed.Load() {
+		return AppState{}, fmt.Errorf("%s: %w", op, ErrClosed)
+	}
+	if cause := s.downCause(); cause != nil {
+		return s.decideHere(app, op, fn, cause)
+	}
+	if s.local.hasPending(app) {
+		if err := s.flushPending(ctx); err != nil {
+			return s.updateFailed(ctx, app, op, fn, err)
+		}
 	}
 	var saved AppState
 	tx := func(tx *redis.Tx) error {
@@ -229,12 +294,22 @@ func (s *redisStore) Update(ctx context.Context, app string, fn func(*AppState) 
 			return AppState{}, ae.err
 		}
 		if err != nil {
-			return AppState{}, s.failed(ctx, op, err)
+			return s.updateFailed(ctx, app, op, fn, err)
 		}
 		s.hub.offer(saved)
 		return saved, nil
 	}
 	return AppState{}, fmt.Errorf("%s: %d concurrent writers in a row: %w", op, maxTxRetries, redis.TxFailedErr)
+}
+
+// updateFailed is the answer of an Update whose write failed with err:
+// when Redis did not answer, the decision is taken here.
+func (s *redisStore) updateFailed(ctx context.Context, app, op string, fn func(*AppState) error, err error) (AppState, error) {
+	ferr := s.failed(ctx, op, err)
+	if errors.Is(ferr, ErrStoreDown) {
+		return s.decideHere(app, op, fn, err)
+	}
+	return AppState{}, ferr
 }
 
 // updateTx is one optimistic read-modify-write of app: read, apply fn,
@@ -285,14 +360,18 @@ func (s *redisStore) SetWeight(ctx context.Context, app string, weight int) erro
 
 func (s *redisStore) Watch(ctx context.Context) <-chan Change { return s.hub.watch(ctx) }
 
-func (s *redisStore) Status() Status { return s.health.status() }
+func (s *redisStore) Status() Status {
+	st := s.health.status()
+	st.Pending = s.local.count()
+	return st
+}
 
 func (s *redisStore) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		s.stop()
 		<-s.loopDone
-		errs := []error{s.closeClients()}
+		errs := []error{s.closeClients(), s.saveLocal()}
 		s.hub.close()
 		if err := s.audit.close(); err != nil {
 			errs = append(errs, err)

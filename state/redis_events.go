@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -18,21 +19,33 @@ const eventField = "e"
 const eventPage = 500
 
 // AppendEvent adds e to the events stream, then writes it with its ID to
-// the audit log. While Redis is down the event goes to the audit log only
-// and comes back without ID, with an error wrapping ErrStoreDown.
+// the audit log. While Redis is down the event goes to the audit log and
+// is kept for Redis (in the local file too), appended when Redis is back;
+// it comes back without ID, with an error wrapping ErrStoreDown and
+// ErrPending.
 func (s *redisStore) AppendEvent(ctx context.Context, e Event) (Event, error) {
 	e, err := e.prepare(s.clock.Now())
 	if err != nil {
 		return Event{}, err
 	}
 	op := "appending " + e.Kind + " event"
-	err = s.downError(op)
-	if err == nil {
+	if s.closed.Load() {
+		return Event{}, fmt.Errorf("%s: %w", op, ErrClosed)
+	}
+	cause := s.downCause()
+	if cause == nil {
 		var id string
 		if id, err = s.addEvent(ctx, e); err != nil {
-			err = s.failed(ctx, op, err)
+			if err = s.failed(ctx, op, err); errors.Is(err, ErrStoreDown) {
+				cause = err
+			}
 		}
 		e.ID = id
+	}
+	if cause != nil {
+		s.local.queue(e)
+		s.logSaveError(s.saveLocal())
+		err = fmt.Errorf("%s: %w: %w: %w", op, ErrStoreDown, ErrPending, cause)
 	}
 	if werr := s.audit.write(e); werr != nil && err == nil {
 		err = werr

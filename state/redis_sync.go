@@ -66,6 +66,16 @@ func (s *redisStore) downError(op string) error {
 	return fmt.Errorf("%s: %w: %w", op, ErrStoreDown, s.health.err)
 }
 
+// downCause is why the store is down, nil while it is up.
+func (s *redisStore) downCause() error {
+	s.health.mu.Lock()
+	defer s.health.mu.Unlock()
+	if s.health.up {
+		return nil
+	}
+	return s.health.err
+}
+
 // failed turns the error of a Redis call made for op into the error to
 // return, marking the store down when Redis did not answer.
 func (s *redisStore) failed(ctx context.Context, op string, err error) error {
@@ -103,8 +113,9 @@ func (s *redisStore) markDown(err error) {
 	}
 }
 
-// recovered ends an outage: the states were re-read already; it logs and
-// records the store_down and store_up events.
+// recovered ends an outage: the pending decisions are written and the
+// states re-read already; it logs and records the store_down event, the
+// events kept during the outage and the store_up event.
 func (s *redisStore) recovered(ctx context.Context) {
 	now := s.clock.Now()
 	down, since := s.health.setUp(now)
@@ -113,6 +124,9 @@ func (s *redisStore) recovered(ctx context.Context) {
 		if _, err := s.addEvent(ctx, *down); err != nil {
 			s.log.Warn("recording store_down", "err", err)
 		}
+	}
+	if err := s.flushEvents(ctx); err != nil {
+		s.log.Warn("appending the events kept while the state store was down", "err", err)
 	}
 	up := Event{Kind: KindStoreUp, Actor: ActorStore, Reason: fmt.Sprintf("down for %s", now.Sub(since).Round(time.Millisecond))}
 	if _, err := s.AppendEvent(ctx, up); err != nil {
@@ -146,30 +160,64 @@ func (s *redisStore) onMessage(m *redis.Message) {
 		s.log.Warn("skipping unreadable change", "err", err)
 		return
 	}
-	s.hub.offer(st)
+	if !s.local.hasPending(st.App) {
+		s.hub.offer(st)
+	}
 }
 
-// poll re-reads every app (healing a missed message), writes back the
-// apps Redis lost, and ends an outage when Redis answers again: then every
-// app's state is delivered to the watchers again.
+// poll syncs with Redis (healing a missed message), ends an outage when
+// Redis answers again (then every app's state is delivered to the
+// watchers again), and saves the local file when it changed.
 func (s *redisStore) poll(ctx context.Context) {
 	wasUp := s.health.status().Up
+	err := s.sync(ctx, !wasUp)
+	switch {
+	case err == nil && !wasUp:
+		s.recovered(ctx)
+	case err != nil && s.unreachable(ctx, err):
+		s.markDown(err)
+	case err != nil:
+		s.log.Warn("re-reading state", "err", err)
+	}
+	s.logSaveError(s.saveLocal())
+}
+
+// sync writes the pending decisions, then re-reads every app, writes back
+// the apps Redis lost, and gives the hub what Redis holds (all: to every
+// watcher again, changed or not).
+func (s *redisStore) sync(ctx context.Context, all bool) error {
+	if err := s.flushPending(ctx); err != nil {
+		return err
+	}
 	since := s.hub.mark()
-	all, err := s.readAll(ctx)
-	if err == nil && s.writeBack(ctx, all) {
-		all, err = s.readAll(ctx)
+	states, err := s.readAll(ctx)
+	if err == nil && s.writeBack(ctx, states) {
+		states, err = s.readAll(ctx)
 	}
 	if err != nil {
-		if !s.unreachable(ctx, err) {
-			s.log.Warn("re-reading state", "err", err)
-			return
-		}
-		s.markDown(err)
+		return err
+	}
+	s.hub.replace(s.withoutPending(states), since, all)
+	return nil
+}
+
+// logSaveError logs an error saving the local file when it differs from
+// the last one (a full disk would otherwise log every second).
+func (s *redisStore) logSaveError(err error) {
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+	if msg == s.saveErr {
 		return
 	}
-	s.hub.replace(all, since, !wasUp)
-	if !wasUp {
-		s.recovered(ctx)
+	s.saveErr = msg
+	if err != nil {
+		s.log.Error("saving the last known state", "err", err)
+	} else {
+		s.log.Info("saving the last known state works again")
 	}
 }
 

@@ -95,9 +95,10 @@ func TestRedisRestoresLostState(t *testing.T) {
 }
 
 // TestRedisOutage kills Redis under two instances and starts it again,
-// empty: while it is down they answer the last known state and refuse
-// writes; when it is back they restore the state, deliver it again to
-// their watchers, and record the outage.
+// empty: while it is down they answer the last known state, and a write
+// is applied on its instance and kept; when Redis is back they write it
+// and restore the state, deliver it again to their watchers, and record
+// the outage and the events taken during it.
 func TestRedisOutage(t *testing.T) {
 	srv := startRedisServer(t)
 	clock := newFakeClock()
@@ -105,7 +106,7 @@ func TestRedisOutage(t *testing.T) {
 	dirA := t.TempDir()
 	a := openStore(t, cfg, Options{DataDir: dirA, Clock: clock})
 	b := openStore(t, cfg, Options{DataDir: t.TempDir(), Clock: clock})
-	want, err := a.Update(t.Context(), "shop", func(st *AppState) error {
+	before, err := a.Update(t.Context(), "shop", func(st *AppState) error {
 		st.Weight, st.Phase = 25, "cutover"
 		return nil
 	})
@@ -116,28 +117,37 @@ func TestRedisOutage(t *testing.T) {
 	waitState(t, bw, "shop", weightIs(25))
 
 	srv.kill()
+	var want AppState // the decision a takes while Redis is down
 	t.Run("down", func(t *testing.T) {
 		for name, s := range map[string]Store{"a": a, "b": b} {
 			got, ok, err := s.Get(t.Context(), "shop")
 			if !errors.Is(err, ErrStoreDown) || !ok {
 				t.Errorf("%s: Get() ok=%v err=%v, want the last known state and %v", name, ok, err, ErrStoreDown)
 			}
-			if diff := cmp.Diff(got, want); diff != "" {
+			if diff := cmp.Diff(got, before); diff != "" {
 				t.Errorf("%s: Get() while down (-got +want):\n%s", name, diff)
 			}
 			if st := s.Status(); st.Up || st.Err == "" || !st.Since.Equal(clock.Now()) {
 				t.Errorf("%s: Status() = %+v, want down since now with the reason", name, st)
 			}
 		}
-		if err := a.SetWeight(t.Context(), "shop", 0); !errors.Is(err, ErrStoreDown) {
-			t.Errorf("SetWeight() while down = %v, want %v", err, ErrStoreDown)
+		var err error
+		want, err = a.Update(t.Context(), "shop", func(st *AppState) error { st.Weight = 0; return nil })
+		if !errors.Is(err, ErrStoreDown) || !errors.Is(err, ErrPending) || want.Weight != 0 {
+			t.Errorf("Update() while down = %+v, %v; want weight 0 and %v, %v", want, err, ErrStoreDown, ErrPending)
+		}
+		if got, _, _ := a.Get(t.Context(), "shop"); !sameState(got, want) {
+			t.Errorf("Get() after a decision while down = %+v, want it: %+v", got, want)
+		}
+		if st := a.Status(); st.Pending != 1 {
+			t.Errorf("Status() = %+v, want 1 pending decision", st)
 		}
 		if _, err := a.Events(t.Context(), Query{}); !errors.Is(err, ErrStoreDown) {
 			t.Errorf("Events() while down = %v, want %v", err, ErrStoreDown)
 		}
 		e, err := a.AppendEvent(t.Context(), Event{App: "shop", Kind: KindVerdict, Actor: ActorController, After: "insufficient"})
-		if !errors.Is(err, ErrStoreDown) || e.ID != "" {
-			t.Errorf("AppendEvent() while down = %+v, %v; want no ID and %v", e, err, ErrStoreDown)
+		if !errors.Is(err, ErrStoreDown) || !errors.Is(err, ErrPending) || e.ID != "" {
+			t.Errorf("AppendEvent() while down = %+v, %v; want no ID and %v", e, err, ErrPending)
 		}
 		apps, err := a.Apps(t.Context())
 		if diff := cmp.Diff(apps, []AppState{want}); diff != "" || !errors.Is(err, ErrStoreDown) {
@@ -148,29 +158,37 @@ func TestRedisOutage(t *testing.T) {
 	srv.start()
 	t.Run("back", func(t *testing.T) {
 		aw := a.Watch(t.Context())
-		recvChange(t, aw) // shop, as known
-		for name, ch := range map[string]<-chan Change{"a": aw, "b": bw} {
-			got := waitAdvancing(t, clock, ch)
-			if diff := cmp.Diff(got, Change{App: "shop", State: want}); diff != "" {
-				t.Errorf("%s: state delivered after the outage (-got +want):\n%s", name, diff)
+		recvChange(t, aw) // shop, as decided here
+		// b may deliver its known state again first (it restores it in
+		// the empty Redis); a never goes back to it.
+		isDecision := func(st AppState) bool { return st.Weight == 0 && st.UpdatedAt.Equal(want.UpdatedAt) }
+		waitAdvancingFor(t, clock, bw, "shop", isDecision)
+		for _, st := range waitAdvancingFor(t, clock, aw, "shop", isDecision) {
+			if st.Weight != 0 {
+				t.Errorf("a: went back to %+v after the outage, want only its decision %+v", st, want)
 			}
 		}
 		for name, s := range map[string]Store{"a": a, "b": b} {
-			if st := s.Status(); !st.Up {
-				t.Errorf("%s: Status() = %+v after the outage, want up", name, st)
+			if st := s.Status(); !st.Up || st.Pending != 0 {
+				t.Errorf("%s: Status() = %+v after the outage, want up, nothing pending", name, st)
 			}
-			if got, _, err := s.Get(t.Context(), "shop"); err != nil || !sameState(got, want) {
+			if got, _, err := s.Get(t.Context(), "shop"); err != nil || !sameContent(got, want) {
 				t.Errorf("%s: Get() after the outage = %+v, %v; want %+v", name, got, err, want)
 			}
 		}
-		// The outage is in the shared events, once per instance, and the
-		// instance's own audit log has every event it appended, the
-		// one Redis did not take included.
-		evs, err := a.Events(t.Context(), Query{})
-		if err != nil {
-			t.Fatal(err)
+		// The outage is in the shared events, once per instance, with the
+		// event appended during it, and the instance's own audit log has
+		// every event it appended.
+		var evs []Event
+		for deadline := time.Now().Add(waitFor); ; time.Sleep(5 * time.Millisecond) {
+			if evs, err = a.Events(t.Context(), Query{}); err != nil {
+				t.Fatal(err)
+			}
+			if len(evs) >= 5 || time.Now().After(deadline) {
+				break
+			}
 		}
-		if diff := cmp.Diff(countKinds(evs), map[string]int{KindStoreDown: 2, KindStoreUp: 2}); diff != "" {
+		if diff := cmp.Diff(countKinds(evs), map[string]int{KindStoreDown: 2, KindStoreUp: 2, KindVerdict: 1}); diff != "" {
 			t.Errorf("events after the outage (-got +want):\n%s", diff)
 		}
 		// AppendEvent writes the audit log just after Redis: the store_up
@@ -189,10 +207,10 @@ func TestRedisOutage(t *testing.T) {
 			t.Errorf("audit log of a (-got +want):\n%s", diff)
 		}
 		// Writes work again and reach the other instance.
-		if err := b.SetWeight(t.Context(), "shop", 0); err != nil {
+		if err := b.SetWeight(t.Context(), "shop", 60); err != nil {
 			t.Fatal(err)
 		}
-		for got := waitAdvancing(t, clock, aw); got.State.Weight != 0; got = waitAdvancing(t, clock, aw) {
+		for got := waitAdvancing(t, clock, aw); got.State.Weight != 60; got = waitAdvancing(t, clock, aw) {
 		}
 	})
 }
@@ -214,6 +232,34 @@ func waitAdvancing(t *testing.T, clock *clockwork.FakeClock, ch <-chan Change) C
 			clock.Advance(DefaultPollInterval)
 		case <-deadline:
 			t.Fatalf("no change within %s", waitFor)
+		}
+	}
+}
+
+// waitAdvancingFor receives changes from ch, advancing the clock by a
+// poll interval whenever none came for a while, until app reaches a state
+// for which done is true; it returns the states seen for app.
+func waitAdvancingFor(t *testing.T, clock *clockwork.FakeClock, ch <-chan Change, app string, done func(AppState) bool) []AppState {
+	t.Helper()
+	var seen []AppState
+	deadline := time.After(waitFor)
+	for {
+		select {
+		case c, ok := <-ch:
+			if !ok {
+				t.Fatalf("watch channel closed; saw %+v", seen)
+			}
+			if c.App != app {
+				continue
+			}
+			seen = append(seen, c.State)
+			if done(c.State) {
+				return seen
+			}
+		case <-time.After(50 * time.Millisecond):
+			clock.Advance(DefaultPollInterval)
+		case <-deadline:
+			t.Fatalf("%s did not reach the wanted state within %s; saw %+v", app, waitFor, seen)
 		}
 	}
 }

@@ -9,11 +9,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jonboulle/clockwork"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // DBFile is the embedded store's file name in the data dir.
@@ -41,12 +44,14 @@ type sqliteStore struct {
 	closeErr  error
 }
 
-// openSQLite opens or creates state.db in opts.DataDir, brings its schema
-// up to date, opens the audit log and starts the re-read loop.
+// openSQLite opens or creates state.db in opts.DataDir, checks it, brings
+// its schema up to date, opens the audit log and starts the re-read loop.
+// A state.db SQLite cannot read is refused with a DamagedError; a new or
+// empty one (0 bytes) starts from nothing, which is logged.
 func openSQLite(ctx context.Context, opts Options) (*sqliteStore, error) {
 	dir := opts.DataDir
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating data dir %s: %w", dir, err)
+	if err := makeDataDir(dir); err != nil {
+		return nil, err
 	}
 	path := filepath.Join(dir, DBFile)
 	dsn, err := sqliteDSN(path)
@@ -68,21 +73,111 @@ func openSQLite(ctx context.Context, opts Options) (*sqliteStore, error) {
 	return s, nil
 }
 
-// load migrates the schema, reads every app into the hub and opens the
-// audit log.
+// makeDataDir creates the data dir (mode 0700) unless it exists.
+func makeDataDir(dir string) error {
+	err := os.MkdirAll(dir, 0o700)
+	if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.EEXIST) {
+		return fmt.Errorf("creating data dir %s: it or a parent is a file, not a directory: point --data-dir at a directory: %w", dir, err)
+	}
+	if err != nil {
+		return fmt.Errorf("creating data dir %s: %w", dir, err)
+	}
+	return nil
+}
+
+// load checks the database, migrates the schema, reads every app into the
+// hub and opens the audit log.
 func (s *sqliteStore) load(ctx context.Context, dir string) error {
+	fresh, err := s.check(ctx)
+	if err != nil {
+		return err
+	}
 	if err := migrate(ctx, s.db); err != nil {
-		return fmt.Errorf("opening state store %s: %w", s.path, err)
+		return s.openError(err)
 	}
 	all, err := s.Apps(ctx)
 	if err != nil {
-		return fmt.Errorf("opening state store %s: %w", s.path, err)
+		return s.openError(err)
 	}
 	s.hub.replace(all, 0, false)
 	if s.audit, err = openAuditLog(dir); err != nil {
 		return err
 	}
+	if fresh {
+		s.logFresh()
+	}
 	return nil
+}
+
+// check runs SQLite's quick check of the whole file (a truncated or
+// overwritten state.db fails it, or fails to open) and reports whether
+// the database is new: no table at all.
+func (s *sqliteStore) check(ctx context.Context) (fresh bool, err error) {
+	rows, err := s.db.QueryContext(ctx, `PRAGMA quick_check`)
+	if err != nil {
+		return false, s.openError(err)
+	}
+	var problems []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			rows.Close()
+			return false, s.openError(err)
+		}
+		if line != "ok" {
+			problems = append(problems, line)
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return false, s.openError(err)
+	}
+	if len(problems) > 0 {
+		return false, &DamagedError{Path: s.path, Err: fmt.Errorf("sqlite quick_check: %s", strings.Join(problems, "; "))}
+	}
+	var tables int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master`).Scan(&tables); err != nil {
+		return false, s.openError(err)
+	}
+	return tables == 0, nil
+}
+
+// openError is err of opening the store: a DamagedError when SQLite found
+// the file damaged or not a database.
+func (s *sqliteStore) openError(err error) error {
+	if IsDamaged(err) {
+		return fmt.Errorf("opening state store: %w", &DamagedError{Path: s.path, Err: err})
+	}
+	return fmt.Errorf("opening state store %s: %w", s.path, err)
+}
+
+// IsDamaged reports whether err says that a file is damaged: ErrDamaged,
+// or SQLite's "database disk image is malformed" or "file is not a
+// database" from any SQLite file (the state store's, or another store's
+// of the data dir).
+func IsDamaged(err error) bool {
+	if errors.Is(err, ErrDamaged) {
+		return true
+	}
+	se, ok := errors.AsType[*sqlite.Error](err)
+	if !ok {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+		return true
+	}
+	return false
+}
+
+// logFresh says that the store starts from nothing, loudly when the audit
+// log beside it has events: then a state was saved once and is lost.
+func (s *sqliteStore) logFresh() {
+	if fi, err := os.Stat(s.audit.path); err == nil && fi.Size() > 0 {
+		s.log.Error("state store starts from nothing, but the audit log beside it has events: the saved state "+
+			"(weights, plan) was lost; every app starts at its manifest weight", "path", s.path, "audit_log", s.audit.path)
+		return
+	}
+	s.log.Warn("state store starts from nothing: every app starts at its manifest weight", "path", s.path)
 }
 
 // sqliteDSN is a file: URI for path with the connection settings every

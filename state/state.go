@@ -12,17 +12,30 @@
 //     made by one instance is published and reaches the others within a
 //     second (pub/sub plus a re-read every second, so a missed message
 //     heals). When Redis is lost, reads keep answering the last known state
-//     together with an error wrapping ErrStoreDown, writes fail with it, and
-//     the store reconciles when Redis returns.
+//     together with an error wrapping ErrStoreDown; a write (a rollback, a
+//     weight) is applied on this instance at once and kept, in memory and
+//     in redis-state.json in the data dir, and written when Redis returns
+//     unless another instance decided later (ErrPending); the events go
+//     with it. An instance started while Redis is down runs on the last
+//     known state of redis-state.json, and refuses to start without one.
 //
 // Either backend also writes every event this process appends to an
 // append-only audit log, events.log (JSON lines, one fsync per event) in the
 // data dir.
 //
+// A file of the data dir that cannot be read as what it should be (a
+// truncated or overwritten state.db, a redis-state.json that does not
+// decode) makes Open fail with a DamagedError naming it and what to do.
+// What is recovered instead: a torn last line of events.log (cut), a
+// damaged write-ahead log or shared-memory file of state.db (SQLite
+// ignores it), and a 0-byte or new state.db (the state starts from
+// nothing, which is logged, as an error when events.log has events).
+//
 // A Store owns one background goroutine (the re-read, and for Redis the
 // subscription and health check) and one per Watch; Close stops them all.
-// The package emits no metrics; it logs store outages through the logger in
-// Options.
+// The package emits no metrics (Status says what a caller exports); it logs
+// store outages and recoveries, decisions kept and written, and a state
+// that starts from nothing through the logger in Options.
 package state
 
 import (
@@ -50,6 +63,9 @@ type Store interface {
 	// Update atomically reads app's state (the zero state, App set, when
 	// none was saved), passes it to fn and saves what fn leaves, with
 	// Version incremented and UpdatedAt stamped. It returns the saved state.
+	// While Redis is down it applies fn to the last known state here and
+	// returns that state with an error wrapping ErrPending (see the
+	// package doc): the change is in force on this instance.
 	// When fn returns an error nothing is saved and Update returns it
 	// wrapped; when fn changes nothing, nothing is written and the current
 	// state is returned. fn may run more than once (Redis retries when
@@ -103,9 +119,33 @@ var (
 	// ErrStoreDown is wrapped by the errors of a store that cannot reach
 	// its backend (Redis). Reads still return the last known state.
 	ErrStoreDown = errors.New("state store down")
+	// ErrPending is wrapped, with ErrStoreDown, by the error of an Update
+	// or AppendEvent made while Redis is down: the change is applied on
+	// this instance and kept (in the data dir too), and it is written to
+	// Redis when Redis is back, unless a later decision is there by then.
+	// The state Update returns with it is the one in force here.
+	ErrPending = errors.New("kept here and saved when the store is back")
 	// ErrClosed is returned by a store used after Close.
 	ErrClosed = errors.New("state store closed")
+	// ErrDamaged is wrapped by the error of Open for a file of the data
+	// dir that is not what it should be (a truncated or overwritten
+	// state.db): see DamagedError.
+	ErrDamaged = errors.New("damaged")
 )
+
+// DamagedError is Open's error for a damaged file of the data dir. Its
+// message names the file and what to do.
+type DamagedError struct {
+	Path string
+	Err  error
+}
+
+func (e *DamagedError) Error() string {
+	return fmt.Sprintf("%s is damaged (%v): move it aside (for instance to %s.damaged) to start without it, "+
+		"or point --data-dir at another directory", e.Path, e.Err, e.Path)
+}
+
+func (e *DamagedError) Unwrap() []error { return []error{ErrDamaged, e.Err} }
 
 // DefaultPollInterval is how often a store re-reads every app's state to
 // catch changes it was not told about (another process on the same
@@ -180,17 +220,29 @@ func Open(ctx context.Context, cfg manifest.State, dataDir string) (Store, error
 
 // OpenWith opens the store cfg selects. The embedded backend opens or
 // creates state.db in opts.DataDir. The Redis backend connects to cfg.URL
-// (redis://, rediss:// or unix://) and fails when Redis cannot be reached
-// now: a start-up without the shared state is refused rather than guessed.
+// (redis://, rediss:// or unix://); when Redis cannot be reached now it
+// starts down on the last known state kept in opts.DataDir, and fails when
+// there is none: a start-up without the shared state is refused rather
+// than guessed. On error the Store is nil.
 func OpenWith(ctx context.Context, cfg manifest.State, opts Options) (Store, error) {
 	opts = opts.withDefaults()
 	switch cfg.Backend {
 	case "", BackendEmbedded:
-		return openSQLite(ctx, opts)
+		return opened(openSQLite(ctx, opts))
 	case BackendRedis:
-		return openRedis(ctx, cfg.URL, opts)
+		return opened(openRedis(ctx, cfg.URL, opts))
 	}
 	return nil, fmt.Errorf("state backend %q: unknown (want %s or %s)", cfg.Backend, BackendEmbedded, BackendRedis)
+}
+
+// opened returns s as a Store, or a nil Store with err: a nil *sqliteStore
+// or *redisStore in a Store interface is not nil, and a caller's cleanup
+// would call Close on it.
+func opened[S Store](s S, err error) (Store, error) {
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 func checkWeight(app string, weight int) error {

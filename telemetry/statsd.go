@@ -190,9 +190,9 @@ func (mr *mirror) run(ctx context.Context, sendErrors prometheus.Counter) error 
 		sendErrors.Inc()
 		mr.log.Debug("sending statsd packet", "addr", mr.addr, "err", err)
 	}
-	ps, err := newPacketSender(mr.addr, mr.packet, onErr)
-	if err != nil {
-		return fmt.Errorf("opening statsd socket: %w", err)
+	ps := mr.dial(ctx, onErr)
+	if ps == nil {
+		return nil // ctx ended first
 	}
 	client, err := statsd.NewClientWithSender(ps, mr.prefix, 0)
 	if err != nil {
@@ -214,6 +214,37 @@ func (mr *mirror) run(ctx context.Context, sendErrors prometheus.Counter) error 
 			f.flush()
 			return nil
 		}
+	}
+}
+
+// maxDialBackoff bounds the wait between two tries to open the statsd
+// socket.
+const maxDialBackoff = 30 * time.Second
+
+// dial opens the statsd socket, trying again (every flush interval, then
+// up to maxDialBackoff) while it cannot (the statsd host's name does not
+// resolve yet): a metrics sink is no reason to stop the instance. It logs
+// the first failure and the recovery, and returns nil when ctx ends
+// first. Meanwhile the bounded queue fills and drops, counted.
+func (mr *mirror) dial(ctx context.Context, onErr func(error)) *packetSender {
+	wait := mr.interval
+	for failed := false; ; failed = true {
+		ps, err := newPacketSender(mr.addr, mr.packet, onErr)
+		if err == nil {
+			if failed {
+				mr.log.Info("statsd socket open again: mirroring metrics", "addr", mr.addr)
+			}
+			return ps
+		}
+		if !failed {
+			mr.log.Warn("opening statsd socket: metrics are not mirrored until it opens; retrying", "addr", mr.addr, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-mr.clock.After(wait):
+		}
+		wait = min(2*wait, maxDialBackoff)
 	}
 }
 

@@ -1,8 +1,10 @@
 package telemetry
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"slices"
 	"strings"
@@ -210,6 +212,32 @@ func TestStatsdUnreachable(t *testing.T) {
 	stop()
 	if got := testutil.ToFloat64(m.statsdErrors); got == 0 {
 		t.Errorf("send errors = 0, want > 0 for an unreachable statsd")
+	}
+}
+
+// TestStatsdSocketFails: a statsd socket that cannot be opened (here an
+// address no dial takes; in production a host name that does not
+// resolve yet) does not end Run, which would stop the whole instance: it
+// logs once and tries again until ctx ends.
+func TestStatsdSocketFails(t *testing.T) {
+	var log bytes.Buffer
+	clock := clockwork.NewFakeClock()
+	m, err := NewWithOptions(nil, Options{Statsd: "127.0.0.1:99999", Clock: clock, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	stop := runMirror(t, m)
+	for range 3 {
+		if err := clock.BlockUntilContext(ctx, 1); err != nil {
+			t.Fatalf("Run is not waiting to try again: %v", err)
+		}
+		clock.Advance(maxDialBackoff)
+	}
+	stop()
+	if n := strings.Count(log.String(), "opening statsd socket"); n != 1 {
+		t.Errorf("%d log lines of the failure, want 1:\n%s", n, log.String())
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -12,12 +13,13 @@ import (
 type cutoverOptions struct {
 	*rootOptions
 	adminFlags
-	App     string
-	Weight  int
-	Plan    bool
-	Promote bool
-	Full    bool
-	Reason  string
+	App      string
+	Weight   int
+	Plan     bool
+	Promote  bool
+	Full     bool
+	FromStep int
+	Reason   string
 }
 
 func newCmdCutover(root *rootOptions) *cobra.Command {
@@ -32,8 +34,10 @@ them back. It takes effect on the next request and is kept across restarts.
 A weight set by hand ends the app's progressive plan.
 
 With --plan it starts APP's progressive plan (cutover.plan, for instance
-[5, 25, 50, 100]), or resumes it at its step after a rollback paused it. The
-plan advances a step once the rollback analysis passed for the step's
+[5, 25, 50, 100]), or resumes it after a rollback paused it: at its first
+step, or at the step --from-step N names (1 is the first), never at the step
+that failed. The plan advances a step once the rollback analysis passed for
+the step's
 cutover.step_min (default 5m) without interruption: an insufficient verdict
 holds the step and restarts its clock, a failure rolls back and pauses the
 plan. Its position is kept in the state store, so a restarted migrate goes
@@ -49,6 +53,7 @@ The admin token is read from the variable named by admin.token_env
 		Example: `  migrate cutover shop --weight 5
   migrate cutover shop --weight 100 --reason "new stack verified"
   migrate cutover shop --plan
+  migrate cutover shop --plan --from-step 2
   migrate cutover shop --promote
   migrate cutover shop --promote --full
   MIGRATE_ADMIN_TOKEN=s3cret migrate cutover shop --weight 0 --admin 127.0.0.1:9090`,
@@ -66,6 +71,7 @@ The admin token is read from the variable named by admin.token_env
 	cmd.Flags().BoolVar(&opts.Plan, "plan", false, "start or resume the app's cutover.plan")
 	cmd.Flags().BoolVar(&opts.Promote, "promote", false, "move the running plan to its next step now")
 	cmd.Flags().BoolVar(&opts.Full, "full", false, "with --promote: to the plan's last step")
+	cmd.Flags().IntVar(&opts.FromStep, "from-step", 0, "with --plan: start or resume at this step (1 is the first; default the first)")
 	cmd.Flags().StringVar(&opts.Reason, "reason", "", "why, recorded in the log (with --weight)")
 	return cmd
 }
@@ -84,6 +90,10 @@ func (o *cutoverOptions) check(cmd *cobra.Command) error {
 		return usageErrorf("cutover takes one of --weight N, --plan or --promote, not several")
 	case o.Full && !o.Promote:
 		return usageErrorf("--full goes with --promote")
+	case cmd.Flags().Changed("from-step") && !o.Plan:
+		return usageErrorf("--from-step goes with --plan")
+	case cmd.Flags().Changed("from-step") && o.FromStep < 1:
+		return usageErrorf("--from-step %d: steps count from 1", o.FromStep)
 	case o.Plan || o.Promote:
 		return o.checkPlan()
 	case !weight:
@@ -104,8 +114,12 @@ func (o *cutoverOptions) checkPlan() error {
 		}
 		return err
 	}
-	if a := m.Apps[o.App]; a != nil && len(a.Cutover.Plan) == 0 {
+	a := m.Apps[o.App]
+	switch {
+	case a != nil && len(a.Cutover.Plan) == 0:
 		return usageErrorf("app %s has no cutover.plan to run", o.App)
+	case a != nil && o.FromStep > len(a.Cutover.Plan):
+		return usageErrorf("--from-step %d: apps.%s.cutover.plan has %d steps", o.FromStep, o.App, len(a.Cutover.Plan))
 	}
 	return nil
 }
@@ -116,7 +130,7 @@ func cutoverRun(ctx context.Context, opts *cutoverOptions) error {
 		return err
 	}
 	if opts.Plan || opts.Promote {
-		start := func() (admin.AppStatus, error) { return c.StartPlan(ctx, opts.App) }
+		start := func() (admin.AppStatus, error) { return c.StartPlan(ctx, opts.App, opts.FromStep) }
 		if opts.Promote {
 			start = func() (admin.AppStatus, error) { return c.PromotePlan(ctx, opts.App, opts.Full) }
 		}
@@ -132,10 +146,12 @@ func cutoverRun(ctx context.Context, opts *cutoverOptions) error {
 		return err
 	}
 	fmt.Fprintf(opts.IO.Out, "%s: weight %d%% on new (phase %s)\n", st.App, st.Weight, st.Phase)
+	printStoreNote(opts.IO.Err, st)
 	return nil
 }
 
 func printPlan(opts *cutoverOptions, st admin.AppStatus) {
+	defer printStoreNote(opts.IO.Err, st)
 	if st.Plan == nil {
 		fmt.Fprintf(opts.IO.Out, "%s: weight %d%% on new (phase %s)\n", st.App, st.Weight, st.Phase)
 		return
@@ -143,4 +159,12 @@ func printPlan(opts *cutoverOptions, st admin.AppStatus) {
 	p := st.Plan
 	fmt.Fprintf(opts.IO.Out, "%s: plan %s at step %d/%d, weight %d%% on new; each step needs %s of pass\n",
 		st.App, p.State, p.Step+1, len(p.Steps), st.Weight, p.StepMin)
+}
+
+// printStoreNote says on w that a write is in force on the instance only,
+// the state store being down (the API answered 202).
+func printStoreNote(w io.Writer, st admin.AppStatus) {
+	if st.Store != nil && st.Store.Note != "" {
+		fmt.Fprintf(w, "migrate: %s: %s\n", st.App, st.Store.Note)
+	}
 }

@@ -50,6 +50,9 @@ func TestCutoverPlanUsage(t *testing.T) {
 		{name: "app without a plan", args: []string{"--config", cfg, "cutover", "blog", "--plan"}, want: "blog has no cutover.plan"},
 		{name: "promote an app without a plan", args: []string{"--config", cfg, "cutover", "blog", "--promote"}, want: "blog has no cutover.plan"},
 		{name: "neither", args: []string{"--config", cfg, "cutover", "shop"}, want: "--weight N (0-100), --plan or --promote"},
+		{name: "from-step alone", args: []string{"--config", cfg, "cutover", "shop", "--weight", "5", "--from-step", "2"}, want: "--from-step goes with --plan"},
+		{name: "from-step 0", args: []string{"--config", cfg, "cutover", "shop", "--plan", "--from-step", "0"}, want: "steps count from 1"},
+		{name: "from-step past the plan", args: []string{"--config", cfg, "cutover", "shop", "--plan", "--from-step", "4"}, want: "has 3 steps"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,6 +84,10 @@ func TestCutoverPlan(t *testing.T) {
 		{name: "promote", args: []string{"--config", cfg, "cutover", "shop", "--promote"}, want: "shop: plan holding at step 2/3, weight 50% on new"},
 		{name: "status promoted", args: []string{"--config", cfg, "status", "shop"}, want: "plan step 2/3 (50%)  holding"},
 		{name: "promote full", args: []string{"--config", cfg, "cutover", "shop", "--promote", "--full"}, want: "shop: plan done at step 3/3, weight 100% on new"},
+		{name: "rollback at the last step", args: []string{"--config", cfg, "rollback", "shop"}, want: "shop: rolled back, weight 0% on new (phase rolled_back)"},
+		{name: "resumed at the first step", args: []string{"--config", cfg, "cutover", "shop", "--plan"}, want: "shop: plan holding at step 1/3, weight 5% on new"},
+		{name: "rolled back again", args: []string{"--config", cfg, "rollback", "shop"}, want: "weight 0% on new"},
+		{name: "resumed at the step given", args: []string{"--config", cfg, "cutover", "shop", "--plan", "--from-step", "2"}, want: "shop: plan holding at step 2/3, weight 50% on new"},
 		{name: "by hand", args: []string{"--config", cfg, "cutover", "shop", "--weight", "20"}, want: "shop: weight 20% on new"},
 		{name: "status after", args: []string{"--config", cfg, "status", "shop"}, want: "plan of 3 steps  not running"},
 	}

@@ -25,7 +25,10 @@ func newCmdRollback(root *rootOptions) *cobra.Command {
 		Long: `rollback sets APP's weight to 0 on the running migrate (through its admin
 API), saves it in the state store so every instance follows, pauses the
 plan, records the event, runs the rollback hooks and notifies the webhook:
-what the automatic rollback does, by hand.`,
+what the automatic rollback does, by hand. When the state store (Redis) is
+down, the rollback is in force on that instance at once and saved in the
+store when it is back (the API answers 202 and this command says so); the
+other instances follow then.`,
 		Example: `  migrate rollback shop --reason "checkout errors on new"
   migrate rollback watch shop`,
 		Args: exactArgs(1, "one app name"),
@@ -44,6 +47,7 @@ what the automatic rollback does, by hand.`,
 				return err
 			}
 			fmt.Fprintf(opts.IO.Out, "%s: rolled back, weight %d%% on new (phase %s)\n", st.App, st.Weight, st.Phase)
+			printStoreNote(opts.IO.Err, st)
 			return nil
 		},
 	}
@@ -62,7 +66,9 @@ it evaluates the manifest's rollback rules on the app's source (typically
 rollback.source: prometheus, for several migrate instances or for stacks
 migrate does not front) and, when they fail, saves weight 0 in the state
 store, which every instance follows, records the event, runs the hooks and
-notifies. It runs until SIGINT or SIGTERM.`,
+notifies. A Prometheus that does not answer does not stop it: the verdicts
+are insufficient meanwhile, each outage and recovery is logged and
+recorded, and it keeps querying. It runs until SIGINT or SIGTERM.`,
 		Example: `  migrate rollback watch shop
   migrate --config prod/ rollback watch shop --log-format json`,
 		Args: exactArgs(1, "one app name"),
@@ -86,13 +92,16 @@ func watchRun(ctx context.Context, opts *rootOptions, app string) error {
 	if a.Rollback.Source != "prometheus" {
 		return usageErrorf("apps.%s.rollback.source is %s: rollback watch runs apart from migrate serve, so it needs source prometheus", app, a.Rollback.Source)
 	}
-	log := opts.logger()
-	src, warnings, err := rollback.CheckedPromSource(ctx, a, rollback.PromOptions{Logger: log})
-	if err != nil {
-		return &exitError{code: exitUsage, err: err}
+	if a.Rollback.Prometheus == nil {
+		return usageErrorf("apps.%s.rollback.prometheus is not set", app)
 	}
-	for _, w := range warnings {
-		log.Warn("rollback source", "app", app, "warning", w)
+	log := opts.logger()
+	// Not queried now: a Prometheus that does not answer yet is reported
+	// by the controller, which keeps trying (migrate validate
+	// --check-sources checks it beforehand).
+	src, err := rollback.NewPromSource(*a.Rollback.Prometheus, rollback.PromOptions{Logger: log})
+	if err != nil {
+		return usageErrorf("apps.%s.rollback.prometheus: %v", app, err)
 	}
 	store, err := state.OpenWith(ctx, m.Global.State, state.Options{DataDir: opts.DataDir, Logger: log})
 	if err != nil {

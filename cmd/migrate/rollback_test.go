@@ -73,7 +73,7 @@ apps:
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if st.Weight != 0 || st.Phase != "old" {
+	if st.Weight != 0 || st.Phase != admin.PhaseRolledBack {
 		t.Fatalf("status %+v: the controller did not roll back", st)
 	}
 	if st.Verdict == nil || st.Verdict.Result != "fail" {

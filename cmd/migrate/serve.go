@@ -29,8 +29,16 @@ checks backends' health, and serves the admin API (status, weights,
 
 The weight set through the admin API is kept in --data-dir, so a restart
 keeps it. SIGTERM or SIGINT stop accepting connections and drain in-flight
-requests (up to defaults.drain) before exiting 0. SIGHUP does not reload the
-manifest yet: it is logged and serving goes on.`,
+requests (up to defaults.drain) before exiting 0; while still starting, they
+stop it at once, exiting 0. SIGHUP does not reload the manifest yet: it is
+logged and serving goes on.
+
+With state: {backend: redis}, an instance started while Redis is down serves
+the last known state kept in --data-dir (redis-state.json) and catches up
+when Redis is back; with no last known state it refuses to start (exit 3).
+A damaged file in --data-dir (state.db, redis-state.json) is refused with
+its path and what to do, exit 3. A rollback source that does not answer
+does not stop it: see migrate validate --check-sources.`,
 		Example: `  migrate serve
   migrate --config deploy/ serve shop blog
   MIGRATE_ADMIN_TOKEN=s3cret migrate serve --log-format json`,
@@ -60,10 +68,14 @@ func runInstance(ctx context.Context, opts *rootOptions, apps []string, shadow b
 		log.Warn("admin writes are disabled: no token", "env", m.Global.Admin.TokenEnv)
 	}
 	inst, err := serve.New(ctx, serve.Options{Manifest: m, Apps: apps, Shadow: shadow, DataDir: opts.DataDir, Token: token, Logger: log})
-	if errors.Is(err, serve.ErrUnknownApp) || errors.Is(err, serve.ErrNothingToShadow) || errors.Is(err, serve.ErrSource) {
+	switch {
+	case errors.Is(err, serve.ErrUnknownApp) || errors.Is(err, serve.ErrNothingToShadow) || errors.Is(err, serve.ErrSource):
 		return &exitError{code: exitUsage, err: err}
-	}
-	if err != nil {
+	case err != nil && ctx.Err() != nil:
+		// SIGTERM or SIGINT while starting: nothing was served yet.
+		log.Info("stopped while starting", "err", err)
+		return nil
+	case err != nil:
 		return err
 	}
 	log.Info("dashboard", "url", "http://"+inst.AdminAddr().String()+dashboards.Prefix)

@@ -14,7 +14,13 @@ sticky by client; safe methods only unless a route opts in) goes to the new
 side in parallel, off the request path. The two answers are compared and the
 differences counted per endpoint and field; see them with
 migrate compare report APP while it runs. The client never waits for the
-mirror.`,
+mirror.
+
+The saved weight is left as it is: with a shared state store (Redis) the
+other instances keep serving it, and this one does not follow their
+changes. A weight set, a plan started or a rollback taken through this
+instance's admin API ends its shadow phase: it then serves and follows the
+saved weight like migrate serve.`,
 		Example: `  migrate shadow shop
   migrate compare report shop --format markdown`,
 		Args: exactArgs(1, "one app name"),

@@ -33,6 +33,13 @@ func FreeAddr(t testing.TB) string {
 // the test ends; its log is shown if the test failed.
 func StartPrometheus(t testing.TB, target string) string {
 	t.Helper()
+	return StartPrometheusAt(t, target, FreeAddr(t))
+}
+
+// StartPrometheusAt is StartPrometheus listening on addr (HOST:PORT), for
+// a test that gave the address out before Prometheus runs.
+func StartPrometheusAt(t testing.TB, target, addr string) string {
+	t.Helper()
 	bin := os.Getenv("MIGRATE_TEST_PROMETHEUS")
 	if bin == "" {
 		t.Fatal("MIGRATE_TEST_PROMETHEUS is not set: point it at Debian's prometheus (scripts/test installs it and sets it)")
@@ -43,7 +50,6 @@ func StartPrometheus(t testing.TB, target string) string {
 	if err := os.WriteFile(config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := FreeAddr(t)
 	cmd := exec.Command(bin, "--config.file="+config, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr, "--log.level=warn")
 	var logs strings.Builder
