@@ -37,6 +37,7 @@ import (
 type Options struct {
 	Logger   *slog.Logger        // nil: discard
 	Token    string              // bearer token for writes; empty refuses writes
+	TokenEnv string              // the variable Token is read from (admin.token_env): a write's 401 without a token names it
 	Proxy    *lb.Proxy           // the apps this process serves
 	Metrics  *telemetry.Metrics  // per-side numbers for status; nil: zeros
 	Control  Control             // carries out weight changes and rollbacks; required for writes

@@ -110,13 +110,24 @@ func TestAuth(t *testing.T) {
 }
 
 func TestWritesRefusedWithoutConfiguredToken(t *testing.T) {
-	api, proxy, _ := newAPI(t, "")
-	rec := do(t, api, "PUT", "/api/v1/apps/shop/weight", "127.0.0.1:1", "Bearer ", `{"weight": 50}`)
-	if rec.Code != 401 || !strings.Contains(rec.Body.String(), "no admin token is configured") {
-		t.Errorf("got %d %s", rec.Code, rec.Body)
+	tests := []struct {
+		name, env string
+		want      string // in the body
+	}{
+		{"the variable named", "SHOP_ADMIN_TOKEN", "no admin token is configured (start this process with SHOP_ADMIN_TOKEN set: admin.token_env names it)"},
+		{"no variable known", "", "no admin token is configured (set admin.token_env's variable)"},
 	}
-	if got := proxy.App("shop").Weight(); got != 0 {
-		t.Errorf("weight = %d after a refused write, want 0", got)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api, proxy, _ := newAPI(t, "", func(o *Options) { o.TokenEnv = tt.env })
+			rec := do(t, api, "PUT", "/api/v1/apps/shop/weight", "127.0.0.1:1", "Bearer ", `{"weight": 50}`)
+			if rec.Code != 401 || !strings.Contains(rec.Body.String(), tt.want) {
+				t.Errorf("got %d %s, want 401 with %q", rec.Code, rec.Body, tt.want)
+			}
+			if got := proxy.App("shop").Weight(); got != 0 {
+				t.Errorf("weight = %d after a refused write, want 0", got)
+			}
+		})
 	}
 }
 

@@ -3,6 +3,7 @@ package admin
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -24,7 +25,7 @@ func (s *Server) read(h http.Handler) http.Handler {
 func (s *Server) write(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.opts.Token == "" {
-			unauthorized(w, "writes are disabled: no admin token is configured (set admin.token_env's variable)")
+			unauthorized(w, s.noTokenMsg())
 			return
 		}
 		if !s.authorized(r) {
@@ -33,6 +34,15 @@ func (s *Server) write(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// noTokenMsg is the 401 of a write when no token is configured: it names
+// the variable to set when the server knows it.
+func (s *Server) noTokenMsg() string {
+	if s.opts.TokenEnv == "" {
+		return "writes are disabled: no admin token is configured (set admin.token_env's variable)"
+	}
+	return fmt.Sprintf("writes are disabled: no admin token is configured (start this process with %s set: admin.token_env names it)", s.opts.TokenEnv)
 }
 
 // authorized compares the bearer token in constant time. Both sides are

@@ -82,7 +82,7 @@ func NewInstance(opts InstanceOptions) (_ *Instance, err error) {
 		return nil, err
 	}
 	inst.Admin = admin.New(admin.Options{
-		Logger: inst.log, Token: opts.Token, Proxy: inst.Fallback.Proxy(),
+		Logger: inst.log, Token: opts.Token, TokenEnv: m.Global.Admin.TokenEnv, Proxy: inst.Fallback.Proxy(),
 		Metrics: inst.Metrics, Gatherer: inst.Registry, Fallback: inst.Fallback,
 		Dashboard: inst.Dashboard.Handler(), Hosts: m.AdminHosts(),
 	})

@@ -30,6 +30,7 @@ type harnessConfig struct {
 // wireEvent is an event as the harness sink posts it.
 type wireEvent struct {
 	ID     string `json:"id"`
+	Off    int64  `json:"off"` // where it starts in its generation
 	Raw    string `json:"raw"`
 	Split  bool   `json:"split,omitempty"`
 	Unterm bool   `json:"unterm,omitempty"`
@@ -53,7 +54,7 @@ func harnessChild(raw string) int {
 		},
 		Sink:      &postSink{url: cfg.URL},
 		DataDir:   cfg.DataDir,
-		BatchSize: 100, BatchWait: 100 * time.Millisecond,
+		BatchSize: harnessBatch, BatchWait: 100 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	})
 	if err != nil {
@@ -78,7 +79,7 @@ func (p *postSink) Send(ctx context.Context, batch []Event) error {
 	enc := json.NewEncoder(&body)
 	for i := range batch {
 		ev := &batch[i]
-		if err := enc.Encode(wireEvent{ID: ev.ID, Raw: string(ev.Record.Raw), Split: ev.Split, Unterm: ev.Unterminated}); err != nil {
+		if err := enc.Encode(wireEvent{ID: ev.ID, Off: ev.Offset, Raw: string(ev.Record.Raw), Split: ev.Split, Unterm: ev.Unterminated}); err != nil {
 			return err
 		}
 	}

@@ -75,3 +75,30 @@ func checkInvariants(t testing.TB, line []byte, rec *Record, err error) {
 		t.Fatalf("Parse(%q): Raw = %q", line, rec.Raw)
 	}
 }
+
+// stallAfter is how long a wait goes on without progress before it fails.
+// A wait is bounded by progress, not by a total: under -race on a loaded
+// machine the same work takes several times longer, but a shipper that
+// stalls, or lost what the test waits for, makes none.
+const stallAfter = 30 * time.Second
+
+// waitProgress polls progress until it reports done; it fails, saying
+// what it waited for and how far it got, when the progress count has not
+// changed for stallAfter. progress must be cheap: it is called every few
+// milliseconds, and what it locks the code under test may need.
+func waitProgress(t testing.TB, what string, progress func() (n int, done bool)) {
+	t.Helper()
+	last, since := -1, time.Now()
+	for {
+		n, done := progress()
+		if done {
+			return
+		}
+		if n != last {
+			last, since = n, time.Now()
+		} else if time.Since(since) > stallAfter {
+			t.Fatalf("waiting for %s: no progress for %v, stuck at %d", what, stallAfter, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

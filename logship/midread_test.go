@@ -24,17 +24,23 @@ func bigGeneration(gen, n int) []string {
 // shipped twice.
 func TestCopytruncateMidRead(t *testing.T) {
 	r := newGapRig(t, "copytruncate")
-	r.write(r.app, []string{"seed line"})
+	// A seed line first, so that generation 1's lines are not at the same
+	// offsets as generation 2's: a line cut at a read and completed from
+	// the other generation shows.
+	gen1 := append([]string{"seed line"}, bigGeneration(1, 9000)...) // 342 KB: two reads
+	gen2 := bigGeneration(2, 10000)                                  // 380 KB, past the offset reached
+	// Written whole before the shipper starts: a poll during the write
+	// could see less than one read of it, and the cut would then be found
+	// by the next poll, between two reads rather than in the middle of one.
+	r.write(r.app, gen1)
+	r.gate.set(false)
 	r.start()
-	r.waitFor(1)
-
-	gen1, gen2 := bigGeneration(1, 9000), bigGeneration(2, 10000) // 342 KB, 380 KB: two reads each
-	r.blocked(gen1)
+	waitProgress(t, "the sink to be tried", func() (int, bool) { n := r.gate.tries(); return n, n > 0 })
 	r.rotate()
 	r.write(r.app, gen2)
 	r.gate.set(true)
 
-	want := append(append([]string{"seed line"}, gen1...), gen2...)
+	want := concat(gen1, gen2)
 	r.waitFor(len(want))
 	got, twice := r.gate.lines()
 	if len(twice) > 0 {

@@ -191,6 +191,14 @@ func (g *gate) tries() int {
 	return g.attempts
 }
 
+// received is how many distinct ids the gate accepted: the number of
+// lines lines returns, counted without building them.
+func (g *gate) received() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.raw)
+}
+
 // lines returns the lines received, each once (the first time its id
 // came), in the order they first came, and how many ids carried the same
 // line more than once.
@@ -295,21 +303,22 @@ func (r *gapRig) write(path string, lines []string) {
 	appendTo(r.t, path, strings.Join(lines, "\n")+"\n")
 }
 
-// waitFor waits until the sink holds n distinct lines, or fails.
+// waitFor waits until the sink holds n distinct lines; it fails when no
+// new line arrived for stallAfter, showing the last lines that did.
 func (r *gapRig) waitFor(n int) {
 	r.t.Helper()
-	r.until(fmt.Sprintf("%d lines at the sink", n), func() bool { l, _ := r.gate.lines(); return len(l) >= n })
-}
-
-// until waits until cond holds, or fails after 15s.
-func (r *gapRig) until(what string, cond func() bool) {
-	r.t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); !cond(); time.Sleep(2 * time.Millisecond) {
-		if time.Now().After(deadline) {
+	arrived := false
+	defer func() {
+		if !arrived {
 			l, _ := r.gate.lines()
-			r.t.Fatalf("waiting for %s: not after 15s; the sink has %d lines: %q", what, len(l), l)
+			r.t.Logf("the sink holds %d lines, the last: %q", len(l), l[max(0, len(l)-5):])
 		}
-	}
+	}()
+	waitProgress(r.t, fmt.Sprintf("%d lines at the sink", n), func() (int, bool) {
+		got := r.gate.received()
+		return got, got >= n
+	})
+	arrived = true
 }
 
 // blocked closes the gate, writes lines and waits until the shipper,
@@ -320,7 +329,7 @@ func (r *gapRig) blocked(lines []string) {
 	r.gate.set(false)
 	before := r.gate.tries()
 	r.write(r.app, lines)
-	r.until("the sink to be tried", func() bool { return r.gate.tries() > before })
+	waitProgress(r.t, "the sink to be tried", func() (int, bool) { n := r.gate.tries(); return n, n > before })
 }
 
 func TestRotationGap(t *testing.T) {

@@ -154,7 +154,7 @@ func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 		return nil, err
 	}
 	inst.Admin = admin.New(admin.Options{
-		Logger: inst.log, Token: opts.Token, Proxy: inst.Proxy,
+		Logger: inst.log, Token: opts.Token, TokenEnv: m.Global.Admin.TokenEnv, Proxy: inst.Proxy,
 		Metrics: inst.Metrics, Control: inst.Manager, Gatherer: inst.Registry,
 		Diffs: inst.diffs, Dashboard: inst.Dashboard.Handler(), Logs: inst.logs, DNS: inst.dns,
 		Hosts: m.AdminHosts(),
