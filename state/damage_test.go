@@ -266,7 +266,9 @@ func TestFreshStoreSaysSo(t *testing.T) {
 // FuzzStateDB opens a saved state.db changed by the fuzzer: cut to cut
 // bytes (0: whole) and patch written at at. Open refuses or opens, and an
 // opened store answers its reads, never panics. The input is the change, not the
-// file, so that the fuzzer's runs stay quick.
+// file, so that the fuzzer's runs stay quick. Each run still opens a
+// SQLite database (about 170 a second on two cores), hence its budget:
+// scripts/test: fuzztime 5000x
 func FuzzStateDB(f *testing.F) {
 	seed := readData(f, savedDir(f), DBFile)
 	f.Add(uint32(0), bytes.Repeat([]byte{0}, 100), uint32(0))
