@@ -7,10 +7,12 @@
 // app's clients between its old and new pools by a sticky, monotonic weight
 // (client IP or cookie, see StickyPoint), balances within a pool (round robin
 // or least connections), and proxies to the side: on plain-HTTP listeners
-// on per-CPU epoll event loops (Linux; loop_linux.go says when) or through
-// fasthttp's server and client (fast.go), elsewhere with
-// httputil.ReverseProxy over a tuned transport per side. The three paths
-// have the same behaviour: retries of idempotent requests on another backend,
+// on per-CPU epoll event loops (Linux; loop_linux.go says when), elsewhere
+// with net/http's server and httputil.ReverseProxy over a tuned transport
+// per side. The paths apply the same request rules (rules.go: the head
+// rules of h1.CheckHead, which net/http's server gets through the gate of
+// gate.go; reserved headers; allowed upgrades; the client body timeout)
+// and have the same behaviour: retries of idempotent requests on another backend,
 // passive ejection and active health checks, failover to the other side,
 // websocket pass-through, CORS preflights answered in place, and a graceful
 // drain on shutdown.
@@ -76,6 +78,8 @@ const (
 	defaultCooldown       = 10 * time.Second
 	defaultCookie         = "migrate_sticky"
 	defaultResolveEvery   = 30 * time.Second
+	defaultHeaderLimit    = 16 << 10
+	defaultBodyTimeout    = 60 * time.Second
 )
 
 // ErrUnknownApp is returned by New for an app name the manifest lacks.
@@ -116,10 +120,20 @@ type Options struct {
 type dataPath int
 
 const (
-	pathAuto     dataPath = iota // event loops where they can, else fasthttp
-	pathNetHTTP                  // net/http only
-	pathFastHTTP                 // fasthttp, no event loops
+	pathAuto    dataPath = iota // event loops where they can, else net/http
+	pathNetHTTP                 // net/http only
+	numPaths                    // how many there are (tests run on each)
 )
+
+func (p dataPath) String() string {
+	switch p {
+	case pathAuto:
+		return "loops"
+	case pathNetHTTP:
+		return "nethttp"
+	}
+	return fmt.Sprintf("path%d", int(p))
+}
 
 // PoolKey names one side's pool of an app: Side is telemetry.SideOld or
 // telemetry.SideNew.
@@ -138,6 +152,7 @@ type Proxy struct {
 	buffers   bufferPool
 	recs      sync.Pool // of *recorder
 	checkers  []*checker
+	gate      gateConfig // the request rules' settings
 
 	resolver     *net.Resolver
 	resolveEvery time.Duration
@@ -174,6 +189,7 @@ func New(m *manifest.Manifest, apps []string, opts Options) (*Proxy, error) {
 	}
 	p.errorLog = slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)
 	p.recs.New = func() any { return new(recorder) }
+	p.gate = gateConfig{limit: defaultHeaderLimit, bodyTimeout: defaultBodyTimeout}
 	p.inflight.idle = make(chan struct{}, 1)
 	names, err := selectApps(m, apps)
 	if err != nil {
@@ -201,10 +217,9 @@ func New(m *manifest.Manifest, apps []string, opts Options) (*Proxy, error) {
 		a.loopOK = loopSupported && opts.path == pathAuto && a.loopCapable()
 	}
 	for _, l := range p.listeners {
-		l.fast = opts.path != pathNetHTTP && l.tls == nil && l.router.all(func(a *App) bool { return a.fastCapable() })
 		// Loops front a plain listener when any of its apps can be served
 		// there; requests for the others hand their connection to the
-		// listener's fasthttp (or net/http) server.
+		// listener's net/http server.
 		l.loop = l.tls == nil && !l.router.all(func(a *App) bool { return !a.loopOK })
 	}
 	return p, nil
@@ -274,6 +289,7 @@ func newApp(name string, cfg *manifest.App, opts Options, deps sideDeps, p *Prox
 		metrics:  opts.Metrics,
 		recs:     &p.recs,
 		mirror:   opts.Mirrors[name],
+		upgrades: defaultUpgrades,
 		log:      p.log.With("app", name),
 	}
 	a.handler = http.HandlerFunc(a.serveHTTP)

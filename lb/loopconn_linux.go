@@ -17,7 +17,7 @@ import (
 	"github.com/migratekit/migrate/internal/h1"
 )
 
-// Client timeouts on a loop, as on the fasthttp path: a kept-alive
+// Client timeouts on a loop, as on net/http's: a kept-alive
 // connection may wait this long for its next request, and a request head
 // must arrive within loopHeadTimeout of its first byte.
 const (
@@ -160,7 +160,7 @@ func (c *clientConn) waitHead() {
 
 // nextRequest parses the next request head, reading more of it when
 // needed, and starts it; a head the loop does not take hands the
-// connection to the listener's fasthttp server.
+// connection to the listener's net/http server.
 func (c *clientConn) nextRequest() bool {
 	if c.closeAfter {
 		return false
@@ -203,9 +203,8 @@ func (c *clientConn) nextRequest() bool {
 }
 
 // bareLF rewrites a head whose lines end in a bare LF to end in CRLF (as
-// nginx and net/http, the loop reads them as line ends; fasthttp, which the
-// head would go to, waits for a CRLFCRLF until its timeout) and parses it
-// again; err is the first parse's error.
+// nginx and net/http, the loop reads them as line ends) and parses it
+// again, so that the loop serves it; err is the first parse's error.
 func (c *clientConn) bareLF(err error) error {
 	n, state := h1.CRLFHead(c.in.B[c.in.R:], c.in.Len())
 	switch state {
@@ -219,7 +218,7 @@ func (c *clientConn) bareLF(err error) error {
 }
 
 // handOff passes the connection, with the bytes read of it, to the
-// listener's fasthttp server.
+// listener's net/http server.
 func (c *clientConn) handOff() {
 	c.closed = true
 	c.releaseHead() // the server it goes to drains on its own
@@ -251,8 +250,7 @@ func (c *clientConn) begin() bool {
 	s, minted, mintedKey := a.pickLoop(r, c.peer)
 	var mirrorReq *http.Request
 	if a.mirror != nil && !a.mirrorLeaves(r, c.peer, s, mintedKey) {
-		lm, ok := a.mirror.(LoopMirror)
-		if !ok || r.ContentLength > maxRetryBody || hasHeader(r.Headers, lm.Marker()) {
+		if _, ok := a.mirror.(LoopMirror); !ok || r.ContentLength > maxRetryBody {
 			c.handOff() // to Serve, through net/http
 			return true
 		}

@@ -81,6 +81,18 @@ func hasPort(h string) bool {
 func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt.inflight.enter()
 	defer rt.inflight.leave()
+	if g := gateOf(r.Context()); g != nil {
+		if code := g.rejection(r.Header); code != 0 {
+			plainError(w, code, ruleAnswer(code)) // net/http closes after it
+			return
+		}
+		if _, up := r.Header["Upgrade"]; up {
+			defer g.endUpgrade() // a switch would have made it a tunnel
+		}
+		if r.TLS == nil {
+			r.TLS = g.tls
+		}
+	}
 	if r.Method == http.MethodConnect {
 		plainError(w, http.StatusMethodNotAllowed, "method not allowed\n")
 		return

@@ -149,6 +149,7 @@ func (p *pool) hasHTTPS() bool {
 // header stays the client's; the URL is set per attempt in RoundTrip.
 func (s *side) rewrite(pr *httputil.ProxyRequest) {
 	in, h := pr.In, pr.Out.Header
+	dropReserved(h)
 	trusted := s.app.peerTrusted(in.RemoteAddr)
 	vals := new([2]string) // one allocation for both per-request values
 	vals[1] = in.Host
