@@ -189,7 +189,10 @@ func New(m *manifest.Manifest, apps []string, opts Options) (*Proxy, error) {
 	}
 	p.errorLog = slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)
 	p.recs.New = func() any { return new(recorder) }
-	p.gate = gateConfig{limit: defaultHeaderLimit, bodyTimeout: defaultBodyTimeout}
+	p.gate = gateConfig{
+		limit:       int(cmp.Or(m.Global.Limits.HeaderBytes, defaultHeaderLimit)),
+		bodyTimeout: m.Global.Limits.ClientBodyTimeout.Or(defaultBodyTimeout),
+	}
 	p.inflight.idle = make(chan struct{}, 1)
 	names, err := selectApps(m, apps)
 	if err != nil {
@@ -289,8 +292,11 @@ func newApp(name string, cfg *manifest.App, opts Options, deps sideDeps, p *Prox
 		metrics:  opts.Metrics,
 		recs:     &p.recs,
 		mirror:   opts.Mirrors[name],
-		upgrades: defaultUpgrades,
+		upgrades: cfg.Upgrades,
 		log:      p.log.With("app", name),
+	}
+	if a.upgrades == nil {
+		a.upgrades = defaultUpgrades
 	}
 	a.handler = http.HandlerFunc(a.serveHTTP)
 	if wrap := opts.Middleware[name]; wrap != nil {

@@ -159,8 +159,9 @@ func (c *clientConn) waitHead() {
 }
 
 // nextRequest parses the next request head, reading more of it when
-// needed, and starts it; a head the loop does not take hands the
-// connection to the listener's net/http server.
+// needed, and starts it; a head the loop does not take (one over the
+// header limit included) hands the connection to the listener's net/http
+// server, whose gate answers it by the rules.
 func (c *clientConn) nextRequest() bool {
 	if c.closeAfter {
 		return false
@@ -170,10 +171,11 @@ func (c *clientConn) nextRequest() bool {
 		if errors.Is(err, h1.ErrUnsupported) {
 			err = c.bareLF(err)
 		}
+		limit := c.w.srv.p.gate.limit
 		switch {
-		case err == nil:
+		case err == nil && c.req.HeadLen <= limit:
 			return c.begin()
-		case !errors.Is(err, h1.ErrIncomplete) || c.in.Len() == len(c.in.B):
+		case err == nil || !errors.Is(err, h1.ErrIncomplete) || c.in.Len() == len(c.in.B) || c.in.Len() > limit:
 			c.handOff()
 			return true
 		}

@@ -53,15 +53,21 @@ func (e *seenBackend) lines() []string {
 func (e *seenBackend) addr() string { return e.ln.Addr().String() }
 
 // probeApps are two apps on one listener, each with its own echo backend:
-// shop.test (also the catch-all... no: the default is shop) and
-// internal.admin, which a client must not reach by naming shop.test.
+// shop.test and internal.admin, which a client must not reach by naming
+// shop.test.
 func probeApps(shop, admin *seenBackend) *manifest.Manifest {
 	pool := func(e *seenBackend) manifest.Pool { return manifest.Pool{Backends: []string{"http://" + e.addr()}} }
-	return &manifest.Manifest{Apps: map[string]*manifest.App{
+	m := &manifest.Manifest{Apps: map[string]*manifest.App{
 		"shop":  {Listen: "127.0.0.1:0", Hosts: []string{"shop.test"}, Old: pool(shop), New: pool(shop)},
 		"admin": {Listen: "127.0.0.1:0", Hosts: []string{"internal.admin"}, Old: pool(admin), New: pool(admin)},
 	}}
+	m.Global.Limits.HeaderBytes = probeHeaderLimit
+	return m
 }
+
+// probeHeaderLimit is the probes' header limit: under a loop's head
+// buffer, so that a loop has a head over it to refuse.
+const probeHeaderLimit = 4 << 10
 
 // probe is raw request bytes and what every path (and nginx, where it is
 // the reference) must make of them.
@@ -96,8 +102,8 @@ func sized(n int) string {
 
 func requestProbes() []probe {
 	return []probe{
-		{name: "head at the limit", send: sized(defaultHeaderLimit), wantCode: 200, wantShop: []string{"GET / host=shop.test"}},
-		{name: "head over the limit", send: sized(defaultHeaderLimit + 1), wantCode: 431, wantClose: true},
+		{name: "head at the limit", send: sized(probeHeaderLimit), wantCode: 200, wantShop: []string{"GET / host=shop.test"}},
+		{name: "head over the limit", send: sized(probeHeaderLimit + 1), wantCode: 431, wantClose: true},
 		{name: "content-length and chunked", send: smuggle("cl-first"), wantCode: 400, wantClose: true, nginx: true},
 		{name: "chunked and content-length", send: smuggle("te-first"), wantCode: 400, wantClose: true, nginx: true},
 		{name: "absolute-form routes and forwards its host",
@@ -182,3 +188,39 @@ var cmpEmpty = cmp.Transformer("empty", func(s []string) []string {
 	}
 	return s
 })
+
+// TestUpgradeList: an app's upgrades list says which protocols a client
+// may switch to: h2c once listed, and not even websocket with an empty
+// list (the request is then served as a plain one).
+func TestUpgradeList(t *testing.T) {
+	tests := []struct {
+		name     string
+		upgrades []string
+		upgrade  string
+		wantCode int
+		wantSeen string
+	}{
+		{"h2c listed", []string{"websocket", "h2c"}, "h2c", 101, "GET / host=shop.test upgrade=h2c"},
+		{"websocket by default", nil, "websocket", 101, "GET / host=shop.test upgrade=websocket"},
+		{"websocket not listed", []string{}, "websocket", 200, "GET / host=shop.test"},
+		{"one of two offered not listed", nil, "websocket, h2c", 200, "GET / host=shop.test"},
+	}
+	everyPath(t, func(t *testing.T, pc pathCase) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				shop, admin := newSeenBackend(t), newSeenBackend(t)
+				m := probeApps(shop, admin)
+				m.Apps["shop"].Upgrades = tt.upgrades
+				r := startOn(t, pc, m, Options{})
+				c := r.dial(t)
+				c.send(t, "GET / HTTP/1.1\r\nHost: shop.test\r\nConnection: Upgrade\r\nUpgrade: "+tt.upgrade+"\r\n\r\n")
+				if code, _ := c.head(t); code != tt.wantCode {
+					t.Errorf("answer %d, want %d", code, tt.wantCode)
+				}
+				if got := shop.lines(); len(got) != 1 || got[0] != tt.wantSeen {
+					t.Errorf("backend saw %q, want %q", got, tt.wantSeen)
+				}
+			})
+		}
+	})
+}
