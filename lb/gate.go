@@ -185,7 +185,8 @@ func (g *gateConn) readBody(p []byte) (int, error) {
 	n, err := g.readSocket(p)
 	if n == 0 {
 		if err != nil && isTimeout(err) && (g.deadline.IsZero() || time.Now().Before(g.deadline)) {
-			err = errBodyTimeout // ours, not net/http's
+			err = errBodyTimeout           // ours, not net/http's
+			g.raw, g.state = nil, gateDone // net/http reads no more of it after the 408
 		}
 		return 0, err
 	}

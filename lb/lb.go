@@ -28,6 +28,10 @@
 //     of at most 1 MiB) are retried, once, on another backend of the same
 //     side, and only when no response was received and the backend did not
 //     time out waiting for headers.
+//   - A request body is read, up to 1 MiB (all of a smaller one), before
+//     a backend connection is taken for it, as nginx buffers bodies, so a
+//     client that declares a body and stalls holds none; a body that stalls
+//     for limits.client_body_timeout is answered 408.
 //   - In cookie mode a cookie is minted only while the split is partial
 //     (weight 1-99); at 0 and 100 every client is on one side anyway.
 //   - Requests for a host no app claims (421) and CONNECT requests (405) are

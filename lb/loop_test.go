@@ -394,7 +394,8 @@ func TestLoopClientLeavesMidBody(t *testing.T) {
 	metrics, reg := newMetrics(t)
 	r := start(t, oneApp(testApp(b, b)), Options{Metrics: metrics})
 	c := dialRaw(t, r)
-	c.send(t, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4194304\r\n\r\n"+strings.Repeat("x", 100000))
+	// Past the first MiB, which is read before the backend is (readBody).
+	c.send(t, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4194304\r\n\r\n"+strings.Repeat("x", maxRetryBody+100000))
 	<-arrived
 	c.Close()
 	select {
