@@ -22,8 +22,12 @@
 //     the backend URL's host: both stacks serve the same site.
 //   - Passive ejection counts connection errors and timeouts, not 5xx
 //     answers: a 5xx is the app speaking, which the rollback analysis
-//     judges. With no active check, an ejected backend returns after the
-//     pool's cooldown, half-open (one more failure ejects it again).
+//     judges. It never ejects the last backend of a pool in rotation (as
+//     nginx never marks the last server of an upstream down), so a lone
+//     backend that restarts serves again at once. With no active check, an
+//     ejected backend is tried again after 1 s, then twice as long at each
+//     ejection in a row up to the pool's cooldown, half-open (one more
+//     failure ejects it again); its first success brings it back for good.
 //   - Only idempotent requests (GET, HEAD, OPTIONS, DELETE, PUT with a body
 //     of at most 1 MiB) are retried, once, on another backend of the same
 //     side, and only when no response was received and the backend did not

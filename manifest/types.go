@@ -152,8 +152,11 @@ type Health struct {
 // errors and, if status is set, responses with those codes).
 type Passive struct {
 	MaxFails int `yaml:"max_fails"` // default 3; 0 keeps the default, -1 disables
-	// Cooldown is how long an ejected backend stays out when its pool has no
-	// active health check; with a check, it returns when the check passes.
+	// Cooldown is the longest an ejected backend stays out when its pool
+	// has no active health check: it is tried again after 1s, then twice
+	// as long at each ejection in a row, up to the cooldown. With a check,
+	// it returns when the check passes. The last backend of a pool in
+	// rotation is never ejected.
 	Cooldown Duration `yaml:"cooldown"` // default 10s
 }
 
