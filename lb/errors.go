@@ -67,7 +67,9 @@ func newClientBody(r io.Reader, c io.Closer, size int64) *clientBody {
 func (b *clientBody) Read(p []byte) (int, error) {
 	if len(b.first) > 0 {
 		n := copy(p, b.first)
-		b.first = b.first[n:]
+		if b.first = b.first[n:]; len(b.first) == 0 {
+			b.first = nil // not kept for a body that stalls after it
+		}
 		return n, nil
 	}
 	if f := b.failed.Load(); f != nil {

@@ -391,6 +391,9 @@ func (c *clientConn) readBody() bool {
 		if c.sent < len(c.send) {
 			return false // the previous bytes are still going out
 		}
+		if cap(c.send) > 2*loopStreamBuf {
+			c.send = nil // a first MiB went out in it: not kept for a stalled client
+		}
 		c.send, c.sent = slices.Grow(c.send[:0], loopStreamBuf), 0
 		p = c.send[:cap(c.send)]
 	}
@@ -416,6 +419,7 @@ func (c *clientConn) readBody() bool {
 		if len(c.body) == maxRetryBody { // the rest streams
 			c.awaitBody = false
 			c.dispatchGathered()
+			c.body = nil // in send now, and never sent again
 		}
 	default:
 		c.send = c.send[:n]
