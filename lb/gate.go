@@ -73,7 +73,6 @@ type gateConn struct {
 	upgrade  bool      // the request whose body passes asked to upgrade
 	deadline time.Time // net/http's read deadline
 	connDL   time.Time // the deadline set on the socket
-	timer    *time.Timer
 	closed   bool
 	rejected int    // the status of the refused head, 0 if none
 	nonce    string // of the request carrying rejected
@@ -310,9 +309,22 @@ func (g *gateConn) waitHeld() error {
 		case !g.deadline.IsZero() && !time.Now().Before(g.deadline):
 			return os.ErrDeadlineExceeded
 		}
-		g.wake.Wait()
+		g.waitUntil(g.deadline)
 	}
 	return nil
+}
+
+// waitUntil waits, unlocked, for a wake-up or until dl (zero: none).
+func (g *gateConn) waitUntil(dl time.Time) {
+	if !dl.IsZero() {
+		t := time.AfterFunc(time.Until(dl), func() {
+			g.mu.Lock()
+			g.wake.Broadcast()
+			g.mu.Unlock()
+		})
+		defer t.Stop()
+	}
+	g.wake.Wait()
 }
 
 // endUpgrade ends the hold after an upgrade request the handler served
@@ -353,7 +365,7 @@ func (g *gateConn) SetReadDeadline(t time.Time) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.deadline = t
-	g.armWake(t)
+	g.wake.Broadcast() // a held read looks at it again
 	g.connDL = t
 	return g.Conn.SetReadDeadline(t)
 }
@@ -365,28 +377,9 @@ func (g *gateConn) SetDeadline(t time.Time) error {
 	return g.Conn.SetWriteDeadline(t)
 }
 
-// armWake wakes a held read when the deadline t passes.
-func (g *gateConn) armWake(t time.Time) {
-	if g.timer != nil {
-		g.timer.Stop()
-		g.timer = nil
-	}
-	g.wake.Broadcast()
-	if !t.IsZero() {
-		g.timer = time.AfterFunc(time.Until(t), func() {
-			g.mu.Lock()
-			g.wake.Broadcast()
-			g.mu.Unlock()
-		})
-	}
-}
-
 func (g *gateConn) Close() error {
 	g.mu.Lock()
 	g.closed = true
-	if g.timer != nil {
-		g.timer.Stop()
-	}
 	g.wake.Broadcast()
 	g.mu.Unlock()
 	return g.Conn.Close()
