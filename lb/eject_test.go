@@ -97,6 +97,37 @@ func TestBlinkingBackend(t *testing.T) {
 	})
 }
 
+// TestBlinkingBackendNginx: nginx, the reference, serves from a lone
+// upstream server as soon as it is back (it never marks the last server
+// of an upstream down, whatever max_fails).
+func TestBlinkingBackendNginx(t *testing.T) {
+	old := newBlinkBackend(t, "old")
+	addr := startNginxProxy(t, "", nginxServer{"x", old.addr})
+	tr := &http.Transport{Proxy: nil}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	get := func() int {
+		t.Helper()
+		res, err := client.Get("http://" + addr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	old.down()
+	for i := range 2 * defaultMaxFails {
+		if code := get(); code != http.StatusBadGateway {
+			t.Fatalf("request %d with the backend down: %d, want 502", i, code)
+		}
+	}
+	old.up()
+	if code := get(); code != http.StatusOK {
+		t.Errorf("first request with the backend back: %d, want 200", code)
+	}
+}
+
 // TestEjectionBackoff: a passively ejected backend of a pool without a
 // check is tried again after 1 s, then after twice as long at each
 // ejection in a row, up to the cooldown; its first success puts it back

@@ -35,9 +35,10 @@ type nginxServer struct {
 
 // startNginxProxy runs nginx until the test ends as a reverse proxy as its
 // users configure one (HTTP/1.1 and keep-alive to the backends, the
-// client's Host passed on), one server block per server on one loopback
-// port, the first the default; it returns the address it listens on.
-func startNginxProxy(t *testing.T, servers ...nginxServer) string {
+// client's Host passed on, no limit on body sizes), one server block per
+// server on one loopback port, the first the default, with http, more
+// directives for the http block; it returns the address it listens on.
+func startNginxProxy(t *testing.T, http string, servers ...nginxServer) string {
 	t.Helper()
 	bin := nginxBinary(t)
 	addr := freeLoopbackAddr(t)
@@ -74,8 +75,10 @@ http {
     fastcgi_temp_path %[2]s/fastcgi;
     uwsgi_temp_path %[2]s/uwsgi;
     scgi_temp_path %[2]s/scgi;
+    client_max_body_size 0;
+    %[4]s
 %[3]s}
-`, user, dir, blocks.String())
+`, user, dir, blocks.String(), http)
 	confPath := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)

@@ -78,7 +78,11 @@ type probe struct {
 	wantClose bool     // the connection closes after it
 	wantShop  []string // what shop.test's backend saw, in order
 	wantAdmin []string // what internal.admin's backend saw
-	nginx     bool     // nginx 1.22 answers the same to the same bytes
+	// nginx 1.22 answers the same to the same bytes. It is not the
+	// reference for the header limit (its buffers answer 400 or 414), for
+	// HTTP/1.2 (it serves it), for h2c (its usual websocket configuration
+	// tunnels any Upgrade) nor for the reserved headers (it passes them).
+	nginx bool
 }
 
 // smuggle is a request with both Content-Length and Transfer-Encoding:
@@ -113,15 +117,15 @@ func requestProbes() []probe {
 			send:     "GET / HTTP/1.1\r\nHost: shop.test\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n",
 			wantCode: 200, wantShop: []string{"GET / host=shop.test"}},
 		{name: "HTTP/9.9", send: "GET / HTTP/9.9\r\nHost: shop.test\r\n\r\n", wantCode: 505, wantClose: true, nginx: true},
-		{name: "HTTP/2.0", send: "GET / HTTP/2.0\r\nHost: shop.test\r\n\r\n", wantCode: 505, wantClose: true},
+		{name: "HTTP/2.0", send: "GET / HTTP/2.0\r\nHost: shop.test\r\n\r\n", wantCode: 505, wantClose: true, nginx: true},
 		{name: "HTTP/1.2", send: "GET / HTTP/1.2\r\nHost: shop.test\r\n\r\n", wantCode: 505, wantClose: true},
 		{name: "HTTP/1.0", send: "GET / HTTP/1.0\r\nHost: shop.test\r\n\r\n", wantCode: 200, wantClose: true,
 			wantShop: []string{"GET / host=shop.test"}, nginx: true},
 		{name: "transfer-encoding on HTTP/1.0",
 			send:     "POST / HTTP/1.0\r\nHost: shop.test\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
 			wantCode: 400, wantClose: true, nginx: true},
-		{name: "space in a header name", send: "GET / HTTP/1.1\r\nHost: shop.test\r\nFoo Bar: 1\r\n\r\n", wantCode: 400, wantClose: true},
-		{name: "space before the colon", send: "GET / HTTP/1.1\r\nHost: shop.test\r\nFoo : 1\r\n\r\n", wantCode: 400, wantClose: true},
+		{name: "space in a header name", send: "GET / HTTP/1.1\r\nHost: shop.test\r\nFoo Bar: 1\r\n\r\n", wantCode: 400, wantClose: true, nginx: true},
+		{name: "space before the colon", send: "GET / HTTP/1.1\r\nHost: shop.test\r\nFoo : 1\r\n\r\n", wantCode: 400, wantClose: true, nginx: true},
 		{name: "forged shadow marker", send: "GET / HTTP/1.1\r\nHost: shop.test\r\nX-Migrate-Shadow: 1\r\nX-Migrate-Replay: 1\r\n\r\n",
 			wantCode: 200, wantShop: []string{"GET / host=shop.test"}},
 	}
@@ -152,7 +156,7 @@ func TestRequestRulesNginx(t *testing.T) {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
 			shop, admin := newSeenBackend(t), newSeenBackend(t)
-			addr := startNginxProxy(t, nginxServer{"shop.test", shop.addr()}, nginxServer{"internal.admin", admin.addr()})
+			addr := startNginxProxy(t, "", nginxServer{"shop.test", shop.addr()}, nginxServer{"internal.admin", admin.addr()})
 			runProbe(t, dialAddr(t, addr, nil), p, shop, admin)
 		})
 	}
