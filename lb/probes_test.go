@@ -28,7 +28,7 @@ func newSeenBackend(t *testing.T) *seenBackend {
 	e := &seenBackend{}
 	e.rawBackend = newRawBackend(t, func(req *http.Request, _ int) (string, bool) {
 		line := fmt.Sprintf("%s %s host=%s", req.Method, req.RequestURI, req.Host)
-		for _, k := range []string{"Upgrade", "X-Migrate-Shadow", "X-Migrate-Replay"} {
+		for _, k := range []string{"Upgrade", "X-Migrate-Shadow", "X-Migrate-Replay", gateRejectHeader} {
 			if v := req.Header.Get(k); v != "" {
 				line += " " + strings.ToLower(k) + "=" + v
 			}
@@ -126,7 +126,7 @@ func requestProbes() []probe {
 			wantCode: 400, wantClose: true, nginx: true},
 		{name: "space in a header name", send: "GET / HTTP/1.1\r\nHost: shop.test\r\nFoo Bar: 1\r\n\r\n", wantCode: 400, wantClose: true, nginx: true},
 		{name: "space before the colon", send: "GET / HTTP/1.1\r\nHost: shop.test\r\nFoo : 1\r\n\r\n", wantCode: 400, wantClose: true, nginx: true},
-		{name: "forged shadow marker", send: "GET / HTTP/1.1\r\nHost: shop.test\r\nX-Migrate-Shadow: 1\r\nX-Migrate-Replay: 1\r\n\r\n",
+		{name: "forged shadow marker", send: "GET / HTTP/1.1\r\nHost: shop.test\r\nX-Migrate-Shadow: 1\r\nX-Migrate-Replay: 1\r\nX-Migrate-Rejected: x\r\n\r\n",
 			wantCode: 200, wantShop: []string{"GET / host=shop.test"}},
 	}
 }

@@ -15,24 +15,35 @@ import (
 // Request headers the toolkit reserves to mark its own requests, which a
 // backend may trust (skip side effects for a mirror or a replay): a
 // client's copy is dropped on every path, so that only the toolkit's own
-// requests, which do not go through the proxy, carry them.
+// requests, which do not go through the proxy, carry them. The gate's own
+// (gateRejectHeader) is dropped too. X-Migrate-Fallback is not: the
+// fallback's loop guard must cross every hop, and a client that forges it
+// only gets itself a 508.
 const (
 	ShadowHeader = "X-Migrate-Shadow" // shadow's mirrored requests
 	ReplayHeader = "X-Migrate-Replay" // replayed log requests
 )
 
+// reservedHeaders are the reserved request headers, canonical.
+var reservedHeaders = [...]string{ShadowHeader, ReplayHeader, gateRejectHeader}
+
 // reserved reports whether a request header is one the toolkit reserves.
 func reserved(name []byte) bool {
-	return len(name) == len(ShadowHeader) && h1.EqualFold(name, ShadowHeader) ||
-		len(name) == len(ReplayHeader) && h1.EqualFold(name, ReplayHeader)
+	for _, r := range reservedHeaders {
+		if len(name) == len(r) && h1.EqualFold(name, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // dropReserved deletes the reserved headers from h (canonical keys, as
 // net/http reads them).
 func dropReserved(h http.Header) {
-	if len(h[ShadowHeader]) > 0 || len(h[ReplayHeader]) > 0 {
-		delete(h, ShadowHeader)
-		delete(h, ReplayHeader)
+	for _, k := range reservedHeaders {
+		if _, ok := h[k]; ok {
+			delete(h, k)
+		}
 	}
 }
 
