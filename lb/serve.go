@@ -45,7 +45,7 @@ func (p *Proxy) listenerFor(cfg *manifest.App) (*listener, error) {
 	}
 	l := p.listener(addr)
 	if l == nil {
-		l = &listener{addr: addr, router: newRouter(&p.inflight)}
+		l = &listener{addr: addr, router: newRouter(&p.inflight, p.gate.bodyTimeout)}
 		if cfg.TLS != nil {
 			l.tls = []manifest.TLS{*cfg.TLS}
 		}

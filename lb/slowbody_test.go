@@ -2,6 +2,7 @@ package lb
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -94,5 +95,35 @@ func stallBodies(t *testing.T, dial func(*testing.T) *rawConn, tt slowBody, rb *
 	}
 	if n := rb.count("POST /up"); n != 0 && !tt.wantConns {
 		t.Errorf("backend got %d requests, want none", n)
+	}
+}
+
+// TestSlowBodyHTTP2: an HTTP/2 request whose body stalls gets 408 too, with
+// no backend connection (HTTP/2 has no gate: the stream's read deadline).
+func TestSlowBodyHTTP2(t *testing.T) {
+	rb := newRawBackend(t, okAnswer)
+	m := oneApp(rb.app())
+	m.Global.Limits.ClientBodyTimeout = manifest.Duration(300 * time.Millisecond)
+	r := startOn(t, pathCase{tls: true}, m, Options{})
+	tr := &http.Transport{TLSClientConfig: r.tls.Clone(), ForceAttemptHTTP2: true}
+	tr.TLSClientConfig.ServerName = "127.0.0.1"
+	defer tr.CloseIdleConnections()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	req, err := http.NewRequest(http.MethodPost, r.base+"/up", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = 2 << 20
+	res, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.ProtoMajor != 2 || res.StatusCode != http.StatusRequestTimeout {
+		t.Errorf("answer %d over %s, want 408 over HTTP/2", res.StatusCode, res.Proto)
+	}
+	if n := rb.conns.Load(); n != 0 {
+		t.Errorf("%d backend connections for a body that never came, want none", n)
 	}
 }
