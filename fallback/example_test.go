@@ -45,9 +45,13 @@ func ExampleRenderNginx() {
 	// proxy_set_header X-Forwarded-For $remote_addr;
 	// proxy_set_header X-Forwarded-Proto $scheme;
 	// proxy_set_header X-Forwarded-Host $host;
-	// proxy_set_header Upgrade $http_upgrade;
+	// proxy_set_header Upgrade $migrate_fallback_shop_upgrade;
 	// proxy_set_header Connection $migrate_fallback_shop_connection;
 	// proxy_set_header X-Migrate-Fallback $migrate_fallback_shop_ids;
+	// # A client's own copy of the headers migrate marks its mirrored and
+	// # replayed requests with never reaches the backend.
+	// proxy_set_header X-Migrate-Shadow "";
+	// proxy_set_header X-Migrate-Replay "";
 	// proxy_ssl_server_name on;
 	// proxy_ssl_name shop.example.com;
 	// proxy_ssl_verify on;

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -39,6 +40,16 @@ func TestForwarding(t *testing.T) {
 			name: "id appended after another fallback's",
 			hdr:  http.Header{Header: {"other"}},
 			want: seen{Host: "shop.test", For: "127.0.0.1", Proto: "http", Fallback: "other, fb1"},
+		},
+		{
+			name: "a client's shadow and replay markers dropped",
+			hdr:  http.Header{"X-Migrate-Shadow": {"1"}, "X-Migrate-Replay": {"1"}},
+			want: seen{Host: "shop.test", For: "127.0.0.1", Proto: "http", Fallback: "fb1"},
+		},
+		{
+			name: "h2c upgrade not passed on",
+			hdr:  http.Header{"Connection": {"Upgrade, HTTP2-Settings"}, "Upgrade": {"h2c"}, "Http2-Settings": {"AAMAAABkAARAAAAAAAIAAAAA"}},
+			want: seen{Host: "shop.test", For: "127.0.0.1", Proto: "http", Fallback: "fb1"},
 		},
 	}
 	for _, tt := range tests {
@@ -216,5 +227,39 @@ func TestHTTPSBackend(t *testing.T) {
 				t.Errorf("[status, sni, host] (-got +want):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestBlinkingBackend: a fallback whose one backend restarts (a deploy)
+// forwards to it again as soon as it is back: lb never ejects the last
+// backend of a pool passively. It was out for the 10 s cooldown (the fake
+// clock's forever here) with every request answered 502.
+func TestBlinkingBackend(t *testing.T) {
+	addr := freeAddr(t)
+	var srv *httptest.Server
+	up := func() {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatalf("backend back on %s: %v", addr, err)
+		}
+		srv = httptest.NewUnstartedServer(http.HandlerFunc(echoHandler))
+		srv.Listener = ln
+		srv.Start()
+	}
+	up()
+	t.Cleanup(func() { srv.Close() })
+	r := start(t, testManifest("127.0.0.1:0", "http://"+addr), clockwork.NewFakeClock())
+	if code, _ := r.get(t, nil); code != http.StatusOK {
+		t.Fatalf("before the restart: %d", code)
+	}
+	srv.Close()
+	for i := range 6 {
+		if code, _ := r.get(t, nil); code != http.StatusBadGateway {
+			t.Fatalf("request %d with the backend down: %d, want 502", i, code)
+		}
+	}
+	up()
+	if code, _ := r.get(t, nil); code != http.StatusOK {
+		t.Errorf("first request with the backend back: %d, want 200", code)
 	}
 }

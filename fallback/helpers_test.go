@@ -40,11 +40,17 @@ type seen struct {
 	Proto    string `json:"proto"`
 	Fallback string `json:"fallback"`
 	SNI      string `json:"sni"`
+	Upgrade  string `json:"upgrade"`
+	Marked   string `json:"marked"` // the shadow and replay markers, as "shadow/replay"
 }
 
 // echoHandler answers with what it saw of the request, as JSON.
 func echoHandler(w http.ResponseWriter, r *http.Request) {
-	s := seen{Host: r.Host, For: r.Header.Get("X-Forwarded-For"), Proto: r.Header.Get("X-Forwarded-Proto"), Fallback: r.Header.Get(Header)}
+	s := seen{Host: r.Host, For: r.Header.Get("X-Forwarded-For"), Proto: r.Header.Get("X-Forwarded-Proto"), Fallback: r.Header.Get(Header),
+		Upgrade: r.Header.Get("Upgrade")}
+	if sh, rp := r.Header.Get(lb.ShadowHeader), r.Header.Get(lb.ReplayHeader); sh != "" || rp != "" {
+		s.Marked = sh + "/" + rp
+	}
 	if r.TLS != nil {
 		s.SNI = r.TLS.ServerName
 	}

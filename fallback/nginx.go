@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/migratekit/migrate/internal/hostport"
+	"github.com/migratekit/migrate/lb"
 	"github.com/migratekit/migrate/manifest"
 )
 
@@ -46,6 +47,9 @@ type nginxData struct {
 	ForwardedFor              string
 	HTTPS                     bool
 	SSLName, CA               string
+	Upgrades                  string   // the app's, for the comment
+	UpgradePattern            string   // an alternation of them, for nginx's regex
+	Reserved                  []string // request headers dropped (lb's reserved ones)
 }
 
 // RenderNginx writes the fallback of app as an nginx configuration for the
@@ -81,7 +85,9 @@ func nginxConfig(cfg *manifest.App, app, id string) (*nginxData, error) {
 		LogFormat: NginxLogFormat, TLS: cfg.FallbackTLS(),
 		Connect:      nginxDuration(cfg.Timeouts.Connect.Or(5 * time.Second)),
 		ForwardedFor: "$remote_addr",
+		Reserved:     []string{lb.ShadowHeader, lb.ReplayHeader},
 	}
+	d.upgrades(cfg.Upgrades)
 	if len(cfg.TrustedProxies) > 0 {
 		d.ForwardedFor = "$proxy_add_x_forwarded_for"
 	}
@@ -103,6 +109,23 @@ func nginxConfig(cfg *manifest.App, app, id string) (*nginxData, error) {
 	}
 	errs = append(errs, d.backends(cfg, app))
 	return d, errors.Join(errs...)
+}
+
+// upgrades sets what the rendering lets clients switch to: the app's list
+// (nil: lb's default, websocket).
+func (d *nginxData) upgrades(list []string) {
+	if list == nil {
+		list = []string{"websocket"}
+	}
+	quoted := make([]string, len(list))
+	for i, u := range list {
+		quoted[i] = regexp.QuoteMeta(u)
+	}
+	d.Upgrades = strings.Join(list, ", ")
+	if len(list) == 0 {
+		d.Upgrades = "none"
+	}
+	d.UpgradePattern = strings.Join(quoted, "|")
 }
 
 // backends sets the proxy_pass target, the upstream servers and the TLS

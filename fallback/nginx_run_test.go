@@ -200,6 +200,10 @@ func TestNginxForwards(t *testing.T) {
 		{name: "https backend by IP: SNI and verification for the host", backend: secure.URL, ca: ca, wantCode: http.StatusOK,
 			want: seen{Host: "shop.test", For: "127.0.0.1", Proto: "http", Fallback: "fb1", SNI: "shop.test"}},
 		{name: "https backend with a certificate of another authority", backend: secure.URL, ca: newCA(t), wantCode: http.StatusBadGateway},
+		{name: "a client's shadow and replay markers dropped", backend: plain.URL, hdr: http.Header{"X-Migrate-Shadow": {"1"}, "X-Migrate-Replay": {"1"}}, wantCode: http.StatusOK,
+			want: seen{Host: "shop.test", For: "127.0.0.1", Proto: "http", Fallback: "fb1"}},
+		{name: "h2c upgrade not passed on", backend: plain.URL, hdr: http.Header{"Connection": {"Upgrade, HTTP2-Settings"}, "Upgrade": {"h2c"}, "Http2-Settings": {"AAMAAABkAARAAAAAAAIAAAAA"}}, wantCode: http.StatusOK,
+			want: seen{Host: "shop.test", For: "127.0.0.1", Proto: "http", Fallback: "fb1"}},
 		{name: "arriving with its own id", backend: plain.URL, hdr: http.Header{Header: {"x, fb1"}}, wantCode: http.StatusLoopDetected},
 		{name: "forwarded to itself", wantCode: http.StatusLoopDetected},
 	}

@@ -39,6 +39,7 @@ type App struct {
 	handler  http.Handler // serveHTTP, wrapped by Options.Middleware
 	wrapped  bool         // handler has a middleware
 	loopOK   bool         // an event loop can proxy its requests (loopCapable)
+	upgrades []string     // the protocols a client may switch to (Upgrade)
 
 	metrics *telemetry.Metrics
 	recs    *sync.Pool // of *recorder, shared by the proxy
@@ -71,6 +72,10 @@ func (a *App) Backends() []BackendStatus {
 // serveHTTP answers CORS preflights, picks the side of the client and
 // proxies the request to it.
 func (a *App) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	dropReserved(r.Header) // not for the mirror either
+	if v := r.Header.Get("Upgrade"); v != "" && !upgradeAllowed(a.upgrades, v) {
+		refuseUpgrade(r.Header)
+	}
 	if a.cors != nil && isPreflight(r) {
 		a.cors.serve(w, r, a.sides[a.sideOf(r)].tel)
 		return
@@ -227,6 +232,9 @@ func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, brw, err := http.NewResponseController(r.ResponseWriter).Hijack()
 	if err == nil && r.code == 0 {
 		r.code = http.StatusSwitchingProtocols
+	}
+	if g, ok := c.(*gateConn); ok {
+		g.tunnel() // what follows the switch passes unjudged
 	}
 	return c, brw, err
 }

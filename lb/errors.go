@@ -56,6 +56,7 @@ type clientBody struct {
 	c      io.Closer // nil: nothing to close
 	left   int64     // bytes still due by the body's Content-Length; -1: unknown
 	failed atomic.Pointer[error]
+	first  []byte // read by awaitStart, not yet returned
 }
 
 // newClientBody reads r, a body of size bytes (-1: unknown), closing c.
@@ -64,6 +65,13 @@ func newClientBody(r io.Reader, c io.Closer, size int64) *clientBody {
 }
 
 func (b *clientBody) Read(p []byte) (int, error) {
+	if len(b.first) > 0 {
+		n := copy(p, b.first)
+		if b.first = b.first[n:]; len(b.first) == 0 {
+			b.first = nil // not kept for a body that stalls after it
+		}
+		return n, nil
+	}
 	if f := b.failed.Load(); f != nil {
 		return 0, *f // sticky: fasthttp reads on after an error that came with bytes
 	}
@@ -80,6 +88,43 @@ func (b *clientBody) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// prefetch reads the body's first n bytes (or all of it, when shorter),
+// which Read then returns first: a backend connection is taken once they
+// are in, not for a body that has not arrived (a client may declare one
+// and stall; the client body timeout then answers it 408 without any
+// backend), as nginx buffers bodies.
+func (b *clientBody) prefetch(n int) error {
+	var buf []byte
+	for len(buf) < n {
+		buf = growBody(buf, n-len(buf))
+		k, err := b.Read(buf[len(buf):min(cap(buf), n)])
+		buf = buf[:len(buf)+k]
+		if err == io.EOF {
+			break // an ended body ends again at the next read
+		}
+		if err != nil {
+			return err
+		}
+	}
+	b.first = buf
+	return nil
+}
+
+// growBody makes room in b for more of a body of which more bytes are
+// still to be read: its capacity doubles, from bodyChunk, but never
+// past what the body will need (slices.Grow's growth overshoots it by up
+// to half, for each of many slow clients).
+func growBody(b []byte, more int) []byte {
+	if len(b) < cap(b) {
+		return b
+	}
+	c := min(max(2*cap(b), bodyChunk), len(b)+more)
+	return append(make([]byte, 0, c), b...)
+}
+
+// bodyChunk is the first room made for a body read into memory.
+const bodyChunk = 64 << 10
 
 func (b *clientBody) Close() error {
 	if b.c == nil {
@@ -123,6 +168,8 @@ func (s *side) classifyErr(err error, canceled bool) (reason string, code int, b
 	switch {
 	case errors.Is(err, errNoBackend):
 		return reasonNoBackend, http.StatusBadGateway, s.unavailable
+	case errors.Is(err, errBodyTimeout):
+		return reasonClientBody, http.StatusRequestTimeout, ruleAnswer(http.StatusRequestTimeout)
 	case errors.Is(err, errClientBody):
 		return reasonClientBody, http.StatusBadRequest, "bad request body\n"
 	case canceled:

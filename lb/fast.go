@@ -22,7 +22,10 @@ import (
 	"github.com/migratekit/migrate/internal/h1"
 )
 
-// The fasthttp data path.
+// The fasthttp data path: no listener is served by it any more. Its
+// requests go to the loops and net/http, where the request rules apply
+// (rules.go, gate.go): the rules and findings of issue 14 were only fixed
+// there, and this file goes in issue 15.
 //
 // A plain-HTTP listener whose apps all qualify (no mirror, no middleware:
 // see App.fastCapable) and that event loops do not serve (loop_linux.go;

@@ -29,51 +29,48 @@ func (noMirror) Serve(w http.ResponseWriter, r *http.Request, _ string, serve ht
 type sampler struct{ noMirror }
 
 func (sampler) Leaves(string, []byte) bool { return true }
-func (sampler) Marker() string             { return "X-Test-Shadow" }
 
-func TestFastPathChosen(t *testing.T) {
+// TestPathChosen: the loops front a plain listener with an app they can
+// serve; the rest is net/http's.
+func TestPathChosen(t *testing.T) {
 	oldB, newB := newBackend(t, "old"), newBackend(t, "new")
 	tests := []struct {
 		name string
 		app  func() *manifest.App
 		opts Options
-		want bool
 		loop bool // on event loops (on Linux)
 	}{
-		{"plain app", func() *manifest.App { return testApp(oldB, newB) }, Options{}, true, true},
+		{"plain app", func() *manifest.App { return testApp(oldB, newB) }, Options{}, true},
 		{"localhost backend", func() *manifest.App {
 			a := testApp(oldB, newB)
 			a.New.Backends = []string{"http://localhost:1/base"}
 			return a
-		}, Options{}, true, true},
-		{"mirrored app", func() *manifest.App { return testApp(oldB, newB) }, Options{Mirrors: map[string]Mirror{"web": noMirror{}}}, false, false},
-		{"mirrored app that samples", func() *manifest.App { return testApp(oldB, newB) }, Options{Mirrors: map[string]Mirror{"web": sampler{}}}, false, true},
+		}, Options{}, true},
+		{"mirrored app", func() *manifest.App { return testApp(oldB, newB) }, Options{Mirrors: map[string]Mirror{"web": noMirror{}}}, false},
+		{"mirrored app that samples", func() *manifest.App { return testApp(oldB, newB) }, Options{Mirrors: map[string]Mirror{"web": sampler{}}}, true},
 		{"wrapped app", func() *manifest.App { return testApp(oldB, newB) },
-			Options{Middleware: map[string]func(http.Handler) http.Handler{"web": func(h http.Handler) http.Handler { return h }}}, false, false},
+			Options{Middleware: map[string]func(http.Handler) http.Handler{"web": func(h http.Handler) http.Handler { return h }}}, false},
 		{"https backend", func() *manifest.App {
 			a := testApp(oldB, newB)
 			a.New.Backends = []string{"https://127.0.0.1:1"}
 			return a
-		}, Options{}, true, false},
+		}, Options{}, false},
 		{"backend by name", func() *manifest.App {
 			a := testApp(oldB, newB)
 			a.Old.Backends = []string{"http://app.internal:8080"}
 			return a
-		}, Options{}, true, true},
+		}, Options{}, true},
 		{"TLS listener", func() *manifest.App {
 			a := testApp(oldB, newB)
 			a.TLS = &manifest.TLS{Cert: "c", Key: "k"}
 			return a
-		}, Options{}, false, false},
+		}, Options{}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err := New(oneApp(tt.app()), nil, tt.opts)
 			if err != nil {
 				t.Fatal(err)
-			}
-			if got := p.listeners[0].fast; got != tt.want {
-				t.Errorf("fasthttp listener = %v, want %v", got, tt.want)
 			}
 			if got, want := p.listeners[0].loop, tt.loop && loopSupported; got != want {
 				t.Errorf("event-loop listener = %v, want %v", got, want)
@@ -322,10 +319,6 @@ func TestFastDrainCutsStream(t *testing.T) {
 // listener on net/http, the path of mirrored and wrapped apps, TLS
 // listeners and https backends: both paths must behave the same.
 func TestNetHTTPPath(t *testing.T) { onPath(t, pathNetHTTP) }
-
-// TestFastHTTPPath runs the proxying tests with plain-HTTP listeners on
-// fasthttp without event loops (the listeners of apps a loop cannot reach).
-func TestFastHTTPPath(t *testing.T) { onPath(t, pathFastHTTP) }
 
 func onPath(t *testing.T, path dataPath) {
 	testPath = path

@@ -3,6 +3,7 @@ package lb
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -91,6 +92,7 @@ type running struct {
 	base   string // http://addr of the 127.0.0.1:0 listener
 	client *http.Client
 	stop   func() error // cancels Serve and returns its result
+	tls    *tls.Config  // the client's, on a TLS listener
 }
 
 // testPath makes start serve with another data path than the default

@@ -7,10 +7,12 @@
 // app's clients between its old and new pools by a sticky, monotonic weight
 // (client IP or cookie, see StickyPoint), balances within a pool (round robin
 // or least connections), and proxies to the side: on plain-HTTP listeners
-// on per-CPU epoll event loops (Linux; loop_linux.go says when) or through
-// fasthttp's server and client (fast.go), elsewhere with
-// httputil.ReverseProxy over a tuned transport per side. The three paths
-// have the same behaviour: retries of idempotent requests on another backend,
+// on per-CPU epoll event loops (Linux; loop_linux.go says when), elsewhere
+// with net/http's server and httputil.ReverseProxy over a tuned transport
+// per side. The paths apply the same request rules (rules.go: the head
+// rules of h1.CheckHead, which net/http's server gets through the gate of
+// gate.go; reserved headers; allowed upgrades; the client body timeout)
+// and have the same behaviour: retries of idempotent requests on another backend,
 // passive ejection and active health checks, failover to the other side,
 // websocket pass-through, CORS preflights answered in place, and a graceful
 // drain on shutdown.
@@ -20,12 +22,20 @@
 //     the backend URL's host: both stacks serve the same site.
 //   - Passive ejection counts connection errors and timeouts, not 5xx
 //     answers: a 5xx is the app speaking, which the rollback analysis
-//     judges. With no active check, an ejected backend returns after the
-//     pool's cooldown, half-open (one more failure ejects it again).
+//     judges. It never ejects the last backend of a pool in rotation (as
+//     nginx never marks the last server of an upstream down), so a lone
+//     backend that restarts serves again at once. With no active check, an
+//     ejected backend is tried again after 1 s, then twice as long at each
+//     ejection in a row up to the pool's cooldown, half-open (one more
+//     failure ejects it again); its first success brings it back for good.
 //   - Only idempotent requests (GET, HEAD, OPTIONS, DELETE, PUT with a body
 //     of at most 1 MiB) are retried, once, on another backend of the same
 //     side, and only when no response was received and the backend did not
 //     time out waiting for headers.
+//   - A request body is read, up to 1 MiB (all of a smaller one), before
+//     a backend connection is taken for it, as nginx buffers bodies, so a
+//     client that declares a body and stalls holds none; a body that stalls
+//     for limits.client_body_timeout is answered 408.
 //   - In cookie mode a cookie is minted only while the split is partial
 //     (weight 1-99); at 0 and 100 every client is on one side anyway.
 //   - Requests for a host no app claims (421) and CONNECT requests (405) are
@@ -76,6 +86,8 @@ const (
 	defaultCooldown       = 10 * time.Second
 	defaultCookie         = "migrate_sticky"
 	defaultResolveEvery   = 30 * time.Second
+	defaultHeaderLimit    = 16 << 10
+	defaultBodyTimeout    = 60 * time.Second
 )
 
 // ErrUnknownApp is returned by New for an app name the manifest lacks.
@@ -116,10 +128,20 @@ type Options struct {
 type dataPath int
 
 const (
-	pathAuto     dataPath = iota // event loops where they can, else fasthttp
-	pathNetHTTP                  // net/http only
-	pathFastHTTP                 // fasthttp, no event loops
+	pathAuto    dataPath = iota // event loops where they can, else net/http
+	pathNetHTTP                 // net/http only
+	numPaths                    // how many there are (tests run on each)
 )
+
+func (p dataPath) String() string {
+	switch p {
+	case pathAuto:
+		return "loops"
+	case pathNetHTTP:
+		return "nethttp"
+	}
+	return fmt.Sprintf("path%d", int(p))
+}
 
 // PoolKey names one side's pool of an app: Side is telemetry.SideOld or
 // telemetry.SideNew.
@@ -138,6 +160,7 @@ type Proxy struct {
 	buffers   bufferPool
 	recs      sync.Pool // of *recorder
 	checkers  []*checker
+	gate      gateConfig // the request rules' settings
 
 	resolver     *net.Resolver
 	resolveEvery time.Duration
@@ -174,6 +197,10 @@ func New(m *manifest.Manifest, apps []string, opts Options) (*Proxy, error) {
 	}
 	p.errorLog = slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)
 	p.recs.New = func() any { return new(recorder) }
+	p.gate = gateConfig{
+		limit:       int(cmp.Or(m.Global.Limits.HeaderBytes, defaultHeaderLimit)),
+		bodyTimeout: m.Global.Limits.ClientBodyTimeout.Or(defaultBodyTimeout),
+	}
 	p.inflight.idle = make(chan struct{}, 1)
 	names, err := selectApps(m, apps)
 	if err != nil {
@@ -201,10 +228,9 @@ func New(m *manifest.Manifest, apps []string, opts Options) (*Proxy, error) {
 		a.loopOK = loopSupported && opts.path == pathAuto && a.loopCapable()
 	}
 	for _, l := range p.listeners {
-		l.fast = opts.path != pathNetHTTP && l.tls == nil && l.router.all(func(a *App) bool { return a.fastCapable() })
 		// Loops front a plain listener when any of its apps can be served
 		// there; requests for the others hand their connection to the
-		// listener's fasthttp (or net/http) server.
+		// listener's net/http server.
 		l.loop = l.tls == nil && !l.router.all(func(a *App) bool { return !a.loopOK })
 	}
 	return p, nil
@@ -274,7 +300,11 @@ func newApp(name string, cfg *manifest.App, opts Options, deps sideDeps, p *Prox
 		metrics:  opts.Metrics,
 		recs:     &p.recs,
 		mirror:   opts.Mirrors[name],
+		upgrades: cfg.Upgrades,
 		log:      p.log.With("app", name),
+	}
+	if a.upgrades == nil {
+		a.upgrades = defaultUpgrades
 	}
 	a.handler = http.HandlerFunc(a.serveHTTP)
 	if wrap := opts.Middleware[name]; wrap != nil {

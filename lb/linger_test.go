@@ -23,7 +23,7 @@ func TestLoopLingeringClose(t *testing.T) {
 	})
 	r := start(t, oneApp(testApp(b, b)), Options{})
 	c := dialRaw(t, r)
-	const size, first = 3 << 20, 64 << 10
+	const size, first = 3 << 20, maxRetryBody + 64<<10 // past the MiB read before the backend is
 	c.send(t, fmt.Sprintf("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", size))
 	c.send(t, strings.Repeat("z", first))
 

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/valyala/fasthttp"
 	"golang.org/x/sys/unix"
 
 	"github.com/migratekit/migrate/internal/evloop"
@@ -33,10 +32,10 @@ import (
 // app the loops can serve claims, and not a CORS preflight. Any other
 // request — an upgrade, a chunked upload, HTTP/1.0, an unknown host, an
 // app with an https backend, a malformed head — hands its connection, with
-// the bytes read so far, to the listener's fasthttp server (net/http when
-// an app on it needs that), which serves it from then on: one behaviour
-// for every request, and the parser of the loop never has to judge a
-// doubtful head.
+// the bytes read so far, to the listener's net/http server behind the
+// gate (gate.go), which serves it from then on: one behaviour for every
+// request, and the parser of the loop never has to judge a doubtful head
+// (the gate answers it by the request rules).
 //
 // On a loop, the split, failover, balancing, passive ejection, retries on
 // another backend, X-Forwarded-*, hop-by-hop removal, debug headers,
@@ -51,9 +50,8 @@ type loopServer struct {
 	rt      *router
 	lfd     int // the listening socket, shared by the loops
 	loops   []*loopWorker
-	handoff *handoffListener // connections passed to slow or std
-	slow    *fasthttp.Server // the server of handed-off connections...
-	std     *http.Server     // ...or this one, on a listener with a mirrored app
+	handoff *handoffListener // connections passed to std
+	std     *http.Server     // the server of handed-off connections
 	log     *slog.Logger
 	wg      sync.WaitGroup // the loops' Run
 	closeLn sync.Once
@@ -67,11 +65,7 @@ func (p *Proxy) newLoopServer(l *listener, n int, reqCtx context.Context) (*loop
 	}
 	s := &loopServer{p: p, l: l, rt: l.router, lfd: lfd, log: p.log.With("listen", l.addr)}
 	s.handoff = newHandoffListener(l.ln.Addr())
-	if l.fast {
-		s.slow = p.fastServer(l, reqCtx)
-	} else {
-		s.std = p.server(l, reqCtx)
-	}
+	s.std = p.server(l, reqCtx)
 	for range n {
 		ev, err := evloop.NewLoop(s.log)
 		if err != nil {
@@ -96,11 +90,7 @@ func (s *loopServer) closeLoops() {
 func (s *loopServer) serve() error {
 	errc := make(chan error, 1)
 	go func() {
-		if s.slow != nil {
-			errc <- serveFastListener(s.slow, s.l.addr, s.handoff)
-		} else {
-			errc <- serveListener(s.std, s.l.addr, s.handoff)
-		}
+		errc <- serveListener(s.std, s.l.addr, s.p.gated(s.handoff, nil))
 	}()
 	for _, w := range s.loops {
 		s.wg.Go(func() {
@@ -133,11 +123,7 @@ func (s *loopServer) drain(ctx context.Context) {
 		s.closeListener()
 	case <-ctx.Done(): // a loop failed; stop closes the socket
 	}
-	if s.slow != nil {
-		_ = s.slow.ShutdownWithContext(ctx)
-	} else {
-		_ = s.std.Shutdown(ctx)
-	}
+	_ = s.std.Shutdown(ctx)
 }
 
 // closeListener closes the listening socket (once).
@@ -155,9 +141,7 @@ func (s *loopServer) stop() {
 		w.ev.Post(w.cut)
 	}
 	s.handoff.Close()
-	if s.std != nil {
-		_ = s.std.Close() // what is left on net/http is cut too
-	}
+	_ = s.std.Close() // what is left on net/http is cut too
 }
 
 // loopsFor is the number of loops of a proxy: one per P. A loop waiting in
@@ -176,7 +160,7 @@ func loopsFor(log *slog.Logger) int {
 	return n
 }
 
-// handoffListener is the net.Listener of the fasthttp server that serves
+// handoffListener is the net.Listener of the net/http server that serves
 // the connections the loops hand over.
 type handoffListener struct {
 	addr   net.Addr

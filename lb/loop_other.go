@@ -9,7 +9,7 @@ import (
 )
 
 // The event-loop data path exists on Linux only (loop_linux.go); elsewhere
-// plain-HTTP listeners are served by fasthttp.
+// plain-HTTP listeners are served by net/http.
 
 const loopSupported = false
 

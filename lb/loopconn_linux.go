@@ -17,7 +17,7 @@ import (
 	"github.com/migratekit/migrate/internal/h1"
 )
 
-// Client timeouts on a loop, as on the fasthttp path: a kept-alive
+// Client timeouts on a loop, as on net/http's: a kept-alive
 // connection may wait this long for its next request, and a request head
 // must arrive within loopHeadTimeout of its first byte.
 const (
@@ -68,6 +68,7 @@ type clientConn struct {
 	isHead    bool
 	bodyLeft  int64 // request body bytes still to come from the client
 	gather    bool  // the whole body is read before sending
+	awaitBody bool  // a body over maxRetryBody: its first maxRetryBody bytes are read before sending
 	retryOK   bool  // may go to another backend once
 	resendOK  bool  // may go again on a fresh connection once
 	status    int   // of the answer, for telemetry
@@ -159,8 +160,9 @@ func (c *clientConn) waitHead() {
 }
 
 // nextRequest parses the next request head, reading more of it when
-// needed, and starts it; a head the loop does not take hands the
-// connection to the listener's fasthttp server.
+// needed, and starts it; a head the loop does not take (one over the
+// header limit included) hands the connection to the listener's net/http
+// server, whose gate answers it by the rules.
 func (c *clientConn) nextRequest() bool {
 	if c.closeAfter {
 		return false
@@ -170,10 +172,11 @@ func (c *clientConn) nextRequest() bool {
 		if errors.Is(err, h1.ErrUnsupported) {
 			err = c.bareLF(err)
 		}
+		limit := c.w.srv.p.gate.limit
 		switch {
-		case err == nil:
+		case err == nil && c.req.HeadLen <= limit:
 			return c.begin()
-		case !errors.Is(err, h1.ErrIncomplete) || c.in.Len() == len(c.in.B):
+		case err == nil || !errors.Is(err, h1.ErrIncomplete) || c.in.Len() == len(c.in.B) || c.in.Len() > limit:
 			c.handOff()
 			return true
 		}
@@ -203,9 +206,8 @@ func (c *clientConn) nextRequest() bool {
 }
 
 // bareLF rewrites a head whose lines end in a bare LF to end in CRLF (as
-// nginx and net/http, the loop reads them as line ends; fasthttp, which the
-// head would go to, waits for a CRLFCRLF until its timeout) and parses it
-// again; err is the first parse's error.
+// nginx and net/http, the loop reads them as line ends) and parses it
+// again, so that the loop serves it; err is the first parse's error.
 func (c *clientConn) bareLF(err error) error {
 	n, state := h1.CRLFHead(c.in.B[c.in.R:], c.in.Len())
 	switch state {
@@ -219,7 +221,7 @@ func (c *clientConn) bareLF(err error) error {
 }
 
 // handOff passes the connection, with the bytes read of it, to the
-// listener's fasthttp server.
+// listener's net/http server.
 func (c *clientConn) handOff() {
 	c.closed = true
 	c.releaseHead() // the server it goes to drains on its own
@@ -251,8 +253,7 @@ func (c *clientConn) begin() bool {
 	s, minted, mintedKey := a.pickLoop(r, c.peer)
 	var mirrorReq *http.Request
 	if a.mirror != nil && !a.mirrorLeaves(r, c.peer, s, mintedKey) {
-		lm, ok := a.mirror.(LoopMirror)
-		if !ok || r.ContentLength > maxRetryBody || hasHeader(r.Headers, lm.Marker()) {
+		if _, ok := a.mirror.(LoopMirror); !ok || r.ContentLength > maxRetryBody {
 			c.handOff() // to Serve, through net/http
 			return true
 		}
@@ -276,16 +277,22 @@ func (c *clientConn) begin() bool {
 	c.gather = r.ContentLength <= maxRetryBody
 	headLen := r.HeadLen
 	head := c.in.Data()[:headLen] // stays in place until the next read
+	c.body = c.body[:0]
 	if !c.gather {
+		// A body over maxRetryBody: its first maxRetryBody bytes are read
+		// before a backend connection is taken for it, as nginx buffers
+		// (a client may declare a body and stall), then the rest streams.
 		c.retryOK, c.resendOK = false, false
-		c.dispatch(r)
+		c.head = append(c.head[:0], head...)
 		c.in.Consume(headLen)
-		c.moveBody(c.in.Data())
+		c.takeBody()
+		c.awaitBody = true
+		c.bodyWait()
 		return true
 	}
-	c.body = c.body[:0]
 	c.in.Consume(headLen)
 	c.takeBody()
+	c.bodyWait()
 	if c.bodyLeft > 0 || !a.sides[0].pool.sameBase || !a.sides[1].pool.sameBase {
 		// The head is needed again: after the body, or for a retry on a
 		// backend with another base path.
@@ -295,6 +302,16 @@ func (c *clientConn) begin() bool {
 		c.dispatch(r)
 	}
 	return true
+}
+
+// bodyWait starts the client body timeout's wait for the next bytes of
+// the body, or ends it when the body is whole.
+func (c *clientConn) bodyWait() {
+	if c.bodyLeft == 0 {
+		c.deadline = time.Time{}
+		return
+	}
+	c.deadline = c.w.ev.Now().Add(c.w.srv.p.gate.bodyTimeout)
 }
 
 // takeBody moves gathered body bytes from in to body.
@@ -358,18 +375,28 @@ func (c *clientConn) connect() {
 }
 
 // readBody reads more of the request body from the client: into body
-// while gathering (then sends the request), into send when streaming.
+// while gathering (then sends the request), or while reading the first
+// maxRetryBody bytes of a larger one (then sends the request and streams
+// the rest), into send when streaming.
 func (c *clientConn) readBody() bool {
 	if c.bodyLeft == 0 || !c.Readable {
 		return false
 	}
 	var p []byte
-	if c.gather {
-		c.body = slices.Grow(c.body, int(min(c.bodyLeft, loopStreamBuf)))
+	if c.gather || c.awaitBody {
+		want := c.bodyLeft
+		if c.awaitBody {
+			want = min(want, int64(maxRetryBody-len(c.body)))
+		}
+		c.body = growBody(c.body, int(want))
 		p = c.body[len(c.body):cap(c.body)]
+		p = p[:min(int64(len(p)), want)]
 	} else {
 		if c.sent < len(c.send) {
 			return false // the previous bytes are still going out
+		}
+		if cap(c.send) > 2*loopStreamBuf {
+			c.send = nil // a first MiB went out in it: not kept for a stalled client
 		}
 		c.send, c.sent = slices.Grow(c.send[:0], loopStreamBuf), 0
 		p = c.send[:cap(c.send)]
@@ -384,12 +411,21 @@ func (c *clientConn) readBody() bool {
 		return false
 	}
 	c.bodyLeft -= int64(n)
-	if c.gather {
+	c.bodyWait()
+	switch {
+	case c.gather:
 		c.body = c.body[:len(c.body)+n]
 		if c.bodyLeft == 0 {
 			c.dispatchGathered()
 		}
-	} else {
+	case c.awaitBody:
+		c.body = c.body[:len(c.body)+n]
+		if len(c.body) == maxRetryBody { // the rest streams
+			c.awaitBody = false
+			c.dispatchGathered()
+			c.body = nil // in send now, and never sent again
+		}
+	default:
 		c.send = c.send[:n]
 	}
 	return true
@@ -644,9 +680,18 @@ func (c *clientConn) releaseHead() {
 }
 
 // timedOut closes a connection whose next request, or its head, did not
-// come in time.
+// come in time, and ends a request whose body stalled (the client body
+// timeout) unless it is the backend that is not taking the body.
 func (c *clientConn) timedOut() {
-	if !c.requestRunning {
+	switch {
+	case !c.requestRunning:
 		c.close()
+	case c.bodyLeft == 0 || c.finished:
+		c.deadline = time.Time{}
+	case c.up != nil && c.sent < len(c.send):
+		c.bodyWait() // waiting for the backend, not the client
+	default:
+		c.clientBodyFailed(errBodyTimeout)
+		c.pump()
 	}
 }

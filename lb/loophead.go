@@ -102,6 +102,9 @@ func (s *side) appendLoopRequest(dst []byte, r *h1.Request, b *backend, peer net
 			teTrailers = teTrailers || (bit == hopTE && asksTrailers(h.Value))
 			continue
 		}
+		if reserved(h.Name) {
+			continue
+		}
 		if x := forwardedHeader(h.Name); x != xffNone {
 			if !trusted {
 				continue
@@ -246,9 +249,6 @@ func (a *App) mirrorLeaves(r *h1.Request, peer netip.Addr, s *side, mintedKey st
 	if !ok {
 		return a.mirror == nil
 	}
-	if hasHeader(r.Headers, m.Marker()) {
-		return false
-	}
 	serving := a.servingSide(s)
 	if serving == nil {
 		return true // answered 502 by the proxy: nothing to mirror
@@ -277,6 +277,9 @@ func loopHTTPRequest(r *h1.Request, peer netip.Addr) *http.Request {
 	}
 	h := make(http.Header, len(r.Headers))
 	for _, f := range r.Headers {
+		if reserved(f.Name) {
+			continue
+		}
 		if name := textproto.CanonicalMIMEHeaderKey(string(f.Name)); name != "Host" {
 			h[name] = append(h[name], string(f.Value))
 		}

@@ -33,17 +33,14 @@ type Sampler interface {
 	// answer included) in cookie mode, else its IP as text. When it
 	// does, it has counted the request as Serve would have.
 	Leaves(side string, key []byte) bool
-	// Marker is a request header only the mirror may set: requests that
-	// carry it go to Serve.
-	Marker() string
 }
 
 // LoopMirror is a Sampler that the event loops can report a mirrored
 // request's answer to: they serve the requests it takes themselves, with
 // their whole body gathered (up to 1 MiB), instead of handing their
 // connection to net/http and Serve, so that a trusted proxy's kept-alive
-// connection stays on the loops. Requests that carry the Marker, and
-// bodies too large to gather, still go to Serve.
+// connection stays on the loops. Bodies too large to gather still go to
+// Serve.
 type LoopMirror interface {
 	Sampler
 	// BeginPrimary starts the mirror of r, whose whole body is body and

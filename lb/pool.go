@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -55,7 +56,17 @@ type backend struct {
 	up        atomic.Bool
 	ejectedAt atomic.Int64 // clock time (unix ns) of the last ejection
 	passes    atomic.Int32 // consecutive passing health checks while ejected
+	// A passive ejection of a pool without an active check: when (unix
+	// ns) the backend is tried again, 0 when only a check restores it;
+	// and how long it was out for, doubled at each ejection in a row.
+	retryAt atomic.Int64
+	backoff atomic.Int64
 }
+
+// firstBackoff is how long a passively ejected backend first stays out
+// (the pool's cooldown when shorter); each ejection in a row doubles it,
+// up to the cooldown, and a success starts it again.
+const firstBackoff = time.Second
 
 // pool is the set of backends of one side of an app, with its balancer and
 // ejection rules.
@@ -67,8 +78,9 @@ type pool struct {
 
 	maxFails int32 // 0: passive ejection disabled
 	cooldown time.Duration
-	active   bool // an active health check restores ejected backends
-	sameBase bool // every backend has the same base path and query
+	active   bool       // an active health check restores ejected backends
+	sameBase bool       // every backend has the same base path and query
+	ejecting sync.Mutex // one passive ejection at a time, so that one backend stays
 
 	clock clockwork.Clock
 	tel   *telemetry.Side
@@ -183,19 +195,18 @@ func (p *pool) up() bool {
 }
 
 // available reports whether b is in rotation. A passively ejected backend
-// of a pool without an active check comes back once its cooldown is over.
+// of a pool without an active check comes back once its backoff is over.
 func (p *pool) available(b *backend) bool {
 	if b.up.Load() {
 		return true
 	}
-	if p.active {
+	at := b.retryAt.Load()
+	if at == 0 || p.clock.Now().UnixNano() < at {
 		return false
 	}
-	if p.clock.Since(time.Unix(0, b.ejectedAt.Load())) < p.cooldown {
-		return false
-	}
-	// Half-open: one more failure ejects it again.
-	p.restore(b, p.maxFails-1, "cooldown over")
+	// Half-open: one more failure ejects it again, for twice as long; its
+	// first success makes it whole (succeeded).
+	p.restore(b, p.maxFails-1, "backoff over")
 	return b.up.Load()
 }
 
@@ -205,18 +216,62 @@ func (p *pool) failed(b *backend, err error) {
 		return
 	}
 	if n := b.fails.Add(1); n >= p.maxFails {
-		p.eject(b, fmt.Sprintf("%d consecutive failed requests, last: %v", n, err))
+		p.ejectPassive(b, n, err)
 	}
 }
 
-// succeeded records a response from b.
+// ejectPassive takes b out of rotation after n failed requests in a row,
+// unless it is the last backend of the pool in rotation: as nginx never
+// marks the last server of an upstream down, it keeps its requests, and a
+// backend that restarts (a deploy) serves again at once. Without an active
+// check, b is tried again after its backoff.
+func (p *pool) ejectPassive(b *backend, n int32, err error) {
+	p.ejecting.Lock()
+	defer p.ejecting.Unlock()
+	if !b.up.Load() {
+		return
+	}
+	if !p.othersAvailable(b) {
+		if n == p.maxFails {
+			p.log.Warn("backend failing, kept in rotation: the last of its pool", "backend", b.label, "fails", n, "err", err)
+		}
+		return
+	}
+	if !p.active {
+		d := min(firstBackoff, p.cooldown)
+		if prev := time.Duration(b.backoff.Load()); prev > 0 {
+			d = min(2*prev, p.cooldown)
+		}
+		b.backoff.Store(int64(d))
+		b.retryAt.Store(p.clock.Now().Add(d).UnixNano())
+	}
+	p.eject(b, fmt.Sprintf("%d consecutive failed requests, last: %v", n, err))
+}
+
+// othersAvailable reports whether a backend of the pool other than b is in
+// rotation.
+func (p *pool) othersAvailable(b *backend) bool {
+	for _, o := range p.backends {
+		if o != b && p.available(o) {
+			return true
+		}
+	}
+	return false
+}
+
+// succeeded records a response from b, which ends its run of failures and
+// of ejections.
 func (p *pool) succeeded(b *backend) {
 	if b.fails.Load() != 0 {
 		b.fails.Store(0)
 	}
+	if b.backoff.Load() != 0 {
+		b.backoff.Store(0)
+	}
 }
 
-// eject takes b out of rotation.
+// eject takes b out of rotation: by a passive ejection (ejectPassive) or
+// the active check, which alone restores it when retryAt is 0.
 func (p *pool) eject(b *backend, reason string) {
 	b.ejectedAt.Store(p.clock.Now().UnixNano())
 	if !b.up.CompareAndSwap(true, false) {

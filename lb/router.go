@@ -2,8 +2,10 @@ package lb
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -18,10 +20,13 @@ type router struct {
 	catchAll *App            // the app with no hosts, if any
 	inflight *tracker
 	slow     fasthttp.RequestHandler // ServeHTTP on a fasthttp listener (upgrades)
+	// bodyTimeout is the client body timeout of HTTP/2 requests (the
+	// gate applies it to HTTP/1.x).
+	bodyTimeout time.Duration
 }
 
-func newRouter(inflight *tracker) *router {
-	return &router{hosts: make(map[string]*App), inflight: inflight}
+func newRouter(inflight *tracker, bodyTimeout time.Duration) *router {
+	return &router{hosts: make(map[string]*App), inflight: inflight, bodyTimeout: bodyTimeout}
 }
 
 // all reports whether f holds for every app of the router.
@@ -81,6 +86,20 @@ func hasPort(h string) bool {
 func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt.inflight.enter()
 	defer rt.inflight.leave()
+	if g := gateOf(r.Context()); g != nil {
+		if code := g.rejection(r.Header); code != 0 {
+			plainError(w, code, ruleAnswer(code)) // net/http closes after it
+			return
+		}
+		if _, up := r.Header["Upgrade"]; up {
+			defer g.endUpgrade() // a switch would have made it a tunnel
+		}
+		if r.TLS == nil {
+			r.TLS = g.tls
+		}
+	} else if r.ProtoMajor == 2 && r.Body != nil && r.Body != http.NoBody && rt.bodyTimeout > 0 {
+		r.Body = &h2Body{ReadCloser: r.Body, rc: http.NewResponseController(w), timeout: rt.bodyTimeout}
+	}
 	if r.Method == http.MethodConnect {
 		plainError(w, http.StatusMethodNotAllowed, "method not allowed\n")
 		return
@@ -91,6 +110,24 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.handler.ServeHTTP(w, r)
+}
+
+// h2Body is an HTTP/2 request body read with the client body timeout: the
+// stream's read deadline moves before each read (HTTP/2 has no gate, and
+// no background read that a deadline would break).
+type h2Body struct {
+	io.ReadCloser
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (b *h2Body) Read(p []byte) (int, error) {
+	_ = b.rc.SetReadDeadline(time.Now().Add(b.timeout))
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && isTimeout(err) {
+		err = errBodyTimeout
+	}
+	return n, err
 }
 
 // route returns the app for a Host header value, or nil.

@@ -12,8 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/migratekit/migrate/manifest"
 )
 
@@ -36,8 +34,7 @@ type listener struct {
 	router *router
 	ln     net.Listener
 	tlsCfg *tls.Config
-	fast   bool // served by fasthttp (see fast.go)
-	loop   bool // served by event loops (see loop_linux.go), fast too
+	loop   bool // served by event loops (see loop_linux.go), net/http too
 }
 
 // listenerFor returns the listener of app cfg, creating it.
@@ -48,7 +45,7 @@ func (p *Proxy) listenerFor(cfg *manifest.App) (*listener, error) {
 	}
 	l := p.listener(addr)
 	if l == nil {
-		l = &listener{addr: addr, router: newRouter(&p.inflight)}
+		l = &listener{addr: addr, router: newRouter(&p.inflight, p.gate.bodyTimeout)}
 		if cfg.TLS != nil {
 			l.tls = []manifest.TLS{*cfg.TLS}
 		}
@@ -96,7 +93,7 @@ func (l *listener) bind() error {
 		return fmt.Errorf("listening on %s: already listening", l.addr)
 	}
 	if l.tls != nil {
-		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		cfg := tlsServerConfig(&tls.Config{MinVersion: tls.VersionTLS12})
 		for _, t := range l.tls {
 			cert, err := tls.LoadX509KeyPair(t.Cert, t.Key)
 			if err != nil {
@@ -140,7 +137,6 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	reqCtx, cut := context.WithCancel(context.WithoutCancel(ctx))
 	defer cut()
 	var servers []*http.Server
-	var fast []*fasthttp.Server
 	var loops []*loopServer
 	errc := make(chan error, len(p.listeners))
 	named := p.namedBackends()
@@ -158,17 +154,11 @@ func (p *Proxy) Serve(ctx context.Context) error {
 				go func() { errc <- ls.serve() }()
 				continue
 			}
-			p.log.Warn("serving with fasthttp instead of event loops", "listen", l.addr, "err", err)
-		}
-		if l.fast {
-			srv := p.fastServer(l, reqCtx)
-			fast = append(fast, srv)
-			go func() { errc <- serveFastListener(srv, l.addr, l.ln) }()
-			continue
+			p.log.Warn("serving with net/http instead of event loops", "listen", l.addr, "err", err)
 		}
 		srv := p.server(l, reqCtx)
 		servers = append(servers, srv)
-		go func() { errc <- serveListener(srv, l.addr, l.ln) }()
+		go func() { errc <- serveListener(srv, l.addr, p.gated(l.ln, l.tlsCfg)) }()
 	}
 	hctx, stopChecks := context.WithCancel(ctx)
 	checks := p.startChecks(hctx)
@@ -182,7 +172,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 		errc <- nil // keep the count for the collection below
 	}
 	p.log.Info("draining", "deadline", p.drain.String())
-	drainErr := p.shutdown(servers, fast, loops, cut)
+	drainErr := p.shutdown(servers, loops, cut)
 	stopChecks()
 	checks.Wait()
 	for range p.listeners {
@@ -203,29 +193,29 @@ func (p *Proxy) server(l *listener, reqCtx context.Context) *http.Server {
 		TLSConfig:         l.tlsCfg,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    p.gate.limit, // the gate refuses longer heads first
 		ErrorLog:          p.errorLog,
 		BaseContext:       func(net.Listener) context.Context { return reqCtx },
+		ConnContext:       withGate,
 	}
 }
 
-func serveListener(srv *http.Server, addr string, ln net.Listener) error {
-	var err error
-	if srv.TLSConfig != nil {
-		err = srv.ServeTLS(ln, "", "")
-	} else {
-		err = srv.Serve(ln)
+// gated is ln behind the gate (gate.go): after TLS when tlsCfg is set.
+func (p *Proxy) gated(ln net.Listener, tlsCfg *tls.Config) net.Listener {
+	if tlsCfg != nil {
+		return newTLSGateListener(ln, tlsCfg, p.gate)
 	}
+	return gateListener{ln, p.gate}
+}
+
+// serveListener serves srv on ln, which does the TLS handshakes of a TLS
+// listener itself (tlsGateListener).
+func serveListener(srv *http.Server, addr string, ln net.Listener) error {
+	err := srv.Serve(ln)
 	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
 		return nil
 	}
 	return fmt.Errorf("serving %s: %w", addr, err)
-}
-
-func serveFastListener(srv *fasthttp.Server, addr string, ln net.Listener) error {
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
-		return fmt.Errorf("serving %s: %w", addr, err)
-	}
-	return nil
 }
 
 // startChecks starts one health-check goroutine per checked backend.
@@ -242,7 +232,7 @@ func (p *Proxy) startChecks(ctx context.Context) *sync.WaitGroup {
 // shutdown stops accepting, waits for requests in flight until the drain
 // deadline, then cuts the rest. http.Server.Shutdown does not wait for
 // upgraded (hijacked) connections, so the in-flight tracker does.
-func (p *Proxy) shutdown(servers []*http.Server, fast []*fasthttp.Server, loops []*loopServer, cut context.CancelFunc) error {
+func (p *Proxy) shutdown(servers []*http.Server, loops []*loopServer, cut context.CancelFunc) error {
 	dctx, cancel := context.WithTimeout(context.Background(), p.drain)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -251,9 +241,6 @@ func (p *Proxy) shutdown(servers []*http.Server, fast []*fasthttp.Server, loops 
 	}
 	for _, srv := range servers {
 		wg.Go(func() { _ = srv.Shutdown(dctx) })
-	}
-	for _, srv := range fast {
-		wg.Go(func() { _ = srv.ShutdownWithContext(dctx) })
 	}
 	wg.Wait()
 	left := p.inflight.wait(dctx)

@@ -211,15 +211,17 @@ func TestTLSListener(t *testing.T) {
 	tests := []struct {
 		name        string
 		min, max    uint16
+		h2          bool // the client offers HTTP/2
 		wantRefused bool
 	}{
-		{"TLS 1.1 refused", tls.VersionTLS10, tls.VersionTLS11, true},
-		{"TLS 1.2 served", tls.VersionTLS12, tls.VersionTLS12, false},
-		{"TLS 1.3 served", tls.VersionTLS13, tls.VersionTLS13, false},
+		{"TLS 1.1 refused", tls.VersionTLS10, tls.VersionTLS11, false, true},
+		{"TLS 1.2 served", tls.VersionTLS12, tls.VersionTLS12, false, false},
+		{"TLS 1.3 served", tls.VersionTLS13, tls.VersionTLS13, false, false},
+		{"HTTP/2 served", tls.VersionTLS13, tls.VersionTLS13, true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tt.min, MaxVersion: tt.max}}
+			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tt.min, MaxVersion: tt.max}, ForceAttemptHTTP2: tt.h2}
 			defer tr.CloseIdleConnections()
 			res, err := (&http.Client{Transport: tr}).Get("https://" + addr + "/")
 			if tt.wantRefused {
@@ -235,6 +237,9 @@ func TestTLSListener(t *testing.T) {
 			res.Body.Close()
 			if res.StatusCode != http.StatusOK || res.TLS == nil || res.TLS.Version != tt.max {
 				t.Errorf("status %d over %+v, want 200 over TLS %x", res.StatusCode, res.TLS, tt.max)
+			}
+			if h2 := res.ProtoMajor == 2; h2 != tt.h2 {
+				t.Errorf("answered over %s, want HTTP/2 %v", res.Proto, tt.h2)
 			}
 			if c := res.Header.Get("Set-Cookie"); !strings.Contains(c, "; Secure") {
 				t.Errorf("Set-Cookie %q is not Secure on a TLS listener", c)

@@ -149,6 +149,7 @@ func (p *pool) hasHTTPS() bool {
 // header stays the client's; the URL is set per attempt in RoundTrip.
 func (s *side) rewrite(pr *httputil.ProxyRequest) {
 	in, h := pr.In, pr.Out.Header
+	dropReserved(h)
 	trusted := s.app.peerTrusted(in.RemoteAddr)
 	vals := new([2]string) // one allocation for both per-request values
 	vals[1] = in.Host
@@ -194,16 +195,11 @@ func (s *side) RoundTrip(req *http.Request) (*http.Response, error) {
 	if b == nil {
 		return nil, errNoBackend
 	}
-	retry := len(s.pool.backends) > 1 && idempotent(req.Method)
-	if retry {
-		var err error
-		if retry, err = bufferBody(req); err != nil {
-			return nil, err
-		}
+	replayable, err := readyBody(req)
+	if err != nil {
+		return nil, err
 	}
-	if req.GetBody == nil && req.Body != nil && req.Body != http.NoBody {
-		req.Body = newClientBody(req.Body, req.Body, req.ContentLength) // streamed
-	}
+	retry := replayable && len(s.pool.backends) > 1 && idempotent(req.Method)
 	res, err := s.attempt(req, b)
 	if err == nil || !retry || !retryable(req, err) {
 		return res, err
@@ -293,15 +289,32 @@ func idempotent(method string) bool {
 	return false
 }
 
-// bufferBody makes req's body replayable, reading it into memory when it
-// is small enough. It reports whether req can be retried.
-func bufferBody(req *http.Request) (bool, error) {
+// readyBody readies req's body before a backend connection is taken for
+// it, as the loops do (and as nginx buffers bodies): a body of at most
+// maxRetryBody bytes (by its Content-Length) is read whole, which also
+// makes it replayable on another backend; of a larger one, or one of
+// unknown length, the first maxRetryBody bytes are read, then the rest
+// streams (clientBody.prefetch). A client that declares a body and stalls
+// holds no backend connection; the client body timeout ends it. It
+// reports whether the body can be sent again.
+func readyBody(req *http.Request) (bool, error) {
 	if req.Body == nil || req.Body == http.NoBody || req.GetBody != nil {
 		return true, nil
 	}
-	if req.ContentLength <= 0 || req.ContentLength > maxRetryBody {
-		return false, nil
+	if req.ContentLength > 0 && req.ContentLength <= maxRetryBody {
+		return bufferBody(req)
 	}
+	body := newClientBody(req.Body, req.Body, req.ContentLength)
+	if err := body.prefetch(maxRetryBody); err != nil {
+		return false, err
+	}
+	req.Body = body
+	return false, nil
+}
+
+// bufferBody reads req's body of ContentLength bytes into memory, making
+// it replayable.
+func bufferBody(req *http.Request) (bool, error) {
 	buf := make([]byte, req.ContentLength)
 	if _, err := io.ReadFull(req.Body, buf); err != nil {
 		return false, fmt.Errorf("reading request body: %w: %w", errClientBody, err)

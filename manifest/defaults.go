@@ -23,6 +23,9 @@ const (
 	defaultDrain       = 30 * time.Second
 	defaultCookie      = "migrate_sticky"
 	defaultMinRequests = 50
+
+	defaultHeaderBytes       = 16 << 10
+	defaultClientBodyTimeout = 60 * time.Second
 )
 
 var (
@@ -40,6 +43,10 @@ func (m *Manifest) applyDefaults() {
 	setString(&g.Metrics.Prefix, defaultPrefix)
 	setString(&g.State.Backend, "embedded")
 	setDuration(&g.Drain, defaultDrain)
+	if g.Limits.HeaderBytes == 0 {
+		g.Limits.HeaderBytes = defaultHeaderBytes
+	}
+	setDuration(&g.Limits.ClientBodyTimeout, defaultClientBodyTimeout)
 	for name, a := range m.Apps {
 		m.defaultApp(keyPath("apps", name), a)
 	}
@@ -60,6 +67,12 @@ func (m *Manifest) defaultApp(path string, a *App) {
 	setDuration(&a.Timeouts.Connect, 5*time.Second)
 	setDuration(&a.Timeouts.ResponseHeader, 60*time.Second)
 	setDuration(&a.Timeouts.Idle, 90*time.Second)
+	if a.Upgrades == nil {
+		a.Upgrades = []string{"websocket"}
+	}
+	for i, u := range a.Upgrades {
+		a.Upgrades[i] = strings.ToLower(u)
+	}
 	m.defaultPool(path+".old", &a.Old)
 	m.defaultPool(path+".new", &a.New)
 	defaultCutover(&a.Cutover)

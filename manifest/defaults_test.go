@@ -24,6 +24,9 @@ func mustLoad(t *testing.T, path string) *manifest.Manifest {
 func dur(d time.Duration) manifest.Duration { return manifest.Duration(d) }
 
 // builtinPool is a pool with every built-in default and the given backend.
+// builtinLimits are the request limits when none are written.
+var builtinLimits = manifest.Limits{HeaderBytes: 16 << 10, ClientBodyTimeout: dur(60 * time.Second)}
+
 func builtinPool(backend string) manifest.Pool {
 	return manifest.Pool{
 		Backends: []string{backend},
@@ -41,6 +44,7 @@ func TestMinimalApp(t *testing.T) {
 		Name:     "web",
 		Listen:   "127.0.0.1:8080",
 		Timeouts: manifest.Timeouts{Connect: dur(5 * time.Second), ResponseHeader: dur(60 * time.Second), Idle: dur(90 * time.Second)},
+		Upgrades: []string{"websocket"},
 		Old:      builtinPool("http://127.0.0.1:3000"),
 		New:      builtinPool("http://127.0.0.1:4000"),
 		Cutover:  manifest.Cutover{Weight: ptr(0), Sticky: "ip", Cookie: "migrate_sticky"},
@@ -69,6 +73,7 @@ func TestMinimalApp(t *testing.T) {
 		Metrics: manifest.Metrics{Prefix: "migrate"},
 		State:   manifest.State{Backend: "embedded"},
 		Drain:   dur(30 * time.Second),
+		Limits:  builtinLimits,
 	}
 	if diff := cmp.Diff(wantGlobal, m.Global); diff != "" {
 		t.Errorf("Global (-want +got):\n%s", diff)
@@ -86,6 +91,7 @@ func TestMinimalApp(t *testing.T) {
 // normalised.
 func TestEffectiveValues(t *testing.T) {
 	multi := mustLoad(t, "testdata/multi.good.yaml")
+	limits := mustLoad(t, "testdata/limits.good.yaml")
 	dir := mustLoad(t, "testdata/dir.good")
 	design := mustLoad(t, "testdata/design.good.yaml")
 	tests := []struct {
@@ -132,7 +138,10 @@ func TestEffectiveValues(t *testing.T) {
 				Metrics: manifest.Metrics{Prefix: "migrate"},
 				State:   manifest.State{Backend: "redis", URL: "redis://127.0.0.1:6379/0"},
 				Drain:   dur(time.Minute),
+				Limits:  builtinLimits,
 			}},
+		{"limits as written", limits.Global.Limits, manifest.Limits{HeaderBytes: 32 << 10, ClientBodyTimeout: dur(10 * time.Second)}},
+		{"upgrades as written, lower case", limits.Apps["grpc-web"].Upgrades, []string{"websocket", "h2c"}},
 		{"directory: every file's apps", dir.AppNames(), []string{"blog", "shop"}},
 		{"directory: files in name order", dir.Files, []string{
 			filepath.Join("testdata", "dir.good", "00-defaults.yaml"),

@@ -36,6 +36,20 @@ type Global struct {
 	State   State   `yaml:"state"`
 	// Drain is how long a shutdown waits for in-flight requests.
 	Drain Duration `yaml:"drain"`
+	// Limits bound what a client may send, on every listener.
+	Limits Limits `yaml:"limits"`
+}
+
+// Limits bound what a client may send. They apply on every listener,
+// before a request is routed to an app.
+type Limits struct {
+	// HeaderBytes is the most bytes of a request head (request line and
+	// header fields); a longer one is answered 431. Default 16KiB.
+	HeaderBytes Size `yaml:"header_bytes"`
+	// ClientBodyTimeout is the longest wait for the next bytes of a
+	// request body; a body that stalls longer is answered 408 (as nginx's
+	// client_body_timeout). Default 60s.
+	ClientBodyTimeout Duration `yaml:"client_body_timeout"`
 }
 
 // Defaults is the `defaults:` section: everything an app may set, plus the
@@ -70,6 +84,10 @@ type App struct {
 	CORS *CORS `yaml:"cors"`
 	// Timeouts for talking to backends.
 	Timeouts Timeouts `yaml:"timeouts"`
+	// Upgrades are the protocols a client may switch its connection to
+	// (Upgrade); a request to switch to another is served as a plain one.
+	// Default [websocket].
+	Upgrades []string `yaml:"upgrades"`
 
 	Old Pool `yaml:"old"`
 	New Pool `yaml:"new"`
@@ -134,8 +152,11 @@ type Health struct {
 // errors and, if status is set, responses with those codes).
 type Passive struct {
 	MaxFails int `yaml:"max_fails"` // default 3; 0 keeps the default, -1 disables
-	// Cooldown is how long an ejected backend stays out when its pool has no
-	// active health check; with a check, it returns when the check passes.
+	// Cooldown is the longest an ejected backend stays out when its pool
+	// has no active health check: it is tried again after 1s, then twice
+	// as long at each ejection in a row, up to the cooldown. With a check,
+	// it returns when the check passes. The last backend of a pool in
+	// rotation is never ejected.
 	Cooldown Duration `yaml:"cooldown"` // default 10s
 }
 

@@ -79,6 +79,7 @@ func (c *checker) app(path, name string, a *App) {
 	c.hosts(path+".hosts", a.Hosts)
 	c.each(path+".trusted_proxies", a.TrustedProxies, ipOrCIDR)
 	c.cors(path+".cors", a.CORS)
+	c.each(path+".upgrades", a.Upgrades, func(u string) string { return token(u, "protocol name") })
 	c.pool(path+".old", &a.Old)
 	c.pool(path+".new", &a.New)
 	c.cutover(path+".cutover", &a.Cutover)

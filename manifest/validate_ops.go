@@ -190,6 +190,20 @@ func (c *checker) global(path string, g *Global) {
 		c.addf(path+".metrics.prefix", "%q is not a metric prefix (letters, digits, _, . and -)", g.Metrics.Prefix)
 	}
 	c.state(path+".state", &g.State)
+	c.limits(path+".limits", &g.Limits)
+}
+
+// Bounds of limits.header_bytes: a head must hold a request line and a
+// few fields, and a loop or the gate buffers a whole head per connection.
+const (
+	minHeaderBytes = 1 << 10
+	maxHeaderBytes = 1 << 20
+)
+
+func (c *checker) limits(path string, l *Limits) {
+	if l.HeaderBytes < minHeaderBytes || l.HeaderBytes > maxHeaderBytes {
+		c.addf(path+".header_bytes", "%d bytes is not between 1KiB and 1MiB", int64(l.HeaderBytes))
+	}
 }
 
 func (c *checker) state(path string, s *State) {

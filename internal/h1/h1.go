@@ -7,8 +7,10 @@
 // framing) is exactly what net/http would read, and answers ErrUnsupported
 // for everything else so that the caller hands the connection to a full HTTP
 // server. The response parser accepts what a proxy may pass on and answers
-// ErrMalformed for heads it must not (a bad gateway). Parsed slices alias the
-// input buffer. The package emits nothing: no logs, no metrics.
+// ErrMalformed for heads it must not (a bad gateway). CheckHead judges any
+// request head by the request rules every data path applies (check.go):
+// what it accepts, and the status of what it refuses. Parsed slices alias
+// the input buffer. The package emits nothing: no logs, no metrics.
 package h1
 
 import (

@@ -7,7 +7,9 @@
 // For scripts/bench/rollback it can fail: with -fail-after every answer from
 // that long after start on is a 500 (a new side that breaks at a known
 // time), with -error-rate a random share of answers is (healthy but noisy
-// traffic). It prints the time of its first 500 on stdout, once:
+// traffic). With -read-body it reads each request's whole body before
+// answering, as an upload handler does (scripts/bench/slowbody). It prints
+// the time of its first 500 on stdout, once:
 //
 //	first_failure_unix_ms=1764087000123 at=2026-11-25T16:10:00.123Z
 //
@@ -15,6 +17,7 @@
 //	backend -listen 127.0.0.1:8001 -delay 200ms
 //	backend -listen 127.0.0.1:8002 -fail-after 5s
 //	backend -listen 127.0.0.1:8003 -error-rate 0.01
+//	backend -listen 127.0.0.1:8004 -read-body
 package main
 
 import (
@@ -45,6 +48,7 @@ type options struct {
 	failAfter time.Duration
 	failRate  float64
 	errorRate float64
+	readBody  bool
 }
 
 func main() {
@@ -69,7 +73,11 @@ func main() {
 			fmt.Printf("first_failure_unix_ms=%d at=%s\n", t.UnixMilli(), t.UTC().Format(time.RFC3339Nano))
 		},
 	}
-	if err := serve(ctx, opts.listen, newHandler(opts.delay, clock, f)); err != nil {
+	h := newHandler(opts.delay, clock, f)
+	if opts.readBody {
+		h = readingBody(h)
+	}
+	if err := serve(ctx, opts.listen, h); err != nil {
 		fmt.Fprintln(os.Stderr, "backend:", err)
 		os.Exit(1)
 	}
@@ -85,6 +93,7 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.DurationVar(&o.failAfter, "fail-after", 0, "answer 500 to every request from this long after start on (e.g. 5s); 0 never")
 	fs.Float64Var(&o.failRate, "fail-rate", 1, "share of answers, above 0 up to 1, that are a 500 at random from -fail-after on (e.g. 0.1); 1 fails them all")
 	fs.Float64Var(&o.errorRate, "error-rate", 0, "share of answers, 0 to 1, that are a 500 at random (e.g. 0.01)")
+	fs.BoolVar(&o.readBody, "read-body", false, "read each request's whole body before answering, as an upload handler does")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -152,6 +161,17 @@ func newHandler(delay time.Duration, clock clockwork.Clock, f *faults) http.Hand
 		h["Content-Type"] = contentType
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(body)
+	})
+}
+
+// readingBody reads each request's whole body before h answers it; a body
+// that breaks off gets no answer.
+func readingBody(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			panic(http.ErrAbortHandler) // no answer to a broken request
+		}
+		h.ServeHTTP(w, r)
 	})
 }
 

@@ -78,6 +78,7 @@ func TestParseFlags(t *testing.T) {
 		{name: "negative error rate", args: []string{"-error-rate", "-0.1"}, wantErr: true},
 		{name: "error rate NaN", args: []string{"-error-rate", "NaN"}, wantErr: true},
 		{name: "delay without unit", args: []string{"-delay", "200"}, wantErr: true},
+		{name: "read body", args: []string{"-read-body"}, want: options{listen: "127.0.0.1:8000", failRate: 1, readBody: true}},
 		{name: "unknown flag", args: []string{"-slow"}, wantErr: true},
 		{name: "stray argument", args: []string{"200ms"}, wantErr: true},
 	}
@@ -89,6 +90,32 @@ func TestParseFlags(t *testing.T) {
 			}
 			if diff := cmp.Diff(got, tt.want, cmp.AllowUnexported(options{})); diff != "" {
 				t.Errorf("parseFlags(%q) (-got +want):\n%s", tt.args, diff)
+			}
+		})
+	}
+}
+
+// TestReadingBody: with -read-body a request is answered once its whole
+// body is in; one whose body breaks off is not answered at all.
+func TestReadingBody(t *testing.T) {
+	srv := httptest.NewServer(readingBody(newHandler(0, clockwork.NewRealClock(), nil)))
+	defer srv.Close()
+	for _, tt := range []struct {
+		name, body string
+		answered   bool
+	}{{"whole body", "0123456789", true}, {"body cut off", "01234", false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(c, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n"+tt.body)
+			c.(*net.TCPConn).CloseWrite()
+			got, _ := io.ReadAll(c)
+			if answered := len(got) > 0; answered != tt.answered {
+				t.Errorf("answered %v (%q), want %v", answered, got, tt.answered)
 			}
 		})
 	}

@@ -1,0 +1,230 @@
+package lb
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/migratekit/migrate/manifest"
+)
+
+// seenBackend is a raw backend that records each request it gets as a
+// line ("METHOD target host=H" and the fields the probes look at) and
+// answers with that line; asked to upgrade, it switches protocols, as an
+// h2c or websocket server would.
+type seenBackend struct {
+	*rawBackend
+	mu   sync.Mutex
+	seen []string
+}
+
+func newSeenBackend(t *testing.T) *seenBackend {
+	t.Helper()
+	e := &seenBackend{}
+	e.rawBackend = newRawBackend(t, func(req *http.Request, _ int) (string, bool) {
+		line := fmt.Sprintf("%s %s host=%s", req.Method, req.RequestURI, req.Host)
+		for _, k := range []string{"Upgrade", "X-Migrate-Shadow", "X-Migrate-Replay", gateRejectHeader} {
+			if v := req.Header.Get(k); v != "" {
+				line += " " + strings.ToLower(k) + "=" + v
+			}
+		}
+		e.mu.Lock()
+		e.seen = append(e.seen, line)
+		e.mu.Unlock()
+		if req.Header.Get("Upgrade") != "" {
+			return "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + req.Header.Get("Upgrade") + "\r\n\r\n", false
+		}
+		return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(line), line), false
+	})
+	return e
+}
+
+func (e *seenBackend) lines() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.seen)
+}
+
+func (e *seenBackend) addr() string { return e.ln.Addr().String() }
+
+// probeApps are two apps on one listener, each with its own echo backend:
+// shop.test and internal.admin, which a client must not reach by naming
+// shop.test.
+func probeApps(shop, admin *seenBackend) *manifest.Manifest {
+	pool := func(e *seenBackend) manifest.Pool { return manifest.Pool{Backends: []string{"http://" + e.addr()}} }
+	m := &manifest.Manifest{Apps: map[string]*manifest.App{
+		"shop":  {Listen: "127.0.0.1:0", Hosts: []string{"shop.test"}, Old: pool(shop), New: pool(shop)},
+		"admin": {Listen: "127.0.0.1:0", Hosts: []string{"internal.admin"}, Old: pool(admin), New: pool(admin)},
+	}}
+	m.Global.Limits.HeaderBytes = probeHeaderLimit
+	return m
+}
+
+// probeHeaderLimit is the probes' header limit: under a loop's head
+// buffer, so that a loop has a head over it to refuse.
+const probeHeaderLimit = 4 << 10
+
+// probe is raw request bytes and what every path (and nginx, where it is
+// the reference) must make of them.
+type probe struct {
+	name      string
+	send      string
+	wantCode  int      // of the first answer
+	wantClose bool     // the connection closes after it
+	wantShop  []string // what shop.test's backend saw, in order
+	wantAdmin []string // what internal.admin's backend saw
+	// nginx 1.22 answers the same to the same bytes. It is not the
+	// reference for the header limit (its buffers answer 400 or 414), for
+	// HTTP/1.2 (it serves it), for h2c (its usual websocket configuration
+	// tunnels any Upgrade) nor for the reserved headers (it passes them).
+	nginx bool
+}
+
+// smuggle is a request with both Content-Length and Transfer-Encoding:
+// chunked whose Content-Length body hides a second request after the
+// chunked body's end.
+func smuggle(order string) string {
+	hidden := "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: shop.test\r\n\r\n"
+	cl := fmt.Sprintf("Content-Length: %d\r\n", len(hidden))
+	te := "Transfer-Encoding: chunked\r\n"
+	if order == "te-first" {
+		cl, te = te, cl
+	}
+	return "POST /upload HTTP/1.1\r\nHost: shop.test\r\n" + cl + te + "\r\n" + hidden
+}
+
+// sized is a GET whose head is n bytes long.
+func sized(n int) string {
+	head := "GET / HTTP/1.1\r\nHost: shop.test\r\nX-Pad: \r\n\r\n"
+	return strings.Replace(head, "X-Pad: ", "X-Pad: "+strings.Repeat("p", n-len(head)), 1)
+}
+
+func requestProbes() []probe {
+	return []probe{
+		{name: "head at the limit", send: sized(probeHeaderLimit), wantCode: 200, wantShop: []string{"GET / host=shop.test"}},
+		{name: "head over the limit", send: sized(probeHeaderLimit + 1), wantCode: 431, wantClose: true},
+		{name: "content-length and chunked", send: smuggle("cl-first"), wantCode: 400, wantClose: true, nginx: true},
+		{name: "chunked and content-length", send: smuggle("te-first"), wantCode: 400, wantClose: true, nginx: true},
+		{name: "absolute-form routes and forwards its host",
+			send:     "GET http://shop.test/x HTTP/1.1\r\nHost: internal.admin\r\n\r\n",
+			wantCode: 200, wantShop: []string{"GET /x host=shop.test"}, nginx: true},
+		{name: "h2c upgrade not tunnelled",
+			send:     "GET / HTTP/1.1\r\nHost: shop.test\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n",
+			wantCode: 200, wantShop: []string{"GET / host=shop.test"}},
+		{name: "HTTP/9.9", send: "GET / HTTP/9.9\r\nHost: shop.test\r\n\r\n", wantCode: 505, wantClose: true, nginx: true},
+		{name: "HTTP/2.0", send: "GET / HTTP/2.0\r\nHost: shop.test\r\n\r\n", wantCode: 505, wantClose: true, nginx: true},
+		{name: "HTTP/1.2", send: "GET / HTTP/1.2\r\nHost: shop.test\r\n\r\n", wantCode: 505, wantClose: true},
+		{name: "HTTP/1.0", send: "GET / HTTP/1.0\r\nHost: shop.test\r\n\r\n", wantCode: 200, wantClose: true,
+			wantShop: []string{"GET / host=shop.test"}, nginx: true},
+		{name: "transfer-encoding on HTTP/1.0",
+			send:     "POST / HTTP/1.0\r\nHost: shop.test\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+			wantCode: 400, wantClose: true, nginx: true},
+		{name: "space in a header name", send: "GET / HTTP/1.1\r\nHost: shop.test\r\nFoo Bar: 1\r\n\r\n", wantCode: 400, wantClose: true, nginx: true},
+		{name: "space before the colon", send: "GET / HTTP/1.1\r\nHost: shop.test\r\nFoo : 1\r\n\r\n", wantCode: 400, wantClose: true, nginx: true},
+		{name: "forged shadow marker", send: "GET / HTTP/1.1\r\nHost: shop.test\r\nX-Migrate-Shadow: 1\r\nX-Migrate-Replay: 1\r\nX-Migrate-Rejected: x\r\n\r\n",
+			wantCode: 200, wantShop: []string{"GET / host=shop.test"}},
+	}
+}
+
+// TestRequestRules sends each probe's bytes to every path, shadowing on and
+// off, and checks the answer, whether the connection stays open (a second
+// request on it is then answered) and what the backends saw.
+func TestRequestRules(t *testing.T) {
+	everyPath(t, func(t *testing.T, pc pathCase) {
+		for _, p := range requestProbes() {
+			t.Run(p.name, func(t *testing.T) {
+				shop, admin := newSeenBackend(t), newSeenBackend(t)
+				r := startOn(t, pc, probeApps(shop, admin), Options{})
+				runProbe(t, r.dial(t), p, shop, admin)
+			})
+		}
+	})
+}
+
+// TestRequestRulesNginx sends the probes nginx is the reference for to a
+// real nginx in front of the same backends.
+func TestRequestRulesNginx(t *testing.T) {
+	for _, p := range requestProbes() {
+		if !p.nginx {
+			continue
+		}
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			shop, admin := newSeenBackend(t), newSeenBackend(t)
+			addr := startNginxProxy(t, "", nginxServer{"shop.test", shop.addr()}, nginxServer{"internal.admin", admin.addr()})
+			runProbe(t, dialAddr(t, addr, nil), p, shop, admin)
+		})
+	}
+}
+
+func runProbe(t *testing.T, rc *rawConn, p probe, shop, admin *seenBackend) {
+	t.Helper()
+	rc.send(t, p.send)
+	res, body := rc.response(t, "GET")
+	if res.StatusCode != p.wantCode {
+		t.Errorf("answer %d %q, want %d", res.StatusCode, body, p.wantCode)
+	}
+	if p.wantClose {
+		if !rc.closed() {
+			t.Errorf("connection open after the answer, want it closed")
+		}
+	} else {
+		rc.send(t, "GET /next HTTP/1.1\r\nHost: shop.test\r\n\r\n")
+		if next, body := rc.response(t, "GET"); next.StatusCode != 200 {
+			t.Errorf("next request on the connection: %d %q, want 200", next.StatusCode, body)
+		}
+		p.wantShop = append(slices.Clone(p.wantShop), "GET /next host=shop.test")
+	}
+	got := [][]string{shop.lines(), admin.lines()}
+	if diff := cmp.Diff([][]string{p.wantShop, p.wantAdmin}, got, cmpEmpty); diff != "" {
+		t.Errorf("[shop, admin] backends saw (-want +got):\n%s", diff)
+	}
+}
+
+var cmpEmpty = cmp.Transformer("empty", func(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+})
+
+// TestUpgradeList: an app's upgrades list says which protocols a client
+// may switch to: h2c once listed, and not even websocket with an empty
+// list (the request is then served as a plain one).
+func TestUpgradeList(t *testing.T) {
+	tests := []struct {
+		name     string
+		upgrades []string
+		upgrade  string
+		wantCode int
+		wantSeen string
+	}{
+		{"h2c listed", []string{"websocket", "h2c"}, "h2c", 101, "GET / host=shop.test upgrade=h2c"},
+		{"websocket by default", nil, "websocket", 101, "GET / host=shop.test upgrade=websocket"},
+		{"websocket not listed", []string{}, "websocket", 200, "GET / host=shop.test"},
+		{"one of two offered not listed", nil, "websocket, h2c", 200, "GET / host=shop.test"},
+	}
+	everyPath(t, func(t *testing.T, pc pathCase) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				shop, admin := newSeenBackend(t), newSeenBackend(t)
+				m := probeApps(shop, admin)
+				m.Apps["shop"].Upgrades = tt.upgrades
+				r := startOn(t, pc, m, Options{})
+				c := r.dial(t)
+				c.send(t, "GET / HTTP/1.1\r\nHost: shop.test\r\nConnection: Upgrade\r\nUpgrade: "+tt.upgrade+"\r\n\r\n")
+				if code, _ := c.head(t); code != tt.wantCode {
+					t.Errorf("answer %d, want %d", code, tt.wantCode)
+				}
+				if got := shop.lines(); len(got) != 1 || got[0] != tt.wantSeen {
+					t.Errorf("backend saw %q, want %q", got, tt.wantSeen)
+				}
+			})
+		}
+	})
+}

@@ -1,0 +1,119 @@
+package lb
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/migratekit/migrate/internal/h1"
+)
+
+// Rules every data path applies to a client's request, one function each
+// (the paths only adapt them): the head rules are h1.CheckHead's (see
+// gate.go for net/http, loopconn_linux.go for the loops); these are what
+// goes on to a backend.
+
+// Request headers the toolkit reserves to mark its own requests, which a
+// backend may trust (skip side effects for a mirror or a replay): a
+// client's copy is dropped on every path, so that only the toolkit's own
+// requests, which do not go through the proxy, carry them. The gate's own
+// (gateRejectHeader) is dropped too. X-Migrate-Fallback is not: the
+// fallback's loop guard must cross every hop, and a client that forges it
+// only gets itself a 508.
+const (
+	ShadowHeader = "X-Migrate-Shadow" // shadow's mirrored requests
+	ReplayHeader = "X-Migrate-Replay" // replayed log requests
+)
+
+// reservedHeaders are the reserved request headers, canonical.
+var reservedHeaders = [...]string{ShadowHeader, ReplayHeader, gateRejectHeader}
+
+// reserved reports whether a request header is one the toolkit reserves.
+func reserved(name []byte) bool {
+	for _, r := range reservedHeaders {
+		if len(name) == len(r) && h1.EqualFold(name, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// dropReserved deletes the reserved headers from h (canonical keys, as
+// net/http reads them).
+func dropReserved(h http.Header) {
+	for _, k := range reservedHeaders {
+		if _, ok := h[k]; ok {
+			delete(h, k)
+		}
+	}
+}
+
+// defaultUpgrades are the protocols a client may switch to through the
+// proxy when the app lists none: a tunnel passes whatever follows, past
+// host routing, so only websockets by default (not h2c: an h2c tunnel
+// would let a client send any request to the backend unseen).
+var defaultUpgrades = []string{"websocket"}
+
+// upgradeAllowed reports whether every protocol an Upgrade value offers
+// (by name, without its version) is in allowed (lower case).
+func upgradeAllowed(allowed []string, value string) bool {
+	offered := false
+	for tok := range strings.SplitSeq(value, ",") {
+		name, _, _ := strings.Cut(strings.TrimSpace(tok), "/")
+		if name == "" {
+			continue
+		}
+		offered = true
+		if !containsFold(allowed, name) {
+			return false
+		}
+	}
+	return offered
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// refuseUpgrade turns a request to switch to a protocol the app does not
+// allow into a plain request: its Upgrade header and the Connection token
+// naming it go, and the backend answers it as any other.
+func refuseUpgrade(h http.Header) {
+	delete(h, "Upgrade")
+	conn := h["Connection"]
+	if len(conn) == 0 {
+		return
+	}
+	var keep []string
+	for _, v := range conn {
+		for tok := range strings.SplitSeq(v, ",") {
+			if tok = strings.TrimSpace(tok); tok != "" && !strings.EqualFold(tok, "upgrade") {
+				keep = append(keep, tok)
+			}
+		}
+	}
+	if len(keep) == 0 {
+		delete(h, "Connection")
+		return
+	}
+	h["Connection"] = []string{strings.Join(keep, ", ")}
+}
+
+// ruleAnswer is the body of the answer to a request the rules refuse.
+func ruleAnswer(code int) string {
+	switch code {
+	case http.StatusRequestHeaderFieldsTooLarge:
+		return "request header fields too large\n"
+	case http.StatusHTTPVersionNotSupported:
+		return "http version not supported\n"
+	case http.StatusNotImplemented:
+		return "transfer encoding not implemented\n"
+	case http.StatusRequestTimeout:
+		return "request body timeout\n"
+	}
+	return "bad request\n"
+}
