@@ -169,16 +169,26 @@ func (a *App) serving(s *side) *side {
 	return serving
 }
 
-// servingSide is serving without counting a failover.
+// servingSide is serving without counting a failover. With failover on,
+// a side whose only backend left is failing (kept in rotation, the last
+// of its pool, but suspect) hands its clients to a healthy other side
+// until its backoff is over; without one, it keeps them.
 func (a *App) servingSide(s *side) *side {
+	other := a.sides[1-s.index]
+	switch {
+	case !a.failover:
+	case s.pool.healthy():
+		return s
+	case other.pool.healthy():
+		return other
+	}
 	if s.pool.up() {
 		return s
 	}
-	other := a.sides[1-s.index]
-	if !a.failover || !other.pool.up() {
-		return nil
+	if a.failover && other.pool.up() {
+		return other
 	}
-	return other
+	return nil
 }
 
 // proxy proxies r to s and records the answer.

@@ -97,6 +97,38 @@ func TestBlinkingBackend(t *testing.T) {
 	})
 }
 
+// TestFailoverFromFailingLastBackend: with failover on and passive checks
+// only, a side whose one backend fails its requests hands its clients to
+// the other side once the backend has failed maxFails in a row (kept in
+// rotation, as the last of its pool, but suspect), and takes them back
+// when its backoff is over and it answers again. Keeping the last backend
+// in rotation had kept the clients on it, with 502s, failover or not.
+func TestFailoverFromFailingLastBackend(t *testing.T) {
+	everyPath(t, func(t *testing.T, pc pathCase) {
+		old, nw := newBlinkBackend(t, "old"), newBlinkBackend(t, "new")
+		app := &manifest.App{Listen: "127.0.0.1:0", Failover: ptr(true),
+			Old: manifest.Pool{Backends: []string{old.url()}}, New: manifest.Pool{Backends: []string{nw.url()}}}
+		fc := clockwork.NewFakeClock()
+		r := startOn(t, pc, oneApp(app), Options{Clock: fc})
+		old.down()
+		for i := range defaultMaxFails {
+			if _, code := r.get(t, nil); code != http.StatusBadGateway {
+				t.Fatalf("request %d with old down: %d, want 502 until it has failed %d times", i, code, defaultMaxFails)
+			}
+		}
+		for i := range 3 {
+			if got, code := r.get(t, nil); code != http.StatusOK || got != "new" {
+				t.Fatalf("request %d after old failed %d times: %d from %q, want new by failover", i, defaultMaxFails, code, got)
+			}
+		}
+		old.up()
+		fc.Advance(firstBackoff)
+		if got, code := r.get(t, nil); code != http.StatusOK || got != "old" {
+			t.Errorf("old back, its backoff over: %d from %q, want old", code, got)
+		}
+	})
+}
+
 // TestBlinkingBackendNginx: nginx, the reference, serves from a lone
 // upstream server as soon as it is back (it never marks the last server
 // of an upstream down, whatever max_fails).

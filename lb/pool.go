@@ -61,6 +61,11 @@ type backend struct {
 	// and how long it was out for, doubled at each ejection in a row.
 	retryAt atomic.Int64
 	backoff atomic.Int64
+	// suspectUntil: the last backend of its pool in rotation, which
+	// passive ejection keeps, failed maxFails requests in a row; until
+	// this time (unix ns) the side counts as down for failover (healthy),
+	// after it the next request tries it again.
+	suspectUntil atomic.Int64
 }
 
 // firstBackoff is how long a passively ejected backend first stays out
@@ -235,17 +240,41 @@ func (p *pool) ejectPassive(b *backend, n int32, err error) {
 		if n == p.maxFails {
 			p.log.Warn("backend failing, kept in rotation: the last of its pool", "backend", b.label, "fails", n, "err", err)
 		}
+		b.suspectUntil.Store(p.clock.Now().Add(p.nextBackoff(b)).UnixNano())
 		return
 	}
 	if !p.active {
-		d := min(firstBackoff, p.cooldown)
-		if prev := time.Duration(b.backoff.Load()); prev > 0 {
-			d = min(2*prev, p.cooldown)
-		}
-		b.backoff.Store(int64(d))
-		b.retryAt.Store(p.clock.Now().Add(d).UnixNano())
+		b.retryAt.Store(p.clock.Now().Add(p.nextBackoff(b)).UnixNano())
 	}
 	p.eject(b, fmt.Sprintf("%d consecutive failed requests, last: %v", n, err))
+}
+
+// nextBackoff is how long b, failing again, stays out (or suspect): 1 s
+// first, twice as long at each time in a row, up to the cooldown.
+func (p *pool) nextBackoff(b *backend) time.Duration {
+	d := min(firstBackoff, p.cooldown)
+	if prev := time.Duration(b.backoff.Load()); prev > 0 {
+		d = min(2*prev, p.cooldown)
+	}
+	b.backoff.Store(int64(d))
+	return d
+}
+
+// healthy reports whether a backend is in rotation that has not just
+// failed maxFails requests in a row: the last backend that passive
+// ejection keeps serves the side's clients when nothing better is there,
+// but failover moves them to the other side while it is suspect, and
+// sends it a request again once its backoff is over.
+func (p *pool) healthy() bool {
+	for _, b := range p.backends {
+		if !p.available(b) {
+			continue
+		}
+		if p.maxFails <= 0 || b.fails.Load() < p.maxFails || p.clock.Now().UnixNano() >= b.suspectUntil.Load() {
+			return true
+		}
+	}
+	return false
 }
 
 // othersAvailable reports whether a backend of the pool other than b is in
