@@ -38,6 +38,8 @@ func TestMetricNames(t *testing.T) {
 		"endpoint": true, "outcome": true, "level": true, // level: LogLevels
 		"direction": true, // direction: old_to_new, new_to_old
 		"record":    true, // record: the manifest's dns: records
+		"listen":    true, // listen: the manifest's listen addresses
+		"status":    true, // status: RefusedStatuses
 	}
 	for _, mf := range mfs {
 		if !strings.HasPrefix(mf.GetName(), "migrate_") {
@@ -77,4 +79,5 @@ func recordOneOfEach(m *Metrics) {
 	recordLogship(m)
 	recordFallback(m)
 	recordDNS(m)
+	m.Refused("127.0.0.1:8080").Request(431)
 }

@@ -12,15 +12,22 @@
 //	migrate_backend_ejections_total{app,side,backend}
 //	migrate_cutover_weight{app}
 //
+// per listener of the proxy (its listen address in the manifest), the
+// requests its rules refused, by the status they were answered with (400,
+// 405, 408, 421, 431, 501, 505; see refused.go):
+//
+//	migrate_proxy_refused_total{listen,status}
+//
 // per app and endpoint template, the shadow traffic series listed in
 // shadow.go (migrate_shadow_*), and about itself:
 //
 //	migrate_telemetry_statsd_dropped_total            values not mirrored because the statsd queue was full
 //	migrate_telemetry_statsd_send_errors_total        statsd packets that failed to send
 //
-// Labels come from bounded sets only: app and backend names from the
-// manifest, side, code class and fixed reasons. A nil *Metrics and the nil
-// *Side it hands out are valid and record nothing.
+// Labels come from bounded sets only: app and backend names and listen
+// addresses from the manifest, side, code class, the refusals' statuses
+// and fixed reasons. A nil *Metrics and the nil *Side (or *Refused) it
+// hands out are valid and record nothing.
 //
 // With a statsd address (see NewWithOptions), every recorded value is also
 // sent to statsd as prefix.app.side.name; see statsd.go for the names and for
@@ -69,6 +76,8 @@ type Metrics struct {
 	// fallback are the migrate_fallback_* series (fallback.go).
 	fallback *fallbackVecs
 	dns      *dnsVecs // the migrate_dns_* series (dns.go)
+	// refused is migrate_proxy_refused_total, per listener (refused.go).
+	refused *refusedVecs
 
 	// statsd is the mirror; nil when statsd is off.
 	statsd *mirror
@@ -163,6 +172,7 @@ func newMetrics() *Metrics {
 		logSink: newLogSinkVecs(),
 		logs:    newLogVecs(),
 		logship: newLogshipVecs(),
+		refused: newRefusedVecs(),
 		sides:   make(map[sideKey]*Side),
 	}
 }
@@ -171,7 +181,7 @@ func (m *Metrics) collectors() []prometheus.Collector {
 	return slices.Concat([]prometheus.Collector{
 		m.requests, m.duration, m.errors, m.retries, m.failovers, m.backendUp, m.ejections, m.weight,
 		m.statsdDropped, m.statsdErrors,
-	}, m.shadow.collectors(), m.logSink.collectors(), m.logs.collectors(), m.logship.collectors(), m.fallback.collectors(), m.dns.collectors())
+	}, m.shadow.collectors(), m.logSink.collectors(), m.logs.collectors(), m.logship.collectors(), m.fallback.collectors(), m.dns.collectors(), m.refused.collectors())
 }
 
 // Side returns the recorder for one app's side. It is cached: call it once

@@ -12,6 +12,7 @@ package telemetry
 //	prefix.app.side.backend.<backend>.ejections counter
 //	prefix.app.weight                       gauge, 0-100
 //	prefix.app.shadow.*                     shadow traffic, see shadow.go
+//	prefix.proxy.refused.<listen>.<status>  counter, per listener, see refused.go
 //
 // The request path must never wait for statsd. The buffered sender of
 // go-statsd-client can: every Send takes one mutex, and when its 32-slot
