@@ -42,7 +42,8 @@ type App struct {
 	upgrades []string     // the protocols a client may switch to (Upgrade)
 
 	metrics *telemetry.Metrics
-	recs    *sync.Pool // of *recorder, shared by the proxy
+	refused *telemetry.Refused // its listener's (a stalled body's 408)
+	recs    *sync.Pool         // of *recorder, shared by the proxy
 	log     *slog.Logger
 }
 

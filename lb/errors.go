@@ -148,13 +148,23 @@ func (b *clientBody) blame(err error) error {
 // answer to the client, the details in the log, the reason in telemetry.
 func (s *side) handleError(w http.ResponseWriter, r *http.Request, err error) {
 	reason, code, body := s.classify(r, err)
-	s.tel.ProxyError(reason)
+	s.proxyError(reason, code)
 	if reason == reasonCanceled {
 		s.log.Debug("client went away", "method", r.Method, "path", r.URL.Path, "err", err)
 	} else {
 		s.log.Warn("proxying request failed", "method", r.Method, "path", r.URL.Path, "reason", reason, "status", code, "err", err)
 	}
 	s.writeError(w, code, body)
+}
+
+// proxyError counts an answer of the proxy's own, on every path: its
+// reason, and a refusal by the rules (a body that stalled: 408) on the
+// app's listener.
+func (s *side) proxyError(reason string, code int) {
+	s.tel.ProxyError(reason)
+	if code == http.StatusRequestTimeout {
+		s.app.refused.Request(code)
+	}
 }
 
 // classify maps a proxying error to its reason, status and body.

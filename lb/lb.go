@@ -38,8 +38,9 @@
 //     for limits.client_body_timeout is answered 408.
 //   - In cookie mode a cookie is minted only while the split is partial
 //     (weight 1-99); at 0 and 100 every client is on one side anyway.
-//   - Requests for a host no app claims (421) and CONNECT requests (405) are
-//     answered without telemetry: they belong to no app.
+//   - Requests for a host no app claims (421) and CONNECT requests (405)
+//     belong to no app: like the other requests the rules refuse, they are
+//     counted per listener only (below).
 //   - An app may have a Mirror (Options.Mirrors; package shadow implements
 //     it), which sees each proxied request with the side that serves it and
 //     proxies it through the handler it is given.
@@ -48,8 +49,10 @@
 // and their duration (on the side that served them), the proxy's own errors
 // by reason (unavailable, no_backend, connect, timeout, bad_gateway,
 // canceled, client_body, cors_forbidden), retries, failovers, backend up/down
-// and ejections, and the cutover weight. It logs backend health changes,
-// weight changes and proxying failures.
+// and ejections, and the cutover weight; per listener, the requests the rules
+// refuse, by status (400, 405, 408, 421, 431, 501, 505), on every path
+// (router.refuse, side.proxyError). It logs backend health changes, weight
+// changes and proxying failures.
 package lb
 
 import (
@@ -265,10 +268,11 @@ func (p *Proxy) addApp(name string, cfg *manifest.App, opts Options, deps sideDe
 	if err != nil {
 		return err
 	}
-	l, err := p.listenerFor(cfg)
+	l, err := p.listenerFor(cfg, deps.metrics)
 	if err != nil {
 		return err
 	}
+	a.refused = l.router.refused
 	if err := l.router.add(a, cfg.Hosts); err != nil {
 		return err
 	}

@@ -520,7 +520,7 @@ func (c *clientConn) answer(code int, body string) {
 func (c *clientConn) fail(err error) {
 	s := c.s
 	reason, code, body := s.classifyErr(err, false)
-	s.tel.ProxyError(reason)
+	s.proxyError(reason, code)
 	s.log.Warn("proxying request failed", "reason", reason, "status", code, "err", err)
 	c.answer(code, body)
 }

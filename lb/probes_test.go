@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/migratekit/migrate/manifest"
 )
@@ -62,6 +65,7 @@ func probeApps(shop, admin *seenBackend) *manifest.Manifest {
 		"admin": {Listen: "127.0.0.1:0", Hosts: []string{"internal.admin"}, Old: pool(admin), New: pool(admin)},
 	}}
 	m.Global.Limits.HeaderBytes = probeHeaderLimit
+	m.Global.Limits.ClientBodyTimeout = manifest.Duration(300 * time.Millisecond)
 	return m
 }
 
@@ -128,22 +132,91 @@ func requestProbes() []probe {
 		{name: "space before the colon", send: "GET / HTTP/1.1\r\nHost: shop.test\r\nFoo : 1\r\n\r\n", wantCode: 400, wantClose: true, nginx: true},
 		{name: "forged shadow marker", send: "GET / HTTP/1.1\r\nHost: shop.test\r\nX-Migrate-Shadow: 1\r\nX-Migrate-Replay: 1\r\nX-Migrate-Rejected: x\r\n\r\n",
 			wantCode: 200, wantShop: []string{"GET / host=shop.test"}},
+		{name: "host no app claims", send: "GET / HTTP/1.1\r\nHost: nobody.test\r\n\r\n", wantCode: 421},
+		{name: "CONNECT", send: "CONNECT shop.test:443 HTTP/1.1\r\nHost: shop.test:443\r\n\r\n", wantCode: 405},
+		{name: "body stalls", send: "POST /up HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 10\r\n\r\nhello", wantCode: 408, wantClose: true},
 	}
 }
 
 // TestRequestRules sends each probe's bytes to every path, shadowing on and
 // off, and checks the answer, whether the connection stays open (a second
-// request on it is then answered) and what the backends saw.
+// request on it is then answered), what the backends saw, and that a
+// refused probe (every answer from 400 up in the table is a refusal) was
+// counted once in migrate_proxy_refused_total under its status, and
+// nothing else was.
 func TestRequestRules(t *testing.T) {
 	everyPath(t, func(t *testing.T, pc pathCase) {
 		for _, p := range requestProbes() {
 			t.Run(p.name, func(t *testing.T) {
 				shop, admin := newSeenBackend(t), newSeenBackend(t)
-				r := startOn(t, pc, probeApps(shop, admin), Options{})
+				metrics, reg := newMetrics(t)
+				r := startOn(t, pc, probeApps(shop, admin), Options{Metrics: metrics})
 				runProbe(t, r.dial(t), p, shop, admin)
+				want := map[string]float64{}
+				if p.wantCode >= 400 {
+					want["127.0.0.1:0 "+strconv.Itoa(p.wantCode)] = 1
+				}
+				if diff := cmp.Diff(want, refusedCounts(t, reg)); diff != "" {
+					t.Errorf("migrate_proxy_refused_total by listen and status (-want +got):\n%s", diff)
+				}
 			})
 		}
 	})
+}
+
+// TestRefusedHTTP2: over HTTP/2, which has no gate (net/http's HTTP/2
+// server judges its frames), the router's refusals are answered and
+// counted as on HTTP/1.x: a host no app claims gets 421.
+func TestRefusedHTTP2(t *testing.T) {
+	t.Parallel()
+	shop, admin := newSeenBackend(t), newSeenBackend(t)
+	metrics, reg := newMetrics(t)
+	r := startOn(t, pathCase{tls: true}, probeApps(shop, admin), Options{Metrics: metrics})
+	tr := &http.Transport{TLSClientConfig: r.tls.Clone(), ForceAttemptHTTP2: true}
+	tr.TLSClientConfig.ServerName = "127.0.0.1"
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequest(http.MethodGet, r.base+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = "nobody.test"
+	res, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.ProtoMajor != 2 || res.StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("answer %d over %s, want 421 over HTTP/2", res.StatusCode, res.Proto)
+	}
+	if diff := cmp.Diff(map[string]float64{"127.0.0.1:0 421": 1}, refusedCounts(t, reg)); diff != "" {
+		t.Errorf("migrate_proxy_refused_total by listen and status (-want +got):\n%s", diff)
+	}
+}
+
+// refusedCounts returns the series of migrate_proxy_refused_total that
+// are not 0, by "listen status".
+func refusedCounts(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, f := range fams {
+		if f.GetName() != "migrate_proxy_refused_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if v := m.GetCounter().GetValue(); v != 0 {
+				l := map[string]string{}
+				for _, lp := range m.GetLabel() {
+					l[lp.GetName()] = lp.GetValue()
+				}
+				out[l["listen"]+" "+l["status"]] = v
+			}
+		}
+	}
+	return out
 }
 
 // TestRequestRulesNginx sends the probes nginx is the reference for to a

@@ -8,12 +8,16 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/migratekit/migrate/telemetry"
 )
 
 // router sends the requests of one listener to an app by Host. A host no
 // app claims gets 421 and goes nowhere: the proxy is never an open proxy,
 // whatever the request line says (an absolute-form URI sets the Host, and
-// the backend URL always comes from the app's pool).
+// the backend URL always comes from the app's pool). It answers the
+// requests the rules refuse (the gate's, CONNECT, an unknown host) and
+// counts each in refused.
 type router struct {
 	hosts    map[string]*App // normalised host, or host:port, to app
 	withPort bool            // some entry has a port
@@ -23,10 +27,13 @@ type router struct {
 	// bodyTimeout is the client body timeout of HTTP/2 requests (the
 	// gate applies it to HTTP/1.x).
 	bodyTimeout time.Duration
+	// refused counts the listener's requests refused by the rules, its
+	// apps' 408s included (nil: not counted).
+	refused *telemetry.Refused
 }
 
-func newRouter(inflight *tracker, bodyTimeout time.Duration) *router {
-	return &router{hosts: make(map[string]*App), inflight: inflight, bodyTimeout: bodyTimeout}
+func newRouter(inflight *tracker, bodyTimeout time.Duration, refused *telemetry.Refused) *router {
+	return &router{hosts: make(map[string]*App), inflight: inflight, bodyTimeout: bodyTimeout, refused: refused}
 }
 
 // all reports whether f holds for every app of the router.
@@ -88,7 +95,7 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer rt.inflight.leave()
 	if g := gateOf(r.Context()); g != nil {
 		if code := g.rejection(r.Header); code != 0 {
-			plainError(w, code, ruleAnswer(code)) // net/http closes after it
+			rt.refuse(w, code, ruleAnswer(code)) // net/http closes after it
 			return
 		}
 		if _, up := r.Header["Upgrade"]; up {
@@ -101,15 +108,21 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = &h2Body{ReadCloser: r.Body, rc: http.NewResponseController(w), timeout: rt.bodyTimeout}
 	}
 	if r.Method == http.MethodConnect {
-		plainError(w, http.StatusMethodNotAllowed, "method not allowed\n")
+		rt.refuse(w, http.StatusMethodNotAllowed, "method not allowed\n")
 		return
 	}
 	a := rt.route(r.Host)
 	if a == nil {
-		plainError(w, http.StatusMisdirectedRequest, "misdirected request: no app is served for this host\n")
+		rt.refuse(w, http.StatusMisdirectedRequest, "misdirected request: no app is served for this host\n")
 		return
 	}
 	a.handler.ServeHTTP(w, r)
+}
+
+// refuse answers a request the rules refuse, and counts it.
+func (rt *router) refuse(w http.ResponseWriter, code int, body string) {
+	rt.refused.Request(code)
+	plainError(w, code, body)
 }
 
 // h2Body is an HTTP/2 request body read with the client body timeout: the

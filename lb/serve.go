@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/migratekit/migrate/manifest"
+	"github.com/migratekit/migrate/telemetry"
 )
 
 var (
@@ -37,15 +38,16 @@ type listener struct {
 	loop   bool // served by event loops (see loop_linux.go), net/http too
 }
 
-// listenerFor returns the listener of app cfg, creating it.
-func (p *Proxy) listenerFor(cfg *manifest.App) (*listener, error) {
+// listenerFor returns the listener of app cfg, creating it (its refusals
+// counted in metrics).
+func (p *Proxy) listenerFor(cfg *manifest.App, metrics *telemetry.Metrics) (*listener, error) {
 	addr := cfg.Listen
 	if addr == "" {
 		addr = defaultListen
 	}
 	l := p.listener(addr)
 	if l == nil {
-		l = &listener{addr: addr, router: newRouter(&p.inflight, p.gate.bodyTimeout)}
+		l = &listener{addr: addr, router: newRouter(&p.inflight, p.gate.bodyTimeout, metrics.Refused(addr))}
 		if cfg.TLS != nil {
 			l.tls = []manifest.TLS{*cfg.TLS}
 		}

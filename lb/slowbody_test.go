@@ -8,13 +8,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/migratekit/migrate/manifest"
 )
 
 // TestSlowBodies: a client that declares a body and then stalls gets 408
 // once the client body timeout passes, on every path, and costs no backend
 // connection while less than 1 MiB of its body has come (nginx, which
-// buffers bodies, holds none either); past that the body streams.
+// buffers bodies, holds none either); past that the body streams. Each
+// 408 is counted as a refusal of the listener.
 func TestSlowBodies(t *testing.T) {
 	everyPath(t, func(t *testing.T, pc pathCase) {
 		for _, tt := range slowBodies {
@@ -22,8 +25,13 @@ func TestSlowBodies(t *testing.T) {
 				rb := newRawBackend(t, okAnswer)
 				m := oneApp(rb.app())
 				m.Global.Limits.ClientBodyTimeout = manifest.Duration(300 * time.Millisecond)
-				r := startOn(t, pc, m, Options{})
+				metrics, reg := newMetrics(t)
+				r := startOn(t, pc, m, Options{Metrics: metrics})
 				stallBodies(t, r.dial, tt, rb, true)
+				want := map[string]float64{"127.0.0.1:0 408": stalledClients}
+				if diff := cmp.Diff(want, refusedCounts(t, reg)); diff != "" {
+					t.Errorf("migrate_proxy_refused_total by listen and status (-want +got):\n%s", diff)
+				}
 			})
 		}
 	})
@@ -69,12 +77,15 @@ func okAnswer(*http.Request, int) (string, bool) {
 	return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false
 }
 
+// stalledClients is how many clients stallBodies stalls.
+const stalledClients = 10
+
 // stallBodies sends tt from ten clients dialled with dial and checks that
 // each gets 408 (when answered) and a closed connection, and what the
 // backend rb saw.
 func stallBodies(t *testing.T, dial func(*testing.T) *rawConn, tt slowBody, rb *rawBackend, answered bool) {
 	t.Helper()
-	const clients = 10
+	const clients = stalledClients
 	conns := make([]*rawConn, clients)
 	for i := range conns {
 		conns[i] = dial(t)
@@ -99,12 +110,14 @@ func stallBodies(t *testing.T, dial func(*testing.T) *rawConn, tt slowBody, rb *
 }
 
 // TestSlowBodyHTTP2: an HTTP/2 request whose body stalls gets 408 too, with
-// no backend connection (HTTP/2 has no gate: the stream's read deadline).
+// no backend connection (HTTP/2 has no gate: the stream's read deadline),
+// counted as a refusal.
 func TestSlowBodyHTTP2(t *testing.T) {
 	rb := newRawBackend(t, okAnswer)
 	m := oneApp(rb.app())
 	m.Global.Limits.ClientBodyTimeout = manifest.Duration(300 * time.Millisecond)
-	r := startOn(t, pathCase{tls: true}, m, Options{})
+	metrics, reg := newMetrics(t)
+	r := startOn(t, pathCase{tls: true}, m, Options{Metrics: metrics})
 	tr := &http.Transport{TLSClientConfig: r.tls.Clone(), ForceAttemptHTTP2: true}
 	tr.TLSClientConfig.ServerName = "127.0.0.1"
 	defer tr.CloseIdleConnections()
@@ -125,5 +138,8 @@ func TestSlowBodyHTTP2(t *testing.T) {
 	}
 	if n := rb.conns.Load(); n != 0 {
 		t.Errorf("%d backend connections for a body that never came, want none", n)
+	}
+	if diff := cmp.Diff(map[string]float64{"127.0.0.1:0 408": 1}, refusedCounts(t, reg)); diff != "" {
+		t.Errorf("migrate_proxy_refused_total by listen and status (-want +got):\n%s", diff)
 	}
 }
