@@ -115,6 +115,11 @@ var appPanels = []appPanel{
 		{Legend: "clients, last hour", Expr: `sum(migrate_fallback_clients{app="$app"})`},
 		{Legend: "requests/min", Expr: `sum(migrate_fallback_requests_per_minute{app="$app"})`},
 	}},
+	// A refused request belongs to no app: the panel shows every
+	// listener's (the series exist at 0 from the proxy's start).
+	{Title: "Requests refused/s by status", Unit: "reqps", Queries: []sideQuery{
+		{Legend: "{{status}} on {{listen}}", Expr: "sum by (listen, status) (" + rate("migrate_proxy_refused_total") + ")"},
+	}},
 }
 
 // Annotations: the weight changes and the rollbacks, read from
