@@ -2,7 +2,6 @@ package lb
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -99,40 +98,11 @@ type running struct {
 // (TestNetHTTPPath, TestFastHTTPPath).
 var testPath dataPath
 
+// start is serveProxy on the path of testPath (the onPath list's).
 func start(t *testing.T, m *manifest.Manifest, opts Options) *running {
 	t.Helper()
 	opts.path = testPath
-	p, err := New(m, nil, opts)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if err := p.Listen(); err != nil {
-		t.Fatalf("Listen: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Serve(ctx) }()
-	tr := &http.Transport{MaxIdleConnsPerHost: 200, Proxy: nil}
-	r := &running{p: p, client: &http.Client{Transport: tr}}
-	if a, ok := p.Addrs()["127.0.0.1:0"]; ok {
-		r.base = "http://" + a.String()
-	}
-	var once sync.Once
-	var result error
-	r.stop = func() error {
-		once.Do(func() {
-			cancel()
-			result = <-done
-			tr.CloseIdleConnections()
-		})
-		return result
-	}
-	t.Cleanup(func() {
-		if err := r.stop(); err != nil && !errors.Is(err, ErrDrainDeadline) {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return r
+	return serveProxy(t, m, opts)
 }
 
 // do sends a request with the given Host and headers and returns the
