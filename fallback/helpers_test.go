@@ -12,7 +12,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,6 +24,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/migratekit/migrate/internal/leaktest"
+	"github.com/migratekit/migrate/internal/testsvc"
 
 	"github.com/migratekit/migrate/lb"
 	"github.com/migratekit/migrate/manifest"
@@ -67,15 +67,7 @@ func echoBackend(t *testing.T) *httptest.Server {
 
 // freeAddr returns a loopback address nothing listens on (for a fallback
 // that must know its own address before it binds).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+func freeAddr(t *testing.T) string { return testsvc.FreeAddr(t) }
 
 // testManifest is a manifest with one app, shop.test, whose fallback
 // forwards to backends.

@@ -6,109 +6,32 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
-	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/migratekit/migrate/internal/testsvc"
 	"github.com/migratekit/migrate/logship"
 	"github.com/migratekit/migrate/manifest"
 )
 
-// nginxBinary is the nginx the tests run (scripts/test exports it).
-func nginxBinary(t *testing.T) string {
-	t.Helper()
-	bin := os.Getenv("MIGRATE_TEST_NGINX")
-	if bin == "" {
-		t.Fatal("MIGRATE_TEST_NGINX is not set: this test runs a real nginx (scripts/test sets it; or export MIGRATE_TEST_NGINX=$(command -v nginx))")
-	}
-	return bin
-}
-
 // nginxPrefix writes a whole nginx configuration around the rendered
-// fallback into a fresh prefix directory: its own pid file, error log and
-// temp paths, in the foreground. It returns the prefix.
+// fallback into a fresh prefix directory. It returns the prefix.
 func nginxPrefix(t *testing.T, fallbackConf []byte) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "fallback.conf"), fallbackConf, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	user := ""
-	if os.Geteuid() == 0 {
-		user = "user root;\n" // workers keep access to the test's private directory
-	}
-	conf := fmt.Sprintf(`%sdaemon off;
-worker_processes 1;
-pid %[2]s/nginx.pid;
-error_log %[2]s/error.log info;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path %[2]s/client_body;
-    proxy_temp_path %[2]s/proxy;
-    fastcgi_temp_path %[2]s/fastcgi;
-    uwsgi_temp_path %[2]s/uwsgi;
-    scgi_temp_path %[2]s/scgi;
-    include %[2]s/fallback.conf;
-}
-`, user, dir)
-	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testsvc.WriteNginxConf(t, dir, "    include "+dir+"/fallback.conf;")
 	return dir
-}
-
-func nginxArgs(dir string, extra ...string) []string {
-	return append([]string{"-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-e", filepath.Join(dir, "error.log")}, extra...)
-}
-
-// startNginx runs nginx on prefix dir until the test ends, once it accepts
-// connections on addr.
-func startNginx(t *testing.T, dir, addr string) {
-	t.Helper()
-	cmd := exec.Command(nginxBinary(t), nginxArgs(dir)...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting nginx: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGQUIT)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		select {
-		case err := <-exited:
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx exited: %v\n%s\n%s", err, out.String(), log)
-		default:
-		}
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nginx did not listen on %s within 10s", addr)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // tlsFiles writes a certificate and key for name, issued by ca, and
@@ -144,7 +67,7 @@ func render(t *testing.T, m *manifest.Manifest) []byte {
 // one backend, and TLS on the listener with https backends in an upstream
 // block verified against a CA.
 func TestNginxAcceptsRendering(t *testing.T) {
-	bin := nginxBinary(t)
+	bin := testsvc.NginxBinary(t)
 	ca := newCA(t)
 	tests := []struct {
 		name string
@@ -165,7 +88,7 @@ func TestNginxAcceptsRendering(t *testing.T) {
 			m.Apps["shop"].Fallback.AccessLog = filepath.Join(t.TempDir(), "access.log")
 			tt.edit(m.Apps["shop"])
 			dir := nginxPrefix(t, render(t, m))
-			out, err := exec.Command(bin, nginxArgs(dir, "-t")...).CombinedOutput()
+			out, err := exec.Command(bin, testsvc.NginxArgs(dir, "-t")...).CombinedOutput()
 			if err != nil {
 				t.Fatalf("nginx -t: %v\n%s", err, out)
 			}
@@ -220,7 +143,7 @@ func TestNginxForwards(t *testing.T) {
 			if tt.ca != nil {
 				m.Apps["shop"].Fallback.CA = tt.ca.file(t)
 			}
-			startNginx(t, nginxPrefix(t, render(t, m)), addr)
+			testsvc.StartNginx(t, nginxPrefix(t, render(t, m)), addr)
 			r := &running{base: "http://" + addr}
 			code, got := r.get(t, tt.hdr)
 			if diff := cmp.Diff([]any{code, got}, []any{tt.wantCode, tt.want}); diff != "" {

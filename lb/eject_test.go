@@ -12,6 +12,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
+	"github.com/migratekit/migrate/internal/testsvc"
 	"github.com/migratekit/migrate/manifest"
 )
 
@@ -27,7 +28,7 @@ type blinkBackend struct {
 
 func newBlinkBackend(t *testing.T, name string) *blinkBackend {
 	t.Helper()
-	b := &blinkBackend{t: t, name: name, addr: freeLoopbackAddr(t)}
+	b := &blinkBackend{t: t, name: name, addr: testsvc.FreeAddr(t)}
 	b.up()
 	t.Cleanup(b.down)
 	return b
