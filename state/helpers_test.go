@@ -6,10 +6,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -150,86 +148,6 @@ func rawClient(t *testing.T, url string) *redis.Client {
 	return c
 }
 
-// redisServer is a redis-server of the test's own, on a unix socket, that
-// the test may kill and start again. It keeps nothing across restarts.
-type redisServer struct {
-	t    *testing.T
-	bin  string
-	dir  string
-	sock string
-	cmd  *exec.Cmd
-	log  bytes.Buffer
-}
-
-func startRedisServer(t *testing.T) *redisServer {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatal("redis-server not found: run scripts/test, which installs it")
-	}
-	// A short directory: a unix socket path is limited to about 100 bytes.
-	dir, err := os.MkdirTemp("", "mgr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	r := &redisServer{t: t, bin: bin, dir: dir, sock: filepath.Join(dir, "redis.sock")}
-	r.start()
-	t.Cleanup(r.kill)
-	return r
-}
-
-func (r *redisServer) url() string { return "unix://" + r.sock }
-
-func (r *redisServer) start() {
-	r.t.Helper()
-	os.Remove(r.sock)
-	r.log.Reset()
-	r.cmd = exec.Command(r.bin, "--port", "0", "--unixsocket", r.sock, "--unixsocketperm", "700",
-		"--save", "", "--appendonly", "no", "--dir", r.dir)
-	r.cmd.Stdout, r.cmd.Stderr = &r.log, &r.log
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatal(err)
-	}
-	c := redis.NewClient(&redis.Options{Network: "unix", Addr: r.sock, MaxRetries: -1})
-	defer c.Close()
-	deadline := time.Now().Add(waitFor)
-	for c.Ping(r.t.Context()).Err() != nil {
-		if time.Now().After(deadline) {
-			r.kill()
-			r.t.Fatalf("redis-server did not start: %s", r.log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// pause stops the server with SIGSTOP: it keeps its connections and its
-// data and answers nothing until resume.
-func (r *redisServer) pause() {
-	r.t.Helper()
-	if err := r.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		r.t.Fatal(err)
-	}
-}
-
-// resume continues a paused server (SIGCONT).
-func (r *redisServer) resume() {
-	r.t.Helper()
-	if err := r.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		r.t.Fatal(err)
-	}
-}
-
-// kill stops the server with SIGKILL, as a crash would.
-func (r *redisServer) kill() {
-	if r.cmd == nil {
-		return
-	}
-	r.cmd.Process.Kill()
-	r.cmd.Wait()
-	r.cmd = nil
-}
-
 // recvChange waits for the next change on ch, failing the test if none
 // comes or the channel closes.
 func recvChange(t *testing.T, ch <-chan Change) Change {
@@ -250,6 +168,13 @@ func recvChange(t *testing.T, ch <-chan Change) Change {
 // done is true, and returns the states seen for app on the way.
 func waitState(t *testing.T, ch <-chan Change, app string, done func(AppState) bool) []AppState {
 	t.Helper()
+	return waitAdvancingFor(t, nil, ch, app, done)
+}
+
+// waitAdvancingFor is waitState advancing clock (unless nil) by a poll
+// interval whenever no change came for a while.
+func waitAdvancingFor(t *testing.T, clock *clockwork.FakeClock, ch <-chan Change, app string, done func(AppState) bool) []AppState {
+	t.Helper()
 	var seen []AppState
 	deadline := time.After(waitFor)
 	for {
@@ -264,6 +189,10 @@ func waitState(t *testing.T, ch <-chan Change, app string, done func(AppState) b
 			seen = append(seen, c.State)
 			if done(c.State) {
 				return seen
+			}
+		case <-time.After(50 * time.Millisecond):
+			if clock != nil {
+				clock.Advance(DefaultPollInterval)
 			}
 		case <-deadline:
 			t.Fatalf("%s did not reach the wanted state within %s; saw %+v", app, waitFor, seen)

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jonboulle/clockwork"
 
+	"github.com/migratekit/migrate/internal/testsvc"
 	"github.com/migratekit/migrate/manifest"
 )
 
@@ -25,9 +26,9 @@ import (
 const outageTimeout = 300 * time.Millisecond
 
 // outageStore opens a store on srv in dir with its own clock.
-func outageStore(t *testing.T, srv *redisServer, dir string, clock clockwork.Clock) Store {
+func outageStore(t *testing.T, srv *testsvc.Redis, dir string, clock clockwork.Clock) Store {
 	t.Helper()
-	return openStore(t, manifest.State{Backend: BackendRedis, URL: srv.url()},
+	return openStore(t, manifest.State{Backend: BackendRedis, URL: srv.URL()},
 		Options{DataDir: dir, Clock: clock, RedisTimeout: outageTimeout})
 }
 
@@ -37,9 +38,9 @@ func rollbackFn(st *AppState) error {
 }
 
 // redisWeight is app's weight as Redis holds it.
-func redisWeight(t *testing.T, srv *redisServer, app string) int {
+func redisWeight(t *testing.T, srv *testsvc.Redis, app string) int {
 	t.Helper()
-	v, err := rawClient(t, srv.url()).HGet(t.Context(), DefaultKeyPrefix+"apps", app).Result()
+	v, err := rawClient(t, srv.URL()).HGet(t.Context(), DefaultKeyPrefix+"apps", app).Result()
 	if err != nil {
 		t.Fatalf("reading %s from redis: %v", app, err)
 	}
@@ -57,17 +58,17 @@ func redisWeight(t *testing.T, srv *redisServer, app string) int {
 func TestRedisRollbackWhileDownWins(t *testing.T) {
 	tests := []struct {
 		name       string
-		down, back func(*redisServer)
+		down, back func(*testsvc.Redis)
 	}{
-		{"paused", (*redisServer).pause, (*redisServer).resume},
-		{"killed and restarted empty", (*redisServer).kill, (*redisServer).start},
+		{"paused", (*testsvc.Redis).Pause, (*testsvc.Redis).Resume},
+		{"killed and restarted empty", (*testsvc.Redis).Kill, (*testsvc.Redis).Start},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := startRedisServer(t)
+			srv := testsvc.StartRedis(t)
 			clock := newFakeClock()
 			var logA bytes.Buffer
-			a := openStore(t, manifest.State{Backend: BackendRedis, URL: srv.url()}, Options{DataDir: t.TempDir(),
+			a := openStore(t, manifest.State{Backend: BackendRedis, URL: srv.URL()}, Options{DataDir: t.TempDir(),
 				Clock: clock, RedisTimeout: outageTimeout, Logger: slog.New(slog.NewTextHandler(&logA, nil))})
 			b := outageStore(t, srv, t.TempDir(), clock)
 			if err := a.SetWeight(t.Context(), "shop", 100); err != nil {
@@ -124,12 +125,12 @@ func TestRedisLaterDecisionWins(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := startRedisServer(t)
+			srv := testsvc.StartRedis(t)
 			clockA, clockB := newFakeClock(), newFakeClock()
 			var logA bytes.Buffer
 			// a polls only when the test says: it must not write its
 			// decision before b raised the weight.
-			a := openStore(t, manifest.State{Backend: BackendRedis, URL: srv.url()}, Options{DataDir: t.TempDir(),
+			a := openStore(t, manifest.State{Backend: BackendRedis, URL: srv.URL()}, Options{DataDir: t.TempDir(),
 				Clock: clockA, RedisTimeout: outageTimeout, PollInterval: time.Hour, Logger: slog.New(slog.NewTextHandler(&logA, nil))})
 			b := outageStore(t, srv, t.TempDir(), clockB)
 			if err := a.SetWeight(t.Context(), "shop", 50); err != nil {
@@ -140,11 +141,11 @@ func TestRedisLaterDecisionWins(t *testing.T) {
 			clockA.Advance(tt.rollbackAt)
 			clockB.Advance(tt.raiseAt)
 
-			srv.pause()
+			srv.Pause()
 			if _, err := a.Update(t.Context(), "shop", rollbackFn); !errors.Is(err, ErrPending) {
 				t.Fatalf("rollback while paused: %v, want %v", err, ErrPending)
 			}
-			srv.resume()
+			srv.Resume()
 			if err := b.SetWeight(t.Context(), "shop", 100); err != nil {
 				t.Fatal(err)
 			}
@@ -177,9 +178,9 @@ func TestRedisLaterDecisionWins(t *testing.T) {
 // decision taken then across another restart, and writes it when Redis is
 // back; an instance with no last known state refuses to start.
 func TestRedisStartsDownOnLastKnownState(t *testing.T) {
-	srv := startRedisServer(t)
+	srv := testsvc.StartRedis(t)
 	clock, dir := newFakeClock(), t.TempDir()
-	cfg := manifest.State{Backend: BackendRedis, URL: srv.url()}
+	cfg := manifest.State{Backend: BackendRedis, URL: srv.URL()}
 	open := func() Store {
 		s, err := OpenWith(t.Context(), cfg, Options{DataDir: dir, Clock: clock, RedisTimeout: outageTimeout})
 		if err != nil {
@@ -193,7 +194,7 @@ func TestRedisStartsDownOnLastKnownState(t *testing.T) {
 	}
 	s.Close()
 
-	srv.kill()
+	srv.Kill()
 	s = open()
 	if w, ok, err := s.Weight(t.Context(), "shop"); w != 30 || !ok || !errors.Is(err, ErrStoreDown) {
 		t.Errorf("Weight() on a start while down = %d, %v, %v; want the last known 30 and %v", w, ok, err, ErrStoreDown)
@@ -216,7 +217,7 @@ func TestRedisStartsDownOnLastKnownState(t *testing.T) {
 		t.Errorf("OpenWith() with no last known state while down = %v, want a refusal naming %s", err, RedisLocalFile)
 	}
 
-	srv.start()
+	srv.Start()
 	waitAdvancingUntil(t, clock, "up with nothing pending", func() bool { return s.Status().Up && s.Status().Pending == 0 })
 	if got := redisWeight(t, srv, "shop"); got != 0 {
 		t.Errorf("redis holds weight %d once back, want the rollback's 0", got)
@@ -226,8 +227,8 @@ func TestRedisStartsDownOnLastKnownState(t *testing.T) {
 // TestRedisLocalFileDamaged: a local file that does not decode is refused
 // with its path and what to do; one saved for another Redis is ignored.
 func TestRedisLocalFileDamaged(t *testing.T) {
-	srv := startRedisServer(t)
-	cfg := manifest.State{Backend: BackendRedis, URL: srv.url()}
+	srv := testsvc.StartRedis(t)
+	cfg := manifest.State{Backend: BackendRedis, URL: srv.URL()}
 	tests := []struct {
 		name    string
 		content string
@@ -235,7 +236,7 @@ func TestRedisLocalFileDamaged(t *testing.T) {
 	}{
 		{"garbage", "\x00\xffgarbage", true},
 		{"truncated", `{"redis":"unix:///x","prefix":"migrate:","apps":[{"app":"shop","wei`, true},
-		{"a weight out of range", `{"redis":"` + srv.url() + `","prefix":"migrate:","saved_at":"2023-11-14T22:13:20Z","apps":[{"app":"shop","weight":300,"plan_step":0,"version":1}]}`, true},
+		{"a weight out of range", `{"redis":"` + srv.URL() + `","prefix":"migrate:","saved_at":"2023-11-14T22:13:20Z","apps":[{"app":"shop","weight":300,"plan_step":0,"version":1}]}`, true},
 		{"another redis", `{"redis":"redis://elsewhere:6379","prefix":"migrate:","saved_at":"2023-11-14T22:13:20Z","apps":[{"app":"shop","weight":30,"plan_step":0,"version":1}]}`, false},
 	}
 	for _, tt := range tests {

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jonboulle/clockwork"
 
+	"github.com/migratekit/migrate/internal/testsvc"
 	"github.com/migratekit/migrate/manifest"
 )
 
@@ -100,9 +101,9 @@ func TestRedisRestoresLostState(t *testing.T) {
 // and restore the state, deliver it again to their watchers, and record
 // the outage and the events taken during it.
 func TestRedisOutage(t *testing.T) {
-	srv := startRedisServer(t)
+	srv := testsvc.StartRedis(t)
 	clock := newFakeClock()
-	cfg := manifest.State{Backend: BackendRedis, URL: srv.url()}
+	cfg := manifest.State{Backend: BackendRedis, URL: srv.URL()}
 	dirA := t.TempDir()
 	a := openStore(t, cfg, Options{DataDir: dirA, Clock: clock})
 	b := openStore(t, cfg, Options{DataDir: t.TempDir(), Clock: clock})
@@ -116,7 +117,7 @@ func TestRedisOutage(t *testing.T) {
 	bw := b.Watch(t.Context())
 	waitState(t, bw, "shop", weightIs(25))
 
-	srv.kill()
+	srv.Kill()
 	var want AppState // the decision a takes while Redis is down
 	t.Run("down", func(t *testing.T) {
 		for name, s := range map[string]Store{"a": a, "b": b} {
@@ -155,7 +156,7 @@ func TestRedisOutage(t *testing.T) {
 		}
 	})
 
-	srv.start()
+	srv.Start()
 	t.Run("back", func(t *testing.T) {
 		aw := a.Watch(t.Context())
 		recvChange(t, aw) // shop, as decided here
@@ -232,34 +233,6 @@ func waitAdvancing(t *testing.T, clock *clockwork.FakeClock, ch <-chan Change) C
 			clock.Advance(DefaultPollInterval)
 		case <-deadline:
 			t.Fatalf("no change within %s", waitFor)
-		}
-	}
-}
-
-// waitAdvancingFor receives changes from ch, advancing the clock by a
-// poll interval whenever none came for a while, until app reaches a state
-// for which done is true; it returns the states seen for app.
-func waitAdvancingFor(t *testing.T, clock *clockwork.FakeClock, ch <-chan Change, app string, done func(AppState) bool) []AppState {
-	t.Helper()
-	var seen []AppState
-	deadline := time.After(waitFor)
-	for {
-		select {
-		case c, ok := <-ch:
-			if !ok {
-				t.Fatalf("watch channel closed; saw %+v", seen)
-			}
-			if c.App != app {
-				continue
-			}
-			seen = append(seen, c.State)
-			if done(c.State) {
-				return seen
-			}
-		case <-time.After(50 * time.Millisecond):
-			clock.Advance(DefaultPollInterval)
-		case <-deadline:
-			t.Fatalf("%s did not reach the wanted state within %s; saw %+v", app, waitFor, seen)
 		}
 	}
 }

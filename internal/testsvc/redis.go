@@ -1,7 +1,9 @@
 package testsvc
 
 import (
+	"bufio"
 	"bytes"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -60,8 +62,7 @@ func (r *Redis) Start() {
 		r.t.Fatalf("starting redis-server: %v", err)
 	}
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if c, err := net.Dial("unix", r.sock); err == nil {
-			c.Close()
+		if r.answers() {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -69,6 +70,22 @@ func (r *Redis) Start() {
 			r.t.Fatalf("redis-server did not start: %s", r.log.String())
 		}
 	}
+}
+
+// answers reports whether the server answers PING (not only accepts a
+// connection).
+func (r *Redis) answers() bool {
+	c, err := net.DialTimeout("unix", r.sock, time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := io.WriteString(c, "PING\r\n"); err != nil {
+		return false
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return err == nil && line == "+PONG\r\n"
 }
 
 // Pause stops the server with SIGSTOP: it keeps its connections and data
