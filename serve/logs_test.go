@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/migratekit/migrate/logship"
-	"github.com/migratekit/migrate/manifest"
 	"github.com/migratekit/migrate/telemetry"
 )
 
@@ -17,25 +16,7 @@ const logsToken = "logs-token"
 // takes writes with logsToken.
 func startWithToken(t *testing.T, yaml string) *Instance {
 	t.Helper()
-	m, err := manifest.Parse("test.yaml", []byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	inst, err := New(ctx, Options{Manifest: m, DataDir: t.TempDir(), Token: logsToken})
-	if err != nil {
-		cancel()
-		t.Fatalf("New: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- inst.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	return inst
+	return startWith(t, yaml, Options{Token: logsToken})
 }
 
 // shipSide sends n access lines of side through an embedded sink, errs of

@@ -13,14 +13,6 @@ import (
 	"github.com/migratekit/migrate/internal/testsvc"
 )
 
-// proxyURL is the URL of inst's one listener.
-func proxyURL(inst *Instance) string {
-	for _, a := range inst.Proxy.Addrs() {
-		return "http://" + a.String()
-	}
-	return ""
-}
-
 func body(t *testing.T, url string) string {
 	t.Helper()
 	resp, err := http.Get(url)

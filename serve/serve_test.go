@@ -34,14 +34,24 @@ func backend(t *testing.T, code int, body string) *httptest.Server {
 
 // start builds and runs an instance of yaml; stop ends it and checks it
 // stopped cleanly.
-func start(t *testing.T, yaml string) (inst *Instance, proxyURL string) {
+func start(t *testing.T, yaml string) (*Instance, string) {
+	t.Helper()
+	inst := startWith(t, yaml, Options{})
+	return inst, proxyURL(inst)
+}
+
+// startWith builds and runs an instance of yaml with opts, their Manifest
+// and DataDir filled in, until the test ends, and checks it stopped
+// cleanly.
+func startWith(t *testing.T, yaml string, opts Options) *Instance {
 	t.Helper()
 	m, err := manifest.Parse("test.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
+	opts.Manifest, opts.DataDir = m, t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	inst, err = New(ctx, Options{Manifest: m, DataDir: t.TempDir()})
+	inst, err := New(ctx, opts)
 	if err != nil {
 		cancel()
 		t.Fatalf("New: %v", err)
@@ -54,10 +64,15 @@ func start(t *testing.T, yaml string) (inst *Instance, proxyURL string) {
 			t.Errorf("Run: %v", err)
 		}
 	})
+	return inst
+}
+
+// proxyURL is the URL of inst's one listener.
+func proxyURL(inst *Instance) string {
 	for _, a := range inst.Proxy.Addrs() {
-		proxyURL = "http://" + a.String()
+		return "http://" + a.String()
 	}
-	return inst, proxyURL
+	return ""
 }
 
 func TestMain(m *testing.M) {

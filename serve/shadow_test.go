@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,7 +8,6 @@ import (
 	"time"
 
 	"github.com/migratekit/migrate/compare"
-	"github.com/migratekit/migrate/manifest"
 	"github.com/migratekit/migrate/telemetry"
 )
 
@@ -47,7 +45,7 @@ apps:
     new: {backends: [%s]}
     cutover: {weight: %d}
 `, oldB.URL, newB.URL, tt.weight)
-			inst, proxyURL := startShadow(t, yaml, tt.shadow)
+			inst := startWith(t, yaml, Options{Shadow: tt.shadow})
 			if tt.shadow {
 				if err := inst.Manager.SetWeight(t.Context(), "web", tt.weight, "api", "test"); err != nil {
 					t.Fatal(err)
@@ -56,7 +54,7 @@ apps:
 			}
 			served := map[string]int{}
 			for c := range 40 {
-				req, _ := http.NewRequest(http.MethodGet, proxyURL+"/items/1", nil)
+				req, _ := http.NewRequest(http.MethodGet, proxyURL(inst)+"/items/1", nil)
 				req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.0.0.%d", c))
 				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
@@ -94,38 +92,6 @@ apps:
 			checkReportDirections(t, inst, tt.wantPairs)
 		})
 	}
-}
-
-// startShadow runs an instance of yaml, as `migrate shadow` when shadow
-// is set.
-func startShadow(t *testing.T, yaml string, shadow bool) (*Instance, string) {
-	t.Helper()
-	if !shadow {
-		return start(t, yaml)
-	}
-	m, err := manifest.Parse("test.yaml", []byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	inst, err := New(ctx, Options{Manifest: m, DataDir: t.TempDir(), Shadow: true})
-	if err != nil {
-		cancel()
-		t.Fatalf("New: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- inst.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	var proxyURL string
-	for _, a := range inst.Proxy.Addrs() {
-		proxyURL = "http://" + a.String()
-	}
-	return inst, proxyURL
 }
 
 // checkReportDirections waits for the diff report to have the pairs of
