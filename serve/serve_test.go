@@ -8,16 +8,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/migratekit/migrate/internal/testsvc"
 	"github.com/migratekit/migrate/manifest"
 	"github.com/migratekit/migrate/state"
 )
@@ -170,48 +168,22 @@ apps:
 	}
 }
 
-// redisServer starts a private redis-server on a unix socket in dir.
-func redisServer(t *testing.T, sock string) *exec.Cmd {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatal("redis-server is not installed: run scripts/test, which installs it")
-	}
-	cmd := exec.Command(bin, "--port", "0", "--unixsocket", sock, "--save", "", "--appendonly", "no")
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting redis-server: %v", err)
-	}
-	for i := 0; i < 200; i++ {
-		if c, err := net.Dial("unix", sock); err == nil {
-			c.Close()
-			return cmd
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
-	t.Fatal("redis-server did not start")
-	return nil
-}
-
 // TestRedisLostAndBack kills the shared redis-server under traffic: no
 // request fails, and once it is back the instances reconcile and follow
 // each other again.
 func TestRedisLostAndBack(t *testing.T) {
 	oldB, newB := backend(t, 200, "old"), backend(t, 200, "new")
-	sock := filepath.Join(t.TempDir(), "redis.sock")
-	redis := redisServer(t, sock)
-	defer func() { redis.Process.Kill(); redis.Wait() }()
+	redis := testsvc.StartRedis(t)
 	yaml := fmt.Sprintf(`defaults:
   listen: 127.0.0.1:0
   admin: {listen: 127.0.0.1:0}
-  state: {backend: redis, url: "unix://%s"}
+  state: {backend: redis, url: %q}
 apps:
   shop:
     old: {backends: [%s]}
     new: {backends: [%s]}
     shadow: {sample: 0%%}
-`, sock, oldB.URL, newB.URL)
+`, redis.URL(), oldB.URL, newB.URL)
 	one, url1 := start(t, yaml)
 	two, _ := start(t, yaml)
 	ctx := context.Background()
@@ -246,15 +218,14 @@ apps:
 			n++
 		}
 	}()
-	redis.Process.Kill()
-	redis.Wait()
+	redis.Kill()
 	time.Sleep(1500 * time.Millisecond) // the instances notice and keep serving
 	if err := one.Manager.SetWeight(ctx, "shop", 50, "api", "test"); !errors.Is(err, state.ErrPending) {
 		t.Errorf("SetWeight with the store down = %v, want it applied here and pending (%v)", err, state.ErrPending)
 	}
 	close(stopTraffic)
 	n := <-served
-	redis = redisServer(t, sock)
+	redis.Start()
 	// Back: the weight set during the outage reaches the other instance.
 	t.Logf("the weight set during the outage reached the other instance %s after redis was back", waitWeight(t, two, "shop", 50, time.Now()))
 	// Back: a change made on one instance reaches the other again.
