@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -14,7 +12,6 @@ import (
 // [5, 50, 100], and "blog", without one.
 func writePlanManifest(t *testing.T, listen, adminAddr, oldURL, newURL string) string {
 	t.Helper()
-	cfg := filepath.Join(t.TempDir(), "migrate.yaml")
 	data := fmt.Sprintf(`defaults:
   listen: %s
   admin: {listen: %s}
@@ -31,10 +28,7 @@ apps:
     new: {backends: [%s]}
     shadow: {sample: 0%%}
 `, listen, adminAddr, oldURL, newURL, oldURL, newURL)
-	if err := os.WriteFile(cfg, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return writeConfig(t, t.TempDir(), data)
 }
 
 func TestCutoverPlanUsage(t *testing.T) {

@@ -7,8 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -134,7 +132,6 @@ func TestDNSCheckCommandJSON(t *testing.T) {
 // A on the given servers.
 func writeDNSManifest(t *testing.T, auth, res string) string {
 	t.Helper()
-	cfg := filepath.Join(t.TempDir(), "migrate.yaml")
 	data := fmt.Sprintf(`apps:
   shop:
     old: {backends: [http://127.0.0.1:1]}
@@ -149,10 +146,7 @@ func writeDNSManifest(t *testing.T, auth, res string) string {
       interval: 100ms
       max_interval: 200ms
 `, auth, res)
-	if err := os.WriteFile(cfg, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return writeConfig(t, t.TempDir(), data)
 }
 
 // TestDNSCheckWatchCommand: watch exits 1 at --timeout while a record is

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -24,7 +23,6 @@ import (
 // newURL.
 func fallbackManifest(t *testing.T, listen, adminAddr, newURL string) string {
 	t.Helper()
-	cfg := filepath.Join(t.TempDir(), "migrate.yaml")
 	data := fmt.Sprintf(`defaults:
   listen: %s
   admin: {listen: %s}
@@ -36,10 +34,7 @@ apps:
     new: {backends: [%s]}
     fallback: {retire_below: 0.5, retire_after: 30m}
 `, listen, adminAddr, newURL)
-	if err := os.WriteFile(cfg, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return writeConfig(t, t.TempDir(), data)
 }
 
 // TestFallbackCommand runs migrate fallback against a real backend: the

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +42,6 @@ func TestJSONLogsNameEachKeyOnce(t *testing.T) {
 		}))
 		defer newSrv.Close()
 		listen, adminAddr := freeAddr(t), freeAddr(t)
-		cfg := filepath.Join(t.TempDir(), "migrate.yaml")
 		data := fmt.Sprintf(`defaults:
   listen: %s
   admin: {listen: %s}
@@ -54,9 +51,7 @@ apps:
     new: {backends: [%s]}
     rollback: {max_error_rate: 5%%, min_requests: 20}
 `, listen, adminAddr, oldSrv.URL, newSrv.URL)
-		if err := os.WriteFile(cfg, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		cfg := writeConfig(t, t.TempDir(), data)
 		p := startBinaryEnv(t, []string{"MIGRATE_ADMIN_TOKEN=s3cret"}, "--log-format", "json", "--config", cfg, "--data-dir", t.TempDir(), "serve")
 		p.waitFor(t, "healthy", func() bool { return answers("http://" + adminAddr + "/healthz") })
 		c := &admin.Client{BaseURL: adminAddr, Token: "s3cret"}

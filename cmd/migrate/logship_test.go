@@ -24,7 +24,6 @@ func TestLogship(t *testing.T) {
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "access.log")
 	out := filepath.Join(dir, "shipped.jsonl")
-	cfg := filepath.Join(dir, "migrate.yaml")
 	data := fmt.Sprintf(`apps:
   shop:
     old: {backends: [http://127.0.0.1:1]}
@@ -34,9 +33,7 @@ func TestLogship(t *testing.T) {
       old: {paths: [%s], format: nginx_combined, host: web1}
       sink: {type: file, path: %s, batch_wait: 50ms}
 `, filepath.Join(dir, "*.log"), out)
-	if err := os.WriteFile(cfg, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeConfig(t, dir, data)
 	line := func(id int) string {
 		return fmt.Sprintf(`10.0.0.1 - - [25/Nov/2026:10:00:00 +0000] "GET /users/%d HTTP/1.1" 200 12 "-" "curl"`+"\n", id)
 	}
@@ -72,7 +69,6 @@ func TestLogship(t *testing.T) {
 
 func TestLogshipUsage(t *testing.T) {
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "migrate.yaml")
 	data := `apps:
   shop:
     old: {backends: [http://127.0.0.1:1]}
@@ -81,9 +77,7 @@ func TestLogshipUsage(t *testing.T) {
       old: {paths: [/var/log/nginx/shop.log], format: nginx_combined}
       sink: {type: file, path: out.jsonl}
 `
-	if err := os.WriteFile(cfg, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeConfig(t, dir, data)
 	tests := []struct {
 		name    string
 		args    []string
@@ -191,7 +185,6 @@ func TestLogshipEmbeddedToServe(t *testing.T) {
 	listen, adminAddr, metricsAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "access.log")
-	cfg := filepath.Join(dir, "migrate.yaml")
 	data := fmt.Sprintf(`defaults:
   listen: %s
   admin: {listen: %s, token_env: SHOP_ADMIN_TOKEN}
@@ -203,9 +196,7 @@ apps:
       old: {paths: [%s], format: nginx_combined, host: old-web1}
       sink: {batch_wait: 50ms}
 `, listen, adminAddr, oldSrv.URL, newSrv.URL, logPath)
-	if err := os.WriteFile(cfg, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeConfig(t, dir, data)
 	t.Setenv("SHOP_ADMIN_TOKEN", "s3cret")
 	stop := startServe(t, cfg, filepath.Join(dir, "serve-data"), adminAddr)
 	defer stop()
@@ -262,7 +253,6 @@ func TestLogshipWithoutTokenNamesTheVariable(t *testing.T) {
 	listen, adminAddr := freeAddr(t), freeAddr(t)
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "access.log")
-	cfg := filepath.Join(dir, "migrate.yaml")
 	data := fmt.Sprintf(`defaults:
   listen: %s
   admin: {listen: %s, token_env: SHOP_ADMIN_TOKEN}
@@ -274,9 +264,7 @@ apps:
       old: {paths: [%s], format: nginx_combined}
       sink: {batch_wait: 50ms}
 `, listen, adminAddr, textServer(t, "old").URL, textServer(t, "new").URL, logPath)
-	if err := os.WriteFile(cfg, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeConfig(t, dir, data)
 	serve := startBinaryEnv(t, []string{"SHOP_ADMIN_TOKEN=s3cret"}, "--config", cfg, "--data-dir", filepath.Join(dir, "serve-data"), "serve")
 	serve.waitFor(t, "healthy", func() bool { return answers("http://" + adminAddr + "/healthz") })
 	logshipAppend(t, logPath, `10.0.0.1 - - [25/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 12 "-" "curl"`+"\n")

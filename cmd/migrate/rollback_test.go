@@ -37,7 +37,6 @@ func TestAutomaticRollback(t *testing.T) {
 	dir := t.TempDir()
 	hookOut := filepath.Join(dir, "hook.json")
 	listen, adminAddr := freeAddr(t), freeAddr(t)
-	cfg := filepath.Join(dir, "migrate.yaml")
 	data := fmt.Sprintf(`defaults:
   listen: %s
   admin: {listen: %s}
@@ -52,9 +51,7 @@ apps:
       hooks: [{command: [/bin/sh, -c, 'cat > %s']}]
     notify: {webhook: %s/hook}
 `, listen, adminAddr, oldSrv.URL, newSrv.URL, hookOut, hookSink.URL)
-	if err := os.WriteFile(cfg, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeConfig(t, dir, data)
 	t.Setenv("MIGRATE_ADMIN_TOKEN", "s3cret")
 	stop := startServe(t, cfg, t.TempDir(), adminAddr)
 	defer stop()

@@ -58,7 +58,6 @@ func textServer(t *testing.T, body string) *httptest.Server {
 
 func writeManifest(t *testing.T, listen, adminAddr, oldURL, newURL string) string {
 	t.Helper()
-	cfg := filepath.Join(t.TempDir(), "migrate.yaml")
 	data := fmt.Sprintf(`defaults:
   listen: %s
   admin: {listen: %s}
@@ -68,6 +67,13 @@ apps:
     old: {backends: [%s]}
     new: {backends: [%s]}
 `, listen, adminAddr, oldURL, newURL)
+	return writeConfig(t, t.TempDir(), data)
+}
+
+// writeConfig writes data as dir/migrate.yaml and returns its path.
+func writeConfig(t *testing.T, dir, data string) string {
+	t.Helper()
+	cfg := filepath.Join(dir, "migrate.yaml")
 	if err := os.WriteFile(cfg, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -96,11 +94,8 @@ func TestShadowAndCompareReport(t *testing.T) {
 }
 
 func TestShadowNeedsASample(t *testing.T) {
-	cfg := filepath.Join(t.TempDir(), "m.yaml")
 	data := fmt.Sprintf("defaults: {listen: %s, admin: {listen: %s}}\napps:\n  shop:\n    old: {backends: [http://127.0.0.1:1]}\n    new: {backends: [http://127.0.0.1:2]}\n    shadow: {sample: 0%%}\n", freeAddr(t), freeAddr(t))
-	if err := os.WriteFile(cfg, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeConfig(t, t.TempDir(), data)
 	code, _, errs := runCLI(t, "--config", cfg, "--data-dir", t.TempDir(), "shadow", "shop")
 	if code != exitUsage || !strings.Contains(errs, "apps.shop.shadow.sample is 0%") {
 		t.Errorf("code %d, stderr %q; want %d naming shadow.sample", code, errs, exitUsage)

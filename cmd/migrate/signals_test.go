@@ -158,7 +158,6 @@ func hupCases() []hupCase {
 		}},
 		{"logship", func(t *testing.T) ([]string, string, string) {
 			dir := t.TempDir()
-			cfg := filepath.Join(dir, "migrate.yaml")
 			data := fmt.Sprintf(`apps:
   shop:
     old: {backends: [http://127.0.0.1:1]}
@@ -167,9 +166,7 @@ func hupCases() []hupCase {
       old: {paths: [%s], format: nginx_combined}
       sink: {type: file, path: %s}
 `, filepath.Join(dir, "*.log"), filepath.Join(dir, "shipped.jsonl"))
-			if err := os.WriteFile(cfg, []byte(data), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			cfg := writeConfig(t, dir, data)
 			metrics := freeAddr(t)
 			return []string{"--config", cfg, "--data-dir", t.TempDir(), "logship", "shop", "--side", "old", "--metrics-listen", metrics}, "http://" + metrics + "/metrics", ""
 		}},
@@ -181,16 +178,13 @@ func hupCases() []hupCase {
 		}},
 		{"rollback watch", func(t *testing.T) ([]string, string, string) {
 			prom := testsvc.StartPrometheus(t, freeAddr(t))
-			cfg := filepath.Join(t.TempDir(), "migrate.yaml")
 			data := fmt.Sprintf(`apps:
   shop:
     old: {backends: [http://127.0.0.1:1]}
     new: {backends: [http://127.0.0.1:2]}
     rollback: {source: prometheus, prometheus: {url: %s}}
 `, prom)
-			if err := os.WriteFile(cfg, []byte(data), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			cfg := writeConfig(t, t.TempDir(), data)
 			return []string{"--config", cfg, "--data-dir", t.TempDir(), "rollback", "watch", "shop"}, "", "msg=watching"
 		}},
 		{"dashboard", func(t *testing.T) ([]string, string, string) {

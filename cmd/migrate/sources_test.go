@@ -18,7 +18,6 @@ import (
 // verdicts from the Prometheus at promURL.
 func writePromManifest(t *testing.T, promURL string) string {
 	t.Helper()
-	cfg := filepath.Join(t.TempDir(), "migrate.yaml")
 	data := fmt.Sprintf(`defaults:
   listen: %s
   admin: {listen: %s}
@@ -30,10 +29,7 @@ apps:
       source: prometheus
       prometheus: {url: %q, timeout: 500ms}
 `, freeAddr(t), freeAddr(t), promURL)
-	if err := os.WriteFile(cfg, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return writeConfig(t, t.TempDir(), data)
 }
 
 // TestValidateCheckSources: validate does not reach the sources unless

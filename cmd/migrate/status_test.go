@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -85,7 +83,6 @@ func TestStatusAfterAnAutomaticRollback(t *testing.T) {
 	}))
 	defer newSrv.Close()
 	listen, adminAddr := freeAddr(t), freeAddr(t)
-	cfg := filepath.Join(t.TempDir(), "migrate.yaml")
 	data := fmt.Sprintf(`defaults:
   listen: %s
   admin: {listen: %s}
@@ -96,9 +93,7 @@ apps:
     shadow: {sample: 0%%}
     rollback: {max_error_rate: 5%%, max_error_rate_increase: 5%%, min_requests: 20, window: 2s}
 `, listen, adminAddr, oldSrv.URL, newSrv.URL)
-	if err := os.WriteFile(cfg, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeConfig(t, t.TempDir(), data)
 	p := startBinaryEnv(t, []string{"MIGRATE_ADMIN_TOKEN=s3cret"}, "--config", cfg, "--data-dir", t.TempDir(), "serve")
 	p.waitFor(t, "healthy", func() bool { return answers("http://" + adminAddr + "/healthz") })
 	c := &admin.Client{BaseURL: adminAddr, Token: "s3cret"}
