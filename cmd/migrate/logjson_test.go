@@ -1,17 +1,11 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
-
-	"github.com/migratekit/migrate/admin"
 )
 
 // checkJSONLog fails the test on a line of a JSON log that is not a JSON
@@ -36,33 +30,7 @@ func checkJSONLog(t *testing.T, log string) {
 func TestJSONLogsNameEachKeyOnce(t *testing.T) {
 	t.Run("serve", func(t *testing.T) {
 		t.Parallel()
-		oldSrv := textServer(t, "old")
-		newSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			http.Error(w, "broken", http.StatusInternalServerError)
-		}))
-		defer newSrv.Close()
-		listen, adminAddr := freeAddr(t), freeAddr(t)
-		data := fmt.Sprintf(`defaults:
-  listen: %s
-  admin: {listen: %s}
-apps:
-  shop:
-    old: {backends: [%s]}
-    new: {backends: [%s]}
-    rollback: {max_error_rate: 5%%, min_requests: 20}
-`, listen, adminAddr, oldSrv.URL, newSrv.URL)
-		cfg := writeConfig(t, t.TempDir(), data)
-		p := startBinaryEnv(t, []string{"MIGRATE_ADMIN_TOKEN=s3cret"}, "--log-format", "json", "--config", cfg, "--data-dir", t.TempDir(), "serve")
-		p.waitFor(t, "healthy", func() bool { return answers("http://" + adminAddr + "/healthz") })
-		c := &admin.Client{BaseURL: adminAddr, Token: "s3cret"}
-		if _, err := c.SetWeight(context.Background(), "shop", 100, "test"); err != nil {
-			t.Fatal(err)
-		}
-		p.waitFor(t, "rolled back", func() bool {
-			answers("http://" + listen + "/")
-			st, err := c.App(context.Background(), "shop")
-			return err == nil && st.Weight == 0
-		})
+		p, _ := serveRolledBack(t, "    rollback: {max_error_rate: 5%, min_requests: 20}\n", "--log-format", "json")
 		if code := p.stop(t); code != 0 {
 			t.Errorf("serve exited %d", code)
 		}

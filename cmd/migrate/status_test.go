@@ -77,34 +77,8 @@ func TestStatusWatch(t *testing.T) {
 // and says each reason of a verdict once.
 func TestStatusAfterAnAutomaticRollback(t *testing.T) {
 	t.Parallel()
-	oldSrv := textServer(t, "old")
-	newSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "broken", http.StatusInternalServerError)
-	}))
-	defer newSrv.Close()
-	listen, adminAddr := freeAddr(t), freeAddr(t)
-	data := fmt.Sprintf(`defaults:
-  listen: %s
-  admin: {listen: %s}
-apps:
-  shop:
-    old: {backends: [%s]}
-    new: {backends: [%s]}
-    shadow: {sample: 0%%}
-    rollback: {max_error_rate: 5%%, max_error_rate_increase: 5%%, min_requests: 20, window: 2s}
-`, listen, adminAddr, oldSrv.URL, newSrv.URL)
-	cfg := writeConfig(t, t.TempDir(), data)
-	p := startBinaryEnv(t, []string{"MIGRATE_ADMIN_TOKEN=s3cret"}, "--config", cfg, "--data-dir", t.TempDir(), "serve")
-	p.waitFor(t, "healthy", func() bool { return answers("http://" + adminAddr + "/healthz") })
-	c := &admin.Client{BaseURL: adminAddr, Token: "s3cret"}
-	if _, err := c.SetWeight(context.Background(), "shop", 100, "test"); err != nil {
-		t.Fatal(err)
-	}
-	p.waitFor(t, "rolled back", func() bool {
-		answers("http://" + listen + "/")
-		st, err := c.App(context.Background(), "shop")
-		return err == nil && st.Weight == 0
-	})
+	p, c := serveRolledBack(t, "    shadow: {sample: 0%}\n    rollback: {max_error_rate: 5%, max_error_rate_increase: 5%, min_requests: 20, window: 2s}\n")
+	adminAddr := c.BaseURL
 	var out string
 	p.waitFor(t, "passed the rollback's window", func() bool {
 		var code int
@@ -123,4 +97,38 @@ apps:
 	if _, out, _ := runCLI(t, "status", "shop", "--admin", adminAddr); strings.Contains(out, "rolled back at") {
 		t.Errorf("status after a weight change still shows the rollback:\n%s", out)
 	}
+}
+
+// serveRolledBack runs the migrate binary's serve, with args before the
+// command, on a manifest of shop whose new side answers only 500s and
+// whose app has appLines more (its rollback section); it sets the weight
+// to 100 and returns once the controller has rolled shop back, with a
+// client of the admin API.
+func serveRolledBack(t *testing.T, appLines string, args ...string) (*process, *admin.Client) {
+	t.Helper()
+	newSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "broken", http.StatusInternalServerError)
+	}))
+	t.Cleanup(newSrv.Close)
+	listen, adminAddr := freeAddr(t), freeAddr(t)
+	cfg := writeConfig(t, t.TempDir(), fmt.Sprintf(`defaults:
+  listen: %s
+  admin: {listen: %s}
+apps:
+  shop:
+    old: {backends: [%s]}
+    new: {backends: [%s]}
+%s`, listen, adminAddr, textServer(t, "old").URL, newSrv.URL, appLines))
+	p := startBinaryEnv(t, []string{"MIGRATE_ADMIN_TOKEN=s3cret"}, append(args, "--config", cfg, "--data-dir", t.TempDir(), "serve")...)
+	p.waitFor(t, "healthy", func() bool { return answers("http://" + adminAddr + "/healthz") })
+	c := &admin.Client{BaseURL: adminAddr, Token: "s3cret"}
+	if _, err := c.SetWeight(context.Background(), "shop", 100, "test"); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(t, "rolled back", func() bool {
+		answers("http://" + listen + "/")
+		st, err := c.App(context.Background(), "shop")
+		return err == nil && st.Weight == 0
+	})
+	return p, c
 }
