@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -89,24 +88,6 @@ func TestLogsTail(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestLogsTailFollow(t *testing.T) {
 	oldSrv, newSrv := textServer(t, "old"), textServer(t, "new")
 	listen, adminAddr := freeAddr(t), freeAddr(t)
@@ -118,7 +99,7 @@ func TestLogsTailFollow(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var out syncBuffer
+	var out lockedBuffer
 	exited := make(chan error, 1)
 	go func() {
 		cmd := newCmdRoot(&iostreams{In: strings.NewReader(""), Out: &out, Err: io.Discard})
@@ -135,7 +116,7 @@ func TestLogsTailFollow(t *testing.T) {
 }
 
 // waitOutput waits until out holds want.
-func waitOutput(t *testing.T, out *syncBuffer, want string) {
+func waitOutput(t *testing.T, out *lockedBuffer, want string) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if out.String() == want {
@@ -193,7 +174,7 @@ func TestLogsTailSaysWhenEmpty(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr lockedBuffer
 	exited := make(chan error, 1)
 	go func() {
 		cmd := newCmdRoot(&iostreams{In: strings.NewReader(""), Out: &stdout, Err: &stderr})

@@ -210,7 +210,7 @@ apps:
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var errb syncBuffer
+	var errb lockedBuffer
 	cmd := newCmdRoot(&iostreams{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &errb})
 	cmd.SetArgs([]string{"--config", cfg, "--data-dir", filepath.Join(dir, "ship-data"),
 		"logship", "shop", "--side", "old", "--metrics-listen", metricsAddr})
