@@ -176,15 +176,13 @@ func logshipNum(v any) float64 {
 	return f
 }
 
-// TestLogshipEmbeddedToServe runs the three commands a user runs: serve,
-// logship with the default (embedded) sink pointed at it by the manifest's
-// admin settings, and logs tail, which shows the shipped lines; logship's
-// counters are on --metrics-listen meanwhile.
-func TestLogshipEmbeddedToServe(t *testing.T) {
-	oldSrv, newSrv := textServer(t, "old"), textServer(t, "new")
-	listen, adminAddr, metricsAddr := freeAddr(t), freeAddr(t), freeAddr(t)
-	dir := t.TempDir()
-	logPath := filepath.Join(dir, "access.log")
+// writeShipManifest writes, in dir, a manifest of shop, its admin API on
+// adminAddr with the token in $SHOP_ADMIN_TOKEN, whose old side's access
+// log (host old-web1) is shipped to serve's embedded sink; it returns the
+// manifest's path and the log's.
+func writeShipManifest(t *testing.T, dir, adminAddr string) (cfg, logPath string) {
+	t.Helper()
+	logPath = filepath.Join(dir, "access.log")
 	data := fmt.Sprintf(`defaults:
   listen: %s
   admin: {listen: %s, token_env: SHOP_ADMIN_TOKEN}
@@ -195,8 +193,18 @@ apps:
     logs:
       old: {paths: [%s], format: nginx_combined, host: old-web1}
       sink: {batch_wait: 50ms}
-`, listen, adminAddr, oldSrv.URL, newSrv.URL, logPath)
-	cfg := writeConfig(t, dir, data)
+`, freeAddr(t), adminAddr, textServer(t, "old").URL, textServer(t, "new").URL, logPath)
+	return writeConfig(t, dir, data), logPath
+}
+
+// TestLogshipEmbeddedToServe runs the three commands a user runs: serve,
+// logship with the default (embedded) sink pointed at it by the manifest's
+// admin settings, and logs tail, which shows the shipped lines; logship's
+// counters are on --metrics-listen meanwhile.
+func TestLogshipEmbeddedToServe(t *testing.T) {
+	adminAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	dir := t.TempDir()
+	cfg, logPath := writeShipManifest(t, dir, adminAddr)
 	t.Setenv("SHOP_ADMIN_TOKEN", "s3cret")
 	stop := startServe(t, cfg, filepath.Join(dir, "serve-data"), adminAddr)
 	defer stop()
@@ -250,21 +258,9 @@ apps:
 // a serve started with a token, itself without one, says at start and in
 // every retry of the refused batch which variable to set.
 func TestLogshipWithoutTokenNamesTheVariable(t *testing.T) {
-	listen, adminAddr := freeAddr(t), freeAddr(t)
+	adminAddr := freeAddr(t)
 	dir := t.TempDir()
-	logPath := filepath.Join(dir, "access.log")
-	data := fmt.Sprintf(`defaults:
-  listen: %s
-  admin: {listen: %s, token_env: SHOP_ADMIN_TOKEN}
-apps:
-  shop:
-    old: {backends: [%s]}
-    new: {backends: [%s]}
-    logs:
-      old: {paths: [%s], format: nginx_combined}
-      sink: {batch_wait: 50ms}
-`, listen, adminAddr, textServer(t, "old").URL, textServer(t, "new").URL, logPath)
-	cfg := writeConfig(t, dir, data)
+	cfg, logPath := writeShipManifest(t, dir, adminAddr)
 	serve := startBinaryEnv(t, []string{"SHOP_ADMIN_TOKEN=s3cret"}, "--config", cfg, "--data-dir", filepath.Join(dir, "serve-data"), "serve")
 	serve.waitFor(t, "healthy", func() bool { return answers("http://" + adminAddr + "/healthz") })
 	logshipAppend(t, logPath, `10.0.0.1 - - [25/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 12 "-" "curl"`+"\n")
