@@ -19,12 +19,12 @@ import (
 	"github.com/migratekit/migrate/state"
 )
 
-// plainManifest is a one-app manifest on free ports with extra lines under
+// plainYAML is a one-app manifest on free ports with extra lines under
 // defaults.
-func plainManifest(t *testing.T, defaults string) *manifest.Manifest {
+func plainYAML(t *testing.T, defaults string) string {
 	t.Helper()
 	oldB, newB := backend(t, 200, "old"), backend(t, 200, "new")
-	m, err := manifest.Parse("test.yaml", fmt.Appendf(nil, `defaults:
+	return fmt.Sprintf(`defaults:
   listen: 127.0.0.1:0
   admin: {listen: 127.0.0.1:0}
 %s
@@ -33,7 +33,13 @@ apps:
     old: {backends: [%s]}
     new: {backends: [%s]}
     shadow: {sample: 0%%}
-`, defaults, oldB.URL, newB.URL))
+`, defaults, oldB.URL, newB.URL)
+}
+
+// plainManifest is plainYAML parsed.
+func plainManifest(t *testing.T, defaults string) *manifest.Manifest {
+	t.Helper()
+	m, err := manifest.Parse("test.yaml", []byte(plainYAML(t, defaults)))
 	if err != nil {
 		t.Fatal(err)
 	}
