@@ -12,6 +12,7 @@ import (
 // a flush timeout after, and checks that the events tile the file exactly:
 // each starts where the previous ended, none is longer than max_line plus
 // its line end, and each one's Raw is its bytes without the line end.
+// scripts/test: fuzztime 5000x
 func FuzzSourceCut(f *testing.F) {
 	f.Add([]byte("a\nbb\nccc\n"), uint8(2), uint16(3))
 	f.Add([]byte("partial line\r\nand more"), uint8(4), uint16(7))
