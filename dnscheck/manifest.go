@@ -2,6 +2,7 @@ package dnscheck
 
 import (
 	"fmt"
+	"log/slog"
 	"net/netip"
 
 	"github.com/migratekit/migrate/manifest"
@@ -43,6 +44,24 @@ func WatchOptionsFor(a *manifest.App, resolvConf string) (WatchOptions, error) {
 		Check: Options{Resolvers: panel, Authoritative: dc.Authoritative, Timeout: dc.Timeout.D(),
 			Retries: dc.Retries, Rate: dc.Rate, ClientSubnet: subnet, DO: dc.DNSSEC != nil && *dc.DNSSEC},
 	}, nil
+}
+
+// WatchOptionsForSystem is WatchOptionsFor with a resolvConf that is the
+// system's default rather than the user's choice: one that cannot be read
+// (no /etc/resolv.conf in a container, say) is no reason to stop watching,
+// so the watch then uses the rest of its panel and log says so. A problem
+// of the manifest is still an error.
+func WatchOptionsForSystem(a *manifest.App, resolvConf string, log *slog.Logger) (WatchOptions, error) {
+	wopts, err := WatchOptionsFor(a, resolvConf)
+	if err == nil || resolvConf == "" {
+		return wopts, err
+	}
+	without, werr := WatchOptionsFor(a, "")
+	if werr != nil {
+		return WatchOptions{}, err
+	}
+	log.Warn("watching dns without the system's resolvers: they cannot be read", "app", a.Name, "err", err)
+	return without, nil
 }
 
 // Watching says whether `migrate serve` watches the app's records: it has

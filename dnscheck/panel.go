@@ -28,6 +28,21 @@ func DefaultResolvers() []string {
 	}
 }
 
+// SystemPanel is Panel with a resolvConf that is the system's default
+// rather than the user's choice: when it cannot be read the panel is the
+// other resolvers, and skipped says why (nil when it was read).
+func SystemPanel(resolvers []string, resolvConf string) (panel []string, skipped, err error) {
+	panel, err = Panel(resolvers, resolvConf)
+	if err == nil || resolvConf == "" {
+		return panel, nil, err
+	}
+	without, werr := Panel(resolvers, "")
+	if werr != nil {
+		return nil, nil, err
+	}
+	return without, err, nil
+}
+
 // Panel returns the resolvers to ask: resolvers when given, else the
 // default panel, plus the nameservers of the resolv.conf file at
 // resolvConf unless it is empty. Duplicates are dropped.

@@ -2,12 +2,18 @@ package dnscheck
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/migratekit/migrate/manifest"
 )
 
 func TestRetire(t *testing.T) {
@@ -125,5 +131,45 @@ func TestPanel(t *testing.T) {
 				t.Errorf("panel (-got +want):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestSystemPanel: a default resolv.conf that cannot be read leaves the
+// rest of the panel, and says why; a bad resolver is still an error.
+func TestSystemPanel(t *testing.T) {
+	missing := t.TempDir() + "/resolv.conf"
+	panel, skipped, err := SystemPanel([]string{"192.0.2.1"}, missing)
+	if err != nil || !slices.Equal(panel, []string{"192.0.2.1:53"}) {
+		t.Errorf("SystemPanel(missing) = %v, %v; want the given resolver alone", panel, err)
+	}
+	if skipped == nil || !strings.Contains(skipped.Error(), missing) {
+		t.Errorf("skipped = %v, want the unreadable %s", skipped, missing)
+	}
+	if _, _, err := SystemPanel([]string{"nope"}, missing); err == nil {
+		t.Error("SystemPanel with a bad resolver succeeded")
+	}
+}
+
+// TestWatchOptionsForSystem: the watch of an app goes on without an
+// unreadable default resolv.conf, and logs it; WatchOptionsFor, for a file
+// the user named, refuses.
+func TestWatchOptionsForSystem(t *testing.T) {
+	a := &manifest.App{Name: "shop", DNS: []manifest.DNSRecord{{Name: "shop.example.test", Type: "A", Expect: []string{"192.0.2.10"}}}}
+	a.DNSCheck.Resolvers = []string{"127.0.0.71:1"}
+	missing := t.TempDir() + "/resolv.conf"
+	var log strings.Builder
+	wopts, err := WatchOptionsForSystem(a, missing, slog.New(slog.NewTextHandler(&log, nil)))
+	if err != nil || !slices.Equal(wopts.Check.Resolvers, []string{"127.0.0.71:1"}) {
+		t.Errorf("WatchOptionsForSystem(missing) = %v, %v; want the manifest's resolver alone", wopts.Check.Resolvers, err)
+	}
+	if !strings.Contains(log.String(), "without the system's resolvers") {
+		t.Errorf("log does not say so: %s", log.String())
+	}
+	if _, err := WatchOptionsFor(a, missing); err == nil {
+		t.Error("WatchOptionsFor(missing) succeeded")
+	}
+	a.DNSCheck.ClientSubnet = "not a subnet"
+	if _, err := WatchOptionsForSystem(a, missing, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil {
+		t.Error("WatchOptionsForSystem with a bad client_subnet succeeded")
 	}
 }

@@ -35,7 +35,7 @@ func (i *Instance) newDNSWatch(m *manifest.Manifest, names []string, resolvConf 
 		if !dnscheck.Watching(a) {
 			continue
 		}
-		wopts, err := i.dnsWatchOptions(a, resolvConf)
+		wopts, err := dnscheck.WatchOptionsForSystem(a, resolvConf, i.log)
 		if err != nil {
 			return nil, fmt.Errorf("watching dns: %w", err)
 		}
@@ -49,23 +49,6 @@ func (i *Instance) newDNSWatch(m *manifest.Manifest, names []string, resolvConf 
 		d.watchers = append(d.watchers, w)
 	}
 	return d, nil
-}
-
-// dnsWatchOptions are the watch options of app a with the system's
-// resolvers of resolvConf. A resolvConf that cannot be read is no reason
-// not to serve: the watch then uses the other resolvers of its panel, and
-// the log says so.
-func (i *Instance) dnsWatchOptions(a *manifest.App, resolvConf string) (dnscheck.WatchOptions, error) {
-	wopts, err := dnscheck.WatchOptionsFor(a, resolvConf)
-	if err == nil || resolvConf == "" {
-		return wopts, err
-	}
-	without, werr := dnscheck.WatchOptionsFor(a, "")
-	if werr != nil {
-		return dnscheck.WatchOptions{}, err
-	}
-	i.log.Warn("watching dns without the system's resolvers: they cannot be read", "app", a.Name, "err", err)
-	return without, nil
 }
 
 // run runs the watchers until ctx is done; it returns nil then.

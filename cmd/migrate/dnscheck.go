@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/migratekit/migrate/admin"
 	"github.com/migratekit/migrate/dnscheck"
@@ -21,8 +22,13 @@ import (
 	"github.com/migratekit/migrate/telemetry"
 )
 
-// resolvConf is where the system's resolvers are read from.
+// resolvConf is where the system's resolvers are read from by default.
 const resolvConf = dnscheck.ResolvConf
+
+// resolvConfFlag adds --resolv-conf to f, into conf.
+func resolvConfFlag(f *pflag.FlagSet, conf *string) {
+	f.StringVar(conf, "resolv-conf", resolvConf, "the resolv.conf file whose nameservers join the panel (when the default cannot be read, the panel goes on without them)")
+}
 
 type dnscheckOptions struct {
 	*rootOptions
@@ -32,6 +38,8 @@ type dnscheckOptions struct {
 	Resolvers     []string
 	Authoritative []string
 	System        bool
+	ResolvConf    string
+	resolvConfSet bool
 	Timeout       time.Duration
 	Retries       int
 	Rate          float64
@@ -66,6 +74,7 @@ fails (e.g. the zone's name servers cannot be found).`,
 			if !cmd.Flags().Changed("system-resolvers") && len(opts.Resolvers) > 0 {
 				opts.System = false // --resolver replaces the whole panel
 			}
+			opts.resolvConfSet = cmd.Flags().Changed("resolv-conf")
 			return dnscheckRun(cmd.Context(), opts)
 		},
 	}
@@ -75,7 +84,8 @@ fails (e.g. the zone's name servers cannot be found).`,
 	f.StringArrayVar(&opts.Old, "old", nil, "a value being replaced: a server still answering it is stale (repeatable)")
 	f.StringArrayVar(&opts.Resolvers, "resolver", nil, "a resolver HOST:PORT or IP, replacing the default panel (repeatable)")
 	f.StringArrayVar(&opts.Authoritative, "authoritative", nil, "an authoritative server HOST:PORT or IP, replacing the discovery of the zone's NS (repeatable)")
-	f.BoolVar(&opts.System, "system-resolvers", true, "add the resolvers of "+resolvConf+" to the panel; with --resolver, only when given explicitly")
+	f.BoolVar(&opts.System, "system-resolvers", true, "add the resolvers of --resolv-conf to the panel; with --resolver, only when given explicitly")
+	resolvConfFlag(f, &opts.ResolvConf)
 	f.DurationVar(&opts.Timeout, "timeout", dnscheck.DefaultTimeout, "timeout of one query")
 	f.IntVar(&opts.Retries, "retries", dnscheck.DefaultRetries, "retries after a failed query, with backoff")
 	f.Float64Var(&opts.Rate, "rate", dnscheck.DefaultRate, "most queries per second to one server")
@@ -91,11 +101,20 @@ func dnscheckRun(ctx context.Context, opts *dnscheckOptions) error {
 	if err := checkFormat(opts.Format); err != nil {
 		return err
 	}
-	conf := ""
-	if opts.System {
-		conf = resolvConf
+	var panel []string
+	var err error
+	switch {
+	case !opts.System:
+		panel, err = dnscheck.Panel(opts.Resolvers, "")
+	case opts.resolvConfSet:
+		panel, err = dnscheck.Panel(opts.Resolvers, opts.ResolvConf)
+	default:
+		var skipped error
+		panel, skipped, err = dnscheck.SystemPanel(opts.Resolvers, opts.ResolvConf)
+		if skipped != nil {
+			opts.logger().Warn("checking without the system's resolvers: they cannot be read", "err", skipped)
+		}
 	}
-	panel, err := dnscheck.Panel(opts.Resolvers, conf)
 	if err != nil {
 		return usageErrorf("%v", err)
 	}
@@ -150,6 +169,8 @@ type dnscheckWatchOptions struct {
 	MetricsListen   string
 	Fallbacks       []string
 	Format          string
+	ResolvConf      string
+	resolvConfSet   bool
 }
 
 func newCmdDNSCheckWatch(root *rootOptions) *cobra.Command {
@@ -180,6 +201,7 @@ otherwise.`,
 		Args: exactArgs(1, "one app name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.App = args[0]
+			opts.resolvConfSet = cmd.Flags().Changed("resolv-conf")
 			ctx, stop := root.signalContext(cmd.Context())
 			defer stop()
 			return dnscheckWatchRun(ctx, opts)
@@ -191,6 +213,7 @@ otherwise.`,
 	f.StringVar(&opts.MetricsListen, "metrics-listen", "", "serve the gauges on http://ADDR/metrics")
 	f.StringArrayVar(&opts.Fallbacks, "fallback", nil, "admin URL of a running migrate fallback, for the retirement advice (repeatable; default: the app's fallback.admin)")
 	f.StringVar(&opts.Format, "format", "text", "output format: text or json (one object per round)")
+	resolvConfFlag(f, &opts.ResolvConf)
 	return cmd
 }
 
@@ -213,7 +236,12 @@ func dnscheckWatchRun(ctx context.Context, opts *dnscheckWatchOptions) error {
 		return usageErrorf("apps.%s.dns: no records to watch", opts.App)
 	}
 	log := opts.logger()
-	wopts, err := dnscheck.WatchOptionsFor(a, resolvConf)
+	var wopts dnscheck.WatchOptions
+	if opts.resolvConfSet {
+		wopts, err = dnscheck.WatchOptionsFor(a, opts.ResolvConf)
+	} else {
+		wopts, err = dnscheck.WatchOptionsForSystem(a, opts.ResolvConf, log)
+	}
 	if err != nil {
 		return usageErrorf("%v", err)
 	}

@@ -92,6 +92,8 @@ func TestDNSCheckCommand(t *testing.T) {
 		{"no --expect", []string{"dnscheck", "www.example.test", "--resolver", res.addr}, exitUsage, nil, []string{`required flag(s) "expect" not set`}},
 		{"bad resolver", []string{"dnscheck", "www.example.test", "--expect", newIP, "--resolver", "nope"}, exitUsage, nil, []string{`resolver "nope": want HOST:PORT or an IP address`}},
 		{"bad client subnet", append(base, "--resolver", res.addr, "--client-subnet", "10.0.0.1"), exitUsage, nil, []string{`--client-subnet "10.0.0.1": not a CIDR`}},
+		{"a resolv.conf named and missing", append(base, "--resolver", res.addr, "--system-resolvers", "--resolv-conf", "/nonexistent/resolv.conf"), exitUsage,
+			nil, []string{"reading the system's resolvers: open /nonexistent/resolv.conf: no such file or directory"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
