@@ -145,7 +145,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	p.resolveAll(ctx, named) // before the loops' first connection
 	nloops := 0
 	for _, l := range p.listeners {
-		p.log.Info("listening", "listen", l.addr, "addr", l.ln.Addr().String(), "tls", l.tlsCfg != nil)
+		p.log.Info("proxy listening", "listen", l.addr, "addr", l.ln.Addr().String(), "tls", l.tlsCfg != nil)
 		if l.loop {
 			if nloops == 0 {
 				nloops = loopsFor(p.log)

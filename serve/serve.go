@@ -204,9 +204,6 @@ func (i *Instance) AdminAddr() net.Addr { return i.adminLn.Addr() }
 // instance. It returns nil after a clean drain.
 func (i *Instance) Run(ctx context.Context) error {
 	defer i.Close()
-	for listen, addr := range i.Proxy.Addrs() {
-		i.log.Info("proxy listening", "listen", listen, "addr", addr.String())
-	}
 	for _, a := range i.Proxy.Apps() {
 		i.log.Info("serving app", "app", a.Name(), "weight", a.Weight())
 	}
