@@ -211,10 +211,19 @@ func runPlan(ctx context.Context, opts Options, client *admin.Client) error {
 	return err
 }
 
+// printStep prints the requests each side served and, once a side has
+// answered mirrored requests, those too: in the shadow phase new serves
+// nothing, and its answers to the mirror are what there is to watch.
 func printStep(w io.Writer, at time.Duration, st admin.AppStatus) {
 	o, n := st.Sides["old"], st.Sides["new"]
-	fmt.Fprintf(w, "%5.1fs    old %6d req %5.2f%% 5xx p99 %5.1f ms | new %6d req %5.2f%% 5xx p99 %5.1f ms\n",
+	fmt.Fprintf(w, "%5.1fs    old %6d req %5.2f%% 5xx p99 %5.1f ms | new %6d req %5.2f%% 5xx p99 %5.1f ms",
 		at.Seconds(), o.Requests, o.ErrorRate*100, o.P99Ms, n.Requests, n.ErrorRate*100, n.P99Ms)
+	for _, side := range []string{"new", "old"} {
+		if m := st.Sides[side].Mirrored; m.Requests > 0 {
+			fmt.Fprintf(w, " | mirrored to %s %6d req %5.2f%% 5xx p99 %5.1f ms", side, m.Requests, m.ErrorRate*100, m.P99Ms)
+		}
+	}
+	fmt.Fprintln(w)
 }
 
 func printSummary(w io.Writer, sum Summary) {

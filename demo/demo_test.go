@@ -14,6 +14,7 @@ import (
 
 	"github.com/migratekit/migrate/admin"
 	"github.com/migratekit/migrate/compare"
+	"github.com/migratekit/migrate/telemetry"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leaktest.Options()...) }
@@ -97,5 +98,21 @@ func TestPlanCutsOver(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "weight -> 50% on new") {
 		t.Errorf("output lacks the plan's steps:\n%s", out.String())
+	}
+}
+
+// TestPrintStepShowsMirrored: in the shadow phase new serves nothing, so
+// the progress line shows its answers to mirrored requests, 5xx included.
+func TestPrintStepShowsMirrored(t *testing.T) {
+	var st admin.AppStatus
+	st.Sides = map[string]telemetry.SideStats{
+		"old": {Requests: 997, P99Ms: 12.5},
+		"new": {Mirrored: telemetry.MirroredStats{Requests: 950, Errors: 19, ErrorRate: 0.02, P99Ms: 14}},
+	}
+	var out bytes.Buffer
+	printStep(&out, 5*time.Second, st)
+	want := "| mirrored to new    950 req  2.00% 5xx p99  14.0 ms\n"
+	if !strings.HasSuffix(out.String(), want) || strings.Contains(out.String(), "mirrored to old") {
+		t.Errorf("printStep = %q, want it to end with %q and name no mirror to old", out.String(), want)
 	}
 }
