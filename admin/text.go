@@ -117,7 +117,12 @@ func (s *Screen) Draw(st AppStatus, at time.Time) error {
 	}
 	if s.prev != nil && s.prev.App == st.App {
 		secs := at.Sub(s.at).Seconds()
-		fmt.Fprintf(&b, "%12s   old %.1f   new %.1f\n", "req/s now", perSecond(s.prev, &st, SideOld, secs), perSecond(s.prev, &st, SideNew, secs))
+		served := func(s telemetry.SideStats) uint64 { return s.Requests }
+		fmt.Fprintf(&b, "%12s   old %.1f   new %.1f\n", "req/s now", perSecond(s.prev, &st, SideOld, secs, served), perSecond(s.prev, &st, SideNew, secs, served))
+		if st.Sides[SideOld].Mirrored.Requests+st.Sides[SideNew].Mirrored.Requests > 0 {
+			mirrored := func(s telemetry.SideStats) uint64 { return s.Mirrored.Requests }
+			fmt.Fprintf(&b, "%12s   old %.1f   new %.1f\n", "mirrored/s", perSecond(s.prev, &st, SideOld, secs, mirrored), perSecond(s.prev, &st, SideNew, secs, mirrored))
+		}
 	}
 	s.prev, s.at = &st, at
 	return s.write(b.Bytes())
@@ -148,8 +153,8 @@ const (
 	SideNew = telemetry.SideNew
 )
 
-func perSecond(prev, cur *AppStatus, side string, secs float64) float64 {
-	a, b := prev.Sides[side].Requests, cur.Sides[side].Requests
+func perSecond(prev, cur *AppStatus, side string, secs float64, count func(telemetry.SideStats) uint64) float64 {
+	a, b := count(prev.Sides[side]), count(cur.Sides[side])
 	if secs <= 0 || b < a {
 		return 0
 	}

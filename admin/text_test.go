@@ -16,7 +16,7 @@ func TestScreen(t *testing.T) {
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	st := func(oldReq, newReq uint64) AppStatus {
 		return AppStatus{App: "shop", Weight: 50, Phase: "split", Sides: map[string]telemetry.SideStats{
-			SideOld: {Requests: oldReq}, SideNew: {Requests: newReq},
+			SideOld: {Requests: oldReq}, SideNew: {Requests: newReq, Mirrored: telemetry.MirroredStats{Requests: 3 * newReq}},
 		}}
 	}
 	tests := []struct {
@@ -25,8 +25,8 @@ func TestScreen(t *testing.T) {
 		// check the second frame as written after the first
 		want, wantNot []string
 	}{
-		{"terminal: redrawn in place", true, []string{"\x1b[%dA\x1b[J12:00:02\n", "req/s now   old 50.0   new 10.0"}, []string{"\n\n12:00:02"}},
-		{"pipe: successive blocks", false, []string{"\n12:00:02\n", "req/s now   old 50.0   new 10.0"}, []string{"\x1b["}},
+		{"terminal: redrawn in place", true, []string{"\x1b[%dA\x1b[J12:00:02\n", "req/s now   old 50.0   new 10.0", "mirrored/s   old 0.0   new 30.0"}, []string{"\n\n12:00:02"}},
+		{"pipe: successive blocks", false, []string{"\n12:00:02\n", "req/s now   old 50.0   new 10.0", "mirrored/s   old 0.0   new 30.0"}, []string{"\x1b["}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
