@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"sync"
 	"time"
 
@@ -133,6 +135,10 @@ func (t *Upstream) exchange(req *http.Request, pc *h1Conn) (*http.Response, bool
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			break
 		}
+		if err := got1xx(ctx, resp); err != nil {
+			stop()
+			return nil, true, err
+		}
 	}
 	if t.responseHeader > 0 {
 		pc.c.SetReadDeadline(time.Time{})
@@ -148,6 +154,16 @@ func (t *Upstream) exchange(req *http.Request, pc *h1Conn) (*http.Response, bool
 	}
 	resp.Body = &h1Body{rc: resp.Body, t: t, pc: pc, keep: keep, stop: stop}
 	return resp, true, nil
+}
+
+// got1xx hands an interim answer to the request's client trace, as
+// http.Transport does: httputil.ReverseProxy passes it on to its client
+// (103 Early Hints), as the loops do.
+func got1xx(ctx context.Context, resp *http.Response) error {
+	if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.Got1xxResponse != nil {
+		return trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header))
+	}
+	return nil
 }
 
 func ctxErr(ctx context.Context, err error) error {
