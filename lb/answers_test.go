@@ -10,7 +10,9 @@ import (
 // connection is 1.1, and a 1.0 status line would make it close), a 101 to
 // a request that asked for no upgrade as 502, and a 204 without the length
 // of a body it cannot have.
-func TestOddAnswers(t *testing.T) {
+func TestOddAnswers(t *testing.T) { forEachPath(t, testOddAnswers) }
+
+func testOddAnswers(t *testing.T, path dataPath) {
 	tests := []struct {
 		name, answer string
 		closeUp      bool
@@ -25,7 +27,7 @@ func TestOddAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rb := newRawBackend(t, func(*http.Request, int) (string, bool) { return tt.answer, tt.closeUp })
-			r := start(t, oneApp(rb.app()), Options{})
+			r := start(t, path, oneApp(rb.app()), Options{})
 			c := dialRaw(t, r)
 			c.send(t, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 			res, body := c.response(t, http.MethodGet)

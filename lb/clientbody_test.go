@@ -18,6 +18,10 @@ import (
 // such clients come: otherwise any client could take a healthy backend out
 // of rotation with a few broken uploads.
 func TestClientBodyErrorsSpareBackends(t *testing.T) {
+	forEachPath(t, testClientBodyErrorsSpareBackends)
+}
+
+func testClientBodyErrorsSpareBackends(t *testing.T, path dataPath) {
 	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
 		n, err := io.Copy(io.Discard, r.Body)
 		fmt.Fprintf(w, "%d %v", n, err)
@@ -26,7 +30,7 @@ func TestClientBodyErrorsSpareBackends(t *testing.T) {
 	app := testApp(b, b)
 	passive := manifest.Passive{MaxFails: 2, Cooldown: manifest.Duration(time.Hour)}
 	app.Old.Passive, app.New.Passive = passive, passive
-	r := start(t, oneApp(app), Options{Metrics: metrics})
+	r := start(t, path, oneApp(app), Options{Metrics: metrics})
 	part := strings.Repeat("x", 64<<10)
 	tests := []struct {
 		name  string

@@ -134,6 +134,7 @@ func TestFailoverFromFailingLastBackend(t *testing.T) {
 // upstream server as soon as it is back (it never marks the last server
 // of an upstream down, whatever max_fails).
 func TestBlinkingBackendNginx(t *testing.T) {
+	t.Parallel()
 	old := newBlinkBackend(t, "old")
 	addr := startNginxProxy(t, "", nginxServer{"x", old.addr})
 	tr := &http.Transport{Proxy: nil}
@@ -165,14 +166,16 @@ func TestBlinkingBackendNginx(t *testing.T) {
 // check is tried again after 1 s, then after twice as long at each
 // ejection in a row, up to the cooldown; its first success puts it back
 // for good, and a later ejection starts again at 1 s.
-func TestEjectionBackoff(t *testing.T) {
+func TestEjectionBackoff(t *testing.T) { forEachPath(t, testEjectionBackoff) }
+
+func testEjectionBackoff(t *testing.T, path dataPath) {
 	a, b := newBlinkBackend(t, "a"), newBlinkBackend(t, "b")
 	fc := clockwork.NewFakeClock()
 	metrics, reg := newMetrics(t)
 	app := &manifest.App{Listen: "127.0.0.1:0",
 		Old: manifest.Pool{Backends: []string{a.url(), b.url()}, Passive: manifest.Passive{MaxFails: 1, Cooldown: manifest.Duration(10 * time.Second)}},
 		New: manifest.Pool{Backends: []string{b.url()}}}
-	r := start(t, oneApp(app), Options{Clock: fc, Metrics: metrics})
+	r := start(t, path, oneApp(app), Options{Clock: fc, Metrics: metrics})
 	web := r.p.App("web")
 	ejections := func() float64 {
 		return metricValue(t, reg, "migrate_backend_ejections_total", map[string]string{"app": "web", "side": "old", "backend": a.url()})

@@ -10,7 +10,9 @@ import (
 	"github.com/migratekit/migrate/manifest"
 )
 
-func TestFailover(t *testing.T) {
+func TestFailover(t *testing.T) { forEachPath(t, testFailover) }
+
+func testFailover(t *testing.T, path dataPath) {
 	down := func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
@@ -42,7 +44,7 @@ func TestFailover(t *testing.T) {
 			app.DebugHeaders = ptr(true)
 			fc := clockwork.NewFakeClock()
 			metrics, reg := newMetrics(t)
-			r := start(t, oneApp(app), Options{Clock: fc, Metrics: metrics})
+			r := start(t, path, oneApp(app), Options{Clock: fc, Metrics: metrics})
 			tick(t, fc, 0, 2) // first probes: old is out (unhealthy: 1)
 
 			code, h, body := r.do(t, http.MethodGet, "/", "", nil)
@@ -64,7 +66,9 @@ func TestFailover(t *testing.T) {
 	}
 }
 
-func TestBackendTimeout(t *testing.T) {
+func TestBackendTimeout(t *testing.T) { forEachPath(t, testBackendTimeout) }
+
+func testBackendTimeout(t *testing.T, path dataPath) {
 	release := make(chan struct{})
 	slow := newBackendFunc(t, "slow", func(w http.ResponseWriter, r *http.Request) { <-release })
 	t.Cleanup(func() { close(release) }) // runs before the backend closes
@@ -76,7 +80,7 @@ func TestBackendTimeout(t *testing.T) {
 		Timeouts: manifest.Timeouts{ResponseHeader: manifest.Duration(50 * time.Millisecond)},
 	}
 	metrics, reg := newMetrics(t)
-	r := start(t, oneApp(app), Options{Metrics: metrics})
+	r := start(t, path, oneApp(app), Options{Metrics: metrics})
 	// Round robin starts at the second backend; make it start at slow.
 	r.p.App("web").sides[sideOld].pool.next.Store(1)
 

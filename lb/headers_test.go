@@ -12,7 +12,9 @@ import (
 	"github.com/migratekit/migrate/manifest"
 )
 
-func TestForwardedHeaders(t *testing.T) {
+func TestForwardedHeaders(t *testing.T) { forEachPath(t, testForwardedHeaders) }
+
+func testForwardedHeaders(t *testing.T, path dataPath) {
 	tests := []struct {
 		name    string
 		trusted []string
@@ -68,7 +70,7 @@ func TestForwardedHeaders(t *testing.T) {
 			oldB, newB := newBackend(t, "old"), newBackend(t, "new")
 			app := testApp(oldB, newB)
 			app.TrustedProxies = tt.trusted
-			r := start(t, oneApp(app), Options{})
+			r := start(t, path, oneApp(app), Options{})
 			if code, _, _ := r.do(t, http.MethodGet, "/", "app.example.com", tt.sent); code != http.StatusOK {
 				t.Fatalf("status %d", code)
 			}
@@ -84,7 +86,9 @@ func TestForwardedHeaders(t *testing.T) {
 	}
 }
 
-func TestDebugHeader(t *testing.T) {
+func TestDebugHeader(t *testing.T) { forEachPath(t, testDebugHeader) }
+
+func testDebugHeader(t *testing.T, path dataPath) {
 	tests := []struct {
 		name   string
 		debug  *bool
@@ -101,7 +105,7 @@ func TestDebugHeader(t *testing.T) {
 			app := testApp(newBackend(t, "old"), newBackend(t, "new"))
 			app.DebugHeaders = tt.debug
 			app.Cutover.Weight = ptr(tt.weight)
-			r := start(t, oneApp(app), Options{})
+			r := start(t, path, oneApp(app), Options{})
 			_, h, _ := r.do(t, http.MethodGet, "/", "", nil)
 			if got := h.Get("X-Migrate-Side"); got != tt.want {
 				t.Errorf("X-Migrate-Side = %q, want %q", got, tt.want)
@@ -110,7 +114,9 @@ func TestDebugHeader(t *testing.T) {
 	}
 }
 
-func TestCORSPreflight(t *testing.T) {
+func TestCORSPreflight(t *testing.T) { forEachPath(t, testCORSPreflight) }
+
+func testCORSPreflight(t *testing.T, path dataPath) {
 	preflight := func(origin string) http.Header {
 		return http.Header{
 			"Origin":                         {origin},
@@ -184,7 +190,7 @@ func TestCORSPreflight(t *testing.T) {
 			oldB, newB := newBackend(t, "old"), newBackend(t, "new")
 			app := testApp(oldB, newB)
 			app.CORS = tt.cors
-			r := start(t, oneApp(app), Options{})
+			r := start(t, path, oneApp(app), Options{})
 			code, h, _ := r.do(t, tt.method, "/api", "", tt.sent)
 			if code != tt.wantCode {
 				t.Errorf("status = %d, want %d", code, tt.wantCode)
@@ -209,7 +215,9 @@ func TestCORSPreflight(t *testing.T) {
 // TestResponseTrailers: the fields a backend sends after a chunked body
 // (gRPC-Web's status, a checksum) reach the client, announced or not, and
 // so does the Trailer field announcing them.
-func TestResponseTrailers(t *testing.T) {
+func TestResponseTrailers(t *testing.T) { forEachPath(t, testResponseTrailers) }
+
+func testResponseTrailers(t *testing.T, path dataPath) {
 	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Trailer", "X-Checksum, X-Status")
 		w.WriteHeader(http.StatusOK)
@@ -220,7 +228,7 @@ func TestResponseTrailers(t *testing.T) {
 		w.Header().Set("X-Status", "0")
 		w.Header().Set(http.TrailerPrefix+"X-Late", "unannounced")
 	})
-	r := start(t, oneApp(testApp(b, b)), Options{})
+	r := start(t, path, oneApp(testApp(b, b)), Options{})
 	res, err := r.client.Get(r.base + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -244,12 +252,14 @@ func TestResponseTrailers(t *testing.T) {
 // for the interim answer before its body (curl does for bodies over 1 KiB,
 // for up to a second) gets 100 Continue at once, and its body reaches the
 // backend whole.
-func TestExpectContinue(t *testing.T) {
+func TestExpectContinue(t *testing.T) { forEachPath(t, testExpectContinue) }
+
+func testExpectContinue(t *testing.T, path dataPath) {
 	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		fmt.Fprintf(w, "%d %v", len(body), err)
 	})
-	r := start(t, oneApp(testApp(b, b)), Options{})
+	r := start(t, path, oneApp(testApp(b, b)), Options{})
 	c := dialRaw(t, r)
 	body := strings.Repeat("x", 5000)
 	c.send(t, fmt.Sprintf("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", len(body)))
@@ -272,12 +282,14 @@ func TestExpectContinue(t *testing.T) {
 // reaches the backend without one, however it is framed (fasthttp adds
 // application/octet-stream to a request it writes unless told not to, and
 // a backend may answer 415 to that); nor does a User-Agent appear.
-func TestNoContentTypeAdded(t *testing.T) {
+func TestNoContentTypeAdded(t *testing.T) { forEachPath(t, testNoContentTypeAdded) }
+
+func testNoContentTypeAdded(t *testing.T, path dataPath) {
 	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		fmt.Fprintf(w, "%q %q %s", r.Header["Content-Type"], r.Header["User-Agent"], body)
 	})
-	r := start(t, oneApp(testApp(b, b)), Options{})
+	r := start(t, path, oneApp(testApp(b, b)), Options{})
 	for _, req := range []string{
 		"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
 		"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
@@ -295,9 +307,11 @@ func TestNoContentTypeAdded(t *testing.T) {
 
 // TestHostUntouched: the backend gets the client's Host as it was sent,
 // letter case and port included.
-func TestHostUntouched(t *testing.T) {
+func TestHostUntouched(t *testing.T) { forEachPath(t, testHostUntouched) }
+
+func testHostUntouched(t *testing.T, path dataPath) {
 	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, r.Host) })
-	r := start(t, oneApp(testApp(b, b)), Options{})
+	r := start(t, path, oneApp(testApp(b, b)), Options{})
 	for _, host := range []string{"Shop.Example.COM", "shop.example.com:8080", "[::1]:8080"} {
 		if code, _, body := r.do(t, http.MethodGet, "/", host, nil); code != 200 || body != host {
 			t.Errorf("Host %q: %d, backend saw %q", host, code, body)
@@ -308,9 +322,11 @@ func TestHostUntouched(t *testing.T) {
 // TestTETrailers: TE is hop-by-hop, but a client's "trailers" in it goes
 // on to the backend as "TE: trailers" (gRPC and some backends send
 // trailers only then), as net/http's ReverseProxy sends it.
-func TestTETrailers(t *testing.T) {
+func TestTETrailers(t *testing.T) { forEachPath(t, testTETrailers) }
+
+func testTETrailers(t *testing.T, path dataPath) {
 	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "%q", r.Header["Te"]) })
-	r := start(t, oneApp(testApp(b, b)), Options{})
+	r := start(t, path, oneApp(testApp(b, b)), Options{})
 	for te, want := range map[string]string{"trailers, deflate;q=0.5": `["trailers"]`, "deflate": `[]`, "": `[]`} {
 		h := http.Header{}
 		if te != "" {

@@ -35,7 +35,9 @@ func tick(t *testing.T, fc *clockwork.FakeClock, d time.Duration, n int) {
 	}
 }
 
-func TestHealthCheckEjectRestore(t *testing.T) {
+func TestHealthCheckEjectRestore(t *testing.T) { forEachPath(t, testHealthCheckEjectRestore) }
+
+func testHealthCheckEjectRestore(t *testing.T, path dataPath) {
 	var status atomic.Int32
 	status.Store(http.StatusOK)
 	a := newBackendFunc(t, "a", func(w http.ResponseWriter, r *http.Request) {
@@ -55,7 +57,7 @@ func TestHealthCheckEjectRestore(t *testing.T) {
 	}
 	fc := clockwork.NewFakeClock()
 	metrics, reg := newMetrics(t)
-	r := start(t, oneApp(app), Options{Clock: fc, Metrics: metrics})
+	r := start(t, path, oneApp(app), Options{Clock: fc, Metrics: metrics})
 	web := r.p.App("web")
 	tick(t, fc, 0, 2) // the first probes, at start
 
@@ -99,12 +101,14 @@ func TestHealthCheckEjectRestore(t *testing.T) {
 	}
 }
 
-func TestPassiveEjection(t *testing.T) {
+func TestPassiveEjection(t *testing.T) { forEachPath(t, testPassiveEjection) }
+
+func testPassiveEjection(t *testing.T, path dataPath) {
 	a, b, n := newBackend(t, "a"), newBackend(t, "b"), newBackend(t, "new")
 	fc := clockwork.NewFakeClock()
 	metrics, reg := newMetrics(t)
 	app := twoOld(a, b, n, manifest.Passive{MaxFails: 2, Cooldown: manifest.Duration(10 * time.Second)})
-	r := start(t, oneApp(app), Options{Clock: fc, Metrics: metrics})
+	r := start(t, path, oneApp(app), Options{Clock: fc, Metrics: metrics})
 	web := r.p.App("web")
 	a.Close()
 	ejections := func() float64 {
@@ -152,6 +156,10 @@ func TestPassiveEjection(t *testing.T) {
 // A passively ejected backend of a checked pool comes back through its
 // health check, not its cooldown.
 func TestPassiveEjectionRestoredByHealthCheck(t *testing.T) {
+	forEachPath(t, testPassiveEjectionRestoredByHealthCheck)
+}
+
+func testPassiveEjectionRestoredByHealthCheck(t *testing.T, path dataPath) {
 	a := newBackendFunc(t, "a", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" {
 			return
@@ -165,7 +173,7 @@ func TestPassiveEjectionRestoredByHealthCheck(t *testing.T) {
 	app := twoOld(a, b, n, manifest.Passive{MaxFails: 1, Cooldown: manifest.Duration(time.Second)})
 	app.Old.Health = manifest.Health{Path: "/healthz", Interval: manifest.Duration(time.Minute), Healthy: 2}
 	fc := clockwork.NewFakeClock()
-	r := start(t, oneApp(app), Options{Clock: fc})
+	r := start(t, path, oneApp(app), Options{Clock: fc})
 	web := r.p.App("web")
 	tick(t, fc, 0, 2)
 	for i := range 2 {

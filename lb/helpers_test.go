@@ -94,14 +94,11 @@ type running struct {
 	tls    *tls.Config  // the client's, on a TLS listener
 }
 
-// testPath makes start serve with another data path than the default
-// (TestNetHTTPPath, TestFastHTTPPath).
-var testPath dataPath
-
-// start is serveProxy on the path of testPath (the onPath list's).
-func start(t *testing.T, m *manifest.Manifest, opts Options) *running {
+// start is serveProxy on path: every test names the path it serves on,
+// forEachPath's or, for a test of one path's internals, that one.
+func start(t *testing.T, path dataPath, m *manifest.Manifest, opts Options) *running {
 	t.Helper()
-	opts.path = testPath
+	opts.path = path
 	return serveProxy(t, m, opts)
 }
 

@@ -66,6 +66,7 @@ func TestNewErrors(t *testing.T) {
 }
 
 func TestAppsAndAddrs(t *testing.T) {
+	t.Parallel()
 	bk := newBackend(t, "b")
 	pool := manifest.Pool{Backends: []string{bk.URL}}
 	m := &manifest.Manifest{Apps: map[string]*manifest.App{

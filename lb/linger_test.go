@@ -18,10 +18,14 @@ import (
 // closing with unread bytes (the kernel would reset the connection, which
 // fails the client's writes and can destroy the answer before it is read).
 func TestLoopLingeringClose(t *testing.T) {
+	loopsUntilFixed(t, "net/http does not answer a request the backend answered before its body was read", testLoopLingeringClose)
+}
+
+func testLoopLingeringClose(t *testing.T, path dataPath) {
 	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "early")
 	})
-	r := start(t, oneApp(testApp(b, b)), Options{})
+	r := start(t, path, oneApp(testApp(b, b)), Options{})
 	c := dialRaw(t, r)
 	const size, first = 3 << 20, maxRetryBody + 64<<10 // past the MiB read before the backend is
 	c.send(t, fmt.Sprintf("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", size))

@@ -32,11 +32,13 @@ func pathBackend(t *testing.T) *testBackend {
 
 func get(path string) string { return "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n" }
 
-func TestLoopPipelining(t *testing.T) {
+func TestLoopPipelining(t *testing.T) { forEachPath(t, testLoopPipelining) }
+
+func testLoopPipelining(t *testing.T, path dataPath) {
 	for _, n := range []int{2, 10} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			b := pathBackend(t)
-			r := start(t, oneApp(testApp(b, b)), Options{})
+			r := start(t, path, oneApp(testApp(b, b)), Options{})
 			c := dialRaw(t, r)
 			var all strings.Builder
 			for i := range n {
@@ -59,7 +61,9 @@ func TestLoopPipelining(t *testing.T) {
 // TestLoopHandOffMidConnection checks that a request the loop hands to the
 // fasthttp server after one it served itself is answered as the other
 // paths answer it, and that the connection goes on where it may.
-func TestLoopHandOffMidConnection(t *testing.T) {
+func TestLoopHandOffMidConnection(t *testing.T) { forEachPath(t, testLoopHandOffMidConnection) }
+
+func testLoopHandOffMidConnection(t *testing.T, path dataPath) {
 	tests := []struct {
 		name      string
 		req       string
@@ -77,7 +81,7 @@ func TestLoopHandOffMidConnection(t *testing.T) {
 			b := pathBackend(t)
 			a := testApp(b, b)
 			a.Hosts = []string{"app.example.com"}
-			r := start(t, oneApp(a), Options{})
+			r := start(t, path, oneApp(a), Options{})
 			c := dialRaw(t, r)
 			c.send(t, "GET /first HTTP/1.1\r\nHost: app.example.com\r\n\r\n")
 			if res, body := c.response(t, http.MethodGet); res.StatusCode != 200 || body != "GET /first " {
@@ -107,7 +111,9 @@ func TestLoopHandOffMidConnection(t *testing.T) {
 // TestLoopClientLeaves checks that a client leaving before its answer is
 // counted as canceled with status 499 and that the backend's request is
 // cancelled (its connection is not kept).
-func TestLoopClientLeaves(t *testing.T) {
+func TestLoopClientLeaves(t *testing.T) { forEachPath(t, testLoopClientLeaves) }
+
+func testLoopClientLeaves(t *testing.T, path dataPath) {
 	for _, hints := range []bool{false, true} {
 		t.Run(fmt.Sprintf("after 103: %v", hints), func(t *testing.T) {
 			arrived, cancelled := make(chan struct{}, 1), make(chan struct{}, 1)
@@ -121,7 +127,7 @@ func TestLoopClientLeaves(t *testing.T) {
 				cancelled <- struct{}{}
 			})
 			metrics, reg := newMetrics(t)
-			r := start(t, oneApp(testApp(b, b)), Options{Metrics: metrics})
+			r := start(t, path, oneApp(testApp(b, b)), Options{Metrics: metrics})
 			c := dialRaw(t, r)
 			c.send(t, get("/"))
 			<-arrived
@@ -157,13 +163,17 @@ func with(m map[string]string, k, v string) map[string]string {
 // limit: streamed whole to the backend, or cut when the backend answers
 // first (the client connection then closes).
 func TestLoopLargeBodies(t *testing.T) {
+	loopsUntilFixed(t, "net/http does not answer a request the backend answered before its body was read", testLoopLargeBodies)
+}
+
+func testLoopLargeBodies(t *testing.T, path dataPath) {
 	t.Run("read whole", func(t *testing.T) {
 		b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
 			h := sha256.New()
 			n, err := io.Copy(h, r.Body)
 			fmt.Fprintf(w, "%d %x %v", n, h.Sum(nil), err)
 		})
-		r := start(t, oneApp(testApp(b, b)), Options{})
+		r := start(t, path, oneApp(testApp(b, b)), Options{})
 		c := dialRaw(t, r)
 		payload := bytes.Repeat([]byte("0123456789abcdef"), (3<<20)/32) // 1.5 MiB
 		go func() {
@@ -182,7 +192,7 @@ func TestLoopLargeBodies(t *testing.T) {
 		b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, "early")
 		})
-		r := start(t, oneApp(testApp(b, b)), Options{})
+		r := start(t, path, oneApp(testApp(b, b)), Options{})
 		c := dialRaw(t, r)
 		// 3 MiB announced, half of it sent: the proxy cannot have the
 		// whole body when the answer comes.
@@ -206,7 +216,9 @@ func TestLoopLargeBodies(t *testing.T) {
 
 // TestLoopDrain checks that a drain closes an idle kept-alive connection
 // and lets a busy one finish its answer, with Connection: close.
-func TestLoopDrain(t *testing.T) {
+func TestLoopDrain(t *testing.T) { forEachPath(t, testLoopDrain) }
+
+func testLoopDrain(t *testing.T, path dataPath) {
 	arrived, release := make(chan struct{}, 1), make(chan struct{})
 	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
@@ -215,7 +227,7 @@ func TestLoopDrain(t *testing.T) {
 		}
 		fmt.Fprint(w, "done")
 	})
-	r := start(t, oneApp(testApp(b, b)), Options{})
+	r := start(t, path, oneApp(testApp(b, b)), Options{})
 	idle, busy := dialRaw(t, r), dialRaw(t, r)
 	idle.send(t, get("/"))
 	if res, _ := idle.response(t, http.MethodGet); res.StatusCode != 200 {
@@ -247,10 +259,14 @@ func TestLoopDrain(t *testing.T) {
 // TestLoopDrainAnswersStartedHead checks that a request whose head has
 // begun to arrive when a drain starts is read to its end and answered, with
 // Connection: close, and that the drain waits for it.
+//
+// One path: the headRead hook is the loops' (a loop calls it as it reads
+// the bytes of a head); net/http reads heads in its own server.
 func TestLoopDrainAnswersStartedHead(t *testing.T) {
+	t.Parallel()
 	b := pathBackend(t)
 	read := make(chan struct{}, 1)
-	r := start(t, oneApp(testApp(b, b)), Options{headRead: func() {
+	r := start(t, pathAuto, oneApp(testApp(b, b)), Options{headRead: func() {
 		select {
 		case read <- struct{}{}:
 		default:
@@ -288,9 +304,11 @@ func TestLoopDrainAnswersStartedHead(t *testing.T) {
 // nginx and net/http take (RFC 9112 2.2): the loop serves them, pipelined
 // and with a body, and one it hands over (HTTP/1.0) is served too; fasthttp
 // alone waits for a CRLFCRLF that never comes.
-func TestLoopBareLF(t *testing.T) {
+func TestLoopBareLF(t *testing.T) { forEachPath(t, testLoopBareLF) }
+
+func testLoopBareLF(t *testing.T, path dataPath) {
 	b := pathBackend(t)
-	r := start(t, oneApp(testApp(b, b)), Options{})
+	r := start(t, path, oneApp(testApp(b, b)), Options{})
 	c := dialRaw(t, r)
 	c.send(t, "GET /a HTTP/1.1\nHost: x\n\nPOST /b HTTP/1.1\nHost: x\nContent-Length: 3\n\na\nbGET /c HTTP/1.1\r\nHost: x\n\r\n")
 	for _, want := range []string{"GET /a ", "POST /b a\nb", "GET /c "} {
@@ -310,7 +328,11 @@ func TestLoopBareLF(t *testing.T) {
 // first app and hand the second one's connections to fasthttp, which
 // reaches its backend over TLS. Before, one https backend anywhere on a
 // listener kept every app on it off the loops.
+//
+// One path: it checks that the loops front a listener shared with an app
+// they cannot serve; net/http serves all of it (TestPathChosen).
 func TestLoopMixedListener(t *testing.T) {
+	t.Parallel()
 	plain := pathBackend(t)
 	secure := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "tls %s %s", r.TLS.ServerName, r.URL.Path)
@@ -326,7 +348,7 @@ func TestLoopMixedListener(t *testing.T) {
 		"paas": {Listen: "127.0.0.1:0", Hosts: []string{"paas.test"},
 			Old: manifest.Pool{Backends: []string{secure.URL}}, New: manifest.Pool{Backends: []string{secure.URL}}},
 	}}
-	r := start(t, m, Options{UpstreamTLS: map[PoolKey]*tls.Config{
+	r := start(t, pathAuto, m, Options{UpstreamTLS: map[PoolKey]*tls.Config{
 		{App: "paas", Side: telemetry.SideOld}: cfg, {App: "paas", Side: telemetry.SideNew}: cfg}})
 	if l := r.p.listeners[0]; !l.loop {
 		t.Fatal("listener not on loops")
@@ -344,7 +366,9 @@ func TestLoopMixedListener(t *testing.T) {
 // TestLoopPipelinedHandOff checks requests written in one write where one
 // in the middle is handed to the fasthttp server: the bytes after it go
 // with it and every answer comes back in order.
-func TestLoopPipelinedHandOff(t *testing.T) {
+func TestLoopPipelinedHandOff(t *testing.T) { forEachPath(t, testLoopPipelinedHandOff) }
+
+func testLoopPipelinedHandOff(t *testing.T, path dataPath) {
 	tests := []struct {
 		name, middle, want string
 	}{
@@ -355,7 +379,7 @@ func TestLoopPipelinedHandOff(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := pathBackend(t)
-			r := start(t, oneApp(testApp(b, b)), Options{})
+			r := start(t, path, oneApp(testApp(b, b)), Options{})
 			c := dialRaw(t, r)
 			c.send(t, get("/a")+tt.middle+get("/c"))
 			for _, want := range []string{"GET /a ", tt.want, "GET /c "} {
@@ -368,9 +392,11 @@ func TestLoopPipelinedHandOff(t *testing.T) {
 }
 
 // TestLoopSplitHead checks a request head arriving a byte at a time.
-func TestLoopSplitHead(t *testing.T) {
+func TestLoopSplitHead(t *testing.T) { forEachPath(t, testLoopSplitHead) }
+
+func testLoopSplitHead(t *testing.T, path dataPath) {
 	b := pathBackend(t)
-	r := start(t, oneApp(testApp(b, b)), Options{})
+	r := start(t, path, oneApp(testApp(b, b)), Options{})
 	c := dialRaw(t, r)
 	req := "POST /split HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody"
 	for i := range len(req) {
@@ -384,7 +410,9 @@ func TestLoopSplitHead(t *testing.T) {
 // TestLoopClientLeavesMidBody checks a client that leaves in the middle
 // of a streamed body: the backend's request ends and the connection is
 // not reused, and the request is counted.
-func TestLoopClientLeavesMidBody(t *testing.T) {
+func TestLoopClientLeavesMidBody(t *testing.T) { forEachPath(t, testLoopClientLeavesMidBody) }
+
+func testLoopClientLeavesMidBody(t *testing.T, path dataPath) {
 	arrived, ended := make(chan struct{}, 1), make(chan error, 1)
 	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
 		arrived <- struct{}{}
@@ -392,7 +420,7 @@ func TestLoopClientLeavesMidBody(t *testing.T) {
 		ended <- err
 	})
 	metrics, reg := newMetrics(t)
-	r := start(t, oneApp(testApp(b, b)), Options{Metrics: metrics})
+	r := start(t, path, oneApp(testApp(b, b)), Options{Metrics: metrics})
 	c := dialRaw(t, r)
 	// Past the first MiB, which is read before the backend is (readBody).
 	c.send(t, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4194304\r\n\r\n"+strings.Repeat("x", maxRetryBody+100000))
@@ -415,9 +443,11 @@ func TestLoopClientLeavesMidBody(t *testing.T) {
 // TestLoopUpgradeAfterRequest checks a websocket upgrade on a connection
 // a loop has served a request on: handed over, it reaches the backend
 // and frames go both ways.
-func TestLoopUpgradeAfterRequest(t *testing.T) {
+func TestLoopUpgradeAfterRequest(t *testing.T) { forEachPath(t, testLoopUpgradeAfterRequest) }
+
+func testLoopUpgradeAfterRequest(t *testing.T, path dataPath) {
 	ws := echoBackend(t)
-	r := start(t, oneApp(testApp(ws, ws)), Options{})
+	r := start(t, path, oneApp(testApp(ws, ws)), Options{})
 	c := dialRaw(t, r)
 	c.send(t, get("/"))
 	if res, _ := c.response(t, http.MethodGet); res.StatusCode == http.StatusSwitchingProtocols {

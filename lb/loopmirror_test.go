@@ -46,13 +46,17 @@ func (m *sampleMirror) seen() (served, asked []string) {
 // leaves are proxied by the loops without Serve, the others go to Serve
 // through net/http, and every one is answered by the side that serves it.
 // A client's forged shadow marker changes nothing (the paths drop it).
+//
+// One path: LoopMirror is how the loops report to a mirror; on net/http
+// the mirror's Serve is called (TestMirrorHook).
 func TestLoopMirrorSample(t *testing.T) {
+	t.Parallel()
 	oldB, newB := newBackend(t, "old"), newBackend(t, "new")
 	app := testApp(oldB, newB)
 	app.TrustedProxies = []string{"127.0.0.1/32"} // X-Forwarded-For names the client
 	app.Cutover.Weight = ptr(0)
 	m := &sampleMirror{key: "10.0.0.2"}
-	r := start(t, oneApp(app), Options{Mirrors: map[string]Mirror{"web": m}})
+	r := start(t, pathAuto, oneApp(app), Options{Mirrors: map[string]Mirror{"web": m}})
 	if l := r.p.listeners[0]; !l.loop {
 		t.Fatal("listener not on the loops")
 	}
@@ -164,7 +168,10 @@ func (m *loopMirror) record(t *testing.T, n int) (began []string, reports []repo
 // fields, the body (chunked ones in their framing) and one end. The
 // proxy's own error answer is reported as the answer; a request with the
 // marker still goes to Serve.
+//
+// One path: LoopMirror is the loops' report to a mirror.
 func TestLoopMirrorOnLoop(t *testing.T) {
+	t.Parallel()
 	b := newBackendFunc(t, "old", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		w.Header().Set("X-Seen", string(body))
@@ -177,7 +184,7 @@ func TestLoopMirrorOnLoop(t *testing.T) {
 	app := testApp(b, b)
 	app.TrustedProxies = []string{"127.0.0.1/32"}
 	m := &loopMirror{sampleMirror: sampleMirror{key: "10.0.0.2"}}
-	r := start(t, oneApp(app), Options{Mirrors: map[string]Mirror{"web": m}})
+	r := start(t, pathAuto, oneApp(app), Options{Mirrors: map[string]Mirror{"web": m}})
 	c := dialRaw(t, r) // one connection, as from a load balancer
 	for _, req := range []struct{ ip, method, path, body string }{
 		{"10.0.0.1", "GET", "/a", ""}, {"10.0.0.2", "POST", "/b?q=1", "hello"}, {"10.0.0.3", "GET", "/c", ""},

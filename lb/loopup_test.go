@@ -30,6 +30,10 @@ const nextAnswer = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext"
 // client byte for byte, and that the connection goes on after them when
 // their end is known.
 func TestLoopAnswerFraming(t *testing.T) {
+	loopsUntilFixed(t, "net/http re-chunks a chunked answer and a close-delimited one, and drops the Content-Length of a 304", testLoopAnswerFraming)
+}
+
+func testLoopAnswerFraming(t *testing.T, path dataPath) {
 	tests := []struct {
 		name      string
 		method    string
@@ -76,7 +80,7 @@ func TestLoopAnswerFraming(t *testing.T) {
 				}
 				return tt.answer, tt.closeUp
 			})
-			r := start(t, oneApp(rb.app()), Options{})
+			r := start(t, path, oneApp(rb.app()), Options{})
 			c := dialRaw(t, r)
 			c.send(t, tt.method+" /case HTTP/1.1\r\nHost: x\r\n\r\n")
 			var h textproto.MIMEHeader
@@ -120,7 +124,9 @@ func TestLoopAnswerFraming(t *testing.T) {
 // TestLoopStaleBackend checks that a kept-alive backend connection the
 // backend closed is replaced for a GET, without an error, and that a POST
 // the backend read before closing is not sent again.
-func TestLoopStaleBackend(t *testing.T) {
+func TestLoopStaleBackend(t *testing.T) { forEachPath(t, testLoopStaleBackend) }
+
+func testLoopStaleBackend(t *testing.T, path dataPath) {
 	t.Run("closed between requests", func(t *testing.T) {
 		closedUp := make(chan struct{}, 4)
 		rb := newRawBackend(t, func(*http.Request, int) (string, bool) {
@@ -128,7 +134,7 @@ func TestLoopStaleBackend(t *testing.T) {
 			return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", true // no Connection: close
 		})
 		metrics, reg := newMetrics(t)
-		r := start(t, oneApp(rb.app()), Options{Metrics: metrics})
+		r := start(t, path, oneApp(rb.app()), Options{Metrics: metrics})
 		c := dialRaw(t, r)
 		for i := range 3 {
 			c.send(t, get("/"))
@@ -152,7 +158,7 @@ func TestLoopStaleBackend(t *testing.T) {
 			}
 			return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false
 		})
-		r := start(t, oneApp(rb.app()), Options{})
+		r := start(t, path, oneApp(rb.app()), Options{})
 		c := dialRaw(t, r)
 		for _, path := range []string{"/warm", "/again"} {
 			c.send(t, get(path))
@@ -186,7 +192,9 @@ func TestLoopStaleBackend(t *testing.T) {
 
 // TestLoopBadAnswerHead checks that an answer head a loop cannot use is
 // a counted 502.
-func TestLoopBadAnswerHead(t *testing.T) {
+func TestLoopBadAnswerHead(t *testing.T) { forEachPath(t, testLoopBadAnswerHead) }
+
+func testLoopBadAnswerHead(t *testing.T, path dataPath) {
 	tests := []struct{ name, answer string }{
 		{"garbage", "garbage\r\n\r\n"},
 		{"101 without an upgrade", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"},
@@ -196,7 +204,7 @@ func TestLoopBadAnswerHead(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			rb := newRawBackend(t, func(*http.Request, int) (string, bool) { return tt.answer, true })
 			metrics, reg := newMetrics(t)
-			r := start(t, oneApp(rb.app()), Options{Metrics: metrics})
+			r := start(t, path, oneApp(rb.app()), Options{Metrics: metrics})
 			c := dialRaw(t, r)
 			c.send(t, get("/"))
 			if res, _ := c.response(t, http.MethodGet); res.StatusCode != http.StatusBadGateway {
@@ -213,7 +221,9 @@ func TestLoopBadAnswerHead(t *testing.T) {
 // nobody listens on (refused) and one that does not complete the connect
 // (its accept queue full). A GET goes to another backend; with none left,
 // the answer is a counted 502 or 504.
-func TestLoopConnectFailure(t *testing.T) {
+func TestLoopConnectFailure(t *testing.T) { forEachPath(t, testLoopConnectFailure) }
+
+func testLoopConnectFailure(t *testing.T, path dataPath) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -239,7 +249,7 @@ func TestLoopConnectFailure(t *testing.T) {
 			app := &manifest.App{Listen: "127.0.0.1:0", Old: manifest.Pool{Backends: tt.backends}, New: manifest.Pool{Backends: []string{good.URL}},
 				Timeouts: manifest.Timeouts{Connect: manifest.Duration(100 * time.Millisecond)}}
 			metrics, reg := newMetrics(t)
-			r := start(t, oneApp(app), Options{Metrics: metrics})
+			r := start(t, path, oneApp(app), Options{Metrics: metrics})
 			r.p.App("web").sides[sideOld].pool.next.Store(uint64(len(tt.backends) - 1)) // start at the failing one
 			c := dialRaw(t, r)
 			c.send(t, get("/"))
@@ -268,7 +278,9 @@ func TestLoopConnectFailure(t *testing.T) {
 
 // TestLoopLargeAnswer checks answers much larger than a loop's buffers,
 // by length and chunked, read by a client slower than the backend.
-func TestLoopLargeAnswer(t *testing.T) {
+func TestLoopLargeAnswer(t *testing.T) { forEachPath(t, testLoopLargeAnswer) }
+
+func testLoopLargeAnswer(t *testing.T, path dataPath) {
 	payload := bytes.Repeat([]byte("0123456789abcdef"), 5<<16) // 5 MiB
 	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/length" {
@@ -279,7 +291,7 @@ func TestLoopLargeAnswer(t *testing.T) {
 			w.(http.Flusher).Flush()
 		}
 	})
-	r := start(t, oneApp(testApp(b, b)), Options{})
+	r := start(t, path, oneApp(testApp(b, b)), Options{})
 	c := dialRaw(t, r)
 	for _, path := range []string{"/length", "/chunked"} {
 		c.send(t, get(path))
@@ -293,14 +305,16 @@ func TestLoopLargeAnswer(t *testing.T) {
 // TestLoopConnectionClose checks the close of a connection asked by
 // either end: the client's request ends it after the answer; the
 // backend's keeps the client's open.
-func TestLoopConnectionClose(t *testing.T) {
+func TestLoopConnectionClose(t *testing.T) { forEachPath(t, testLoopConnectionClose) }
+
+func testLoopConnectionClose(t *testing.T, path dataPath) {
 	rb := newRawBackend(t, func(req *http.Request, _ int) (string, bool) {
 		if req.URL.Path == "/close" {
 			return "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", true
 		}
 		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false
 	})
-	r := start(t, oneApp(rb.app()), Options{})
+	r := start(t, path, oneApp(rb.app()), Options{})
 	c := dialRaw(t, r)
 	for i := range 2 {
 		c.send(t, get("/close"))
@@ -323,10 +337,12 @@ func TestLoopConnectionClose(t *testing.T) {
 // TestLoopInterimThenTimeout checks a backend that sends 103 Early Hints
 // and then nothing: the client gets the 103, then a 504 when the
 // response-header timeout ends the wait, as on the other paths.
-func TestLoopInterimThenTimeout(t *testing.T) {
+func TestLoopInterimThenTimeout(t *testing.T) { forEachPath(t, testLoopInterimThenTimeout) }
+
+func testLoopInterimThenTimeout(t *testing.T, path dataPath) {
 	app := hintingApp(t)
 	metrics, reg := newMetrics(t)
-	r := start(t, oneApp(app), Options{Metrics: metrics})
+	r := start(t, path, oneApp(app), Options{Metrics: metrics})
 	c := dialRaw(t, r)
 	c.send(t, get("/"))
 	if code, _ := c.head(t); code != 103 {
@@ -376,6 +392,10 @@ func fullListener(t *testing.T) string {
 // not reused); an answer cut short reaches the client cut, and its
 // connection closes.
 func TestLoopAnswerMisframed(t *testing.T) {
+	loopsUntilFixed(t, "net/http reuses the backend connection after a chunked answer with a Content-Length, and fails an answer cut short", testLoopAnswerMisframed)
+}
+
+func testLoopAnswerMisframed(t *testing.T, path dataPath) {
 	t.Run("bytes past the length", func(t *testing.T) {
 		rb := newRawBackend(t, func(req *http.Request, _ int) (string, bool) {
 			if req.URL.Path == "/next" {
@@ -383,7 +403,7 @@ func TestLoopAnswerMisframed(t *testing.T) {
 			}
 			return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA", false
 		})
-		r := start(t, oneApp(rb.app()), Options{})
+		r := start(t, path, oneApp(rb.app()), Options{})
 		c := dialRaw(t, r)
 		c.send(t, get("/"))
 		if res, body := c.response(t, http.MethodGet); res.StatusCode != 200 || body != "ok" {
@@ -401,7 +421,7 @@ func TestLoopAnswerMisframed(t *testing.T) {
 		rb := newRawBackend(t, func(req *http.Request, _ int) (string, bool) {
 			return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", false
 		})
-		r := start(t, oneApp(rb.app()), Options{})
+		r := start(t, path, oneApp(rb.app()), Options{})
 		c := dialRaw(t, r)
 		for i := range 2 {
 			c.send(t, get("/"))
@@ -417,7 +437,7 @@ func TestLoopAnswerMisframed(t *testing.T) {
 		rb := newRawBackend(t, func(*http.Request, int) (string, bool) {
 			return "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", true
 		})
-		r := start(t, oneApp(rb.app()), Options{})
+		r := start(t, path, oneApp(rb.app()), Options{})
 		c := dialRaw(t, r)
 		c.send(t, get("/"))
 		res, err := http.ReadResponse(c.br, nil)
@@ -434,7 +454,9 @@ func TestLoopAnswerMisframed(t *testing.T) {
 // TestLoopPipelinedMixed checks pipelined requests around a failed one and
 // around large answers that fill a loop's buffers while the client has not
 // read yet.
-func TestLoopPipelinedMixed(t *testing.T) {
+func TestLoopPipelinedMixed(t *testing.T) { forEachPath(t, testLoopPipelinedMixed) }
+
+func testLoopPipelinedMixed(t *testing.T, path dataPath) {
 	big := strings.Repeat("b", 100<<10)
 	rb := newRawBackend(t, func(req *http.Request, _ int) (string, bool) {
 		switch req.URL.Path {
@@ -445,7 +467,7 @@ func TestLoopPipelinedMixed(t *testing.T) {
 		}
 		return nextAnswer, false
 	})
-	r := start(t, oneApp(rb.app()), Options{})
+	r := start(t, path, oneApp(rb.app()), Options{})
 	c := dialRaw(t, r)
 	paths := []string{"/a", "/bad", "/big", "/big", "/c", "/big", "/bad", "/d"}
 	var all strings.Builder
@@ -469,11 +491,13 @@ func TestLoopPipelinedMixed(t *testing.T) {
 
 // TestLoopHTTP10Backend checks an HTTP/1.0 backend: the client gets its
 // answer in HTTP/1.1, as from the other paths, and keeps its connection.
-func TestLoopHTTP10Backend(t *testing.T) {
+func TestLoopHTTP10Backend(t *testing.T) { forEachPath(t, testLoopHTTP10Backend) }
+
+func testLoopHTTP10Backend(t *testing.T, path dataPath) {
 	rb := newRawBackend(t, func(req *http.Request, _ int) (string, bool) {
 		return "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", true
 	})
-	r := start(t, oneApp(rb.app()), Options{})
+	r := start(t, path, oneApp(rb.app()), Options{})
 	c := dialRaw(t, r)
 	for i := range 2 {
 		c.send(t, get("/"))

@@ -14,7 +14,10 @@ import (
 	"github.com/migratekit/migrate/telemetry"
 )
 
+// TestMiddleware checks an app wrapped in middleware. One path: a wrapped
+// app is net/http's whatever the listener's path (TestPathChosen).
 func TestMiddleware(t *testing.T) {
+	t.Parallel()
 	oldB, newB := newBackend(t, "old"), newBackend(t, "new")
 	guard := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -26,7 +29,7 @@ func TestMiddleware(t *testing.T) {
 			next.ServeHTTP(w, r)
 		})
 	}
-	r := start(t, oneApp(testApp(oldB, newB)), Options{Middleware: map[string]func(http.Handler) http.Handler{"web": guard}})
+	r := start(t, pathNetHTTP, oneApp(testApp(oldB, newB)), Options{Middleware: map[string]func(http.Handler) http.Handler{"web": guard}})
 	tests := []struct {
 		name     string
 		hdr      http.Header
@@ -58,7 +61,10 @@ func TestMiddleware(t *testing.T) {
 // TestUpstreamTLS checks that a pool's TLS settings reach an https backend
 // addressed by IP: the SNI is the configured name, and the certificate is
 // verified against the configured roots for that name.
+//
+// One path: an https backend is net/http's (TestPathChosen).
 func TestUpstreamTLS(t *testing.T) {
+	t.Parallel()
 	backend := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-SNI", r.TLS.ServerName)
 		fmt.Fprint(w, "new over tls")
@@ -85,7 +91,7 @@ func TestUpstreamTLS(t *testing.T) {
 				Old:     manifest.Pool{Backends: []string{backend.URL}},
 				New:     manifest.Pool{Backends: []string{backend.URL}},
 			}
-			r := start(t, oneApp(app), Options{UpstreamTLS: map[PoolKey]*tls.Config{{App: "web", Side: telemetry.SideNew}: tt.cfg}})
+			r := start(t, pathNetHTTP, oneApp(app), Options{UpstreamTLS: map[PoolKey]*tls.Config{{App: "web", Side: telemetry.SideNew}: tt.cfg}})
 			code, h, _ := r.do(t, http.MethodGet, "/", "", nil)
 			if diff := cmp.Diff(struct {
 				Code int

@@ -35,7 +35,11 @@ type wrapped struct{ http.ResponseWriter }
 
 func (w *wrapped) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// TestMirrorHook checks that a mirror's Serve wraps every request with the
+// side that serves it. One path: a mirror that does not sample
+// (Sampler) keeps its app on net/http (TestPathChosen).
 func TestMirrorHook(t *testing.T) {
+	t.Parallel()
 	down := func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" {
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -73,7 +77,7 @@ func TestMirrorHook(t *testing.T) {
 			}
 			metrics, reg := newMetrics(t)
 			opts.Metrics = metrics
-			r := start(t, oneApp(app), opts)
+			r := start(t, pathNetHTTP, oneApp(app), opts)
 			tick(t, opts.Clock.(*clockwork.FakeClock), 0, 1)
 
 			code, _, body := r.do(t, http.MethodGet, "/", "", nil)

@@ -222,6 +222,7 @@ func refusedCounts(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 // TestRequestRulesNginx sends the probes nginx is the reference for to a
 // real nginx in front of the same backends.
 func TestRequestRulesNginx(t *testing.T) {
+	t.Parallel()
 	for _, p := range requestProbes() {
 		if !p.nginx {
 			continue
@@ -270,6 +271,7 @@ var cmpEmpty = cmp.Transformer("empty", func(s []string) []string {
 // may switch to: h2c once listed, and not even websocket with an empty
 // list (the request is then served as a plain one).
 func TestUpgradeList(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		upgrades []string

@@ -26,7 +26,11 @@ import (
 // requests follow the name to its new address: through new connections,
 // and through kept-alive ones under steady traffic, which never idle out
 // (they close once their answer is done).
+//
+// One path: the refresh of a backend name on Options.Resolver is the
+// loops' (net/http's transport resolves it at each new connection).
 func TestLoopBackendByName(t *testing.T) {
+	t.Parallel()
 	for _, keepAlive := range []bool{false, true} {
 		t.Run(fmt.Sprint("keep-alive=", keepAlive), func(t *testing.T) {
 			// Two backends on one port of two loopback addresses.
@@ -53,7 +57,7 @@ func TestLoopBackendByName(t *testing.T) {
 			}}
 			u := "http://app.test:" + strconv.Itoa(port)
 			app := &manifest.App{Listen: "127.0.0.1:0", Old: manifest.Pool{Backends: []string{u}}, New: manifest.Pool{Backends: []string{u}}}
-			r := start(t, oneApp(app), Options{Resolver: resolver, resolveEvery: 20 * time.Millisecond})
+			r := start(t, pathAuto, oneApp(app), Options{Resolver: resolver, resolveEvery: 20 * time.Millisecond})
 			if !r.p.listeners[0].loop {
 				t.Fatal("a listener whose backend has a host name is not served by event loops")
 			}

@@ -12,6 +12,7 @@ import (
 )
 
 func TestHostRouting(t *testing.T) {
+	t.Parallel()
 	bk := newBackend(t, "any")
 	app := func(listen string, hosts ...string) *manifest.App {
 		return &manifest.App{
@@ -60,11 +61,13 @@ func TestHostRouting(t *testing.T) {
 	}
 }
 
-func TestUnknownHost421(t *testing.T) {
+func TestUnknownHost421(t *testing.T) { forEachPath(t, testUnknownHost421) }
+
+func testUnknownHost421(t *testing.T, path dataPath) {
 	oldB, newB := newBackend(t, "old"), newBackend(t, "new")
 	a := testApp(oldB, newB)
 	a.Hosts = []string{"app.example.com"}
-	r := start(t, oneApp(a), Options{})
+	r := start(t, path, oneApp(a), Options{})
 
 	code, _, body := r.do(t, http.MethodGet, "/", "evil.example.com", nil)
 	if code != http.StatusMisdirectedRequest {
@@ -101,7 +104,9 @@ func rawRequest(t *testing.T, addr, request string) *http.Response {
 	return res
 }
 
-func TestAbsoluteFormNotProxied(t *testing.T) {
+func TestAbsoluteFormNotProxied(t *testing.T) { forEachPath(t, testAbsoluteFormNotProxied) }
+
+func testAbsoluteFormNotProxied(t *testing.T, path dataPath) {
 	foreign := newBackend(t, "foreign")
 	foreignHost := strings.TrimPrefix(foreign.URL, "http://")
 	tests := []struct {
@@ -120,7 +125,7 @@ func TestAbsoluteFormNotProxied(t *testing.T) {
 			oldB, newB := newBackend(t, "old"), newBackend(t, "new")
 			a := testApp(oldB, newB)
 			a.Hosts = tt.hosts
-			r := start(t, oneApp(a), Options{})
+			r := start(t, path, oneApp(a), Options{})
 			before := foreign.hits.Load()
 			req := "GET " + tt.uri + " HTTP/1.1\r\nHost: app.example.com\r\nConnection: close\r\n\r\n"
 			res := rawRequest(t, strings.TrimPrefix(r.base, "http://"), req)
@@ -140,9 +145,11 @@ func TestAbsoluteFormNotProxied(t *testing.T) {
 	}
 }
 
-func TestConnectRefused(t *testing.T) {
+func TestConnectRefused(t *testing.T) { forEachPath(t, testConnectRefused) }
+
+func testConnectRefused(t *testing.T, path dataPath) {
 	oldB, newB := newBackend(t, "old"), newBackend(t, "new")
-	r := start(t, oneApp(testApp(oldB, newB)), Options{})
+	r := start(t, path, oneApp(testApp(oldB, newB)), Options{})
 	res := rawRequest(t, strings.TrimPrefix(r.base, "http://"), "CONNECT "+strings.TrimPrefix(oldB.URL, "http://")+" HTTP/1.1\r\nHost: x\r\n\r\n")
 	if res.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("status = %d, want 405", res.StatusCode)

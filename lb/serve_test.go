@@ -25,7 +25,9 @@ import (
 	"github.com/migratekit/migrate/manifest"
 )
 
-func TestGracefulDrain(t *testing.T) {
+func TestGracefulDrain(t *testing.T) { forEachPath(t, testGracefulDrain) }
+
+func testGracefulDrain(t *testing.T, path dataPath) {
 	const n = 100
 	arrived := make(chan struct{}, n)
 	release := make(chan struct{})
@@ -34,7 +36,7 @@ func TestGracefulDrain(t *testing.T) {
 		<-release
 		w.Write([]byte("done"))
 	})
-	r := start(t, oneApp(testApp(slow, slow)), Options{})
+	r := start(t, path, oneApp(testApp(slow, slow)), Options{})
 	addr := strings.TrimPrefix(r.base, "http://")
 
 	codes := make(chan int, n)
@@ -105,10 +107,12 @@ func echo(ctx context.Context, c *websocket.Conn, msg string) (string, error) {
 	return string(data), err
 }
 
-func TestWebsocketEcho(t *testing.T) {
+func TestWebsocketEcho(t *testing.T) { forEachPath(t, testWebsocketEcho) }
+
+func testWebsocketEcho(t *testing.T, path dataPath) {
 	ws := echoBackend(t)
 	metrics, reg := newMetrics(t)
-	r := start(t, oneApp(testApp(ws, ws)), Options{Metrics: metrics})
+	r := start(t, path, oneApp(testApp(ws, ws)), Options{Metrics: metrics})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(r.base, "http")+"/ws", &websocket.DialOptions{HTTPClient: r.client})
@@ -130,11 +134,13 @@ func TestWebsocketEcho(t *testing.T) {
 	})
 }
 
-func TestDrainCutsWebsocket(t *testing.T) {
+func TestDrainCutsWebsocket(t *testing.T) { forEachPath(t, testDrainCutsWebsocket) }
+
+func testDrainCutsWebsocket(t *testing.T, path dataPath) {
 	ws := echoBackend(t)
 	m := oneApp(testApp(ws, ws))
 	m.Global.Drain = manifest.Duration(time.Second)
-	r := start(t, m, Options{})
+	r := start(t, path, m, Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(r.base, "http")+"/ws", &websocket.DialOptions{HTTPClient: r.client})
@@ -199,13 +205,16 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 	return certFile, keyFile, pool
 }
 
+// TestTLSListener checks a TLS listener. One path: net/http serves every
+// TLS listener (tlsgate.go).
 func TestTLSListener(t *testing.T) {
+	t.Parallel()
 	certFile, keyFile, roots := selfSigned(t, t.TempDir())
 	oldB, newB := newBackend(t, "old"), newBackend(t, "new")
 	app := testApp(oldB, newB)
 	app.TLS = &manifest.TLS{Cert: certFile, Key: keyFile}
 	app.Cutover = manifest.Cutover{Weight: ptr(50), Sticky: "cookie"}
-	r := start(t, oneApp(app), Options{})
+	r := start(t, pathNetHTTP, oneApp(app), Options{})
 	addr := strings.TrimPrefix(r.base, "http://")
 
 	tests := []struct {
@@ -256,6 +265,7 @@ func TestTLSListener(t *testing.T) {
 }
 
 func TestListenErrors(t *testing.T) {
+	t.Parallel()
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

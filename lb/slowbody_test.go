@@ -44,6 +44,7 @@ func TestSlowBodies(t *testing.T) {
 // migrate answers 408 first, as RFC 9110 15.5.9 describes and HAProxy
 // does, so that a client can tell a timeout from a lost connection.
 func TestSlowBodiesNginx(t *testing.T) {
+	t.Parallel()
 	for _, tt := range slowBodies {
 		if tt.wantConns {
 			continue
@@ -113,6 +114,7 @@ func stallBodies(t *testing.T, dial func(*testing.T) *rawConn, tt slowBody, rb *
 // no backend connection (HTTP/2 has no gate: the stream's read deadline),
 // counted as a refusal.
 func TestSlowBodyHTTP2(t *testing.T) {
+	t.Parallel()
 	rb := newRawBackend(t, okAnswer)
 	m := oneApp(rb.app())
 	m.Global.Limits.ClientBodyTimeout = manifest.Duration(300 * time.Millisecond)

@@ -74,12 +74,14 @@ func count(sides []string, name string) int {
 	return n
 }
 
-func TestSplitWeights(t *testing.T) {
+func TestSplitWeights(t *testing.T) { forEachPath(t, testSplitWeights) }
+
+func testSplitWeights(t *testing.T, path dataPath) {
 	for _, mode := range []struct {
 		sticky string
 		keys   []http.Header
 	}{{"ip", ipKeys(1000)}, {"cookie", cookieKeys(1000)}} {
-		r := start(t, oneApp(splitApp(t, mode.sticky, 0)), Options{})
+		r := start(t, path, oneApp(splitApp(t, mode.sticky, 0)), Options{})
 		for _, weight := range []int{0, 10, 50, 90, 100} {
 			t.Run(fmt.Sprintf("%s/weight=%d", mode.sticky, weight), func(t *testing.T) {
 				if err := r.p.App("web").SetWeight(weight); err != nil {
@@ -102,8 +104,10 @@ func TestSplitWeights(t *testing.T) {
 	}
 }
 
-func TestStickiness(t *testing.T) {
-	r := start(t, oneApp(splitApp(t, "ip", 50)), Options{})
+func TestStickiness(t *testing.T) { forEachPath(t, testStickiness) }
+
+func testStickiness(t *testing.T, path dataPath) {
+	r := start(t, path, oneApp(splitApp(t, "ip", 50)), Options{})
 	keys := ipKeys(200)
 	first := r.sidesOf(t, keys)
 	for round := 1; round < 10; round++ {
@@ -119,8 +123,10 @@ func TestStickiness(t *testing.T) {
 	}
 }
 
-func TestCookieStickiness(t *testing.T) {
-	r := start(t, oneApp(splitApp(t, "cookie", 50)), Options{})
+func TestCookieStickiness(t *testing.T) { forEachPath(t, testCookieStickiness) }
+
+func testCookieStickiness(t *testing.T, path dataPath) {
+	r := start(t, path, oneApp(splitApp(t, "cookie", 50)), Options{})
 	sides := map[string]int{}
 	for c := range 40 {
 		jar, err := cookiejar.New(nil)
@@ -166,8 +172,10 @@ func TestCookieStickiness(t *testing.T) {
 	}
 }
 
-func TestWeightMonotonic(t *testing.T) {
-	r := start(t, oneApp(splitApp(t, "ip", 20)), Options{})
+func TestWeightMonotonic(t *testing.T) { forEachPath(t, testWeightMonotonic) }
+
+func testWeightMonotonic(t *testing.T, path dataPath) {
+	r := start(t, path, oneApp(splitApp(t, "ip", 20)), Options{})
 	app := r.p.App("web")
 	keys := ipKeys(1000)
 	tests := []struct {
@@ -204,9 +212,11 @@ func TestWeightMonotonic(t *testing.T) {
 	}
 }
 
-func TestSetWeightNextRequest(t *testing.T) {
+func TestSetWeightNextRequest(t *testing.T) { forEachPath(t, testSetWeightNextRequest) }
+
+func testSetWeightNextRequest(t *testing.T, path dataPath) {
 	metrics, reg := newMetrics(t)
-	r := start(t, oneApp(splitApp(t, "ip", 0)), Options{Metrics: metrics})
+	r := start(t, path, oneApp(splitApp(t, "ip", 0)), Options{Metrics: metrics})
 	app := r.p.App("web")
 	tests := []struct {
 		weight  int
@@ -238,6 +248,7 @@ func TestSetWeightNextRequest(t *testing.T) {
 }
 
 func TestInitialWeight(t *testing.T) {
+	t.Parallel()
 	oldB, newB := newBackend(t, "old"), newBackend(t, "new")
 	tests := []struct {
 		name     string

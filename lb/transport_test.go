@@ -21,10 +21,12 @@ func twoOld(a, b, n *testBackend, passive manifest.Passive) *manifest.App {
 	}
 }
 
-func TestRetryOnKilledBackend(t *testing.T) {
+func TestRetryOnKilledBackend(t *testing.T) { forEachPath(t, testRetryOnKilledBackend) }
+
+func testRetryOnKilledBackend(t *testing.T, path dataPath) {
 	a, b, n := newBackend(t, "a"), newBackend(t, "b"), newBackend(t, "new")
 	metrics, reg := newMetrics(t)
-	r := start(t, oneApp(twoOld(a, b, n, manifest.Passive{MaxFails: -1})), Options{Metrics: metrics})
+	r := start(t, path, oneApp(twoOld(a, b, n, manifest.Passive{MaxFails: -1})), Options{Metrics: metrics})
 	for i := range 4 {
 		if _, code := r.get(t, nil); code != http.StatusOK {
 			t.Fatalf("GET %d before the kill: status %d", i, code)
@@ -64,10 +66,12 @@ func TestRetryOnKilledBackend(t *testing.T) {
 	}
 }
 
-func TestPostNotRetried(t *testing.T) {
+func TestPostNotRetried(t *testing.T) { forEachPath(t, testPostNotRetried) }
+
+func testPostNotRetried(t *testing.T, path dataPath) {
 	a, b, n := newBackend(t, "a"), newBackend(t, "b"), newBackend(t, "new")
 	metrics, reg := newMetrics(t)
-	r := start(t, oneApp(twoOld(a, b, n, manifest.Passive{MaxFails: -1})), Options{Metrics: metrics})
+	r := start(t, path, oneApp(twoOld(a, b, n, manifest.Passive{MaxFails: -1})), Options{Metrics: metrics})
 	a.Close()
 	codes := map[int]int{}
 	for _, method := range []string{http.MethodPost, http.MethodPost, http.MethodPatch, http.MethodPatch} {
@@ -94,7 +98,9 @@ func TestPostNotRetried(t *testing.T) {
 	}
 }
 
-func TestLeastConn(t *testing.T) {
+func TestLeastConn(t *testing.T) { forEachPath(t, testLeastConn) }
+
+func testLeastConn(t *testing.T, path dataPath) {
 	hold := make(chan struct{})
 	arrived := make(chan string, 1)
 	slow := func(name string) *testBackend {
@@ -109,7 +115,7 @@ func TestLeastConn(t *testing.T) {
 	a, b, n := slow("a"), slow("b"), newBackend(t, "new")
 	app := twoOld(a, b, n, manifest.Passive{})
 	app.Old.Balance = "least_conn"
-	r := start(t, oneApp(app), Options{})
+	r := start(t, path, oneApp(app), Options{})
 
 	slowDone := make(chan int)
 	go func() {
@@ -175,7 +181,9 @@ func TestTargetURL(t *testing.T) {
 // TestStreamingSSE checks that an answer body streams: the client reads
 // the first event while the backend still writes, and the response-header
 // timeout does not cut a body that lasts longer than it.
-func TestStreamingSSE(t *testing.T) {
+func TestStreamingSSE(t *testing.T) { forEachPath(t, testStreamingSSE) }
+
+func testStreamingSSE(t *testing.T, path dataPath) {
 	next := make(chan struct{})
 	events := newBackendFunc(t, "events", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
@@ -193,7 +201,7 @@ func TestStreamingSSE(t *testing.T) {
 	app := testApp(events, events)
 	app.Timeouts.ResponseHeader = manifest.Duration(50 * time.Millisecond)
 	metrics, reg := newMetrics(t)
-	r := start(t, oneApp(app), Options{Metrics: metrics})
+	r := start(t, path, oneApp(app), Options{Metrics: metrics})
 	res, err := r.client.Get(r.base + "/events")
 	if err != nil {
 		t.Fatal(err)

@@ -47,6 +47,7 @@ func h1Get(t *testing.T, tr http.RoundTripper, method, url string) (*http.Respon
 }
 
 func TestH1ReusesConnections(t *testing.T) {
+	t.Parallel()
 	s, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") })
 	tr := newTestH1(t)
 	for i := 0; i < 10; i++ {
@@ -114,6 +115,7 @@ func rawServer(t *testing.T) (addr string, requests *atomic.Int64) {
 }
 
 func TestH1StaleConnections(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		method    string
 		wantRetry bool
@@ -156,6 +158,7 @@ func TestH1StaleConnections(t *testing.T) {
 }
 
 func TestH1ContextCancelMidBody(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	s, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, strings.Repeat("x", 64<<10))
@@ -191,6 +194,7 @@ func TestH1ContextCancelMidBody(t *testing.T) {
 // A request whose context ends while it is being sent fails at once, not
 // when the response-header timeout runs out.
 func TestUpstreamCancelledWhileSending(t *testing.T) {
+	t.Parallel()
 	hold := make(chan struct{})
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
