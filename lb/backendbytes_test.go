@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/migratekit/migrate/manifest"
 )
@@ -55,6 +56,8 @@ type capture struct {
 	Chunked  bool
 	Body     string // decoded
 	Trailers [][2]string
+
+	ZeroLength bool // it had "Content-Length: 0" (normalise drops it; TestBackendZeroLength)
 }
 
 // captureBackend is a raw TCP backend that records the bytes of each
@@ -185,6 +188,7 @@ func readFields(br *bufio.Reader) ([][2]string, error) {
 // by name, fields of one name kept in their order.
 func normalise(c capture) capture {
 	if !c.Chunked && c.Body == "" {
+		c.ZeroLength = slices.Contains(c.Header, [2]string{"Content-Length", "0"})
 		c.Header = slices.DeleteFunc(c.Header, func(f [2]string) bool {
 			return strings.EqualFold(f[0], "Content-Length") && f[1] == "0"
 		})
@@ -281,6 +285,7 @@ var backendRequests = []struct{ name, raw string }{
 	{"POST without a length", "POST /f HTTP/1.1\r\nHost: x\r\n\r\n"},
 	{"GET with a zero length", "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"},
 	{"DELETE *", "DELETE * HTTP/1.1\r\nHost: x\r\n\r\n"},
+	{"a quote in the target", "GET /a\"b HTTP/1.1\r\nHost: x\r\n\r\n"},
 	{"chunked upload", "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"},
 	{"chunked upload with trailer", "POST /c HTTP/1.1\r\nHost: x\r\nTrailer: X-Sum\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Sum: 9\r\n\r\n"},
 	{"Expect: 100-continue", "PUT /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc"},
@@ -319,7 +324,7 @@ func compareSenders(t testing.TB, paths []sender, reference sender, raw string) 
 		if c != code || ok != reached {
 			t.Fatalf("%q: %s answered %d (backend reached: %v), %s %d (%v)", raw, paths[0].name, code, reached, s.name, c, ok)
 		}
-		if diff := cmp.Diff(want, got); diff != "" {
+		if diff := cmp.Diff(want, got, ignoreZeroLength); diff != "" {
 			t.Errorf("%q: the backend of %s received (-) and of %s (+):\n%s", raw, paths[0].name, s.name, diff)
 		}
 	}
@@ -327,8 +332,32 @@ func compareSenders(t testing.TB, paths []sender, reference sender, raw string) 
 		return // the request rules refused it: net/http's proxy has none
 	}
 	if _, ref, ok := reference.send(t, raw); ok {
-		if diff := cmp.Diff(expected(ref, raw), want); diff != "" {
+		if diff := cmp.Diff(expected(ref, raw), want, ignoreZeroLength); diff != "" {
 			t.Errorf("%q: the backend of %s received (-) and of the paths (+):\n%s", raw, reference.name, diff)
+		}
+	}
+}
+
+var ignoreZeroLength = cmpopts.IgnoreFields(capture{}, "ZeroLength")
+
+// TestBackendZeroLength checks that both paths say "Content-Length: 0"
+// to the backend of a request without a body alike. They do not today:
+// the loops pass on the client's (or none), net/http's transport writes
+// one for POST, PUT and PATCH only, whatever the client sent (issue 15).
+func TestBackendZeroLength(t *testing.T) {
+	t.Parallel()
+	paths, _ := senders(t)
+	for _, raw := range []string{
+		"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: x\r\n\r\n",
+	} {
+		var said []bool
+		for _, s := range paths {
+			_, got, _ := s.send(t, raw)
+			said = append(said, got.ZeroLength)
+		}
+		if slices.Contains(said, !said[0]) {
+			t.Errorf("%q: Content-Length: 0 sent to the backend by %s, %s: %v", raw, paths[0].name, paths[1].name, said)
 		}
 	}
 }

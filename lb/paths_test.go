@@ -72,16 +72,6 @@ func forEachPath(t *testing.T, test func(t *testing.T, path dataPath)) {
 	}
 }
 
-// loopsUntilFixed is forEachPath on the loops alone, for a test that
-// fails on net/http today: divergence names the difference, reported on
-// issue 15. Replacing the call by forEachPath shows it failing again.
-func loopsUntilFixed(t *testing.T, divergence string, test func(t *testing.T, path dataPath)) {
-	t.Helper()
-	t.Parallel()
-	t.Logf("not run on net/http, which differs: %s", divergence)
-	test(t, pathAuto)
-}
-
 // everyPath runs test once per path case, in parallel subtests: a
 // behaviour test of the data path runs on every path by construction.
 func everyPath(t *testing.T, test func(t *testing.T, pc pathCase)) {
