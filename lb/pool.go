@@ -95,7 +95,7 @@ type pool struct {
 func newPool(side string, cfg manifest.Pool, clock clockwork.Clock, tel *telemetry.Side, log *slog.Logger) (*pool, error) {
 	p := &pool{
 		side:     side,
-		cooldown: cfg.Passive.Cooldown.Or(defaultCooldown),
+		cooldown: cfg.Passive.Cooldown.Or(manifest.DefaultCooldown),
 		active:   cfg.Health.Path != "",
 		clock:    clock,
 		tel:      tel,
@@ -110,7 +110,7 @@ func newPool(side string, cfg manifest.Pool, clock clockwork.Clock, tel *telemet
 	}
 	switch mf := cfg.Passive.MaxFails; {
 	case mf == 0:
-		p.maxFails = defaultMaxFails
+		p.maxFails = manifest.DefaultMaxFails
 	case mf > 0:
 		p.maxFails = int32(min(mf, 1<<20))
 	}

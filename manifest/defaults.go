@@ -97,7 +97,9 @@ const (
 )
 
 // DefaultUpgrades returns the default of upgrades: the protocols a client
-// may switch its connection to.
+// may switch its connection to. A tunnel passes whatever follows, past host
+// routing, so only websockets (not h2c: an h2c tunnel would let a client
+// send any request to the backend unseen).
 func DefaultUpgrades() []string { return []string{"websocket"} }
 
 // DefaultShadowMethods returns the default of shadow.methods: the methods
