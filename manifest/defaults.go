@@ -9,8 +9,9 @@ import (
 // Built-in defaults, applied after defaults: is merged under each app.
 // Each is declared here and nowhere else: the packages that serve a
 // setting read its default from here when they are given a manifest built
-// in Go, and the README's and the commands' help texts are checked against
-// these values (readme_test.go).
+// in Go, and the defaults the README, the commands' help and the starter
+// manifest state are checked against these values (the tests of
+// cmd/migrate, docdefaults_test.go).
 //
 // A setting is unset when it is zero, except where zero is meaningful:
 // pointers (cutover.weight, shadow.sample) are unset when nil, and
