@@ -4,14 +4,18 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/migratekit/migrate/logship"
+	"github.com/migratekit/migrate/telemetry"
 )
 
-// Built-in defaults, applied after defaults: is merged under each app.
-// Each is declared here and nowhere else: the packages that serve a
-// setting read its default from here when they are given a manifest built
-// in Go, and the defaults the README, the commands' help and the starter
-// manifest state are checked against these values (the tests of
-// cmd/migrate, docdefaults_test.go).
+// Built-in defaults, applied after defaults: is merged under each app. Each
+// is declared once, here (or, for the keys of a package that manifest
+// imports, logship's and telemetry's, in that package and named here): the
+// packages that serve a setting read its default from here when they are
+// given a manifest built in Go, and the defaults the README, the commands'
+// help and the starter manifest state are checked against these values (the
+// tests of cmd/migrate, docdefaults_test.go).
 //
 // A setting is unset when it is zero, except where zero is meaningful:
 // pointers (cutover.weight, shadow.sample) are unset when nil, and
@@ -21,13 +25,13 @@ import (
 // default, -1 disables. Booleans (debug_headers, failover,
 // cors.credentials) stay nil when unset; read them with Bool.
 const (
-	DefaultAdminListen            = "127.0.0.1:9090"      // admin.listen
-	DefaultTokenEnv               = "MIGRATE_ADMIN_TOKEN" // admin.token_env
-	DefaultMetricsPrefix          = "migrate"             // metrics.prefix
-	DefaultStateBackend           = "embedded"            // state.backend
-	DefaultDrain                  = 30 * time.Second      // drain
-	DefaultHeaderBytes       Size = 16 << 10              // limits.header_bytes
-	DefaultClientBodyTimeout      = 60 * time.Second      // limits.client_body_timeout
+	DefaultAdminListen            = "127.0.0.1:9090"        // admin.listen
+	DefaultTokenEnv               = "MIGRATE_ADMIN_TOKEN"   // admin.token_env
+	DefaultMetricsPrefix          = telemetry.DefaultPrefix // metrics.prefix, declared by telemetry (which manifest imports)
+	DefaultStateBackend           = "embedded"              // state.backend
+	DefaultDrain                  = 30 * time.Second        // drain
+	DefaultHeaderBytes       Size = 16 << 10                // limits.header_bytes
+	DefaultClientBodyTimeout      = 60 * time.Second        // limits.client_body_timeout
 
 	DefaultListen                = "127.0.0.1:8080" // listen
 	DefaultConnectTimeout        = 5 * time.Second  // timeouts.connect
@@ -53,8 +57,8 @@ const (
 	DefaultShadowWorkers         = 64              // shadow.workers
 	DefaultShadowQueue           = 1024            // shadow.queue
 	DefaultShadowSamples         = 5               // shadow.samples
-	DefaultNoiseRelative Percent = 0.20            // shadow.noise.relative
-	DefaultNoiseAbsolute Percent = 0.0003          // shadow.noise.absolute
+	DefaultNoiseRelative Percent = 0.20            // shadow.noise.relative (Diffy's)
+	DefaultNoiseAbsolute Percent = 0.0003          // shadow.noise.absolute (Diffy's)
 
 	DefaultRollbackWindow           = 30 * time.Second // rollback.window
 	DefaultRollbackInterval         = time.Second      // rollback.interval
@@ -79,15 +83,18 @@ const (
 	DefaultRetireBelow = 1.0       // fallback.retire_below
 	DefaultRetireAfter = time.Hour // fallback.retire_after
 
-	DefaultMaxLine      Size = 256 << 10        // logs.old/new.max_line
-	DefaultFlushTimeout      = 5 * time.Second  // logs.old/new.flush_timeout
-	DefaultReadFrom          = "beginning"      // logs.old/new.read_from
-	DefaultSinkType          = "embedded"       // logs.sink.type
-	DefaultBatchSize         = 1000             // logs.sink.batch_size
-	DefaultBatchBytes   Size = 1 << 20          // logs.sink.batch_bytes
-	DefaultBatchWait         = time.Second      // logs.sink.batch_wait
-	DefaultSinkTimeout       = 10 * time.Second // logs.sink.timeout
-	DefaultMaxBackoff        = 30 * time.Second // logs.sink.max_backoff
+	DefaultSinkType = "embedded" // logs.sink.type
+
+	// The logs: keys whose defaults logship declares (manifest imports
+	// logship, which so cannot import manifest).
+	DefaultMaxLine      Size = logship.DefaultMaxLine      // logs.old/new.max_line
+	DefaultFlushTimeout      = logship.DefaultFlushTimeout // logs.old/new.flush_timeout
+	DefaultReadFrom          = logship.DefaultReadFrom     // logs.old/new.read_from
+	DefaultBatchSize         = logship.DefaultBatchSize    // logs.sink.batch_size
+	DefaultBatchBytes   Size = logship.DefaultBatchBytes   // logs.sink.batch_bytes
+	DefaultBatchWait         = logship.DefaultBatchWait    // logs.sink.batch_wait
+	DefaultSinkTimeout       = logship.DefaultSinkTimeout  // logs.sink.timeout
+	DefaultMaxBackoff        = logship.DefaultMaxBackoff   // logs.sink.max_backoff
 )
 
 // The default queries of rollback.prometheus.
