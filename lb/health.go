@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -137,10 +138,7 @@ type statusMatch struct {
 }
 
 func parseStatus(s string) (statusMatch, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	if s == "" {
-		return statusMatch{class: 2}, nil
-	}
+	s = cmp.Or(strings.ToLower(strings.TrimSpace(s)), manifest.DefaultHealthStatus)
 	if len(s) == 3 && s[1:] == "xx" && s[0] >= '1' && s[0] <= '5' {
 		return statusMatch{class: int(s[0] - '0')}, nil
 	}

@@ -330,14 +330,11 @@ func newApp(name string, cfg *manifest.App, opts Options, deps sideDeps, p *Prox
 }
 
 func (a *App) configureSticky(c manifest.Cutover) error {
-	switch c.Sticky {
-	case "", "ip":
+	switch cmp.Or(c.Sticky, manifest.DefaultSticky) {
+	case "ip":
 		return nil
 	case "cookie":
-		a.cookie = c.Cookie
-		if a.cookie == "" {
-			a.cookie = manifest.DefaultCookie
-		}
+		a.cookie = cmp.Or(c.Cookie, manifest.DefaultCookie)
 		if !validCookieName(a.cookie) {
 			return fmt.Errorf("sticky cookie name %q is not a valid cookie name", a.cookie)
 		}

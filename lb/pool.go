@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -101,8 +102,8 @@ func newPool(side string, cfg manifest.Pool, clock clockwork.Clock, tel *telemet
 		tel:      tel,
 		log:      log.With("side", side),
 	}
-	switch cfg.Balance {
-	case "", "round_robin":
+	switch cmp.Or(cfg.Balance, manifest.DefaultBalance) {
+	case "round_robin":
 	case "least_conn":
 		p.leastConn = true
 	default:
