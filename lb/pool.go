@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -95,14 +96,14 @@ type pool struct {
 func newPool(side string, cfg manifest.Pool, clock clockwork.Clock, tel *telemetry.Side, log *slog.Logger) (*pool, error) {
 	p := &pool{
 		side:     side,
-		cooldown: cfg.Passive.Cooldown.Or(defaultCooldown),
+		cooldown: cfg.Passive.Cooldown.Or(manifest.DefaultCooldown),
 		active:   cfg.Health.Path != "",
 		clock:    clock,
 		tel:      tel,
 		log:      log.With("side", side),
 	}
-	switch cfg.Balance {
-	case "", "round_robin":
+	switch cmp.Or(cfg.Balance, manifest.DefaultBalance) {
+	case "round_robin":
 	case "least_conn":
 		p.leastConn = true
 	default:
@@ -110,7 +111,7 @@ func newPool(side string, cfg manifest.Pool, clock clockwork.Clock, tel *telemet
 	}
 	switch mf := cfg.Passive.MaxFails; {
 	case mf == 0:
-		p.maxFails = defaultMaxFails
+		p.maxFails = manifest.DefaultMaxFails
 	case mf > 0:
 		p.maxFails = int32(min(mf, 1<<20))
 	}

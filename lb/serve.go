@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -41,10 +42,7 @@ type listener struct {
 // listenerFor returns the listener of app cfg, creating it (its refusals
 // counted in metrics).
 func (p *Proxy) listenerFor(cfg *manifest.App, metrics *telemetry.Metrics) (*listener, error) {
-	addr := cfg.Listen
-	if addr == "" {
-		addr = defaultListen
-	}
+	addr := cmp.Or(cfg.Listen, manifest.DefaultListen)
 	l := p.listener(addr)
 	if l == nil {
 		l = &listener{addr: addr, router: newRouter(&p.inflight, p.gate.bodyTimeout, metrics.Refused(addr))}
@@ -64,9 +62,7 @@ func (p *Proxy) listenerFor(cfg *manifest.App, metrics *telemetry.Metrics) (*lis
 }
 
 func (p *Proxy) listener(addr string) *listener {
-	if addr == "" {
-		addr = defaultListen
-	}
+	addr = cmp.Or(addr, manifest.DefaultListen)
 	for _, l := range p.listeners {
 		if l.addr == addr {
 			return l
@@ -126,7 +122,7 @@ func (p *Proxy) Addrs() map[string]net.Addr {
 
 // Serve serves the bound listeners and runs the health checks until ctx is
 // done, then drains: it stops accepting, lets requests in flight finish up
-// to the manifest's drain deadline (default 30s), cuts what is left
+// to the manifest's drain deadline (default [manifest.DefaultDrain]), cuts what is left
 // (websockets included) and returns nil, or an error wrapping
 // ErrDrainDeadline if requests were cut. It also returns, after draining,
 // if a listener fails.

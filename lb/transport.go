@@ -71,9 +71,9 @@ func newSide(a *App, index int, cfg manifest.Pool, timeouts manifest.Timeouts, d
 		log:         a.log.With("side", name),
 		unavailable: name + " backend unavailable\n",
 
-		connectTimeout: timeouts.Connect.Or(defaultConnect),
-		headerTimeout:  timeouts.ResponseHeader.Or(defaultResponseHeader),
-		idleTimeout:    timeouts.Idle.Or(defaultIdle),
+		connectTimeout: timeouts.Connect.Or(manifest.DefaultConnectTimeout),
+		headerTimeout:  timeouts.ResponseHeader.Or(manifest.DefaultResponseHeaderTimeout),
+		idleTimeout:    timeouts.Idle.Or(manifest.DefaultIdleTimeout),
 		debugValue:     []string{name},
 		protoHTTP:      []string{"http"},
 		protoHTTPS:     []string{"https"},
@@ -116,14 +116,14 @@ func newSide(a *App, index int, cfg manifest.Pool, timeouts manifest.Timeouts, d
 // timeouts, no compression (bodies pass through as the backend sent them)
 // and no environment proxy.
 func newTransport(t manifest.Timeouts, https bool, resolver *net.Resolver) *http.Transport {
-	connect := t.Connect.Or(defaultConnect)
+	connect := t.Connect.Or(manifest.DefaultConnectTimeout)
 	return &http.Transport{
 		Proxy:                 nil,
 		DialContext:           (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second, Resolver: resolver}).DialContext,
 		MaxIdleConns:          0,
 		MaxIdleConnsPerHost:   1024,
-		IdleConnTimeout:       t.Idle.Or(defaultIdle),
-		ResponseHeaderTimeout: t.ResponseHeader.Or(defaultResponseHeader),
+		IdleConnTimeout:       t.Idle.Or(manifest.DefaultIdleTimeout),
+		ResponseHeaderTimeout: t.ResponseHeader.Or(manifest.DefaultResponseHeaderTimeout),
 		TLSHandshakeTimeout:   connect,
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    true,

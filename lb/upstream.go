@@ -249,7 +249,7 @@ func (t *Upstream) CloseIdleConnections() {
 // newH1Transport is the upstream transport of a side: Upstream for
 // http:// backends, fallback for the rest.
 func newH1Transport(t manifest.Timeouts, fallback http.RoundTripper, resolver *net.Resolver) *Upstream {
-	dial := (&net.Dialer{Timeout: t.Connect.Or(defaultConnect), KeepAlive: 30 * time.Second, Resolver: resolver}).DialContext
+	dial := (&net.Dialer{Timeout: t.Connect.Or(manifest.DefaultConnectTimeout), KeepAlive: 30 * time.Second, Resolver: resolver}).DialContext
 	return NewUpstream(t, dial, 1024, fallback)
 }
 
@@ -261,12 +261,12 @@ func newH1Transport(t manifest.Timeouts, fallback http.RoundTripper, resolver *n
 // RoundTrip and CloseIdleConnections; the shadow mirror uses it too.
 func NewUpstream(t manifest.Timeouts, dial func(ctx context.Context, network, addr string) (net.Conn, error), maxIdle int, fallback http.RoundTripper) *Upstream {
 	if dial == nil {
-		dial = (&net.Dialer{Timeout: t.Connect.Or(defaultConnect), KeepAlive: 30 * time.Second}).DialContext
+		dial = (&net.Dialer{Timeout: t.Connect.Or(manifest.DefaultConnectTimeout), KeepAlive: 30 * time.Second}).DialContext
 	}
 	return &Upstream{
 		dial:           dial,
-		responseHeader: t.ResponseHeader.Or(defaultResponseHeader),
-		idleTimeout:    t.Idle.Or(defaultIdle),
+		responseHeader: t.ResponseHeader.Or(manifest.DefaultResponseHeaderTimeout),
+		idleTimeout:    t.Idle.Or(manifest.DefaultIdleTimeout),
 		maxIdlePerHost: maxIdle,
 		fallback:       fallback,
 		idle:           map[string][]*h1Conn{},
