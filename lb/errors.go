@@ -8,8 +8,6 @@ import (
 	"net"
 	"net/http"
 	"sync/atomic"
-
-	"github.com/valyala/fasthttp"
 )
 
 // The reasons of migrate_proxy_errors_total: a fixed set, one per way the
@@ -73,13 +71,13 @@ func (b *clientBody) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	if f := b.failed.Load(); f != nil {
-		return 0, *f // sticky: fasthttp reads on after an error that came with bytes
+		return 0, *f // sticky: a reader may read on after an error that came with bytes
 	}
 	n, err := b.r.Read(p)
 	if b.left >= 0 {
 		b.left -= int64(n)
 		if err == io.EOF && b.left > 0 {
-			err = io.ErrUnexpectedEOF // fasthttp's stream ends short
+			err = io.ErrUnexpectedEOF // the stream ended short of its Content-Length
 		}
 	}
 	if err != nil && err != io.EOF {
@@ -173,7 +171,7 @@ func (s *side) classify(r *http.Request, err error) (reason string, code int, bo
 }
 
 // classifyErr is classify for both data paths; canceled says the client
-// went away (the fasthttp path cannot tell).
+// went away (the loops end such a request without an answer).
 func (s *side) classifyErr(err error, canceled bool) (reason string, code int, body string) {
 	switch {
 	case errors.Is(err, errNoBackend):
@@ -192,10 +190,9 @@ func (s *side) classifyErr(err error, canceled bool) (reason string, code int, b
 	return reasonBadGateway, http.StatusBadGateway, "bad gateway\n"
 }
 
-// isTimeout reports a timeout, fasthttp's included (it reports any
-// deadline as ErrTimeout).
+// isTimeout reports a timeout.
 func isTimeout(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, fasthttp.ErrTimeout) {
+	if errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
 	var ne net.Error
@@ -204,8 +201,7 @@ func isTimeout(err error) bool {
 
 func isConnError(err error) bool {
 	var op *net.OpError
-	return errors.As(err, &op) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, fasthttp.ErrConnectionClosed)
+	return errors.As(err, &op) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // writeError writes a short plain-text answer of the proxy's own.

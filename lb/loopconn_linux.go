@@ -516,7 +516,7 @@ func (c *clientConn) answer(code int, body string) {
 	c.finish()
 }
 
-// fail answers a request that could not be proxied (fastFail).
+// fail answers a request that could not be proxied (handleError).
 func (c *clientConn) fail(err error) {
 	s := c.s
 	reason, code, body := s.classifyErr(err, false)
@@ -533,7 +533,7 @@ func (c *clientConn) retryOrFail(err error) {
 			c.retryOK = false
 			c.s.tel.Retry()
 			c.s.log.Debug("retrying on another backend", "failed", c.b.label, "backend", next.label, "err", err)
-			if next.fastPath != c.b.fastPath || next.fastQuery != c.b.fastQuery {
+			if next.basePath != c.b.basePath || next.baseQuery != c.b.baseQuery {
 				if perr := h1.ParseRequest(c.head, &c.req); perr == nil {
 					c.send = c.s.appendLoopRequest(c.send[:0], &c.req, next, c.peer)
 					c.bodyAt = len(c.send)

@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"bytes"
 	"crypto/rand"
 	"net"
 	"net/http"
@@ -8,17 +9,19 @@ import (
 	"net/textproto"
 	"net/url"
 	"strconv"
+	"strings"
 	"unsafe"
 
+	"github.com/migratekit/migrate/internal/forward"
 	"github.com/migratekit/migrate/internal/h1"
 	"github.com/migratekit/migrate/internal/hostport"
 )
 
 // Heads of the event-loop data path (loop_linux.go): the backend's request
 // head made from the client's, and the client's answer head made from the
-// backend's, with the rules of the other paths (prepareFast, rewrite,
-// dropHop): hop-by-hop headers and those a Connection header names
-// dropped, X-Forwarded-* set, the client's Host kept.
+// backend's, with the rules of package forward that net/http's path
+// follows too (rewrite): hop-by-hop headers and those a Connection header
+// names dropped, X-Forwarded-* set, the client's Host kept.
 
 // Values of the X-Forwarded-* headers the proxy sets, as indexes.
 const (
@@ -48,27 +51,13 @@ func forwardedHeader(name []byte) int {
 // connectionNamed reports whether a Connection header of hs names name
 // (a header for this hop only).
 func connectionNamed(hs []h1.Header, name []byte) bool {
-	found := false
 	for _, h := range hs {
-		if len(h.Name) == 10 && h1.EqualFold(h.Name, "Connection") {
-			h1.Tokens(h.Value, func(tok []byte) {
-				if len(tok) == len(name) && h1.EqualFold(tok, unsafe.String(unsafe.SliceData(name), len(name))) {
-					found = true
-				}
-			})
+		if len(h.Name) == 10 && h1.EqualFold(h.Name, "Connection") &&
+			forward.HasToken(h.Value, unsafe.String(unsafe.SliceData(name), len(name))) {
+			return true
 		}
 	}
-	return found
-}
-
-// asksTrailers reports whether a TE value lists "trailers". The TE field
-// is hop-by-hop, but "TE: trailers" goes on to the backend, as net/http's
-// ReverseProxy sends it: gRPC and some backends send trailers only to a
-// request that says it takes them.
-func asksTrailers(v []byte) bool {
-	found := false
-	h1.Tokens(v, func(tok []byte) { found = found || h1.EqualFold(tok, "trailers") })
-	return found
+	return false
 }
 
 // hasConnection reports whether hs has a Connection header.
@@ -86,8 +75,8 @@ func hasConnection(hs []h1.Header) bool {
 func (s *side) appendLoopRequest(dst []byte, r *h1.Request, b *backend, peer netip.Addr) []byte {
 	dst = append(dst, r.Method...)
 	dst = append(dst, ' ')
-	if b.fastPath != "" || b.fastQuery != "" {
-		dst = append(dst, b.fastURI(r.Target)...)
+	if b.basePath != "" || b.baseQuery != "" {
+		dst = b.appendURI(dst, r.Target)
 	} else {
 		dst = append(dst, r.Target...)
 	}
@@ -98,8 +87,8 @@ func (s *side) appendLoopRequest(dst []byte, r *h1.Request, b *backend, peer net
 	var prior []byte // the client's X-Forwarded-For chain, when trusted
 	teTrailers := false
 	for _, h := range r.Headers {
-		if bit := hopBit(h.Name); bit&hopRequest != 0 || (named && connectionNamed(r.Headers, h.Name)) {
-			teTrailers = teTrailers || (bit == hopTE && asksTrailers(h.Value))
+		if bit := forward.HopOf(h.Name); bit&forward.Request != 0 || (named && connectionNamed(r.Headers, h.Name)) {
+			teTrailers = teTrailers || (bit == forward.TE && forward.AsksTrailers(h.Value))
 			continue
 		}
 		if reserved(h.Name) {
@@ -138,6 +127,37 @@ func (s *side) appendLoopRequest(dst []byte, r *h1.Request, b *backend, peer net
 	return append(dst, "\r\n"...)
 }
 
+// setBase sets what appendURI puts before a request's target.
+func (b *backend) setBase() {
+	if path := b.url.EscapedPath(); path != "" && path != "/" {
+		b.basePath = path
+	}
+	b.baseQuery = b.url.RawQuery
+}
+
+// appendURI appends the request target uri as it goes to backend b: its
+// path prefixed by the backend's and its query after the backend's, as
+// target does on net/http's path (FuzzAppendURI).
+func (b *backend) appendURI(dst, uri []byte) []byte {
+	path, query, hasQuery := bytes.Cut(uri, []byte("?"))
+	if b.basePath != "" {
+		dst = append(dst, strings.TrimSuffix(b.basePath, "/")...)
+		if len(path) == 0 || path[0] != '/' {
+			dst = append(dst, '/')
+		}
+	}
+	dst = append(dst, path...)
+	switch {
+	case b.baseQuery != "" && hasQuery && len(query) > 0:
+		dst = append(append(append(append(dst, '?'), b.baseQuery...), '&'), query...)
+	case b.baseQuery != "":
+		dst = append(append(dst, '?'), b.baseQuery...)
+	case hasQuery:
+		dst = append(append(dst, '?'), query...)
+	}
+	return dst
+}
+
 func appendHeader(dst, name, value []byte) []byte {
 	dst = append(dst, name...)
 	dst = append(dst, ": "...)
@@ -161,7 +181,7 @@ func (s *side) appendLoopResponse(dst []byte, r *h1.Response, minted string, clo
 	bodiless := r.Status < 200 || r.Status == http.StatusNoContent
 	length := false // a Content-Length went out: its copies do not (ParseResponse checked they agree)
 	for _, h := range r.Headers {
-		if hopBit(h.Name)&hopAlways != 0 || (named && connectionNamed(r.Headers, h.Name)) {
+		if forward.HopOf(h.Name)&forward.Always != 0 || (named && connectionNamed(r.Headers, h.Name)) {
 			continue
 		}
 		switch {
@@ -299,7 +319,7 @@ func answerHeader(r *h1.Response) http.Header {
 	h := make(http.Header, len(r.Headers))
 	named := hasConnection(r.Headers)
 	for _, f := range r.Headers {
-		if hopBit(f.Name)&hopAlways != 0 || (named && connectionNamed(r.Headers, f.Name)) ||
+		if forward.HopOf(f.Name)&forward.Always != 0 || (named && connectionNamed(r.Headers, f.Name)) ||
 			(len(f.Name) == 17 && h1.EqualFold(f.Name, "Transfer-Encoding")) {
 			continue
 		}

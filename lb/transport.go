@@ -2,7 +2,6 @@ package lb
 
 import (
 	"bytes"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/migratekit/migrate/internal/hostport"
 	"github.com/migratekit/migrate/manifest"
 	"github.com/migratekit/migrate/telemetry"
 )
@@ -42,7 +40,6 @@ type side struct {
 	unavailable string // body of the 502 when the pool is down
 	// Timeouts of the event-loop path (its transport is the loop itself).
 	connectTimeout, headerTimeout, idleTimeout time.Duration
-	conns                                      connSet // the connections of the backends' fasthttp clients
 
 	// Header values shared by every request, never modified (capacity 1:
 	// an append copies).
@@ -82,18 +79,7 @@ func newSide(a *App, index int, cfg manifest.Pool, timeouts manifest.Timeouts, d
 		s.transport.TLSClientConfig = c.Clone()
 	}
 	for _, b := range p.backends {
-		var tlsCfg *tls.Config
-		if b.url.Scheme == "https" {
-			tlsCfg = &tls.Config{}
-			if s.transport.TLSClientConfig != nil {
-				tlsCfg = s.transport.TLSClientConfig.Clone()
-			}
-		}
-		b.fast = newFastClient(hostport.Of(b.url), timeouts, &s.conns, tlsCfg, deps.resolver)
-		if path := b.url.EscapedPath(); path != "" && path != "/" {
-			b.fastPath = path
-		}
-		b.fastQuery = b.url.RawQuery
+		b.setBase()
 		b.setLoopTarget()
 	}
 	s.h1 = newH1Transport(timeouts, s.transport, deps.resolver)
@@ -332,8 +318,8 @@ func retryable(req *http.Request, err error) bool {
 	return req.Context().Err() == nil && retryableErr(err)
 }
 
-// retryableErr is retryable without the client's part, which the fasthttp
-// path cannot tell.
+// retryableErr is retryable without the client's part, which the loops
+// tell apart themselves (a client that leaves ends its request).
 func retryableErr(err error) bool {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
@@ -407,7 +393,4 @@ func (t *trackedConn) Write(p []byte) (int, error) { return t.w.Write(p) }
 // closeIdle closes the idle connections to the side's backends.
 func (s *side) closeIdle() {
 	s.h1.CloseIdleConnections()
-	for _, b := range s.pool.backends {
-		b.fast.CloseIdleConnections()
-	}
 }
