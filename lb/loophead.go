@@ -23,31 +23,6 @@ import (
 // follows too (rewrite): hop-by-hop headers and those a Connection header
 // names dropped, X-Forwarded-* set, the client's Host kept.
 
-// Values of the X-Forwarded-* headers the proxy sets, as indexes.
-const (
-	xffFor = iota
-	xffProto
-	xffHost
-	xffNone
-)
-
-// forwardedHeader tells which X-Forwarded-* header name is (xffNone if
-// none).
-func forwardedHeader(name []byte) int {
-	if len(name) < 15 || len(name) > 17 || (name[0]|0x20) != 'x' {
-		return xffNone
-	}
-	switch {
-	case h1.EqualFold(name, "X-Forwarded-For"):
-		return xffFor
-	case h1.EqualFold(name, "X-Forwarded-Host"):
-		return xffHost
-	case h1.EqualFold(name, "X-Forwarded-Proto"):
-		return xffProto
-	}
-	return xffNone
-}
-
 // connectionNamed reports whether a Connection header of hs names name
 // (a header for this hop only).
 func connectionNamed(hs []h1.Header, name []byte) bool {
@@ -81,9 +56,9 @@ func (s *side) appendLoopRequest(dst []byte, r *h1.Request, b *backend, peer net
 		dst = append(dst, r.Target...)
 	}
 	dst = append(dst, " HTTP/1.1\r\n"...)
-	trusted := len(s.app.trusted) > 0 && isTrusted(peer, s.app.trusted)
+	trusted := forward.Trusted(peer, s.app.trusted)
 	named := hasConnection(r.Headers)
-	var seen [xffNone]bool
+	var seen [forward.None]bool
 	var prior []byte // the client's X-Forwarded-For chain, when trusted
 	teTrailers := false
 	for _, h := range r.Headers {
@@ -94,12 +69,12 @@ func (s *side) appendLoopRequest(dst []byte, r *h1.Request, b *backend, peer net
 		if reserved(h.Name) {
 			continue
 		}
-		if x := forwardedHeader(h.Name); x != xffNone {
+		if x := forward.FieldOf(h.Name); x != forward.None {
 			if !trusted {
 				continue
 			}
 			seen[x] = true
-			if x == xffFor {
+			if x == forward.For {
 				if len(prior) > 0 {
 					prior = append(prior, ", "...)
 				}
@@ -113,15 +88,12 @@ func (s *side) appendLoopRequest(dst []byte, r *h1.Request, b *backend, peer net
 		dst = append(dst, "Te: trailers\r\n"...)
 	}
 	dst = append(dst, "X-Forwarded-For: "...)
-	if len(prior) > 0 {
-		dst = append(append(dst, prior...), ", "...)
-	}
-	dst = peer.AppendTo(dst)
+	dst = forward.AppendFor(dst, prior, peer)
 	dst = append(dst, "\r\n"...)
-	if !seen[xffProto] {
-		dst = append(dst, "X-Forwarded-Proto: http\r\n"...)
+	if !seen[forward.Proto] {
+		dst = append(append(append(dst, "X-Forwarded-Proto: "...), forward.ProtoOf(false)...), "\r\n"...) // a loop serves no TLS
 	}
-	if !seen[xffHost] {
+	if !seen[forward.Host] {
 		dst = appendHeader(dst, []byte("X-Forwarded-Host"), r.Host)
 	}
 	return append(dst, "\r\n"...)
@@ -341,16 +313,16 @@ func hasHeader(hs []h1.Header, name string) bool {
 
 // loopClientIP is ClientIP on the loop path.
 func (a *App) loopClientIP(r *h1.Request, peer netip.Addr) netip.Addr {
-	if len(a.trusted) == 0 || !isTrusted(peer, a.trusted) {
+	if !forward.Trusted(peer, a.trusted) {
 		return peer
 	}
 	var lines []string
 	for _, h := range r.Headers {
-		if forwardedHeader(h.Name) == xffFor {
+		if forward.FieldOf(h.Name) == forward.For {
 			lines = append(lines, string(h.Value))
 		}
 	}
-	return walkXFF(lines, peer, a.trusted)
+	return clientIP(peer, lines, a.trusted)
 }
 
 // stickyCookieIn is StickyCookie over parsed headers: the value of the

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/migratekit/migrate/internal/forward"
 )
 
 // The sticky split: a client's key (its IP address in canonical text form,
@@ -91,14 +93,15 @@ func ParseTrusted(entries []string) ([]netip.Prefix, error) {
 // entry is trusted, the leftmost is returned. The result is the zero Addr
 // only when RemoteAddr itself is not an address.
 func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
-	peer := remoteIP(r.RemoteAddr)
-	if len(trusted) == 0 || !peer.IsValid() || !isTrusted(peer, trusted) {
-		return peer
-	}
-	return walkXFF(r.Header["X-Forwarded-For"], peer, trusted)
+	return clientIP(forward.PeerAddr(r.RemoteAddr), r.Header["X-Forwarded-For"], trusted)
 }
 
-func walkXFF(lines []string, peer netip.Addr, trusted []netip.Prefix) netip.Addr {
+// clientIP is ClientIP for a client at peer that sent the X-Forwarded-For
+// lines, on every path.
+func clientIP(peer netip.Addr, lines []string, trusted []netip.Prefix) netip.Addr {
+	if !forward.Trusted(peer, trusted) {
+		return peer
+	}
 	last := peer
 	for i := len(lines) - 1; i >= 0; i-- {
 		line := lines[i]
@@ -113,52 +116,17 @@ func walkXFF(lines []string, peer netip.Addr, trusted []netip.Prefix) netip.Addr
 			if entry == "" {
 				continue
 			}
-			a := parseHop(entry)
+			a := forward.ParseHop(entry)
 			if !a.IsValid() {
 				return last
 			}
-			if !isTrusted(a, trusted) {
+			if !forward.Trusted(a, trusted) {
 				return a
 			}
 			last = a
 		}
 	}
 	return last
-}
-
-// remoteIP parses a RemoteAddr, normally "ip:port" (tried first: a failed
-// netip.ParseAddr allocates its error).
-func remoteIP(s string) netip.Addr {
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap()
-	}
-	return parseHop(s)
-}
-
-// parseHop parses "1.2.3.4", "1.2.3.4:80", "::1", "[::1]" or "[::1]:80".
-func parseHop(s string) netip.Addr {
-	if a, err := netip.ParseAddr(s); err == nil {
-		return a.Unmap()
-	}
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap()
-	}
-	if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
-		if a, err := netip.ParseAddr(s[1 : len(s)-1]); err == nil && a.Is6() {
-			return a.Unmap()
-		}
-	}
-	return netip.Addr{}
-}
-
-func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
-	a = a.WithZone("")
-	for _, p := range trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
 }
 
 // StickyCookie returns the value of the cookie called name in r, if it is

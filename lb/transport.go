@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/migratekit/migrate/internal/forward"
 	"github.com/migratekit/migrate/manifest"
 	"github.com/migratekit/migrate/telemetry"
 )
@@ -44,8 +45,6 @@ type side struct {
 	// Header values shared by every request, never modified (capacity 1:
 	// an append copies).
 	debugValue []string // X-Migrate-Side
-	protoHTTP  []string
-	protoHTTPS []string
 }
 
 func newSide(a *App, index int, cfg manifest.Pool, timeouts manifest.Timeouts, deps sideDeps) (*side, error) {
@@ -72,8 +71,6 @@ func newSide(a *App, index int, cfg manifest.Pool, timeouts manifest.Timeouts, d
 		headerTimeout:  timeouts.ResponseHeader.Or(defaultResponseHeader),
 		idleTimeout:    timeouts.Idle.Or(defaultIdle),
 		debugValue:     []string{name},
-		protoHTTP:      []string{"http"},
-		protoHTTPS:     []string{"https"},
 	}
 	if c := deps.tls[PoolKey{App: a.name, Side: name}]; c != nil {
 		s.transport.TLSClientConfig = c.Clone()
@@ -128,45 +125,16 @@ func (p *pool) hasHTTPS() bool {
 	return false
 }
 
-// rewrite sets the X-Forwarded-* headers, as ProxyRequest.SetXForwarded
-// does but with fewer allocations. The client's X-Forwarded-For chain (and
-// -Proto, -Host) is kept only when the peer is a trusted proxy; otherwise
-// ReverseProxy has already dropped whatever the client sent. The Host
-// header stays the client's; the URL is set per attempt in RoundTrip.
+// rewrite applies the forwarding rules of package forward, as the loops
+// do: hop-by-hop fields dropped (ReverseProxy has dropped its own list,
+// and kept the Upgrade of a switch it carries), X-Forwarded-* set. The
+// Host header stays the client's; the URL is set per attempt in RoundTrip.
 func (s *side) rewrite(pr *httputil.ProxyRequest) {
 	in, h := pr.In, pr.Out.Header
 	dropReserved(h)
-	trusted := s.app.peerTrusted(in.RemoteAddr)
-	vals := new([2]string) // one allocation for both per-request values
-	vals[1] = in.Host
-	h["X-Forwarded-Host"] = vals[1:2:2]
-	if in.TLS != nil {
-		h["X-Forwarded-Proto"] = s.protoHTTPS
-	} else {
-		h["X-Forwarded-Proto"] = s.protoHTTP
-	}
-	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
-		vals[0] = ip
-		if prior := in.Header["X-Forwarded-For"]; trusted && len(prior) > 0 {
-			vals[0] = strings.Join(prior, ", ") + ", " + ip
-		}
-		h["X-Forwarded-For"] = vals[0:1:1]
-	}
-	if trusted {
-		for _, k := range [...]string{"X-Forwarded-Proto", "X-Forwarded-Host"} {
-			if v := in.Header[k]; len(v) > 0 {
-				h[k] = v
-			}
-		}
-	}
-}
-
-func (a *App) peerTrusted(remoteAddr string) bool {
-	if len(a.trusted) == 0 {
-		return false
-	}
-	ip := remoteIP(remoteAddr)
-	return ip.IsValid() && isTrusted(ip, a.trusted)
+	forward.RequestHeader(h, h.Get("Upgrade"))
+	peer := forward.PeerAddr(in.RemoteAddr)
+	forward.SetXForwarded(h, in.Header, forward.Trusted(peer, s.app.trusted), peer, in.Host, in.TLS != nil)
 }
 
 func (s *side) addDebugHeader(res *http.Response) error {

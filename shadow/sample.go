@@ -2,7 +2,6 @@ package shadow
 
 import (
 	"net/http"
-	"net/netip"
 	"strings"
 
 	"github.com/migratekit/migrate/lb"
@@ -101,24 +100,5 @@ const (
 	fnvOffset = 14695981039346656037
 	fnvPrime  = 1099511628211
 )
-
-// peerTrusted reports whether the client connection comes from a trusted
-// proxy (whose X-Forwarded-* headers are kept).
-func (m *Mirror) peerTrusted(remoteAddr string) bool {
-	if len(m.trusted) == 0 {
-		return false
-	}
-	ap, err := netip.ParseAddrPort(remoteAddr)
-	if err != nil {
-		return false
-	}
-	ip := ap.Addr().Unmap().WithZone("")
-	for _, p := range m.trusted {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
 
 var _ lb.Sampler = (*Mirror)(nil)
