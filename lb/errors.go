@@ -145,14 +145,28 @@ func (b *clientBody) blame(err error) error {
 // handleError is the ReverseProxy ErrorHandler of a side: a short, honest
 // answer to the client, the details in the log, the reason in telemetry.
 func (s *side) handleError(w http.ResponseWriter, r *http.Request, err error) {
-	reason, code, body := s.classify(r, err)
+	code, body := s.failed(err, clientLeft(r, err), "method", r.Method, "path", r.URL.Path)
+	s.writeError(w, code, body)
+}
+
+// clientLeft reports whether err is r's client going away, on net/http's
+// path.
+func clientLeft(r *http.Request, err error) bool {
+	return r.Context().Err() != nil && errors.Is(err, context.Canceled)
+}
+
+// failed is the answer to a request that could not be proxied, on every
+// path: err classified (classifyErr; canceled says the client went away),
+// counted and logged with attrs.
+func (s *side) failed(err error, canceled bool, attrs ...any) (code int, body string) {
+	reason, code, body := s.classifyErr(err, canceled)
 	s.proxyError(reason, code)
 	if reason == reasonCanceled {
-		s.log.Debug("client went away", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.log.Debug("client went away", append(attrs, "err", err)...)
 	} else {
-		s.log.Warn("proxying request failed", "method", r.Method, "path", r.URL.Path, "reason", reason, "status", code, "err", err)
+		s.log.Warn("proxying request failed", append(attrs, "reason", reason, "status", code, "err", err)...)
 	}
-	s.writeError(w, code, body)
+	return code, body
 }
 
 // proxyError counts an answer of the proxy's own, on every path: its
@@ -165,13 +179,9 @@ func (s *side) proxyError(reason string, code int) {
 	}
 }
 
-// classify maps a proxying error to its reason, status and body.
-func (s *side) classify(r *http.Request, err error) (reason string, code int, body string) {
-	return s.classifyErr(err, r.Context().Err() != nil && errors.Is(err, context.Canceled))
-}
-
-// classifyErr is classify for both data paths; canceled says the client
-// went away (the loops end such a request without an answer).
+// classifyErr maps a proxying error to its reason, status and body;
+// canceled says the client went away (the loops end such a request
+// without an answer).
 func (s *side) classifyErr(err error, canceled bool) (reason string, code int, body string) {
 	switch {
 	case errors.Is(err, errNoBackend):
@@ -212,11 +222,25 @@ func (s *side) writeError(w http.ResponseWriter, code int, body string) {
 	plainError(w, code, body)
 }
 
+// ownFields are the header fields of every answer of the proxy's own, on
+// every path (plainError, appendLoopError, ownHeader).
+var ownFields = [...][2]string{{"Content-Type", "text/plain; charset=utf-8"}, {"X-Content-Type-Options", "nosniff"}}
+
+// ownHeader is a new header of ownFields.
+func ownHeader() http.Header {
+	h := make(http.Header, len(ownFields))
+	for _, f := range ownFields {
+		h[f[0]] = []string{f[1]}
+	}
+	return h
+}
+
 func plainError(w http.ResponseWriter, code int, body string) {
 	h := w.Header()
 	h.Del("Content-Length")
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
+	for _, f := range ownFields {
+		h[f[0]] = []string{f[1]}
+	}
 	w.WriteHeader(code)
 	_, _ = io.WriteString(w, body)
 }

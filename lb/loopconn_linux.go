@@ -501,7 +501,7 @@ func (c *clientConn) answer(code int, body string) {
 		c.closeAfter = true // the rest of the body is not read
 	}
 	if c.primary != nil { // the proxy's own answer is the primary's
-		c.primary.Header(code, http.Header{"Content-Type": {"text/plain; charset=utf-8"}, "X-Content-Type-Options": {"nosniff"}}, false)
+		c.primary.Header(code, ownHeader(), false)
 		c.primary.Body([]byte(body))
 		c.primaryServed = true
 	}
@@ -518,10 +518,7 @@ func (c *clientConn) answer(code int, body string) {
 
 // fail answers a request that could not be proxied (handleError).
 func (c *clientConn) fail(err error) {
-	s := c.s
-	reason, code, body := s.classifyErr(err, false)
-	s.proxyError(reason, code)
-	s.log.Warn("proxying request failed", "reason", reason, "status", code, "err", err)
+	code, body := c.s.failed(err, false)
 	c.answer(code, body)
 }
 

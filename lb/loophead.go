@@ -2,7 +2,6 @@ package lb
 
 import (
 	"bytes"
-	"crypto/rand"
 	"net"
 	"net/http"
 	"net/netip"
@@ -192,7 +191,11 @@ func appendLoopError(dst []byte, s *side, code int, body, minted string, close b
 	dst = strconv.AppendInt(dst, int64(code), 10)
 	dst = append(dst, ' ')
 	dst = append(dst, http.StatusText(code)...)
-	dst = append(dst, "\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nContent-Length: "...)
+	dst = append(dst, "\r\n"...)
+	for _, f := range ownFields {
+		dst = append(append(append(append(dst, f[0]...), ": "...), f[1]...), "\r\n"...)
+	}
+	dst = append(dst, "Content-Length: "...)
 	dst = strconv.AppendInt(dst, int64(len(body)), 10)
 	dst = append(dst, "\r\n"...)
 	if s != nil {
@@ -210,27 +213,14 @@ func appendLoopError(dst []byte, s *side, code int, body, minted string, close b
 // from peer, and the Set-Cookie value of a sticky cookie minted for it
 // ("" if none) with the cookie's value.
 func (a *App) pickLoop(r *h1.Request, peer netip.Addr) (s *side, minted, key string) {
-	wt := int(a.weight.Load())
-	switch wt {
-	case 0:
-		return a.sides[sideOld], "", ""
-	case 100:
-		return a.sides[sideNew], "", ""
-	}
-	var point int
-	if a.cookie == "" {
-		point = ipPoint(a.loopClientIP(r, peer))
-	} else if v := stickyCookieIn(r.Headers, a.cookie); v != nil {
-		point = bytesPoint(v)
-	} else {
-		key = rand.Text()
+	i, key := choose(a, func() ([]byte, bool) {
+		v := stickyCookieIn(r.Headers, a.cookie)
+		return v, v != nil
+	}, func() int { return ipPoint(a.loopClientIP(r, peer)) }, true)
+	if key != "" {
 		minted = a.setCookie(key, false)
-		point = StickyPoint(key)
 	}
-	if point < wt*(PointScale/100) {
-		return a.sides[sideNew], minted, key
-	}
-	return a.sides[sideOld], minted, key
+	return a.sides[i], minted, key
 }
 
 // mirrorLeaves reports whether the app's mirror leaves the request r of a
@@ -355,18 +345,13 @@ func loopPreflight(r *h1.Request) bool {
 	return origin && method
 }
 
-// loopResendable is resendable for a parsed request: idempotent, or
-// marked with an idempotency key.
+// loopResendable is resendable for a parsed request.
 func loopResendable(r *h1.Request) bool {
-	if idempotent(unsafe.String(unsafe.SliceData(r.Method), len(r.Method))) {
-		return true
-	}
+	keyed := false
 	for _, h := range r.Headers {
-		if h1.EqualFold(h.Name, "Idempotency-Key") || h1.EqualFold(h.Name, "X-Idempotency-Key") {
-			return true
-		}
+		keyed = keyed || isIdempotencyKey(h.Name)
 	}
-	return false
+	return resendable(unsafe.String(unsafe.SliceData(r.Method), len(r.Method)), keyed)
 }
 
 // loopCapable reports whether a loop can proxy the app's requests: every

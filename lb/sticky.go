@@ -21,18 +21,12 @@ import (
 const PointScale = 10000
 
 // StickyPoint returns the point of a sticky key, in [0, PointScale).
-func StickyPoint(key string) int {
+func StickyPoint(key string) int { return stickyPoint(key) }
+
+func stickyPoint[T string | []byte](key T) int {
 	h := uint64(fnvOffset)
 	for i := 0; i < len(key); i++ {
 		h = (h ^ uint64(key[i])) * fnvPrime
-	}
-	return int(fmix64(h) % PointScale)
-}
-
-func bytesPoint(key []byte) int {
-	h := uint64(fnvOffset)
-	for _, c := range key {
-		h = (h ^ uint64(c)) * fnvPrime
 	}
 	return int(fmix64(h) % PointScale)
 }
@@ -55,7 +49,7 @@ func fmix64(h uint64) uint64 {
 // ipPoint is StickyPoint(ip.String()) without allocating.
 func ipPoint(ip netip.Addr) int {
 	var buf [64]byte
-	return bytesPoint(ip.AppendTo(buf[:0]))
+	return stickyPoint(ip.AppendTo(buf[:0]))
 }
 
 // ParseTrusted parses trusted proxy entries: CIDRs ("10.0.0.0/8") or bare

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/migratekit/migrate/internal/forward"
+	"github.com/migratekit/migrate/internal/h1"
 	"github.com/migratekit/migrate/manifest"
 	"github.com/migratekit/migrate/telemetry"
 )
@@ -234,7 +235,29 @@ func singleJoiningSlash(a, b string) string {
 	return a + b
 }
 
-// idempotent reports whether a request with this method may be sent twice.
+// resendable reports whether a request may be sent again on a new
+// connection after a kept-alive one broke before any answer: one lb
+// retries on another backend (idempotent), or one keyed (it carries a
+// field of idempotencyKeys).
+func resendable(method string, keyed bool) bool { return idempotent(method) || keyed }
+
+// idempotencyKeys are the fields that mark a request as safe to send
+// twice (the IETF draft's, and the older X- name), canonical.
+var idempotencyKeys = [...]string{"Idempotency-Key", "X-Idempotency-Key"}
+
+// isIdempotencyKey reports whether name is one of idempotencyKeys (ASCII
+// case-insensitive).
+func isIdempotencyKey(name []byte) bool {
+	for _, k := range idempotencyKeys {
+		if h1.EqualFold(name, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// idempotent reports whether a request with this method may be sent twice
+// (retried on another backend).
 func idempotent(method string) bool {
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodDelete, http.MethodPut:
