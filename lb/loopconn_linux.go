@@ -272,7 +272,6 @@ func (c *clientConn) begin() bool {
 	c.isHead = string(r.Method) == http.MethodHead
 	c.closeAfter = c.closeAfter || r.Close || c.w.draining
 	c.resendOK = loopResendable(r)
-	c.retryOK = idempotent(string(r.Method))
 	c.bodyLeft = r.ContentLength
 	c.gather = r.ContentLength <= maxRetryBody
 	headLen := r.HeadLen
@@ -282,7 +281,7 @@ func (c *clientConn) begin() bool {
 		// A body over maxRetryBody: its first maxRetryBody bytes are read
 		// before a backend connection is taken for it, as nginx buffers
 		// (a client may declare a body and stall), then the rest streams.
-		c.retryOK, c.resendOK = false, false
+		c.resendOK = false
 		c.head = append(c.head[:0], head...)
 		c.in.Consume(headLen)
 		c.takeBody()
@@ -354,7 +353,7 @@ func (c *clientConn) dispatch(r *h1.Request) {
 		return
 	}
 	c.b = b
-	c.retryOK = c.retryOK && len(serving.pool.backends) > 1
+	c.retryOK = serving.retries(unsafe.String(unsafe.SliceData(r.Method), len(r.Method)), c.gather)
 	c.send = serving.appendLoopRequest(c.send[:0], r, b, c.peer)
 	c.bodyAt = len(c.send)
 	c.send = append(c.send, c.body...)

@@ -154,7 +154,7 @@ func (s *side) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	retry := replayable && len(s.pool.backends) > 1 && idempotent(req.Method)
+	retry := s.retries(req.Method, replayable)
 	res, err := s.attempt(req, b)
 	if err == nil || !retry || !retryable(req, err) {
 		return res, err
@@ -299,6 +299,14 @@ func bufferBody(req *http.Request) (bool, error) {
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
 	req.Body, _ = req.GetBody()
 	return true, nil
+}
+
+// retries reports whether a request whose backend failed before any
+// answer may go to another backend of s, once, on every path: an
+// idempotent one whose body is at hand again (replayable: none, or one
+// read whole), when the pool has another backend.
+func (s *side) retries(method string, replayable bool) bool {
+	return replayable && idempotent(method) && len(s.pool.backends) > 1
 }
 
 // retryable reports whether a failed attempt may be repeated elsewhere: a
