@@ -235,13 +235,11 @@ func (a *App) mirrorLeaves(r *h1.Request, peer netip.Addr, s *side, mintedKey st
 	if serving == nil {
 		return true // answered 502 by the proxy: nothing to mirror
 	}
-	var key []byte
-	if a.cookie != "" {
-		if key = stickyCookieIn(r.Headers, a.cookie); key == nil && mintedKey != "" {
-			key = []byte(mintedKey)
-		}
-	}
-	if key == nil {
+	key, ok := cookieKey(a.cookie != "", func() ([]byte, bool) {
+		v := stickyCookieIn(r.Headers, a.cookie)
+		return v, v != nil
+	}, mintedKey)
+	if !ok {
 		var buf [64]byte
 		key = a.loopClientIP(r, peer).AppendTo(buf[:0])
 	}

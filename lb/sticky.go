@@ -123,6 +123,35 @@ func clientIP(peer netip.Addr, lines []string, trusted []netip.Prefix) netip.Add
 	return last
 }
 
+// AppendStickyKey appends the sticky key of the client of r as the split
+// takes it, for a mirror's sample (shadow): with a sticky cookie called
+// cookie ("": none), the value the client sent, else minted (the value
+// the proxy minted for this answer; "" if none); else its address through
+// the trusted proxies (ClientIP), else r.RemoteAddr as it is.
+func AppendStickyKey(dst []byte, r *http.Request, cookie, minted string, trusted []netip.Prefix) []byte {
+	if v, ok := cookieKey(cookie != "", func() (string, bool) { return StickyCookie(r, cookie) }, minted); ok {
+		return append(dst, v...)
+	}
+	if a := ClientIP(r, trusted); a.IsValid() {
+		return a.AppendTo(dst)
+	}
+	return append(dst, r.RemoteAddr...)
+}
+
+// cookieKey is the sticky key of a client by its cookie, on every path:
+// when the app splits by one (byCookie), the valid value it sent (sent),
+// else the one minted for this answer ("" if none); ok false: the key is
+// the client's address.
+func cookieKey[T string | []byte](byCookie bool, sent func() (T, bool), minted string) (key T, ok bool) {
+	if !byCookie {
+		return key, false
+	}
+	if v, ok := sent(); ok {
+		return v, true
+	}
+	return T(minted), minted != ""
+}
+
 // StickyCookie returns the value of the cookie called name in r, if it is
 // present and well-formed (see ValidStickyValue). It does not allocate.
 func StickyCookie(r *http.Request, name string) (string, bool) {

@@ -25,19 +25,14 @@ func (m *Mirror) sampled(w http.ResponseWriter, r *http.Request) bool {
 	case 0:
 		return false
 	}
-	if m.cookie != "" {
-		if v, ok := lb.StickyCookie(r, m.cookie); ok {
-			return samplePoint(v) < m.sample
-		}
+	var minted string
+	if m.cookie != "" && w != nil {
 		if v, ok := mintedCookie(w.Header(), m.cookie); ok {
-			return samplePoint(v) < m.sample
+			minted = v
 		}
 	}
-	if ip := lb.ClientIP(r, m.trusted); ip.IsValid() {
-		var buf [64]byte
-		return samplePoint(ip.AppendTo(buf[:0])) < m.sample
-	}
-	return samplePoint(r.RemoteAddr) < m.sample
+	var buf [64]byte
+	return samplePoint(lb.AppendStickyKey(buf[:0], r, m.cookie, minted, m.trusted)) < m.sample
 }
 
 // Leaves implements lb.Sampler, for lb's event loops: it reports whether
