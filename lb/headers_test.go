@@ -406,3 +406,28 @@ func TestHopByHop(t *testing.T) {
 	}
 	t.Errorf("the backend connection %s of a client's Connection: close was not used again", last)
 }
+
+// TestCORSRefusalCountedOnClientSide: a refused preflight counts on the
+// side the client's requests go to. At weight 100 a client without a
+// sticky cookie goes to new; its preflight counted on old.
+func TestCORSRefusalCountedOnClientSide(t *testing.T) {
+	everyPath(t, func(t *testing.T, pc pathCase) {
+		app := splitApp(t, "cookie", 100)
+		app.CORS = &manifest.CORS{Origins: []string{"https://app.example.com"}}
+		metrics, reg := newMetrics(t)
+		r := startOn(t, pc, oneApp(app), Options{Metrics: metrics})
+		hdr := http.Header{"Origin": {"https://evil.example"}, "Access-Control-Request-Method": {"PUT"}}
+		if code, _, _ := r.do(t, http.MethodOptions, "/api", "", hdr); code != http.StatusForbidden {
+			t.Fatalf("preflight answered %d, want 403", code)
+		}
+		if _, served, _ := r.do(t, http.MethodGet, "/api", "", nil); served.Get("X-Backend") != "new" {
+			t.Fatalf("the client's request went to %q, want new", served.Get("X-Backend"))
+		}
+		for side, want := range map[string]float64{"old": 0, "new": 1} {
+			labels := map[string]string{"app": "web", "side": side, "reason": reasonCORS}
+			if got := metricValue(t, reg, "migrate_proxy_errors_total", labels); got != want {
+				t.Errorf("refused preflights counted on %s: %v, want %v", side, got, want)
+			}
+		}
+	})
+}
