@@ -116,7 +116,7 @@ type Options struct {
 	UpstreamTLS map[PoolKey]*tls.Config
 	// Resolver resolves the host names of backend URLs (nil: Go's default
 	// resolver). Event loops resolve them when serving starts and then
-	// every 30 s; the other paths at each new connection.
+	// every 30 s; net/http's path at each new connection.
 	Resolver *net.Resolver
 
 	path         dataPath      // tests: force a data path

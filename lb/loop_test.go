@@ -56,8 +56,8 @@ func TestLoopPipelining(t *testing.T) {
 	}
 }
 
-// TestLoopHandOffMidConnection checks that a request the loop hands to the
-// fasthttp server after one it served itself is answered as the other
+// TestLoopHandOffMidConnection checks that a request the loop hands to
+// net/http's server after one it served itself is answered as the other
 // paths answer it, and that the connection goes on where it may.
 func TestLoopHandOffMidConnection(t *testing.T) {
 	tests := []struct {
@@ -286,8 +286,7 @@ func TestLoopDrainAnswersStartedHead(t *testing.T) {
 
 // TestLoopBareLF checks requests whose lines end in a bare LF, which
 // nginx and net/http take (RFC 9112 2.2): the loop serves them, pipelined
-// and with a body, and one it hands over (HTTP/1.0) is served too; fasthttp
-// alone waits for a CRLFCRLF that never comes.
+// and with a body, and one it hands over (HTTP/1.0) is served too.
 func TestLoopBareLF(t *testing.T) {
 	b := pathBackend(t)
 	r := start(t, oneApp(testApp(b, b)), Options{})
@@ -307,7 +306,7 @@ func TestLoopBareLF(t *testing.T) {
 
 // TestLoopMixedListener checks a listener shared by an app the loops serve
 // and one they cannot (an https backend): the loops front it, serve the
-// first app and hand the second one's connections to fasthttp, which
+// first app and hand the second one's connections to net/http, which
 // reaches its backend over TLS. Before, one https backend anywhere on a
 // listener kept every app on it off the loops.
 func TestLoopMixedListener(t *testing.T) {
@@ -342,7 +341,7 @@ func TestLoopMixedListener(t *testing.T) {
 }
 
 // TestLoopPipelinedHandOff checks requests written in one write where one
-// in the middle is handed to the fasthttp server: the bytes after it go
+// in the middle is handed to net/http's server: the bytes after it go
 // with it and every answer comes back in order.
 func TestLoopPipelinedHandOff(t *testing.T) {
 	tests := []struct {

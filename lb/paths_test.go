@@ -19,8 +19,7 @@ import (
 // pathCase is one way the proxy may serve a plain-HTTP listener: a data
 // path, with shadowing on or off. Shadowing changes which path serves (the
 // default manifest mirrors): a mirrored app's requests stay on the loops,
-// which report their answers to the mirror, and what the loops do not take
-// goes to net/http instead of fasthttp.
+// which report their answers to the mirror.
 //
 // A TLS listener is a case of its own: whatever the path, net/http serves
 // it, behind the gate after the handshake (tlsgate.go).
@@ -184,3 +183,32 @@ type nopPrimary struct{}
 func (nopPrimary) Header(int, http.Header, bool) {}
 func (nopPrimary) Body([]byte)                   {}
 func (nopPrimary) End(bool, bool)                {}
+
+// TestNetHTTPPath runs the tests of proxying behaviour again with every
+// listener on net/http, the path of mirrored and wrapped apps, TLS
+// listeners and https backends: both paths must behave the same.
+func TestNetHTTPPath(t *testing.T) { onPath(t, pathNetHTTP) }
+
+func onPath(t *testing.T, path dataPath) {
+	testPath = path
+	t.Cleanup(func() { testPath = pathAuto })
+	for name, test := range map[string]func(*testing.T){
+		"Failover": TestFailover, "BackendTimeout": TestBackendTimeout,
+		"ForwardedHeaders": TestForwardedHeaders, "DebugHeader": TestDebugHeader, "CORSPreflight": TestCORSPreflight,
+		"HealthCheckEjectRestore": TestHealthCheckEjectRestore, "PassiveEjection": TestPassiveEjection,
+		"PassiveEjectionRestoredByHealthCheck": TestPassiveEjectionRestoredByHealthCheck,
+		"HostRouting":                          TestHostRouting, "UnknownHost421": TestUnknownHost421,
+		"AbsoluteFormNotProxied": TestAbsoluteFormNotProxied, "ConnectRefused": TestConnectRefused,
+		"GracefulDrain": TestGracefulDrain, "WebsocketEcho": TestWebsocketEcho, "DrainCutsWebsocket": TestDrainCutsWebsocket,
+		"SplitWeights": TestSplitWeights, "Stickiness": TestStickiness, "CookieStickiness": TestCookieStickiness,
+		"WeightMonotonic": TestWeightMonotonic, "SetWeightNextRequest": TestSetWeightNextRequest,
+		"RetryOnKilledBackend": TestRetryOnKilledBackend, "PostNotRetried": TestPostNotRetried,
+		"LeastConn": TestLeastConn, "TargetURL": TestTargetURL, "StreamingSSE": TestStreamingSSE,
+		"LargeBodies": TestLargeBodies, "RequestURIUntouched": TestRequestURIUntouched,
+		"HopByHop": TestHopByHop, "Head": TestHead, "StaleConnection": TestStaleConnection,
+		"DrainCutsStream": TestDrainCutsStream, "ChunkedUpload": TestChunkedUpload, "BackendBasePath": TestBackendBasePath, "RefusedUpgradeStreams": TestRefusedUpgradeStreams, "UpstreamTLS": TestUpstreamTLS,
+		"InterimThenSilence": TestInterimThenSilence, "ClientBodyErrorsSpareBackends": TestClientBodyErrorsSpareBackends, "ResponseTrailers": TestResponseTrailers, "ExpectContinue": TestExpectContinue, "NoContentTypeAdded": TestNoContentTypeAdded, "HostUntouched": TestHostUntouched, "OddAnswers": TestOddAnswers, "TETrailers": TestTETrailers,
+	} {
+		t.Run(name, test)
+	}
+}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
-	"github.com/valyala/fasthttp"
 
 	"github.com/migratekit/migrate/manifest"
 	"github.com/migratekit/migrate/telemetry"
@@ -40,11 +39,10 @@ type backend struct {
 	url   *url.URL
 	label string // as written in the manifest: metric label and log value
 
-	// The fasthttp data path: the client, and the path (escaped) and query
-	// the backend URL puts before the request's.
-	fast      *fasthttp.HostClient
-	fastPath  string
-	fastQuery string
+	// The path (escaped) and query the backend URL puts before the
+	// request's, for the event-loop path (appendURI).
+	basePath  string
+	baseQuery string
 	// The event-loop path (see setLoopTarget): the address dialed, or the
 	// host name and port to resolve and the addresses they resolved to.
 	loopAddr netip.AddrPort

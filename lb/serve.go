@@ -252,10 +252,13 @@ func (p *Proxy) shutdown(servers []*http.Server, loops []*loopServer, cut contex
 	for _, srv := range servers {
 		_ = srv.Close()
 	}
-	p.cutBackends()
 	if left == 0 {
-		// Only answers still streaming on fasthttp connections were cut.
-		p.log.Warn("drain deadline cut answers still being sent", "deadline", p.drain.String())
+		// Nothing was in flight: the deadline closed idle connections and
+		// heads not yet read. An answer still streaming is in flight on
+		// both paths (a loop's until its last byte is out, net/http's
+		// until its handler returns), and cut ends it: the loops close
+		// their connections, the cancelled context ends the backend
+		// exchanges of net/http's (Upstream, httputil.ReverseProxy).
 		return nil
 	}
 	gctx, gcancel := context.WithTimeout(context.Background(), cutGrace)
@@ -263,16 +266,6 @@ func (p *Proxy) shutdown(servers []*http.Server, loops []*loopServer, cut contex
 	p.inflight.wait(gctx)
 	p.log.Warn("drain deadline cut requests", "requests", left, "deadline", p.drain.String())
 	return fmt.Errorf("draining requests: %d cut after %s: %w", left, p.drain, ErrDrainDeadline)
-}
-
-// cutBackends closes every backend connection of the fasthttp path, which
-// ends the requests and answer bodies still using them.
-func (p *Proxy) cutBackends() {
-	for _, a := range p.sorted {
-		for _, s := range a.sides {
-			s.conns.closeAll()
-		}
-	}
 }
 
 // closeIdle closes idle connections to every backend.

@@ -66,7 +66,7 @@ func (t *Upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 		// A kept-alive connection the backend closed meanwhile: send again
 		// on a new one, when nothing of the answer came and the body can
 		// be sent again.
-		if reused && attempt == 0 && !sent && resendable(req) && rewindable(req) {
+		if reused && attempt == 0 && !sent && requestResendable(req) && rewindable(req) {
 			if req.GetBody != nil {
 				if req.Body, err = req.GetBody(); err != nil {
 					return nil, err
@@ -79,12 +79,14 @@ func (t *Upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// resendable requests may be sent twice: those lb retries on another
-// backend, and those that carry an idempotency key.
-func resendable(req *http.Request) bool {
-	_, key := req.Header["Idempotency-Key"]
-	_, xkey := req.Header["X-Idempotency-Key"]
-	return idempotent(req.Method) || key || xkey
+// requestResendable is resendable for a request of net/http's.
+func requestResendable(req *http.Request) bool {
+	keyed := false
+	for _, k := range idempotencyKeys {
+		_, ok := req.Header[k]
+		keyed = keyed || ok
+	}
+	return resendable(req.Method, keyed)
 }
 
 func rewindable(req *http.Request) bool {
