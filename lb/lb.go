@@ -82,14 +82,6 @@ import (
 // backend URLs again (not a manifest setting).
 const defaultResolveEvery = 30 * time.Second
 
-// The timeouts of fastclient.go, which issue 15 removes: these names go
-// with it.
-const (
-	defaultConnect        = manifest.DefaultConnectTimeout
-	defaultResponseHeader = manifest.DefaultResponseHeaderTimeout
-	defaultIdle           = manifest.DefaultIdleTimeout
-)
-
 // ErrUnknownApp is returned by New for an app name the manifest lacks.
 var ErrUnknownApp = errors.New("unknown app")
 
