@@ -87,7 +87,7 @@ func TestStartPlan(t *testing.T) {
 		t.Fatalf("Status(shop) = %+v, %v; want a plan", st, ok)
 	}
 	got := []any{st.Weight, st.Plan.Step, st.Plan.State, st.Plan.StepMin}
-	want := []any{5, 0, rollback.PlanHolding, rollback.DefaultStepMin}
+	want := []any{5, 0, rollback.PlanHolding, manifest.DefaultStepMin}
 	if diff := cmp.Diff(got, want); diff != "" {
 		t.Errorf("weight, step, state, step_min (-got +want):\n%s", diff)
 	}

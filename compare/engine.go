@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"hash/maphash"
 	"sync"
+
+	"github.com/migratekit/migrate/manifest"
 )
 
 // Config configures an Engine. The zero value is usable: every zero field
@@ -18,8 +20,8 @@ type Config struct {
 	Apps map[string]AppRules
 
 	// NoiseRelative and NoiseAbsolute are the noise thresholds, as
-	// fractions (see noiseJudge; defaults DefaultNoiseRelative 0.20 and
-	// DefaultNoiseAbsolute 0.0003, Diffy's).
+	// fractions (see noiseJudge; defaults [manifest.DefaultNoiseRelative]
+	// and [manifest.DefaultNoiseAbsolute], Diffy's).
 	NoiseRelative float64
 	NoiseAbsolute float64
 	// FlakyShare, when set (0 < share <= 1), marks as noise the fields that
@@ -65,10 +67,10 @@ func (c Config) withDefaults() Config {
 	def(&c.MaxFields, DefaultMaxFields)
 	def(&c.MaxDecodedBody, DefaultMaxDecodedBody)
 	if c.NoiseRelative == 0 {
-		c.NoiseRelative = DefaultNoiseRelative
+		c.NoiseRelative = float64(manifest.DefaultNoiseRelative)
 	}
 	if c.NoiseAbsolute == 0 {
-		c.NoiseAbsolute = DefaultNoiseAbsolute
+		c.NoiseAbsolute = float64(manifest.DefaultNoiseAbsolute)
 	}
 	return c
 }

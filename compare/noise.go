@@ -6,12 +6,6 @@ import (
 	"sync"
 )
 
-// Noise thresholds: Diffy's defaults (20% relative, 0.03% absolute).
-const (
-	DefaultNoiseRelative = 0.20
-	DefaultNoiseAbsolute = 0.0003
-)
-
 // noiseJudge decides which differing fields are noise rather than
 // regressions, from an endpoint's counters.
 //

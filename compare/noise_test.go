@@ -6,10 +6,12 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/migratekit/migrate/manifest"
 )
 
 func TestNoiseJudgeFollowsDiffy(t *testing.T) {
-	j := noiseJudge{relative: DefaultNoiseRelative, absolute: DefaultNoiseAbsolute}
+	j := noiseJudge{relative: float64(manifest.DefaultNoiseRelative), absolute: float64(manifest.DefaultNoiseAbsolute)}
 	tests := []struct {
 		name              string
 		raw, noise, total uint64

@@ -10,14 +10,12 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/migratekit/migrate/internal/leaktest"
-
 	"github.com/migratekit/migrate/admin"
 	"github.com/migratekit/migrate/compare"
 	"github.com/migratekit/migrate/telemetry"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leaktest.Options()...) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func endpoint(r compare.Report, name string) (compare.EndpointStats, bool) {
 	for _, e := range r.Endpoints {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/migratekit/migrate/manifest"
 )
 
 // benchPanel starts n resolvers answering the new value after latency, on
@@ -44,7 +46,7 @@ func BenchmarkCheck50(b *testing.B) {
 	ctx := context.Background()
 	var ratios []float64
 	for b.Loop() {
-		opts.Limits = NewLimits(DefaultRate) // a fresh check, not held back by the previous one
+		opts.Limits = NewLimits(manifest.DefaultDNSRate) // a fresh check, not held back by the previous one
 		start := time.Now()
 		rep, err := Check(ctx, benchQuery, opts)
 		took := time.Since(start)
@@ -86,7 +88,7 @@ func BenchmarkDigLoop50(b *testing.B) {
 func BenchmarkRateLimit50(b *testing.B) {
 	auth, res := benchPanel(b, 50, 20*time.Millisecond)
 	opts := benchOptions(auth, res)
-	opts.Limits = NewLimits(DefaultRate)
+	opts.Limits = NewLimits(manifest.DefaultDNSRate)
 	ctx := context.Background()
 	start := time.Now()
 	for b.Loop() {

@@ -13,12 +13,12 @@ import (
 
 	"github.com/jonboulle/clockwork"
 	"github.com/miekg/dns"
+
+	"github.com/migratekit/migrate/manifest"
 )
 
 // Defaults of Options.
 const (
-	DefaultTimeout     = 2 * time.Second
-	DefaultRetries     = 2
 	DefaultConcurrency = 64
 	DefaultBackoff     = 100 * time.Millisecond
 )
@@ -44,11 +44,11 @@ type Options struct {
 	// AuthoritativePort is the port of discovered name servers; default
 	// 53.
 	AuthoritativePort int
-	Timeout           time.Duration // per attempt; default DefaultTimeout
-	Retries           int           // after a failed attempt; default DefaultRetries, negative for none
+	Timeout           time.Duration // per attempt; default [manifest.DefaultDNSTimeout]
+	Retries           int           // after a failed attempt; default [manifest.DefaultDNSRetries], negative for none
 	Backoff           time.Duration // before the first retry, doubled each time; default DefaultBackoff
 	// Rate is the most queries per second to one server; default
-	// DefaultRate. Ignored when Limits is set.
+	// [manifest.DefaultDNSRate]. Ignored when Limits is set.
 	Rate float64
 	// Limits shares the per-server rate limits between checks.
 	Limits *Limits
@@ -69,10 +69,10 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
+		o.Timeout = manifest.DefaultDNSTimeout
 	}
 	if o.Retries == 0 {
-		o.Retries = DefaultRetries
+		o.Retries = manifest.DefaultDNSRetries
 	}
 	o.Retries = max(o.Retries, 0)
 	if o.Backoff <= 0 {

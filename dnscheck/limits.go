@@ -6,10 +6,9 @@ import (
 	"sync"
 
 	"golang.org/x/time/rate"
-)
 
-// DefaultRate is the most queries per second sent to one server.
-const DefaultRate = 20
+	"github.com/migratekit/migrate/manifest"
+)
 
 // Limits holds one rate limiter per server, so that every check of a
 // process (a watch re-checks many records against the same servers)
@@ -21,13 +20,13 @@ type Limits struct {
 	by    map[string]*rate.Limiter
 }
 
-// NewLimits returns limits of perSecond queries per server (DefaultRate
+// NewLimits returns limits of perSecond queries per server ([manifest.DefaultDNSRate]
 // when not positive), with a burst of a tenth of that (at least one), so
 // that the record and SOA queries of one check go out together while no
 // server gets more than perSecond plus the burst in any second.
 func NewLimits(perSecond float64) *Limits {
 	if perSecond <= 0 {
-		perSecond = DefaultRate
+		perSecond = manifest.DefaultDNSRate
 	}
 	return &Limits{limit: rate.Limit(perSecond), burst: max(1, int(perSecond/10)), by: make(map[string]*rate.Limiter)}
 }

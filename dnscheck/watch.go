@@ -12,6 +12,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
+	"github.com/migratekit/migrate/manifest"
 	"github.com/migratekit/migrate/state"
 )
 
@@ -20,12 +21,6 @@ const (
 	KindPropagated = "dns_propagated" // a record became fully propagated
 	KindRegressed  = "dns_regressed"  // a propagated record no longer is
 	ActorDNSCheck  = "dnscheck"
-)
-
-// Defaults of WatchOptions.
-const (
-	DefaultInterval    = 5 * time.Second
-	DefaultMaxInterval = 5 * time.Minute
 )
 
 // EventRecorder records events; state.Store is one.
@@ -97,10 +92,10 @@ func NewWatcher(opts WatchOptions) (*Watcher, error) {
 		}
 	}
 	if opts.Interval <= 0 {
-		opts.Interval = DefaultInterval
+		opts.Interval = manifest.DefaultDNSInterval
 	}
 	if opts.MaxInterval < opts.Interval {
-		opts.MaxInterval = max(opts.Interval, DefaultMaxInterval)
+		opts.MaxInterval = max(opts.Interval, manifest.DefaultDNSMaxInterval)
 	}
 	if opts.Clock == nil {
 		opts.Clock = clockwork.NewRealClock()

@@ -1,6 +1,7 @@
 package fallback
 
 import (
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -10,14 +11,10 @@ import (
 	"github.com/migratekit/migrate/manifest"
 )
 
-// defaultListen is lb's listen address for an app that sets none.
-const defaultListen = "127.0.0.1:8080"
-
+// proxyListen is the fallback's listen address: lb's default for an app
+// that sets none.
 func proxyListen(cfg *manifest.App) string {
-	if l := cfg.FallbackListen(); l != "" {
-		return l
-	}
-	return defaultListen
+	return cmp.Or(cfg.FallbackListen(), manifest.DefaultListen)
 }
 
 // proxyManifest is the manifest lb serves for the fallback of app: only

@@ -126,7 +126,7 @@ func New(m *manifest.Manifest, app string, opts Options) (*Fallback, error) {
 		listen:      proxyListen(cfg),
 		counter:     NewCounter(opts.Clock),
 		retire:      retireTracker{below: retireBelow(cfg)},
-		retireAfter: cfg.Fallback.RetireAfter.Or(time.Hour),
+		retireAfter: cfg.Fallback.RetireAfter.Or(manifest.DefaultRetireAfter),
 		tel:         opts.Metrics.Fallback(app),
 		clock:       opts.Clock,
 		log:         opts.Logger,
@@ -176,7 +176,7 @@ func retireBelow(cfg *manifest.App) float64 {
 	if cfg.Fallback.RetireBelow != nil {
 		return *cfg.Fallback.RetireBelow
 	}
-	return 1
+	return manifest.DefaultRetireBelow
 }
 
 // ID is the loop guard's id.

@@ -23,7 +23,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
-	"github.com/migratekit/migrate/internal/leaktest"
 	"github.com/migratekit/migrate/internal/testsvc"
 
 	"github.com/migratekit/migrate/lb"
@@ -31,7 +30,7 @@ import (
 	"github.com/migratekit/migrate/telemetry"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leaktest.Options()...) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // seen is what the echo backend saw of a request.
 type seen struct {

@@ -1,6 +1,7 @@
 package fallback
 
 import (
+	"cmp"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -83,7 +84,7 @@ func nginxConfig(cfg *manifest.App, app, id string) (*nginxData, error) {
 	d := &nginxData{
 		App: app, Ident: nginxIdent(app), ID: id, IDPattern: regexp.QuoteMeta(id),
 		LogFormat: NginxLogFormat, TLS: cfg.FallbackTLS(),
-		Connect:      nginxDuration(cfg.Timeouts.Connect.Or(5 * time.Second)),
+		Connect:      nginxDuration(cfg.Timeouts.Connect.Or(manifest.DefaultConnectTimeout)),
 		ForwardedFor: "$remote_addr",
 		Reserved:     []string{lb.ShadowHeader, lb.ReplayHeader},
 	}
@@ -92,10 +93,7 @@ func nginxConfig(cfg *manifest.App, app, id string) (*nginxData, error) {
 		d.ForwardedFor = "$proxy_add_x_forwarded_for"
 	}
 	var errs []error
-	d.AccessLog = cfg.Fallback.AccessLog
-	if d.AccessLog == "" {
-		d.AccessLog = "/var/log/nginx/" + app + ".fallback.access.log"
-	}
+	d.AccessLog = cmp.Or(cfg.Fallback.AccessLog, manifest.DefaultFallbackAccessLog(app))
 	errs = append(errs, nginxPath("fallback.access_log", d.AccessLog))
 	if d.TLS != nil {
 		errs = append(errs, nginxPath("fallback.tls.cert", d.TLS.Cert), nginxPath("fallback.tls.key", d.TLS.Key))

@@ -84,46 +84,50 @@ func (a *App) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	a.serveSide(w, r, a.pick(w, r))
 }
 
-// pick returns the side of the client, minting a sticky cookie if needed.
-func (a *App) pick(w http.ResponseWriter, r *http.Request) *side {
+// choose is the split of every path (see sticky.go): the side (sideOld
+// or sideNew) of a client at the app's weight, and the value of a sticky
+// cookie minted for it ("" if none). With a sticky cookie, the client's
+// point is that of its cookie's value (cookie; false: it sent no valid
+// one), else that of a new value when mint says so, else PointScale (the
+// old side); without one, ip (the point of its address).
+func choose[T string | []byte](a *App, cookie func() (T, bool), ip func() int, mint bool) (index int, minted string) {
 	wt := int(a.weight.Load())
 	switch wt {
 	case 0:
-		return a.sides[sideOld]
+		return sideOld, ""
 	case 100:
-		return a.sides[sideNew]
+		return sideNew, ""
 	}
-	var point int
+	point := PointScale
 	if a.cookie == "" {
-		point = a.ipPoint(r)
-	} else {
-		v, ok := StickyCookie(r, a.cookie)
-		if !ok {
-			v = rand.Text()
-			w.Header().Add("Set-Cookie", a.setCookie(v, r.TLS != nil))
-		}
-		point = StickyPoint(v)
+		point = ip()
+	} else if v, ok := cookie(); ok {
+		point = stickyPoint(v)
+	} else if mint {
+		minted = rand.Text()
+		point = stickyPoint(minted)
 	}
 	if point < wt*(PointScale/100) {
-		return a.sides[sideNew]
+		return sideNew, minted
 	}
-	return a.sides[sideOld]
+	return sideOld, minted
+}
+
+// pick is choose on net/http's path: the side of the client, a sticky
+// cookie minted for it set on w.
+func (a *App) pick(w http.ResponseWriter, r *http.Request) *side {
+	i, minted := choose(a, func() (string, bool) { return StickyCookie(r, a.cookie) }, func() int { return a.ipPoint(r) }, true)
+	if minted != "" {
+		w.Header().Add("Set-Cookie", a.setCookie(minted, r.TLS != nil))
+	}
+	return a.sides[i]
 }
 
 // sideOf is the side of the client without minting a cookie (a client
 // with no cookie counts as old).
 func (a *App) sideOf(r *http.Request) int {
-	wt := int(a.weight.Load())
-	point := PointScale
-	if a.cookie == "" {
-		point = a.ipPoint(r)
-	} else if v, ok := StickyCookie(r, a.cookie); ok {
-		point = StickyPoint(v)
-	}
-	if point < wt*(PointScale/100) {
-		return sideNew
-	}
-	return sideOld
+	i, _ := choose(a, func() (string, bool) { return StickyCookie(r, a.cookie) }, func() int { return a.ipPoint(r) }, false)
+	return i
 }
 
 func (a *App) ipPoint(r *http.Request) int {

@@ -1,10 +1,13 @@
 package lb
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -78,5 +81,88 @@ func testClientBodyErrorsSpareBackends(t *testing.T, path dataPath) {
 	}
 	if got, code := r.get(t, nil); got != "b" || code != http.StatusOK {
 		t.Errorf("GET after the broken bodies: %q %d, want b 200", got, code)
+	}
+}
+
+// TestLargeBodies sends bodies larger than the buffered limit both
+// ways: an upload streams to the backend, a download to the client.
+func TestLargeBodies(t *testing.T) { forEachPath(t, testLargeBodies) }
+
+func testLargeBodies(t *testing.T, path dataPath) {
+	const size = 8 << 20
+	payload := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+	sum := sha256.Sum256(payload)
+	var gotUpload atomic.Value
+	b := newBackendFunc(t, "big", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			h := sha256.New()
+			n, _ := io.Copy(h, r.Body)
+			gotUpload.Store(fmt.Sprintf("%d %x", n, h.Sum(nil)))
+			return
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+		w.Write(payload)
+	})
+	other := newBackend(t, "other")
+	app := testApp(b, b)
+	app.Old.Backends = append(app.Old.Backends, other.URL) // retries are possible: the upload is still not buffered
+	r := start(t, path, oneApp(app), Options{})
+	for i := range 2 { // the first PUT goes to other (round robin)
+		req, _ := http.NewRequest(http.MethodPut, r.base+"/up", bytes.NewReader(payload))
+		res, err := r.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("PUT %d: status %d", i, res.StatusCode)
+		}
+	}
+	if want := fmt.Sprintf("%d %x", size, sum); gotUpload.Load() != want {
+		t.Errorf("backend got upload %v, want %s", gotUpload.Load(), want)
+	}
+	for range 2 {
+		res, err := r.client.Get(r.base + "/down")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Header.Get("X-Backend") != "big" {
+			continue
+		}
+		if sha256.Sum256(body) != sum || res.ContentLength != size {
+			t.Errorf("download: %d bytes (Content-Length %d), want %d with the same sum", len(body), res.ContentLength, size)
+		}
+	}
+}
+
+// TestChunkedUpload checks that a request body of unknown length (chunked)
+// reaches the backend whole, small or large.
+func TestChunkedUpload(t *testing.T) { forEachPath(t, testChunkedUpload) }
+
+func testChunkedUpload(t *testing.T, path dataPath) {
+	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		h := sha256.New()
+		n, err := io.Copy(h, r.Body)
+		fmt.Fprintf(w, "%d %x %v", n, h.Sum(nil), err)
+	})
+	r := start(t, path, oneApp(testApp(b, b)), Options{})
+	for _, size := range []int{10, 3 << 20} {
+		payload := bytes.Repeat([]byte("x"), size)
+		req, _ := http.NewRequest(http.MethodPost, r.base+"/", io.MultiReader(bytes.NewReader(payload))) // no length: chunked
+		res, err := r.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if want := fmt.Sprintf("%d %x <nil>", size, sha256.Sum256(payload)); string(body) != want {
+			t.Errorf("chunked upload of %d bytes: backend read %q, want %q", size, body, want)
+		}
 	}
 }

@@ -10,11 +10,6 @@ import (
 	"github.com/migratekit/migrate/telemetry"
 )
 
-const (
-	defaultCORSMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
-	defaultCORSMaxAge  = 10 * time.Minute
-)
-
 // corsPolicy answers CORS preflight requests on the proxy, so that both
 // sides present the same policy during the migration.
 type corsPolicy struct {
@@ -33,9 +28,9 @@ func newCORS(c *manifest.CORS) *corsPolicy {
 		return nil
 	}
 	p := &corsPolicy{
-		methods:     defaultCORSMethods,
+		methods:     strings.Join(manifest.DefaultCORSMethods(), ", "),
 		headers:     strings.Join(c.Headers, ", "),
-		maxAge:      strconv.Itoa(int(c.MaxAge.Or(defaultCORSMaxAge) / time.Second)),
+		maxAge:      strconv.Itoa(int(c.MaxAge.Or(manifest.DefaultCORSMaxAge) / time.Second)),
 		credentials: manifest.Bool(c.Credentials, false),
 	}
 	for _, o := range c.Origins {

@@ -82,7 +82,7 @@ func TestBlinkingBackend(t *testing.T) {
 			t.Fatalf("before the restart: %d from %q", code, got)
 		}
 		old.down()
-		for i := range 2 * defaultMaxFails {
+		for i := range 2 * manifest.DefaultMaxFails {
 			if _, code := r.get(t, nil); code != http.StatusBadGateway {
 				t.Fatalf("request %d with the backend down: %d, want 502", i, code)
 			}
@@ -112,14 +112,14 @@ func TestFailoverFromFailingLastBackend(t *testing.T) {
 		fc := clockwork.NewFakeClock()
 		r := startOn(t, pc, oneApp(app), Options{Clock: fc})
 		old.down()
-		for i := range defaultMaxFails {
+		for i := range manifest.DefaultMaxFails {
 			if _, code := r.get(t, nil); code != http.StatusBadGateway {
-				t.Fatalf("request %d with old down: %d, want 502 until it has failed %d times", i, code, defaultMaxFails)
+				t.Fatalf("request %d with old down: %d, want 502 until it has failed %d times", i, code, manifest.DefaultMaxFails)
 			}
 		}
 		for i := range 3 {
 			if got, code := r.get(t, nil); code != http.StatusOK || got != "new" {
-				t.Fatalf("request %d after old failed %d times: %d from %q, want new by failover", i, defaultMaxFails, code, got)
+				t.Fatalf("request %d after old failed %d times: %d from %q, want new by failover", i, manifest.DefaultMaxFails, code, got)
 			}
 		}
 		old.up()
@@ -151,7 +151,7 @@ func TestBlinkingBackendNginx(t *testing.T) {
 		return res.StatusCode
 	}
 	old.down()
-	for i := range 2 * defaultMaxFails {
+	for i := range 2 * manifest.DefaultMaxFails {
 		if code := get(); code != http.StatusBadGateway {
 			t.Fatalf("request %d with the backend down: %d, want 502", i, code)
 		}

@@ -8,8 +8,6 @@ import (
 	"net"
 	"net/http"
 	"sync/atomic"
-
-	"github.com/valyala/fasthttp"
 )
 
 // The reasons of migrate_proxy_errors_total: a fixed set, one per way the
@@ -73,13 +71,13 @@ func (b *clientBody) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	if f := b.failed.Load(); f != nil {
-		return 0, *f // sticky: fasthttp reads on after an error that came with bytes
+		return 0, *f // sticky: a reader may read on after an error that came with bytes
 	}
 	n, err := b.r.Read(p)
 	if b.left >= 0 {
 		b.left -= int64(n)
 		if err == io.EOF && b.left > 0 {
-			err = io.ErrUnexpectedEOF // fasthttp's stream ends short
+			err = io.ErrUnexpectedEOF // the stream ended short of its Content-Length
 		}
 	}
 	if err != nil && err != io.EOF {
@@ -147,14 +145,28 @@ func (b *clientBody) blame(err error) error {
 // handleError is the ReverseProxy ErrorHandler of a side: a short, honest
 // answer to the client, the details in the log, the reason in telemetry.
 func (s *side) handleError(w http.ResponseWriter, r *http.Request, err error) {
-	reason, code, body := s.classify(r, err)
+	code, body := s.failed(err, clientLeft(r, err), "method", r.Method, "path", r.URL.Path)
+	s.writeError(w, code, body)
+}
+
+// clientLeft reports whether err is r's client going away, on net/http's
+// path.
+func clientLeft(r *http.Request, err error) bool {
+	return r.Context().Err() != nil && errors.Is(err, context.Canceled)
+}
+
+// failed is the answer to a request that could not be proxied, on every
+// path: err classified (classifyErr; canceled says the client went away),
+// counted and logged with attrs.
+func (s *side) failed(err error, canceled bool, attrs ...any) (code int, body string) {
+	reason, code, body := s.classifyErr(err, canceled)
 	s.proxyError(reason, code)
 	if reason == reasonCanceled {
-		s.log.Debug("client went away", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.log.Debug("client went away", append(attrs, "err", err)...)
 	} else {
-		s.log.Warn("proxying request failed", "method", r.Method, "path", r.URL.Path, "reason", reason, "status", code, "err", err)
+		s.log.Warn("proxying request failed", append(attrs, "reason", reason, "status", code, "err", err)...)
 	}
-	s.writeError(w, code, body)
+	return code, body
 }
 
 // proxyError counts an answer of the proxy's own, on every path: its
@@ -167,13 +179,9 @@ func (s *side) proxyError(reason string, code int) {
 	}
 }
 
-// classify maps a proxying error to its reason, status and body.
-func (s *side) classify(r *http.Request, err error) (reason string, code int, body string) {
-	return s.classifyErr(err, r.Context().Err() != nil && errors.Is(err, context.Canceled))
-}
-
-// classifyErr is classify for both data paths; canceled says the client
-// went away (the fasthttp path cannot tell).
+// classifyErr maps a proxying error to its reason, status and body;
+// canceled says the client went away (the loops end such a request
+// without an answer).
 func (s *side) classifyErr(err error, canceled bool) (reason string, code int, body string) {
 	switch {
 	case errors.Is(err, errNoBackend):
@@ -192,10 +200,9 @@ func (s *side) classifyErr(err error, canceled bool) (reason string, code int, b
 	return reasonBadGateway, http.StatusBadGateway, "bad gateway\n"
 }
 
-// isTimeout reports a timeout, fasthttp's included (it reports any
-// deadline as ErrTimeout).
+// isTimeout reports a timeout.
 func isTimeout(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, fasthttp.ErrTimeout) {
+	if errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
 	var ne net.Error
@@ -204,8 +211,7 @@ func isTimeout(err error) bool {
 
 func isConnError(err error) bool {
 	var op *net.OpError
-	return errors.As(err, &op) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, fasthttp.ErrConnectionClosed)
+	return errors.As(err, &op) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // writeError writes a short plain-text answer of the proxy's own.
@@ -216,11 +222,25 @@ func (s *side) writeError(w http.ResponseWriter, code int, body string) {
 	plainError(w, code, body)
 }
 
+// ownFields are the header fields of every answer of the proxy's own, on
+// every path (plainError, appendLoopError, ownHeader).
+var ownFields = [...][2]string{{"Content-Type", "text/plain; charset=utf-8"}, {"X-Content-Type-Options", "nosniff"}}
+
+// ownHeader is a new header of ownFields.
+func ownHeader() http.Header {
+	h := make(http.Header, len(ownFields))
+	for _, f := range ownFields {
+		h[f[0]] = []string{f[1]}
+	}
+	return h
+}
+
 func plainError(w http.ResponseWriter, code int, body string) {
 	h := w.Header()
 	h.Del("Content-Length")
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
+	for _, f := range ownFields {
+		h[f[0]] = []string{f[1]}
+	}
 	w.WriteHeader(code)
 	_, _ = io.WriteString(w, body)
 }

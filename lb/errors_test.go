@@ -112,7 +112,7 @@ func TestClassify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			reason, code, body := s.classify(req, tt.err)
+			reason, code, body := s.classifyErr(tt.err, clientLeft(req, tt.err))
 			if reason != tt.wantReason || code != tt.wantCode || body == "" || len(body) > 40 {
 				t.Errorf("classify = %q %d %q, want %q %d and a short body", reason, code, body, tt.wantReason, tt.wantCode)
 			}

@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -48,10 +49,10 @@ func newChecker(p *pool, cfg manifest.Health, rt http.RoundTripper, clock clockw
 		pool:      p,
 		rt:        rt,
 		path:      path,
-		interval:  cfg.Interval.Or(defaultInterval),
-		timeout:   cfg.Timeout.Or(defaultCheckTimeout),
-		healthy:   int32(orDefault(cfg.Healthy, defaultHealthy)),
-		unhealthy: int32(orDefault(cfg.Unhealthy, defaultUnhealthy)),
+		interval:  cfg.Interval.Or(manifest.DefaultHealthInterval),
+		timeout:   cfg.Timeout.Or(manifest.DefaultHealthTimeout),
+		healthy:   int32(orDefault(cfg.Healthy, manifest.DefaultHealthy)),
+		unhealthy: int32(orDefault(cfg.Unhealthy, manifest.DefaultUnhealthy)),
 		status:    st,
 		clock:     clock,
 	}, nil
@@ -137,10 +138,7 @@ type statusMatch struct {
 }
 
 func parseStatus(s string) (statusMatch, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	if s == "" {
-		return statusMatch{class: 2}, nil
-	}
+	s = cmp.Or(strings.ToLower(strings.TrimSpace(s)), manifest.DefaultHealthStatus)
 	if len(s) == 3 && s[1:] == "xx" && s[0] >= '1' && s[0] <= '5' {
 		return statusMatch{class: int(s[0] - '0')}, nil
 	}

@@ -19,13 +19,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
-	"github.com/migratekit/migrate/internal/leaktest"
-
 	"github.com/migratekit/migrate/manifest"
 	"github.com/migratekit/migrate/telemetry"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leaktest.Options()...) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // testBackend is an httptest backend that names itself in X-Backend and in
 // its body, and remembers the last request's headers.

@@ -74,24 +74,13 @@ import (
 	"github.com/migratekit/migrate/telemetry"
 )
 
-// Defaults for manifest values left at zero.
-const (
-	defaultListen         = "127.0.0.1:8080"
-	defaultDrain          = 30 * time.Second
-	defaultConnect        = 5 * time.Second
-	defaultResponseHeader = 60 * time.Second
-	defaultIdle           = 90 * time.Second
-	defaultInterval       = 5 * time.Second
-	defaultCheckTimeout   = 2 * time.Second
-	defaultHealthy        = 2
-	defaultUnhealthy      = 3
-	defaultMaxFails       = 3
-	defaultCooldown       = 10 * time.Second
-	defaultCookie         = "migrate_sticky"
-	defaultResolveEvery   = 30 * time.Second
-	defaultHeaderLimit    = 16 << 10
-	defaultBodyTimeout    = 60 * time.Second
-)
+// A manifest built in Go may leave settings at zero: lb reads their
+// defaults from package manifest (manifest.DefaultConnectTimeout, ...),
+// where Load takes them from, and declares none of its own.
+
+// defaultResolveEvery is how often event loops resolve the host names of
+// backend URLs again (not a manifest setting).
+const defaultResolveEvery = 30 * time.Second
 
 // ErrUnknownApp is returned by New for an app name the manifest lacks.
 var ErrUnknownApp = errors.New("unknown app")
@@ -119,7 +108,7 @@ type Options struct {
 	UpstreamTLS map[PoolKey]*tls.Config
 	// Resolver resolves the host names of backend URLs (nil: Go's default
 	// resolver). Event loops resolve them when serving starts and then
-	// every 30 s; the other paths at each new connection.
+	// every 30 s; net/http's path at each new connection.
 	Resolver *net.Resolver
 
 	path         dataPath      // tests: force a data path
@@ -189,7 +178,7 @@ func New(m *manifest.Manifest, apps []string, opts Options) (*Proxy, error) {
 	p := &Proxy{
 		log:   opts.Logger,
 		clock: opts.Clock,
-		drain: m.Global.Drain.Or(defaultDrain),
+		drain: m.Global.Drain.Or(manifest.DefaultDrain),
 		apps:  make(map[string]*App),
 	}
 	if p.log == nil {
@@ -201,8 +190,8 @@ func New(m *manifest.Manifest, apps []string, opts Options) (*Proxy, error) {
 	p.errorLog = slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)
 	p.recs.New = func() any { return new(recorder) }
 	p.gate = gateConfig{
-		limit:       int(cmp.Or(m.Global.Limits.HeaderBytes, defaultHeaderLimit)),
-		bodyTimeout: m.Global.Limits.ClientBodyTimeout.Or(defaultBodyTimeout),
+		limit:       int(cmp.Or(m.Global.Limits.HeaderBytes, manifest.DefaultHeaderBytes)),
+		bodyTimeout: m.Global.Limits.ClientBodyTimeout.Or(manifest.DefaultClientBodyTimeout),
 	}
 	p.inflight.idle = make(chan struct{}, 1)
 	names, err := selectApps(m, apps)
@@ -308,7 +297,7 @@ func newApp(name string, cfg *manifest.App, opts Options, deps sideDeps, p *Prox
 		log:      p.log.With("app", name),
 	}
 	if a.upgrades == nil {
-		a.upgrades = defaultUpgrades
+		a.upgrades = manifest.DefaultUpgrades()
 	}
 	a.handler = http.HandlerFunc(a.serveHTTP)
 	if wrap := opts.Middleware[name]; wrap != nil {
@@ -333,14 +322,11 @@ func newApp(name string, cfg *manifest.App, opts Options, deps sideDeps, p *Prox
 }
 
 func (a *App) configureSticky(c manifest.Cutover) error {
-	switch c.Sticky {
-	case "", "ip":
+	switch cmp.Or(c.Sticky, manifest.DefaultSticky) {
+	case "ip":
 		return nil
 	case "cookie":
-		a.cookie = c.Cookie
-		if a.cookie == "" {
-			a.cookie = defaultCookie
-		}
+		a.cookie = cmp.Or(c.Cookie, manifest.DefaultCookie)
 		if !validCookieName(a.cookie) {
 			return fmt.Errorf("sticky cookie name %q is not a valid cookie name", a.cookie)
 		}

@@ -2,6 +2,7 @@ package lb
 
 import (
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -102,5 +103,67 @@ func TestAppsAndAddrs(t *testing.T) {
 	addrs := p.Addrs()
 	if len(addrs) != 1 || addrs["127.0.0.1:0"] == nil || strings.HasSuffix(addrs["127.0.0.1:0"].String(), ":0") {
 		t.Errorf("Addrs = %v, want one bound address for 127.0.0.1:0", addrs)
+	}
+}
+
+// noMirror is a Mirror that only serves.
+type noMirror struct{}
+
+func (noMirror) Serve(w http.ResponseWriter, r *http.Request, _ string, serve http.Handler) {
+	serve.ServeHTTP(w, r)
+}
+
+// sampler is a mirror that mirrors nothing and says so (Sampler).
+type sampler struct{ noMirror }
+
+func (sampler) Leaves(string, []byte) bool { return true }
+
+// TestPathChosen: the loops front a plain listener with an app they can
+// serve; the rest is net/http's.
+func TestPathChosen(t *testing.T) {
+	t.Parallel()
+	oldB, newB := newBackend(t, "old"), newBackend(t, "new")
+	tests := []struct {
+		name string
+		app  func() *manifest.App
+		opts Options
+		loop bool // on event loops (on Linux)
+	}{
+		{"plain app", func() *manifest.App { return testApp(oldB, newB) }, Options{}, true},
+		{"localhost backend", func() *manifest.App {
+			a := testApp(oldB, newB)
+			a.New.Backends = []string{"http://localhost:1/base"}
+			return a
+		}, Options{}, true},
+		{"mirrored app", func() *manifest.App { return testApp(oldB, newB) }, Options{Mirrors: map[string]Mirror{"web": noMirror{}}}, false},
+		{"mirrored app that samples", func() *manifest.App { return testApp(oldB, newB) }, Options{Mirrors: map[string]Mirror{"web": sampler{}}}, true},
+		{"wrapped app", func() *manifest.App { return testApp(oldB, newB) },
+			Options{Middleware: map[string]func(http.Handler) http.Handler{"web": func(h http.Handler) http.Handler { return h }}}, false},
+		{"https backend", func() *manifest.App {
+			a := testApp(oldB, newB)
+			a.New.Backends = []string{"https://127.0.0.1:1"}
+			return a
+		}, Options{}, false},
+		{"backend by name", func() *manifest.App {
+			a := testApp(oldB, newB)
+			a.Old.Backends = []string{"http://app.internal:8080"}
+			return a
+		}, Options{}, true},
+		{"TLS listener", func() *manifest.App {
+			a := testApp(oldB, newB)
+			a.TLS = &manifest.TLS{Cert: "c", Key: "k"}
+			return a
+		}, Options{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := New(oneApp(tt.app()), nil, tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := p.listeners[0].loop, tt.loop && loopSupported; got != want {
+				t.Errorf("event-loop listener = %v, want %v", got, want)
+			}
+		})
 	}
 }

@@ -23,9 +23,10 @@ import (
 // (App.loopCapable: http backends, their names resolved by resolve.go) is
 // served by event loops as nginx serves: one epoll loop per P on a locked
 // OS thread, non-blocking sockets, no goroutine per connection and nothing
-// allocated per request. fasthttp's server and client cost 1.3 to 1.5
-// times nginx's CPU per request because of Go's netpoller and a goroutine
-// per connection (BENCHMARKS.md, issue 2); the loops cost what nginx costs.
+// allocated per request. A Go server with a goroutine per connection on
+// Go's netpoller (fasthttp's server and client, once lb's second path)
+// cost 1.3 to 1.5 times nginx's CPU per request (BENCHMARKS.md, issue 2);
+// the loops cost what nginx costs.
 //
 // A loop serves the ordinary requests: HTTP/1.1, origin-form target, one
 // Host, a Content-Length body or none (see h1.ParseRequest), for a host an
@@ -39,9 +40,10 @@ import (
 //
 // On a loop, the split, failover, balancing, passive ejection, retries on
 // another backend, X-Forwarded-*, hop-by-hop removal, debug headers,
-// cookie minting and telemetry are those of the other paths (TestLoopPath
-// runs the proxying tests on it). Unlike fasthttp, a loop notices a client
-// that leaves before its answer (counted as canceled).
+// cookie minting and telemetry are those of net/http's path (the tests of
+// proxying behaviour run on both, through forEachPath and everyPath). A
+// loop notices a client that leaves before its answer
+// (counted as canceled), as net/http's path does.
 
 // loopServer serves one listener on event loops.
 type loopServer struct {

@@ -58,8 +58,8 @@ func testLoopPipelining(t *testing.T, path dataPath) {
 	}
 }
 
-// TestLoopHandOffMidConnection checks that a request the loop hands to the
-// fasthttp server after one it served itself is answered as the other
+// TestLoopHandOffMidConnection checks that a request the loop hands to
+// net/http's server after one it served itself is answered as the other
 // paths answer it, and that the connection goes on where it may.
 func TestLoopHandOffMidConnection(t *testing.T) { forEachPath(t, testLoopHandOffMidConnection) }
 
@@ -302,8 +302,7 @@ func TestLoopDrainAnswersStartedHead(t *testing.T) {
 
 // TestLoopBareLF checks requests whose lines end in a bare LF, which
 // nginx and net/http take (RFC 9112 2.2): the loop serves them, pipelined
-// and with a body, and one it hands over (HTTP/1.0) is served too; fasthttp
-// alone waits for a CRLFCRLF that never comes.
+// and with a body, and one it hands over (HTTP/1.0) is served too.
 func TestLoopBareLF(t *testing.T) { forEachPath(t, testLoopBareLF) }
 
 func testLoopBareLF(t *testing.T, path dataPath) {
@@ -325,7 +324,7 @@ func testLoopBareLF(t *testing.T, path dataPath) {
 
 // TestLoopMixedListener checks a listener shared by an app the loops serve
 // and one they cannot (an https backend): the loops front it, serve the
-// first app and hand the second one's connections to fasthttp, which
+// first app and hand the second one's connections to net/http, which
 // reaches its backend over TLS. Before, one https backend anywhere on a
 // listener kept every app on it off the loops.
 //
@@ -364,7 +363,7 @@ func TestLoopMixedListener(t *testing.T) {
 }
 
 // TestLoopPipelinedHandOff checks requests written in one write where one
-// in the middle is handed to the fasthttp server: the bytes after it go
+// in the middle is handed to net/http's server: the bytes after it go
 // with it and every answer comes back in order.
 func TestLoopPipelinedHandOff(t *testing.T) { forEachPath(t, testLoopPipelinedHandOff) }
 

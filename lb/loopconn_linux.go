@@ -272,7 +272,6 @@ func (c *clientConn) begin() bool {
 	c.isHead = string(r.Method) == http.MethodHead
 	c.closeAfter = c.closeAfter || r.Close || c.w.draining
 	c.resendOK = loopResendable(r)
-	c.retryOK = idempotent(string(r.Method))
 	c.bodyLeft = r.ContentLength
 	c.gather = r.ContentLength <= maxRetryBody
 	headLen := r.HeadLen
@@ -282,7 +281,7 @@ func (c *clientConn) begin() bool {
 		// A body over maxRetryBody: its first maxRetryBody bytes are read
 		// before a backend connection is taken for it, as nginx buffers
 		// (a client may declare a body and stall), then the rest streams.
-		c.retryOK, c.resendOK = false, false
+		c.resendOK = false
 		c.head = append(c.head[:0], head...)
 		c.in.Consume(headLen)
 		c.takeBody()
@@ -354,7 +353,7 @@ func (c *clientConn) dispatch(r *h1.Request) {
 		return
 	}
 	c.b = b
-	c.retryOK = c.retryOK && len(serving.pool.backends) > 1
+	c.retryOK = serving.retries(unsafe.String(unsafe.SliceData(r.Method), len(r.Method)), c.gather)
 	c.send = serving.appendLoopRequest(c.send[:0], r, b, c.peer)
 	c.bodyAt = len(c.send)
 	c.send = append(c.send, c.body...)
@@ -501,7 +500,7 @@ func (c *clientConn) answer(code int, body string) {
 		c.closeAfter = true // the rest of the body is not read
 	}
 	if c.primary != nil { // the proxy's own answer is the primary's
-		c.primary.Header(code, http.Header{"Content-Type": {"text/plain; charset=utf-8"}, "X-Content-Type-Options": {"nosniff"}}, false)
+		c.primary.Header(code, ownHeader(), false)
 		c.primary.Body([]byte(body))
 		c.primaryServed = true
 	}
@@ -516,12 +515,9 @@ func (c *clientConn) answer(code int, body string) {
 	c.finish()
 }
 
-// fail answers a request that could not be proxied (fastFail).
+// fail answers a request that could not be proxied (handleError).
 func (c *clientConn) fail(err error) {
-	s := c.s
-	reason, code, body := s.classifyErr(err, false)
-	s.proxyError(reason, code)
-	s.log.Warn("proxying request failed", "reason", reason, "status", code, "err", err)
+	code, body := c.s.failed(err, false)
 	c.answer(code, body)
 }
 
@@ -533,7 +529,7 @@ func (c *clientConn) retryOrFail(err error) {
 			c.retryOK = false
 			c.s.tel.Retry()
 			c.s.log.Debug("retrying on another backend", "failed", c.b.label, "backend", next.label, "err", err)
-			if next.fastPath != c.b.fastPath || next.fastQuery != c.b.fastQuery {
+			if next.basePath != c.b.basePath || next.baseQuery != c.b.baseQuery {
 				if perr := h1.ParseRequest(c.head, &c.req); perr == nil {
 					c.send = c.s.appendLoopRequest(c.send[:0], &c.req, next, c.peer)
 					c.bodyAt = len(c.send)

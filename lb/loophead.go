@@ -1,74 +1,37 @@
 package lb
 
 import (
-	"crypto/rand"
+	"bytes"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/textproto"
 	"net/url"
 	"strconv"
+	"strings"
 	"unsafe"
 
+	"github.com/migratekit/migrate/internal/forward"
 	"github.com/migratekit/migrate/internal/h1"
 	"github.com/migratekit/migrate/internal/hostport"
 )
 
 // Heads of the event-loop data path (loop_linux.go): the backend's request
 // head made from the client's, and the client's answer head made from the
-// backend's, with the rules of the other paths (prepareFast, rewrite,
-// dropHop): hop-by-hop headers and those a Connection header names
-// dropped, X-Forwarded-* set, the client's Host kept.
-
-// Values of the X-Forwarded-* headers the proxy sets, as indexes.
-const (
-	xffFor = iota
-	xffProto
-	xffHost
-	xffNone
-)
-
-// forwardedHeader tells which X-Forwarded-* header name is (xffNone if
-// none).
-func forwardedHeader(name []byte) int {
-	if len(name) < 15 || len(name) > 17 || (name[0]|0x20) != 'x' {
-		return xffNone
-	}
-	switch {
-	case h1.EqualFold(name, "X-Forwarded-For"):
-		return xffFor
-	case h1.EqualFold(name, "X-Forwarded-Host"):
-		return xffHost
-	case h1.EqualFold(name, "X-Forwarded-Proto"):
-		return xffProto
-	}
-	return xffNone
-}
+// backend's, with the rules of package forward that net/http's path
+// follows too (rewrite): hop-by-hop headers and those a Connection header
+// names dropped, X-Forwarded-* set, the client's Host kept.
 
 // connectionNamed reports whether a Connection header of hs names name
 // (a header for this hop only).
 func connectionNamed(hs []h1.Header, name []byte) bool {
-	found := false
 	for _, h := range hs {
-		if len(h.Name) == 10 && h1.EqualFold(h.Name, "Connection") {
-			h1.Tokens(h.Value, func(tok []byte) {
-				if len(tok) == len(name) && h1.EqualFold(tok, unsafe.String(unsafe.SliceData(name), len(name))) {
-					found = true
-				}
-			})
+		if len(h.Name) == 10 && h1.EqualFold(h.Name, "Connection") &&
+			forward.HasToken(h.Value, unsafe.String(unsafe.SliceData(name), len(name))) {
+			return true
 		}
 	}
-	return found
-}
-
-// asksTrailers reports whether a TE value lists "trailers". The TE field
-// is hop-by-hop, but "TE: trailers" goes on to the backend, as net/http's
-// ReverseProxy sends it: gRPC and some backends send trailers only to a
-// request that says it takes them.
-func asksTrailers(v []byte) bool {
-	found := false
-	h1.Tokens(v, func(tok []byte) { found = found || h1.EqualFold(tok, "trailers") })
-	return found
+	return false
 }
 
 // hasConnection reports whether hs has a Connection header.
@@ -86,31 +49,31 @@ func hasConnection(hs []h1.Header) bool {
 func (s *side) appendLoopRequest(dst []byte, r *h1.Request, b *backend, peer netip.Addr) []byte {
 	dst = append(dst, r.Method...)
 	dst = append(dst, ' ')
-	if b.fastPath != "" || b.fastQuery != "" {
-		dst = append(dst, b.fastURI(r.Target)...)
+	if b.basePath != "" || b.baseQuery != "" {
+		dst = b.appendURI(dst, r.Target)
 	} else {
 		dst = append(dst, r.Target...)
 	}
 	dst = append(dst, " HTTP/1.1\r\n"...)
-	trusted := len(s.app.trusted) > 0 && isTrusted(peer, s.app.trusted)
+	trusted := forward.Trusted(peer, s.app.trusted)
 	named := hasConnection(r.Headers)
-	var seen [xffNone]bool
+	var seen [forward.None]bool
 	var prior []byte // the client's X-Forwarded-For chain, when trusted
 	teTrailers := false
 	for _, h := range r.Headers {
-		if bit := hopBit(h.Name); bit&hopRequest != 0 || (named && connectionNamed(r.Headers, h.Name)) {
-			teTrailers = teTrailers || (bit == hopTE && asksTrailers(h.Value))
+		if bit := forward.HopOf(h.Name); bit&forward.Request != 0 || (named && connectionNamed(r.Headers, h.Name)) {
+			teTrailers = teTrailers || (bit == forward.TE && forward.AsksTrailers(h.Value))
 			continue
 		}
 		if reserved(h.Name) {
 			continue
 		}
-		if x := forwardedHeader(h.Name); x != xffNone {
+		if x := forward.FieldOf(h.Name); x != forward.None {
 			if !trusted {
 				continue
 			}
 			seen[x] = true
-			if x == xffFor {
+			if x == forward.For {
 				if len(prior) > 0 {
 					prior = append(prior, ", "...)
 				}
@@ -124,18 +87,46 @@ func (s *side) appendLoopRequest(dst []byte, r *h1.Request, b *backend, peer net
 		dst = append(dst, "Te: trailers\r\n"...)
 	}
 	dst = append(dst, "X-Forwarded-For: "...)
-	if len(prior) > 0 {
-		dst = append(append(dst, prior...), ", "...)
-	}
-	dst = peer.AppendTo(dst)
+	dst = forward.AppendFor(dst, prior, peer)
 	dst = append(dst, "\r\n"...)
-	if !seen[xffProto] {
-		dst = append(dst, "X-Forwarded-Proto: http\r\n"...)
+	if !seen[forward.Proto] {
+		dst = append(append(append(dst, "X-Forwarded-Proto: "...), forward.ProtoOf(false)...), "\r\n"...) // a loop serves no TLS
 	}
-	if !seen[xffHost] {
+	if !seen[forward.Host] {
 		dst = appendHeader(dst, []byte("X-Forwarded-Host"), r.Host)
 	}
 	return append(dst, "\r\n"...)
+}
+
+// setBase sets what appendURI puts before a request's target.
+func (b *backend) setBase() {
+	if path := b.url.EscapedPath(); path != "" && path != "/" {
+		b.basePath = path
+	}
+	b.baseQuery = b.url.RawQuery
+}
+
+// appendURI appends the request target uri as it goes to backend b: its
+// path prefixed by the backend's and its query after the backend's, as
+// target does on net/http's path (FuzzAppendURI).
+func (b *backend) appendURI(dst, uri []byte) []byte {
+	path, query, hasQuery := bytes.Cut(uri, []byte("?"))
+	if b.basePath != "" {
+		dst = append(dst, strings.TrimSuffix(b.basePath, "/")...)
+		if len(path) == 0 || path[0] != '/' {
+			dst = append(dst, '/')
+		}
+	}
+	dst = append(dst, path...)
+	switch {
+	case b.baseQuery != "" && hasQuery && len(query) > 0:
+		dst = append(append(append(append(dst, '?'), b.baseQuery...), '&'), query...)
+	case b.baseQuery != "":
+		dst = append(append(dst, '?'), b.baseQuery...)
+	case hasQuery:
+		dst = append(append(dst, '?'), query...)
+	}
+	return dst
 }
 
 func appendHeader(dst, name, value []byte) []byte {
@@ -161,7 +152,7 @@ func (s *side) appendLoopResponse(dst []byte, r *h1.Response, minted string, clo
 	bodiless := r.Status < 200 || r.Status == http.StatusNoContent
 	length := false // a Content-Length went out: its copies do not (ParseResponse checked they agree)
 	for _, h := range r.Headers {
-		if hopBit(h.Name)&hopAlways != 0 || (named && connectionNamed(r.Headers, h.Name)) {
+		if forward.HopOf(h.Name)&forward.Always != 0 || (named && connectionNamed(r.Headers, h.Name)) {
 			continue
 		}
 		switch {
@@ -200,7 +191,11 @@ func appendLoopError(dst []byte, s *side, code int, body, minted string, close b
 	dst = strconv.AppendInt(dst, int64(code), 10)
 	dst = append(dst, ' ')
 	dst = append(dst, http.StatusText(code)...)
-	dst = append(dst, "\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nContent-Length: "...)
+	dst = append(dst, "\r\n"...)
+	for _, f := range ownFields {
+		dst = append(append(append(append(dst, f[0]...), ": "...), f[1]...), "\r\n"...)
+	}
+	dst = append(dst, "Content-Length: "...)
 	dst = strconv.AppendInt(dst, int64(len(body)), 10)
 	dst = append(dst, "\r\n"...)
 	if s != nil {
@@ -218,27 +213,14 @@ func appendLoopError(dst []byte, s *side, code int, body, minted string, close b
 // from peer, and the Set-Cookie value of a sticky cookie minted for it
 // ("" if none) with the cookie's value.
 func (a *App) pickLoop(r *h1.Request, peer netip.Addr) (s *side, minted, key string) {
-	wt := int(a.weight.Load())
-	switch wt {
-	case 0:
-		return a.sides[sideOld], "", ""
-	case 100:
-		return a.sides[sideNew], "", ""
-	}
-	var point int
-	if a.cookie == "" {
-		point = ipPoint(a.loopClientIP(r, peer))
-	} else if v := stickyCookieIn(r.Headers, a.cookie); v != nil {
-		point = bytesPoint(v)
-	} else {
-		key = rand.Text()
+	i, key := choose(a, func() ([]byte, bool) {
+		v := stickyCookieIn(r.Headers, a.cookie)
+		return v, v != nil
+	}, func() int { return ipPoint(a.loopClientIP(r, peer)) }, true)
+	if key != "" {
 		minted = a.setCookie(key, false)
-		point = StickyPoint(key)
 	}
-	if point < wt*(PointScale/100) {
-		return a.sides[sideNew], minted, key
-	}
-	return a.sides[sideOld], minted, key
+	return a.sides[i], minted, key
 }
 
 // mirrorLeaves reports whether the app's mirror leaves the request r of a
@@ -253,13 +235,11 @@ func (a *App) mirrorLeaves(r *h1.Request, peer netip.Addr, s *side, mintedKey st
 	if serving == nil {
 		return true // answered 502 by the proxy: nothing to mirror
 	}
-	var key []byte
-	if a.cookie != "" {
-		if key = stickyCookieIn(r.Headers, a.cookie); key == nil && mintedKey != "" {
-			key = []byte(mintedKey)
-		}
-	}
-	if key == nil {
+	key, ok := cookieKey(a.cookie != "", func() ([]byte, bool) {
+		v := stickyCookieIn(r.Headers, a.cookie)
+		return v, v != nil
+	}, mintedKey)
+	if !ok {
 		var buf [64]byte
 		key = a.loopClientIP(r, peer).AppendTo(buf[:0])
 	}
@@ -299,7 +279,7 @@ func answerHeader(r *h1.Response) http.Header {
 	h := make(http.Header, len(r.Headers))
 	named := hasConnection(r.Headers)
 	for _, f := range r.Headers {
-		if hopBit(f.Name)&hopAlways != 0 || (named && connectionNamed(r.Headers, f.Name)) ||
+		if forward.HopOf(f.Name)&forward.Always != 0 || (named && connectionNamed(r.Headers, f.Name)) ||
 			(len(f.Name) == 17 && h1.EqualFold(f.Name, "Transfer-Encoding")) {
 			continue
 		}
@@ -321,16 +301,16 @@ func hasHeader(hs []h1.Header, name string) bool {
 
 // loopClientIP is ClientIP on the loop path.
 func (a *App) loopClientIP(r *h1.Request, peer netip.Addr) netip.Addr {
-	if len(a.trusted) == 0 || !isTrusted(peer, a.trusted) {
+	if !forward.Trusted(peer, a.trusted) {
 		return peer
 	}
 	var lines []string
 	for _, h := range r.Headers {
-		if forwardedHeader(h.Name) == xffFor {
+		if forward.FieldOf(h.Name) == forward.For {
 			lines = append(lines, string(h.Value))
 		}
 	}
-	return walkXFF(lines, peer, a.trusted)
+	return clientIP(peer, lines, a.trusted)
 }
 
 // stickyCookieIn is StickyCookie over parsed headers: the value of the
@@ -363,18 +343,13 @@ func loopPreflight(r *h1.Request) bool {
 	return origin && method
 }
 
-// loopResendable is resendable for a parsed request: idempotent, or
-// marked with an idempotency key.
+// loopResendable is resendable for a parsed request.
 func loopResendable(r *h1.Request) bool {
-	if idempotent(unsafe.String(unsafe.SliceData(r.Method), len(r.Method))) {
-		return true
-	}
+	keyed := false
 	for _, h := range r.Headers {
-		if h1.EqualFold(h.Name, "Idempotency-Key") || h1.EqualFold(h.Name, "X-Idempotency-Key") {
-			return true
-		}
+		keyed = keyed || isIdempotencyKey(h.Name)
 	}
-	return false
+	return resendable(unsafe.String(unsafe.SliceData(r.Method), len(r.Method)), keyed)
 }
 
 // loopCapable reports whether a loop can proxy the app's requests: every

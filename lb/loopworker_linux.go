@@ -10,8 +10,7 @@ import (
 )
 
 // Buffer sizes of a loop connection: a request or response head must fit
-// in loopHeadBuf (as on the fasthttp path); loopOutBuf holds answer bytes
-// on their way to a client.
+// in loopHeadBuf; loopOutBuf holds answer bytes on their way to a client.
 const (
 	loopHeadBuf = 16 << 10
 	loopOutBuf  = 32 << 10

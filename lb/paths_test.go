@@ -19,8 +19,7 @@ import (
 // pathCase is one way the proxy may serve a plain-HTTP listener: a data
 // path, with shadowing on or off. Shadowing changes which path serves (the
 // default manifest mirrors): a mirrored app's requests stay on the loops,
-// which report their answers to the mirror, and what the loops do not take
-// goes to net/http instead of fasthttp.
+// which report their answers to the mirror.
 //
 // A TLS listener is a case of its own: whatever the path, net/http serves
 // it, behind the gate after the handshake (tlsgate.go).

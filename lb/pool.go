@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -11,7 +12,6 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
-	"github.com/valyala/fasthttp"
 
 	"github.com/migratekit/migrate/manifest"
 	"github.com/migratekit/migrate/telemetry"
@@ -39,11 +39,10 @@ type backend struct {
 	url   *url.URL
 	label string // as written in the manifest: metric label and log value
 
-	// The fasthttp data path: the client, and the path (escaped) and query
-	// the backend URL puts before the request's.
-	fast      *fasthttp.HostClient
-	fastPath  string
-	fastQuery string
+	// The path (escaped) and query the backend URL puts before the
+	// request's, for the event-loop path (appendURI).
+	basePath  string
+	baseQuery string
 	// The event-loop path (see setLoopTarget): the address dialed, or the
 	// host name and port to resolve and the addresses they resolved to.
 	loopAddr netip.AddrPort
@@ -95,14 +94,14 @@ type pool struct {
 func newPool(side string, cfg manifest.Pool, clock clockwork.Clock, tel *telemetry.Side, log *slog.Logger) (*pool, error) {
 	p := &pool{
 		side:     side,
-		cooldown: cfg.Passive.Cooldown.Or(defaultCooldown),
+		cooldown: cfg.Passive.Cooldown.Or(manifest.DefaultCooldown),
 		active:   cfg.Health.Path != "",
 		clock:    clock,
 		tel:      tel,
 		log:      log.With("side", side),
 	}
-	switch cfg.Balance {
-	case "", "round_robin":
+	switch cmp.Or(cfg.Balance, manifest.DefaultBalance) {
+	case "round_robin":
 	case "least_conn":
 		p.leastConn = true
 	default:
@@ -110,7 +109,7 @@ func newPool(side string, cfg manifest.Pool, clock clockwork.Clock, tel *telemet
 	}
 	switch mf := cfg.Passive.MaxFails; {
 	case mf == 0:
-		p.maxFails = defaultMaxFails
+		p.maxFails = manifest.DefaultMaxFails
 	case mf > 0:
 		p.maxFails = int32(min(mf, 1<<20))
 	}

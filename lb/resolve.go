@@ -18,8 +18,8 @@ import (
 // its addresses in turn; a kept-alive one to an address the name no
 // longer has is closed when its answer is done (current), so that steady
 // traffic, which never lets a connection idle out, follows the name too.
-// The other paths resolve at each new connection, through the same
-// resolver, and keep their kept-alive connections where they are.
+// net/http's path resolves at each new connection, through the same
+// resolver, and keeps their kept-alive connections where they are.
 
 // resolveTimeout bounds one lookup.
 const resolveTimeout = 5 * time.Second

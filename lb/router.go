@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/migratekit/migrate/telemetry"
 )
 
@@ -23,7 +21,6 @@ type router struct {
 	withPort bool            // some entry has a port
 	catchAll *App            // the app with no hosts, if any
 	inflight *tracker
-	slow     fasthttp.RequestHandler // ServeHTTP on a fasthttp listener (upgrades)
 	// bodyTimeout is the client body timeout of HTTP/2 requests (the
 	// gate applies it to HTTP/1.x).
 	bodyTimeout time.Duration

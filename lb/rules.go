@@ -47,12 +47,6 @@ func dropReserved(h http.Header) {
 	}
 }
 
-// defaultUpgrades are the protocols a client may switch to through the
-// proxy when the app lists none: a tunnel passes whatever follows, past
-// host routing, so only websockets by default (not h2c: an h2c tunnel
-// would let a client send any request to the backend unseen).
-var defaultUpgrades = []string{"websocket"}
-
 // upgradeAllowed reports whether every protocol an Upgrade value offers
 // (by name, without its version) is in allowed (lower case).
 func upgradeAllowed(allowed []string, value string) bool {

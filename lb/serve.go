@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -41,10 +42,7 @@ type listener struct {
 // listenerFor returns the listener of app cfg, creating it (its refusals
 // counted in metrics).
 func (p *Proxy) listenerFor(cfg *manifest.App, metrics *telemetry.Metrics) (*listener, error) {
-	addr := cfg.Listen
-	if addr == "" {
-		addr = defaultListen
-	}
+	addr := cmp.Or(cfg.Listen, manifest.DefaultListen)
 	l := p.listener(addr)
 	if l == nil {
 		l = &listener{addr: addr, router: newRouter(&p.inflight, p.gate.bodyTimeout, metrics.Refused(addr))}
@@ -64,9 +62,7 @@ func (p *Proxy) listenerFor(cfg *manifest.App, metrics *telemetry.Metrics) (*lis
 }
 
 func (p *Proxy) listener(addr string) *listener {
-	if addr == "" {
-		addr = defaultListen
-	}
+	addr = cmp.Or(addr, manifest.DefaultListen)
 	for _, l := range p.listeners {
 		if l.addr == addr {
 			return l
@@ -126,7 +122,7 @@ func (p *Proxy) Addrs() map[string]net.Addr {
 
 // Serve serves the bound listeners and runs the health checks until ctx is
 // done, then drains: it stops accepting, lets requests in flight finish up
-// to the manifest's drain deadline (default 30s), cuts what is left
+// to the manifest's drain deadline (default [manifest.DefaultDrain]), cuts what is left
 // (websockets included) and returns nil, or an error wrapping
 // ErrDrainDeadline if requests were cut. It also returns, after draining,
 // if a listener fails.
@@ -256,10 +252,13 @@ func (p *Proxy) shutdown(servers []*http.Server, loops []*loopServer, cut contex
 	for _, srv := range servers {
 		_ = srv.Close()
 	}
-	p.cutBackends()
 	if left == 0 {
-		// Only answers still streaming on fasthttp connections were cut.
-		p.log.Warn("drain deadline cut answers still being sent", "deadline", p.drain.String())
+		// Nothing was in flight: the deadline closed idle connections and
+		// heads not yet read. An answer still streaming is in flight on
+		// both paths (a loop's until its last byte is out, net/http's
+		// until its handler returns), and cut ends it: the loops close
+		// their connections, the cancelled context ends the backend
+		// exchanges of net/http's (Upstream, httputil.ReverseProxy).
 		return nil
 	}
 	gctx, gcancel := context.WithTimeout(context.Background(), cutGrace)
@@ -267,16 +266,6 @@ func (p *Proxy) shutdown(servers []*http.Server, loops []*loopServer, cut contex
 	p.inflight.wait(gctx)
 	p.log.Warn("drain deadline cut requests", "requests", left, "deadline", p.drain.String())
 	return fmt.Errorf("draining requests: %d cut after %s: %w", left, p.drain, ErrDrainDeadline)
-}
-
-// cutBackends closes every backend connection of the fasthttp path, which
-// ends the requests and answer bodies still using them.
-func (p *Proxy) cutBackends() {
-	for _, a := range p.sorted {
-		for _, s := range a.sides {
-			s.conns.closeAll()
-		}
-	}
 }
 
 // closeIdle closes idle connections to every backend.

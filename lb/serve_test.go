@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -296,5 +297,78 @@ func TestListenErrors(t *testing.T) {
 				t.Errorf("Serve after a failed Listen = %v, want ErrNotListening", err)
 			}
 		})
+	}
+}
+
+// TestDrainCutsStream checks that a drain deadline cuts an answer still
+// streaming, and Serve returns.
+func TestDrainCutsStream(t *testing.T) { forEachPath(t, testDrainCutsStream) }
+
+func testDrainCutsStream(t *testing.T, path dataPath) {
+	started := make(chan struct{}, 1)
+	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("first"))
+		w.(http.Flusher).Flush()
+		started <- struct{}{}
+		<-r.Context().Done()
+	})
+	m := oneApp(testApp(b, b))
+	m.Global.Drain = manifest.Duration(100 * time.Millisecond)
+	r := start(t, path, m, Options{})
+	res, err := r.client.Get(r.base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	<-started
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.stop() }()
+	if _, err := io.ReadAll(res.Body); err == nil {
+		t.Error("the stream ended cleanly, want it cut")
+	}
+	select {
+	case err := <-stopped:
+		if err != nil && !errors.Is(err, ErrDrainDeadline) {
+			t.Errorf("Serve = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after the drain deadline")
+	}
+}
+
+// TestRefusedUpgradeStreams checks that the answer to an upgrade request
+// the backend refuses (the loops hand upgrades to net/http) reaches the
+// client while it is written, not once it is whole.
+func TestRefusedUpgradeStreams(t *testing.T) { forEachPath(t, testRefusedUpgradeStreams) }
+
+func testRefusedUpgradeStreams(t *testing.T, path dataPath) {
+	received := make(chan struct{})
+	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", fmt.Sprint(256<<10+1000)) // a known length: ReverseProxy does not flush
+		w.Write(make([]byte, 256<<10))                             // no upgrade: a plain answer
+		select {
+		case <-received: // the client has the first part
+		case <-time.After(10 * time.Second):
+			t.Error("the client got nothing of the answer while the backend wrote it")
+		}
+		w.Write(make([]byte, 1000))
+	})
+	r := start(t, path, oneApp(testApp(b, b)), Options{})
+	req, _ := http.NewRequest(http.MethodGet, r.base+"/ws", nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	res, err := r.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if _, err := io.ReadFull(res.Body, make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	close(received)
+	rest, err := io.ReadAll(res.Body)
+	if err != nil || len(rest) != 256<<10 {
+		t.Errorf("rest of the answer: %d bytes, %v; want %d", len(rest), err, 256<<10)
 	}
 }

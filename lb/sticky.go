@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/migratekit/migrate/internal/forward"
 )
 
 // The sticky split: a client's key (its IP address in canonical text form,
@@ -19,18 +21,12 @@ import (
 const PointScale = 10000
 
 // StickyPoint returns the point of a sticky key, in [0, PointScale).
-func StickyPoint(key string) int {
+func StickyPoint(key string) int { return stickyPoint(key) }
+
+func stickyPoint[T string | []byte](key T) int {
 	h := uint64(fnvOffset)
 	for i := 0; i < len(key); i++ {
 		h = (h ^ uint64(key[i])) * fnvPrime
-	}
-	return int(fmix64(h) % PointScale)
-}
-
-func bytesPoint(key []byte) int {
-	h := uint64(fnvOffset)
-	for _, c := range key {
-		h = (h ^ uint64(c)) * fnvPrime
 	}
 	return int(fmix64(h) % PointScale)
 }
@@ -53,7 +49,7 @@ func fmix64(h uint64) uint64 {
 // ipPoint is StickyPoint(ip.String()) without allocating.
 func ipPoint(ip netip.Addr) int {
 	var buf [64]byte
-	return bytesPoint(ip.AppendTo(buf[:0]))
+	return stickyPoint(ip.AppendTo(buf[:0]))
 }
 
 // ParseTrusted parses trusted proxy entries: CIDRs ("10.0.0.0/8") or bare
@@ -91,14 +87,15 @@ func ParseTrusted(entries []string) ([]netip.Prefix, error) {
 // entry is trusted, the leftmost is returned. The result is the zero Addr
 // only when RemoteAddr itself is not an address.
 func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
-	peer := remoteIP(r.RemoteAddr)
-	if len(trusted) == 0 || !peer.IsValid() || !isTrusted(peer, trusted) {
-		return peer
-	}
-	return walkXFF(r.Header["X-Forwarded-For"], peer, trusted)
+	return clientIP(forward.PeerAddr(r.RemoteAddr), r.Header["X-Forwarded-For"], trusted)
 }
 
-func walkXFF(lines []string, peer netip.Addr, trusted []netip.Prefix) netip.Addr {
+// clientIP is ClientIP for a client at peer that sent the X-Forwarded-For
+// lines, on every path.
+func clientIP(peer netip.Addr, lines []string, trusted []netip.Prefix) netip.Addr {
+	if !forward.Trusted(peer, trusted) {
+		return peer
+	}
 	last := peer
 	for i := len(lines) - 1; i >= 0; i-- {
 		line := lines[i]
@@ -113,11 +110,11 @@ func walkXFF(lines []string, peer netip.Addr, trusted []netip.Prefix) netip.Addr
 			if entry == "" {
 				continue
 			}
-			a := parseHop(entry)
+			a := forward.ParseHop(entry)
 			if !a.IsValid() {
 				return last
 			}
-			if !isTrusted(a, trusted) {
+			if !forward.Trusted(a, trusted) {
 				return a
 			}
 			last = a
@@ -126,39 +123,33 @@ func walkXFF(lines []string, peer netip.Addr, trusted []netip.Prefix) netip.Addr
 	return last
 }
 
-// remoteIP parses a RemoteAddr, normally "ip:port" (tried first: a failed
-// netip.ParseAddr allocates its error).
-func remoteIP(s string) netip.Addr {
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap()
+// AppendStickyKey appends the sticky key of the client of r as the split
+// takes it, for a mirror's sample (shadow): with a sticky cookie called
+// cookie ("": none), the value the client sent, else minted (the value
+// the proxy minted for this answer; "" if none); else its address through
+// the trusted proxies (ClientIP), else r.RemoteAddr as it is.
+func AppendStickyKey(dst []byte, r *http.Request, cookie, minted string, trusted []netip.Prefix) []byte {
+	if v, ok := cookieKey(cookie != "", func() (string, bool) { return StickyCookie(r, cookie) }, minted); ok {
+		return append(dst, v...)
 	}
-	return parseHop(s)
+	if a := ClientIP(r, trusted); a.IsValid() {
+		return a.AppendTo(dst)
+	}
+	return append(dst, r.RemoteAddr...)
 }
 
-// parseHop parses "1.2.3.4", "1.2.3.4:80", "::1", "[::1]" or "[::1]:80".
-func parseHop(s string) netip.Addr {
-	if a, err := netip.ParseAddr(s); err == nil {
-		return a.Unmap()
+// cookieKey is the sticky key of a client by its cookie, on every path:
+// when the app splits by one (byCookie), the valid value it sent (sent),
+// else the one minted for this answer ("" if none); ok false: the key is
+// the client's address.
+func cookieKey[T string | []byte](byCookie bool, sent func() (T, bool), minted string) (key T, ok bool) {
+	if !byCookie {
+		return key, false
 	}
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap()
+	if v, ok := sent(); ok {
+		return v, true
 	}
-	if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
-		if a, err := netip.ParseAddr(s[1 : len(s)-1]); err == nil && a.Is6() {
-			return a.Unmap()
-		}
-	}
-	return netip.Addr{}
-}
-
-func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
-	a = a.WithZone("")
-	for _, p := range trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	return T(minted), minted != ""
 }
 
 // StickyCookie returns the value of the cookie called name in r, if it is

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/migratekit/migrate/internal/forward"
 )
 
 func mustTrusted(t testing.TB, entries ...string) []netip.Prefix {
@@ -141,8 +143,8 @@ func FuzzClientIP(f *testing.F) {
 	f.Fuzz(func(t *testing.T, remote, xff1, xff2 string) {
 		r := &http.Request{RemoteAddr: remote, Header: http.Header{"X-Forwarded-For": {xff1, xff2}}}
 		got := ClientIP(r, trusted)
-		peer := parseHop(remote)
-		if !peer.IsValid() || !isTrusted(peer, trusted) {
+		peer := forward.ParseHop(remote)
+		if !forward.Trusted(peer, trusted) {
 			if got != peer {
 				t.Fatalf("untrusted peer %q: ClientIP = %s, want the peer %s", remote, got, peer)
 			}
@@ -164,7 +166,7 @@ func FuzzClientIP(f *testing.F) {
 func hopIn(a netip.Addr, lines ...string) bool {
 	for _, l := range lines {
 		for e := range strings.SplitSeq(l, ",") {
-			if parseHop(strings.TrimSpace(e)) == a {
+			if forward.ParseHop(strings.TrimSpace(e)) == a {
 				return true
 			}
 		}

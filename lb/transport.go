@@ -2,7 +2,6 @@ package lb
 
 import (
 	"bytes"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/migratekit/migrate/internal/hostport"
+	"github.com/migratekit/migrate/internal/forward"
+	"github.com/migratekit/migrate/internal/h1"
 	"github.com/migratekit/migrate/manifest"
 	"github.com/migratekit/migrate/telemetry"
 )
@@ -42,13 +42,10 @@ type side struct {
 	unavailable string // body of the 502 when the pool is down
 	// Timeouts of the event-loop path (its transport is the loop itself).
 	connectTimeout, headerTimeout, idleTimeout time.Duration
-	conns                                      connSet // the connections of the backends' fasthttp clients
 
 	// Header values shared by every request, never modified (capacity 1:
 	// an append copies).
 	debugValue []string // X-Migrate-Side
-	protoHTTP  []string
-	protoHTTPS []string
 }
 
 func newSide(a *App, index int, cfg manifest.Pool, timeouts manifest.Timeouts, deps sideDeps) (*side, error) {
@@ -71,29 +68,16 @@ func newSide(a *App, index int, cfg manifest.Pool, timeouts manifest.Timeouts, d
 		log:         a.log.With("side", name),
 		unavailable: name + " backend unavailable\n",
 
-		connectTimeout: timeouts.Connect.Or(defaultConnect),
-		headerTimeout:  timeouts.ResponseHeader.Or(defaultResponseHeader),
-		idleTimeout:    timeouts.Idle.Or(defaultIdle),
+		connectTimeout: timeouts.Connect.Or(manifest.DefaultConnectTimeout),
+		headerTimeout:  timeouts.ResponseHeader.Or(manifest.DefaultResponseHeaderTimeout),
+		idleTimeout:    timeouts.Idle.Or(manifest.DefaultIdleTimeout),
 		debugValue:     []string{name},
-		protoHTTP:      []string{"http"},
-		protoHTTPS:     []string{"https"},
 	}
 	if c := deps.tls[PoolKey{App: a.name, Side: name}]; c != nil {
 		s.transport.TLSClientConfig = c.Clone()
 	}
 	for _, b := range p.backends {
-		var tlsCfg *tls.Config
-		if b.url.Scheme == "https" {
-			tlsCfg = &tls.Config{}
-			if s.transport.TLSClientConfig != nil {
-				tlsCfg = s.transport.TLSClientConfig.Clone()
-			}
-		}
-		b.fast = newFastClient(hostport.Of(b.url), timeouts, &s.conns, tlsCfg, deps.resolver)
-		if path := b.url.EscapedPath(); path != "" && path != "/" {
-			b.fastPath = path
-		}
-		b.fastQuery = b.url.RawQuery
+		b.setBase()
 		b.setLoopTarget()
 	}
 	s.h1 = newH1Transport(timeouts, s.transport, deps.resolver)
@@ -116,14 +100,14 @@ func newSide(a *App, index int, cfg manifest.Pool, timeouts manifest.Timeouts, d
 // timeouts, no compression (bodies pass through as the backend sent them)
 // and no environment proxy.
 func newTransport(t manifest.Timeouts, https bool, resolver *net.Resolver) *http.Transport {
-	connect := t.Connect.Or(defaultConnect)
+	connect := t.Connect.Or(manifest.DefaultConnectTimeout)
 	return &http.Transport{
 		Proxy:                 nil,
 		DialContext:           (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second, Resolver: resolver}).DialContext,
 		MaxIdleConns:          0,
 		MaxIdleConnsPerHost:   1024,
-		IdleConnTimeout:       t.Idle.Or(defaultIdle),
-		ResponseHeaderTimeout: t.ResponseHeader.Or(defaultResponseHeader),
+		IdleConnTimeout:       t.Idle.Or(manifest.DefaultIdleTimeout),
+		ResponseHeaderTimeout: t.ResponseHeader.Or(manifest.DefaultResponseHeaderTimeout),
 		TLSHandshakeTimeout:   connect,
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    true,
@@ -142,45 +126,16 @@ func (p *pool) hasHTTPS() bool {
 	return false
 }
 
-// rewrite sets the X-Forwarded-* headers, as ProxyRequest.SetXForwarded
-// does but with fewer allocations. The client's X-Forwarded-For chain (and
-// -Proto, -Host) is kept only when the peer is a trusted proxy; otherwise
-// ReverseProxy has already dropped whatever the client sent. The Host
-// header stays the client's; the URL is set per attempt in RoundTrip.
+// rewrite applies the forwarding rules of package forward, as the loops
+// do: hop-by-hop fields dropped (ReverseProxy has dropped its own list,
+// and kept the Upgrade of a switch it carries), X-Forwarded-* set. The
+// Host header stays the client's; the URL is set per attempt in RoundTrip.
 func (s *side) rewrite(pr *httputil.ProxyRequest) {
 	in, h := pr.In, pr.Out.Header
 	dropReserved(h)
-	trusted := s.app.peerTrusted(in.RemoteAddr)
-	vals := new([2]string) // one allocation for both per-request values
-	vals[1] = in.Host
-	h["X-Forwarded-Host"] = vals[1:2:2]
-	if in.TLS != nil {
-		h["X-Forwarded-Proto"] = s.protoHTTPS
-	} else {
-		h["X-Forwarded-Proto"] = s.protoHTTP
-	}
-	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
-		vals[0] = ip
-		if prior := in.Header["X-Forwarded-For"]; trusted && len(prior) > 0 {
-			vals[0] = strings.Join(prior, ", ") + ", " + ip
-		}
-		h["X-Forwarded-For"] = vals[0:1:1]
-	}
-	if trusted {
-		for _, k := range [...]string{"X-Forwarded-Proto", "X-Forwarded-Host"} {
-			if v := in.Header[k]; len(v) > 0 {
-				h[k] = v
-			}
-		}
-	}
-}
-
-func (a *App) peerTrusted(remoteAddr string) bool {
-	if len(a.trusted) == 0 {
-		return false
-	}
-	ip := remoteIP(remoteAddr)
-	return ip.IsValid() && isTrusted(ip, a.trusted)
+	forward.RequestHeader(h, h.Get("Upgrade"))
+	peer := forward.PeerAddr(in.RemoteAddr)
+	forward.SetXForwarded(h, in.Header, forward.Trusted(peer, s.app.trusted), peer, in.Host, in.TLS != nil)
 }
 
 func (s *side) addDebugHeader(res *http.Response) error {
@@ -199,7 +154,7 @@ func (s *side) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	retry := replayable && len(s.pool.backends) > 1 && idempotent(req.Method)
+	retry := s.retries(req.Method, replayable)
 	res, err := s.attempt(req, b)
 	if err == nil || !retry || !retryable(req, err) {
 		return res, err
@@ -280,7 +235,29 @@ func singleJoiningSlash(a, b string) string {
 	return a + b
 }
 
-// idempotent reports whether a request with this method may be sent twice.
+// resendable reports whether a request may be sent again on a new
+// connection after a kept-alive one broke before any answer: one lb
+// retries on another backend (idempotent), or one keyed (it carries a
+// field of idempotencyKeys).
+func resendable(method string, keyed bool) bool { return idempotent(method) || keyed }
+
+// idempotencyKeys are the fields that mark a request as safe to send
+// twice (the IETF draft's, and the older X- name), canonical.
+var idempotencyKeys = [...]string{"Idempotency-Key", "X-Idempotency-Key"}
+
+// isIdempotencyKey reports whether name is one of idempotencyKeys (ASCII
+// case-insensitive).
+func isIdempotencyKey(name []byte) bool {
+	for _, k := range idempotencyKeys {
+		if h1.EqualFold(name, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// idempotent reports whether a request with this method may be sent twice
+// (retried on another backend).
 func idempotent(method string) bool {
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodDelete, http.MethodPut:
@@ -324,6 +301,14 @@ func bufferBody(req *http.Request) (bool, error) {
 	return true, nil
 }
 
+// retries reports whether a request whose backend failed before any
+// answer may go to another backend of s, once, on every path: an
+// idempotent one whose body is at hand again (replayable: none, or one
+// read whole), when the pool has another backend.
+func (s *side) retries(method string, replayable bool) bool {
+	return replayable && idempotent(method) && len(s.pool.backends) > 1
+}
+
 // retryable reports whether a failed attempt may be repeated elsewhere: a
 // connection that could not be made, or that broke before a response, but
 // not a response that timed out (the backend may still be working on it)
@@ -332,8 +317,8 @@ func retryable(req *http.Request, err error) bool {
 	return req.Context().Err() == nil && retryableErr(err)
 }
 
-// retryableErr is retryable without the client's part, which the fasthttp
-// path cannot tell.
+// retryableErr is retryable without the client's part, which the loops
+// tell apart themselves (a client that leaves ends its request).
 func retryableErr(err error) bool {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
@@ -407,7 +392,4 @@ func (t *trackedConn) Write(p []byte) (int, error) { return t.w.Write(p) }
 // closeIdle closes the idle connections to the side's backends.
 func (s *side) closeIdle() {
 	s.h1.CloseIdleConnections()
-	for _, b := range s.pool.backends {
-		b.fast.CloseIdleConnections()
-	}
 }

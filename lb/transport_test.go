@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -237,4 +239,50 @@ func testStreamingSSE(t *testing.T, path dataPath) {
 	if got := r.p.App("web").Backends()[0].InFlight; got != 0 {
 		t.Errorf("in flight after the body = %d, want 0", got)
 	}
+}
+
+// TestBackendBasePath checks a backend URL's path and query end to end.
+func TestBackendBasePath(t *testing.T) { forEachPath(t, testBackendBasePath) }
+
+func testBackendBasePath(t *testing.T, path dataPath) {
+	var got atomic.Value
+	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) { got.Store(r.RequestURI) })
+	app := testApp(b, b)
+	app.Old.Backends = []string{b.URL + "/api/?k=v"}
+	app.New.Backends = app.Old.Backends
+	r := start(t, path, oneApp(app), Options{})
+	for uri, want := range map[string]string{"/users?x=1": "/api/users?k=v&x=1", "/": "/api/?k=v"} {
+		if code, _, _ := r.do(t, http.MethodGet, uri, "", nil); code != http.StatusOK {
+			t.Errorf("GET %s: %d", uri, code)
+		}
+		if got.Load() != want {
+			t.Errorf("GET %s reached the backend as %q, want %q", uri, got.Load(), want)
+		}
+	}
+}
+
+// FuzzAppendURI checks the loops' request URI on a backend with a path or
+// query against target, the net/http path's, for request URIs already in
+// the form net/http would send (it re-escapes the others, which the loops
+// pass as they are).
+func FuzzAppendURI(f *testing.F) {
+	for _, s := range [][2]string{{"/api", "/users?x=1"}, {"/api/", "/u"}, {"/?k=v", "/p?x=1"}, {"/a?k=v", "/"}, {"/", "/x?"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, base, uri string) {
+		b, err := parseBackend("http://b" + base)
+		if err != nil || b.url.Fragment != "" || b.url.Opaque != "" || !strings.HasPrefix(uri, "/") {
+			return
+		}
+		in, err := url.ParseRequestURI(uri)
+		if err != nil || in.RequestURI() != uri || in.ForceQuery {
+			return
+		}
+		b.setBase()
+		want := *in
+		target(&want, b.url)
+		if got := string(b.appendURI(nil, []byte(uri))); got != want.RequestURI() {
+			t.Errorf("backend %q, request %q: the loops send %q, net/http %q", base, uri, got, want.RequestURI())
+		}
+	})
 }

@@ -68,7 +68,7 @@ func (t *Upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 		// A kept-alive connection the backend closed meanwhile: send again
 		// on a new one, when nothing of the answer came and the body can
 		// be sent again.
-		if reused && attempt == 0 && !sent && resendable(req) && rewindable(req) {
+		if reused && attempt == 0 && !sent && requestResendable(req) && rewindable(req) {
 			if req.GetBody != nil {
 				if req.Body, err = req.GetBody(); err != nil {
 					return nil, err
@@ -81,12 +81,14 @@ func (t *Upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// resendable requests may be sent twice: those lb retries on another
-// backend, and those that carry an idempotency key.
-func resendable(req *http.Request) bool {
-	_, key := req.Header["Idempotency-Key"]
-	_, xkey := req.Header["X-Idempotency-Key"]
-	return idempotent(req.Method) || key || xkey
+// requestResendable is resendable for a request of net/http's.
+func requestResendable(req *http.Request) bool {
+	keyed := false
+	for _, k := range idempotencyKeys {
+		_, ok := req.Header[k]
+		keyed = keyed || ok
+	}
+	return resendable(req.Method, keyed)
 }
 
 func rewindable(req *http.Request) bool {
@@ -265,7 +267,7 @@ func (t *Upstream) CloseIdleConnections() {
 // newH1Transport is the upstream transport of a side: Upstream for
 // http:// backends, fallback for the rest.
 func newH1Transport(t manifest.Timeouts, fallback http.RoundTripper, resolver *net.Resolver) *Upstream {
-	dial := (&net.Dialer{Timeout: t.Connect.Or(defaultConnect), KeepAlive: 30 * time.Second, Resolver: resolver}).DialContext
+	dial := (&net.Dialer{Timeout: t.Connect.Or(manifest.DefaultConnectTimeout), KeepAlive: 30 * time.Second, Resolver: resolver}).DialContext
 	return NewUpstream(t, dial, 1024, fallback)
 }
 
@@ -277,12 +279,12 @@ func newH1Transport(t manifest.Timeouts, fallback http.RoundTripper, resolver *n
 // RoundTrip and CloseIdleConnections; the shadow mirror uses it too.
 func NewUpstream(t manifest.Timeouts, dial func(ctx context.Context, network, addr string) (net.Conn, error), maxIdle int, fallback http.RoundTripper) *Upstream {
 	if dial == nil {
-		dial = (&net.Dialer{Timeout: t.Connect.Or(defaultConnect), KeepAlive: 30 * time.Second}).DialContext
+		dial = (&net.Dialer{Timeout: t.Connect.Or(manifest.DefaultConnectTimeout), KeepAlive: 30 * time.Second}).DialContext
 	}
 	return &Upstream{
 		dial:           dial,
-		responseHeader: t.ResponseHeader.Or(defaultResponseHeader),
-		idleTimeout:    t.Idle.Or(defaultIdle),
+		responseHeader: t.ResponseHeader.Or(manifest.DefaultResponseHeaderTimeout),
+		idleTimeout:    t.Idle.Or(manifest.DefaultIdleTimeout),
 		maxIdlePerHost: maxIdle,
 		fallback:       fallback,
 		idle:           map[string][]*h1Conn{},

@@ -238,3 +238,44 @@ func (c *cancelOnRead) Read(p []byte) (int, error) {
 	c.cancel()
 	return c.r.Read(p)
 }
+
+// TestStaleConnection checks that a kept-alive backend connection the
+// backend closed meanwhile costs an idempotent request nothing.
+func TestStaleConnection(t *testing.T) { forEachPath(t, testStaleConnection) }
+
+func testStaleConnection(t *testing.T, path dataPath) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			// One answer with keep-alive, then the connection is closed
+			// before the next request arrives.
+			br := bufio.NewReader(c)
+			if req, err := http.ReadRequest(br); err == nil {
+				req.Body.Close()
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Backend: once\r\n\r\nok")
+			}
+			time.Sleep(20 * time.Millisecond)
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	app := &manifest.App{Listen: "127.0.0.1:0",
+		Old: manifest.Pool{Backends: []string{"http://" + ln.Addr().String()}},
+		New: manifest.Pool{Backends: []string{"http://" + ln.Addr().String()}}}
+	r := start(t, path, oneApp(app), Options{})
+	for i := range 3 {
+		if _, code := r.get(t, nil); code != http.StatusOK {
+			t.Fatalf("GET %d: status %d", i, code)
+		}
+		time.Sleep(50 * time.Millisecond) // the backend has closed the connection
+	}
+}

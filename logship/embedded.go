@@ -93,7 +93,7 @@ type embeddedDeliverer struct {
 // side: it posts to cfg.Admin, else to http:// and the admin listen
 // address (WithAdmin; default 127.0.0.1:9090), with the token of
 // WithAdmin (default from MIGRATE_ADMIN_TOKEN) or WithToken. Each attempt
-// is bounded by cfg.Timeout (default 10s). Close releases its idle
+// is bounded by cfg.Timeout (default DefaultSinkTimeout). Close releases its idle
 // connections.
 func NewEmbeddedDeliverer(cfg SinkConfig, app, side string, opts ...EmbeddedOption) (Deliverer, error) {
 	if side != "old" && side != "new" {
@@ -104,7 +104,7 @@ func NewEmbeddedDeliverer(cfg SinkConfig, app, side string, opts ...EmbeddedOpti
 	}
 	d := &embeddedDeliverer{listen: "127.0.0.1:9090", token: os.Getenv("MIGRATE_ADMIN_TOKEN"), tokenEnv: "MIGRATE_ADMIN_TOKEN", timeout: cfg.Timeout}
 	if d.timeout <= 0 {
-		d.timeout = 10 * time.Second
+		d.timeout = DefaultSinkTimeout
 	}
 	for _, o := range opts {
 		o(d)

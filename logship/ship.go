@@ -21,9 +21,9 @@ type ShipperOptions struct {
 	Sink Sink
 	// DataDir holds the checkpoints (under logship/).
 	DataDir string
-	// A batch goes out when it holds BatchSize events (default 1000) or
-	// BatchBytes of lines (default 1MiB), or BatchWait after its first
-	// event (default 1s).
+	// A batch goes out when it holds BatchSize events (default
+	// DefaultBatchSize) or BatchBytes of lines (default DefaultBatchBytes),
+	// or BatchWait after its first event (default DefaultBatchWait).
 	BatchSize  int
 	BatchBytes int
 	BatchWait  time.Duration
@@ -47,13 +47,13 @@ type ShipperOptions struct {
 
 func (o *ShipperOptions) setDefaults() {
 	if o.BatchSize <= 0 {
-		o.BatchSize = 1000
+		o.BatchSize = DefaultBatchSize
 	}
 	if o.BatchBytes <= 0 {
-		o.BatchBytes = 1 << 20
+		o.BatchBytes = DefaultBatchBytes
 	}
 	if o.BatchWait <= 0 {
-		o.BatchWait = time.Second
+		o.BatchWait = DefaultBatchWait
 	}
 	if o.PruneAfter <= 0 {
 		o.PruneAfter = 24 * time.Hour

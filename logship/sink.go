@@ -55,7 +55,7 @@ func NewSink(d Deliverer, opts SinkOptions) Sink {
 		opts.BaseBackoff = DefaultBaseBackoff
 	}
 	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = 30 * time.Second
+		opts.MaxBackoff = DefaultMaxBackoff
 	}
 	if opts.Clock == nil {
 		opts.Clock = clockwork.NewRealClock()

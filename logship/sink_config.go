@@ -33,8 +33,8 @@ type SinkConfig struct {
 	// names the environment variable of the admin bearer token (the
 	// manifest's admin.token_env; default MIGRATE_ADMIN_TOKEN).
 	Admin, AdminListen, TokenEnv string
-	// Timeout bounds one request (default 10s); MaxBackoff caps the wait
-	// between retries (default 30s).
+	// Timeout bounds one request (default DefaultSinkTimeout); MaxBackoff
+	// caps the wait between retries (default DefaultMaxBackoff).
 	Timeout, MaxBackoff time.Duration
 }
 

@@ -83,7 +83,7 @@ func newHTTPPoster(kind, path string, opts HTTPOptions) (*httpPoster, error) {
 	if p.client == nil {
 		t := opts.Timeout
 		if t <= 0 {
-			t = 10 * time.Second
+			t = DefaultSinkTimeout
 		}
 		p.client = &http.Client{Timeout: t, Transport: http.DefaultTransport.(*http.Transport).Clone()}
 		p.own = true

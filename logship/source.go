@@ -28,11 +28,12 @@ type SourceConfig struct {
 	// request path to its endpoint template.
 	Format, LogFormat string
 	Template          func(path string) string
-	// MaxLine is the longest line shipped whole (default 256KiB); longer
-	// ones are shipped in parts, each marked Split.
+	// MaxLine is the longest line shipped whole (default DefaultMaxLine);
+	// longer ones are shipped in parts, each marked Split.
 	MaxLine int
 	// FlushTimeout is how long a last line without its newline waits
-	// before it is shipped as it is, marked Unterminated (default 5s).
+	// before it is shipped as it is, marked Unterminated (default
+	// DefaultFlushTimeout).
 	FlushTimeout time.Duration
 	// ReadFrom is where a file present at start and never seen before is
 	// read from: "beginning" (default) or "end". Files that appear later
@@ -49,13 +50,13 @@ type SourceConfig struct {
 
 func (c *SourceConfig) setDefaults() {
 	if c.MaxLine <= 0 {
-		c.MaxLine = 256 << 10
+		c.MaxLine = DefaultMaxLine
 	}
 	if c.FlushTimeout <= 0 {
-		c.FlushTimeout = 5 * time.Second
+		c.FlushTimeout = DefaultFlushTimeout
 	}
 	if c.ReadFrom == "" {
-		c.ReadFrom = "beginning"
+		c.ReadFrom = DefaultReadFrom
 	}
 	if c.Poll <= 0 {
 		c.Poll = 100 * time.Millisecond

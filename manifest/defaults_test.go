@@ -47,7 +47,7 @@ func TestMinimalApp(t *testing.T) {
 		Upgrades: []string{"websocket"},
 		Old:      builtinPool("http://127.0.0.1:3000"),
 		New:      builtinPool("http://127.0.0.1:4000"),
-		Cutover:  manifest.Cutover{Weight: ptr(0), Sticky: "ip", Cookie: "migrate_sticky"},
+		Cutover:  manifest.Cutover{Weight: ptr(0), Sticky: "ip", Cookie: "migrate_sticky", StepMin: dur(5 * time.Minute)},
 		Shadow: manifest.Shadow{
 			Sample:    ptr(manifest.Percent(0.1)),
 			Methods:   []string{"GET"},
@@ -118,7 +118,7 @@ func TestEffectiveValues(t *testing.T) {
 		{"max_fails -1 disables", multi.Apps["rest"].Old.Passive.MaxFails, -1},
 		{"hosts lowercased", multi.Apps["shop"].Hosts, []string{"shop.example.com", "www.shop.example.com:8080"}},
 		{"dns types uppercased", multi.Apps["api"].DNS[0].Type, "A"},
-		{"cutover", multi.Apps["shop"].Cutover, manifest.Cutover{Weight: ptr(25), Sticky: "cookie", Cookie: "shop_side"}},
+		{"cutover", multi.Apps["shop"].Cutover, manifest.Cutover{Weight: ptr(25), Sticky: "cookie", Cookie: "shop_side", StepMin: dur(5 * time.Minute)}},
 		{"cors methods default", multi.Apps["api"].CORS.Methods, []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}},
 		{"cors max_age default", multi.Apps["api"].CORS.MaxAge, dur(10 * time.Minute)},
 		{"tls paths relative to the manifest", *multi.Apps["secure"].TLS,

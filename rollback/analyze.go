@@ -1,9 +1,12 @@
 package rollback
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/migratekit/migrate/manifest"
 )
 
 // Rule names, as in Check.Rule and the manifest's `rollback:` keys.
@@ -27,19 +30,6 @@ const (
 	OnNoDataRollback = "rollback" // the verdict fails
 )
 
-// Defaults of Rules, as the manifest loader applies them.
-const (
-	DefaultWindow      = 30 * time.Second
-	DefaultInterval    = time.Second
-	DefaultConfidence  = 0.99
-	DefaultBreaches    = 2
-	DefaultMinRequests = 50
-
-	DefaultFastMinRequests = 20
-	DefaultFastErrorRate   = 0.5
-	DefaultFastWindow      = 5 * time.Second
-)
-
 // Rules are an app's rollback rules, from the manifest's `rollback:`
 // section (see RulesFrom). A nil limit turns its rule off.
 type Rules struct {
@@ -61,13 +51,17 @@ type Rules struct {
 	// the window before a rule can pass or fail; below it the rule is
 	// insufficient. 0 still needs one request.
 	MinRequests int
-	// Window is the span the numbers are taken over (default 30s).
+	// Window is the span the numbers are taken over (default
+	// [manifest.DefaultRollbackWindow]).
 	Window time.Duration
-	// Interval is how often the controller evaluates (default 1s).
+	// Interval is how often the controller evaluates (default
+	// [manifest.DefaultRollbackInterval]).
 	Interval time.Duration
-	// Confidence of the one-sided bounds, in (0.5, 1) (default 0.99).
+	// Confidence of the one-sided bounds, in (0.5, 1) (default
+	// [manifest.DefaultConfidence]).
 	Confidence float64
-	// Breaches is how many failing evaluations in a row act (default 2).
+	// Breaches is how many failing evaluations in a row act (default
+	// [manifest.DefaultBreaches]).
 	Breaches int
 	// FastBreaker acts on the first evaluation on gross failure.
 	FastBreaker FastBreaker
@@ -92,40 +86,38 @@ type LatencyLimit struct {
 // evidence (at a true rate of 1%, 10 errors in 20 requests happen with a
 // probability of about 2e-15).
 type FastBreaker struct {
-	MinRequests int           // default 20
-	ErrorRate   float64       // default 0.5
-	Window      time.Duration // default 5s
+	MinRequests int           // default [manifest.DefaultFastMinRequests]
+	ErrorRate   float64       // default [manifest.DefaultFastErrorRate]
+	Window      time.Duration // default [manifest.DefaultFastWindow]
 	Disabled    bool
 }
 
 // DefaultRules are the manifest's defaults: no limit set, so only the
 // fast breaker can fail.
 func DefaultRules() Rules {
-	return Rules{MinRequests: DefaultMinRequests}.withDefaults()
+	return Rules{MinRequests: manifest.DefaultMinRequests}.withDefaults()
 }
 
 // withDefaults fills the settings left at zero, except MinRequests (0 is
-// meaningful) and the limits (nil is off).
+// meaningful) and the limits (nil is off), with the manifest's defaults.
 func (r Rules) withDefaults() Rules {
-	r.Window = orDuration(r.Window, DefaultWindow)
-	r.Interval = orDuration(r.Interval, DefaultInterval)
+	r.Window = orDuration(r.Window, manifest.DefaultRollbackWindow)
+	r.Interval = orDuration(r.Interval, manifest.DefaultRollbackInterval)
 	if r.Confidence <= 0 || r.Confidence >= 1 {
-		r.Confidence = DefaultConfidence
+		r.Confidence = float64(manifest.DefaultConfidence)
 	}
 	if r.Breaches < 1 {
-		r.Breaches = DefaultBreaches
+		r.Breaches = manifest.DefaultBreaches
 	}
-	if r.OnNoData == "" {
-		r.OnNoData = OnNoDataHold
-	}
+	r.OnNoData = cmp.Or(r.OnNoData, manifest.DefaultOnNoData)
 	fb := &r.FastBreaker
 	if fb.MinRequests < 1 {
-		fb.MinRequests = DefaultFastMinRequests
+		fb.MinRequests = manifest.DefaultFastMinRequests
 	}
 	if fb.ErrorRate <= 0 {
-		fb.ErrorRate = DefaultFastErrorRate
+		fb.ErrorRate = float64(manifest.DefaultFastErrorRate)
 	}
-	fb.Window = orDuration(fb.Window, DefaultFastWindow)
+	fb.Window = orDuration(fb.Window, manifest.DefaultFastWindow)
 	return r
 }
 

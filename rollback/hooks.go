@@ -47,8 +47,6 @@ const (
 	// hookWaitDelay is how long a hook's pipes may stay open after it
 	// exited or was killed (by a child left behind) before Wait gives up.
 	hookWaitDelay = 2 * time.Second
-	// defaultHookTimeout applies to a hook without a timeout.
-	defaultHookTimeout = 30 * time.Second
 )
 
 // RunHooks runs the hooks one after the other, in order, each under its
@@ -123,7 +121,7 @@ func runHook(ctx context.Context, h manifest.Hook, env []string, stdin []byte, l
 	}
 	timeout := h.Timeout.D()
 	if timeout <= 0 {
-		timeout = defaultHookTimeout
+		timeout = manifest.DefaultHookTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -27,10 +27,6 @@ import (
 // Manager resumes at the saved step; having seen no verdict yet, it starts
 // the step's clock again at its first pass.
 
-// DefaultStepMin is a plan step's minimum time when cutover.step_min is not
-// set.
-const DefaultStepMin = 5 * time.Minute
-
 // Errors StartPlan returns and callers branch on.
 var (
 	// ErrNoPlan is returned for an app without cutover.plan.
@@ -100,7 +96,7 @@ func newPlan(a *manifest.App) *plan {
 	if len(a.Cutover.Plan) == 0 {
 		return nil
 	}
-	return &plan{steps: a.Cutover.Plan, stepMin: a.Cutover.StepMin.Or(DefaultStepMin), step: -1}
+	return &plan{steps: a.Cutover.Plan, stepMin: a.Cutover.StepMin.Or(manifest.DefaultStepMin), step: -1}
 }
 
 // running reports whether st has a plan that may advance.

@@ -19,7 +19,7 @@ func CheckedPromSource(ctx context.Context, a *manifest.App, opts PromOptions) (
 	if err != nil {
 		return nil, nil, fmt.Errorf("apps.%s.rollback.prometheus: %w", a.Name, err)
 	}
-	window := a.Rollback.Window.Or(DefaultWindow)
+	window := a.Rollback.Window.Or(manifest.DefaultRollbackWindow)
 	warnings, err := src.Check(ctx, a.Name, window)
 	if err != nil {
 		return nil, nil, fmt.Errorf("apps.%s.rollback.prometheus: %w", a.Name, err)

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 
@@ -35,8 +36,8 @@ func (i *Instance) newManager(m *manifest.Manifest) (*rollback.Manager, error) {
 
 // source builds the rollback source of app a, without reaching it.
 func (i *Instance) source(a *manifest.App) (rollback.Source, error) {
-	switch a.Rollback.Source {
-	case "", "telemetry":
+	switch cmp.Or(a.Rollback.Source, manifest.DefaultRollbackSource) {
+	case "telemetry":
 		return rollback.NewTelemetrySource(i.Metrics, nil), nil
 	case "prometheus":
 		if a.Rollback.Prometheus == nil {

@@ -1,6 +1,7 @@
 package shadow
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -25,8 +26,8 @@ type flow struct {
 // directions are the serving sides shadow.direction mirrors: both (the
 // default), forward (old) or reverse (new).
 func directions(direction string) ([]int, error) {
-	switch direction {
-	case "", "both":
+	switch cmp.Or(direction, manifest.DefaultDirection) {
+	case "both":
 		return []int{sideOld, sideNew}, nil
 	case "forward":
 		return []int{sideOld}, nil

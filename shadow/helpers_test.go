@@ -19,15 +19,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
-	"github.com/migratekit/migrate/internal/leaktest"
-
 	"github.com/migratekit/migrate/compare"
 	"github.com/migratekit/migrate/lb"
 	"github.com/migratekit/migrate/manifest"
 	"github.com/migratekit/migrate/telemetry"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leaktest.Options()...) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // seen is one request as a backend received it.
 type seen struct {

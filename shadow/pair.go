@@ -20,7 +20,6 @@ type pair struct {
 	// remoteAddr and tls are the client connection's, for X-Forwarded-*.
 	remoteAddr string
 	tls        bool
-	trusted    bool // the peer is a trusted proxy: its X-Forwarded-* are kept
 
 	body    *shared    // the request body (nil: none)
 	bufs    [3]*shared // captured bodies: primary, candidate, secondary
@@ -74,7 +73,6 @@ func (m *Mirror) newPair(f *flow, r *http.Request, body *shared) *pair {
 	if f.secondary != nil {
 		p.parts = 3
 	}
-	p.trusted = m.peerTrusted(r.RemoteAddr)
 	return p
 }
 

@@ -1,7 +1,6 @@
 package shadow
 
 import (
-	"net/http"
 	"slices"
 	"strings"
 
@@ -57,7 +56,7 @@ type Methods struct {
 
 // NewMethods reads the methods of an app's shadow section.
 func NewMethods(s manifest.Shadow) *Methods {
-	ms := &Methods{methods: upper(s.Methods, []string{http.MethodGet, http.MethodHead})}
+	ms := &Methods{methods: upper(s.Methods, manifest.DefaultShadowMethods())}
 	for _, r := range s.Routes {
 		ms.routes = append(ms.routes, parseRoute(r))
 	}

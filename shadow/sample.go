@@ -2,7 +2,6 @@ package shadow
 
 import (
 	"net/http"
-	"net/netip"
 	"strings"
 
 	"github.com/migratekit/migrate/lb"
@@ -26,19 +25,14 @@ func (m *Mirror) sampled(w http.ResponseWriter, r *http.Request) bool {
 	case 0:
 		return false
 	}
-	if m.cookie != "" {
-		if v, ok := lb.StickyCookie(r, m.cookie); ok {
-			return samplePoint(v) < m.sample
-		}
+	var minted string
+	if m.cookie != "" && w != nil {
 		if v, ok := mintedCookie(w.Header(), m.cookie); ok {
-			return samplePoint(v) < m.sample
+			minted = v
 		}
 	}
-	if ip := lb.ClientIP(r, m.trusted); ip.IsValid() {
-		var buf [64]byte
-		return samplePoint(ip.AppendTo(buf[:0])) < m.sample
-	}
-	return samplePoint(r.RemoteAddr) < m.sample
+	var buf [64]byte
+	return samplePoint(lb.AppendStickyKey(buf[:0], r, m.cookie, minted, m.trusted)) < m.sample
 }
 
 // Leaves implements lb.Sampler, for lb's event loops: it reports whether
@@ -101,24 +95,5 @@ const (
 	fnvOffset = 14695981039346656037
 	fnvPrime  = 1099511628211
 )
-
-// peerTrusted reports whether the client connection comes from a trusted
-// proxy (whose X-Forwarded-* headers are kept).
-func (m *Mirror) peerTrusted(remoteAddr string) bool {
-	if len(m.trusted) == 0 {
-		return false
-	}
-	ap, err := netip.ParseAddrPort(remoteAddr)
-	if err != nil {
-		return false
-	}
-	ip := ap.Addr().Unmap().WithZone("")
-	for _, p := range m.trusted {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
 
 var _ lb.Sampler = (*Mirror)(nil)

@@ -57,12 +57,14 @@ type Sender struct {
 type SenderOptions struct {
 	// Timeouts are the app's connect and idle timeouts.
 	Timeouts manifest.Timeouts
-	// Timeout is each request's deadline (shadow.timeout); default 5s.
+	// Timeout is each request's deadline (shadow.timeout); default
+	// [manifest.DefaultShadowTimeout].
 	Timeout time.Duration
 	// MaxBody is how much of an answer is captured (shadow.max_body);
-	// default 1 MiB.
+	// default [manifest.DefaultShadowMaxBody].
 	MaxBody int64
-	// Conns is how many idle connections are kept per backend; default 64.
+	// Conns is how many idle connections are kept per backend; default
+	// [manifest.DefaultShadowWorkers].
 	Conns int
 	// Clock times the answers and the breakers' backoffs; nil: the real
 	// clock.
@@ -82,10 +84,10 @@ func NewSender(backends []string, opts SenderOptions) (*Sender, error) {
 func newSender(backends []string, opts SenderOptions, bufs *bufferPool) (*Sender, error) {
 	s := &Sender{timeout: opts.Timeout, maxBody: opts.MaxBody, clock: opts.Clock, bufs: bufs}
 	if s.timeout <= 0 {
-		s.timeout = defaultTimeout
+		s.timeout = manifest.DefaultShadowTimeout
 	}
 	if s.maxBody <= 0 {
-		s.maxBody = defaultMaxBody
+		s.maxBody = int64(manifest.DefaultShadowMaxBody)
 	}
 	if s.clock == nil {
 		s.clock = clockwork.NewRealClock()
@@ -94,11 +96,11 @@ func newSender(backends []string, opts SenderOptions, bufs *bufferPool) (*Sender
 	if s.targets, err = newTargets(backends, opts.BreakerFailures, s.clock); err != nil {
 		return nil, err
 	}
-	connect := opts.Timeouts.Connect.Or(defaultConnect)
+	connect := opts.Timeouts.Connect.Or(manifest.DefaultConnectTimeout)
 	s.dial = (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext
-	s.transport = newTransport(opts.Timeouts, orDefault(opts.Conns, defaultWorkers), s.targets.https())
+	s.transport = newTransport(opts.Timeouts, orDefault(opts.Conns, manifest.DefaultShadowWorkers), s.targets.https())
 	s.transport.DialContext = s.dialContext
-	s.upstream = lb.NewUpstream(opts.Timeouts, s.dialContext, orDefault(opts.Conns, defaultWorkers), s.transport)
+	s.upstream = lb.NewUpstream(opts.Timeouts, s.dialContext, orDefault(opts.Conns, manifest.DefaultShadowWorkers), s.transport)
 	return s, nil
 }
 
@@ -235,11 +237,11 @@ func target(u, base *url.URL) {
 // no environment proxy. The deadline is the request's context; the
 // Sender sets DialContext.
 func newTransport(t manifest.Timeouts, conns int, https bool) *http.Transport {
-	connect := t.Connect.Or(defaultConnect)
+	connect := t.Connect.Or(manifest.DefaultConnectTimeout)
 	return &http.Transport{
 		Proxy:                 nil,
 		MaxIdleConnsPerHost:   conns,
-		IdleConnTimeout:       t.Idle.Or(defaultIdle),
+		IdleConnTimeout:       t.Idle.Or(manifest.DefaultIdleTimeout),
 		TLSHandshakeTimeout:   connect,
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    true,

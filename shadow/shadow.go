@@ -74,6 +74,7 @@
 package shadow
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -96,17 +97,13 @@ import (
 // clients, so that only mirrors carry it.
 const Header = "X-Migrate-Shadow"
 
-// Defaults for manifest values left at zero (a manifest built in Go; Load
-// applies the same ones).
-const (
-	defaultTimeout = 5 * time.Second
-	defaultMaxBody = 1 << 20
-	defaultWorkers = 64
-	defaultQueue   = 1024
-	defaultConnect = 5 * time.Second
-	defaultIdle    = 90 * time.Second
-	tallyQueue     = 4096
-)
+// A manifest built in Go may leave settings at zero: shadow reads their
+// defaults from package manifest (manifest.DefaultShadowTimeout, ...),
+// where Load takes them from, and declares none of its own.
+
+// tallyQueue is how many tally events wait for the tally goroutine (not a
+// manifest setting).
+const tallyQueue = 4096
 
 // Comparer judges pairs and counts the requests it could not judge:
 // *compare.Engine. It must be safe for concurrent use and must not keep a
@@ -202,9 +199,9 @@ func newMirror(app *manifest.App, opts Options) (*Mirror, error) {
 	sh := app.Shadow
 	m := &Mirror{
 		app:     app.Name,
-		timeout: sh.Timeout.Or(defaultTimeout),
+		timeout: sh.Timeout.Or(manifest.DefaultShadowTimeout),
 		maxBody: int64(sh.MaxBody),
-		workers: orDefault(sh.Workers, defaultWorkers),
+		workers: orDefault(sh.Workers, manifest.DefaultShadowWorkers),
 		methods: NewMethods(sh),
 		cmp:     opts.Comparer,
 		sink:    opts.Sink,
@@ -213,7 +210,7 @@ func newMirror(app *manifest.App, opts Options) (*Mirror, error) {
 		clock:   opts.Clock,
 	}
 	if m.maxBody <= 0 {
-		m.maxBody = defaultMaxBody
+		m.maxBody = int64(manifest.DefaultShadowMaxBody)
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
@@ -229,7 +226,7 @@ func newMirror(app *manifest.App, opts Options) (*Mirror, error) {
 	if err := m.configureSampling(app); err != nil {
 		return nil, err
 	}
-	queue := orDefault(sh.Queue, defaultQueue)
+	queue := orDefault(sh.Queue, manifest.DefaultShadowQueue)
 	m.maxPending = int64(m.workers + queue)
 	m.jobs = make(chan job, queue)
 	m.done = make(chan *pair, m.maxPending)
@@ -239,19 +236,17 @@ func newMirror(app *manifest.App, opts Options) (*Mirror, error) {
 
 // configureSampling reads shadow.sample and the split's sticky key.
 func (m *Mirror) configureSampling(app *manifest.App) error {
-	m.sample = lb.PointScale
+	sample := manifest.DefaultShadowSample
 	if s := app.Shadow.Sample; s != nil {
-		m.sample = int(float64(*s)*lb.PointScale + 0.5)
+		sample = *s
 	}
+	m.sample = int(float64(sample)*lb.PointScale + 0.5)
 	var err error
 	if m.trusted, err = lb.ParseTrusted(app.TrustedProxies); err != nil {
 		return err
 	}
 	if app.Cutover.Sticky == "cookie" {
-		m.cookie = app.Cutover.Cookie
-		if m.cookie == "" {
-			m.cookie = "migrate_sticky"
-		}
+		m.cookie = cmp.Or(app.Cutover.Cookie, manifest.DefaultCookie)
 	}
 	return nil
 }

@@ -2,10 +2,10 @@ package shadow
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/url"
-	"strings"
+
+	"github.com/migratekit/migrate/internal/forward"
 )
 
 // work is one worker: it sends queued mirrors and compares the pairs the
@@ -60,7 +60,7 @@ func (m *Mirror) outbound(p *pair) *http.Request {
 	in := &p.cp.Request
 	u := &url.URL{Path: in.Path, RawQuery: in.RawQuery}
 	h := in.Header.Clone()
-	removeHopByHop(h)
+	forward.RequestHeader(h, "") // as lb forwards the served request
 	m.forwarded(h, p)
 	h[Header] = []string{"1"}
 	req := &http.Request{
@@ -80,51 +80,13 @@ func (m *Mirror) outbound(p *pair) *http.Request {
 }
 
 // forwarded sets X-Forwarded-For, -Host and -Proto as the load balancer
-// does for the served request: the client's values are kept only from a
-// trusted peer.
+// does for the served request (forward.SetXForwarded), and no Go default
+// User-Agent (as httputil.ReverseProxy sends none).
 func (m *Mirror) forwarded(h http.Header, p *pair) {
-	if !p.trusted {
-		delete(h, "X-Forwarded-For")
-		delete(h, "X-Forwarded-Host")
-		delete(h, "X-Forwarded-Proto")
-	}
-	delete(h, "Forwarded")
-	if ip, _, err := net.SplitHostPort(p.remoteAddr); err == nil {
-		if prior := h["X-Forwarded-For"]; len(prior) > 0 {
-			ip = strings.Join(prior, ", ") + ", " + ip
-		}
-		h["X-Forwarded-For"] = []string{ip}
-	}
-	if len(h["X-Forwarded-Host"]) == 0 {
-		h["X-Forwarded-Host"] = []string{p.cp.Request.Host}
-	}
-	if len(h["X-Forwarded-Proto"]) == 0 {
-		proto := "http"
-		if p.tls {
-			proto = "https"
-		}
-		h["X-Forwarded-Proto"] = []string{proto}
-	}
+	in := &p.cp.Request
+	peer := forward.PeerAddr(p.remoteAddr)
+	forward.SetXForwarded(h, in.Header, forward.Trusted(peer, m.trusted), peer, in.Host, p.tls)
 	if _, ok := h["User-Agent"]; !ok {
-		h["User-Agent"] = []string{""} // not Go's default, as the proxy does
-	}
-}
-
-// hopByHop are the per-connection headers a proxy does not forward.
-var hopByHop = []string{
-	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
-}
-
-func removeHopByHop(h http.Header) {
-	for _, v := range h["Connection"] {
-		for f := range strings.SplitSeq(v, ",") {
-			if f = strings.TrimSpace(f); f != "" {
-				delete(h, http.CanonicalHeaderKey(f))
-			}
-		}
-	}
-	for _, k := range hopByHop {
-		delete(h, k)
+		h["User-Agent"] = []string{""}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/migratekit/migrate/admin"
+	"github.com/migratekit/migrate/manifest"
 )
 
 // adminFlags are the flags of commands that talk to a running migrate.
@@ -24,7 +25,7 @@ func (f *adminFlags) register(cmd *cobra.Command) {
 // manifest, the token from the manifest's admin.token_env (default
 // MIGRATE_ADMIN_TOKEN).
 func (o *rootOptions) client(f adminFlags) (*admin.Client, error) {
-	addr, tokenEnv := f.Admin, "MIGRATE_ADMIN_TOKEN"
+	addr, tokenEnv := f.Admin, manifest.DefaultTokenEnv
 	if addr == "" {
 		m, err := o.loadManifest()
 		if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/migratekit/migrate/admin"
 	"github.com/migratekit/migrate/dnscheck"
+	"github.com/migratekit/migrate/manifest"
 	"github.com/migratekit/migrate/state"
 	"github.com/migratekit/migrate/telemetry"
 )
@@ -86,9 +87,9 @@ fails (e.g. the zone's name servers cannot be found).`,
 	f.StringArrayVar(&opts.Authoritative, "authoritative", nil, "an authoritative server HOST:PORT or IP, replacing the discovery of the zone's NS (repeatable)")
 	f.BoolVar(&opts.System, "system-resolvers", true, "add the resolvers of --resolv-conf to the panel; with --resolver, only when given explicitly")
 	resolvConfFlag(f, &opts.ResolvConf)
-	f.DurationVar(&opts.Timeout, "timeout", dnscheck.DefaultTimeout, "timeout of one query")
-	f.IntVar(&opts.Retries, "retries", dnscheck.DefaultRetries, "retries after a failed query, with backoff")
-	f.Float64Var(&opts.Rate, "rate", dnscheck.DefaultRate, "most queries per second to one server")
+	f.DurationVar(&opts.Timeout, "timeout", manifest.DefaultDNSTimeout, "timeout of one query")
+	f.IntVar(&opts.Retries, "retries", manifest.DefaultDNSRetries, "retries after a failed query, with backoff")
+	f.Float64Var(&opts.Rate, "rate", manifest.DefaultDNSRate, "most queries per second to one server")
 	f.StringVar(&opts.ClientSubnet, "client-subnet", "", "EDNS client subnet to send (a CIDR), for geo answers")
 	f.BoolVar(&opts.DNSSEC, "dnssec", false, "set the DNSSEC OK bit")
 	f.StringVar(&opts.Format, "format", "text", "output format: text or json")

@@ -22,8 +22,8 @@ const (
 // CRLFHead rewrites, in place, a request head at the start of buf[:n]
 // whose lines end in a bare LF so that they end in CRLF, and returns the
 // new length of the input. RFC 9112 2.2 lets a recipient take a bare LF
-// as a line's end, as nginx and net/http do; the rest of the package (and
-// fasthttp, which waits for a CRLFCRLF that never comes) needs CRLF.
+// as a line's end, as nginx and net/http do; the rest of the package needs
+// CRLF.
 //
 // The head ends at its first empty line (LF or CRLF alone). Only the head
 // changes: the bytes after it (a body, a next request) move right by the

@@ -265,6 +265,11 @@ end
 EOF
 }
 
+# WRK_SCRIPT, when a script sets it, is the wrk Lua script of the runs
+# (scripts/bench/proxy's request kinds: each prints the RESULT line of
+# report.lua); unset, the measured runs use $TMP/report.lua and warmups
+# plain GETs.
+
 # warmup PORT: one unmeasured wrk run of WARMUP (paced: a pace run).
 warmup() {
 	if paced; then
@@ -274,7 +279,8 @@ warmup() {
 		return
 	fi
 	timeout "$(($(seconds "$WARMUP") + 30))" \
-		wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" "http://127.0.0.1:$1/" >/dev/null
+		wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" ${WRK_SCRIPT:+-s "$WRK_SCRIPT"} \
+		"http://127.0.0.1:$1/" >/dev/null
 }
 
 # run_wrk NAME PORT: one measured wrk run of DURATION; appends the result
@@ -294,8 +300,9 @@ run_wrk() {
 	fi
 	out=$(timeout "$(($(seconds "$DURATION") + 30))" \
 		wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --latency \
-		-s "$TMP/report.lua" "http://127.0.0.1:$2/")
+		-s "${WRK_SCRIPT:-$TMP/report.lua}" "http://127.0.0.1:$2/")
 	echo "$out" >>"$TMP/wrk-$name.txt"
+	sed -n "s/^UNEXPECTED /  $name: /p" <<<"$out" >&2
 	out=$(grep '^RESULT ' <<<"$out") || die "no result from wrk for $name"
 	echo "${out#RESULT }" >>"$TMP/results-$name"
 }
