@@ -138,11 +138,11 @@ func ioError(b *backend, op string, err error) error {
 	return &backendError{backend: b.label, err: &net.OpError{Op: op, Net: "tcp", Addr: net.TCPAddrFromAddrPort(b.loopAddr), Err: err}}
 }
 
-// writeUp writes waiting request bytes to the backend; once all are out,
-// the response-header timeout starts.
+// writeUp writes waiting request bytes to the backend (stateSend); once
+// all are out, the response-header timeout starts (stateAnswer).
 func (c *clientConn) writeUp() bool {
 	u := c.up
-	if u.connecting || !u.Writable || c.waitingUp {
+	if u.connecting || !u.Writable {
 		return false
 	}
 	moved := false
@@ -156,7 +156,7 @@ func (c *clientConn) writeUp() bool {
 		moved = n > 0
 	}
 	if c.sent == len(c.send) && c.bodyLeft == 0 {
-		c.waitingUp, moved = true, true
+		c.state, moved = stateAnswer, true
 		if !u.gotBytes {
 			c.w.ev.Schedule(&u.timer, c.w.ev.Now().Add(c.s.headerTimeout))
 		}
@@ -188,11 +188,11 @@ func (c *clientConn) upFailed(err error) {
 		c.finish()
 		return
 	}
-	if stale && c.resendOK && c.gather { // send holds the whole request
+	if stale && c.resendOK { // a whole body (resendOK): send holds the whole request
 		c.resendOK = false
 		if fresh, derr := c.w.dial(c.s, c.b); derr == nil {
 			c.b.inflight.Add(1)
-			fresh.c, c.up, c.sent, c.waitingUp = c, fresh, 0, false
+			fresh.c, c.up, c.sent, c.state = c, fresh, 0, stateSend
 			fresh.startResponse(c.isHead)
 			return
 		}
