@@ -104,26 +104,28 @@ func (a *App) pick(w http.ResponseWriter, r *http.Request) *side {
 		}
 		point = StickyPoint(v)
 	}
-	if point < wt*(PointScale/100) {
-		return a.sides[sideNew]
+	return a.sides[a.sideAt(point)]
+}
+
+// sideAt is the rule of the split on every path: the side of a client
+// at point (0 to PointScale) under the app's weight.
+func (a *App) sideAt(point int) int {
+	if point < int(a.weight.Load())*(PointScale/100) {
+		return sideNew
 	}
-	return a.sides[sideOld]
+	return sideOld
 }
 
 // sideOf is the side of the client without minting a cookie (a client
 // with no cookie counts as old).
 func (a *App) sideOf(r *http.Request) int {
-	wt := int(a.weight.Load())
 	point := PointScale
 	if a.cookie == "" {
 		point = a.ipPoint(r)
 	} else if v, ok := StickyCookie(r, a.cookie); ok {
 		point = StickyPoint(v)
 	}
-	if point < wt*(PointScale/100) {
-		return sideNew
-	}
-	return sideOld
+	return a.sideAt(point)
 }
 
 func (a *App) ipPoint(r *http.Request) int {

@@ -262,6 +262,9 @@ func (c *clientConn) handOff() {
 		evloopClose(c.fd)
 		return
 	}
+	if c.w.srv.p.handedOff != nil {
+		c.w.srv.p.handedOff()
+	}
 	conn, err := evloop.FileConn(c.fd, c.in.Data()) // copies them
 	c.in.R, c.in.W = 0, 0
 	c.releaseBufs()
@@ -276,10 +279,13 @@ func (c *clientConn) handOff() {
 // body (gathered when small enough to send twice) and the backend.
 func (c *clientConn) begin() bool {
 	r := &c.req
-	a := c.w.srv.rt.route(unsafe.String(unsafe.SliceData(r.Host), len(r.Host)))
-	if a == nil || !a.loopOK || (a.cors != nil && loopPreflight(r)) {
+	a, code, body := c.w.srv.rt.admit(unsafe.String(unsafe.SliceData(r.Method), len(r.Method)), unsafe.String(unsafe.SliceData(r.Host), len(r.Host)))
+	switch {
+	case a != nil && !a.loopOK:
 		c.handOff()
 		return true
+	case a == nil || (a.cors != nil && loopPreflight(r)):
+		return c.answerOwn(a, code, body)
 	}
 	s, minted, mintedKey := a.pickLoop(r, c.peer)
 	var mirrorReq *http.Request

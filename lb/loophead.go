@@ -218,27 +218,41 @@ func appendLoopError(dst []byte, s *side, code int, body, minted string, close b
 // from peer, and the Set-Cookie value of a sticky cookie minted for it
 // ("" if none) with the cookie's value.
 func (a *App) pickLoop(r *h1.Request, peer netip.Addr) (s *side, minted, key string) {
-	wt := int(a.weight.Load())
-	switch wt {
+	switch a.weight.Load() {
 	case 0:
 		return a.sides[sideOld], "", ""
 	case 100:
 		return a.sides[sideNew], "", ""
 	}
-	var point int
-	if a.cookie == "" {
-		point = ipPoint(a.loopClientIP(r, peer))
-	} else if v := stickyCookieIn(r.Headers, a.cookie); v != nil {
-		point = bytesPoint(v)
-	} else {
+	point, ok := a.loopPoint(r, peer)
+	if !ok {
 		key = rand.Text()
 		minted = a.setCookie(key, false)
 		point = StickyPoint(key)
 	}
-	if point < wt*(PointScale/100) {
-		return a.sides[sideNew], minted, key
+	return a.sides[a.sideAt(point)], minted, key
+}
+
+// loopSideOf is sideOf on the loop path: the side of the client without
+// minting a cookie (a client with no cookie counts as old).
+func (a *App) loopSideOf(r *h1.Request, peer netip.Addr) *side {
+	point, ok := a.loopPoint(r, peer)
+	if !ok {
+		point = PointScale
 	}
-	return a.sides[sideOld], minted, key
+	return a.sides[a.sideAt(point)]
+}
+
+// loopPoint is the client's point of the split: of its IP, or of its
+// sticky cookie (false when the app has one and the client has none).
+func (a *App) loopPoint(r *h1.Request, peer netip.Addr) (int, bool) {
+	if a.cookie == "" {
+		return ipPoint(a.loopClientIP(r, peer)), true
+	}
+	if v := stickyCookieIn(r.Headers, a.cookie); v != nil {
+		return bytesPoint(v), true
+	}
+	return 0, false
 }
 
 // mirrorLeaves reports whether the app's mirror leaves the request r of a
@@ -346,21 +360,20 @@ func stickyCookieIn(hs []h1.Header, name string) []byte {
 	return nil
 }
 
-// loopPreflight reports whether r is a CORS preflight.
+// loopPreflight is isPreflight on the loop path.
 func loopPreflight(r *h1.Request) bool {
-	if string(r.Method) != http.MethodOptions {
-		return false
-	}
-	var origin, method bool
-	for _, h := range r.Headers {
-		switch {
-		case h1.EqualFold(h.Name, "Origin"):
-			origin = len(h.Value) > 0
-		case h1.EqualFold(h.Name, "Access-Control-Request-Method"):
-			method = len(h.Value) > 0
+	return preflight(string(r.Method), string(firstHeader(r.Headers, "Origin")), string(firstHeader(r.Headers, "Access-Control-Request-Method")))
+}
+
+// firstHeader is the value of the first field of hs called name (nil if
+// none), as http.Header.Get.
+func firstHeader(hs []h1.Header, name string) []byte {
+	for _, h := range hs {
+		if len(h.Name) == len(name) && h1.EqualFold(h.Name, name) {
+			return h.Value
 		}
 	}
-	return origin && method
+	return nil
 }
 
 // loopResendable is resendable for a parsed request: idempotent, or

@@ -64,6 +64,7 @@ func probeApps(shop, admin *seenBackend) *manifest.Manifest {
 		"shop":  {Listen: "127.0.0.1:0", Hosts: []string{"shop.test"}, Old: pool(shop), New: pool(shop)},
 		"admin": {Listen: "127.0.0.1:0", Hosts: []string{"internal.admin"}, Old: pool(admin), New: pool(admin)},
 	}}
+	m.Apps["shop"].CORS = &manifest.CORS{Origins: []string{"https://shop.test"}}
 	m.Global.Limits.HeaderBytes = probeHeaderLimit
 	m.Global.Limits.ClientBodyTimeout = manifest.Duration(300 * time.Millisecond)
 	return m
@@ -82,6 +83,9 @@ type probe struct {
 	wantClose bool     // the connection closes after it
 	wantShop  []string // what shop.test's backend saw, in order
 	wantAdmin []string // what internal.admin's backend saw
+	// The answer is shop's CORS policy refusing the origin (403): not a
+	// refusal of the rules, counted in migrate_proxy_errors_total.
+	corsForbidden bool
 	// nginx 1.22 answers the same to the same bytes. It is not the
 	// reference for the header limit (its buffers answer 400 or 414), for
 	// HTTP/1.2 (it serves it), for h2c (its usual websocket configuration
@@ -133,6 +137,16 @@ func requestProbes() []probe {
 		{name: "forged shadow marker", send: "GET / HTTP/1.1\r\nHost: shop.test\r\nX-Migrate-Shadow: 1\r\nX-Migrate-Replay: 1\r\nX-Migrate-Rejected: x\r\n\r\n",
 			wantCode: 200, wantShop: []string{"GET / host=shop.test"}},
 		{name: "host no app claims", send: "GET / HTTP/1.1\r\nHost: nobody.test\r\n\r\n", wantCode: 421},
+		{name: "host no app claims, with a body", send: "POST / HTTP/1.1\r\nHost: nobody.test\r\nContent-Length: 5\r\n\r\nhello", wantCode: 421},
+		{name: "CORS preflight answered by the proxy",
+			send:     "OPTIONS /api HTTP/1.1\r\nHost: shop.test\r\nOrigin: https://shop.test\r\nAccess-Control-Request-Method: PUT\r\n\r\n",
+			wantCode: 204},
+		{name: "CORS preflight from an origin not allowed",
+			send:     "OPTIONS /api HTTP/1.1\r\nHost: shop.test\r\nOrigin: https://evil.test\r\nAccess-Control-Request-Method: PUT\r\n\r\n",
+			wantCode: 403, corsForbidden: true},
+		{name: "CORS preflight asking to close",
+			send:     "OPTIONS /api HTTP/1.1\r\nHost: shop.test\r\nOrigin: https://shop.test\r\nAccess-Control-Request-Method: PUT\r\nConnection: close\r\n\r\n",
+			wantCode: 204, wantClose: true},
 		{name: "CONNECT", send: "CONNECT shop.test:443 HTTP/1.1\r\nHost: shop.test:443\r\n\r\n", wantCode: 405},
 		{name: "body stalls", send: "POST /up HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 10\r\n\r\nhello", wantCode: 408, wantClose: true},
 	}
@@ -152,12 +166,17 @@ func TestRequestRules(t *testing.T) {
 				metrics, reg := newMetrics(t)
 				r := startOn(t, pc, probeApps(shop, admin), Options{Metrics: metrics})
 				runProbe(t, r.dial(t), p, shop, admin)
-				want := map[string]float64{}
-				if p.wantCode >= 400 {
+				want, wantCORS := map[string]float64{}, 0.0
+				if p.corsForbidden {
+					wantCORS = 1
+				} else if p.wantCode >= 400 {
 					want["127.0.0.1:0 "+strconv.Itoa(p.wantCode)] = 1
 				}
 				if diff := cmp.Diff(want, refusedCounts(t, reg)); diff != "" {
 					t.Errorf("migrate_proxy_refused_total by listen and status (-want +got):\n%s", diff)
+				}
+				if got := counterSeries(t, reg, "migrate_proxy_errors_total", "reason")[reasonCORS]; got != wantCORS {
+					t.Errorf("migrate_proxy_errors_total{reason=%q} = %v, want %v", reasonCORS, got, wantCORS)
 				}
 			})
 		}
@@ -197,13 +216,20 @@ func TestRefusedHTTP2(t *testing.T) {
 // are not 0, by "listen status".
 func refusedCounts(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	t.Helper()
+	return counterSeries(t, reg, "migrate_proxy_refused_total", "listen", "status")
+}
+
+// counterSeries returns the series of the counter name that are not 0, by
+// the values of labels joined with spaces (summed over the other labels).
+func counterSeries(t *testing.T, reg *prometheus.Registry, name string, labels ...string) map[string]float64 {
+	t.Helper()
 	fams, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]float64{}
 	for _, f := range fams {
-		if f.GetName() != "migrate_proxy_refused_total" {
+		if f.GetName() != name {
 			continue
 		}
 		for _, m := range f.GetMetric() {
@@ -212,7 +238,11 @@ func refusedCounts(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 				for _, lp := range m.GetLabel() {
 					l[lp.GetName()] = lp.GetValue()
 				}
-				out[l["listen"]+" "+l["status"]] = v
+				var key []string
+				for _, k := range labels {
+					key = append(key, l[k])
+				}
+				out[strings.Join(key, " ")] += v
 			}
 		}
 	}
