@@ -29,16 +29,12 @@ func (c *clientConn) bodyWait() {
 
 // takeBody moves gathered body bytes from in to body.
 func (c *clientConn) takeBody() {
+	if c.chunked {
+		c.takeChunks(&c.body, maxRetryBody-len(c.body))
+		return
+	}
 	n := int(min(int64(c.in.Len()), c.bodyLeft))
 	c.body = append(c.body, c.in.Data()[:n]...)
-	c.in.Consume(n)
-	c.bodyLeft -= int64(n)
-}
-
-// moveBody moves streamed body bytes from p (the start of in) to send.
-func (c *clientConn) moveBody(p []byte) {
-	n := int(min(int64(len(p)), c.bodyLeft, int64(loopStreamBuf)))
-	c.send = append(c.send, p[:n]...)
 	c.in.Consume(n)
 	c.bodyLeft -= int64(n)
 }
@@ -48,6 +44,9 @@ func (c *clientConn) moveBody(p []byte) {
 // first maxRetryBody bytes of a larger one, then the request goes and the
 // rest streams (stateSend).
 func (c *clientConn) readBody() bool {
+	if c.chunked {
+		return c.readChunks()
+	}
 	if !c.Readable {
 		return false
 	}
@@ -79,6 +78,9 @@ func (c *clientConn) readBody() bool {
 // streamBody reads the rest of a large body into send once the bytes
 // before it are out (stateSend).
 func (c *clientConn) streamBody() bool {
+	if c.chunked {
+		return c.streamChunks()
+	}
 	if c.bodyLeft == 0 || !c.Readable || c.sent < len(c.send) {
 		return false
 	}

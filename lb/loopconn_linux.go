@@ -84,10 +84,13 @@ type clientConn struct {
 	minted   string
 	isHead   bool
 	bodyLeft int64 // request body bytes still to come from the client
+	http10   bool  // the request is HTTP/1.0: so is the answer (and never chunked)
 	whole    bool  // the whole body is read before sending (at most maxRetryBody)
-	retryOK  bool  // may go to another backend once
-	resendOK bool  // may go again on a fresh connection once
-	status   int   // of the answer, for telemetry
+	chunked  bool  // the body is chunked (loopchunked_linux.go)
+	chunks   h1.ChunkScanner
+	retryOK  bool // may go to another backend once
+	resendOK bool // may go again on a fresh connection once
+	status   int  // of the answer, for telemetry
 }
 
 func newClientConn(w *loopWorker, fd int, peer netip.AddrPort) *clientConn {
@@ -279,6 +282,7 @@ func (c *clientConn) handOff() {
 // body (gathered when small enough to send twice) and the backend.
 func (c *clientConn) begin() bool {
 	r := &c.req
+	c.http10 = r.HTTP10
 	a, code, body := c.w.srv.rt.admit(unsafe.String(unsafe.SliceData(r.Method), len(r.Method)), unsafe.String(unsafe.SliceData(r.Host), len(r.Host)))
 	switch {
 	case a != nil && !a.loopOK:
@@ -290,7 +294,7 @@ func (c *clientConn) begin() bool {
 	s, minted, mintedKey := a.pickLoop(r, c.peer)
 	var mirrorReq *http.Request
 	if a.mirror != nil && !a.mirrorLeaves(r, c.peer, s, mintedKey) {
-		if _, ok := a.mirror.(LoopMirror); !ok || r.ContentLength > maxRetryBody {
+		if _, ok := a.mirror.(LoopMirror); !ok || r.ContentLength > maxRetryBody || r.Chunked {
 			c.handOff() // to Serve, through net/http
 			return true
 		}
@@ -310,7 +314,8 @@ func (c *clientConn) begin() bool {
 	c.resendOK = loopResendable(r)
 	c.retryOK = idempotent(string(r.Method))
 	c.bodyLeft = r.ContentLength
-	c.whole = r.ContentLength <= maxRetryBody
+	c.startChunked(r)
+	c.whole = c.bodyLeft <= maxRetryBody
 	if !c.whole {
 		// A body over maxRetryBody: its first maxRetryBody bytes are read
 		// before a backend connection is taken for it, as nginx buffers
@@ -327,9 +332,13 @@ func (c *clientConn) begin() bool {
 	}
 	c.in.Consume(headLen)
 	c.state = stateBody
+	if r.Continue && c.bodyLeft > 0 {
+		c.out.Room(len(c.out.B)) // empty: all of it
+		c.out.W += copy(c.out.Free(), "HTTP/1.1 100 Continue\r\n\r\n")
+	}
 	c.takeBody()
 	c.bodyWait()
-	if c.whole && c.bodyLeft == 0 {
+	if c.state == stateBody && c.bodyLeft == 0 {
 		c.dispatch(r)
 	}
 	return true
@@ -419,6 +428,18 @@ func (c *clientConn) dropUp() {
 	}
 }
 
+// connField is the Connection header of the answer (connectionField).
+func (c *clientConn) connField() string { return connectionField(c.http10, c.closeAfter) }
+
+// version makes the answer head at the start of head an HTTP/1.0 one for
+// an HTTP/1.0 request, as net/http's server answers (its heads start
+// "HTTP/1.1").
+func (c *clientConn) version(head []byte) {
+	if c.http10 {
+		head[len("HTTP/1.")] = '0'
+	}
+}
+
 // answer queues an answer of the proxy's own and ends the request.
 func (c *clientConn) answer(code int, body string) {
 	if c.bodyLeft > 0 {
@@ -430,11 +451,12 @@ func (c *clientConn) answer(code int, body string) {
 		c.primaryServed = true
 	}
 	c.out.Room(len(c.out.B))
-	buf := appendLoopError(c.out.Free()[:0], c.s, code, body, c.minted, c.closeAfter)
+	buf := appendLoopError(c.out.Free()[:0], c.s, code, body, c.minted, c.connField())
 	if len(buf) > len(c.out.Free()) {
 		c.close() // cannot happen: the answers are short
 		return
 	}
+	c.version(buf)
 	c.out.W += len(buf)
 	c.status = code
 	c.finish()

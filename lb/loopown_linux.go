@@ -19,7 +19,7 @@ import (
 // body goes to net/http, which reads and drops up to 256 KiB of it to keep
 // the connection (the loop would close it).
 func ownable(r *h1.Request) bool {
-	return r.ContentLength == 0
+	return r.ContentLength == 0 && !r.Chunked
 }
 
 // answerOwn answers the request in c.req itself: the router's refusal
@@ -40,7 +40,7 @@ func (c *clientConn) answerOwn(a *App, code int, body string) bool {
 // with code and body, and counts it.
 func (c *clientConn) refuse(code int, body string) {
 	c.w.srv.rt.refused.Request(code)
-	c.own(func(dst []byte) []byte { return appendLoopError(dst, nil, code, body, "", c.closeAfter) })
+	c.own(func(dst []byte) []byte { return appendLoopError(dst, nil, code, body, "", c.connField()) })
 }
 
 // preflight answers the CORS preflight in c.req by a's policy: 204, or
@@ -59,16 +59,16 @@ func (c *clientConn) preflight(a *App) {
 	if !a.cors.answer(origin, strings.Join(requested, ", "), set) {
 		a.loopSideOf(r, c.peer).tel.ProxyError(reasonCORS)
 		c.own(func(dst []byte) []byte {
-			return appendCORS(dst, http.StatusForbidden, fields, corsForbidden, c.closeAfter)
+			return appendCORS(dst, http.StatusForbidden, fields, corsForbidden, c.connField())
 		})
 		return
 	}
-	c.own(func(dst []byte) []byte { return appendCORS(dst, http.StatusNoContent, fields, "", c.closeAfter) })
+	c.own(func(dst []byte) []byte { return appendCORS(dst, http.StatusNoContent, fields, "", c.connField()) })
 }
 
 // appendCORS appends the answer to a preflight: status, the policy's
 // fields, and the plain-text body of a 403 (plainError's fields).
-func appendCORS(dst []byte, code int, fields []string, body string, close bool) []byte {
+func appendCORS(dst []byte, code int, fields []string, body, conn string) []byte {
 	dst = append(dst, "HTTP/1.1 "...)
 	dst = strconv.AppendInt(dst, int64(code), 10)
 	dst = append(append(append(dst, ' '), http.StatusText(code)...), "\r\n"...)
@@ -79,10 +79,7 @@ func appendCORS(dst []byte, code int, fields []string, body string, close bool) 
 		dst = append(dst, "Content-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nContent-Length: "...)
 		dst = append(strconv.AppendInt(dst, int64(len(body)), 10), "\r\n"...)
 	}
-	if close {
-		dst = append(dst, "Connection: close\r\n"...)
-	}
-	return append(append(dst, "\r\n"...), body...)
+	return append(appendConnection(dst, conn), body...)
 }
 
 // own queues the answer made by appendTo for the request in c.req, which
@@ -100,6 +97,7 @@ func (c *clientConn) own(appendTo func([]byte) []byte) {
 		c.close() // cannot happen: a head is shorter than out
 		return
 	}
+	c.version(buf)
 	c.out.W += len(buf)
 	c.waitHead()
 }

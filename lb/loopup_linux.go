@@ -44,6 +44,7 @@ type upConn struct {
 	c          *clientConn // the client served; nil when idle
 
 	gotBytes bool  // some of the answer arrived
+	dechunk  bool  // bodyChunked: the framing is taken out (an HTTP/1.0 client)
 	headDone bool  // the final answer head went to the client
 	started  bool  // some of the answer went to the client
 	isHead   bool  // the request was HEAD
@@ -94,7 +95,7 @@ func (u *upConn) dropIfClosed() {
 
 // startResponse readies u for the answer to a new request.
 func (u *upConn) startResponse(isHead bool) {
-	u.gotBytes, u.headDone, u.started, u.isHead, u.reusable = false, false, false, isHead, true
+	u.gotBytes, u.headDone, u.started, u.isHead, u.reusable, u.dechunk = false, false, false, isHead, true, false
 	u.mode, u.left, u.chunks = bodyNone, 0, h1.ChunkScanner{}
 }
 
@@ -321,10 +322,19 @@ func (c *clientConn) sendHead() bool {
 		return true
 	}
 	interim := h.Status < 200
+	if interim && c.http10 { // no 1xx to an HTTP/1.0 client (RFC 9110 15.2)
+		u.in.Consume(h.HeadLen)
+		return true
+	}
 	if !interim {
 		u.bodyMode(h)
 		if u.mode == bodyClose || c.bodyLeft > 0 {
 			c.closeAfter = true // said in the head: the body is not read whole
+		}
+		if c.http10 && u.mode == bodyChunked {
+			// No chunked answer to HTTP/1.0: the data goes, and the
+			// connection's end ends it (net/http's rule, connectionField).
+			u.dechunk, c.closeAfter = true, true
 		}
 		c.w.ev.Cancel(&u.timer)
 		c.s.pool.succeeded(c.b)
@@ -333,20 +343,21 @@ func (c *clientConn) sendHead() bool {
 	free := c.out.Free()
 	var head []byte
 	if interim {
-		head = c.s.appendLoopResponse(free[:0], h, "", false)
+		head = c.s.appendLoopResponse(free[:0], h, "", "", false)
 	} else {
-		head = c.s.appendLoopResponse(free[:0], h, c.minted, c.closeAfter)
+		head = c.s.appendLoopResponse(free[:0], h, c.minted, c.connField(), u.dechunk)
 	}
 	if len(head) > len(free) {
 		c.upFailed(&backendError{backend: c.b.label, err: errors.New("answer head too large")})
 		return true
 	}
+	c.version(head)
 	c.out.W += len(head)
 	u.in.Consume(h.HeadLen)
 	u.started = true
 	if !interim {
 		if c.primary != nil {
-			c.primary.Header(h.Status, answerHeader(h), u.mode == bodyChunked)
+			c.primary.Header(h.Status, answerHeader(h), u.mode == bodyChunked && !u.dechunk)
 		}
 		u.headDone = true
 		if u.mode == bodyNone {
@@ -378,20 +389,26 @@ func (u *upConn) bodyMode(h *h1.Response) {
 }
 
 // frame takes the body bytes p that just arrived and reports how many of
-// them belong to the answer and whether it is complete; bytes after its
-// end make the connection unfit for reuse.
+// them go to the client, at the start of p, and whether the answer is
+// complete; bytes after its end make the connection unfit for reuse.
 func (u *upConn) frame(p []byte) (keep int, done bool, err error) {
+	used := len(p)
 	switch u.mode {
 	case bodyLength:
 		keep = int(min(int64(len(p)), u.left))
 		u.left -= int64(keep)
-		done = u.left == 0
+		used, done = keep, u.left == 0
 	case bodyChunked:
-		keep, done, err = u.chunks.Scan(p)
+		if u.dechunk {
+			used, keep, done, err = u.chunks.Decode(p)
+		} else {
+			keep, done, err = u.chunks.Scan(p)
+			used = keep
+		}
 	default:
 		keep = len(p)
 	}
-	if keep < len(p) {
+	if used < len(p) {
 		u.reusable = false
 	}
 	return keep, done, err
