@@ -118,13 +118,6 @@ var (
 	errHeaderTimeout  = fmt.Errorf("waiting for response headers: %w", context.DeadlineExceeded)
 )
 
-// timeoutError is a net.Error that timed out.
-type timeoutError struct{ what string }
-
-func (e timeoutError) Error() string   { return e.what }
-func (e timeoutError) Timeout() bool   { return true }
-func (e timeoutError) Temporary() bool { return true }
-
 // dialError is the error of a failed connect to b.
 func dialError(b *backend, err error) error {
 	var op *net.OpError
