@@ -49,9 +49,14 @@ func newCORS(c *manifest.CORS) *corsPolicy {
 
 // isPreflight reports whether r is a CORS preflight request.
 func isPreflight(r *http.Request) bool {
-	return r.Method == http.MethodOptions &&
-		r.Header.Get("Origin") != "" &&
-		r.Header.Get("Access-Control-Request-Method") != ""
+	return preflight(r.Method, r.Header.Get("Origin"), r.Header.Get("Access-Control-Request-Method"))
+}
+
+// preflight is the rule of isPreflight on every path: a request with this
+// method, first Origin and first Access-Control-Request-Method is a CORS
+// preflight.
+func preflight(method, origin, requestMethod string) bool {
+	return method == http.MethodOptions && origin != "" && requestMethod != ""
 }
 
 func (p *corsPolicy) allows(origin string) bool {

@@ -244,3 +244,10 @@ func plainError(w http.ResponseWriter, code int, body string) {
 	w.WriteHeader(code)
 	_, _ = io.WriteString(w, body)
 }
+
+// timeoutError is a net.Error that timed out.
+type timeoutError struct{ what string }
+
+func (e timeoutError) Error() string   { return e.what }
+func (e timeoutError) Timeout() bool   { return true }
+func (e timeoutError) Temporary() bool { return true }

@@ -114,6 +114,7 @@ type Options struct {
 	path         dataPath      // tests: force a data path
 	resolveEvery time.Duration // tests: how often loops' backend names are resolved
 	headRead     func()        // tests: called on a loop after it reads bytes of a request head
+	handedOff    func()        // tests: called when a loop hands a connection to net/http
 }
 
 // dataPath is the data path of plain-HTTP listeners (tests choose it).
@@ -157,6 +158,7 @@ type Proxy struct {
 	resolver     *net.Resolver
 	resolveEvery time.Duration
 	headRead     func() // Options.headRead
+	handedOff    func() // Options.handedOff
 }
 
 // sideDeps are what a side needs from its proxy.
@@ -198,7 +200,7 @@ func New(m *manifest.Manifest, apps []string, opts Options) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.resolver, p.resolveEvery, p.headRead = opts.Resolver, opts.resolveEvery, opts.headRead
+	p.resolver, p.resolveEvery, p.headRead, p.handedOff = opts.Resolver, opts.resolveEvery, opts.headRead, opts.handedOff
 	if p.resolver == nil {
 		p.resolver = net.DefaultResolver
 	}

@@ -29,14 +29,20 @@ import (
 // the loops cost what nginx costs.
 //
 // A loop serves the ordinary requests: HTTP/1.1, origin-form target, one
-// Host, a Content-Length body or none (see h1.ParseRequest), for a host an
-// app the loops can serve claims, and not a CORS preflight. Any other
-// request — an upgrade, a chunked upload, HTTP/1.0, an unknown host, an
-// app with an https backend, a malformed head — hands its connection, with
-// the bytes read so far, to the listener's net/http server behind the
-// gate (gate.go), which serves it from then on: one behaviour for every
-// request, and the parser of the loop never has to judge a doubtful head
-// (the gate answers it by the request rules).
+// Host, a Content-Length body, a chunked one (loopchunked_linux.go) or
+// none, "Expect: 100-continue" included (see h1.ParseRequest), for a host
+// an app the loops can serve claims. It answers itself, as net/http's
+// router and app would (loopown_linux.go), a host no app claims (421) and
+// a CORS preflight. Any other request (an upgrade, HTTP/1.0, an app with
+// an https backend, a malformed head, one of those answers with a body)
+// hands its connection, with the bytes read so far, to the listener's
+// net/http server behind the gate (gate.go), which serves it from then on:
+// one behaviour for every request, and the parser of the loop never has
+// to judge a doubtful head (the gate answers it by the request rules).
+//
+// A client connection goes through the phases of connState, one handler
+// each (clientConn.step): head, body, send, answer, flush, then head
+// again; linger and closed at its end.
 //
 // On a loop, the split, failover, balancing, passive ejection, retries on
 // another backend, X-Forwarded-*, hop-by-hop removal, debug headers,

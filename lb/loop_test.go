@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -473,5 +474,48 @@ func testLoopUpgradeAfterRequest(t *testing.T, path dataPath) {
 	}
 	if want := []byte{0x81, 2, 'h', 'i'}; !bytes.Equal(got, want) {
 		t.Errorf("echo frame %q, want %q", got, want)
+	}
+}
+
+// TestLoopServesItself checks that a loop answers the requests it once
+// handed to net/http itself, keeping the connection (what they are
+// answered is TestRequestRules's, on every path): no connection goes to
+// net/http.
+func TestLoopServesItself(t *testing.T) {
+	tests := []struct {
+		name, send string
+		wantCode   int
+	}{
+		{"host no app claims", "GET / HTTP/1.1\r\nHost: nobody.test\r\n\r\n", 421},
+		{"CORS preflight", "OPTIONS /api HTTP/1.1\r\nHost: shop.test\r\nOrigin: https://shop.test\r\nAccess-Control-Request-Method: PUT\r\n\r\n", 204},
+		{"HTTP/1.0 keep-alive", "GET / HTTP/1.0\r\nHost: shop.test\r\nConnection: keep-alive\r\n\r\n", 200},
+		{"HTTP/1.0 421", "GET / HTTP/1.0\r\nHost: nobody.test\r\nConnection: keep-alive\r\n\r\n", 421},
+		{"chunked upload", "POST /up HTTP/1.1\r\nHost: shop.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 200},
+		{"100-continue", "POST /up HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello", 200},
+		{"CORS preflight refused", "OPTIONS /api HTTP/1.1\r\nHost: shop.test\r\nOrigin: https://evil.test\r\nAccess-Control-Request-Method: PUT\r\n\r\n", 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var handed atomic.Int64
+			shop, admin := newSeenBackend(t), newSeenBackend(t)
+			r := serveProxy(t, probeApps(shop, admin), Options{handedOff: func() { handed.Add(1) }})
+			c := r.dial(t)
+			c.send(t, tt.send)
+			res, body := c.response(t, http.MethodGet)
+			for res.StatusCode == http.StatusContinue {
+				res, body = c.response(t, http.MethodGet)
+			}
+			if res.StatusCode != tt.wantCode {
+				t.Errorf("answer %d %q, want %d", res.StatusCode, body, tt.wantCode)
+			}
+			c.send(t, "GET /next HTTP/1.1\r\nHost: shop.test\r\n\r\n")
+			if res, body := c.response(t, http.MethodGet); res.StatusCode != 200 {
+				t.Errorf("next answer %d %q, want 200", res.StatusCode, body)
+			}
+			if n := handed.Load(); n != 0 {
+				t.Errorf("%d connections handed to net/http, want none", n)
+			}
+		})
 	}
 }

@@ -4,14 +4,10 @@ package lb
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/netip"
-	"slices"
 	"time"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/migratekit/migrate/internal/evloop"
 	"github.com/migratekit/migrate/internal/h1"
@@ -26,6 +22,28 @@ const (
 	loopStreamBuf   = 64 << 10 // request body bytes in flight when streamed
 )
 
+// connState is the phase a client connection is in, as nginx's request
+// phases: each has one handler (clientConn.step), and a connection moves
+// through them in order, back to stateHead after each answer.
+type connState uint8
+
+const (
+	stateHead   connState = iota // waiting for, or reading, a request head
+	stateBody                    // reading a request body before a backend is taken: whole (whole), or its first maxRetryBody bytes
+	stateSend                    // sending the request to a backend (the rest of a large body streams); its answer may begin
+	stateAnswer                  // the request is sent whole: reading the backend's answer into out
+	stateFlush                   // the answer is whole in out (or cut, or the proxy's own): writing it out
+	stateLinger                  // shut for writing, dropping what the client still sends
+	stateClosed                  // closed, or handed to net/http
+)
+
+var connStateNames = [...]string{"head", "body", "send", "answer", "flush", "linger", "closed"}
+
+func (s connState) String() string { return connStateNames[s] }
+
+// running reports whether a request is being served in state s.
+func (s connState) running() bool { return s >= stateBody && s <= stateFlush }
+
 // clientConn is a client connection on a loop. It serves one request at a
 // time: the head is parsed in place in in; the backend's request (head and
 // body) is made in send; the answer goes through out.
@@ -37,20 +55,19 @@ type clientConn struct {
 	in   evloop.Buffer
 	out  evloop.Buffer
 	evloop.Readiness
-	deadline       time.Time // of the idle wait or the head; zero: none
-	closed, eof    bool
-	closeAfter     bool // close once the current answer is out
-	req            h1.Request
-	resp           h1.Response
-	head           []byte // the client's head, when it must be parsed again
-	body           []byte // a gathered request body
-	send           []byte // the backend's request: head, then body
-	sent           int    // bytes of send written
-	bodyAt         int    // where the body starts in send
-	requestRunning bool
-	lingering      bool // shut for writing, dropping what still comes
-	lingerLeft     int  // bytes it may still drop
-	heldHead       bool // a drain waits for the request whose head is coming
+	state      connState
+	deadline   time.Time // of the idle wait, the head, or the body; zero: none
+	eof        bool      // the client's end of stream was read
+	closeAfter bool      // close once the current answer is out
+	req        h1.Request
+	resp       h1.Response
+	head       []byte // the client's head, when it must be parsed again
+	body       []byte // a gathered request body
+	send       []byte // the backend's request: head, then body
+	sent       int    // bytes of send written
+	bodyAt     int    // where the body starts in send
+	lingerLeft int    // stateLinger: bytes it may still drop
+	heldHead   bool   // a drain waits for the request whose head is coming
 
 	// A request the mirror takes (LoopMirror): mirrorReq until its body
 	// is gathered, then primary, told of its answer.
@@ -60,20 +77,20 @@ type clientConn struct {
 	clientLeft    bool // the client went away during the request
 
 	// The request being proxied.
-	s         *side // the side serving it (the client's, until failover)
-	b         *backend
-	up        *upConn
-	start     time.Time
-	minted    string
-	isHead    bool
-	bodyLeft  int64 // request body bytes still to come from the client
-	gather    bool  // the whole body is read before sending
-	awaitBody bool  // a body over maxRetryBody: its first maxRetryBody bytes are read before sending
-	retryOK   bool  // may go to another backend once
-	resendOK  bool  // may go again on a fresh connection once
-	status    int   // of the answer, for telemetry
-	finished  bool  // the whole answer is in out (or the request failed)
-	waitingUp bool  // the request was sent whole: waiting for the answer
+	s        *side // the side serving it (the client's, until failover)
+	b        *backend
+	up       *upConn
+	start    time.Time
+	minted   string
+	isHead   bool
+	bodyLeft int64 // request body bytes still to come from the client
+	http10   bool  // the request is HTTP/1.0: so is the answer (and never chunked)
+	whole    bool  // the whole body is read before sending (at most maxRetryBody)
+	chunked  bool  // the body is chunked (loopchunked_linux.go)
+	chunks   h1.ChunkScanner
+	retryOK  bool // may go to another backend once
+	resendOK bool // may go again on a fresh connection once
+	status   int  // of the answer, for telemetry
 }
 
 func newClientConn(w *loopWorker, fd int, peer netip.AddrPort) *clientConn {
@@ -92,42 +109,20 @@ func (c *clientConn) Event(ev uint32) {
 // pump does whatever the connection and its backend connection are ready
 // for until nothing moves.
 func (c *clientConn) pump() {
-	if c.lingering {
+	if c.state == stateLinger {
 		c.linger()
 		return
 	}
-	for !c.closed {
-		moved := false
-		switch {
-		case !c.requestRunning:
-			if c.out.Len() == 0 {
-				moved = c.nextRequest()
-			}
-		case c.finished:
-			if c.out.Len() == 0 {
-				c.endRequest()
-				moved = true
-			}
-		default:
-			moved = c.readBody()
-			if c.up != nil {
-				moved = c.writeUp() || moved
-			}
-			if c.up != nil {
-				moved = c.readUp() || moved
-			}
-			if !c.finished {
-				moved = c.watchGone() || moved
-			}
-		}
-		if c.closed {
+	for c.state != stateClosed {
+		moved := c.step()
+		if c.state == stateClosed {
 			return
 		}
 		moved = c.flushOut() || moved
-		if c.closed {
+		if c.state == stateClosed {
 			return
 		}
-		if !c.requestRunning && c.out.Len() == 0 && (c.closeAfter || c.eof) {
+		if c.state == stateHead && c.out.Len() == 0 && (c.closeAfter || c.eof) {
 			c.closeOrLinger()
 			return
 		}
@@ -135,6 +130,45 @@ func (c *clientConn) pump() {
 			return
 		}
 	}
+}
+
+// step runs the handler of the connection's phase once and reports
+// whether anything moved.
+func (c *clientConn) step() bool {
+	switch c.state {
+	case stateHead:
+		return c.out.Len() == 0 && c.nextRequest()
+	case stateBody:
+		return c.readBody()
+	case stateSend:
+		moved := c.streamBody()
+		if c.state == stateSend {
+			moved = c.writeUp() || moved
+		}
+		return c.proxying() || moved
+	case stateAnswer:
+		return c.proxying()
+	case stateFlush:
+		if c.out.Len() > 0 {
+			return false
+		}
+		c.endRequest()
+		return true
+	}
+	return false
+}
+
+// proxying moves the answer of the request's backend on and notices a
+// client that leaves meanwhile (stateSend, stateAnswer).
+func (c *clientConn) proxying() bool {
+	moved := false
+	if c.up != nil {
+		moved = c.readUp()
+	}
+	if c.state == stateSend || c.state == stateAnswer {
+		moved = c.watchGone() || moved
+	}
+	return moved
 }
 
 // flushOut writes waiting answer bytes to the client.
@@ -223,13 +257,16 @@ func (c *clientConn) bareLF(err error) error {
 // handOff passes the connection, with the bytes read of it, to the
 // listener's net/http server.
 func (c *clientConn) handOff() {
-	c.closed = true
+	c.state = stateClosed
 	c.releaseHead() // the server it goes to drains on its own
 	c.w.forget(c)
 	if err := c.w.ev.Detach(c.fd); err != nil {
 		c.w.srv.log.Error("handing a connection over", "err", err)
 		evloopClose(c.fd)
 		return
+	}
+	if c.w.srv.p.handedOff != nil {
+		c.w.srv.p.handedOff()
 	}
 	conn, err := evloop.FileConn(c.fd, c.in.Data()) // copies them
 	c.in.R, c.in.W = 0, 0
@@ -245,15 +282,19 @@ func (c *clientConn) handOff() {
 // body (gathered when small enough to send twice) and the backend.
 func (c *clientConn) begin() bool {
 	r := &c.req
-	a := c.w.srv.rt.route(unsafe.String(unsafe.SliceData(r.Host), len(r.Host)))
-	if a == nil || !a.loopOK || (a.cors != nil && loopPreflight(r)) {
+	c.http10 = r.HTTP10
+	a, code, body := c.w.srv.rt.admit(unsafe.String(unsafe.SliceData(r.Method), len(r.Method)), unsafe.String(unsafe.SliceData(r.Host), len(r.Host)))
+	switch {
+	case a != nil && !a.loopOK:
 		c.handOff()
 		return true
+	case a == nil || (a.cors != nil && loopPreflight(r)):
+		return c.answerOwn(a, code, body)
 	}
 	s, minted, mintedKey := a.pickLoop(r, c.peer)
 	var mirrorReq *http.Request
 	if a.mirror != nil && !a.mirrorLeaves(r, c.peer, s, mintedKey) {
-		if _, ok := a.mirror.(LoopMirror); !ok || r.ContentLength > maxRetryBody {
+		if _, ok := a.mirror.(LoopMirror); !ok || r.ContentLength > maxRetryBody || r.Chunked {
 			c.handOff() // to Serve, through net/http
 			return true
 		}
@@ -264,7 +305,6 @@ func (c *clientConn) begin() bool {
 	if c.out.B == nil {
 		c.out = c.w.outs.get()
 	}
-	c.requestRunning, c.finished, c.waitingUp = true, false, false
 	c.deadline = time.Time{}
 	c.start = time.Now()
 	c.s, c.b, c.minted, c.status = s, nil, minted, 0
@@ -273,60 +313,34 @@ func (c *clientConn) begin() bool {
 	c.closeAfter = c.closeAfter || r.Close || c.w.draining
 	c.resendOK = loopResendable(r)
 	c.bodyLeft = r.ContentLength
-	c.gather = r.ContentLength <= maxRetryBody
-	headLen := r.HeadLen
-	head := c.in.Data()[:headLen] // stays in place until the next read
-	c.body = c.body[:0]
-	if !c.gather {
+	c.startChunked(r)
+	c.whole = c.bodyLeft <= maxRetryBody
+	if !c.whole {
 		// A body over maxRetryBody: its first maxRetryBody bytes are read
 		// before a backend connection is taken for it, as nginx buffers
 		// (a client may declare a body and stall), then the rest streams.
 		c.resendOK = false
-		c.head = append(c.head[:0], head...)
-		c.in.Consume(headLen)
-		c.takeBody()
-		c.awaitBody = true
-		c.bodyWait()
-		return true
 	}
-	c.in.Consume(headLen)
-	c.takeBody()
-	c.bodyWait()
+	headLen := r.HeadLen
+	head := c.in.Data()[:headLen] // stays in place until the next read
+	c.body = c.body[:0]
 	if c.bodyLeft > 0 || !a.sides[0].pool.sameBase || !a.sides[1].pool.sameBase {
 		// The head is needed again: after the body, or for a retry on a
 		// backend with another base path.
 		c.head = append(c.head[:0], head...)
 	}
-	if c.bodyLeft == 0 {
+	c.in.Consume(headLen)
+	c.state = stateBody
+	if r.Continue && c.bodyLeft > 0 {
+		c.out.Room(len(c.out.B)) // empty: all of it
+		c.out.W += copy(c.out.Free(), "HTTP/1.1 100 Continue\r\n\r\n")
+	}
+	c.takeBody()
+	c.bodyWait()
+	if c.state == stateBody && c.bodyLeft == 0 {
 		c.dispatch(r)
 	}
 	return true
-}
-
-// bodyWait starts the client body timeout's wait for the next bytes of
-// the body, or ends it when the body is whole.
-func (c *clientConn) bodyWait() {
-	if c.bodyLeft == 0 {
-		c.deadline = time.Time{}
-		return
-	}
-	c.deadline = c.w.ev.Now().Add(c.w.srv.p.gate.bodyTimeout)
-}
-
-// takeBody moves gathered body bytes from in to body.
-func (c *clientConn) takeBody() {
-	n := int(min(int64(c.in.Len()), c.bodyLeft))
-	c.body = append(c.body, c.in.Data()[:n]...)
-	c.in.Consume(n)
-	c.bodyLeft -= int64(n)
-}
-
-// moveBody moves streamed body bytes from p (the start of in) to send.
-func (c *clientConn) moveBody(p []byte) {
-	n := int(min(int64(len(p)), c.bodyLeft, int64(loopStreamBuf)))
-	c.send = append(c.send, p[:n]...)
-	c.in.Consume(n)
-	c.bodyLeft -= int64(n)
 }
 
 // dispatch sends the request r to a backend of its side (or the other
@@ -353,7 +367,7 @@ func (c *clientConn) dispatch(r *h1.Request) {
 		return
 	}
 	c.b = b
-	c.retryOK = serving.retries(unsafe.String(unsafe.SliceData(r.Method), len(r.Method)), c.gather)
+	c.retryOK = serving.retries(unsafe.String(unsafe.SliceData(r.Method), len(r.Method)), c.whole)
 	c.send = serving.appendLoopRequest(c.send[:0], r, b, c.peer)
 	c.bodyAt = len(c.send)
 	c.send = append(c.send, c.body...)
@@ -369,89 +383,8 @@ func (c *clientConn) connect() {
 		return
 	}
 	c.b.inflight.Add(1)
-	u.c, c.up, c.sent, c.waitingUp = c, u, 0, false
+	u.c, c.up, c.sent, c.state = c, u, 0, stateSend
 	u.startResponse(c.isHead)
-}
-
-// readBody reads more of the request body from the client: into body
-// while gathering (then sends the request), or while reading the first
-// maxRetryBody bytes of a larger one (then sends the request and streams
-// the rest), into send when streaming.
-func (c *clientConn) readBody() bool {
-	if c.bodyLeft == 0 || !c.Readable {
-		return false
-	}
-	var p []byte
-	if c.gather || c.awaitBody {
-		want := c.bodyLeft
-		if c.awaitBody {
-			want = min(want, int64(maxRetryBody-len(c.body)))
-		}
-		c.body = growBody(c.body, int(want))
-		p = c.body[len(c.body):cap(c.body)]
-		p = p[:min(int64(len(p)), want)]
-	} else {
-		if c.sent < len(c.send) {
-			return false // the previous bytes are still going out
-		}
-		if cap(c.send) > 2*loopStreamBuf {
-			c.send = nil // a first MiB went out in it: not kept for a stalled client
-		}
-		c.send, c.sent = slices.Grow(c.send[:0], loopStreamBuf), 0
-		p = c.send[:cap(c.send)]
-	}
-	p = p[:min(int64(len(p)), c.bodyLeft)]
-	n, eof, err := evloop.ReadFD(c.fd, p, &c.Readable, c.Hup)
-	switch {
-	case err != nil || eof:
-		c.clientBodyFailed(err)
-		return true
-	case n == 0:
-		return false
-	}
-	c.bodyLeft -= int64(n)
-	c.bodyWait()
-	switch {
-	case c.gather:
-		c.body = c.body[:len(c.body)+n]
-		if c.bodyLeft == 0 {
-			c.dispatchGathered()
-		}
-	case c.awaitBody:
-		c.body = c.body[:len(c.body)+n]
-		if len(c.body) == maxRetryBody { // the rest streams
-			c.awaitBody = false
-			c.dispatchGathered()
-			c.body = nil // in send now, and never sent again
-		}
-	default:
-		c.send = c.send[:n]
-	}
-	return true
-}
-
-// dispatchGathered sends a request whose body has been read whole.
-func (c *clientConn) dispatchGathered() {
-	if err := h1.ParseRequest(c.head, &c.req); err != nil {
-		c.fail(fmt.Errorf("parsing a request head again: %w", err)) // cannot happen
-		return
-	}
-	c.dispatch(&c.req)
-}
-
-// clientBodyFailed ends a request whose client left in the middle of its
-// body.
-func (c *clientConn) clientBodyFailed(err error) {
-	if err == nil {
-		err = errors.New("end of stream")
-	}
-	c.closeAfter = true
-	if c.up != nil && c.up.started {
-		c.gone()
-		return
-	}
-	c.dropUp()
-	c.fail(fmt.Errorf("reading request body: %w: %w", errClientBody, err))
 }
 
 // watchGone reads ahead on the client while its request is proxied: an
@@ -475,7 +408,7 @@ func (c *clientConn) watchGone() bool {
 // written to) while its request was being proxied.
 func (c *clientConn) gone() {
 	c.clientLeft = true
-	if c.requestRunning && !c.finished {
+	if c.state.running() && c.state != stateFlush {
 		if c.up == nil || !c.up.headDone { // no final head went out
 			c.s.tel.ProxyError(reasonCanceled)
 			c.status = statusClientClosed
@@ -494,6 +427,18 @@ func (c *clientConn) dropUp() {
 	}
 }
 
+// connField is the Connection header of the answer (connectionField).
+func (c *clientConn) connField() string { return connectionField(c.http10, c.closeAfter) }
+
+// version makes the answer head at the start of head an HTTP/1.0 one for
+// an HTTP/1.0 request, as net/http's server answers (its heads start
+// "HTTP/1.1").
+func (c *clientConn) version(head []byte) {
+	if c.http10 {
+		head[len("HTTP/1.")] = '0'
+	}
+}
+
 // answer queues an answer of the proxy's own and ends the request.
 func (c *clientConn) answer(code int, body string) {
 	if c.bodyLeft > 0 {
@@ -505,11 +450,12 @@ func (c *clientConn) answer(code int, body string) {
 		c.primaryServed = true
 	}
 	c.out.Room(len(c.out.B))
-	buf := appendLoopError(c.out.Free()[:0], c.s, code, body, c.minted, c.closeAfter)
+	buf := appendLoopError(c.out.Free()[:0], c.s, code, body, c.minted, c.connField())
 	if len(buf) > len(c.out.Free()) {
 		c.close() // cannot happen: the answers are short
 		return
 	}
+	c.version(buf)
 	c.out.W += len(buf)
 	c.status = code
 	c.finish()
@@ -546,7 +492,7 @@ func (c *clientConn) retryOrFail(err error) {
 
 // finish counts the request, whose answer is whole in out (or cut).
 func (c *clientConn) finish() {
-	c.finished = true
+	c.state = stateFlush
 	c.s.tel.Request(c.status, time.Since(c.start))
 }
 
@@ -558,7 +504,7 @@ func (c *clientConn) endRequest() {
 		c.primary, c.primaryServed = nil, false
 	}
 	c.mirrorReq = nil
-	c.requestRunning, c.finished = false, false
+	c.state = stateHead
 	c.s, c.b, c.minted = nil, nil, ""
 	if cap(c.body) > loopStreamBuf {
 		c.body = nil
@@ -578,116 +524,5 @@ func (c *clientConn) releaseBufs() {
 	}
 	if c.out.Len() == 0 {
 		c.w.outs.put(&c.out)
-	}
-}
-
-// close closes the connection, ending a request still running.
-func (c *clientConn) close() {
-	if c.closed {
-		return
-	}
-	c.closed = true
-	c.releaseHead()
-	if c.requestRunning {
-		c.dropUp()
-		if !c.finished {
-			if c.status == 0 {
-				c.status = statusClientClosed
-			}
-			c.finish()
-		}
-		c.endRequest()
-	}
-	c.w.forget(c)
-	c.w.ev.Close(c.fd)
-	c.w.heads.put(&c.in)
-	c.w.outs.put(&c.out)
-}
-
-// Lingering close, as nginx's lingering_close: a connection closed while
-// its client may still be sending (the rest of a body its answer did not
-// wait for, or requests pipelined after a Connection: close) is shut for
-// writing first, and what still comes is read and dropped until the
-// client's end of stream, for up to loopLinger and loopLingerBytes.
-// Closing a socket with unread bytes makes the kernel send a reset, which
-// can destroy the answer before the client has read it.
-const (
-	loopLinger      = 5 * time.Second
-	loopLingerBytes = 4 << 20
-)
-
-// closeOrLinger closes the connection, lingering when the client may still
-// be sending.
-func (c *clientConn) closeOrLinger() {
-	if c.eof || (c.bodyLeft == 0 && c.in.Len() == 0) {
-		c.close()
-		return
-	}
-	if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
-		c.close()
-		return
-	}
-	c.lingering, c.lingerLeft = true, loopLingerBytes
-	c.deadline = c.w.ev.Now().Add(loopLinger)
-	c.in.R, c.in.W = 0, 0
-	c.linger()
-}
-
-// linger reads and drops what the client still sends, and closes the
-// connection at its end of stream, on an error or past the byte limit.
-func (c *clientConn) linger() {
-	for c.Readable && !c.closed {
-		if c.in.B == nil {
-			c.in = c.w.heads.get()
-		}
-		n, eof, err := evloop.ReadFD(c.fd, c.in.B, &c.Readable, c.Hup)
-		if c.lingerLeft -= n; err != nil || eof || c.lingerLeft <= 0 {
-			c.close()
-		}
-	}
-}
-
-// drain closes the connection when it waits for a request, else once its
-// answer is out. A request whose head has begun to arrive is read and
-// answered first rather than cut while the client sends it (net/http closes
-// such a connection; a client cannot tell whether a request it did not
-// finish sending was served): the drain waits for it as for a request in
-// flight (heldHead), up to its deadline and the head timeout.
-func (c *clientConn) drain() {
-	switch {
-	case c.requestRunning || c.lingering:
-		c.closeAfter = true
-	case c.in.Len() > 0:
-		c.heldHead = true
-		c.w.srv.rt.inflight.enter()
-	case c.out.Len() == 0:
-		c.close()
-	default:
-		c.closeAfter = true
-	}
-}
-
-// releaseHead ends the drain's wait for the head of c.
-func (c *clientConn) releaseHead() {
-	if c.heldHead {
-		c.heldHead = false
-		c.w.srv.rt.inflight.leave()
-	}
-}
-
-// timedOut closes a connection whose next request, or its head, did not
-// come in time, and ends a request whose body stalled (the client body
-// timeout) unless it is the backend that is not taking the body.
-func (c *clientConn) timedOut() {
-	switch {
-	case !c.requestRunning:
-		c.close()
-	case c.bodyLeft == 0 || c.finished:
-		c.deadline = time.Time{}
-	case c.up != nil && c.sent < len(c.send):
-		c.bodyWait() // waiting for the backend, not the client
-	default:
-		c.clientBodyFailed(errBodyTimeout)
-		c.pump()
 	}
 }

@@ -61,7 +61,7 @@ func (s *side) appendLoopRequest(dst []byte, r *h1.Request, b *backend, peer net
 	var prior []byte // the client's X-Forwarded-For chain, when trusted
 	teTrailers := false
 	for _, h := range r.Headers {
-		if bit := forward.HopOf(h.Name); bit&forward.Request != 0 || (named && connectionNamed(r.Headers, h.Name)) {
+		if bit := forward.HopOf(h.Name); bit&forward.Request != 0 || (named && !framing(h.Name) && connectionNamed(r.Headers, h.Name)) {
 			teTrailers = teTrailers || (bit == forward.TE && forward.AsksTrailers(h.Value))
 			continue
 		}
@@ -129,6 +129,14 @@ func (b *backend) appendURI(dst, uri []byte) []byte {
 	return dst
 }
 
+// framing reports whether name is a field that frames a body
+// (Content-Length, Transfer-Encoding): it goes on with the body as it
+// came, even when a Connection header names it (net/http's path writes
+// the framing from the body itself; nginx ignores such names).
+func framing(name []byte) bool {
+	return (len(name) == 14 && h1.EqualFold(name, "Content-Length")) || (len(name) == 17 && h1.EqualFold(name, "Transfer-Encoding"))
+}
+
 func appendHeader(dst, name, value []byte) []byte {
 	dst = append(dst, name...)
 	dst = append(dst, ": "...)
@@ -137,9 +145,10 @@ func appendHeader(dst, name, value []byte) []byte {
 }
 
 // appendLoopResponse appends the head of the backend's answer r as it goes
-// to the client: minted is a sticky cookie to set, close says the client
-// connection closes after the answer.
-func (s *side) appendLoopResponse(dst []byte, r *h1.Response, minted string, close bool) []byte {
+// to the client: minted is a sticky cookie to set, conn the value of the
+// Connection header to send ("" for none, connectionField), dechunk says
+// the body goes without its chunked framing (to an HTTP/1.0 client).
+func (s *side) appendLoopResponse(dst []byte, r *h1.Response, minted, conn string, dechunk bool) []byte {
 	// The client's connection is HTTP/1.1 whatever the backend speaks
 	// (the status line is "HTTP/1.x SP 3DIGIT ...", h1.ParseResponse).
 	dst = append(dst, "HTTP/1.1"...)
@@ -152,7 +161,7 @@ func (s *side) appendLoopResponse(dst []byte, r *h1.Response, minted string, clo
 	bodiless := r.Status < 200 || r.Status == http.StatusNoContent
 	length := false // a Content-Length went out: its copies do not (ParseResponse checked they agree)
 	for _, h := range r.Headers {
-		if forward.HopOf(h.Name)&forward.Always != 0 || (named && connectionNamed(r.Headers, h.Name)) {
+		if forward.HopOf(h.Name)&forward.Always != 0 || (named && !framing(h.Name) && connectionNamed(r.Headers, h.Name)) {
 			continue
 		}
 		switch {
@@ -161,32 +170,52 @@ func (s *side) appendLoopResponse(dst []byte, r *h1.Response, minted string, clo
 				continue // Transfer-Encoding rules (RFC 9112 6.3)
 			}
 			length = true
-		case bodiless && len(h.Name) == 17 && h1.EqualFold(h.Name, "Transfer-Encoding"):
+		case (bodiless || dechunk) && len(h.Name) == 17 && h1.EqualFold(h.Name, "Transfer-Encoding"):
 			continue
 		}
 		dst = appendHeader(dst, h.Name, h.Value)
 	}
-	return s.appendOwnHeaders(dst, minted, close)
+	return s.appendOwnHeaders(dst, minted, conn)
 }
 
 // appendOwnHeaders appends the proxy's own answer headers and ends the
 // head.
-func (s *side) appendOwnHeaders(dst []byte, minted string, close bool) []byte {
+func (s *side) appendOwnHeaders(dst []byte, minted, conn string) []byte {
 	if s.app.debug {
 		dst = append(append(append(dst, "X-Migrate-Side: "...), s.name...), "\r\n"...)
 	}
 	if minted != "" {
 		dst = append(append(append(dst, "Set-Cookie: "...), minted...), "\r\n"...)
 	}
-	if close {
-		dst = append(dst, "Connection: close\r\n"...)
+	return appendConnection(dst, conn)
+}
+
+// appendConnection appends the Connection header conn, if any, and ends
+// the head.
+func appendConnection(dst []byte, conn string) []byte {
+	if conn != "" {
+		dst = append(append(append(dst, "Connection: "...), conn...), "\r\n"...)
 	}
 	return append(dst, "\r\n"...)
 }
 
+// connectionField is the Connection header of an answer (net/http's
+// server's rule): on HTTP/1.1 "close" when the connection closes after
+// it; on HTTP/1.0 "keep-alive" when it stays open, none when it closes
+// (what 1.0 does by default).
+func connectionField(http10, close bool) string {
+	switch {
+	case http10 && !close:
+		return "keep-alive"
+	case !http10 && close:
+		return "close"
+	}
+	return ""
+}
+
 // appendLoopError appends a short plain-text answer of the proxy's own
 // (plainError on the loop path); s may be nil for answers of no side.
-func appendLoopError(dst []byte, s *side, code int, body, minted string, close bool) []byte {
+func appendLoopError(dst []byte, s *side, code int, body, minted, conn string) []byte {
 	dst = append(dst, "HTTP/1.1 "...)
 	dst = strconv.AppendInt(dst, int64(code), 10)
 	dst = append(dst, ' ')
@@ -199,12 +228,9 @@ func appendLoopError(dst []byte, s *side, code int, body, minted string, close b
 	dst = strconv.AppendInt(dst, int64(len(body)), 10)
 	dst = append(dst, "\r\n"...)
 	if s != nil {
-		dst = s.appendOwnHeaders(dst, minted, close)
+		dst = s.appendOwnHeaders(dst, minted, conn)
 	} else {
-		if close {
-			dst = append(dst, "Connection: close\r\n"...)
-		}
-		dst = append(dst, "\r\n"...)
+		dst = appendConnection(dst, conn)
 	}
 	return append(dst, body...)
 }
@@ -221,6 +247,16 @@ func (a *App) pickLoop(r *h1.Request, peer netip.Addr) (s *side, minted, key str
 		minted = a.setCookie(key, false)
 	}
 	return a.sides[i], minted, key
+}
+
+// loopSideOf is sideOf on the loop path: the side of the client without
+// minting a cookie (a client with no cookie counts as old).
+func (a *App) loopSideOf(r *h1.Request, peer netip.Addr) *side {
+	i, _ := choose(a, func() ([]byte, bool) {
+		v := stickyCookieIn(r.Headers, a.cookie)
+		return v, v != nil
+	}, func() int { return ipPoint(a.loopClientIP(r, peer)) }, false)
+	return a.sides[i]
 }
 
 // mirrorLeaves reports whether the app's mirror leaves the request r of a
@@ -264,9 +300,13 @@ func loopHTTPRequest(r *h1.Request, peer netip.Addr) *http.Request {
 			h[name] = append(h[name], string(f.Value))
 		}
 	}
+	proto, minor := "HTTP/1.1", 1
+	if r.HTTP10 {
+		proto, minor = "HTTP/1.0", 0
+	}
 	return &http.Request{
 		Method: string(r.Method), URL: u, RequestURI: target,
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Proto: proto, ProtoMajor: 1, ProtoMinor: minor,
 		Header: h, Host: string(r.Host), ContentLength: r.ContentLength, Close: r.Close,
 		RemoteAddr: netip.AddrPortFrom(peer, 0).String(),
 	}
@@ -326,21 +366,20 @@ func stickyCookieIn(hs []h1.Header, name string) []byte {
 	return nil
 }
 
-// loopPreflight reports whether r is a CORS preflight.
+// loopPreflight is isPreflight on the loop path.
 func loopPreflight(r *h1.Request) bool {
-	if string(r.Method) != http.MethodOptions {
-		return false
-	}
-	var origin, method bool
-	for _, h := range r.Headers {
-		switch {
-		case h1.EqualFold(h.Name, "Origin"):
-			origin = len(h.Value) > 0
-		case h1.EqualFold(h.Name, "Access-Control-Request-Method"):
-			method = len(h.Value) > 0
+	return preflight(string(r.Method), string(firstHeader(r.Headers, "Origin")), string(firstHeader(r.Headers, "Access-Control-Request-Method")))
+}
+
+// firstHeader is the value of the first field of hs called name (nil if
+// none), as http.Header.Get.
+func firstHeader(hs []h1.Header, name string) []byte {
+	for _, h := range hs {
+		if len(h.Name) == len(name) && h1.EqualFold(h.Name, name) {
+			return h.Value
 		}
 	}
-	return origin && method
+	return nil
 }
 
 // loopResendable is resendable for a parsed request.

@@ -44,6 +44,7 @@ type upConn struct {
 	c          *clientConn // the client served; nil when idle
 
 	gotBytes bool  // some of the answer arrived
+	dechunk  bool  // bodyChunked: the framing is taken out (an HTTP/1.0 client)
 	headDone bool  // the final answer head went to the client
 	started  bool  // some of the answer went to the client
 	isHead   bool  // the request was HEAD
@@ -94,7 +95,7 @@ func (u *upConn) dropIfClosed() {
 
 // startResponse readies u for the answer to a new request.
 func (u *upConn) startResponse(isHead bool) {
-	u.gotBytes, u.headDone, u.started, u.isHead, u.reusable = false, false, false, isHead, true
+	u.gotBytes, u.headDone, u.started, u.isHead, u.reusable, u.dechunk = false, false, false, isHead, true, false
 	u.mode, u.left, u.chunks = bodyNone, 0, h1.ChunkScanner{}
 }
 
@@ -117,13 +118,6 @@ var (
 	errHeaderTimeout  = fmt.Errorf("waiting for response headers: %w", context.DeadlineExceeded)
 )
 
-// timeoutError is a net.Error that timed out.
-type timeoutError struct{ what string }
-
-func (e timeoutError) Error() string   { return e.what }
-func (e timeoutError) Timeout() bool   { return true }
-func (e timeoutError) Temporary() bool { return true }
-
 // dialError is the error of a failed connect to b.
 func dialError(b *backend, err error) error {
 	var op *net.OpError
@@ -138,11 +132,11 @@ func ioError(b *backend, op string, err error) error {
 	return &backendError{backend: b.label, err: &net.OpError{Op: op, Net: "tcp", Addr: net.TCPAddrFromAddrPort(b.loopAddr), Err: err}}
 }
 
-// writeUp writes waiting request bytes to the backend; once all are out,
-// the response-header timeout starts.
+// writeUp writes waiting request bytes to the backend (stateSend); once
+// all are out, the response-header timeout starts (stateAnswer).
 func (c *clientConn) writeUp() bool {
 	u := c.up
-	if u.connecting || !u.Writable || c.waitingUp {
+	if u.connecting || !u.Writable {
 		return false
 	}
 	moved := false
@@ -156,7 +150,7 @@ func (c *clientConn) writeUp() bool {
 		moved = n > 0
 	}
 	if c.sent == len(c.send) && c.bodyLeft == 0 {
-		c.waitingUp, moved = true, true
+		c.state, moved = stateAnswer, true
 		if !u.gotBytes {
 			c.w.ev.Schedule(&u.timer, c.w.ev.Now().Add(c.s.headerTimeout))
 		}
@@ -188,11 +182,11 @@ func (c *clientConn) upFailed(err error) {
 		c.finish()
 		return
 	}
-	if stale && c.resendOK && c.gather { // send holds the whole request
+	if stale && c.resendOK { // a whole body (resendOK): send holds the whole request
 		c.resendOK = false
 		if fresh, derr := c.w.dial(c.s, c.b); derr == nil {
 			c.b.inflight.Add(1)
-			fresh.c, c.up, c.sent, c.waitingUp = c, fresh, 0, false
+			fresh.c, c.up, c.sent, c.state = c, fresh, 0, stateSend
 			fresh.startResponse(c.isHead)
 			return
 		}
@@ -321,10 +315,19 @@ func (c *clientConn) sendHead() bool {
 		return true
 	}
 	interim := h.Status < 200
+	if interim && c.http10 { // no 1xx to an HTTP/1.0 client (RFC 9110 15.2)
+		u.in.Consume(h.HeadLen)
+		return true
+	}
 	if !interim {
 		u.bodyMode(h)
 		if u.mode == bodyClose || c.bodyLeft > 0 {
 			c.closeAfter = true // said in the head: the body is not read whole
+		}
+		if c.http10 && u.mode == bodyChunked {
+			// No chunked answer to HTTP/1.0: the data goes, and the
+			// connection's end ends it (net/http's rule, connectionField).
+			u.dechunk, c.closeAfter = true, true
 		}
 		c.w.ev.Cancel(&u.timer)
 		c.s.pool.succeeded(c.b)
@@ -333,20 +336,21 @@ func (c *clientConn) sendHead() bool {
 	free := c.out.Free()
 	var head []byte
 	if interim {
-		head = c.s.appendLoopResponse(free[:0], h, "", false)
+		head = c.s.appendLoopResponse(free[:0], h, "", "", false)
 	} else {
-		head = c.s.appendLoopResponse(free[:0], h, c.minted, c.closeAfter)
+		head = c.s.appendLoopResponse(free[:0], h, c.minted, c.connField(), u.dechunk)
 	}
 	if len(head) > len(free) {
 		c.upFailed(&backendError{backend: c.b.label, err: errors.New("answer head too large")})
 		return true
 	}
+	c.version(head)
 	c.out.W += len(head)
 	u.in.Consume(h.HeadLen)
 	u.started = true
 	if !interim {
 		if c.primary != nil {
-			c.primary.Header(h.Status, answerHeader(h), u.mode == bodyChunked)
+			c.primary.Header(h.Status, answerHeader(h), u.mode == bodyChunked && !u.dechunk)
 		}
 		u.headDone = true
 		if u.mode == bodyNone {
@@ -378,20 +382,26 @@ func (u *upConn) bodyMode(h *h1.Response) {
 }
 
 // frame takes the body bytes p that just arrived and reports how many of
-// them belong to the answer and whether it is complete; bytes after its
-// end make the connection unfit for reuse.
+// them go to the client, at the start of p, and whether the answer is
+// complete; bytes after its end make the connection unfit for reuse.
 func (u *upConn) frame(p []byte) (keep int, done bool, err error) {
+	used := len(p)
 	switch u.mode {
 	case bodyLength:
 		keep = int(min(int64(len(p)), u.left))
 		u.left -= int64(keep)
-		done = u.left == 0
+		used, done = keep, u.left == 0
 	case bodyChunked:
-		keep, done, err = u.chunks.Scan(p)
+		if u.dechunk {
+			used, keep, done, err = u.chunks.Decode(p)
+		} else {
+			keep, done, err = u.chunks.Scan(p)
+			used = keep
+		}
 	default:
 		keep = len(p)
 	}
-	if keep < len(p) {
+	if used < len(p) {
 		u.reusable = false
 	}
 	return keep, done, err

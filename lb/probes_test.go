@@ -64,6 +64,7 @@ func probeApps(shop, admin *seenBackend) *manifest.Manifest {
 		"shop":  {Listen: "127.0.0.1:0", Hosts: []string{"shop.test"}, Old: pool(shop), New: pool(shop)},
 		"admin": {Listen: "127.0.0.1:0", Hosts: []string{"internal.admin"}, Old: pool(admin), New: pool(admin)},
 	}}
+	m.Apps["shop"].CORS = &manifest.CORS{Origins: []string{"https://shop.test"}}
 	m.Global.Limits.HeaderBytes = probeHeaderLimit
 	m.Global.Limits.ClientBodyTimeout = manifest.Duration(300 * time.Millisecond)
 	return m
@@ -82,6 +83,10 @@ type probe struct {
 	wantClose bool     // the connection closes after it
 	wantShop  []string // what shop.test's backend saw, in order
 	wantAdmin []string // what internal.admin's backend saw
+	// The answer is an error of shop's (its CORS policy refusing the
+	// origin, a malformed body): not a refusal of the rules, counted once
+	// in migrate_proxy_errors_total under this reason.
+	appError string
 	// nginx 1.22 answers the same to the same bytes. It is not the
 	// reference for the header limit (its buffers answer 400 or 414), for
 	// HTTP/1.2 (it serves it), for h2c (its usual websocket configuration
@@ -125,6 +130,11 @@ func requestProbes() []probe {
 		{name: "HTTP/1.2", send: "GET / HTTP/1.2\r\nHost: shop.test\r\n\r\n", wantCode: 505, wantClose: true},
 		{name: "HTTP/1.0", send: "GET / HTTP/1.0\r\nHost: shop.test\r\n\r\n", wantCode: 200, wantClose: true,
 			wantShop: []string{"GET / host=shop.test"}, nginx: true},
+		{name: "HTTP/1.0 keep-alive", send: "GET / HTTP/1.0\r\nHost: shop.test\r\nConnection: keep-alive\r\n\r\n", wantCode: 200,
+			wantShop: []string{"GET / host=shop.test"}, nginx: true},
+		{name: "HTTP/1.0 POST", send: "POST /f HTTP/1.0\r\nHost: shop.test\r\nContent-Length: 5\r\n\r\nhello", wantCode: 200, wantClose: true,
+			wantShop: []string{"POST /f host=shop.test"}, nginx: true},
+		{name: "HTTP/1.0 host no app claims", send: "GET / HTTP/1.0\r\nHost: nobody.test\r\nConnection: keep-alive\r\n\r\n", wantCode: 421},
 		{name: "transfer-encoding on HTTP/1.0",
 			send:     "POST / HTTP/1.0\r\nHost: shop.test\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
 			wantCode: 400, wantClose: true, nginx: true},
@@ -133,7 +143,29 @@ func requestProbes() []probe {
 		{name: "forged shadow marker", send: "GET / HTTP/1.1\r\nHost: shop.test\r\nX-Migrate-Shadow: 1\r\nX-Migrate-Replay: 1\r\nX-Migrate-Rejected: x\r\n\r\n",
 			wantCode: 200, wantShop: []string{"GET / host=shop.test"}},
 		{name: "host no app claims", send: "GET / HTTP/1.1\r\nHost: nobody.test\r\n\r\n", wantCode: 421},
+		{name: "host no app claims, with a body", send: "POST / HTTP/1.1\r\nHost: nobody.test\r\nContent-Length: 5\r\n\r\nhello", wantCode: 421},
+		{name: "host no app claims, with a chunked body", send: "POST / HTTP/1.1\r\nHost: nobody.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", wantCode: 421},
+		{name: "CORS preflight answered by the proxy",
+			send:     "OPTIONS /api HTTP/1.1\r\nHost: shop.test\r\nOrigin: https://shop.test\r\nAccess-Control-Request-Method: PUT\r\n\r\n",
+			wantCode: 204},
+		{name: "CORS preflight from an origin not allowed",
+			send:     "OPTIONS /api HTTP/1.1\r\nHost: shop.test\r\nOrigin: https://evil.test\r\nAccess-Control-Request-Method: PUT\r\n\r\n",
+			wantCode: 403, appError: reasonCORS},
+		{name: "CORS preflight asking to close",
+			send:     "OPTIONS /api HTTP/1.1\r\nHost: shop.test\r\nOrigin: https://shop.test\r\nAccess-Control-Request-Method: PUT\r\nConnection: close\r\n\r\n",
+			wantCode: 204, wantClose: true},
 		{name: "CONNECT", send: "CONNECT shop.test:443 HTTP/1.1\r\nHost: shop.test:443\r\n\r\n", wantCode: 405},
+		{name: "chunked upload",
+			send:     "POST /up HTTP/1.1\r\nHost: shop.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\nX-T: 1\r\n\r\n",
+			wantCode: 200, wantShop: []string{"POST /up host=shop.test"}, nginx: true},
+		{name: "chunked body stalls", send: "POST /up HTTP/1.1\r\nHost: shop.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", wantCode: 408, wantClose: true},
+		{name: "chunked body malformed", send: "POST /up HTTP/1.1\r\nHost: shop.test\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", wantCode: 400, wantClose: true, nginx: true, appError: reasonClientBody},
+		{name: "Connection names Content-Length",
+			send:     "POST /x HTTP/1.1\r\nHost: shop.test\r\nConnection: content-length\r\nContent-Length: 5\r\n\r\nhello",
+			wantCode: 200, wantShop: []string{"POST /x host=shop.test"}, nginx: true},
+		{name: "Connection names Transfer-Encoding",
+			send:     "POST /x HTTP/1.1\r\nHost: shop.test\r\nConnection: transfer-encoding\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+			wantCode: 200, wantShop: []string{"POST /x host=shop.test"}, nginx: true},
 		{name: "body stalls", send: "POST /up HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 10\r\n\r\nhello", wantCode: 408, wantClose: true},
 	}
 }
@@ -152,12 +184,19 @@ func TestRequestRules(t *testing.T) {
 				metrics, reg := newMetrics(t)
 				r := startOn(t, pc, probeApps(shop, admin), Options{Metrics: metrics})
 				runProbe(t, r.dial(t), p, shop, admin)
-				want := map[string]float64{}
-				if p.wantCode >= 400 {
+				want, wantErrors := map[string]float64{}, map[string]float64{}
+				if p.appError != "" {
+					wantErrors[p.appError] = 1
+				} else if p.wantCode >= 400 {
 					want["127.0.0.1:0 "+strconv.Itoa(p.wantCode)] = 1
 				}
 				if diff := cmp.Diff(want, refusedCounts(t, reg)); diff != "" {
 					t.Errorf("migrate_proxy_refused_total by listen and status (-want +got):\n%s", diff)
+				}
+				for _, reason := range []string{reasonCORS, p.appError} {
+					if got := counterSeries(t, reg, "migrate_proxy_errors_total", "reason")[reason]; got != wantErrors[reason] {
+						t.Errorf("migrate_proxy_errors_total{reason=%q} = %v, want %v", reason, got, wantErrors[reason])
+					}
 				}
 			})
 		}
@@ -197,13 +236,20 @@ func TestRefusedHTTP2(t *testing.T) {
 // are not 0, by "listen status".
 func refusedCounts(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	t.Helper()
+	return counterSeries(t, reg, "migrate_proxy_refused_total", "listen", "status")
+}
+
+// counterSeries returns the series of the counter name that are not 0, by
+// the values of labels joined with spaces (summed over the other labels).
+func counterSeries(t *testing.T, reg *prometheus.Registry, name string, labels ...string) map[string]float64 {
+	t.Helper()
 	fams, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]float64{}
 	for _, f := range fams {
-		if f.GetName() != "migrate_proxy_refused_total" {
+		if f.GetName() != name {
 			continue
 		}
 		for _, m := range f.GetMetric() {
@@ -212,7 +258,11 @@ func refusedCounts(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 				for _, lp := range m.GetLabel() {
 					l[lp.GetName()] = lp.GetValue()
 				}
-				out[l["listen"]+" "+l["status"]] = v
+				var key []string
+				for _, k := range labels {
+					key = append(key, l[k])
+				}
+				out[strings.Join(key, " ")] += v
 			}
 		}
 	}
@@ -300,6 +350,72 @@ func TestUpgradeList(t *testing.T) {
 					t.Errorf("backend saw %q, want %q", got, tt.wantSeen)
 				}
 			})
+		}
+	})
+}
+
+// TestAnswerFramingNamedInConnection: an answer whose Connection header
+// names its Content-Length reaches the client framed, on every path (a
+// loop dropped the field as hop-by-hop while keeping the connection: the
+// client waited for the end of a body that had ended), and the connection
+// serves the next request.
+func TestAnswerFramingNamedInConnection(t *testing.T) {
+	everyPath(t, func(t *testing.T, pc pathCase) {
+		b := newRawBackend(t, func(*http.Request, int) (string, bool) {
+			return "HTTP/1.1 200 OK\r\nConnection: content-length\r\nContent-Length: 5\r\n\r\nhello", false
+		})
+		r := startOn(t, pc, &manifest.Manifest{Apps: map[string]*manifest.App{"a": b.app()}}, Options{})
+		c := r.dial(t)
+		for range 2 {
+			c.send(t, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			if res, body := c.response(t, http.MethodGet); res.StatusCode != 200 || body != "hello" {
+				t.Fatalf("answer %d %q, want 200 \"hello\"", res.StatusCode, body)
+			}
+		}
+	})
+}
+
+// TestHTTP10Answers: an HTTP/1.0 client gets an HTTP/1.0 answer, on every
+// path: one with a length keeps a keep-alive connection ("Connection:
+// keep-alive"), a chunked one comes without its framing and ends with the
+// connection, and no interim 1xx answer reaches it (RFC 9110 15.2).
+func TestHTTP10Answers(t *testing.T) {
+	answers := map[string]string{
+		"/length":  "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+		"/chunked": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+		"/interim": "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+	}
+	tests := []struct {
+		path, want string
+		keep       bool
+	}{
+		{"/length", "hello", true},
+		{"/chunked", "hello world", false},
+		{"/interim", "ok", true},
+	}
+	everyPath(t, func(t *testing.T, pc pathCase) {
+		b := newRawBackend(t, func(req *http.Request, _ int) (string, bool) { return answers[req.URL.Path], false })
+		r := startOn(t, pc, &manifest.Manifest{Apps: map[string]*manifest.App{"a": b.app()}}, Options{})
+		for _, tt := range tests {
+			c := r.dial(t)
+			c.send(t, "GET "+tt.path+" HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+			res, body := c.response(t, http.MethodGet)
+			if res.Proto != "HTTP/1.0" || res.StatusCode != 200 || body != tt.want || len(res.TransferEncoding) > 0 {
+				t.Errorf("%s: answer %s %d %q (transfer-encoding %q), want HTTP/1.0 200 %q unframed", tt.path, res.Proto, res.StatusCode, body, res.TransferEncoding, tt.want)
+			}
+			if got := res.Header.Get("Connection"); tt.keep != (got == "keep-alive") {
+				t.Errorf("%s: Connection %q, want keep-alive %v", tt.path, got, tt.keep)
+			}
+			if !tt.keep {
+				if !c.closed() {
+					t.Errorf("%s: connection open after the answer, want it closed", tt.path)
+				}
+				continue
+			}
+			c.send(t, "GET /length HTTP/1.0\r\nHost: x\r\n\r\n")
+			if res, body := c.response(t, http.MethodGet); res.StatusCode != 200 || body != "hello" {
+				t.Errorf("%s: next answer on the connection %d %q, want 200 \"hello\"", tt.path, res.StatusCode, body)
+			}
 		}
 	})
 }

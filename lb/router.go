@@ -104,16 +104,25 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else if r.ProtoMajor == 2 && r.Body != nil && r.Body != http.NoBody && rt.bodyTimeout > 0 {
 		r.Body = &h2Body{ReadCloser: r.Body, rc: http.NewResponseController(w), timeout: rt.bodyTimeout}
 	}
-	if r.Method == http.MethodConnect {
-		rt.refuse(w, http.StatusMethodNotAllowed, "method not allowed\n")
-		return
-	}
-	a := rt.route(r.Host)
+	a, code, body := rt.admit(r.Method, r.Host)
 	if a == nil {
-		rt.refuse(w, http.StatusMisdirectedRequest, "misdirected request: no app is served for this host\n")
+		rt.refuse(w, code, body)
 		return
 	}
 	a.handler.ServeHTTP(w, r)
+}
+
+// admit is the router's rule for a request with this method and Host,
+// on every path: the app that serves it, or nil with the status and body
+// of its refusal (CONNECT: 405; a host no app claims: 421).
+func (rt *router) admit(method, host string) (a *App, code int, body string) {
+	if method == http.MethodConnect {
+		return nil, http.StatusMethodNotAllowed, "method not allowed\n"
+	}
+	if a = rt.route(host); a == nil {
+		return nil, http.StatusMisdirectedRequest, "misdirected request: no app is served for this host\n"
+	}
+	return a, 0, ""
 }
 
 // refuse answers a request the rules refuse, and counts it.

@@ -62,6 +62,35 @@ func (s *ChunkScanner) Scan(p []byte) (n int, done bool, err error) {
 	return n, s.state == chunkDone, nil
 }
 
+// Decode is Scan that also takes the framing out: the chunk data among
+// the n bytes of p it consumes is moved, in order, to the start of p, and
+// data is how many bytes of it there are (trailers are dropped).
+func (s *ChunkScanner) Decode(p []byte) (n, data int, done bool, err error) {
+	if s.state == chunkDone {
+		return 0, 0, true, nil
+	}
+	for n < len(p) {
+		if s.state == chunkData {
+			k := int(min(uint64(len(p)-n), s.size))
+			data += copy(p[data:], p[n:n+k])
+			n += k
+			if s.size -= uint64(k); s.size == 0 {
+				s.state = chunkDataCR
+			}
+			continue
+		}
+		if why := s.step(p[n]); why != "" {
+			return n, data, false, &parseError{kind: ErrMalformed, what: "chunked body: " + why, off: int(s.off) + n}
+		}
+		n++
+		if s.state == chunkDone {
+			break
+		}
+	}
+	s.off += int64(n)
+	return n, data, s.state == chunkDone, nil
+}
+
 // step consumes one byte outside chunk data and returns why it is wrong, or
 // "".
 func (s *ChunkScanner) step(c byte) string {

@@ -159,3 +159,29 @@ func scanPieces(in []byte, pieces []int) (int, error) {
 	}
 	return -1, nil
 }
+
+// TestChunkDecode: Decode takes the framing out of a chunked body fed in
+// pieces of every size, leaving its data, and stops at the body's end as
+// Scan does.
+func TestChunkDecode(t *testing.T) {
+	body := "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-T: 1\r\n\r\nNEXT"
+	for size := 1; size <= len(body); size++ {
+		var d ChunkScanner
+		var got []byte
+		consumed := 0
+		for i := 0; i < len(body); i += size {
+			piece := []byte(body[i:min(i+size, len(body))])
+			n, data, done, err := d.Decode(piece)
+			if err != nil {
+				t.Fatalf("size %d: %v", size, err)
+			}
+			got = append(got, piece[:data]...)
+			if consumed += n; done {
+				break
+			}
+		}
+		if string(got) != "hello world" || consumed != len(body)-len("NEXT") {
+			t.Errorf("size %d: data %q after %d bytes, want \"hello world\" after %d", size, got, consumed, len(body)-4)
+		}
+	}
+}

@@ -20,7 +20,8 @@ var crlf2 = []byte("\r\n\r\n")
 
 // FuzzParseRequest: a head ParseRequest takes ends at the first blank line
 // and net/http's ReadRequest reads it the same way: method, target, Host,
-// Content-Length, Close and every header field in order. An incomplete head
+// Content-Length (-1 for a chunked body), Close and every header field in
+// order (net/http takes Transfer-Encoding out of them). An incomplete head
 // has no blank line.
 func FuzzParseRequest(f *testing.F) {
 	f.Add([]byte(browserRequest))
@@ -59,14 +60,19 @@ func FuzzParseRequest(f *testing.F) {
 type netRequest struct {
 	Method, RequestURI, Host string
 	ContentLength            int64
-	Close                    bool
+	Close, HTTP10            bool
 	Header                   http.Header
 }
 
 func compareRequest(t *testing.T, p []byte, r *Request, req *http.Request) {
 	t.Helper()
-	got := netRequest{string(r.Method), string(r.Target), string(r.Host), r.ContentLength, r.Close, netHeader(r.Headers)}
-	want := netRequest{req.Method, req.RequestURI, req.Host, req.ContentLength, req.Close, req.Header}
+	length, header := r.ContentLength, netHeader(r.Headers)
+	if r.Chunked {
+		length = -1
+		delete(header, "Transfer-Encoding")
+	}
+	got := netRequest{string(r.Method), string(r.Target), string(r.Host), length, r.Close, r.HTTP10, header}
+	want := netRequest{req.Method, req.RequestURI, req.Host, req.ContentLength, req.Close, req.ProtoMinor == 0, req.Header}
 	if diff := cmp.Diff(got, want, cmpopts.EquateEmpty()); diff != "" {
 		t.Fatalf("%q: h1 and net/http differ (-h1 +net/http):\n%s", p, diff)
 	}

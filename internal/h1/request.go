@@ -6,8 +6,11 @@ type Request struct {
 	HeadLen       int      // bytes of the head with its final CRLFCRLF
 	Method        []byte   // a token, never CONNECT or PRI
 	Target        []byte   // origin-form only: starts with '/'
-	ContentLength int64    // 0 when absent
-	Close         bool     // Connection: close among its tokens
+	ContentLength int64    // 0 when absent (and when Chunked)
+	Chunked       bool     // the body is chunked: one "Transfer-Encoding: chunked", no Content-Length
+	Continue      bool     // "Expect: 100-continue": the client waits for a 100 before its body
+	Close         bool     // Connection: close among its tokens; on HTTP/1.0, keep-alive not among them
+	HTTP10        bool     // the version is HTTP/1.0
 	Host          []byte   // the one Host header's value (must be present exactly once, non-empty)
 	Headers       []Header // every header in order, Host included
 }
@@ -19,17 +22,19 @@ type Request struct {
 // longer become acceptable is refused as soon as the offending byte is in p,
 // even before its end. On error r's fields are not meaningful.
 //
-// It accepts only "METHOD SP /origin-form SP HTTP/1.1 CRLF", header lines
+// It accepts only "METHOD SP /origin-form SP HTTP/1.x CRLF" (1.0 or 1.1), header lines
 // "token:OWS value OWS CRLF" and the blank line, with exactly one non-empty
-// Host, at most one Content-Length, and no Transfer-Encoding, Upgrade or
-// Expect; see the package tests for every rule.
+// Host, at most one Content-Length or one "Transfer-Encoding: chunked"
+// (not both), at most one "Expect: 100-continue", and no Upgrade; see the
+// package tests for every rule. On HTTP/1.0 it takes no Transfer-Encoding
+// and no Expect.
 func ParseRequest(p []byte, r *Request) error {
 	*r = Request{Headers: r.Headers[:0]}
 	i, err := r.parseRequestLine(p)
 	if err != nil {
 		return err
 	}
-	sawLength := false
+	var saw seen
 	for {
 		h, next, st, why := scanHeader(p, i)
 		switch st {
@@ -41,6 +46,15 @@ func ParseRequest(p []byte, r *Request) error {
 			if r.Host == nil {
 				return unsupported("no Host header", i)
 			}
+			if r.Chunked && saw.length {
+				return unsupported("both Transfer-Encoding and Content-Length", i)
+			}
+			if r.HTTP10 {
+				if r.Chunked || r.Continue {
+					return unsupported("Transfer-Encoding or Expect on HTTP/1.0", i)
+				}
+				r.Close = r.Close || !saw.keepAlive
+			}
 			r.HeadLen = next
 			return nil
 		}
@@ -48,7 +62,7 @@ func ParseRequest(p []byte, r *Request) error {
 			return ErrTooManyHeaders
 		}
 		r.Headers = append(r.Headers, h)
-		if err := r.field(h, i, &sawLength); err != nil {
+		if err := r.field(h, i, &saw); err != nil {
 			return err
 		}
 		i = next
@@ -59,8 +73,11 @@ func unsupported(what string, off int) error {
 	return &parseError{kind: ErrUnsupported, what: what, off: off}
 }
 
+// seen are the framing fields a head has had so far.
+type seen struct{ length, coding, expect, keepAlive bool }
+
 // field records the header h, which starts at offset off.
-func (r *Request) field(h Header, off int, sawLength *bool) error {
+func (r *Request) field(h Header, off int, saw *seen) error {
 	switch len(h.Name) {
 	case len("Host"):
 		if EqualFold(h.Name, "Host") {
@@ -72,18 +89,22 @@ func (r *Request) field(h Header, off int, sawLength *bool) error {
 		}
 		if EqualFold(h.Name, "Content-Length") {
 			n, ok := parseLength(h.Value)
-			if !ok || *sawLength {
+			if !ok || saw.length {
 				return unsupported("Content-Length not one length of at most 2^62", off)
 			}
-			r.ContentLength, *sawLength = n, true
+			r.ContentLength, saw.length = n, true
 		}
 	case len("Connection"):
-		if EqualFold(h.Name, "Connection") && hasToken(h.Value, "close") {
-			r.Close = true
+		if EqualFold(h.Name, "Connection") {
+			r.Close = r.Close || hasToken(h.Value, "close")
+			saw.keepAlive = saw.keepAlive || hasToken(h.Value, "keep-alive")
 		}
 	case len("Transfer-Encoding"):
 		if EqualFold(h.Name, "Transfer-Encoding") {
-			return unsupported("Transfer-Encoding header", off)
+			if saw.coding || !EqualFold(h.Value, "chunked") {
+				return unsupported("Transfer-Encoding other than one chunked", off)
+			}
+			r.Chunked, saw.coding = true, true
 		}
 		if looseName(h.Name, "Transfer-Encoding") {
 			return unsupported("Transfer_Encoding header (some backends read it as Transfer-Encoding)", off)
@@ -94,7 +115,10 @@ func (r *Request) field(h Header, off int, sawLength *bool) error {
 		}
 	case len("Expect"):
 		if EqualFold(h.Name, "Expect") {
-			return unsupported("Expect header", off)
+			if saw.expect || !EqualFold(h.Value, "100-continue") {
+				return unsupported("Expect other than one 100-continue", off)
+			}
+			r.Continue, saw.expect = true, true
 		}
 	}
 	return nil
@@ -170,7 +194,9 @@ func (r *Request) parseRequestLine(p []byte) (int, error) {
 		return 0, err
 	}
 	r.Target = p[i:end]
-	return matchVersion(p, end+1)
+	next, err := matchVersion(p, end+1)
+	r.HTTP10 = err == nil && p[next-3] == '0'
+	return next, err
 }
 
 // scanTarget scans an origin-form target at p[i:] and returns the offset
@@ -211,16 +237,16 @@ func checkEscape(p []byte, i int) error {
 	return nil
 }
 
-// matchVersion checks "HTTP/1.1" CRLF at p[i:] and returns the offset
-// after it.
+// matchVersion checks "HTTP/1.1" or "HTTP/1.0", then CRLF, at p[i:] and
+// returns the offset after it.
 func matchVersion(p []byte, i int) (int, error) {
 	const want = "HTTP/1.1\r\n"
 	for k := range len(want) {
 		if i+k == len(p) {
 			return 0, ErrIncomplete
 		}
-		if p[i+k] != want[k] {
-			return 0, unsupported("version not HTTP/1.1 followed by CRLF", i)
+		if p[i+k] != want[k] && (k != 7 || p[i+k] != '0') {
+			return 0, unsupported("version not HTTP/1.1 or HTTP/1.0 followed by CRLF", i)
 		}
 	}
 	return i + len(want), nil
