@@ -81,8 +81,25 @@ func (a *App) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		a.cors.serve(w, r, a.sides[a.sideOf(r)].tel)
 		return
 	}
+	if !r.ProtoAtLeast(1, 1) {
+		w = noInterim{w}
+	}
 	a.serveSide(w, r, a.pick(w, r))
 }
+
+// noInterim is the answer to an HTTP/1.0 client on net/http's path: a
+// backend's interim answers (103 Early Hints) are not passed on, as the
+// loops do not pass them (RFC 9110 15.2: no 1xx to an HTTP/1.0 client).
+type noInterim struct{ http.ResponseWriter }
+
+func (w noInterim) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w noInterim) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // choose is the split of every path (see sticky.go): the side (sideOld
 // or sideNew) of a client at the app's weight, and the value of a sticky
