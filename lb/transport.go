@@ -136,6 +136,10 @@ func (s *side) rewrite(pr *httputil.ProxyRequest) {
 	forward.RequestHeader(h, h.Get("Upgrade"))
 	peer := forward.PeerAddr(in.RemoteAddr)
 	forward.SetXForwarded(h, in.Header, forward.Trusted(peer, s.app.trusted), peer, in.Host, in.TLS != nil)
+	// The trailers of a chunked body pass on, as the loops pass them: the
+	// server fills in.Trailer when the body ends, and Out's own is a copy
+	// made before that (httputil.ReverseProxy loses their values so).
+	pr.Out.Trailer = in.Trailer
 }
 
 func (s *side) addDebugHeader(res *http.Response) error {

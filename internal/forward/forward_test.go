@@ -43,7 +43,8 @@ func TestHasToken(t *testing.T) {
 
 // TestRequestHeader checks the hop-by-hop rule on an http.Header: what a
 // Connection field names, the hop-by-hop fields and Transfer-Encoding go,
-// "TE: trailers" stays, and a carried upgrade keeps its two fields.
+// "TE: trailers" and Trailer (end to end: RFC 9110 6.6.2) stay, and a
+// carried upgrade keeps its two fields.
 func TestRequestHeader(t *testing.T) {
 	h := http.Header{
 		"Connection":        {"X-Hop, close", "Upgrade"},
@@ -59,7 +60,7 @@ func TestRequestHeader(t *testing.T) {
 		"X-Custom":          {"kept"},
 	}
 	RequestHeader(h, "")
-	want := http.Header{"Te": {"trailers"}, "X-Custom": {"kept"}}
+	want := http.Header{"Te": {"trailers"}, "Trailer": {"X-Sum"}, "X-Custom": {"kept"}}
 	if diff := cmp.Diff(want, h); diff != "" {
 		t.Errorf("RequestHeader (-want +got):\n%s", diff)
 	}

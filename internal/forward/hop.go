@@ -29,12 +29,13 @@ var hopNames = [...]string{"Connection", "Keep-Alive", "Proxy-Connection", "Prox
 // Always are the hop-by-hop fields dropped both ways; Request those
 // dropped from requests. Expect: the proxy answers it and reads the body
 // itself. Forwarded: the proxy sets X-Forwarded-* instead (as
-// httputil.ReverseProxy does with Rewrite). Trailer: an answer's Trailer
-// field announces the trailer section, which passes on with its body; a
-// request's trailers are not passed on.
+// httputil.ReverseProxy does with Rewrite). Trailer is not hop-by-hop
+// (RFC 9110 6.6.2, though RFC 2616's list had it): a message's Trailer
+// field announces its trailer section, which passes on with its chunked
+// body, a request's as an answer's.
 const (
 	Always  = Connection | KeepAlive | ProxyConnection | ProxyAuthenticate | ProxyAuthorization | TE | Upgrade
-	Request = Always | Expect | Forwarded | Trailer
+	Request = Always | Expect | Forwarded
 )
 
 // HopOf is the bit of the header field called name (ASCII
