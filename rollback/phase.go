@@ -71,7 +71,8 @@ func (m *Manager) Phase(app string) (string, bool) {
 // instances keep theirs and this one keeps its clients on old. A weight
 // change, a plan or a rollback made through this Manager ends the shadow
 // phase here: the instance then serves and follows the saved weight as
-// any other.
+// any other. Call it before Run (serve.New does): Run first delivers
+// every saved weight, which an app not yet in the shadow phase follows.
 func (m *Manager) ShadowPhase(app string) error {
 	ma, err := m.get(app)
 	if err != nil {
