@@ -55,8 +55,15 @@ type managed struct {
 	webhook    *Webhook
 	plan       *plan // nil without cutover.plan
 
+	// decide serialises this instance's decisions on the app (a weight
+	// set, a rollback: proxy, store, remember) with the following of the
+	// states the store delivers (check, then proxy): a delivered state is
+	// served whole before a decision or checked against it after, so an
+	// older state never lands on the proxy after a newer decision.
+	decide sync.Mutex
+
 	mu         sync.Mutex
-	saved      state.AppState // the last state the store delivered
+	saved      state.AppState // the last state the store delivered, or the rollback being saved here
 	shadow     bool           // in the shadow phase here (ShadowPhase)
 	sourceDown bool           // the last verdict's source was down
 }
@@ -146,6 +153,8 @@ func (m *Manager) setWeight(ctx context.Context, app string, w int, actor, reaso
 	if w < 0 || w > 100 {
 		return fmt.Errorf("setting weight %d: %w", w, state.ErrWeightRange)
 	}
+	ma.decide.Lock()
+	defer ma.decide.Unlock()
 	before := ma.target.Weight()
 	var pending error
 	if m.store != nil {
@@ -190,13 +199,16 @@ func (m *Manager) rollback(ctx context.Context, app, actor, reason string, v *Ve
 	if err != nil {
 		return err
 	}
+	ma.decide.Lock()
 	before := ma.target.Weight()
 	ev := Event{At: m.clock.Now(), App: app, Kind: EventRollback, Actor: actor, Reason: reason, WeightBefore: before, DryRun: dry, Verdict: v}
 	var errs []error
 	if !dry {
 		to, step := m.rollbackTarget(ctx, ma)
 		ev.WeightAfter = to
+		ma.rollingBack(to)
 		if err := ma.target.SetWeight(to); err != nil {
+			ma.decide.Unlock()
 			return err
 		}
 		ma.endShadow()
@@ -223,6 +235,7 @@ func (m *Manager) rollback(ctx context.Context, app, actor, reason string, v *Ve
 		ev.WeightAfter = before
 		ev.Reason = "dry run: " + reason
 	}
+	ma.decide.Unlock()
 	se := state.Event{App: app, Kind: state.KindRollback, Actor: actor, Before: strconv.Itoa(before), After: strconv.Itoa(ev.WeightAfter), Reason: ev.Reason}
 	m.record(ctx, se)
 	m.log.Warn("rollback", "app", app, "actor", actor, "from", before, "dry_run", dry, "reason", ev.Reason)
@@ -369,14 +382,24 @@ func (m *Manager) Run(ctx context.Context) error {
 // an app in the shadow phase here.
 func (m *Manager) follow(ctx context.Context) {
 	for ch := range m.store.Watch(ctx) {
-		ma, err := m.get(ch.App)
-		if err != nil || !ma.follows(ch.State) || ma.target.Weight() == ch.State.Weight {
-			continue
+		if ma, err := m.get(ch.App); err == nil {
+			m.apply(ma, ch.State)
 		}
-		if err := ma.target.SetWeight(ch.State.Weight); err != nil {
-			m.log.Error("following the saved weight", "app", ch.App, "err", err)
-			continue
-		}
-		m.log.Info("weight followed from the state store", "app", ch.App, "weight", ch.State.Weight)
 	}
+}
+
+// apply serves st's weight, unless the app is in the shadow phase here or
+// st is older than what this instance knows (a decision taken here after
+// the store delivered st).
+func (m *Manager) apply(ma *managed, st state.AppState) {
+	ma.decide.Lock()
+	defer ma.decide.Unlock()
+	if !ma.follows(st) || ma.target.Weight() == st.Weight {
+		return
+	}
+	if err := ma.target.SetWeight(st.Weight); err != nil {
+		m.log.Error("following the saved weight", "app", st.App, "err", err)
+		return
+	}
+	m.log.Info("weight followed from the state store", "app", st.App, "weight", st.Weight)
 }

@@ -71,7 +71,8 @@ func (m *Manager) Phase(app string) (string, bool) {
 // instances keep theirs and this one keeps its clients on old. A weight
 // change, a plan or a rollback made through this Manager ends the shadow
 // phase here: the instance then serves and follows the saved weight as
-// any other.
+// any other. Call it before Run (serve.New does): Run first delivers
+// every saved weight, which an app not yet in the shadow phase follows.
 func (m *Manager) ShadowPhase(app string) error {
 	ma, err := m.get(app)
 	if err != nil {
@@ -90,19 +91,34 @@ func (ma *managed) endShadow() {
 	ma.shadow = false
 }
 
-// remember records st as ma's saved state unless it knows a later one.
-func (ma *managed) remember(st state.AppState) {
+// remember records st as ma's saved state unless it knows a later one,
+// and reports whether it did.
+func (ma *managed) remember(st state.AppState) bool {
 	ma.mu.Lock()
 	defer ma.mu.Unlock()
 	if st.Version >= ma.saved.Version || st.UpdatedAt.After(ma.saved.UpdatedAt) {
 		ma.saved = st
+		return true
 	}
+	return false
+}
+
+// rollingBack marks ma rolled back to weight w, before the proxy moves:
+// its phase says rolled_back from then on, while the store saves the
+// rollback (remember then records what it saved), or if it cannot.
+func (ma *managed) rollingBack(w int) {
+	ma.mu.Lock()
+	defer ma.mu.Unlock()
+	ma.saved.Weight, ma.saved.Phase = w, PhaseRolledBack
 }
 
 // follows records st, delivered by the store, and reports whether the
-// proxy follows its weight: not in the shadow phase.
+// proxy follows its weight: st is not older than the state known here
+// and the app is not in the shadow phase.
 func (ma *managed) follows(st state.AppState) bool {
-	ma.remember(st)
+	if !ma.remember(st) {
+		return false
+	}
 	ma.mu.Lock()
 	defer ma.mu.Unlock()
 	return !ma.shadow

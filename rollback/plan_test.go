@@ -351,6 +351,13 @@ func TestRunAdvancesPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Advance only once Run's two tickers (the controller's, the plan's)
+	// are on the clock: an Advance before one exists is lost to it.
+	waitCtx, stop := context.WithTimeout(ctx, 10*time.Second)
+	defer stop()
+	if err := r.clock.BlockUntilContext(waitCtx, 2); err != nil {
+		t.Fatalf("Run's controller and plan tickers not on the fake clock within 10s: %v", err)
+	}
 	for i := 0; i < 300 && r.target.Weight() == 5; i++ {
 		r.clock.Advance(time.Second)
 		// Wait for the controller's verdict of this second, so that the

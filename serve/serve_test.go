@@ -209,7 +209,10 @@ func TestRedisLostAndBack(t *testing.T) {
 		}
 	}()
 	redis.Kill()
-	time.Sleep(1500 * time.Millisecond) // the instances notice and keep serving
+	// The instances notice, and keep serving meanwhile.
+	waitFor(t, "store down on both instances", func() bool {
+		return !one.Manager.StoreStatus().Up && !two.Manager.StoreStatus().Up
+	})
 	if err := one.Manager.SetWeight(ctx, "shop", 50, "api", "test"); !errors.Is(err, state.ErrPending) {
 		t.Errorf("SetWeight with the store down = %v, want it applied here and pending (%v)", err, state.ErrPending)
 	}
@@ -219,13 +222,10 @@ func TestRedisLostAndBack(t *testing.T) {
 	// Back: the weight set during the outage reaches the other instance.
 	t.Logf("the weight set during the outage reached the other instance %s after redis was back", waitWeight(t, two, "shop", 50, time.Now()))
 	// Back: a change made on one instance reaches the other again.
-	var began time.Time
-	for i := 0; i < 300; i++ {
-		began = time.Now()
-		if err := two.Manager.Rollback(ctx, "shop", "api", "after the outage"); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
+	waitFor(t, "store up on the other instance", func() bool { return two.Manager.StoreStatus().Up })
+	began := time.Now()
+	if err := two.Manager.Rollback(ctx, "shop", "api", "after the outage"); err != nil {
+		t.Fatalf("rollback with the store back: %v", err)
 	}
 	t.Logf("after the outage, a rollback reached the other instance %s after it was made", waitWeight(t, one, "shop", 0, began))
 	close(failures)
