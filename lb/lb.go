@@ -6,16 +6,50 @@
 // to an App (421 for a host no app claims: never an open proxy), splits the
 // app's clients between its old and new pools by a sticky, monotonic weight
 // (client IP or cookie, see StickyPoint), balances within a pool (round robin
-// or least connections), and proxies to the side: on plain-HTTP listeners
-// on per-CPU epoll event loops (Linux; loop_linux.go says when), elsewhere
-// with net/http's server and httputil.ReverseProxy over a tuned transport
-// per side. The paths apply the same request rules (rules.go: the head
-// rules of h1.CheckHead, which net/http's server gets through the gate of
-// gate.go; reserved headers; allowed upgrades; the client body timeout)
-// and have the same behaviour: retries of idempotent requests on another backend,
-// passive ejection and active health checks, failover to the other side,
-// websocket pass-through, CORS preflights answered in place, and a graceful
-// drain on shutdown.
+// or least connections), and proxies to the side. Retries of idempotent
+// requests on another backend, passive ejection and active health checks,
+// failover to the other side, websocket pass-through, CORS preflights
+// answered in place and a graceful drain on shutdown are the same on
+// either of its two data paths.
+//
+// # Data paths
+//
+// A request takes one of two paths:
+//
+//	client ─► listener ─┬─ TLS, or no app of the listener the loops can
+//	                    │  serve (an https backend), or not Linux ──────┐
+//	                    │                                               │
+//	                    └─ plain HTTP: event loops (loop_linux.go) ─┐   │
+//	                         proxied by the loop: HTTP/1.1 and 1.0  │   │
+//	                         with a Host, origin-form target, a     │   │
+//	                         length or chunked body, 100-continue;  │   │
+//	                         answered by the loop: 421, preflights  │   │
+//	                         anything else (an upgrade, CONNECT, a  │   │
+//	                         doubtful head, a 421 or preflight with │   │
+//	                         a body): the connection is handed over ┴─► net/http:
+//	                                  gate.go ─► http.Server ─► router ─► App
+//	                                  ─► httputil.ReverseProxy ─► side (upstream.go)
+//
+// Why two: the loops cost what nginx costs per request (one epoll loop
+// per P, no goroutine per connection, nothing allocated per request),
+// where net/http costs about twice as much; net/http's path has what the
+// loops do not need to repeat: TLS, HTTP/2, upgrades, and a hardened
+// parser for the heads the loops' parser declines (behind the gate, which
+// applies the request rules to the raw head first). A loop decides nothing
+// net/http's path decides otherwise: every rule is one function both
+// paths call, each through a thin adapter for its form of the request (a
+// head's bytes, an http.Request):
+//   - the head rules (431, 505, 400, 501): h1.CheckHead, in the gate and
+//     before a loop parses;
+//   - which app, or 421/405: router.admit; a CORS preflight: preflight;
+//   - the side of a client (the split, its sticky key): choose;
+//   - hop-by-hop fields, X-Forwarded-*, the client IP through trusted
+//     proxies: package internal/forward, which the shadow mirror uses too;
+//   - whether a request may be sent twice: resendable and side.retries;
+//   - an error's class and its answer: side.failed.
+//
+// The tests of proxying behaviour run on both paths (forEachPath), and
+// TestBackendBytes compares the bytes a backend receives from each.
 //
 // Choices worth knowing:
 //   - Backends receive the client's Host header (plus X-Forwarded-Host), not
