@@ -50,10 +50,9 @@ source_tree() {
 	SRC=$PWD
 	if [[ -n ${REV:-} ]]; then
 		local commit
-		commit=$(git rev-parse --short "$REV^{commit}") || die "REV=$REV is not a commit"
+		commit=$(short_commit REV)
 		SRC=$TMP/src
-		mkdir -p "$SRC"
-		git archive "$commit" | tar -x -C "$SRC"
+		export_tree "$commit" "$SRC"
 		SRC_NOTE="migrate at $commit (REV=$REV)"
 		return
 	fi
@@ -61,6 +60,20 @@ source_tree() {
 	if [[ -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]]; then
 		SRC_NOTE+=", with uncommitted changes"
 	fi
+}
+
+# short_commit VAR: the short hash of the commit that the variable VAR
+# (REV, BASE) names; dies if it names none.
+short_commit() {
+	local ref=${!1}
+	git rev-parse --short --verify --quiet "$ref^{commit}" || die "$1=$ref is not a commit"
+}
+
+# export_tree COMMIT DIR: the files of COMMIT in DIR (git archive), to build
+# migrate from.
+export_tree() {
+	mkdir -p "$2"
+	git archive "$1" | tar -x -C "$2"
 }
 
 # track PID: stop PID on exit.
