@@ -55,6 +55,15 @@ type clientBody struct {
 	left   int64     // bytes still due by the body's Content-Length; -1: unknown
 	failed atomic.Pointer[error]
 	first  []byte // read by awaitStart, not yet returned
+	abort  func() // ends a read in progress (the gate's abortBody); nil: none
+}
+
+// abortRead ends a read of the body in progress and every later one: the
+// backend answered before it had the whole body, and the answer is out.
+func (b *clientBody) abortRead() {
+	if b.abort != nil {
+		b.abort()
+	}
 }
 
 // newClientBody reads r, a body of size bytes (-1: unknown), closing c.

@@ -175,6 +175,7 @@ func (s *side) RoundTrip(req *http.Request) (*http.Response, error) {
 // attempt sends req to b.
 func (s *side) attempt(req *http.Request, b *backend) (*http.Response, error) {
 	target(req.URL, b.url)
+	clientTarget(req, b)
 	b.inflight.Add(1)
 	res, err := s.base.RoundTrip(req)
 	if err != nil {
@@ -207,6 +208,21 @@ func target(u, base *url.URL) {
 	default:
 		u.RawQuery = base.RawQuery + "&" + u.RawQuery
 	}
+}
+
+// clientTarget makes req's request line carry the client's own target, as
+// the loops send it (backend.appendTarget), rather than the one
+// URL.RequestURI re-escapes: for a target the loops take (h1.OriginForm),
+// but not one starting "//", which http.Transport (the fallback) would send
+// as an absolute URL from URL.Opaque. Those, absolute-form targets and
+// "*" keep the URL's form.
+func clientTarget(req *http.Request, b *backend) {
+	raw := req.RequestURI
+	if strings.HasPrefix(raw, "//") || !h1.OriginForm(raw) {
+		return
+	}
+	req.URL.Opaque = string(b.appendTarget(nil, []byte(raw)))
+	req.URL.RawQuery, req.URL.ForceQuery = "", false
 }
 
 func joinURLPath(a, b *url.URL) (path, rawpath string) {
@@ -282,6 +298,9 @@ func readyBody(req *http.Request) (bool, error) {
 		return bufferBody(req)
 	}
 	body := newClientBody(req.Body, req.Body, req.ContentLength)
+	if g := gateOf(req.Context()); g != nil {
+		body.abort = g.abortBody
+	}
 	if err := body.prefetch(maxRetryBody); err != nil {
 		return false, err
 	}
