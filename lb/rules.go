@@ -133,3 +133,12 @@ func (b *backend) appendTarget(dst, target []byte) []byte {
 	}
 	return b.appendURI(dst, target)
 }
+
+// framingDoubtful reports whether the answer head h frames its body by
+// Transfer-Encoding while it also has a Content-Length (RFC 9112 6.3: the
+// Transfer-Encoding frames it, and the message may be an attempt at
+// response splitting): on every path the body is read as the
+// Transfer-Encoding says and the backend connection closes after it.
+func framingDoubtful(h *h1.Response) bool {
+	return (h.Chunked || h.OtherCoding) && hasHeader(h.Headers, "Content-Length")
+}

@@ -3,6 +3,7 @@ package lb
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/migratekit/migrate/internal/h1"
 	"github.com/migratekit/migrate/manifest"
 )
 
@@ -115,7 +117,7 @@ func (t *Upstream) exchange(req *http.Request, pc *h1Conn) (*http.Response, bool
 		stop()
 		return nil, false, ctxErr(ctx, err)
 	}
-	resp, sent, err := t.readAnswer(req, pc)
+	resp, doubtful, sent, err := t.readAnswer(req, pc)
 	if err != nil {
 		stop()
 		if w != nil {
@@ -123,7 +125,7 @@ func (t *Upstream) exchange(req *http.Request, pc *h1Conn) (*http.Response, bool
 		}
 		return nil, sent, ctxErr(ctx, err)
 	}
-	keep := !resp.Close && !req.Close
+	keep := !resp.Close && !req.Close && !doubtful
 	if resp.Body == http.NoBody || req.Method == http.MethodHead {
 		stop()
 		wrote := w.wrote(pc) // first: it ends a write still going
@@ -167,16 +169,19 @@ func (t *Upstream) awaitAnswer(req *http.Request, pc *h1Conn, cut func()) {
 	}
 }
 
-// readAnswer reads the head of the final answer, passing interim ones on.
-func (t *Upstream) readAnswer(req *http.Request, pc *h1Conn) (*http.Response, bool, error) {
+// readAnswer reads the head of the final answer, passing interim ones on;
+// doubtful says the connection must not serve another request after it
+// (framingDoubtful, or a head it could not judge).
+func (t *Upstream) readAnswer(req *http.Request, pc *h1Conn) (resp *http.Response, doubtful, sent bool, err error) {
 	ctx := req.Context()
 	for {
 		if _, err := pc.br.Peek(1); err != nil {
-			return nil, false, err
+			return nil, false, false, err
 		}
+		doubtful = peekDoubtful(pc.br)
 		resp, err := http.ReadResponse(pc.br, req)
 		if err != nil {
-			return nil, true, err
+			return nil, false, true, err
 		}
 		// Informational answers (103 Early Hints) precede the real one.
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
@@ -186,10 +191,28 @@ func (t *Upstream) readAnswer(req *http.Request, pc *h1Conn) (*http.Response, bo
 					pc.c.SetDeadline(time.Unix(1, 0))
 				}
 			}
-			return resp, true, nil
+			return resp, doubtful, true, nil
 		}
 		if err := got1xx(ctx, resp); err != nil {
-			return nil, true, err
+			return nil, false, true, err
+		}
+	}
+}
+
+// peekDoubtful judges the answer head at the start of br by the loops'
+// parser (h1.ParseResponse, without consuming it: http.ReadResponse reads
+// it next, and deletes the Content-Length of a chunked answer): whether
+// its framing is doubtful, or it cannot be judged (longer than br's
+// buffer, malformed, cut short).
+func peekDoubtful(br *bufio.Reader) bool {
+	var h h1.Response
+	for n := br.Buffered(); ; n = br.Buffered() + 1 {
+		p, err := br.Peek(n)
+		switch perr := h1.ParseResponse(p, &h); {
+		case perr == nil:
+			return framingDoubtful(&h)
+		case !errors.Is(perr, h1.ErrIncomplete), err != nil:
+			return true
 		}
 	}
 }
