@@ -89,9 +89,7 @@ func newSide(a *App, index int, cfg manifest.Pool, timeouts manifest.Timeouts, d
 		ErrorLog:     deps.errorLog,
 		ErrorHandler: s.handleError,
 	}
-	if a.debug {
-		s.proxy.ModifyResponse = s.addDebugHeader
-	}
+	s.proxy.ModifyResponse = s.modifyResponse
 	return s, nil
 }
 
@@ -138,9 +136,31 @@ func (s *side) rewrite(pr *httputil.ProxyRequest) {
 	forward.SetXForwarded(h, in.Header, forward.Trusted(peer, s.app.trusted), peer, in.Host, in.TLS != nil)
 }
 
-func (s *side) addDebugHeader(res *http.Response) error {
-	res.Header["X-Migrate-Side"] = s.debugValue
+// modifyResponse adapts the backend's answer for net/http's server:
+// the debug header, and the framing of a close-delimited body.
+func (s *side) modifyResponse(res *http.Response) error {
+	if s.app.debug {
+		res.Header["X-Migrate-Side"] = s.debugValue
+	}
+	if closeDelimited(res) {
+		// "identity" makes net/http's server send the body as it
+		// comes and close after it (with Connection: close) instead of
+		// chunking it; the field itself is not sent.
+		res.Header["Transfer-Encoding"] = identity
+	}
 	return nil
+}
+
+var identity = []string{"identity"}
+
+// closeDelimited reports whether res, to an HTTP/1.x request, has a body
+// that ends when the backend closes: on every path it goes to the client
+// the same way, as it comes, and the client connection closes after it
+// (the loops pass it on so).
+func closeDelimited(res *http.Response) bool {
+	return res.ContentLength < 0 && len(res.TransferEncoding) == 0 && res.Body != http.NoBody &&
+		res.Request != nil && res.Request.ProtoMajor == 1 && res.Request.Method != http.MethodHead &&
+		res.StatusCode >= 200 && res.StatusCode != http.StatusNoContent && res.StatusCode != http.StatusNotModified
 }
 
 // RoundTrip sends req to a backend of the side, retrying once on another
