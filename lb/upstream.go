@@ -132,7 +132,11 @@ func (t *Upstream) exchange(req *http.Request, pc *h1Conn) (*http.Response, bool
 		t.done(pc, keep && ctx.Err() == nil && wrote)
 		return resp, true, nil
 	}
-	resp.Body = &h1Body{rc: resp.Body, t: t, pc: pc, keep: keep, stop: stop, w: w}
+	rc := resp.Body
+	if chunked(resp) {
+		rc = &chunkReader{br: pc.br, res: resp} // net/http's has not read yet
+	}
+	resp.Body = &h1Body{rc: rc, t: t, pc: pc, keep: keep, stop: stop, w: w}
 	return resp, true, nil
 }
 
