@@ -89,7 +89,7 @@ func (b *clientBody) Read(p []byte) (int, error) {
 			err = io.ErrUnexpectedEOF // the stream ended short of its Content-Length
 		}
 	}
-	if err != nil && err != io.EOF {
+	if err != nil && err != io.EOF && !errors.Is(err, errBodyAborted) { // an abort is the proxy's
 		err = fmt.Errorf("reading request body: %w: %w", errClientBody, err)
 		b.failed.CompareAndSwap(nil, &err)
 	}

@@ -239,8 +239,8 @@ func (w *bodyWriter) run(t *Upstream, req *http.Request, pc *h1Conn, cut func())
 		w.err = pc.bw.Flush()
 	}
 	if w.err != nil {
-		if cb, ok := req.Body.(*clientBody); ok && cb.blame(nil) != nil {
-			cut()
+		if errors.As(w.err, new(bodyReadError)) {
+			cut() // the backend would wait for the rest of the body
 		}
 		return
 	}
@@ -278,9 +278,14 @@ func (w *bodyWriter) stop(pc *h1Conn) {
 func (w *bodyWriter) abandon(pc *h1Conn, err error) error {
 	select {
 	case <-w.done:
-	default:
+	default: // its failure from now on is the stop's, not the body's
 		w.stop(pc)
 		<-w.done
+		return err
+	}
+	var be bodyReadError
+	if errors.As(w.err, &be) {
+		return be.error // the client's (clientBody.blame tells it)
 	}
 	return err
 }

@@ -111,22 +111,32 @@ func hasCloseToken(h http.Header) bool {
 }
 
 // writeBody writes req's body to bw, framed as writeHead said, and closes
-// it. A body shorter than its Content-Length is an error.
+// it. A body that fails to read, or is shorter than its Content-Length,
+// is a bodyReadError.
 func writeBody(bw *bufio.Writer, req *http.Request) error {
 	if bodyLess(req) {
 		closeBody(req)
 		return nil
 	}
 	defer req.Body.Close()
+	src := &readTap{r: req.Body}
+	err := copyBody(bw, src, req)
+	if src.err != nil {
+		return bodyReadError{src.err}
+	}
+	return err
+}
+
+func copyBody(bw *bufio.Writer, src *readTap, req *http.Request) error {
 	if req.ContentLength > 0 {
-		n, err := io.CopyN(bw, req.Body, req.ContentLength)
-		if err == io.EOF || (err == nil && n < req.ContentLength) {
-			err = io.ErrUnexpectedEOF
+		n, err := io.CopyN(bw, src, req.ContentLength)
+		if n < req.ContentLength && src.err == nil && (err == nil || err == io.EOF) {
+			src.err = io.ErrUnexpectedEOF
 		}
 		return err
 	}
 	cw := httputil.NewChunkedWriter(bw)
-	if _, err := io.Copy(cw, req.Body); err != nil {
+	if _, err := io.Copy(cw, src); err != nil {
 		return err
 	}
 	if err := cw.Close(); err != nil {
@@ -137,4 +147,24 @@ func writeBody(bw *bufio.Writer, req *http.Request) error {
 	}
 	_, err := bw.WriteString("\r\n")
 	return err
+}
+
+// bodyReadError is a request body that could not be read whole: the
+// request cannot end, so the connection is cut.
+type bodyReadError struct{ error }
+
+func (e bodyReadError) Unwrap() error { return e.error }
+
+// readTap keeps the first read error of r but io.EOF.
+type readTap struct {
+	r   io.Reader
+	err error
+}
+
+func (t *readTap) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if err != nil && err != io.EOF && t.err == nil {
+		t.err = err
+	}
+	return n, err
 }
