@@ -225,6 +225,17 @@ func (a *App) proxy(w http.ResponseWriter, r *http.Request, s *side, start time.
 // (http.ErrAbortHandler) is counted too.
 func (a *App) finish(rec *recorder, s *side, start time.Time) {
 	s.tel.Request(rec.status(), time.Since(start))
+	if v := recover(); v != nil {
+		// An answer cut short (ReverseProxy aborts when the backend's body
+		// fails): what came of it goes out before the connection closes,
+		// as the loops pass it on, so that the client sees it cut.
+		if v == http.ErrAbortHandler && rec.code != 0 {
+			_ = http.NewResponseController(rec.ResponseWriter).Flush()
+		}
+		rec.ResponseWriter = nil
+		a.recs.Put(rec)
+		panic(v)
+	}
 	rec.ResponseWriter = nil
 	a.recs.Put(rec)
 }

@@ -55,6 +55,15 @@ type clientBody struct {
 	left   int64     // bytes still due by the body's Content-Length; -1: unknown
 	failed atomic.Pointer[error]
 	first  []byte // read by awaitStart, not yet returned
+	abort  func() // ends a read in progress (the gate's abortBody); nil: none
+}
+
+// abortRead ends a read of the body in progress and every later one: the
+// backend answered before it had the whole body, and the answer is out.
+func (b *clientBody) abortRead() {
+	if b.abort != nil {
+		b.abort()
+	}
 }
 
 // newClientBody reads r, a body of size bytes (-1: unknown), closing c.
@@ -80,7 +89,7 @@ func (b *clientBody) Read(p []byte) (int, error) {
 			err = io.ErrUnexpectedEOF // the stream ended short of its Content-Length
 		}
 	}
-	if err != nil && err != io.EOF {
+	if err != nil && err != io.EOF && !errors.Is(err, errBodyAborted) { // an abort is the proxy's
 		err = fmt.Errorf("reading request body: %w: %w", errClientBody, err)
 		b.failed.CompareAndSwap(nil, &err)
 	}

@@ -74,6 +74,7 @@ type gateConn struct {
 	deadline time.Time // net/http's read deadline
 	connDL   time.Time // the deadline set on the socket
 	closed   bool
+	aborted  bool   // abortBody: the body is read no more
 	rejected int    // the status of the refused head, 0 if none
 	nonce    string // of the request carrying rejected
 	scratch  []byte // reads of heads
@@ -178,10 +179,18 @@ func (g *gateConn) readBody(p []byte) (int, error) {
 			dl = t
 		}
 	}
+	if g.aborted {
+		g.raw, g.state = nil, gateDone
+		return 0, errBodyAborted
+	}
 	if err := g.setDeadline(dl); err != nil {
 		return 0, err
 	}
 	n, err := g.readSocket(p)
+	if n == 0 && g.aborted {
+		g.raw, g.state = nil, gateDone
+		return 0, errBodyAborted
+	}
 	if n == 0 {
 		if err != nil && isTimeout(err) && (g.deadline.IsZero() || time.Now().Before(g.deadline)) {
 			err = errBodyTimeout           // ours, not net/http's
@@ -377,11 +386,20 @@ func (g *gateConn) SetDeadline(t time.Time) error {
 	return g.Conn.SetWriteDeadline(t)
 }
 
+// Close closes the connection, lingering (shut for writing, the rest
+// read and dropped on a goroutine of its own) when the client may still be
+// sending: closing a socket with unread bytes makes the kernel send a
+// reset, which can destroy the answer before the client has read it.
 func (g *gateConn) Close() error {
 	g.mu.Lock()
 	g.closed = true
 	g.wake.Broadcast()
+	linger := g.lingers()
 	g.mu.Unlock()
+	if linger && g.CloseWrite() == nil {
+		go lingerClose(g.Conn)
+		return nil
+	}
 	return g.Conn.Close()
 }
 
@@ -390,7 +408,47 @@ func (g *gateConn) CloseWrite() error {
 	if cw, ok := g.Conn.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
 	}
-	return nil
+	return errors.ErrUnsupported
+}
+
+// errBodyAborted is the read error of a request body abandoned after its
+// answer (abortBody).
+var errBodyAborted = errors.New("request body abandoned after the answer")
+
+// abortBody ends the read of a body in progress, and every later one: the
+// backend answered before it had the whole body and the answer is out, so
+// that net/http's server, which waits for that read before it ends the
+// request, answers and closes (lingering, as Close does).
+func (g *gateConn) abortBody() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.state != gateBody && g.state != gateChunked {
+		return
+	}
+	g.aborted = true
+	g.connDL = time.Unix(1, 0)
+	_ = g.Conn.SetReadDeadline(g.connDL)
+}
+
+// lingers reports whether the client may still be sending when net/http
+// closes the connection: the rest of a body, or bytes after a head.
+func (g *gateConn) lingers() bool {
+	switch g.state {
+	case gateTunnel, gateHeld:
+		return false
+	case gateHead:
+		return len(g.raw) > 0
+	}
+	return true
+}
+
+// linger reads and drops what the client still sends, then closes the
+// socket: at its end of stream, on an error, past lingerBytes or after
+// lingerTime (the rule of every path: rules.go).
+func lingerClose(c net.Conn) {
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(lingerTime))
+	_, _ = io.CopyN(io.Discard, c, lingerBytes)
 }
 
 // gateListener gives net/http its connections behind the gate.

@@ -371,7 +371,7 @@ func (u *upConn) bodyMode(h *h1.Response) {
 		u.mode = bodyChunked
 		// With a Content-Length too, the framing is doubtful (RFC 9112
 		// 6.3): the connection is closed after this answer.
-		u.reusable = u.reusable && !hasHeader(h.Headers, "Content-Length")
+		u.reusable = u.reusable && !framingDoubtful(h)
 	case h.OtherCoding || h.ContentLength < 0:
 		u.mode, u.reusable = bodyClose, false
 	case h.ContentLength == 0:

@@ -95,6 +95,15 @@ func testLoopAnswerFraming(t *testing.T, path dataPath) {
 				}
 			}
 			for k, want := range tt.wantHdr {
+				if path == pathNetHTTP && code304(tt.wantCodes) && k == "Content-Length" {
+					// The one allowed difference: net/http's server deletes
+					// the Content-Length of every 304 it sends (it cannot be
+					// told otherwise), where the loops pass it on. It is
+					// harmless: a 304 has no body whatever its length says,
+					// and a cache must not take Content-Length from a 304
+					// into the response it stored (RFC 9111 3.2).
+					want = ""
+				}
 				if got := h.Get(k); got != want {
 					t.Errorf("%s = %q, want %q", k, got, want)
 				}
@@ -120,6 +129,9 @@ func testLoopAnswerFraming(t *testing.T, path dataPath) {
 		})
 	}
 }
+
+// code304 reports whether the final answer of codes is a 304.
+func code304(codes []int) bool { return codes[len(codes)-1] == http.StatusNotModified }
 
 // TestLoopStaleBackend checks that a kept-alive backend connection the
 // backend closed is replaced for a GET, without an error, and that a POST

@@ -90,7 +90,8 @@ type probe struct {
 	// nginx 1.22 answers the same to the same bytes. It is not the
 	// reference for the header limit (its buffers answer 400 or 414), for
 	// HTTP/1.2 (it serves it), for h2c (its usual websocket configuration
-	// tunnels any Upgrade) nor for the reserved headers (it passes them).
+	// tunnels any Upgrade), for the reserved headers (it passes them) nor
+	// for a fragment in the target (it forwards it).
 	nginx bool
 }
 
@@ -142,6 +143,10 @@ func requestProbes() []probe {
 		{name: "space before the colon", send: "GET / HTTP/1.1\r\nHost: shop.test\r\nFoo : 1\r\n\r\n", wantCode: 400, wantClose: true, nginx: true},
 		{name: "forged shadow marker", send: "GET / HTTP/1.1\r\nHost: shop.test\r\nX-Migrate-Shadow: 1\r\nX-Migrate-Replay: 1\r\nX-Migrate-Rejected: x\r\n\r\n",
 			wantCode: 200, wantShop: []string{"GET / host=shop.test"}},
+		{name: "asterisk-form with DELETE", send: "DELETE * HTTP/1.1\r\nHost: shop.test\r\n\r\n", wantCode: 400, wantClose: true, nginx: true},
+		// nginx 1.22 forwards a fragment in the target as it came; RFC
+		// 9112 3.2 never allows one (HAProxy refuses it too).
+		{name: "fragment in the target", send: "GET /a#frag HTTP/1.1\r\nHost: shop.test\r\n\r\n", wantCode: 400, wantClose: true},
 		{name: "host no app claims", send: "GET / HTTP/1.1\r\nHost: nobody.test\r\n\r\n", wantCode: 421},
 		{name: "host no app claims, with a body", send: "POST / HTTP/1.1\r\nHost: nobody.test\r\nContent-Length: 5\r\n\r\nhello", wantCode: 421},
 		{name: "host no app claims, with a chunked body", send: "POST / HTTP/1.1\r\nHost: nobody.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", wantCode: 421},

@@ -3,6 +3,7 @@ package lb
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/migratekit/migrate/internal/h1"
 )
@@ -97,6 +98,16 @@ func refuseUpgrade(h http.Header) {
 	h["Connection"] = []string{strings.Join(keep, ", ")}
 }
 
+// Lingering close, as nginx's lingering_close, on every path: a client
+// connection closed while its client may still be sending (the rest of a
+// body its answer did not wait for, bytes after a refused head) is shut
+// for writing first, and what still comes is read and dropped until the
+// client's end of stream, for up to lingerTime and lingerBytes.
+const (
+	lingerTime  = 5 * time.Second
+	lingerBytes = 4 << 20
+)
+
 // ruleAnswer is the body of the answer to a request the rules refuse.
 func ruleAnswer(code int) string {
 	switch code {
@@ -110,4 +121,24 @@ func ruleAnswer(code int) string {
 		return "request body timeout\n"
 	}
 	return "bad request\n"
+}
+
+// appendTarget appends the request target as it goes to backend b, on
+// every path: the client's origin-form target as it sent it, its path
+// prefixed by the backend's base path and its query after the backend's
+// (appendURI).
+func (b *backend) appendTarget(dst, target []byte) []byte {
+	if b.basePath == "" && b.baseQuery == "" {
+		return append(dst, target...)
+	}
+	return b.appendURI(dst, target)
+}
+
+// framingDoubtful reports whether the answer head h frames its body by
+// Transfer-Encoding while it also has a Content-Length (RFC 9112 6.3: the
+// Transfer-Encoding frames it, and the message may be an attempt at
+// response splitting): on every path the body is read as the
+// Transfer-Encoding says and the backend connection closes after it.
+func framingDoubtful(h *h1.Response) bool {
+	return (h.Chunked || h.OtherCoding) && hasHeader(h.Headers, "Content-Length")
 }

@@ -89,9 +89,7 @@ func newSide(a *App, index int, cfg manifest.Pool, timeouts manifest.Timeouts, d
 		ErrorLog:     deps.errorLog,
 		ErrorHandler: s.handleError,
 	}
-	if a.debug {
-		s.proxy.ModifyResponse = s.addDebugHeader
-	}
+	s.proxy.ModifyResponse = s.modifyResponse
 	return s, nil
 }
 
@@ -142,9 +140,31 @@ func (s *side) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.Trailer = in.Trailer
 }
 
-func (s *side) addDebugHeader(res *http.Response) error {
-	res.Header["X-Migrate-Side"] = s.debugValue
+// modifyResponse adapts the backend's answer for net/http's server:
+// the debug header, and the framing of a close-delimited body.
+func (s *side) modifyResponse(res *http.Response) error {
+	if s.app.debug {
+		res.Header["X-Migrate-Side"] = s.debugValue
+	}
+	if closeDelimited(res) {
+		// "identity" makes net/http's server send the body as it
+		// comes and close after it (with Connection: close) instead of
+		// chunking it; the field itself is not sent.
+		res.Header["Transfer-Encoding"] = identity
+	}
 	return nil
+}
+
+var identity = []string{"identity"}
+
+// closeDelimited reports whether res, to an HTTP/1.x request, has a body
+// that ends when the backend closes: on every path it goes to the client
+// the same way, as it comes, and the client connection closes after it
+// (the loops pass it on so).
+func closeDelimited(res *http.Response) bool {
+	return res.ContentLength < 0 && len(res.TransferEncoding) == 0 && res.Body != http.NoBody &&
+		res.Request != nil && res.Request.ProtoMajor == 1 && res.Request.Method != http.MethodHead &&
+		res.StatusCode >= 200 && res.StatusCode != http.StatusNoContent && res.StatusCode != http.StatusNotModified
 }
 
 // RoundTrip sends req to a backend of the side, retrying once on another
@@ -179,6 +199,7 @@ func (s *side) RoundTrip(req *http.Request) (*http.Response, error) {
 // attempt sends req to b.
 func (s *side) attempt(req *http.Request, b *backend) (*http.Response, error) {
 	target(req.URL, b.url)
+	clientTarget(req, b)
 	b.inflight.Add(1)
 	res, err := s.base.RoundTrip(req)
 	if err != nil {
@@ -211,6 +232,21 @@ func target(u, base *url.URL) {
 	default:
 		u.RawQuery = base.RawQuery + "&" + u.RawQuery
 	}
+}
+
+// clientTarget makes req's request line carry the client's own target, as
+// the loops send it (backend.appendTarget), rather than the one
+// URL.RequestURI re-escapes: for a target the loops take (h1.OriginForm),
+// but not one starting "//", which http.Transport (the fallback) would send
+// as an absolute URL from URL.Opaque. Those, absolute-form targets and
+// "*" keep the URL's form.
+func clientTarget(req *http.Request, b *backend) {
+	raw := req.RequestURI
+	if strings.HasPrefix(raw, "//") || !h1.OriginForm(raw) {
+		return
+	}
+	req.URL.Opaque = string(b.appendTarget(nil, []byte(raw)))
+	req.URL.RawQuery, req.URL.ForceQuery = "", false
 }
 
 func joinURLPath(a, b *url.URL) (path, rawpath string) {
@@ -286,6 +322,9 @@ func readyBody(req *http.Request) (bool, error) {
 		return bufferBody(req)
 	}
 	body := newClientBody(req.Body, req.Body, req.ContentLength)
+	if g := gateOf(req.Context()); g != nil {
+		body.abort = g.abortBody
+	}
 	if err := body.prefetch(maxRetryBody); err != nil {
 		return false, err
 	}

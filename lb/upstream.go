@@ -3,6 +3,7 @@ package lb
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/migratekit/migrate/internal/h1"
 	"github.com/migratekit/migrate/manifest"
 )
 
@@ -102,60 +104,190 @@ func closeBody(req *http.Request) {
 }
 
 // exchange writes req on pc and reads the answer's head. sent says whether
-// any byte of an answer arrived (then it is not safe to send again).
+// any byte of an answer arrived (then it is not safe to send again). The
+// body is written while the answer is read, as http.Transport does: a
+// backend may answer before it has read the whole body, and that answer
+// must reach the client (the connection is then not reused).
 func (t *Upstream) exchange(req *http.Request, pc *h1Conn) (*http.Response, bool, error) {
 	ctx := req.Context()
 	cut := func() { pc.c.SetDeadline(time.Unix(1, 0)) }
-	// The answer's head must come within responseHeader. Deadlines are set
-	// before the cancellation hook, or re-checked after, so that a later
-	// deadline never overrides the cut of a cancelled request.
-	if t.responseHeader > 0 {
-		pc.c.SetReadDeadline(time.Now().Add(t.responseHeader))
-	}
 	stop := context.AfterFunc(ctx, cut)
-	if err := req.Write(pc.bw); err != nil {
+	w, err := t.send(req, pc, cut)
+	if err != nil {
 		stop()
 		return nil, false, ctxErr(ctx, err)
 	}
-	if err := pc.bw.Flush(); err != nil {
+	resp, doubtful, sent, err := t.readAnswer(req, pc)
+	if err != nil {
 		stop()
-		return nil, false, ctxErr(ctx, err)
-	}
-	var resp *http.Response
-	for {
-		var err error
-		if _, err = pc.br.Peek(1); err != nil {
-			stop()
-			return nil, false, ctxErr(ctx, err)
+		if w != nil {
+			err = w.abandon(pc, err)
 		}
-		resp, err = http.ReadResponse(pc.br, req)
+		return nil, sent, ctxErr(ctx, err)
+	}
+	keep := !resp.Close && !req.Close && !doubtful
+	if resp.Body == http.NoBody || req.Method == http.MethodHead {
+		stop()
+		wrote := w.wrote(pc) // first: it ends a write still going
+		t.done(pc, keep && ctx.Err() == nil && wrote)
+		return resp, true, nil
+	}
+	rc := resp.Body
+	if chunked(resp) {
+		rc = &chunkReader{br: pc.br, res: resp} // net/http's has not read yet
+	}
+	resp.Body = &h1Body{rc: rc, t: t, pc: pc, keep: keep, stop: stop, w: w}
+	return resp, true, nil
+}
+
+// send writes req's head, and its body on a goroutine of its own (w; nil
+// when there is none). The answer's head must come within responseHeader
+// of the request's end. Deadlines are set before the cancellation hook
+// fires, or re-checked after, so that a later deadline never overrides the
+// cut of a cancelled request.
+func (t *Upstream) send(req *http.Request, pc *h1Conn, cut func()) (*bodyWriter, error) {
+	if err := writeHead(pc.bw, req); err != nil {
+		return nil, err
+	}
+	if bodyLess(req) {
+		closeBody(req)
+		t.awaitAnswer(req, pc, cut)
+		return nil, pc.bw.Flush()
+	}
+	w := &bodyWriter{done: make(chan struct{})}
+	if a, ok := req.Body.(interface{ abortRead() }); ok {
+		w.abort = a.abortRead
+	}
+	go w.run(t, req, pc, cut)
+	return w, nil
+}
+
+// awaitAnswer starts the responseHeader timeout, once the request is out.
+func (t *Upstream) awaitAnswer(req *http.Request, pc *h1Conn, cut func()) {
+	if t.responseHeader <= 0 {
+		return
+	}
+	pc.c.SetReadDeadline(time.Now().Add(t.responseHeader))
+	if req.Context().Err() != nil {
+		cut()
+	}
+}
+
+// readAnswer reads the head of the final answer, passing interim ones on;
+// doubtful says the connection must not serve another request after it
+// (framingDoubtful, or a head it could not judge).
+func (t *Upstream) readAnswer(req *http.Request, pc *h1Conn) (resp *http.Response, doubtful, sent bool, err error) {
+	ctx := req.Context()
+	for {
+		if _, err := pc.br.Peek(1); err != nil {
+			return nil, false, false, err
+		}
+		doubtful = peekDoubtful(pc.br)
+		resp, err := http.ReadResponse(pc.br, req)
 		if err != nil {
-			stop()
-			return nil, true, ctxErr(ctx, err)
+			return nil, false, true, err
 		}
 		// Informational answers (103 Early Hints) precede the real one.
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
-			break
+			if t.responseHeader > 0 {
+				pc.c.SetReadDeadline(time.Time{})
+				if ctx.Err() != nil {
+					pc.c.SetDeadline(time.Unix(1, 0))
+				}
+			}
+			return resp, doubtful, true, nil
 		}
 		if err := got1xx(ctx, resp); err != nil {
-			stop()
-			return nil, true, err
+			return nil, false, true, err
 		}
 	}
-	if t.responseHeader > 0 {
-		pc.c.SetReadDeadline(time.Time{})
-		if ctx.Err() != nil {
-			cut()
+}
+
+// peekDoubtful judges the answer head at the start of br by the loops'
+// parser (h1.ParseResponse, without consuming it: http.ReadResponse reads
+// it next, and deletes the Content-Length of a chunked answer): whether
+// its framing is doubtful, or it cannot be judged (longer than br's
+// buffer, malformed, cut short).
+func peekDoubtful(br *bufio.Reader) bool {
+	var h h1.Response
+	for n := br.Buffered(); ; n = br.Buffered() + 1 {
+		p, err := br.Peek(n)
+		switch perr := h1.ParseResponse(p, &h); {
+		case perr == nil:
+			return framingDoubtful(&h)
+		case !errors.Is(perr, h1.ErrIncomplete), err != nil:
+			return true
 		}
 	}
-	keep := !resp.Close && !req.Close
-	if resp.Body == http.NoBody || req.Method == http.MethodHead {
-		stop()
-		t.done(pc, keep && ctx.Err() == nil)
-		return resp, true, nil
+}
+
+// bodyWriter writes a request body to the backend while its answer is
+// read.
+type bodyWriter struct {
+	done  chan struct{}
+	err   error  // of the write, once done is closed
+	abort func() // ends a read of the client's body in progress; nil: none
+}
+
+// run writes the body and flushes it; a client body that fails cuts the
+// connection, so that the read of the answer ends too (the backend waits
+// for the rest of the body).
+func (w *bodyWriter) run(t *Upstream, req *http.Request, pc *h1Conn, cut func()) {
+	defer close(w.done)
+	w.err = writeBody(pc.bw, req)
+	if w.err == nil {
+		w.err = pc.bw.Flush()
 	}
-	resp.Body = &h1Body{rc: resp.Body, t: t, pc: pc, keep: keep, stop: stop}
-	return resp, true, nil
+	if w.err != nil {
+		if errors.As(w.err, new(bodyReadError)) {
+			cut() // the backend would wait for the rest of the body
+		}
+		return
+	}
+	t.awaitAnswer(req, pc, cut)
+}
+
+// wrote reports whether the whole body went out (w nil: there was none).
+// A body still going out when the answer has ended will not be whole: the
+// connection is closed, which ends its write, and the client's body is
+// abandoned (abortBody).
+func (w *bodyWriter) wrote(pc *h1Conn) bool {
+	if w == nil {
+		return true
+	}
+	select {
+	case <-w.done:
+		return w.err == nil
+	default:
+	}
+	w.stop(pc)
+	return false
+}
+
+// stop ends the write: the connection closes, and the client's body is
+// not read on.
+func (w *bodyWriter) stop(pc *h1Conn) {
+	pc.c.Close()
+	if w.abort != nil {
+		w.abort()
+	}
+}
+
+// abandon ends the write after an exchange that failed with err, and
+// returns the error to report: the client body's, when it failed.
+func (w *bodyWriter) abandon(pc *h1Conn, err error) error {
+	select {
+	case <-w.done:
+	default: // its failure from now on is the stop's, not the body's
+		w.stop(pc)
+		<-w.done
+		return err
+	}
+	var be bodyReadError
+	if errors.As(w.err, &be) {
+		return be.error // the client's (clientBody.blame tells it)
+	}
+	return err
 }
 
 // got1xx hands an interim answer to the request's client trace, as
@@ -183,6 +315,7 @@ type h1Body struct {
 	pc   *h1Conn
 	keep bool
 	stop func() bool
+	w    *bodyWriter // of the request's body; nil: none
 	once sync.Once
 	eof  bool
 }
@@ -203,8 +336,9 @@ func (b *h1Body) Close() error {
 
 func (b *h1Body) release() {
 	b.once.Do(func() {
-		cancelled := !b.stop() // the context already fired: the deadline is set
-		b.t.done(b.pc, b.keep && b.eof && !cancelled)
+		cancelled := !b.stop()   // the context already fired: the deadline is set
+		wrote := b.w.wrote(b.pc) // first: it ends a write still going
+		b.t.done(b.pc, b.keep && b.eof && !cancelled && wrote)
 	})
 }
 

@@ -1,6 +1,7 @@
 package h1
 
 import (
+	"bytes"
 	"net/http"
 	"strconv"
 )
@@ -21,8 +22,9 @@ import (
 //     attempt), Transfer-Encoding on HTTP/1.0, Content-Length values that
 //     are not one decimal length, a field name that is not a token (a
 //     space in it or before the colon), a folded field line, a control
-//     byte in a value, a missing Host on HTTP/1.1 and a second Host are
-//     answered 400;
+//     byte in a value, a missing Host on HTTP/1.1, a second Host, a
+//     request target with a fragment ('#') and the asterisk-form "*"
+//     with another method than OPTIONS (RFC 9112 3.2) are answered 400;
 //   - a Transfer-Encoding other than one "chunked" is answered 501, as
 //     net/http and nginx do.
 //
@@ -176,7 +178,23 @@ func (c *headCheck) requestLine(line []byte) error {
 	if i == start || i == len(line) || line[i] != ' ' {
 		return c.fail(http.StatusBadRequest, i, "request target not followed by one space")
 	}
+	if err := c.target(line[:start-1], line[start:i], start); err != nil {
+		return err
+	}
 	return c.version(line[i+1:], i+1)
+}
+
+// target checks what RFC 9112 3.2 allows of a request target that its
+// bytes alone do not tell: never a fragment ('#': a client strips it
+// before sending), and the asterisk-form "*" with OPTIONS only.
+func (c *headCheck) target(method, target []byte, off int) error {
+	if k := bytes.IndexByte(target, '#'); k >= 0 {
+		return c.fail(http.StatusBadRequest, off+k, "request target with a fragment ('#')")
+	}
+	if len(target) == 1 && target[0] == '*' && string(method) != http.MethodOptions {
+		return c.fail(http.StatusBadRequest, off, "asterisk-form target with "+string(method)+", not OPTIONS")
+	}
+	return nil
 }
 
 // isTargetChar: a byte of a request target (visible ASCII or obs-text).

@@ -199,6 +199,15 @@ func (r *Request) parseRequestLine(p []byte) (int, error) {
 	return next, err
 }
 
+// OriginForm reports whether target is an origin-form request target as
+// ParseRequest takes one (the loops forward it as the client sent it):
+// '/' first, printable ASCII without '#', every '%' followed by two hex
+// digits.
+func OriginForm(target string) bool {
+	end, err := scanTarget(append([]byte(target), ' '), 0)
+	return err == nil && end == len(target)
+}
+
 // scanTarget scans an origin-form target at p[i:] and returns the offset
 // of the space after it.
 func scanTarget(p []byte, i int) (int, error) {

@@ -244,3 +244,21 @@ func TestEqualFold(t *testing.T) {
 		})
 	}
 }
+
+// TestOriginForm checks the target rule OriginForm shares with
+// ParseRequest: what one takes, the other does.
+func TestOriginForm(t *testing.T) {
+	for target, want := range map[string]bool{
+		"/": true, "/a\"b": true, "/a%20b?x=1&y": true, "//x": true,
+		"": false, "*": false, "http://x/": false, "/a%2": false, "/a%zz": false,
+		"/a#f": false, "/caf\xe9": false, "/a b": false,
+	} {
+		if got := OriginForm(target); got != want {
+			t.Errorf("OriginForm(%q) = %v, want %v", target, got, want)
+		}
+		err := ParseRequest([]byte("GET "+target+" HTTP/1.1\r\nHost: x\r\n\r\n"), &Request{})
+		if taken := err == nil; taken != want && target != "/a b" {
+			t.Errorf("ParseRequest of %q: %v, OriginForm says %v", target, err, want)
+		}
+	}
+}
