@@ -70,7 +70,7 @@ func (r *Readiness) Note(events uint32) {
 // edge will come) unless hup says the peer's end of stream is still to be
 // read. EAGAIN and EINTR are no errors: n is 0 then.
 func ReadFD(fd int, p []byte, ready *bool, hup bool) (n int, eof bool, err error) {
-	n, err = unix.Read(fd, p)
+	n, err = rawRead(fd, p)
 	switch {
 	case errors.Is(err, unix.EAGAIN):
 		*ready = false
@@ -105,9 +105,9 @@ func WriteFD(fd int, b *Buffer, ready *bool) (progress bool, err error) {
 // offered: on EAGAIN that is 0 bytes and no error. An interrupted write
 // is tried again.
 func WriteBytes(fd int, p []byte, ready *bool) (n int, err error) {
-	n, err = unix.Write(fd, p)
+	n, err = rawWrite(fd, p)
 	for errors.Is(err, unix.EINTR) {
-		n, err = unix.Write(fd, p)
+		n, err = rawWrite(fd, p)
 	}
 	switch {
 	case errors.Is(err, unix.EAGAIN):
