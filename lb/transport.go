@@ -179,6 +179,7 @@ func (s *side) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	retry := s.retries(req.Method, replayable)
+	orig := *req.URL // attempt points req.URL at its backend
 	res, err := s.attempt(req, b)
 	if err == nil || !retry || !retryable(req, err) {
 		return res, err
@@ -187,7 +188,7 @@ func (s *side) RoundTrip(req *http.Request) (*http.Response, error) {
 	if next == nil {
 		return nil, err
 	}
-	again, rerr := rewound(req)
+	again, rerr := rewound(req, &orig)
 	if rerr != nil {
 		return nil, err
 	}
@@ -370,11 +371,12 @@ func retryableErr(err error) bool {
 	return !isTimeout(err)
 }
 
-// rewound is a shallow copy of req with a fresh body, for a retry.
-func rewound(req *http.Request) (*http.Request, error) {
+// rewound is a shallow copy of req with a fresh body and orig, its URL
+// before an attempt pointed it at a backend, for a retry.
+func rewound(req *http.Request, orig *url.URL) (*http.Request, error) {
 	again := new(http.Request)
 	*again = *req
-	u := *req.URL
+	u := *orig
 	again.URL = &u
 	if req.GetBody != nil {
 		body, err := req.GetBody()

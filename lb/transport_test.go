@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -285,4 +286,48 @@ func FuzzAppendURI(f *testing.F) {
 			t.Errorf("backend %q, request %q: the loops send %q, net/http %q", base, uri, got, want.RequestURI())
 		}
 	})
+}
+
+// TestRetryKeepsTarget: a request retried on another backend of a pool
+// whose backends have a base path and query reaches it with the target a
+// first attempt there gets, the base not added twice (the net/http path
+// rewrote the request's URL in place, and its retry copied it rewritten).
+// "//x/y" keeps the URL's form on net/http's path (clientTarget).
+func TestRetryKeepsTarget(t *testing.T) { forEachPath(t, testRetryKeepsTarget) }
+
+func testRetryKeepsTarget(t *testing.T, path dataPath) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	b := newBackendFunc(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen[r.RequestURI]++
+		mu.Unlock()
+	})
+	dead, n := newBackend(t, "dead"), newBackend(t, "new")
+	dead.Close()
+	m := oneApp(&manifest.App{
+		Listen: "127.0.0.1:0",
+		Old:    manifest.Pool{Backends: []string{dead.URL + "/base?k=v", b.URL + "/base?k=v"}, Passive: manifest.Passive{MaxFails: -1}},
+		New:    manifest.Pool{Backends: []string{n.URL}},
+	})
+	r := start(t, path, m, Options{})
+	for _, target := range []string{"/x/y?q=1", "//x/y?q=1"} {
+		clear(seen)
+		for i := range 4 {
+			res, err := r.client.Get(r.base + target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s %d: status %d", target, i, res.StatusCode)
+			}
+		}
+		mu.Lock()
+		want := "/base" + strings.Replace(target, "?", "?k=v&", 1)
+		if len(seen) != 1 || seen[want] == 0 {
+			t.Errorf("GET %s: backend b received %v, want %s only, retried or not", target, seen, want)
+		}
+		mu.Unlock()
+	}
 }
