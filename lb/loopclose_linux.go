@@ -40,13 +40,9 @@ func (c *clientConn) close() {
 // its client may still be sending (the rest of a body its answer did not
 // wait for, or requests pipelined after a Connection: close) is shut for
 // writing first, and what still comes is read and dropped until the
-// client's end of stream, for up to loopLinger and loopLingerBytes.
+// client's end of stream, for up to lingerTime and lingerBytes (rules.go).
 // Closing a socket with unread bytes makes the kernel send a reset, which
 // can destroy the answer before the client has read it.
-const (
-	loopLinger      = 5 * time.Second
-	loopLingerBytes = 4 << 20
-)
 
 // closeOrLinger closes the connection, lingering when the client may still
 // be sending.
@@ -59,8 +55,8 @@ func (c *clientConn) closeOrLinger() {
 		c.close()
 		return
 	}
-	c.state, c.lingerLeft = stateLinger, loopLingerBytes
-	c.deadline = c.w.ev.Now().Add(loopLinger)
+	c.state, c.lingerLeft = stateLinger, lingerBytes
+	c.deadline = c.w.ev.Now().Add(lingerTime)
 	c.in.R, c.in.W = 0, 0
 	c.linger()
 }

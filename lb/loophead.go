@@ -49,11 +49,7 @@ func hasConnection(hs []h1.Header) bool {
 func (s *side) appendLoopRequest(dst []byte, r *h1.Request, b *backend, peer netip.Addr) []byte {
 	dst = append(dst, r.Method...)
 	dst = append(dst, ' ')
-	if b.basePath != "" || b.baseQuery != "" {
-		dst = b.appendURI(dst, r.Target)
-	} else {
-		dst = append(dst, r.Target...)
-	}
+	dst = b.appendTarget(dst, r.Target)
 	dst = append(dst, " HTTP/1.1\r\n"...)
 	trusted := forward.Trusted(peer, s.app.trusted)
 	named := hasConnection(r.Headers)
