@@ -22,28 +22,8 @@ type tunnelBackend struct {
 
 func newTunnelBackend(t *testing.T, switches bool) *tunnelBackend {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb := &tunnelBackend{ln: ln}
-	var wg sync.WaitGroup
-	var conns sync.Map
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns.Store(c, true)
-			wg.Go(func() { tb.serve(c, switches) })
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		conns.Range(func(c, _ any) bool { c.(net.Conn).Close(); return true })
-		wg.Wait()
-	})
+	tb := &tunnelBackend{}
+	tb.ln = serveConns(t, func(c net.Conn) { tb.serve(c, switches) })
 	return tb
 }
 

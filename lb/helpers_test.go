@@ -195,11 +195,23 @@ type rawBackend struct {
 
 func newRawBackend(t *testing.T, answer func(req *http.Request, n int) (string, bool)) *rawBackend {
 	t.Helper()
+	rb := &rawBackend{seen: map[string]int{}}
+	rb.ln = serveConns(t, func(c net.Conn) {
+		rb.conns.Add(1)
+		rb.serve(c, answer)
+	})
+	return rb
+}
+
+// serveConns listens on a loopback port and runs handle on a goroutine per
+// accepted connection; at cleanup it closes the listener and every
+// connection and waits for the handlers.
+func serveConns(t testing.TB, handle func(net.Conn)) net.Listener {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rb := &rawBackend{ln: ln, seen: map[string]int{}}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var conns []net.Conn
@@ -209,11 +221,10 @@ func newRawBackend(t *testing.T, answer func(req *http.Request, n int) (string, 
 			if err != nil {
 				return
 			}
-			rb.conns.Add(1)
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
-			wg.Go(func() { rb.serve(c, answer) })
+			wg.Go(func() { handle(c) })
 		}
 	})
 	t.Cleanup(func() {
@@ -225,7 +236,7 @@ func newRawBackend(t *testing.T, answer func(req *http.Request, n int) (string, 
 		mu.Unlock()
 		wg.Wait()
 	})
-	return rb
+	return ln
 }
 
 // serve answers the requests of one connection; n counts them from 1.
