@@ -2,7 +2,6 @@ package lb
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httputil"
@@ -44,7 +43,12 @@ func writeHead(bw *bufio.Writer, req *http.Request) error {
 	if host == "" {
 		host = req.URL.Host
 	}
-	fmt.Fprintf(bw, "%s %s HTTP/1.1\r\nHost: %s\r\n", req.Method, requestTarget(req), host)
+	bw.WriteString(req.Method)
+	bw.WriteByte(' ')
+	bw.WriteString(requestTarget(req))
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.WriteString(host)
+	bw.WriteString("\r\n")
 	for _, ua := range req.Header["User-Agent"] {
 		if ua != "" {
 			bw.WriteString("User-Agent: " + headerValue(ua) + "\r\n")
@@ -96,8 +100,12 @@ func writeTrailerNames(bw *bufio.Writer, tr http.Header) error {
 // headerValue is v as http.Header.Write writes a value: line breaks
 // made spaces, outer blanks trimmed.
 func headerValue(v string) string {
-	return strings.TrimSpace(strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ").Replace(v))
+	return strings.TrimSpace(newlineToSpace.Replace(v))
 }
+
+// newlineToSpace is built once: a Replacer is costly to make, and
+// headerValue runs for every request net/http's path sends.
+var newlineToSpace = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ")
 
 func hasCloseToken(h http.Header) bool {
 	for _, v := range h["Connection"] {
