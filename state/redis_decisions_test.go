@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/jonboulle/clockwork"
 
 	"github.com/migratekit/migrate/internal/testsvc"
@@ -287,7 +288,9 @@ func FuzzRedisLocalFile(f *testing.F) {
 		if err != nil {
 			t.Fatalf("decodeLocal() of its own encoding: %v", err)
 		}
-		if diff := cmp.Diff(again, got); diff != "" {
+		// An empty list and none are the same file: "pending": [] is
+		// written back without the key (omitempty) and read as nil.
+		if diff := cmp.Diff(again, got, cmpopts.EquateEmpty()); diff != "" {
 			t.Errorf("encoded and decoded again (-again +first):\n%s", diff)
 		}
 	})
