@@ -36,6 +36,7 @@ type App struct {
 	wrapped  bool         // handler has a middleware
 	upgrades []string     // the protocols a client may switch to (Upgrade)
 
+	live    *liveChecks // the proxy's, for backends added live (backends.go)
 	metrics *telemetry.Metrics
 	refused *telemetry.Refused // its listener's (a stalled body's 408)
 	log     *slog.Logger

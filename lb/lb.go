@@ -189,7 +189,8 @@ type Proxy struct {
 
 	resolver     *net.Resolver
 	resolveEvery time.Duration
-	paths        paths // the junction's state (paths.go)
+	paths        paths      // the junction's state (paths.go)
+	live         liveChecks // the checks of backends (backends.go)
 }
 
 // sideDeps are what a side needs from its proxy.
@@ -226,6 +227,7 @@ func New(m *manifest.Manifest, apps []string, opts Options) (*Proxy, error) {
 		bodyTimeout: m.Global.Limits.ClientBodyTimeout.Or(manifest.DefaultClientBodyTimeout),
 	}
 	p.inflight.idle = make(chan struct{}, 1)
+	p.live.proxy = p
 	names, err := selectApps(m, apps)
 	if err != nil {
 		return nil, err
@@ -295,6 +297,7 @@ func (p *Proxy) addApp(name string, cfg *manifest.App, opts Options, deps sideDe
 		}
 		if c != nil {
 			p.checkers = append(p.checkers, c)
+			a.sides[i].check = c
 		}
 	}
 	p.apps[name] = a
@@ -315,6 +318,7 @@ func newApp(name string, cfg *manifest.App, opts Options, deps sideDeps, p *Prox
 		cors:     newCORS(cfg.CORS),
 		metrics:  opts.Metrics,
 		mirror:   opts.Mirrors[name],
+		live:     &p.live,
 		upgrades: cfg.Upgrades,
 		log:      p.log.With("app", name),
 	}

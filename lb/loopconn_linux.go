@@ -324,7 +324,7 @@ func (c *clientConn) begin() bool {
 	headLen := r.HeadLen
 	head := c.in.Data()[:headLen] // stays in place until the next read
 	c.body = c.body[:0]
-	if c.bodyLeft > 0 || !a.sides[0].pool.sameBase || !a.sides[1].pool.sameBase {
+	if c.bodyLeft > 0 || !a.sides[0].pool.sameBase() || !a.sides[1].pool.sameBase() {
 		// The head is needed again: after the body, or for a retry on a
 		// backend with another base path.
 		c.head = append(c.head[:0], head...)

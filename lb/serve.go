@@ -143,10 +143,9 @@ func (p *Proxy) Serve(ctx context.Context) error {
 		go func() { errc <- s.serve() }()
 	}
 	hctx, stopChecks := context.WithCancel(ctx)
-	checks := p.startChecks(hctx)
-	if len(named) > 0 {
-		checks.Go(func() { p.keepResolving(hctx, named) })
-	}
+	var checks sync.WaitGroup
+	p.live.begin(hctx, &checks)
+	checks.Go(func() { p.keepResolving(hctx) })
 	var err error
 	select {
 	case <-ctx.Done():
@@ -156,6 +155,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	p.log.Info("draining", "deadline", p.drain.String())
 	drainErr := p.shutdown(servers, cut)
 	stopChecks()
+	p.live.end()
 	checks.Wait()
 	for range p.listeners {
 		if e := <-errc; e != nil && err == nil {
@@ -167,17 +167,6 @@ func (p *Proxy) Serve(ctx context.Context) error {
 		l.ln = nil
 	}
 	return errors.Join(err, drainErr)
-}
-
-// startChecks starts one health-check goroutine per checked backend.
-func (p *Proxy) startChecks(ctx context.Context) *sync.WaitGroup {
-	var wg sync.WaitGroup
-	for _, c := range p.checkers {
-		for _, b := range c.pool.backends {
-			wg.Go(func() { c.run(ctx, b) })
-		}
-	}
-	return &wg
 }
 
 // pathServer serves one listener on its data path (paths.go chooses it).
