@@ -24,8 +24,8 @@ const (
 // the weighted sticky split between them.
 type App struct {
 	name     string
-	weight   atomic.Int32
-	cookie   string // sticky cookie name; "" means sticky by client IP
+	weight   *atomic.Int32 // shared with the app of the same name before a reload
+	cookie   string        // sticky cookie name; "" means sticky by client IP
 	trusted  []netip.Prefix
 	debug    bool
 	failover bool

@@ -221,34 +221,72 @@ func waitIdle(ctx context.Context, b *backend) error {
 	}
 }
 
-// liveChecks starts the checks of backends added while the proxy serves;
-// Serve runs the others (startChecks).
+// liveChecks runs the checks of the proxy's backends while it serves:
+// each side's under a context of its own, which a reload that replaces
+// the side cancels; those of backends added live start with them.
 type liveChecks struct {
 	proxy *Proxy
 	mu    sync.Mutex
 	ctx   context.Context // nil: not serving
 	wg    *sync.WaitGroup
+	sides map[*side]sideChecks
+}
+
+// sideChecks are the running checks of one side.
+type sideChecks struct {
+	ctx  context.Context
+	stop context.CancelFunc
 }
 
 // begin starts the checks of every backend, until ctx is done.
 func (l *liveChecks) begin(ctx context.Context, wg *sync.WaitGroup) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.ctx, l.wg = ctx, wg
-	for _, a := range l.proxy.sorted {
+	l.ctx, l.wg, l.sides = ctx, wg, make(map[*side]sideChecks)
+	l.startApps(l.proxy.apps().sorted)
+}
+
+// end stops the checks: the caller then waits for wg.
+func (l *liveChecks) end() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, sc := range l.sides {
+		sc.stop()
+	}
+	l.ctx, l.wg, l.sides = nil, nil, nil
+}
+
+// replace stops the checks of the sides of before that after does not
+// have, and starts those of after's new sides (a reload).
+func (l *liveChecks) replace(before, after []*App) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ctx == nil {
+		return
+	}
+	for _, a := range before {
 		for _, s := range a.sides {
+			if sc, ok := l.sides[s]; ok && !slices.ContainsFunc(after, func(n *App) bool { return slices.Contains(n.sides[:], s) }) {
+				sc.stop()
+				delete(l.sides, s)
+			}
+		}
+	}
+	l.startApps(after)
+}
+
+// startApps starts the checks of the sides of apps not yet checked.
+func (l *liveChecks) startApps(apps []*App) {
+	for _, a := range apps {
+		for _, s := range a.sides {
+			if _, ok := l.sides[s]; ok {
+				continue
+			}
 			for _, b := range s.pool.backends() {
 				l.startLocked(s, b)
 			}
 		}
 	}
-}
-
-// end stops starting checks: the caller then waits for wg.
-func (l *liveChecks) end() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.ctx, l.wg = nil, nil
 }
 
 // startCheck starts b's check, if the proxy is serving (else begin will).
@@ -262,7 +300,12 @@ func (l *liveChecks) startLocked(s *side, b *backend) {
 	if l.ctx == nil || l.ctx.Err() != nil || b.removed.Load() {
 		return
 	}
-	ctx := l.ctx
+	sc, ok := l.sides[s]
+	if !ok {
+		sc.ctx, sc.stop = context.WithCancel(l.ctx)
+		l.sides[s] = sc
+	}
+	ctx := sc.ctx
 	switch {
 	case s.check != nil:
 		l.wg.Go(func() { s.check.run(ctx, b) })

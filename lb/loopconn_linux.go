@@ -283,9 +283,10 @@ func (c *clientConn) handOff() {
 func (c *clientConn) begin() bool {
 	r := &c.req
 	c.http10 = r.HTTP10
-	a, code, body := c.w.srv.rt.admit(unsafe.String(unsafe.SliceData(r.Method), len(r.Method)), unsafe.String(unsafe.SliceData(r.Host), len(r.Host)))
+	table := c.w.srv.rt.table.Load()
+	a, code, body := table.admit(unsafe.String(unsafe.SliceData(r.Method), len(r.Method)), unsafe.String(unsafe.SliceData(r.Host), len(r.Host)))
 	switch {
-	case a != nil && !c.w.srv.serves(a):
+	case a != nil && !c.w.serves(table, a):
 		c.handOff()
 		return true
 	case a == nil || (a.cors != nil && loopPreflight(r)):

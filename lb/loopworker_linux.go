@@ -28,6 +28,8 @@ type loopWorker struct {
 	outs     bufPool // loopOutBuf: answers to clients
 	sweep    evloop.Timer
 	draining bool
+	table    *hostTable // the listener's apps when skip was made (serves)
+	skip     []*App     // table's apps the loops do not serve
 }
 
 func newLoopWorker(s *loopServer, ev *evloop.Loop) *loopWorker {

@@ -135,7 +135,6 @@ func newPool(side string, cfg manifest.Pool, clock clockwork.Clock, tel *telemet
 			return nil, fmt.Errorf("backend %q is listed twice", raw)
 		}
 		list = append(list, b)
-		tel.BackendUp(b.label, true)
 	}
 	p.store(list)
 	return p, nil

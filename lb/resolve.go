@@ -60,7 +60,7 @@ func (b *backend) current(addr netip.AddrPort) bool {
 // namedBackends are the backends that have a host name.
 func (p *Proxy) namedBackends() []*backend {
 	var out []*backend
-	for _, a := range p.sorted {
+	for _, a := range p.apps().sorted {
 		for _, s := range a.sides {
 			for _, b := range s.pool.backends() {
 				if b.host != "" {
