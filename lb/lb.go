@@ -177,6 +177,7 @@ type PoolKey struct{ App, Side string }
 // Proxy serves the apps of a manifest.
 type Proxy struct {
 	log       *slog.Logger
+	metrics   *telemetry.Metrics
 	errorLog  *log.Logger // for net/http's own messages, at debug level
 	clock     clockwork.Clock
 	drain     time.Duration
@@ -214,8 +215,9 @@ func New(m *manifest.Manifest, apps []string, opts Options) (*Proxy, error) {
 		return nil, errors.New("building proxy: no manifest")
 	}
 	p := &Proxy{
-		log:   opts.Logger,
-		clock: opts.Clock,
+		log:     opts.Logger,
+		metrics: opts.Metrics,
+		clock:   opts.Clock,
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -289,7 +291,7 @@ func newApp(name string, cfg *manifest.App, opts Options, deps sideDeps, p *Prox
 		debug:    manifest.Bool(cfg.DebugHeaders, false),
 		failover: manifest.Bool(cfg.Failover, false),
 		cors:     newCORS(cfg.CORS),
-		metrics:  opts.Metrics,
+		metrics:  deps.metrics,
 		mirror:   opts.Mirrors[name],
 		live:     &p.live,
 		upgrades: cfg.Upgrades,
@@ -310,7 +312,7 @@ func newApp(name string, cfg *manifest.App, opts Options, deps sideDeps, p *Prox
 		}
 		a.weight = new(atomic.Int32)
 		a.weight.Store(int32(w))
-		opts.Metrics.SetWeight(name, w)
+		deps.metrics.SetWeight(name, w)
 	}
 	for i, pc := range []manifest.Pool{cfg.Old, cfg.New} {
 		if a.sides[i], err = newSide(a, i, pc, cfg.Timeouts, deps); err != nil {

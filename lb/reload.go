@@ -85,7 +85,7 @@ func (p *Proxy) build(m *manifest.Manifest, names []string, opts Options) (*conf
 		tlsCfgs:  make(map[*listener]*tls.Config),
 		drain:    m.Global.Drain.Or(manifest.DefaultDrain),
 	}
-	deps := sideDeps{metrics: opts.Metrics, clock: p.clock, buffers: &p.buffers, errorLog: p.errorLog, tls: opts.UpstreamTLS, resolver: p.resolver}
+	deps := sideDeps{metrics: p.metrics, clock: p.clock, buffers: &p.buffers, errorLog: p.errorLog, tls: opts.UpstreamTLS, resolver: p.resolver}
 	var errs []error
 	for _, name := range names {
 		if err := p.buildApp(c, name, m.Apps[name], opts, deps); err != nil {
