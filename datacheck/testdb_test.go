@@ -1,11 +1,15 @@
 package datacheck
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -29,7 +33,11 @@ func testDB(t testing.TB, engine string) (string, *DB) {
 	}
 	defer admin.Close()
 	ctx := context.Background()
-	if _, err := admin.sql.ExecContext(ctx, "CREATE DATABASE "+admin.dialect.quote(name)); err != nil {
+	create := "CREATE DATABASE " + admin.dialect.quote(name)
+	if engine == "mysql" {
+		create += " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+	}
+	if _, err := admin.sql.ExecContext(ctx, create); err != nil {
 		t.Fatalf("creating database %s: %v", name, err)
 	}
 	u, err := url.Parse(base)
@@ -86,4 +94,16 @@ var pairings = []struct{ name, old, new string }{
 	{"mysql-mysql", "mysql", "mysql"},
 	{"mysql-pg", "mysql", "postgres"},
 	{"pg-mysql", "postgres", "mysql"},
+}
+
+func jsonNum(i int) json.Number { return json.Number(fmt.Sprint(i)) }
+
+// sortedChanged orders changed rows by their first key value.
+func sortedChanged(c []Changed) []Changed {
+	slices.SortFunc(c, func(a, b Changed) int {
+		x, _ := a.Key[0].(json.Number).Int64()
+		y, _ := b.Key[0].(json.Number).Int64()
+		return cmp.Compare(x, y)
+	})
+	return c
 }
