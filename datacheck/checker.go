@@ -218,7 +218,11 @@ func (c *Checker) intChunks(ctx context.Context, p *plan, est int64) ([]span, er
 		width = est
 	}
 	parts := min(max((width+c.opts.ChunkRows-1)/c.opts.ChunkRows, 1), 100_000)
-	return splitInt(lo, hi, parts), nil
+	spans := splitInt(lo, hi, parts)
+	// Open at both ends: rows written below or above the range while the
+	// check runs are in a chunk too.
+	spans[0].lo, spans[len(spans)-1].hi = nil, nil
+	return spans, nil
 }
 
 func errorsJoin(errs ...error) error {

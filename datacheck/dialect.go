@@ -22,9 +22,13 @@ type dialect interface {
 	order(col string, k kind) string
 	// rowText joins canonical texts, with NULL as its own marker.
 	rowText(canons []string) string
+	// native is the SQL of col's own text form, for a column of the same
+	// type on two databases of the same engine.
+	native(col string) string
 	// checksum is the SELECT list of a chunk's count and checksum (an
-	// unsigned 64-bit XOR of each row's hash) over text.
-	checksum(text string) string
+	// XOR of each row's hash) over text: 64 bits of MD5, the same on every
+	// engine, or with fast the engine's own quicker hash.
+	checksum(text string, fast bool) string
 	columnsSQL() string
 	keysSQL() string
 	tablesSQL() string
@@ -93,7 +97,12 @@ func (postgres) rowText(canons []string) string {
 	return "(" + strings.Join(parts, fmt.Sprintf(" || chr(%d) || ", sepChar)) + ")"
 }
 
-func (postgres) checksum(text string) string {
+func (postgres) native(c string) string { return c + "::text" }
+
+func (postgres) checksum(text string, fast bool) string {
+	if fast {
+		return fmt.Sprintf("count(*), coalesce(bit_xor(hashtextextended(%s, 0)), 0)", text)
+	}
 	return fmt.Sprintf("count(*), coalesce(bit_xor(('x' || substr(md5(%s), 1, 16))::bit(64)::bigint), 0)", text)
 }
 

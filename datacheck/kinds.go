@@ -89,6 +89,10 @@ type pair struct {
 	// forms differ: it is left out of the chunk checksums and compared,
 	// as JSON, in the rows fetched.
 	Hashed bool
+	// Native is true for a column of one type on two databases of one
+	// engine: each side hashes and returns its own text form, which needs
+	// no normalising.
+	Native bool
 }
 
 func (p pair) String() string {

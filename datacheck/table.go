@@ -48,6 +48,7 @@ type side struct {
 	order []string // the key columns as ordered and compared
 	cols  []string // every compared column's canonical text (JSON raw where unhashed)
 	text  string   // the row's canonical text (hashed columns only)
+	fast  bool     // both sides are one engine: its own hash
 }
 
 // resolve reads t's columns and key on both databases and builds its plan.
@@ -74,8 +75,9 @@ func resolve(ctx context.Context, old, nw *DB, t Table) (*plan, error) {
 	if err := p.pairColumns(oc, nc, key, old.dialect.engine() == nw.dialect.engine()); err != nil {
 		return nil, err
 	}
-	p.old = buildSide(old, t.Name, p, func(pr pair) column { return pr.Old })
-	p.new = buildSide(nw, t.newName(), p, func(pr pair) column { return pr.New })
+	same := old.dialect.engine() == nw.dialect.engine()
+	p.old = buildSide(old, t.Name, p, same, func(pr pair) column { return pr.Old })
+	p.new = buildSide(nw, t.newName(), p, same, func(pr pair) column { return pr.New })
 	return p, nil
 }
 
@@ -151,19 +153,24 @@ func newPair(o, n column, round map[string]int, sameEngine bool) pair {
 	}
 	k, scale := pairKind(o, n, r)
 	hashed := k != kJSON || (sameEngine && o.Kind == n.Kind)
-	return pair{Name: o.Name, Old: o, New: n, Kind: k, Scale: scale, Hashed: hashed}
+	native := sameEngine && o.Type == n.Type && r == nil
+	return pair{Name: o.Name, Old: o, New: n, Kind: k, Scale: scale, Hashed: hashed, Native: native}
 }
 
-func buildSide(db *DB, table string, p *plan, col func(pair) column) side {
+func buildSide(db *DB, table string, p *plan, sameEngine bool, col func(pair) column) side {
 	d := db.dialect
-	s := side{db: db, from: d.quote(table)}
+	s := side{db: db, from: d.quote(table), fast: sameEngine}
 	var hashed []string
 	for i, pr := range p.Cols {
 		q := d.quote(pr.Name)
 		c := d.canon(q, col(pr).Kind, pr.Kind, pr.Scale)
-		if !pr.Hashed {
+		switch {
+		case pr.Native && i >= len(p.Key):
+			c = d.native(q)
+		case !pr.Hashed:
 			c = d.canon(q, kOther, kOther, -1) // raw text, compared as JSON in Go
-		} else {
+		}
+		if pr.Hashed {
 			hashed = append(hashed, c)
 		}
 		s.cols = append(s.cols, c)
