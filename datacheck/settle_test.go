@@ -67,7 +67,7 @@ func TestWritesDuringCheck(t *testing.T) {
 				exec(t, db, "CREATE TABLE live (id bigint PRIMARY KEY, name varchar(40) NOT NULL)",
 					"INSERT INTO live SELECT g, concat('n', g) FROM "+series(db, 20000))
 			}
-			exec(t, nw, "DELETE FROM live WHERE id = 5")    // diverged: never copied back
+			exec(t, nw, "DELETE FROM live WHERE id = 5")       // diverged: never copied back
 			exec(t, old, "INSERT INTO live VALUES (0, 'lag')") // lagging: copied after the first pass
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
