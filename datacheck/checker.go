@@ -233,3 +233,11 @@ func errorsJoin(errs ...error) error {
 	}
 	return nil
 }
+
+// RunWithProgress is Run with progress reported to fn (as
+// Options.Progress).
+func (c *Checker) RunWithProgress(ctx context.Context, fn func(Progress)) (Report, error) {
+	cc := *c
+	cc.opts.Progress = fn
+	return cc.Run(ctx)
+}
