@@ -137,3 +137,26 @@ func TestIgnoreAndRound(t *testing.T) {
 		})
 	}
 }
+
+// TestKeysListedInKeyOrder: when more keys differ than MaxKeys, the
+// report lists the first ones in key order (numbers as numbers: PostgreSQL
+// once ordered by the selected text, listing 1, 10, 11).
+func TestKeysListedInKeyOrder(t *testing.T) {
+	for _, pr := range pairings {
+		t.Run(pr.name, func(t *testing.T) {
+			t.Parallel()
+			_, old := testDB(t, pr.old)
+			_, nw := testDB(t, pr.new)
+			exec(t, old, "CREATE TABLE k (id int PRIMARY KEY)", "INSERT INTO k SELECT g FROM "+series(old, 20))
+			exec(t, nw, "CREATE TABLE k (id int PRIMARY KEY)")
+			rep, err := New(old, nw, Options{MaxKeys: 3}).Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := rep.Tables[0]
+			if d := cmp.Diff([][]any{{jsonNum(1)}, {jsonNum(2)}, {jsonNum(3)}}, got.Missing); d != "" || got.MissingCount != 20 {
+				t.Errorf("missing %d (-want +got):\n%s", got.MissingCount, d)
+			}
+		})
+	}
+}

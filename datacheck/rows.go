@@ -24,7 +24,9 @@ func (s side) fetch(ctx context.Context, sp span, limit int, keysOnly bool) (map
 	if keysOnly {
 		cols = s.keys
 	}
-	q := "SELECT " + strings.Join(cols, ", ") + " FROM " + s.from + w + " ORDER BY " + strings.Join(s.order, ", ")
+	// Aliased: PostgreSQL would order by an output column named like a
+	// key column (its text) rather than by the column.
+	q := "SELECT " + aliased(cols) + " FROM " + s.from + w + " ORDER BY " + strings.Join(s.order, ", ")
 	if limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", limit)
 	}
