@@ -184,18 +184,22 @@ func (c *Checker) recheck(ctx context.Context, p *plan, first *tableResult) (Tab
 // chunks cuts the table's key space into the first spans: equal integer
 // ranges for a single integer key, else every ChunkRows-th key of old.
 func (c *Checker) chunks(ctx context.Context, p *plan) ([]span, error) {
+	rows := c.opts.ChunkRows
+	if p.unhashed() {
+		rows = min(rows, 10*c.opts.LeafRows) // each chunk is fetched whole
+	}
 	est := max(p.old.estimate(ctx, p.Table.Name), p.new.estimate(ctx, p.Table.newName()))
 	if len(p.Key) == 1 && p.Key[0].Kind == kInt {
-		return c.intChunks(ctx, p, est)
+		return intChunks(ctx, p, est, rows)
 	}
-	cuts, err := p.old.cuts(ctx, span{}, c.opts.ChunkRows)
+	cuts, err := p.old.cuts(ctx, span{}, rows)
 	if err != nil {
 		return nil, err
 	}
 	return between(span{}, cuts), nil
 }
 
-func (c *Checker) intChunks(ctx context.Context, p *plan, est int64) ([]span, error) {
+func intChunks(ctx context.Context, p *plan, est, chunkRows int64) ([]span, error) {
 	ol, oh, ook, err := p.old.intRange(ctx)
 	if err != nil {
 		return nil, err
@@ -217,7 +221,7 @@ func (c *Checker) intChunks(ctx context.Context, p *plan, est int64) ([]span, er
 	if est > 0 && est < width {
 		width = est
 	}
-	parts := min(max((width+c.opts.ChunkRows-1)/c.opts.ChunkRows, 1), 100_000)
+	parts := min(max((width+chunkRows-1)/chunkRows, 1), 100_000)
 	spans := splitInt(lo, hi, parts)
 	// Open at both ends: rows written below or above the range while the
 	// check runs are in a chunk too.

@@ -57,7 +57,11 @@ func row(exprs []string) string {
 // checksum is sp's count and checksum on s, computed by its database.
 func (s side) checksum(ctx context.Context, sp span) (sum, error) {
 	w, args := s.where(sp)
-	q := "SELECT " + s.db.dialect.checksum(s.text, s.fast) + " FROM " + s.from + w
+	sel := s.db.dialect.checksum(s.text, s.fast)
+	if s.record != "" {
+		sel = s.record
+	}
+	q := "SELECT " + sel + " FROM " + s.from + w
 	var rows int64
 	var hash string
 	if err := s.db.sql.QueryRowContext(ctx, q, args...).Scan(&rows, &hash); err != nil {

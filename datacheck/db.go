@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 )
 
 // ErrNoKey is wrapped by the error about a table with neither a primary
@@ -22,6 +23,23 @@ type DB struct {
 	sql     *sql.DB
 	dialect dialect
 	name    string // the DSN without its password
+
+	versionOnce sync.Once
+	records     bool // PostgreSQL 14 or later: hash_record_extended
+}
+
+// hashRecords tells whether d can hash a record by its types' hash
+// functions (PostgreSQL 14 or later); asked once.
+func (d *DB) hashRecords(ctx context.Context) bool {
+	d.versionOnce.Do(func() {
+		if d.dialect.engine() != "postgres" {
+			return
+		}
+		var v int
+		err := d.sql.QueryRowContext(ctx, "SELECT current_setting('server_version_num')::int").Scan(&v)
+		d.records = err == nil && v >= 140000
+	})
+	return d.records
 }
 
 // Close closes the database's connections.

@@ -29,6 +29,10 @@ type dialect interface {
 	// XOR of each row's hash) over text: 64 bits of MD5, the same on every
 	// engine, or with fast the engine's own quicker hash.
 	checksum(text string, fast bool) string
+	// checksumRecord is checksum over a record of exprs hashed by their
+	// types' own hash functions (no text made), or "" where the engine
+	// has none.
+	checksumRecord(exprs []string) string
 	columnsSQL() string
 	keysSQL() string
 	tablesSQL() string
@@ -81,6 +85,16 @@ func (postgres) canon(c string, own, k kind, scale int) string {
 	}
 	return c + "::text"
 }
+
+// checksumRecord uses hash_record_extended (PostgreSQL 14+), stable
+// across versions as hash partitioning needs it to be.
+func (postgres) checksumRecord(exprs []string) string {
+	return fmt.Sprintf("count(*), coalesce(bit_xor(hash_record_extended(ROW(%s), 0)), 0)", strings.Join(exprs, ", "))
+}
+
+// pgHashable tells whether a column's type has a hash function of its
+// own (json and the types datacheck does not know are hashed as text).
+func pgHashable(c column) bool { return c.Kind != kOther && c.Type != "json" }
 
 func (postgres) order(c string, k kind) string {
 	if k == kText {

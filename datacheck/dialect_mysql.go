@@ -64,6 +64,8 @@ func (mysqlDialect) checksum(text string, fast bool) string {
 	return fmt.Sprintf("COUNT(*), COALESCE(BIT_XOR(CAST(CONV(SUBSTRING(MD5(%s), 1, 16), 16, 10) AS UNSIGNED)), 0)", text)
 }
 
+func (mysqlDialect) checksumRecord([]string) string { return "" }
+
 func (mysqlDialect) columnsSQL() string {
 	return `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COALESCE(NUMERIC_SCALE, -1)
 FROM information_schema.COLUMNS

@@ -49,6 +49,10 @@ type side struct {
 	cols  []string // every compared column's canonical text (JSON raw where unhashed)
 	text  string   // the row's canonical text (hashed columns only)
 	fast  bool     // both sides are one engine: its own hash
+	// record, when set, is the SELECT list of a chunk's count and
+	// checksum over the row's values as a record (PostgreSQL on both
+	// sides, 14 or later).
+	record string
 }
 
 // resolve reads t's columns and key on both databases and builds its plan.
@@ -78,6 +82,10 @@ func resolve(ctx context.Context, old, nw *DB, t Table) (*plan, error) {
 	same := old.dialect.engine() == nw.dialect.engine()
 	p.old = buildSide(old, t.Name, p, same, func(pr pair) column { return pr.Old })
 	p.new = buildSide(nw, t.newName(), p, same, func(pr pair) column { return pr.New })
+	if same && old.hashRecords(ctx) && nw.hashRecords(ctx) {
+		p.old.record = recordChecksum(old.dialect, p, func(pr pair) column { return pr.Old })
+		p.new.record = recordChecksum(nw.dialect, p, func(pr pair) column { return pr.New })
+	}
 	return p, nil
 }
 
@@ -183,6 +191,17 @@ func buildSide(db *DB, table string, p *plan, sameEngine bool, col func(pair) co
 	return s
 }
 
+// unhashed tells whether a column is left out of the checksums (JSON
+// across engines): then every row is fetched and compared.
+func (p *plan) unhashed() bool {
+	for _, c := range p.Cols {
+		if !c.Hashed {
+			return true
+		}
+	}
+	return false
+}
+
 // keyNames are the key's column names.
 func (p *plan) keyNames() []string {
 	names := make([]string, len(p.Key))
@@ -198,4 +217,23 @@ func (p *plan) String() string {
 		cols[i] = c.String()
 	}
 	return p.Table.Name + ": " + strings.Join(cols, ", ")
+}
+
+// recordChecksum is the record checksum of a plan on one side: native
+// values where both sides have one type with a hash function, the
+// canonical text otherwise.
+func recordChecksum(d dialect, p *plan, col func(pair) column) string {
+	var exprs []string
+	for _, pr := range p.Cols {
+		q := d.quote(pr.Name)
+		switch {
+		case !pr.Hashed:
+			continue
+		case pr.Native && pgHashable(col(pr)):
+			exprs = append(exprs, q)
+		default:
+			exprs = append(exprs, d.canon(q, col(pr).Kind, pr.Kind, pr.Scale))
+		}
+	}
+	return d.checksumRecord(exprs)
 }
