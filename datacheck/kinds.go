@@ -13,14 +13,14 @@ const (
 	kOther       kind = iota // the engine's own text form
 	kInt                     // decimal digits
 	kDecimal                 // fixed scale: 12.50
-	kFloat                   // the engine's shortest form (use round: across engines)
+	kFloat                   // the engine's shortest form; compared by value across engines
 	kBool                    // 1 or 0
 	kText                    // the text itself, UTF-8
 	kTimestamp               // 2006-01-02T15:04:05.000000, UTC for zoned types
 	kTimestampTZ             // a zoned timestamp, rendered as kTimestamp in UTC
 	kDate                    // 2006-01-02
 	kBytes                   // lowercase hex
-	kJSON                    // the engine's normal form; compared as JSON across engines
+	kJSON                    // the engine's normal form; compared by value across engines
 	kUUID                    // lowercase, with hyphens
 )
 
@@ -85,9 +85,10 @@ type pair struct {
 	Old, New column
 	Kind     kind
 	Scale    int
-	// Hashed is false for a JSON column across two engines, whose normal
-	// forms differ: it is left out of the chunk checksums and compared,
-	// as JSON, in the rows fetched.
+	// Hashed is false for a JSON or float column across two engines,
+	// whose text forms differ (1e+20 and 1e20): it is left out of the
+	// chunk checksums and compared by value in Go, every row fetched
+	// (round: makes a float a decimal, hashed).
 	Hashed bool
 	// Native is true for a column of one type on two databases of one
 	// engine: each side hashes and returns its own text form, which needs

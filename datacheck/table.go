@@ -160,7 +160,7 @@ func newPair(o, n column, round map[string]int, sameEngine bool) pair {
 		r = &v
 	}
 	k, scale := pairKind(o, n, r)
-	hashed := k != kJSON || (sameEngine && o.Kind == n.Kind)
+	hashed := (k != kJSON && k != kFloat) || (sameEngine && o.Kind == n.Kind)
 	native := sameEngine && o.Type == n.Type && r == nil
 	return pair{Name: o.Name, Old: o, New: n, Kind: k, Scale: scale, Hashed: hashed, Native: native}
 }
