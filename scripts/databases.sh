@@ -5,6 +5,15 @@
 # start_postgres and start_mariadb export MIGRATE_TEST_POSTGRES and
 # MIGRATE_TEST_MYSQL.
 
+# pg_bin NAME: the path of PostgreSQL's NAME (initdb, pg_ctl), which
+# Debian keeps out of PATH.
+pg_bin() {
+	local found
+	found=$(command -v "$1" 2>/dev/null || ls -1d /usr/lib/postgresql/*/bin/"$1" 2>/dev/null | sort -V | tail -n 1)
+	[[ -n $found ]] || die "PostgreSQL's $1 is not installed"
+	printf '%s\n' "$found"
+}
+
 # as_db_user CMD...: run CMD as nobody when root (PostgreSQL refuses to
 # run as root), else as ourselves.
 as_db_user() {
