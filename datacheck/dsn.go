@@ -83,6 +83,10 @@ func redactDSN(dsn string) string {
 	if err != nil {
 		return "(unparsable DSN)"
 	}
+	if u.Opaque != "" || (u.User == nil && strings.Contains(dsn, "@")) {
+		// Not scheme://user:pass@host: where a password would be is unknown.
+		return u.Scheme + ":(redacted)"
+	}
 	if _, ok := u.User.Password(); ok {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
