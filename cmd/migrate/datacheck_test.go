@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -11,7 +12,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 )
@@ -146,5 +149,56 @@ func TestDatacheckManifest(t *testing.T) {
 		if strings.Contains(out, "secret-value") != show {
 			t.Errorf("show-values %v: value printed %v:\n%s", show, !show, out)
 		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestDatacheckWatch: --watch checks, prints the report and waits for
+// the next check; interrupted, it exits with the last report's code.
+func TestDatacheckWatch(t *testing.T) {
+	t.Parallel()
+	old := pgTestDB(t, usersTable)
+	nw := pgTestDB(t, usersTable, "DELETE FROM users WHERE id = 42")
+	var out, errb syncBuffer
+	cmd := newCmdRoot(&iostreams{In: strings.NewReader(""), Out: &out, Err: &errb})
+	cmd.SetArgs([]string{"datacheck", "--old", old, "--new", nw, "--watch", "--settle", "10ms", "--interval", "1h", "--format", "json"})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	deadline := time.After(time.Minute)
+	for !strings.Contains(out.String(), `"verdict": "diverged"`) {
+		select {
+		case err := <-done:
+			t.Fatalf("watch ended before its first report: %v\n%s", err, errb.String())
+		case <-deadline:
+			t.Fatalf("no report within a minute:\n%s%s", out.String(), errb.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cancel()
+	err := <-done
+	if code := exitCode(err); err == nil || code != exitCheck {
+		t.Errorf("interrupted watch: %v (code %d), want the last report's %d", err, code, exitCheck)
+	}
+	if !strings.Contains(out.String(), `"missing": [`) {
+		t.Errorf("report without the missing row:\n%s", out.String())
 	}
 }
