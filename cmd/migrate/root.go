@@ -88,6 +88,7 @@ an admin API and health checks.`,
 		newCmdLogship(opts),
 		newCmdLogs(opts),
 		newCmdDashboard(opts), newCmdDashboards(opts),
+		newCmdDatacheck(opts),
 	)
 	return cmd
 }
