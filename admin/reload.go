@@ -27,6 +27,9 @@ var ErrNoReload = errors.New("this instance cannot reload its manifest")
 type ReloadResult struct {
 	Changes    []string `json:"changes"`
 	NotApplied []string `json:"not_applied,omitempty"`
+	// TookMS is how long it took, from the request to the new
+	// configuration served, in milliseconds.
+	TookMS float64 `json:"took_ms"`
 }
 
 // ReloadRefused is the 400 answer of a reload the manifest's problems

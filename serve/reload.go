@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/migratekit/migrate/admin"
 	"github.com/migratekit/migrate/lb"
@@ -68,12 +69,14 @@ func (e *ReloadError) Unwrap() error {
 func (i *Instance) Reload(ctx context.Context, actor string) (ReloadResult, error) {
 	i.reloading.Lock()
 	defer i.reloading.Unlock()
+	start := time.Now()
 	res, err := i.reload(ctx)
+	res.TookMS = float64(time.Since(start).Microseconds()) / 1000
 	if err != nil {
 		i.log.Error("reload refused: still serving the manifest read before", "actor", actor, "err", err)
 		return res, err
 	}
-	i.log.Info("manifest reloaded", "actor", actor, "changes", len(res.Changes), "not_applied", strings.Join(res.NotApplied, ", "))
+	i.log.Info("manifest reloaded", "actor", actor, "changes", len(res.Changes), "not_applied", strings.Join(res.NotApplied, ", "), "took_ms", res.TookMS)
 	i.recordReload(ctx, actor, res)
 	return res, nil
 }
@@ -101,7 +104,15 @@ func (i *Instance) reload(ctx context.Context) (ReloadResult, error) {
 	}
 	prev, _ := i.appNames(i.manifest)
 	res := diffManifests(i.manifest, m, prev, names)
-	weights, err := savedWeights(ctx, i.store, names)
+	// The apps served keep their weight; a new one starts at its saved
+	// weight, as at start.
+	var added []string
+	for _, name := range names {
+		if i.Proxy.App(name) == nil {
+			added = append(added, name)
+		}
+	}
+	weights, err := savedWeights(ctx, i.store, added)
 	if err != nil {
 		return ReloadResult{}, &ReloadError{Err: err}
 	}
