@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"sync"
+	"time"
 
 	"github.com/migratekit/migrate/manifest"
 )
@@ -28,6 +29,12 @@ type Config struct {
 	// differ in more than that share of the primary's repeated answers to
 	// identical requests; 0 turns the detection off.
 	FlakyShare float64
+	// LatencyRelative and LatencyAbsolute are the margin past which an
+	// endpoint's candidate latency is a regression (see LatencyMargin);
+	// nil takes [manifest.DefaultLatencyRelative] and
+	// [manifest.DefaultLatencyAbsolute].
+	LatencyRelative *float64
+	LatencyAbsolute *time.Duration
 
 	// ExcerptSize bounds each rendered value of a Difference, in bytes
 	// (default 256).
@@ -72,6 +79,14 @@ func (c Config) withDefaults() Config {
 	if c.NoiseAbsolute == 0 {
 		c.NoiseAbsolute = float64(manifest.DefaultNoiseAbsolute)
 	}
+	if c.LatencyRelative == nil {
+		rel := float64(manifest.DefaultLatencyRelative)
+		c.LatencyRelative = &rel
+	}
+	if c.LatencyAbsolute == nil {
+		abs := manifest.DefaultLatencyAbsolute
+		c.LatencyAbsolute = &abs
+	}
 	return c
 }
 
@@ -92,6 +107,9 @@ func (c Config) check() error {
 			return fmt.Errorf("checking %s %d: must be positive", name, v)
 		}
 	}
+	if *c.LatencyRelative < 0 || *c.LatencyAbsolute < 0 {
+		return fmt.Errorf("checking latency margin %v and %v: must not be negative", *c.LatencyRelative, *c.LatencyAbsolute)
+	}
 	return nil
 }
 
@@ -100,6 +118,7 @@ func (c Config) check() error {
 type Engine struct {
 	cfg     Config
 	judge   noiseJudge
+	latency LatencyMargin
 	apps    map[string]*appRules
 	def     *appRules // apps without rules of their own
 	repeats *repeatMemory
@@ -124,10 +143,11 @@ func NewEngine(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{
-		cfg:   cfg,
-		judge: noiseJudge{relative: cfg.NoiseRelative, absolute: cfg.NoiseAbsolute, flaky: cfg.FlakyShare},
-		apps:  make(map[string]*appRules),
-		stats: make(map[string]*appStats),
+		cfg:     cfg,
+		judge:   noiseJudge{relative: cfg.NoiseRelative, absolute: cfg.NoiseAbsolute, flaky: cfg.FlakyShare},
+		latency: LatencyMargin{Relative: *cfg.LatencyRelative, Absolute: *cfg.LatencyAbsolute},
+		apps:    make(map[string]*appRules),
+		stats:   make(map[string]*appStats),
 	}
 	e.differs.New = func() any { return &differ{seed: maphash.MakeSeed()} }
 	if cfg.FlakyShare > 0 {

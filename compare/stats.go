@@ -201,6 +201,7 @@ func (e *Engine) snapshot(k endpointKey, ep *endpointStats) EndpointStats {
 		Latency: LatencyStats{
 			Primary:   ep.primary.quantiles(),
 			Candidate: ep.candidate.quantiles(),
+			Judgement: judgeLatency(&ep.primary, &ep.candidate, e.latency),
 		},
 		StatusMatrix: make(map[string]uint64, len(ep.matrix)),
 	}

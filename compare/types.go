@@ -213,6 +213,9 @@ type FieldStats struct {
 type LatencyStats struct {
 	Primary   Quantiles `json:"primary"`
 	Candidate Quantiles `json:"candidate"`
+	// Judgement says whether the candidate is slower than the primary by
+	// more than the latency margin, with confidence (see LatencyMargin).
+	Judgement LatencyJudgement `json:"judgement"`
 }
 
 // Quantiles of a latency distribution, in milliseconds.

@@ -22,6 +22,12 @@ func CompareConfig(a *manifest.App) compare.Config {
 	if s.Noise.Absolute != nil {
 		cfg.NoiseAbsolute = float64(*s.Noise.Absolute)
 	}
+	if l := s.Latency; l.Relative != nil {
+		cfg.LatencyRelative = new(float64(*l.Relative))
+	}
+	if l := s.Latency; l.Absolute != nil {
+		cfg.LatencyAbsolute = new(l.Absolute.D())
+	}
 	return cfg
 }
 
