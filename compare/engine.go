@@ -126,6 +126,9 @@ type Engine struct {
 
 	mu    sync.RWMutex
 	stats map[string]*appStats
+	// templaters are the apps' Templaters, each learning from its own
+	// traffic (by app name).
+	templaters sync.Map
 }
 
 // appRules are one app's compiled templater and rule sets.
@@ -206,7 +209,17 @@ func (ar *appRules) ruleSet(endpoint string) *ruleSet {
 // Endpoint is the endpoint template of path for app (its routes, else
 // inferred; see Templater).
 func (e *Engine) Endpoint(app, path string) string {
-	return e.rules(app).templater.Template(path)
+	return e.templater(app).Template(path)
+}
+
+// templater returns app's Templater: its routes, and a tree learned from
+// its traffic alone.
+func (e *Engine) templater(app string) *Templater {
+	if t, ok := e.templaters.Load(app); ok {
+		return t.(*Templater)
+	}
+	t, _ := e.templaters.LoadOrStore(app, e.rules(app).templater.fork())
+	return t.(*Templater)
 }
 
 // Compare diffs a pair, counts it in the stats and returns the verdict. It
@@ -215,7 +228,7 @@ func (e *Engine) Compare(p Pair) Result {
 	ar := e.rules(p.App)
 	endpoint := p.Endpoint
 	if endpoint == "" {
-		endpoint = ar.templater.Template(p.Request.Path)
+		endpoint = e.templater(p.App).Template(p.Request.Path)
 	}
 	rs := ar.ruleSet(endpoint)
 	res := Result{

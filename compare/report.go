@@ -276,6 +276,25 @@ func (r Report) latencyRegressed() int {
 	return n
 }
 
+// inferred counts the endpoints whose template was inferred from traffic.
+func (r Report) inferred() int {
+	n := 0
+	for _, e := range r.Endpoints {
+		if e.Inferred {
+			n++
+		}
+	}
+	return n
+}
+
+// inferredNote marks an inferred endpoint after its direction.
+func inferredNote(e EndpointStats) string {
+	if e.Inferred {
+		return ", inferred from traffic"
+	}
+	return ""
+}
+
 // truncatedNote mentions the pairs whose bodies were not compared.
 func truncatedNote(e EndpointStats) string {
 	if e.Truncated == 0 {

@@ -17,8 +17,8 @@ import (
 func writeMarkdown(w io.Writer, r Report) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "# Diff report: %s\n\n", mdText(r.App))
-	fmt.Fprintf(bw, "Generated %s. %d endpoints, %d with differences, %d slower. Compared pairs by direction: %s.\n",
-		r.Generated.UTC().Format(time.RFC3339), len(r.Endpoints), r.withDiffs(), r.latencyRegressed(), mdText(r.mirroredLine()))
+	fmt.Fprintf(bw, "Generated %s. %d endpoints (%d inferred from traffic), %d with differences, %d slower. Compared pairs by direction: %s.\n",
+		r.Generated.UTC().Format(time.RFC3339), len(r.Endpoints), r.inferred(), r.withDiffs(), r.latencyRegressed(), mdText(r.mirroredLine()))
 	if len(r.Endpoints) == 0 {
 		fmt.Fprintln(bw, "\nNo pairs compared yet.")
 		return bw.Flush()
@@ -47,7 +47,7 @@ func writeMarkdown(w io.Writer, r Report) error {
 }
 
 func writeMarkdownEndpoint(w io.Writer, r Report, e EndpointStats) {
-	fmt.Fprintf(w, "\n## %s %s\n\n", mdCode(e.Endpoint), mdArrow(e.Direction))
+	fmt.Fprintf(w, "\n## %s %s%s\n\n", mdCode(e.Endpoint), mdArrow(e.Direction), inferredNote(e))
 	fmt.Fprintf(w, "Mirrored %d, diffs %d (%s)%s. Outcomes: %s.\n", e.Requests, e.Diffs, reportPercent(e.DiffRate), truncatedNote(e), mdText(reportCounts(e.Outcomes)))
 	if len(e.Fields) > 0 {
 		fmt.Fprintln(w, "\n| Field | Kind | Rate | Noise rate | Noise |")

@@ -57,7 +57,7 @@ func sampleReport() Report {
 		Endpoints: []EndpointStats{
 			{Endpoint: "/health", Outcomes: map[Outcome]uint64{OutcomeSkippedUnsafe: 5}},
 			{
-				Endpoint: "/giveaways/:id/entries", Requests: 300,
+				Endpoint: "/giveaways/:id/entries", Requests: 300, Inferred: true,
 				Outcomes: map[Outcome]uint64{OutcomeMatch: 0, OutcomeNoise: 300},
 				Fields:   []FieldStats{{Path: "/meta/generated_at", Kind: KindJSON, Count: 300, Rate: 1, NoiseRate: 1, Noise: true}},
 				Latency: LatencyStats{Primary: Quantiles{P50Ms: 8, P95Ms: 20, P99Ms: 31.25},

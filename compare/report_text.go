@@ -15,7 +15,7 @@ func writeText(w io.Writer, r Report) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "Diff report: %s\n", r.App)
 	fmt.Fprintf(bw, "Generated: %s\n", r.Generated.UTC().Format(time.RFC3339))
-	fmt.Fprintf(bw, "Endpoints: %d, with differences: %d, slower: %d\n", len(r.Endpoints), r.withDiffs(), r.latencyRegressed())
+	fmt.Fprintf(bw, "Endpoints: %d (%d inferred from traffic), with differences: %d, slower: %d\n", len(r.Endpoints), r.inferred(), r.withDiffs(), r.latencyRegressed())
 	fmt.Fprintf(bw, "Compared pairs by direction: %s\n\n", r.mirroredLine())
 	if len(r.Endpoints) == 0 {
 		fmt.Fprintln(bw, "No pairs compared yet.")
@@ -43,7 +43,7 @@ func writeText(w io.Writer, r Report) error {
 // writeTextEndpoint renders one endpoint's section; the JUnit report
 // reuses it as a test case's details.
 func writeTextEndpoint(w io.Writer, r Report, e EndpointStats) {
-	fmt.Fprintf(w, "%s (%s)\n", e.Endpoint, e.Direction.Arrow())
+	fmt.Fprintf(w, "%s (%s%s)\n", e.Endpoint, e.Direction.Arrow(), inferredNote(e))
 	fmt.Fprintf(w, "  mirrored %d, diffs %d (%s)%s\n", e.Requests, e.Diffs, reportPercent(e.DiffRate), truncatedNote(e))
 	fmt.Fprintf(w, "  outcomes: %s\n", reportCounts(e.Outcomes))
 	if len(e.Fields) > 0 {

@@ -173,10 +173,13 @@ func (e *Engine) Stats(app string) []EndpointStats {
 	if a == nil {
 		return nil
 	}
+	t := e.templater(app)
 	a.mu.RLock()
 	out := make([]EndpointStats, 0, len(a.endpoints))
 	for k, ep := range a.endpoints {
-		out = append(out, e.snapshot(k, ep))
+		s := e.snapshot(k, ep)
+		s.Inferred = t.Inferred(s.Endpoint)
+		out = append(out, s)
 	}
 	a.mu.RUnlock()
 	slices.SortFunc(out, func(x, y EndpointStats) int {

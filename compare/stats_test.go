@@ -39,7 +39,7 @@ func TestStats(t *testing.T) {
 			StatusMatrix: map[string]uint64{"2xx->2xx": 1},
 		},
 		{
-			Endpoint: "/users/:id", Direction: DirectionOldToNew, Requests: 10, Diffs: 4, DiffRate: 0.4,
+			Endpoint: "/users/:id", Inferred: true, Direction: DirectionOldToNew, Requests: 10, Diffs: 4, DiffRate: 0.4,
 			Outcomes: map[Outcome]uint64{OutcomeMatch: 6, OutcomeDiff: 4, OutcomeShadowError: 1, OutcomeSkippedUnsafe: 1},
 			Fields: []FieldStats{
 				{Path: "/a", Kind: KindJSON, Count: 4, Rate: 0.4},

@@ -87,7 +87,7 @@ func ExampleWriteReport() {
 	// Output:
 	// Diff report: shop
 	// Generated: 2025-03-01T12:00:00Z
-	// Endpoints: 1, with differences: 1, slower: 0
+	// Endpoints: 1 (0 inferred from traffic), with differences: 1, slower: 0
 	// Compared pairs by direction: old->new 200, new->old 0
 	//
 	// ENDPOINT    DIRECTION  MIRRORED  DIFFS  DIFF RATE  LATENCY  TOP FIELD
