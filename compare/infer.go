@@ -63,22 +63,48 @@ func newInferTree() *inferTree {
 }
 
 // template names path (cleaned: it starts with "/", no query), learning
-// from it.
+// from it. A path of known segments takes the read lock once.
 func (t *inferTree) template(path string) string {
-	n := t.root
-	rest := path[1:]
+	t.mu.RLock()
+	name, ok := t.walk(path, false)
+	t.mu.RUnlock()
+	if ok {
+		return name
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	name, _ = t.walk(path, true)
+	return name
+}
+
+// walk names path; without learn it stops, false, at the first segment
+// that needs a new node. The caller holds the read lock, or the write
+// lock to learn.
+func (t *inferTree) walk(path string, learn bool) (string, bool) {
+	n, rest := t.root, path[1:]
 	for i := 0; ; i++ {
 		if i == maxSegments {
-			return n.name + "/**"
+			return n.name + "/**", true
 		}
 		seg, more, last := nextSegment(rest)
-		next := t.child(n, seg)
+		next := n.literal(seg)
 		if next == nil {
-			return n.name + "/**"
+			if isID(seg) {
+				seg = ":id" // a literal of the tree never is an identifier
+			}
+			next = n.known(seg)
+		}
+		if next == nil && !learn {
+			return "", false
+		}
+		if next == nil {
+			if next = t.learn(n, seg); next == nil {
+				return n.name + "/**", true
+			}
 		}
 		n, rest = next, more
 		if last {
-			return n.name
+			return n.name, true
 		}
 	}
 }
@@ -95,30 +121,6 @@ func nextSegment(p string) (seg, rest string, last bool) {
 		return p[:i], p[i+1:], false
 	}
 	return p, "", true
-}
-
-// child returns n's child for seg, learning it; nil when the tree is full.
-// An identifier is ":id" before anything else: a literal of the tree never
-// is one.
-func (t *inferTree) child(n *inferNode, seg string) *inferNode {
-	t.mu.RLock()
-	c := n.literal(seg)
-	t.mu.RUnlock()
-	if c != nil {
-		return c
-	}
-	if isID(seg) {
-		seg = ":id"
-	}
-	t.mu.RLock()
-	c = n.known(seg)
-	t.mu.RUnlock()
-	if c != nil {
-		return c
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.learn(n, seg)
 }
 
 // known returns the child seg already leads to, or nil; the caller holds
@@ -140,8 +142,8 @@ func (n *inferNode) literal(seg string) *inferNode {
 	if l == nil {
 		return nil
 	}
-	if !n.collapsed {
-		l.hits.Add(1)
+	if !n.collapsed && l.hits.Load() < inferKeepHits {
+		l.hits.Add(1) // only up to what collapse asks: no shared write after
 	}
 	return l.node
 }
