@@ -21,10 +21,12 @@ import (
 // it had fold into it; word-like segments (a static /blog/feed) stay
 // literals. Once it has seen more than inferMaxLiterals distinct
 // word-like ones (inferMaxStatics once its values are a parameter: a few
-// static pages among slugs), it collapses whole: every segment goes to the parameter
-// but the word-like literals seen at least inferKeepHits times before. The tree holds at most inferMaxNodes nodes per app; past
-// that, a path that needs a new node ends in "/**" at that depth. Every
-// node's name is built once, so naming a known path allocates nothing.
+// static pages among slugs), it collapses whole: every segment goes to the
+// parameter but the word-like literals seen at least inferKeepHits times
+// before. A node so holds a bounded number of children, and the tree at
+// most inferMaxNodes nodes per app; past that, a path that needs a new
+// node ends in "/**" at that depth. Every node's name is built once, so
+// naming a known path allocates nothing.
 const (
 	inferMaxValues   = 3
 	inferMaxLiterals = 24
@@ -154,7 +156,7 @@ func (t *inferTree) learn(n *inferNode, seg string) *inferNode {
 		return c
 	}
 	switch value := looksLikeValue(seg); {
-	case alwaysLiteral(seg) || fixedSegment(seg) && !n.collapsed && !n.valueWild:
+	case alwaysLiteral(seg):
 		return t.addLiteral(n, seg, false)
 	case n.collapsed || value && n.valueWild:
 	case value:
@@ -177,16 +179,13 @@ func (t *inferTree) learn(n *inferNode, seg string) *inferNode {
 	return t.addWild(n, n.wildKey(seg))
 }
 
-// alwaysLiteral is a segment that is never a parameter's value: empty,
-// an identifier's ":id", or a rest.
+// alwaysLiteral is a segment that is never a parameter's value nor
+// counted: empty, an identifier's ":id", or a rest (one of each a node at
+// most). A template's ":slug" or ":name.txt" is value-like: it names the
+// parameter child, or a literal of the same name before there is one, so
+// that a template names itself.
 func alwaysLiteral(seg string) bool {
 	return seg == "" || seg == ":id" || seg == "**"
-}
-
-// fixedSegment is a segment that is never counted nor folded: empty, or
-// a parameter or rest of a template (so that a template names itself).
-func fixedSegment(seg string) bool {
-	return seg == "" || strings.HasPrefix(seg, ":") || seg == "**"
 }
 
 func (t *inferTree) addLiteral(n *inferNode, seg string, value bool) *inferNode {
@@ -228,10 +227,10 @@ func (t *inferTree) newNode(name string) *inferNode {
 }
 
 // fold drops the literals of n that drop says fold into its parameter
-// (never a fixed segment); their later requests go to the parameter.
+// (never an alwaysLiteral one); their later requests go to the parameter.
 func (n *inferNode) fold(drop func(*inferLit) bool) {
 	for seg, l := range n.lits {
-		if !fixedSegment(seg) && drop(l) {
+		if !alwaysLiteral(seg) && drop(l) {
 			delete(n.lits, seg)
 		}
 	}

@@ -224,3 +224,31 @@ func TestInferConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestInferPositionBounded: whatever a position is sent (words, slugs,
+// template-like segments, new extensions), it names a bounded number of
+// endpoints.
+func TestInferPositionBounded(t *testing.T) {
+	t.Parallel()
+	tm, err := NewTemplater(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, colon := map[string]bool{}, map[string]bool{}
+	for i := range 10000 {
+		for _, seg := range []string{
+			fmt.Sprintf("w%dx", i), fmt.Sprintf("a-b-%d", i), fmt.Sprintf(":p%d", i), fmt.Sprintf("f.e%d", i%100), fmt.Sprintf("Ab%dCd", i),
+		} {
+			names[tm.Template("/a/"+seg)] = true
+		}
+		colon[tm.Template(fmt.Sprintf("/b/:p%d", i))] = true // template-like alone
+	}
+	if len(colon) > inferMaxValues+1 {
+		t.Errorf("%d endpoint names under /b, want %d", len(colon), inferMaxValues+1)
+	}
+	// 3 values, then 6 words beside the parameter, the fixed ones, one
+	// parameter per extension (8) and the extension-less one.
+	if len(names) > inferMaxValues+inferMaxStatics+3+inferMaxExts+1 {
+		t.Errorf("%d endpoint names under /a, want a bounded few: %v", len(names), names)
+	}
+}
