@@ -322,6 +322,9 @@ func (e *Engine) account(res *Result, obs *observation) {
 	if res.CandidateStatus != 0 {
 		ep.candidate.add(res.CandidateLatency)
 	}
+	if res.PrimaryStatus != 0 && res.CandidateStatus != 0 {
+		ep.paired.add(res.PrimaryLatency, res.CandidateLatency)
+	}
 	ep.matrix[statusClass(res.PrimaryStatus)+"->"+statusClass(res.CandidateStatus)]++
 }
 

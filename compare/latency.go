@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"fmt"
 	"math"
 	"time"
 )
@@ -11,7 +12,23 @@ import (
 // quantiles: a few slow answers, or a noisy but equal distribution, must
 // not flag an endpoint.
 //
-// The method is distribution-free. For a quantile q and a side with n
+// The method is distribution-free. At p50 it is paired: the pairs both
+// sides answered give the differences d = candidate - primary and the
+// ratios r = candidate / primary, and the order statistic whose rank comes
+// from the binomial distribution Bin(n, 1/2) (the sign test's interval)
+// bounds the median of each from below with probability at least 1-a/2,
+// whatever the distribution; by Bonferroni's inequality both hold at once
+// with probability at least 1-a (LatencyConfidence). The endpoint is a
+// regression at p50 when
+//
+//	median(d) >= dLower > Absolute  and  median(r) >= rLower > 1+Relative
+//
+// For a slowdown that shifts or scales the whole distribution the medians
+// of d and r are those of the difference and ratio of the two sides'
+// medians, and pairing cancels what both answers of one request share (a
+// slow query, a loaded machine), so that the bounds are tight. At p99,
+// where a paired difference says little about the tail, each side's
+// quantile is bounded instead: for a side with n
 // answers, the order statistics X(l) and X(u) whose ranks come from the
 // binomial distribution Bin(n, q) bound the side's true q-quantile from
 // below and from above, each with probability at least 1-a/2, whatever the
@@ -66,13 +83,18 @@ type LatencyJudgement struct {
 }
 
 // QuantileJudgement is the verdict at one quantile, with the bounds it
-// rests on (0 when insufficient): with LatencyConfidence, the candidate's
-// quantile is at least CandidateLowerMs and the primary's at most
-// PrimaryUpperMs.
+// rests on (none when insufficient), each holding with LatencyConfidence:
+// paired (p50), the median of candidate minus primary is at least
+// DeltaLowerMs and that of candidate over primary at least RatioLower;
+// else the candidate's quantile is at least CandidateLowerMs and the
+// primary's at most PrimaryUpperMs.
 type QuantileJudgement struct {
 	Verdict          string  `json:"verdict"`
-	PrimaryUpperMs   float64 `json:"primary_upper_ms"`
-	CandidateLowerMs float64 `json:"candidate_lower_ms"`
+	Paired           bool    `json:"paired,omitempty"`
+	DeltaLowerMs     float64 `json:"delta_lower_ms,omitempty"`
+	RatioLower       float64 `json:"ratio_lower,omitempty"`
+	PrimaryUpperMs   float64 `json:"primary_upper_ms,omitempty"`
+	CandidateLowerMs float64 `json:"candidate_lower_ms,omitempty"`
 }
 
 // Exceeds reports whether the bounds show the candidate slower than the
@@ -82,8 +104,26 @@ func (j QuantileJudgement) Exceeds(m LatencyMargin) bool {
 	if j.Verdict == LatencyInsufficient || j.Verdict == "" {
 		return false
 	}
+	abs := float64(m.Absolute) / float64(time.Millisecond)
+	if j.Paired {
+		return j.DeltaLowerMs > abs && j.RatioLower > 1+m.Relative
+	}
 	lo, hi := j.CandidateLowerMs, j.PrimaryUpperMs
-	return lo-hi > float64(m.Absolute)/float64(time.Millisecond) && lo > hi*(1+m.Relative)
+	return lo-hi > abs && lo > hi*(1+m.Relative)
+}
+
+// Bounds says the bounds in words, the sides named primary and candidate:
+// "new-old at least 14.1ms and new/old at least 1.52x over the pairs", or
+// "new at least 30.1ms against old at most 8.2ms"; "insufficient" without.
+func (j QuantileJudgement) Bounds(primary, candidate string) string {
+	switch {
+	case j.Verdict == LatencyInsufficient || j.Verdict == "":
+		return "insufficient"
+	case j.Paired:
+		return fmt.Sprintf("%s-%s at least %.1fms and %s/%s at least %.2fx over the pairs",
+			candidate, primary, j.DeltaLowerMs, candidate, primary, j.RatioLower)
+	}
+	return fmt.Sprintf("%s at least %.1fms against %s at most %.1fms", candidate, j.CandidateLowerMs, primary, j.PrimaryUpperMs)
 }
 
 // Regressed reports whether p50 or p99 exceeds m.
@@ -91,10 +131,11 @@ func (j LatencyJudgement) Regressed(m LatencyMargin) bool {
 	return j.P50.Exceeds(m) || j.P99.Exceeds(m)
 }
 
-// judgeLatency judges a candidate's latencies against a primary's.
-func judgeLatency(primary, candidate *latencyHist, m LatencyMargin) LatencyJudgement {
+// judgeLatency judges a candidate's latencies against a primary's: p50 on
+// the pairs, p99 on each side.
+func judgeLatency(primary, candidate *latencyHist, pairs *pairedHist, m LatencyMargin) LatencyJudgement {
 	j := LatencyJudgement{
-		P50: judgeQuantile(primary, candidate, 0.50, m), P99: judgeQuantile(primary, candidate, 0.99, m),
+		P50: judgeMedian(pairs, m), P99: judgeQuantile(primary, candidate, 0.99, m),
 		MarginRelative: m.Relative, MarginAbsoluteMs: float64(m.Absolute) / float64(time.Millisecond),
 	}
 	switch {

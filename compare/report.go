@@ -258,8 +258,7 @@ func latencyNote(e EndpointStats) string {
 			parts = append(parts, q.name+" insufficient")
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s %s, %s at least %.1fms against %s at most %.1fms",
-			q.name, q.j.Verdict, cs, q.j.CandidateLowerMs, ps, q.j.PrimaryUpperMs))
+		parts = append(parts, fmt.Sprintf("%s %s, %s", q.name, q.j.Verdict, q.j.Bounds(ps, cs)))
 	}
 	return fmt.Sprintf("%s: %s (%.0f%% bounds, margin +%.0f%% and +%gms)", j.Verdict, strings.Join(parts, "; "),
 		LatencyConfidence*100, j.MarginRelative*100, j.MarginAbsoluteMs)

@@ -45,6 +45,7 @@ type endpointStats struct {
 	truncated  uint64 // pairs whose bodies were not compared
 	primary    latencyHist
 	candidate  latencyHist
+	paired     pairedHist // the pairs both sides answered
 	matrix     map[string]uint64
 }
 
@@ -204,7 +205,7 @@ func (e *Engine) snapshot(k endpointKey, ep *endpointStats) EndpointStats {
 		Latency: LatencyStats{
 			Primary:   ep.primary.quantiles(),
 			Candidate: ep.candidate.quantiles(),
-			Judgement: judgeLatency(&ep.primary, &ep.candidate, e.latency),
+			Judgement: judgeLatency(&ep.primary, &ep.candidate, &ep.paired, e.latency),
 		},
 		StatusMatrix: make(map[string]uint64, len(ep.matrix)),
 	}

@@ -182,7 +182,8 @@ func gateLatency(js []byte, margin compare.LatencyMargin) error {
 			j    compare.QuantileJudgement
 		}{{"p50", j.P50}, {"p99", j.P99}} {
 			if q.j.Exceeds(margin) {
-				over = append(over, fmt.Sprintf("%s (%s) %s at least %.1fms against %.1fms", e.Endpoint, e.Direction, q.name, q.j.CandidateLowerMs, q.j.PrimaryUpperMs))
+				ps, cs := e.Direction.Sides()
+				over = append(over, fmt.Sprintf("%s (%s) %s: %s", e.Endpoint, e.Direction, q.name, q.j.Bounds(ps, cs)))
 			}
 		}
 	}

@@ -63,7 +63,7 @@ func TestCompareReportLatencyGate(t *testing.T) {
 		t.Errorf("latency judgement %+v, want a regression at p50", j)
 	}
 	code, out, _ := runCLI(t, "--config", cfg, "compare", "report", "shop")
-	if code != exitOK || !strings.Contains(out, "latency regression: p50 regression, new at least") {
+	if code != exitOK || !strings.Contains(out, "latency regression: p50 regression, new-old at least") {
 		t.Errorf("text report: code %d, want 0 and the regression named:\n%s", code, out)
 	}
 	tests := []struct {
@@ -71,7 +71,7 @@ func TestCompareReportLatencyGate(t *testing.T) {
 		code         int
 		stderr       string
 	}{
-		{"over the default margin", "20%+5ms", exitCheck, "latency increase above +20% and +5ms on 1 endpoint quantile(s): /api/search (old_to_new) p50 at least"},
+		{"over the default margin", "20%+5ms", exitCheck, "latency increase above +20% and +5ms on 1 endpoint quantile(s): /api/search (old_to_new) p50: new-old at least"},
 		{"over a relative margin alone", "50%", exitCheck, "/api/search (old_to_new) p50"},
 		{"under a wide margin", "100%+100ms", exitOK, ""},
 		{"under a wide duration", "1s", exitOK, ""},
