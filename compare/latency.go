@@ -13,20 +13,21 @@ import (
 // not flag an endpoint.
 //
 // The method is distribution-free. At p50 it is paired: the pairs both
-// sides answered give the differences d = candidate - primary and the
-// ratios r = candidate / primary, and the order statistic whose rank comes
-// from the binomial distribution Bin(n, 1/2) (the sign test's interval)
-// bounds the median of each from below with probability at least 1-a/2,
-// whatever the distribution; by Bonferroni's inequality both hold at once
-// with probability at least 1-a (LatencyConfidence). The endpoint is a
-// regression at p50 when
+// sides answered give the differences d = candidate - primary, and the
+// order statistic whose rank comes from the binomial distribution
+// Bin(n, 1/2) (the sign test's interval) bounds their median from below,
+// dLower, with probability at least 1-a/2, whatever the distribution; the
+// primary's p50 is bounded from above, pUpper, the same way (below). By
+// Bonferroni's inequality both hold at once with probability at least 1-a
+// (LatencyConfidence). The endpoint is a regression at p50 when
 //
-//	median(d) >= dLower > Absolute  and  median(r) >= rLower > 1+Relative
+//	dLower > Absolute  and  dLower > Relative × pUpper
 //
-// For a slowdown that shifts or scales the whole distribution the medians
-// of d and r are those of the difference and ratio of the two sides'
-// medians, and pairing cancels what both answers of one request share (a
-// slow query, a loaded machine), so that the bounds are tight. At p99,
+// that is, the candidate adds more than the margin to the primary's
+// median. For a slowdown that shifts the distribution the median of d is
+// the difference of the two sides' medians, and pairing cancels what both
+// answers of one request share (a slow query, a loaded machine), so that
+// the bound is tight where the sides' own quantiles overlap. At p99,
 // where a paired difference says little about the tail, each side's
 // quantile is bounded instead: for a side with n
 // answers, the order statistics X(l) and X(u) whose ranks come from the
@@ -83,16 +84,14 @@ type LatencyJudgement struct {
 }
 
 // QuantileJudgement is the verdict at one quantile, with the bounds it
-// rests on (none when insufficient), each holding with LatencyConfidence:
+// rests on (none when insufficient), together holding with
+// LatencyConfidence: the primary's quantile is at most PrimaryUpperMs and,
 // paired (p50), the median of candidate minus primary is at least
-// DeltaLowerMs and that of candidate over primary at least RatioLower;
-// else the candidate's quantile is at least CandidateLowerMs and the
-// primary's at most PrimaryUpperMs.
+// DeltaLowerMs, else the candidate's quantile at least CandidateLowerMs.
 type QuantileJudgement struct {
 	Verdict          string  `json:"verdict"`
 	Paired           bool    `json:"paired,omitempty"`
 	DeltaLowerMs     float64 `json:"delta_lower_ms,omitempty"`
-	RatioLower       float64 `json:"ratio_lower,omitempty"`
 	PrimaryUpperMs   float64 `json:"primary_upper_ms,omitempty"`
 	CandidateLowerMs float64 `json:"candidate_lower_ms,omitempty"`
 }
@@ -106,22 +105,22 @@ func (j QuantileJudgement) Exceeds(m LatencyMargin) bool {
 	}
 	abs := float64(m.Absolute) / float64(time.Millisecond)
 	if j.Paired {
-		return j.DeltaLowerMs > abs && j.RatioLower > 1+m.Relative
+		return j.DeltaLowerMs > abs && j.DeltaLowerMs > m.Relative*j.PrimaryUpperMs
 	}
 	lo, hi := j.CandidateLowerMs, j.PrimaryUpperMs
 	return lo-hi > abs && lo > hi*(1+m.Relative)
 }
 
 // Bounds says the bounds in words, the sides named primary and candidate:
-// "new-old at least 14.1ms and new/old at least 1.52x over the pairs", or
-// "new at least 30.1ms against old at most 8.2ms"; "insufficient" without.
+// "new-old at least 14.1ms over the pairs, old at most 8.2ms", or "new at
+// least 30.1ms against old at most 8.2ms"; "insufficient" without.
 func (j QuantileJudgement) Bounds(primary, candidate string) string {
 	switch {
 	case j.Verdict == LatencyInsufficient || j.Verdict == "":
 		return "insufficient"
 	case j.Paired:
-		return fmt.Sprintf("%s-%s at least %.1fms and %s/%s at least %.2fx over the pairs",
-			candidate, primary, j.DeltaLowerMs, candidate, primary, j.RatioLower)
+		return fmt.Sprintf("%s-%s at least %.1fms over the pairs, %s at most %.1fms",
+			candidate, primary, j.DeltaLowerMs, primary, j.PrimaryUpperMs)
 	}
 	return fmt.Sprintf("%s at least %.1fms against %s at most %.1fms", candidate, j.CandidateLowerMs, primary, j.PrimaryUpperMs)
 }
@@ -135,7 +134,7 @@ func (j LatencyJudgement) Regressed(m LatencyMargin) bool {
 // the pairs, p99 on each side.
 func judgeLatency(primary, candidate *latencyHist, pairs *pairedHist, m LatencyMargin) LatencyJudgement {
 	j := LatencyJudgement{
-		P50: judgeMedian(pairs, m), P99: judgeQuantile(primary, candidate, 0.99, m),
+		P50: judgeMedian(pairs, primary, m), P99: judgeQuantile(primary, candidate, 0.99, m),
 		MarginRelative: m.Relative, MarginAbsoluteMs: float64(m.Absolute) / float64(time.Millisecond),
 	}
 	switch {

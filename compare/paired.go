@@ -5,14 +5,11 @@ import (
 	"time"
 )
 
-// pairedHist holds what the pairs both sides answered say together: the
-// differences candidate minus primary (by sign, log-scale like
-// latencyHist) and the ratios candidate over primary (a ratio r is kept as
-// r milliseconds, so the same buckets hold 0.001 to 268,000).
+// pairedHist holds the differences candidate minus primary of the pairs
+// both sides answered, by sign, log-scale like latencyHist.
 type pairedHist struct {
 	slower latencyHist // d >= 0, as d
 	faster latencyHist // d < 0, as -d
-	ratio  latencyHist
 }
 
 func (p *pairedHist) add(primary, candidate time.Duration) {
@@ -20,10 +17,6 @@ func (p *pairedHist) add(primary, candidate time.Duration) {
 		p.slower.add(d)
 	} else {
 		p.faster.add(-d)
-	}
-	if primary > 0 {
-		r := min(float64(candidate)/float64(primary), 1e9)
-		p.ratio.add(time.Duration(r * float64(time.Millisecond)))
 	}
 }
 
@@ -38,25 +31,26 @@ func (p *pairedHist) deltaLowerMs(k uint64) float64 {
 	return p.slower.lowerEdgeMs(p.slower.rank(k - p.faster.n))
 }
 
-// judgeMedian judges p50 on the pairs (see the comment of latency.go).
-func judgeMedian(p *pairedHist, m LatencyMargin) QuantileJudgement {
+// judgeMedian judges p50 on the pairs and the primary's p50 (see the
+// comment of latency.go).
+func judgeMedian(p *pairedHist, primary *latencyHist, m LatencyMargin) QuantileJudgement {
 	insufficient := QuantileJudgement{Verdict: LatencyInsufficient}
-	if p.n() < MinLatencyPairs || p.ratio.n < MinLatencyPairs {
+	if p.n() < MinLatencyPairs || primary.n < MinLatencyPairs {
 		return insufficient
 	}
 	a := (1 - LatencyConfidence) / 2
 	kd, okD := lowerRank(p.n(), 0.5, a)
-	kr, okR := lowerRank(p.ratio.n, 0.5, a)
-	if !okD || !okR {
+	ku, okU := upperRank(primary.n, 0.5, a)
+	if !okD || !okU {
 		return insufficient
 	}
 	j := QuantileJudgement{
 		Verdict: LatencyOK, Paired: true,
-		DeltaLowerMs: p.deltaLowerMs(kd),
-		RatioLower:   p.ratio.lowerEdgeMs(p.ratio.rank(kr)),
+		DeltaLowerMs:   p.deltaLowerMs(kd),
+		PrimaryUpperMs: primary.upperEdgeMs(primary.rank(ku)),
 	}
-	if math.IsInf(j.DeltaLowerMs, -1) {
-		j.DeltaLowerMs = -math.MaxFloat64 // JSON has no infinity
+	if math.IsInf(j.DeltaLowerMs, -1) || math.IsInf(j.PrimaryUpperMs, 1) {
+		return insufficient // JSON has no infinity, and the bound says nothing
 	}
 	if j.Exceeds(m) {
 		j.Verdict = LatencyRegression
