@@ -31,7 +31,9 @@ func endpoint(r compare.Report, name string) (compare.EndpointStats, bool) {
 // volatile timestamp as a regression.
 func TestShadowFindsTheRegression(t *testing.T) {
 	var out bytes.Buffer
-	sum, err := Run(context.Background(), Options{Duration: 3 * time.Second, Rate: 300, Out: &out})
+	// 6s: about 180 pairs of /api/search, so that its latency verdict holds
+	// on a loaded machine (go test -race ./... on 2 cores).
+	sum, err := Run(context.Background(), Options{Duration: 6 * time.Second, Rate: 300, Out: &out})
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, out.String())
 	}
