@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"sync"
+	"time"
 
 	"github.com/migratekit/migrate/manifest"
 )
@@ -28,6 +29,12 @@ type Config struct {
 	// differ in more than that share of the primary's repeated answers to
 	// identical requests; 0 turns the detection off.
 	FlakyShare float64
+	// LatencyRelative and LatencyAbsolute are the margin past which an
+	// endpoint's candidate latency is a regression (see LatencyMargin);
+	// nil takes [manifest.DefaultLatencyRelative] and
+	// [manifest.DefaultLatencyAbsolute].
+	LatencyRelative *float64
+	LatencyAbsolute *time.Duration
 
 	// ExcerptSize bounds each rendered value of a Difference, in bytes
 	// (default 256).
@@ -72,6 +79,14 @@ func (c Config) withDefaults() Config {
 	if c.NoiseAbsolute == 0 {
 		c.NoiseAbsolute = float64(manifest.DefaultNoiseAbsolute)
 	}
+	if c.LatencyRelative == nil {
+		rel := float64(manifest.DefaultLatencyRelative)
+		c.LatencyRelative = &rel
+	}
+	if c.LatencyAbsolute == nil {
+		abs := manifest.DefaultLatencyAbsolute
+		c.LatencyAbsolute = &abs
+	}
 	return c
 }
 
@@ -92,6 +107,9 @@ func (c Config) check() error {
 			return fmt.Errorf("checking %s %d: must be positive", name, v)
 		}
 	}
+	if *c.LatencyRelative < 0 || *c.LatencyAbsolute < 0 {
+		return fmt.Errorf("checking latency margin %v and %v: must not be negative", *c.LatencyRelative, *c.LatencyAbsolute)
+	}
 	return nil
 }
 
@@ -100,6 +118,7 @@ func (c Config) check() error {
 type Engine struct {
 	cfg     Config
 	judge   noiseJudge
+	latency LatencyMargin
 	apps    map[string]*appRules
 	def     *appRules // apps without rules of their own
 	repeats *repeatMemory
@@ -107,6 +126,9 @@ type Engine struct {
 
 	mu    sync.RWMutex
 	stats map[string]*appStats
+	// templaters are the apps' Templaters, each learning from its own
+	// traffic (by app name).
+	templaters sync.Map
 }
 
 // appRules are one app's compiled templater and rule sets.
@@ -124,10 +146,11 @@ func NewEngine(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{
-		cfg:   cfg,
-		judge: noiseJudge{relative: cfg.NoiseRelative, absolute: cfg.NoiseAbsolute, flaky: cfg.FlakyShare},
-		apps:  make(map[string]*appRules),
-		stats: make(map[string]*appStats),
+		cfg:     cfg,
+		judge:   noiseJudge{relative: cfg.NoiseRelative, absolute: cfg.NoiseAbsolute, flaky: cfg.FlakyShare},
+		latency: LatencyMargin{Relative: *cfg.LatencyRelative, Absolute: *cfg.LatencyAbsolute},
+		apps:    make(map[string]*appRules),
+		stats:   make(map[string]*appStats),
 	}
 	e.differs.New = func() any { return &differ{seed: maphash.MakeSeed()} }
 	if cfg.FlakyShare > 0 {
@@ -186,7 +209,17 @@ func (ar *appRules) ruleSet(endpoint string) *ruleSet {
 // Endpoint is the endpoint template of path for app (its routes, else
 // inferred; see Templater).
 func (e *Engine) Endpoint(app, path string) string {
-	return e.rules(app).templater.Template(path)
+	return e.templater(app).Template(path)
+}
+
+// templater returns app's Templater: its routes, and a tree learned from
+// its traffic alone.
+func (e *Engine) templater(app string) *Templater {
+	if t, ok := e.templaters.Load(app); ok {
+		return t.(*Templater)
+	}
+	t, _ := e.templaters.LoadOrStore(app, e.rules(app).templater.fork())
+	return t.(*Templater)
 }
 
 // Compare diffs a pair, counts it in the stats and returns the verdict. It
@@ -195,7 +228,7 @@ func (e *Engine) Compare(p Pair) Result {
 	ar := e.rules(p.App)
 	endpoint := p.Endpoint
 	if endpoint == "" {
-		endpoint = ar.templater.Template(p.Request.Path)
+		endpoint = e.templater(p.App).Template(p.Request.Path)
 	}
 	rs := ar.ruleSet(endpoint)
 	res := Result{
@@ -288,6 +321,9 @@ func (e *Engine) account(res *Result, obs *observation) {
 	}
 	if res.CandidateStatus != 0 {
 		ep.candidate.add(res.CandidateLatency)
+	}
+	if res.PrimaryStatus != 0 && res.CandidateStatus != 0 {
+		ep.paired.add(res.PrimaryLatency, res.CandidateLatency)
 	}
 	ep.matrix[statusClass(res.PrimaryStatus)+"->"+statusClass(res.CandidateStatus)]++
 }

@@ -221,7 +221,7 @@ type latencyRow struct {
 // nothing when the endpoint has no latencies.
 func latencyRows(e EndpointStats) []latencyRow {
 	l := e.Latency
-	if l == (LatencyStats{}) {
+	if l.Primary == (Quantiles{}) && l.Candidate == (Quantiles{}) {
 		return nil
 	}
 	p, c := l.Primary, l.Candidate
@@ -231,6 +231,67 @@ func latencyRows(e EndpointStats) []latencyRow {
 		{cs, c.P50Ms, c.P95Ms, c.P99Ms},
 		{"delta", c.P50Ms - p.P50Ms, c.P95Ms - p.P95Ms, c.P99Ms - p.P99Ms},
 	}
+}
+
+// latencyVerdict is an endpoint's latency verdict in a summary table: "-"
+// when it was not judged.
+func latencyVerdict(e EndpointStats) string {
+	return cmp.Or(e.Latency.Judgement.Verdict, "-")
+}
+
+// latencyNote says an endpoint's latency verdict in one line, with the
+// bounds of each quantile judged and the margin: "regression: p50 new at
+// least 30.1ms against old at most 8.2ms; p99 insufficient (95% bounds,
+// margin +20% and +5ms)". It is empty when the endpoint was not judged.
+func latencyNote(e EndpointStats) string {
+	j := e.Latency.Judgement
+	if j.Verdict == "" {
+		return ""
+	}
+	ps, cs := e.Direction.Sides()
+	var parts []string
+	for _, q := range []struct {
+		name string
+		j    QuantileJudgement
+	}{{"p50", j.P50}, {"p99", j.P99}} {
+		if q.j.Verdict == LatencyInsufficient || q.j.Verdict == "" {
+			parts = append(parts, q.name+" insufficient")
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %s, %s", q.name, q.j.Verdict, q.j.Bounds(ps, cs)))
+	}
+	return fmt.Sprintf("%s: %s (%.0f%% bounds, margin +%.0f%% and +%gms)", j.Verdict, strings.Join(parts, "; "),
+		LatencyConfidence*100, j.MarginRelative*100, j.MarginAbsoluteMs)
+}
+
+// latencyRegressed counts the endpoints whose latency is a regression.
+func (r Report) latencyRegressed() int {
+	n := 0
+	for _, e := range r.Endpoints {
+		if e.Latency.Judgement.Verdict == LatencyRegression {
+			n++
+		}
+	}
+	return n
+}
+
+// inferred counts the endpoints whose template was inferred from traffic.
+func (r Report) inferred() int {
+	n := 0
+	for _, e := range r.Endpoints {
+		if e.Inferred {
+			n++
+		}
+	}
+	return n
+}
+
+// inferredNote marks an inferred endpoint after its direction.
+func inferredNote(e EndpointStats) string {
+	if e.Inferred {
+		return ", inferred from traffic"
+	}
+	return ""
 }
 
 // truncatedNote mentions the pairs whose bodies were not compared.

@@ -10,7 +10,8 @@ import (
 // The JUnit report: one testsuite per app, one testcase per endpoint and
 // direction (the direction closes the class name:
 // migrate.compare.APP.old_to_new), a failure when the endpoint has diffs
-// and a skipped mark when nothing was compared. The shape is the one Jenkins, GitLab and GitHub test-report
+// or a latency regression (type "diff", or "latency" for a regression
+// alone) and a skipped mark when nothing was compared. The shape is the one Jenkins, GitLab and GitHub test-report
 // actions read (the Ant JUnit schema).
 type (
 	junitSuites struct {
@@ -69,6 +70,9 @@ func writeJUnit(w io.Writer, r Report) error {
 		case e.Diffs > 0:
 			c.Failure = &junitFailure{Message: junitMessage(e), Type: "diff", Text: details}
 			suite.Failures++
+		case e.Latency.Judgement.Verdict == LatencyRegression:
+			c.Failure = &junitFailure{Message: "latency " + latencyNote(e), Type: "latency", Text: details}
+			suite.Failures++
 		case e.Requests == 0:
 			c.Skipped = &junitSkipped{Message: "no pairs compared"}
 			suite.Skipped++
@@ -115,6 +119,9 @@ func junitMessage(e EndpointStats) string {
 	msg := fmt.Sprintf("diff rate %s (%d of %d pairs, %s)", reportPercent(e.DiffRate), e.Diffs, e.Requests, e.Direction.Arrow())
 	if len(e.Fields) > 0 {
 		msg += ": " + reportTopFields(e, 3)
+	}
+	if e.Latency.Judgement.Verdict == LatencyRegression {
+		msg += "; latency " + latencyNote(e)
 	}
 	return msg
 }

@@ -17,14 +17,14 @@ import (
 func writeMarkdown(w io.Writer, r Report) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "# Diff report: %s\n\n", mdText(r.App))
-	fmt.Fprintf(bw, "Generated %s. %d endpoints, %d with differences. Compared pairs by direction: %s.\n",
-		r.Generated.UTC().Format(time.RFC3339), len(r.Endpoints), r.withDiffs(), mdText(r.mirroredLine()))
+	fmt.Fprintf(bw, "Generated %s. %d endpoints (%d inferred from traffic), %d with differences, %d slower. Compared pairs by direction: %s.\n",
+		r.Generated.UTC().Format(time.RFC3339), len(r.Endpoints), r.inferred(), r.withDiffs(), r.latencyRegressed(), mdText(r.mirroredLine()))
 	if len(r.Endpoints) == 0 {
 		fmt.Fprintln(bw, "\nNo pairs compared yet.")
 		return bw.Flush()
 	}
-	fmt.Fprintln(bw, "\n| Endpoint | Direction | Mirrored | Diffs | Diff rate | Top fields |")
-	fmt.Fprintln(bw, "| --- | --- | ---: | ---: | ---: | --- |")
+	fmt.Fprintln(bw, "\n| Endpoint | Direction | Mirrored | Diffs | Diff rate | Latency | Top fields |")
+	fmt.Fprintln(bw, "| --- | --- | ---: | ---: | ---: | --- | --- |")
 	for _, e := range r.Endpoints {
 		var top []string
 		for i, f := range e.Fields {
@@ -38,7 +38,7 @@ func writeMarkdown(w io.Writer, r Report) error {
 			}
 			top = append(top, fmt.Sprintf("%s %s%s", mdCell(f.Path), reportPercent(f.Rate), noise))
 		}
-		fmt.Fprintf(bw, "| %s | %s | %d | %d | %s | %s |\n", mdCell(e.Endpoint), mdArrow(e.Direction), e.Requests, e.Diffs, reportPercent(e.DiffRate), strings.Join(top, ", "))
+		fmt.Fprintf(bw, "| %s | %s | %d | %d | %s | %s | %s |\n", mdCell(e.Endpoint), mdArrow(e.Direction), e.Requests, e.Diffs, reportPercent(e.DiffRate), latencyVerdict(e), strings.Join(top, ", "))
 	}
 	for _, e := range r.Endpoints {
 		writeMarkdownEndpoint(bw, r, e)
@@ -47,7 +47,7 @@ func writeMarkdown(w io.Writer, r Report) error {
 }
 
 func writeMarkdownEndpoint(w io.Writer, r Report, e EndpointStats) {
-	fmt.Fprintf(w, "\n## %s %s\n\n", mdCode(e.Endpoint), mdArrow(e.Direction))
+	fmt.Fprintf(w, "\n## %s %s%s\n\n", mdCode(e.Endpoint), mdArrow(e.Direction), inferredNote(e))
 	fmt.Fprintf(w, "Mirrored %d, diffs %d (%s)%s. Outcomes: %s.\n", e.Requests, e.Diffs, reportPercent(e.DiffRate), truncatedNote(e), mdText(reportCounts(e.Outcomes)))
 	if len(e.Fields) > 0 {
 		fmt.Fprintln(w, "\n| Field | Kind | Rate | Noise rate | Noise |")
@@ -79,6 +79,9 @@ func writeMarkdownEndpoint(w io.Writer, r Report, e EndpointStats) {
 			}
 			fmt.Fprintf(w, format, r.side, r.p50, r.p95, r.p99)
 		}
+	}
+	if note := latencyNote(e); note != "" {
+		fmt.Fprintf(w, "\nLatency %s.\n", mdText(note))
 	}
 	if len(e.StatusMatrix) > 0 {
 		fmt.Fprintf(w, "\n| Status (%s) | Pairs |\n", mdArrow(e.Direction))

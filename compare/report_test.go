@@ -57,7 +57,7 @@ func sampleReport() Report {
 		Endpoints: []EndpointStats{
 			{Endpoint: "/health", Outcomes: map[Outcome]uint64{OutcomeSkippedUnsafe: 5}},
 			{
-				Endpoint: "/giveaways/:id/entries", Requests: 300,
+				Endpoint: "/giveaways/:id/entries", Requests: 300, Inferred: true,
 				Outcomes: map[Outcome]uint64{OutcomeMatch: 0, OutcomeNoise: 300},
 				Fields:   []FieldStats{{Path: "/meta/generated_at", Kind: KindJSON, Count: 300, Rate: 1, NoiseRate: 1, Noise: true}},
 				Latency: LatencyStats{Primary: Quantiles{P50Ms: 8, P95Ms: 20, P99Ms: 31.25},
@@ -73,7 +73,10 @@ func sampleReport() Report {
 					{Path: "status", Kind: KindStatus, Count: 10, Rate: 10.0 / 1200},
 				},
 				Latency: LatencyStats{Primary: Quantiles{P50Ms: 12, P95Ms: 30, P99Ms: 45},
-					Candidate: Quantiles{P50Ms: 14.5, P95Ms: 33, P99Ms: 120}},
+					Candidate: Quantiles{P50Ms: 14.5, P95Ms: 33, P99Ms: 120},
+					Judgement: LatencyJudgement{Verdict: LatencyOK, MarginRelative: 0.2, MarginAbsoluteMs: 5,
+						P50: QuantileJudgement{Verdict: LatencyOK, Paired: true, DeltaLowerMs: 1.9, PrimaryUpperMs: 12.7},
+						P99: QuantileJudgement{Verdict: LatencyInsufficient}}},
 				StatusMatrix: map[string]uint64{"2xx->2xx": 1188, "2xx->5xx": 10, "2xx->none": 2},
 			},
 			{
@@ -84,7 +87,11 @@ func sampleReport() Report {
 					Candidate: Quantiles{P50Ms: 11, P95Ms: 25, P99Ms: 40}},
 				StatusMatrix: map[string]uint64{"2xx->2xx": 380, "5xx->2xx": 20},
 			},
-			{Endpoint: "/clean", Requests: 50, Outcomes: map[Outcome]uint64{OutcomeMatch: 50}, StatusMatrix: map[string]uint64{"2xx->2xx": 50}},
+			{Endpoint: "/clean", Requests: 50, Outcomes: map[Outcome]uint64{OutcomeMatch: 50}, StatusMatrix: map[string]uint64{"2xx->2xx": 50},
+				Latency: LatencyStats{Primary: Quantiles{P50Ms: 7.5, P95Ms: 9, P99Ms: 11}, Candidate: Quantiles{P50Ms: 22.6, P95Ms: 25, P99Ms: 30},
+					Judgement: LatencyJudgement{Verdict: LatencyRegression, MarginRelative: 0.2, MarginAbsoluteMs: 5,
+						P50: QuantileJudgement{Verdict: LatencyRegression, Paired: true, DeltaLowerMs: 13.8, PrimaryUpperMs: 8},
+						P99: QuantileJudgement{Verdict: LatencyOK, PrimaryUpperMs: 12, CandidateLowerMs: 14.5}}}},
 			{
 				Endpoint: "/search|`q`<b>", Requests: 2, Diffs: 1, DiffRate: 0.5,
 				Outcomes: map[Outcome]uint64{OutcomeMatch: 1, OutcomeDiff: 1, OutcomeShadowTimeout: 1},
@@ -284,7 +291,7 @@ func TestJUnitReportParses(t *testing.T) {
 		{Name: "migrate.compare.bobbarker.old_to_new /search|`q`<b>", Failure: "diff rate 50.00% (1 of 2 pairs, old->new): body 50.00%"},
 		{Name: "migrate.compare.bobbarker.new_to_old /users/:id", Failure: "diff rate 5.00% (20 of 400 pairs, new->old): status 5.00%"},
 		{Name: "migrate.compare.bobbarker.old_to_new /users/:id", Failure: "diff rate 3.00% (36 of 1200 pairs, old->new): /items/*/price 3.00%, status 0.83%, X-Cache 5.33% (noise)"},
-		{Name: "migrate.compare.bobbarker.old_to_new /clean"},
+		{Name: "migrate.compare.bobbarker.old_to_new /clean", Failure: "latency regression: p50 regression, new-old at least 13.8ms over the pairs, old at most 8.0ms; p99 ok, new at least 14.5ms against old at most 12.0ms (95% bounds, margin +20% and +5ms)"},
 		{Name: "migrate.compare.bobbarker.old_to_new /giveaways/:id/entries"},
 		{Name: "migrate.compare.bobbarker.old_to_new /health", Skipped: true},
 	}
@@ -292,7 +299,7 @@ func TestJUnitReportParses(t *testing.T) {
 		t.Errorf("test cases mismatch (-got +want):\n%s", diff)
 	}
 	counts := []int{doc.Tests, doc.Failures, doc.Skipped, doc.Suites[0].Tests, doc.Suites[0].Failures, doc.Suites[0].Skipped}
-	if diff := cmp.Diff(counts, []int{6, 3, 1, 6, 3, 1}); diff != "" {
+	if diff := cmp.Diff(counts, []int{6, 4, 1, 6, 4, 1}); diff != "" {
 		t.Errorf("tests, failures, skipped of testsuites and testsuite (-got +want):\n%s", diff)
 	}
 }

@@ -15,20 +15,20 @@ func writeText(w io.Writer, r Report) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "Diff report: %s\n", r.App)
 	fmt.Fprintf(bw, "Generated: %s\n", r.Generated.UTC().Format(time.RFC3339))
-	fmt.Fprintf(bw, "Endpoints: %d, with differences: %d\n", len(r.Endpoints), r.withDiffs())
+	fmt.Fprintf(bw, "Endpoints: %d (%d inferred from traffic), with differences: %d, slower: %d\n", len(r.Endpoints), r.inferred(), r.withDiffs(), r.latencyRegressed())
 	fmt.Fprintf(bw, "Compared pairs by direction: %s\n\n", r.mirroredLine())
 	if len(r.Endpoints) == 0 {
 		fmt.Fprintln(bw, "No pairs compared yet.")
 		return bw.Flush()
 	}
 	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ENDPOINT\tDIRECTION\tMIRRORED\tDIFFS\tDIFF RATE\tTOP FIELD")
+	fmt.Fprintln(tw, "ENDPOINT\tDIRECTION\tMIRRORED\tDIFFS\tDIFF RATE\tLATENCY\tTOP FIELD")
 	for _, e := range r.Endpoints {
 		top := "-"
 		if len(e.Fields) > 0 {
 			top = fieldName(e.Fields[0])
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", e.Endpoint, e.Direction.Arrow(), e.Requests, e.Diffs, reportPercent(e.DiffRate), top)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", e.Endpoint, e.Direction.Arrow(), e.Requests, e.Diffs, reportPercent(e.DiffRate), latencyVerdict(e), top)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -43,7 +43,7 @@ func writeText(w io.Writer, r Report) error {
 // writeTextEndpoint renders one endpoint's section; the JUnit report
 // reuses it as a test case's details.
 func writeTextEndpoint(w io.Writer, r Report, e EndpointStats) {
-	fmt.Fprintf(w, "%s (%s)\n", e.Endpoint, e.Direction.Arrow())
+	fmt.Fprintf(w, "%s (%s%s)\n", e.Endpoint, e.Direction.Arrow(), inferredNote(e))
 	fmt.Fprintf(w, "  mirrored %d, diffs %d (%s)%s\n", e.Requests, e.Diffs, reportPercent(e.DiffRate), truncatedNote(e))
 	fmt.Fprintf(w, "  outcomes: %s\n", reportCounts(e.Outcomes))
 	if len(e.Fields) > 0 {
@@ -111,5 +111,8 @@ func writeTextLatency(w io.Writer, e EndpointStats) {
 			format = "    %-10s  %+8.1f  %+8.1f  %+8.1f\n"
 		}
 		fmt.Fprintf(w, format, r.side, r.p50, r.p95, r.p99)
+	}
+	if note := latencyNote(e); note != "" {
+		fmt.Fprintf(w, "  latency %s\n", note)
 	}
 }

@@ -45,6 +45,7 @@ type endpointStats struct {
 	truncated  uint64 // pairs whose bodies were not compared
 	primary    latencyHist
 	candidate  latencyHist
+	paired     pairedHist // the pairs both sides answered
 	matrix     map[string]uint64
 }
 
@@ -173,10 +174,13 @@ func (e *Engine) Stats(app string) []EndpointStats {
 	if a == nil {
 		return nil
 	}
+	t := e.templater(app)
 	a.mu.RLock()
 	out := make([]EndpointStats, 0, len(a.endpoints))
 	for k, ep := range a.endpoints {
-		out = append(out, e.snapshot(k, ep))
+		s := e.snapshot(k, ep)
+		s.Inferred = t.Inferred(s.Endpoint)
+		out = append(out, s)
 	}
 	a.mu.RUnlock()
 	slices.SortFunc(out, func(x, y EndpointStats) int {
@@ -201,6 +205,7 @@ func (e *Engine) snapshot(k endpointKey, ep *endpointStats) EndpointStats {
 		Latency: LatencyStats{
 			Primary:   ep.primary.quantiles(),
 			Candidate: ep.candidate.quantiles(),
+			Judgement: judgeLatency(&ep.primary, &ep.candidate, &ep.paired, e.latency),
 		},
 		StatusMatrix: make(map[string]uint64, len(ep.matrix)),
 	}

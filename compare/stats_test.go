@@ -34,18 +34,20 @@ func TestStats(t *testing.T) {
 		{
 			Endpoint: "/health", Direction: DirectionOldToNew, Requests: 1, Diffs: 0, DiffRate: 0,
 			Outcomes: map[Outcome]uint64{OutcomeMatch: 1}, Fields: []FieldStats{},
-			Latency:      LatencyStats{Primary: Quantiles{ms(10e6), ms(10e6), ms(10e6)}, Candidate: Quantiles{ms(10e6), ms(10e6), ms(10e6)}},
+			Latency: LatencyStats{Primary: Quantiles{ms(10e6), ms(10e6), ms(10e6)}, Candidate: Quantiles{ms(10e6), ms(10e6), ms(10e6)},
+				Judgement: insufficientLatency},
 			StatusMatrix: map[string]uint64{"2xx->2xx": 1},
 		},
 		{
-			Endpoint: "/users/:id", Direction: DirectionOldToNew, Requests: 10, Diffs: 4, DiffRate: 0.4,
+			Endpoint: "/users/:id", Inferred: true, Direction: DirectionOldToNew, Requests: 10, Diffs: 4, DiffRate: 0.4,
 			Outcomes: map[Outcome]uint64{OutcomeMatch: 6, OutcomeDiff: 4, OutcomeShadowError: 1, OutcomeSkippedUnsafe: 1},
 			Fields: []FieldStats{
 				{Path: "/a", Kind: KindJSON, Count: 4, Rate: 0.4},
 				{Path: "/b", Kind: KindJSON, Count: 1, Rate: 0.1},
 				{Path: "status", Kind: KindStatus, Count: 1, Rate: 0.1},
 			},
-			Latency:      LatencyStats{Primary: Quantiles{ms(10e6), ms(10e6), ms(10e6)}, Candidate: Quantiles{ms(10e6), ms(10e6), ms(10e6)}},
+			Latency: LatencyStats{Primary: Quantiles{ms(10e6), ms(10e6), ms(10e6)}, Candidate: Quantiles{ms(10e6), ms(10e6), ms(10e6)},
+				Judgement: insufficientLatency},
 			StatusMatrix: map[string]uint64{"2xx->2xx": 9, "2xx->5xx": 1, "2xx->none": 1},
 		},
 	}
@@ -126,4 +128,11 @@ func TestStatusClass(t *testing.T) {
 			t.Errorf("statusClass(%d) = %q, want %q", code, got, want)
 		}
 	}
+}
+
+// insufficientLatency is the latency judgement of an endpoint with too few
+// pairs, under the default margin.
+var insufficientLatency = LatencyJudgement{
+	Verdict: LatencyInsufficient, MarginRelative: 0.2, MarginAbsoluteMs: 5,
+	P50: QuantileJudgement{Verdict: LatencyInsufficient}, P99: QuantileJudgement{Verdict: LatencyInsufficient},
 }

@@ -87,11 +87,11 @@ func ExampleWriteReport() {
 	// Output:
 	// Diff report: shop
 	// Generated: 2025-03-01T12:00:00Z
-	// Endpoints: 1, with differences: 1
+	// Endpoints: 1 (0 inferred from traffic), with differences: 1, slower: 0
 	// Compared pairs by direction: old->new 200, new->old 0
 	//
-	// ENDPOINT    DIRECTION  MIRRORED  DIFFS  DIFF RATE  TOP FIELD
-	// /users/:id  old->new   200       6      3.00%      /user/plan
+	// ENDPOINT    DIRECTION  MIRRORED  DIFFS  DIFF RATE  LATENCY  TOP FIELD
+	// /users/:id  old->new   200       6      3.00%      -        /user/plan
 	//
 	// /users/:id (old->new)
 	//   mirrored 200, diffs 6 (3.00%)

@@ -12,9 +12,11 @@ const maxSegments = 16
 // Templater turns request paths into endpoint templates, so that metrics,
 // stats and reports never carry a raw path: the first route pattern that
 // matches wins; without one, segments that look like identifiers become
-// ":id". It is immutable and safe for concurrent use.
+// ":id" and positions that take many values are inferred from the traffic
+// it has named (infer.go: /blog/:slug). It is safe for concurrent use.
 type Templater struct {
 	routes []routePattern
+	tree   *inferTree // nil: no learning (the zero Templater)
 }
 
 type routePattern struct {
@@ -28,7 +30,7 @@ type routePattern struct {
 // match one non-empty segment and a final "**" matches what is left (none
 // included); other segments match literally.
 func NewTemplater(routes []string) (*Templater, error) {
-	t := &Templater{}
+	t := &Templater{tree: newInferTree()}
 	for _, r := range routes {
 		rp, err := compileRoute(r)
 		if err != nil {
@@ -37,6 +39,24 @@ func NewTemplater(routes []string) (*Templater, error) {
 		t.routes = append(t.routes, rp)
 	}
 	return t, nil
+}
+
+// fork returns a Templater with t's routes and a tree of its own: one per
+// app.
+func (t *Templater) fork() *Templater {
+	return &Templater{routes: t.routes, tree: newInferTree()}
+}
+
+// Inferred reports whether endpoint, a name t gave, was inferred (a
+// parameter learned from traffic or from an identifier's shape) rather
+// than a route's pattern or a literal path.
+func (t *Templater) Inferred(endpoint string) bool {
+	for i := range t.routes {
+		if t.routes[i].pattern == endpoint {
+			return false
+		}
+	}
+	return inferredName(endpoint)
 }
 
 func compileRoute(r string) (routePattern, error) {
@@ -79,13 +99,15 @@ func validParam(name string) bool {
 // fragment dropped; the method is not part of it).
 func (t *Templater) Template(path string) string {
 	path = cleanPath(path)
-	segs := strings.Split(path[1:], "/")
 	for i := range t.routes {
-		if t.routes[i].match(segs) {
+		if t.routes[i].match(path[1:]) {
 			return t.routes[i].pattern
 		}
 	}
-	return infer(segs)
+	if t.tree != nil {
+		return t.tree.template(path)
+	}
+	return infer(strings.Split(path[1:], "/"))
 }
 
 // Template is the endpoint template of path under routes: see Templater.
@@ -111,12 +133,15 @@ func cleanPath(p string) string {
 	return p
 }
 
-func (rp *routePattern) match(segs []string) bool {
-	if len(segs) < len(rp.segs) || (!rp.rest && len(segs) != len(rp.segs)) {
-		return false
-	}
-	for i, want := range rp.segs {
-		got := segs[i]
+// match reports whether path (without its leading "/") matches.
+func (rp *routePattern) match(path string) bool {
+	rest, done := path, false
+	for _, want := range rp.segs {
+		if done {
+			return false // fewer segments than the pattern
+		}
+		var got string
+		got, rest, done = nextSegment(rest)
 		switch {
 		case want == "*" || strings.HasPrefix(want, ":"):
 			if got == "" {
@@ -126,7 +151,7 @@ func (rp *routePattern) match(segs []string) bool {
 			return false
 		}
 	}
-	return true
+	return rp.rest || done
 }
 
 // infer replaces identifier-like segments with ":id" and cuts the path at

@@ -176,6 +176,10 @@ type Result struct {
 // /api/v1/apps/{app}/diffs.
 type EndpointStats struct {
 	Endpoint string `json:"endpoint"`
+	// Inferred says the template was inferred from traffic (a parameter
+	// learned from the values a position takes, or an identifier's shape),
+	// not given by a route of the manifest.
+	Inferred bool `json:"inferred,omitempty"`
 	// Direction is the direction of the pairs counted: an endpoint served
 	// by both sides has one EndpointStats per direction.
 	Direction Direction `json:"direction"`
@@ -213,6 +217,9 @@ type FieldStats struct {
 type LatencyStats struct {
 	Primary   Quantiles `json:"primary"`
 	Candidate Quantiles `json:"candidate"`
+	// Judgement says whether the candidate is slower than the primary by
+	// more than the latency margin, with confidence (see LatencyMargin).
+	Judgement LatencyJudgement `json:"judgement"`
 }
 
 // Quantiles of a latency distribution, in milliseconds.

@@ -31,18 +31,21 @@ func endpoint(r compare.Report, name string) (compare.EndpointStats, bool) {
 // volatile timestamp as a regression.
 func TestShadowFindsTheRegression(t *testing.T) {
 	var out bytes.Buffer
-	sum, err := Run(context.Background(), Options{Duration: 3 * time.Second, Rate: 300, Out: &out})
+	// 6s: about 180 pairs of /api/search, so that its latency verdict holds
+	// on a loaded machine (go test -race ./... on 2 cores).
+	sum, err := Run(context.Background(), Options{Duration: 6 * time.Second, Rate: 300, Out: &out})
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, out.String())
 	}
 	tests := []struct {
 		endpoint       string
 		wantRegression []string // nil: none
+		slower         bool     // a latency regression
 	}{
-		{RegressedEndpoint, []string{RegressedField}},
-		{"/api/products", nil}, // keys reordered: no difference
-		{"/api/status", nil},   // volatile timestamp: noise
-		{"/api/search", nil},   // slower, same answers
+		{RegressedEndpoint, []string{RegressedField}, false},
+		{"/api/products", nil, false}, // keys reordered: no difference
+		{"/api/status", nil, false},   // volatile timestamp: noise
+		{"/api/search", nil, true},    // slower, same answers
 	}
 	for _, tt := range tests {
 		t.Run(tt.endpoint, func(t *testing.T) {
@@ -53,7 +56,15 @@ func TestShadowFindsTheRegression(t *testing.T) {
 			if got := Regressions(e); !slices.Equal(got, tt.wantRegression) {
 				t.Errorf("regressions = %v, want %v (fields %+v)", got, tt.wantRegression, e.Fields)
 			}
+			if got := e.Latency.Judgement.Verdict == compare.LatencyRegression; got != tt.slower {
+				t.Errorf("latency regression %v, want %v (%+v)", got, tt.slower, e.Latency)
+			}
 		})
+	}
+	for _, e := range sum.Report.Endpoints { // the endpoints that are the same are not slower
+		if e.Endpoint != "/api/search" && e.Latency.Judgement.Verdict == compare.LatencyRegression {
+			t.Errorf("%s (%s): latency regression %+v, want none", e.Endpoint, e.Direction, e.Latency)
+		}
 	}
 	if st, _ := endpoint(sum.Report, "/api/status"); st.Outcomes[compare.OutcomeNoise] == 0 {
 		t.Errorf("/api/status outcomes %v: want the timestamp judged noise", st.Outcomes)

@@ -50,15 +50,17 @@ const (
 	DefaultCookie                = "migrate_sticky" // cutover.cookie
 	DefaultStepMin               = 5 * time.Minute  // cutover.step_min
 
-	DefaultShadowSample  Percent = 1               // shadow.sample
-	DefaultShadowTimeout         = 5 * time.Second // shadow.timeout
-	DefaultShadowMaxBody Size    = 1 << 20         // shadow.max_body
-	DefaultDirection             = "both"          // shadow.direction
-	DefaultShadowWorkers         = 64              // shadow.workers
-	DefaultShadowQueue           = 1024            // shadow.queue
-	DefaultShadowSamples         = 5               // shadow.samples
-	DefaultNoiseRelative Percent = 0.20            // shadow.noise.relative (Diffy's)
-	DefaultNoiseAbsolute Percent = 0.0003          // shadow.noise.absolute (Diffy's)
+	DefaultShadowSample    Percent = 1                    // shadow.sample
+	DefaultShadowTimeout           = 5 * time.Second      // shadow.timeout
+	DefaultShadowMaxBody   Size    = 1 << 20              // shadow.max_body
+	DefaultDirection               = "both"               // shadow.direction
+	DefaultShadowWorkers           = 64                   // shadow.workers
+	DefaultShadowQueue             = 1024                 // shadow.queue
+	DefaultShadowSamples           = 5                    // shadow.samples
+	DefaultNoiseRelative   Percent = 0.20                 // shadow.noise.relative (Diffy's)
+	DefaultNoiseAbsolute   Percent = 0.0003               // shadow.noise.absolute (Diffy's)
+	DefaultLatencyRelative Percent = 0.20                 // shadow.latency.relative
+	DefaultLatencyAbsolute         = 5 * time.Millisecond // shadow.latency.absolute
 
 	DefaultRollbackWindow           = 30 * time.Second // rollback.window
 	DefaultRollbackInterval         = time.Second      // rollback.interval
@@ -277,6 +279,14 @@ func defaultShadow(s *Shadow) {
 	if s.Noise.Absolute == nil {
 		abs := DefaultNoiseAbsolute
 		s.Noise.Absolute = &abs
+	}
+	if s.Latency.Relative == nil {
+		rel := DefaultLatencyRelative
+		s.Latency.Relative = &rel
+	}
+	if s.Latency.Absolute == nil {
+		abs := Duration(DefaultLatencyAbsolute)
+		s.Latency.Absolute = &abs
 	}
 }
 

@@ -58,6 +58,7 @@ func TestMinimalApp(t *testing.T) {
 			Queue:     1024,
 			Samples:   5,
 			Noise:     manifest.Noise{Relative: ptr(manifest.Percent(0.20)), Absolute: ptr(manifest.Percent(0.0003))},
+			Latency:   manifest.LatencyMargin{Relative: ptr(manifest.Percent(0.20)), Absolute: ptr(dur(5 * time.Millisecond))},
 		},
 		Rollback: builtinRollback(dur(30 * time.Second)),
 		DNSCheck: manifest.DNSCheck{Timeout: dur(2 * time.Second), Retries: 2, Rate: 20,

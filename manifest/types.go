@@ -212,6 +212,9 @@ type Shadow struct {
 	// Noise sets when a field's difference counts as real: its raw rate must
 	// exceed its noise rate by both thresholds.
 	Noise Noise `yaml:"noise"`
+	// Latency sets when the diff report flags an endpoint's latency as a
+	// regression.
+	Latency LatencyMargin `yaml:"latency"`
 	// Samples is how many examples are kept per endpoint and field; default 5.
 	Samples int `yaml:"samples"`
 	// Redact lists more secrets to blank in stored examples (Authorization,
@@ -253,6 +256,15 @@ type Ignore struct {
 	// Tolerance is the largest absolute difference between two numbers that
 	// still counts as equal; default 0.
 	Tolerance float64 `yaml:"tolerance"`
+}
+
+// LatencyMargin is how much slower the mirrored side may answer an
+// endpoint: the diff report flags a latency regression when its p50 or p99
+// is worse than the serving side's by more than both margins, judged with
+// 95% confidence bounds over the pairs (fewer pairs: insufficient).
+type LatencyMargin struct {
+	Relative *Percent  `yaml:"relative"` // default 20%
+	Absolute *Duration `yaml:"absolute"` // default 5ms
 }
 
 // Noise holds the thresholds of noise cancellation.

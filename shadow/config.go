@@ -8,8 +8,8 @@ import (
 )
 
 // CompareConfig turns an app's shadow section into the compare engine's
-// configuration: its ignore rules, its routes and their rules, and its noise
-// thresholds. Live mirroring and replay judge an app's pairs alike.
+// configuration: its ignore rules, its routes and their rules, its noise
+// thresholds and its latency margin. Live mirroring and replay judge an app's pairs alike.
 func CompareConfig(a *manifest.App) compare.Config {
 	s := a.Shadow
 	cfg := compare.Config{Rules: rules(s.Ignore)}
@@ -21,6 +21,12 @@ func CompareConfig(a *manifest.App) compare.Config {
 	}
 	if s.Noise.Absolute != nil {
 		cfg.NoiseAbsolute = float64(*s.Noise.Absolute)
+	}
+	if l := s.Latency; l.Relative != nil {
+		cfg.LatencyRelative = new(float64(*l.Relative))
+	}
+	if l := s.Latency; l.Absolute != nil {
+		cfg.LatencyAbsolute = new(l.Absolute.D())
 	}
 	return cfg
 }

@@ -51,6 +51,8 @@ var readmeDefaults = []docDefault{
 	{"old.passive.cooldown", "`passive.cooldown` ({});"},
 	{"shadow.sample", "(default: {} of GET/HEAD)"},
 	{"shadow.direction", "`shadow.direction` narrows it: `{}` (default)"},
+	{"shadow.latency.relative", "`shadow.latency.relative` (default `{}`)"},
+	{"shadow.latency.absolute", "`shadow.latency.absolute` (default `{}`)"},
 	{"rollback.window", "over a sliding window ({} by default)"},
 	{"rollback.confidence", "confidence bounds ({} by default)"},
 	{"rollback.fast_breaker.min_requests", "on gross failure ({} requests at"},
@@ -80,6 +82,8 @@ var helpDefaults = []docDefault{
 	{"dns_check.timeout", "--timeout duration timeout of one query (default {})"},
 	{"dns_check.retries", "--retries int retries after a failed query, with backoff (default {})"},
 	{"dns_check.rate", "--rate float most queries per second to one server (default {})"},
+	{"shadow.latency.relative", "shadow.latency.relative (default {})"},
+	{"shadow.latency.absolute", "shadow.latency.absolute (default {}),"},
 }
 
 // TestREADMEDefaults checks every default the README states against the
