@@ -82,6 +82,7 @@ an admin API and health checks.`,
 		newCmdLogship(opts),
 		newCmdLogs(opts),
 		newCmdDashboard(opts), newCmdDashboards(opts),
+		newCmdBackends(opts), newCmdDeploy(opts),
 	)
 	return cmd
 }
