@@ -167,7 +167,10 @@ func (s *Server) postDrain(w http.ResponseWriter, r *http.Request) {
 		res.Side, res.InFlight = b.Side, b.InFlight
 	}
 	switch {
-	case err != nil && ctx.Err() != nil && r.Context().Err() == nil:
+	case r.Context().Err() != nil:
+		s.log.Info("backend drain left by its client; the backend stays out of rotation", "app", a.Name(), "url", req.URL, "remote", r.RemoteAddr)
+		return
+	case err != nil && ctx.Err() != nil:
 		res.Error = fmt.Sprintf("draining backend %s: %d requests still in flight after %s (the manifest's drain); it gets no new requests: drain it again to wait more", req.URL, res.InFlight, s.drainTime())
 		s.log.Warn("backend drain timed out", "app", a.Name(), "url", req.URL, "in_flight", res.InFlight, "remote", r.RemoteAddr)
 		writeJSON(w, http.StatusGatewayTimeout, res)
@@ -254,11 +257,24 @@ func (s *Server) backendAt(ctx context.Context, a *lb.App, raw string) (Backend,
 		return Backend{}, false
 	}
 	for _, b := range list {
-		if b.URL == raw {
+		if SameBackendURL(b.URL, raw) {
 			return b, true
 		}
 	}
 	return Backend{}, false
+}
+
+// SameBackendURL reports whether a and b name the same backend, as lb
+// matches them: scheme and host without case, the path with or without a
+// trailing slash.
+func SameBackendURL(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ua, errA := url.Parse(strings.TrimSpace(a))
+	ub, errB := url.Parse(strings.TrimSpace(b))
+	return errA == nil && errB == nil && strings.EqualFold(ua.Scheme, ub.Scheme) && strings.EqualFold(ua.Host, ub.Host) &&
+		strings.TrimSuffix(ua.EscapedPath(), "/") == strings.TrimSuffix(ub.EscapedPath(), "/") && ua.RawQuery == ub.RawQuery
 }
 
 // pendingOK is the status of a change that succeeded with code: 202

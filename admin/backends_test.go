@@ -308,3 +308,23 @@ func getBody(t *testing.T, url string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+func TestSameBackendURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"http://10.1.0.7:3000", "http://10.1.0.7:3000", true},
+		{"http://10.1.0.7:3000", "http://10.1.0.7:3000/", true},
+		{"HTTP://App.Internal:3000/base", "http://app.internal:3000/base/", true},
+		{"http://10.1.0.7:3000", "https://10.1.0.7:3000", false},
+		{"http://10.1.0.7:3000", "http://10.1.0.7:3001", false},
+		{"http://10.1.0.7:3000/a", "http://10.1.0.7:3000/b", false},
+	}
+	for _, tt := range tests {
+		if got := SameBackendURL(tt.a, tt.b); got != tt.want {
+			t.Errorf("SameBackendURL(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+	}
+}

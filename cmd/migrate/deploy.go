@@ -127,18 +127,11 @@ func pairFlag(i, n int) string {
 // checkPairs refuses pairs that do not match the running backends: each
 // OLD must be on the side, no NEW anywhere in the app.
 func (o *deployOptions) checkPairs(list []admin.Backend) error {
-	on := func(u string) (admin.Backend, bool) {
-		i := slices.IndexFunc(list, func(b admin.Backend) bool { return b.URL == u })
-		if i < 0 {
-			return admin.Backend{}, false
-		}
-		return list[i], true
-	}
 	for i, old := range o.Replace {
-		if b, ok := on(old); !ok || b.Side != o.Side {
+		if b, ok := findBackend(list, old); !ok || b.Side != o.Side {
 			return usageErrorf("--replace %s: not a backend of %s's %s side (nothing changed); migrate backends list %s shows them", old, o.App, o.Side, o.App)
 		}
-		if b, ok := on(o.With[i]); ok {
+		if b, ok := findBackend(list, o.With[i]); ok {
 			return usageErrorf("--with %s: already a backend of %s's %s side (nothing changed)", o.With[i], o.App, b.Side)
 		}
 	}

@@ -270,7 +270,7 @@ func (d *deployer) writeSummary(w io.Writer) {
 
 func findBackend(list []admin.Backend, url string) (admin.Backend, bool) {
 	for _, b := range list {
-		if b.URL == url {
+		if admin.SameBackendURL(b.URL, url) {
 			return b, true
 		}
 	}
