@@ -143,7 +143,7 @@ func backendsChangeRun(cmd *cobra.Command, o *backendsOptions, verb string) erro
 	case "drain":
 		var r admin.DrainResult
 		r, err = c.DrainBackend(ctx, o.App, o.URL, o.Reason)
-		out, text = r, fmt.Sprintf("%s: drained %s (waited for %d requests in flight)", o.App, o.URL, r.Waited)
+		out, text = r, fmt.Sprintf("%s: drained %s (%d in flight when the drain began)", o.App, o.URL, r.Waited)
 	case "remove":
 		var b admin.Backend
 		b, err = c.RemoveBackend(ctx, o.App, o.URL, o.Reason)

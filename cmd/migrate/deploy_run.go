@@ -259,7 +259,7 @@ func (d *deployer) writeSummary(w io.Writer) {
 	for _, p := range d.sum.Pairs {
 		line := fmt.Sprintf("  %d/%d %s -> %s: %s", p.Index, len(d.sum.Pairs), p.Old, p.New, p.State)
 		if p.State == pairDone {
-			line += fmt.Sprintf(" (the drain waited for %d requests)", p.DrainWaited)
+			line += fmt.Sprintf(" (%d in flight at %s when its drain began)", p.DrainWaited, p.Old)
 		}
 		if p.Error != "" {
 			line += fmt.Sprintf(", failed %s: %s", p.FailedStep, p.Error)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -121,6 +122,9 @@ func TestRollingDeployUnderLoad(t *testing.T) {
 	defer stop()
 
 	l := startLoad("http://" + listen + "/")
+	for l.sent.Load() < 200 { // the load is under way when the deploy starts
+		runtime.Gosched()
+	}
 	args := []string{"--config", cfg, "deploy", "shop", "--side", "new", "--format", "json"}
 	for i := range 3 {
 		args = append(args, "--replace", before[i], "--with", after[i])
