@@ -20,6 +20,9 @@ import (
 // stale and will be replaced. A file that holds no pid is refused, so
 // that a mistyped path does not overwrite another file.
 func checkPidFile(path string) error {
+	if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
+		return fmt.Errorf("--pid-file %s: its directory %s is not there (systemd's RuntimeDirectory= makes one)", path, filepath.Dir(path))
+	}
 	data, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):

@@ -57,7 +57,8 @@ func TestServePidFile(t *testing.T) {
 }
 
 // TestPidFileRefusals: a file that holds no process ID is refused, and
-// left as it was.
+// left as it was; a directory that is not there is refused before the
+// listeners are bound.
 func TestPidFileRefusals(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "migrate.yaml")
@@ -69,5 +70,9 @@ func TestPidFileRefusals(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(path); string(got) != "apps: {}\n" {
 		t.Errorf("the file was changed to %q", got)
+	}
+	missing := filepath.Join(t.TempDir(), "run", "migrate.pid")
+	if err := checkPidFile(missing); err == nil || !strings.Contains(err.Error(), "is not there") {
+		t.Errorf("checkPidFile in a missing directory: %v, want a refusal before the start", err)
 	}
 }
