@@ -96,7 +96,7 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 	mux  *http.ServeMux
-	// streams ends the log streams on shutdown (logs.go).
+	// streams ends the log streams and the drains on shutdown (logs.go).
 	streams streamStop
 }
 

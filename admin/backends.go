@@ -158,7 +158,7 @@ func (s *Server) postDrain(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, `body needs "url", the backend to drain`)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.drainTime())
+	ctx, cancel := s.drainContext(r.Context())
 	defer cancel()
 	waited, err := s.opts.Backends.Drain(ctx, a.Name(), req.URL, state.ActorAPI, req.Reason)
 	code, err := pendingOK(http.StatusOK, err)
@@ -169,6 +169,10 @@ func (s *Server) postDrain(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Context().Err() != nil:
 		s.log.Info("backend drain left by its client; the backend stays out of rotation", "app", a.Name(), "url", req.URL, "remote", r.RemoteAddr)
+		return
+	case err != nil && s.stopping():
+		res.Error = fmt.Sprintf("draining backend %s: the admin API is shutting down: %d requests were still in flight; it gets no new requests", req.URL, res.InFlight)
+		writeJSON(w, http.StatusServiceUnavailable, res)
 		return
 	case err != nil && ctx.Err() != nil:
 		res.Error = fmt.Sprintf("draining backend %s: %d requests still in flight after %s (the manifest's drain); it gets no new requests: drain it again to wait more", req.URL, res.InFlight, s.drainTime())
@@ -286,6 +290,31 @@ func pendingOK(code int, err error) (int, error) {
 		return http.StatusAccepted, nil
 	}
 	return code, err
+}
+
+// drainContext is the context of a drain: parent's, ended after the
+// manifest's drain or when the admin API shuts down (which would otherwise
+// wait for the drain, and fail past its own 5 seconds).
+func (s *Server) drainContext(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(parent, s.drainTime())
+	go func() {
+		select {
+		case <-s.streams.done():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
+// stopping reports whether the admin API is shutting down.
+func (s *Server) stopping() bool {
+	select {
+	case <-s.streams.done():
+		return true
+	default:
+		return false
+	}
 }
 
 // drainTime bounds a drain: Options.Drain, else the manifest's default.

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -243,6 +245,52 @@ func TestBackendsDrainDeadline(t *testing.T) {
 	}
 	if _, err := c.RemoveBackend(t.Context(), "shop", slow.URL, ""); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBackendsDrainEndsAtShutdown: a drain waiting when the admin API
+// shuts down answers 503 at once, and the shutdown is clean (it would
+// otherwise wait for the drain past its own 5 seconds and fail).
+func TestBackendsDrainEndsAtShutdown(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		io.WriteString(w, "slow")
+	}))
+	t.Cleanup(slow.Close)
+	old, fast := namedBackend(t, "old"), namedBackend(t, "fast")
+	_, addr, proxy := liveProxy(t, time.Minute, old.URL, fast.URL, slow.URL)
+	defer close(release) // before the proxy stops (a cleanup)
+	for range 2 {
+		go getBody(t, "http://"+addr+"/")
+	}
+	eventually(t, "a request in flight at slow", func() bool { return inFlight(proxy, slow.URL) == 1 })
+
+	api := New(Options{Token: token, Proxy: proxy, Backends: proxyBackends{proxy}, Drain: time.Minute})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- api.Serve(ctx, ln) }()
+	c := &Client{BaseURL: ln.Addr().String(), Token: token}
+	drained := make(chan error, 1)
+	go func() {
+		_, err := c.DrainBackend(context.Background(), "shop", slow.URL, "")
+		drained <- err
+	}()
+	eventually(t, "the drain under way", func() bool {
+		i := slices.IndexFunc(BackendsOf(proxy.App("shop")), func(b Backend) bool { return b.URL == slow.URL && b.Draining })
+		return i >= 0
+	})
+	cancel()
+	if err := <-served; err != nil {
+		t.Errorf("Serve after a shutdown during a drain: %v, want nil", err)
+	}
+	if err := <-drained; apiStatus(err) != http.StatusServiceUnavailable || !strings.Contains(err.Error(), "shutting down") {
+		t.Errorf("the drain's answer: %v, want a 503 saying the API is shutting down", err)
 	}
 }
 
