@@ -10,7 +10,7 @@
 // access).
 //
 // It emits one structured log line per write (weight changes, rollbacks,
-// plan starts).
+// plan starts, backend changes).
 package admin
 
 import (
@@ -62,6 +62,12 @@ type Options struct {
 	// BodyTimeout is the longest wait for a request body's next bytes
 	// (six times that for the whole body); 0: DefaultBodyTimeout.
 	BodyTimeout time.Duration
+	// Backends carries out live backend changes (backends.go); nil: the
+	// proxy's backends are listed and changes are refused (503).
+	Backends Backends
+	// Drain bounds a backend's drain (the manifest's drain); 0:
+	// manifest.DefaultDrain.
+	Drain time.Duration
 }
 
 // Control carries out the writes of the API and answers for the analysis
@@ -92,7 +98,7 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 	mux  *http.ServeMux
-	// streams ends the log streams on shutdown (logs.go).
+	// streams ends the log streams and the drains on shutdown (logs.go).
 	streams streamStop
 }
 
@@ -128,6 +134,7 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /api/v1/apps/{app}/plan", s.write(http.HandlerFunc(s.postPlan)))
 	s.mux.Handle("POST /api/v1/apps/{app}/plan/promote", s.write(http.HandlerFunc(s.postPromote)))
 	s.mux.Handle("POST /api/v1/reload", s.write(http.HandlerFunc(s.postReload)))
+	s.backendRoutes()
 	s.logRoutes()
 	if s.opts.Dashboard != nil {
 		s.mux.Handle("GET /dashboard/", s.read(s.opts.Dashboard))

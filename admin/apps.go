@@ -73,12 +73,17 @@ type StoreReporter interface {
 	StoreStatus() state.Status
 }
 
-// Backend is one backend's state in AppStatus.
+// Backend is one backend's state in AppStatus and in the answers of
+// /api/v1/apps/{app}/backends.
 type Backend struct {
 	Side     string `json:"side"`
 	URL      string `json:"url"`
-	Healthy  bool   `json:"healthy"`
+	Healthy  bool   `json:"healthy"` // in rotation
 	InFlight int64  `json:"in_flight"`
+	// Pending: added live, waiting for its first passing check.
+	Pending bool `json:"pending,omitempty"`
+	// Draining: gets no new requests (drained, or being drained).
+	Draining bool `json:"draining,omitempty"`
 }
 
 // Status returns the status of a served app; ok is false when this
@@ -125,9 +130,7 @@ func (s *Server) status(a *lb.App) AppStatus {
 			st.Store = &StoreStatus{Status: ss}
 		}
 	}
-	for _, b := range a.Backends() {
-		st.Backends = append(st.Backends, Backend{Side: b.Side, URL: b.URL, Healthy: b.Healthy, InFlight: b.InFlight})
-	}
+	st.Backends = BackendsOf(a)
 	return st
 }
 

@@ -118,17 +118,37 @@ func (c *Client) base() string {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	status, data, err := c.send(ctx, method, path, in)
+	if err != nil {
+		return err
+	}
+	if status/100 != 2 {
+		return c.apiError(status, data)
+	}
+	if raw, ok := out.(*[]byte); ok {
+		*raw = data
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("decoding admin API answer: %w", err)
+	}
+	return nil
+}
+
+// send sends in (JSON, when not nil) and returns the answer's status and
+// body, whatever the status.
+func (c *Client) send(ctx context.Context, method, path string, in any) (int, []byte, error) {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return fmt.Errorf("encoding request: %w", err)
+			return 0, nil, fmt.Errorf("encoding request: %w", err)
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base()+path, body)
 	if err != nil {
-		return fmt.Errorf("building request: %w", err)
+		return 0, nil, fmt.Errorf("building request: %w", err)
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -142,24 +162,14 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("reaching the admin API at %s (is migrate serve running?): %w", c.base(), err)
+		return 0, nil, fmt.Errorf("reaching the admin API at %s (is migrate serve running?): %w", c.base(), err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
-		return fmt.Errorf("reading admin API answer: %w", err)
+		return 0, nil, fmt.Errorf("reading admin API answer: %w", err)
 	}
-	if resp.StatusCode/100 != 2 {
-		return c.apiError(resp.StatusCode, data)
-	}
-	if raw, ok := out.(*[]byte); ok {
-		*raw = data
-		return nil
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("decoding admin API answer: %w", err)
-	}
-	return nil
+	return resp.StatusCode, data, nil
 }
 
 // IsNotFound reports whether err is the admin API's 404.

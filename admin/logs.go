@@ -41,8 +41,9 @@ func (s *Server) logRoutes() {
 	s.mux.Handle("GET /api/v1/apps/{app}/logs", s.read(http.HandlerFunc(s.getLogs)))
 }
 
-// streamStop ends the open log streams when the server shuts down, which
-// would otherwise wait for them.
+// streamStop ends the open log streams (and the backend drains waiting,
+// backends.go) when the server shuts down, which would otherwise wait for
+// them.
 type streamStop struct {
 	init, once sync.Once
 	ch         chan struct{}

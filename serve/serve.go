@@ -169,7 +169,7 @@ func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 		Logger: inst.log, Token: opts.Token, TokenEnv: m.Global.Admin.TokenEnv, Proxy: inst.Proxy,
 		Metrics: inst.Metrics, Control: inst.Manager, Gatherer: inst.Registry,
 		Diffs: inst.diffs, Dashboard: inst.Dashboard.Handler(), Logs: inst.logs, DNS: inst.dns,
-		Hosts: m.AdminHosts(), Reloader: inst,
+		Hosts: m.AdminHosts(), Reloader: inst, Backends: inst.liveBackends(), Drain: m.Global.Drain.Or(manifest.DefaultDrain),
 	})
 	// Last: the proxy's listeners have no Close of their own, so nothing
 	// that can fail comes after them (a failed Listen unbinds what it

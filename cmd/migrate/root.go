@@ -89,6 +89,7 @@ an admin API and health checks.`,
 		newCmdLogs(opts),
 		newCmdDashboard(opts), newCmdDashboards(opts),
 		newCmdDatacheck(opts),
+		newCmdBackends(opts), newCmdDeploy(opts),
 	)
 	return cmd
 }

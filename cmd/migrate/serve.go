@@ -13,12 +13,13 @@ import (
 
 type serveOptions struct {
 	*rootOptions
-	Apps []string
+	Apps    []string
+	PidFile string
 }
 
 func newCmdServe(root *rootOptions) *cobra.Command {
 	opts := &serveOptions{rootOptions: root}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "serve [APP...]",
 		Short: "Run the load balancer for the manifest's apps",
 		Long: `serve runs the load-balancing core for the named apps (all of them when none
@@ -38,10 +39,16 @@ the last known state kept in --data-dir (redis-state.json) and catches up
 when Redis is back; with no last known state it refuses to start (exit 3).
 A damaged file in --data-dir (state.db, redis-state.json) is refused with
 its path and what to do, exit 3. A rollback source that does not answer
-does not stop it: see migrate validate --check-sources.`,
+does not stop it: see migrate validate --check-sources.
+
+With --pid-file PATH it writes its process ID there once its listeners are
+bound (for systemd's PIDFile= and kill -HUP) and removes it at exit; a file
+left by a process that no longer runs is replaced, one naming a running
+process is refused (exit 3).`,
 		Example: `  migrate serve
   migrate --config deploy/ serve shop blog
-  MIGRATE_ADMIN_TOKEN=s3cret migrate serve --log-format json`,
+  MIGRATE_ADMIN_TOKEN=s3cret migrate serve --log-format json
+  migrate serve --pid-file /run/migrate/migrate.pid`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Apps = args
 			ctx, stop := root.signalContext(cmd.Context())
@@ -49,18 +56,26 @@ does not stop it: see migrate validate --check-sources.`,
 			return serveRun(ctx, opts)
 		},
 	}
+	cmd.Flags().StringVar(&opts.PidFile, "pid-file", "", "write the process ID to this file once listening, remove it at exit")
+	return cmd
 }
 
 func serveRun(ctx context.Context, opts *serveOptions) error {
-	return runInstance(ctx, opts.rootOptions, opts.Apps, false)
+	return runInstance(ctx, opts.rootOptions, opts.Apps, false, opts.PidFile)
 }
 
 // runInstance serves apps (all when empty) until ctx ends; shadow runs them
-// in the shadow phase.
-func runInstance(ctx context.Context, opts *rootOptions, apps []string, shadow bool) error {
+// in the shadow phase; pidFile, when set, holds the process ID while the
+// listeners are bound.
+func runInstance(ctx context.Context, opts *rootOptions, apps []string, shadow bool, pidFile string) error {
 	m, err := opts.loadManifest()
 	if err != nil {
 		return err
+	}
+	if pidFile != "" {
+		if err := checkPidFile(pidFile); err != nil {
+			return err
+		}
 	}
 	log := opts.logger()
 	token := os.Getenv(m.Global.Admin.TokenEnv)
@@ -79,6 +94,14 @@ func runInstance(ctx context.Context, opts *rootOptions, apps []string, shadow b
 		return err
 	}
 	log.Info("dashboard", "url", "http://"+inst.AdminAddr().String()+dashboards.Prefix)
+	if pidFile != "" {
+		remove, err := writePidFile(pidFile)
+		if err != nil {
+			inst.Close()
+			return err
+		}
+		defer remove()
+	}
 	reload := func() { _, _ = inst.Reload(ctx, "signal") } // logs what it did
 	opts.onHUP.Store(&reload)
 	defer opts.onHUP.Store(nil)

@@ -27,7 +27,7 @@ saved weight like migrate serve.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := root.signalContext(cmd.Context())
 			defer stop()
-			return runInstance(ctx, root, args, true)
+			return runInstance(ctx, root, args, true, "")
 		},
 	}
 }
