@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -26,6 +27,10 @@ func (st AppStatus) WriteText(w io.Writer) error {
 	}
 	if st.DNS != nil {
 		writeDNSText(w, st.DNS)
+	}
+	for _, e := range st.LiveBackends {
+		fmt.Fprintf(w, "live backend %s %s %s at %s by %s (wins over the manifest)\n", e.Side, e.URL, e.Op,
+			e.At.Local().Format("2006-01-02 15:04:05"), cmp.Or(e.Actor, "?"))
 	}
 	fmt.Fprintln(w)
 	old, nw := st.Sides[telemetry.SideOld], st.Sides[telemetry.SideNew]

@@ -41,13 +41,14 @@ const (
 	SideNew = "new"
 )
 
-// Event kinds of live backend changes.
+// Event kinds of live backend changes: After (add) or Before (drain,
+// remove, retire) is "side url".
 const (
-	// KindBackend: a backend was added, drained or removed live. After is
-	// {"side","url","op"} as JSON; Before the op it had, if any.
-	KindBackend = "backend"
+	KindBackendAdd    = "backend_add"
+	KindBackendDrain  = "backend_drain"
+	KindBackendRemove = "backend_remove"
 	// KindBackendsReset: an app's live backend changes were dropped; the
-	// manifest's backends are served again.
+	// manifest's backends are served again. After is how many.
 	KindBackendsReset = "backends_reset"
 	// KindBackendRetired: an entry was retired because the manifest now
 	// agrees with it.
