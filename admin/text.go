@@ -2,7 +2,6 @@ package admin
 
 import (
 	"bytes"
-	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -29,8 +28,12 @@ func (st AppStatus) WriteText(w io.Writer) error {
 		writeDNSText(w, st.DNS)
 	}
 	for _, e := range st.LiveBackends {
-		fmt.Fprintf(w, "live backend %s %s %s at %s by %s (wins over the manifest)\n", e.Side, e.URL, e.Op,
-			e.At.Local().Format("2006-01-02 15:04:05"), cmp.Or(e.Actor, "?"))
+		by := ""
+		if e.Actor != "" {
+			by = " by " + e.Actor
+		}
+		fmt.Fprintf(w, "live backend %s %s %s at %s%s (wins over the manifest)\n", e.Side, e.URL, e.Op,
+			e.At.Local().Format("2006-01-02 15:04:05"), by)
 	}
 	fmt.Fprintln(w)
 	old, nw := st.Sides[telemetry.SideOld], st.Sides[telemetry.SideNew]
