@@ -53,6 +53,7 @@ type LiveBackends struct {
 	m      *manifest.Manifest
 	last   map[string][]state.LiveBackend // app -> overlay of its last reconcile
 	busy   map[string]bool                // app\nkey -> a drain of ours runs
+	again  map[string]bool                // app\nkey -> reconcile when its drain ends
 	retry  map[string]bool                // apps whose last reconcile did not finish
 	warned map[string]string              // app\nkey -> the last failure logged
 
@@ -64,7 +65,7 @@ type LiveBackends struct {
 // newLiveBackends applies the overlay to proxy's apps once, at start.
 func newLiveBackends(ctx context.Context, store state.Store, proxy *lb.Proxy, m *manifest.Manifest, log *slog.Logger) *LiveBackends {
 	l := &LiveBackends{store: store, proxy: proxy, log: log, clock: clockwork.NewRealClock(), m: m,
-		last: map[string][]state.LiveBackend{}, busy: map[string]bool{}, retry: map[string]bool{}, warned: map[string]string{}}
+		last: map[string][]state.LiveBackend{}, busy: map[string]bool{}, again: map[string]bool{}, retry: map[string]bool{}, warned: map[string]string{}}
 	l.base, l.stop = context.WithCancel(context.Background())
 	l.Reconcile(ctx, m)
 	return l

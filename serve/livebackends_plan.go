@@ -79,8 +79,9 @@ func plan(ma *manifest.App, overlay []state.LiveBackend, have []lb.BackendStatus
 	return append(adds, others...)
 }
 
-// apply carries out st on a: an add at once, a drain in a goroutine of
-// its own bounded by the manifest's drain. A step that fails is tried
+// apply carries out st on a: an add at once, a drain (out of rotation at
+// once, then the wait for the requests in flight in a goroutine of its own
+// bounded by the manifest's drain). A step that fails is tried
 // again at the next retry.
 func (l *LiveBackends) apply(ctx context.Context, a *lb.App, st step) {
 	app := a.Name()
@@ -96,11 +97,29 @@ func (l *LiveBackends) apply(ctx context.Context, a *lb.App, st step) {
 	}
 	key := app + "\n" + backendKey(st.side, st.url)
 	if l.busy[key] {
+		l.again[key] = true // the change came during the drain: once it ends
+		return
+	}
+	if err := markDraining(a, st.url); err != nil {
+		l.failed(app, st, err)
 		return
 	}
 	l.busy[key] = true
 	timeout := l.drainTimeout()
 	l.wg.Go(func() { l.drainStep(a, st, key, timeout) })
+}
+
+// markDraining takes the backend at url out of rotation now (a drain
+// that does not wait), so that it gets no new request from the moment the
+// reconcile sees the change; drainStep waits for those in flight.
+func markDraining(a *lb.App, url string) error {
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := a.DrainBackend(done, url)
+	if errors.Is(err, context.Canceled) || errors.Is(err, lb.ErrUnknownBackend) {
+		return nil
+	}
+	return err
 }
 
 // drainStep drains st's backend (until timeout), then removes it (and adds it again) when
@@ -125,6 +144,10 @@ func (l *LiveBackends) drainStep(a *lb.App, st step, key string, timeout time.Du
 	case err == nil:
 		delete(l.warned, key)
 		l.log.Info("live backend applied", "app", a.Name(), "side", st.side, "backend", st.url, "step", st.do.String(), "waited_for", waited)
+	}
+	if l.again[key] && l.base.Err() == nil {
+		delete(l.again, key)
+		l.reconcileLocked(l.base, a.Name())
 	}
 }
 

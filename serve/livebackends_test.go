@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -278,4 +281,42 @@ func parseManifest(t *testing.T, yaml string) *manifest.Manifest {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// TestLiveBackendRemovedDuringItsDrain: a removal that arrives while the
+// backend's drain waits for a request in flight is carried out once the
+// request ends (the reconcile that found the drain running is not lost).
+func TestLiveBackendRemovedDuringItsDrain(t *testing.T) {
+	t.Parallel()
+	release, entered := make(chan struct{}), make(chan struct{}, 1)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+		io.WriteString(w, "slow")
+	}))
+	t.Cleanup(slow.Close)
+	t.Cleanup(func() { close(release) })
+	oldB, n2 := backend(t, 200, "old"), backend(t, 200, "new2")
+	inst := startWith(t, liveYAML("", oldB.URL, slow.URL), Options{})
+	ctx := t.Context()
+	go http.Get(proxyURL(inst) + "/")
+	<-entered
+	if err := inst.LiveBackends.Add(ctx, "shop", "new", n2.URL, state.ActorAPI, "test"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "n2 serving", func() bool { return serving(inst, n2.URL) })
+	// Another instance drains the slow backend, then removes it.
+	if _, err := inst.store.SetBackend(ctx, state.LiveBackend{App: "shop", Side: "new", URL: slow.URL, Op: state.BackendDraining}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the slow backend draining", func() bool { st, ok := backendOf(inst, slow.URL); return ok && st.Draining })
+	if _, err := inst.store.SetBackend(ctx, state.LiveBackend{App: "shop", Side: "new", URL: slow.URL, Op: state.BackendRemoved}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the removal seen", func() bool { return strings.Contains(liveOps(inst.LiveBackends.Live("shop")), "removed") })
+	if absent(inst, slow.URL) {
+		t.Fatal("the slow backend was removed with a request in flight")
+	}
+	release <- struct{}{}
+	waitFor(t, "the slow backend removed once its request ended", func() bool { return absent(inst, slow.URL) })
 }

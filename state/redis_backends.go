@@ -250,7 +250,7 @@ func (s *redisStore) readLive(ctx context.Context) (map[string][]LiveBackend, bo
 // refreshLive re-reads app's overlay and offers it to the hub, unless a
 // change made here is pending (it is written first).
 func (s *redisStore) refreshLive(ctx context.Context, app string) error {
-	all, _, err := s.readLive(ctx)
+	all, err := s.readLiveRestored(ctx)
 	if err != nil {
 		return err
 	}
@@ -308,15 +308,24 @@ func (s *redisStore) flushLive(ctx context.Context) error {
 // which flushLive did) and gives the hub what Redis holds; when Redis
 // lost the hash, the last known overlays are written back first.
 func (s *redisStore) syncLive(ctx context.Context, since uint64, all bool) error {
-	live, exists, err := s.readLive(ctx)
-	if err == nil && !exists && s.restoreLive(ctx) {
-		live, _, err = s.readLive(ctx)
-	}
+	live, err := s.readLiveRestored(ctx)
 	if err != nil {
 		return err
 	}
 	s.hub.replaceLive(live, since, all)
 	return nil
+}
+
+// readLiveRestored reads every overlay; when Redis lost the hash, the
+// last known overlays are written back first (a change written since,
+// by this instance's pending ones or another's, is kept), so that what
+// is read is never an overlay Redis forgot.
+func (s *redisStore) readLiveRestored(ctx context.Context) (map[string][]LiveBackend, error) {
+	live, exists, err := s.readLive(ctx)
+	if err == nil && !exists && s.restoreLive(ctx) {
+		live, _, err = s.readLive(ctx)
+	}
+	return live, err
 }
 
 // restoreLiveScript writes entries back into a backends hash Redis lost:
