@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -108,7 +109,7 @@ func (l *LiveBackends) Reconcile(ctx context.Context, m *manifest.Manifest) {
 func (l *LiveBackends) Live(app string) []state.LiveBackend {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.last[app]
+	return slices.Clone(l.last[app])
 }
 
 // close ends the drains and waits for them.

@@ -1,7 +1,9 @@
 // Package serve assembles a running migrate instance from a manifest: the
 // load-balancing core, the telemetry registry and statsd mirror, the state
 // store that keeps weights across restarts, and the admin API. `migrate
-// serve` and `migrate demo` are thin wrappers around it.
+// serve` and `migrate demo` are thin wrappers around it. The live backend
+// changes shared through the state store are applied by LiveBackends
+// (livebackends.go).
 //
 // It emits the metrics of the packages it wires (lb, telemetry), the health
 // of its dependencies (health.go: the state store, the rollback sources)
