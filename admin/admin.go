@@ -54,6 +54,8 @@ type Options struct {
 	Logs LogStore
 	// DNS answers the status's dns field; nil: no app has one.
 	DNS DNSReporter
+	// Live answers the status's live_backends; nil: none.
+	Live LiveReporter
 	// Hosts are names (or addresses) that Serve takes as Host besides the
 	// listener's own (see input.go): the names clients reach it by.
 	Hosts []string

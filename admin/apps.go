@@ -52,6 +52,14 @@ type AppStatus struct {
 	// Store is the state store as this instance sees it, when it is down
 	// or holds decisions of this instance not saved yet; nil otherwise.
 	Store *StoreStatus `json:"store,omitempty"`
+	// LiveBackends are the app's live backend changes, which win over the
+	// manifest's backends until it agrees with them or they are reset.
+	LiveBackends []state.LiveBackend `json:"live_backends,omitempty"`
+}
+
+// LiveReporter answers the status's live_backends (serve's LiveBackends).
+type LiveReporter interface {
+	Live(app string) []state.LiveBackend
 }
 
 // StoreStatus is the state store in AppStatus. A weight change or a
@@ -131,6 +139,9 @@ func (s *Server) status(a *lb.App) AppStatus {
 		}
 	}
 	st.Backends = BackendsOf(a)
+	if s.opts.Live != nil {
+		st.LiveBackends = s.opts.Live.Live(a.Name())
+	}
 	return st
 }
 

@@ -45,14 +45,6 @@ type Backends interface {
 // https URL, another scheme than its pool's, a name with no address.
 var ErrBadBackend = errors.New("unusable backend")
 
-// Event kinds of the live backend changes (state.Event.Kind): After (add)
-// or Before (drain, remove) is "side url".
-const (
-	EventBackendAdd    = "backend_add"
-	EventBackendDrain  = "backend_drain"
-	EventBackendRemove = "backend_remove"
-)
-
 // BackendRequest is the body of POST /api/v1/apps/{app}/backends (Side
 // and URL) and of POST .../backends/drain (URL).
 type BackendRequest struct {

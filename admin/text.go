@@ -27,6 +27,14 @@ func (st AppStatus) WriteText(w io.Writer) error {
 	if st.DNS != nil {
 		writeDNSText(w, st.DNS)
 	}
+	for _, e := range st.LiveBackends {
+		by := ""
+		if e.Actor != "" {
+			by = " by " + e.Actor
+		}
+		fmt.Fprintf(w, "live backend %s %s %s at %s%s (wins over the manifest)\n", e.Side, e.URL, e.Op,
+			e.At.Local().Format("2006-01-02 15:04:05"), by)
+	}
 	fmt.Fprintln(w)
 	old, nw := st.Sides[telemetry.SideOld], st.Sides[telemetry.SideNew]
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', tabwriter.AlignRight)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/migratekit/migrate/state"
 	"github.com/migratekit/migrate/telemetry"
 )
 
@@ -97,5 +98,27 @@ func TestWriteTextMirrored(t *testing.T) {
 	st.Sides[SideNew] = telemetry.SideStats{}
 	if err := st.WriteText(&buf); err != nil || strings.Contains(buf.String(), "mirrored") {
 		t.Errorf("status with nothing mirrored (%v):\n%s", err, buf.String())
+	}
+}
+
+// TestWriteTextLiveBackends: each live backend change is a line that says
+// it wins over the manifest.
+func TestWriteTextLiveBackends(t *testing.T) {
+	at := time.Date(2026, 12, 8, 1, 2, 3, 0, time.Local)
+	st := AppStatus{App: "shop", Phase: "split", LiveBackends: []state.LiveBackend{
+		{App: "shop", Side: "new", URL: "http://10.1.0.7:3000", Op: state.BackendAdded, At: at, Actor: state.ActorAPI},
+		{App: "shop", Side: "old", URL: "http://10.0.0.5:3000", Op: state.BackendRemoved, At: at},
+	}}
+	var buf bytes.Buffer
+	if err := st.WriteText(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"live backend new http://10.1.0.7:3000 added at 2026-12-08 01:02:03 by api (wins over the manifest)",
+		"live backend old http://10.0.0.5:3000 removed at 2026-12-08 01:02:03 (wins over the manifest)",
+	} {
+		if !strings.Contains(buf.String(), want+"\n") {
+			t.Errorf("status lacks the line %q:\n%s", want, buf.String())
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -76,6 +77,9 @@ func (i *Instance) Reload(ctx context.Context, actor string) (ReloadResult, erro
 		i.log.Error("reload refused: still serving the manifest read before", "actor", actor, "err", err)
 		return res, err
 	}
+	if i.LiveBackends != nil {
+		i.LiveBackends.Reconcile(ctx, i.manifest) // retires the live entries it now agrees with
+	}
 	i.log.Info("manifest reloaded", "actor", actor, "changes", len(res.Changes), "not_applied", strings.Join(res.NotApplied, ", "), "took_ms", res.TookMS)
 	i.recordReload(ctx, actor, res)
 	return res, nil
@@ -118,7 +122,7 @@ func (i *Instance) reload(ctx context.Context) (ReloadResult, error) {
 	}
 	before := i.Proxy.Apps()
 	opts := lb.Options{Weights: weights, Mirrors: i.diffs.lbMirrors()}
-	if err := i.Proxy.Reload(m, opts); err != nil {
+	if err := i.Proxy.Reload(i.withLive(m, names), opts); err != nil {
 		return ReloadResult{}, &ReloadError{Err: err}
 	}
 	notApplied, err := i.reloadAnalysis(m, before)
@@ -127,6 +131,51 @@ func (i *Instance) reload(ctx context.Context) (ReloadResult, error) {
 	res.NotApplied = slices.Compact(res.NotApplied)
 	i.manifest = m
 	return res, err
+}
+
+// withLive is m with the live backend changes of the apps names applied
+// to their pools (the live state wins over the manifest: see
+// livebackends.go), so that a reload serves at once the backends the
+// instance is to serve, and never one removed live.
+func (i *Instance) withLive(m *manifest.Manifest, names []string) *manifest.Manifest {
+	if i.LiveBackends == nil {
+		return m
+	}
+	out := *m
+	out.Apps = maps.Clone(m.Apps)
+	for _, name := range names {
+		overlay := i.LiveBackends.Live(name)
+		if len(overlay) == 0 {
+			continue
+		}
+		a := *m.Apps[name]
+		want := desired(&a, overlay)
+		a.Old.Backends = served(want, state.SideOld, a.Old.Backends)
+		a.New.Backends = served(want, state.SideNew, a.New.Backends)
+		out.Apps[name] = &a
+	}
+	return &out
+}
+
+// served is the backends of side to serve: those listed that the live
+// state has not removed, then those it added (draining ones stay: they
+// keep their state and get no new request).
+func served(want map[string]want, side string, listed []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, u := range listed {
+		k := backendKey(side, u)
+		seen[k] = true
+		if want[k].op != state.BackendRemoved {
+			out = append(out, u)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		if w := want[k]; w.side == side && !seen[k] && w.op != state.BackendRemoved {
+			out = append(out, w.url)
+		}
+	}
+	return out
 }
 
 // appNames are the apps the instance serves out of m: those it was asked

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/migratekit/migrate/manifest"
 	"github.com/migratekit/migrate/state"
@@ -177,4 +178,57 @@ func BenchmarkReload1000Apps(b *testing.B) {
 	}
 	slices.Sort(took)
 	b.ReportMetric(took[len(took)/2], "ms-to-serve")
+}
+
+// A reload serves the live backend changes with the manifest (the live
+// state wins): a backend added live stays in rotation through a reload
+// that does not list it, one removed live does not come back.
+func TestReloadKeepsLiveBackends(t *testing.T) {
+	t.Parallel()
+	oldB, newB, extra, gone := backend(t, 200, "old"), backend(t, 200, "new"), backend(t, 200, "extra"), backend(t, 200, "gone")
+	base := fmt.Sprintf(`defaults:
+  listen: 127.0.0.1:0
+  admin: {listen: 127.0.0.1:0}
+apps:
+  shop:
+    old: {backends: [%s, %s]}
+    new: {backends: [%s]}
+`, oldB.URL, gone.URL, newB.URL)
+	inst, write := reloadable(t, base)
+	ctx := t.Context()
+	if err := inst.LiveBackends.Add(ctx, "shop", state.SideOld, extra.URL, state.ActorAPI, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inst.LiveBackends.Drain(ctx, "shop", gone.URL, state.ActorAPI, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := inst.LiveBackends.Remove(ctx, "shop", gone.URL, state.ActorAPI, "test"); err != nil {
+		t.Fatal(err)
+	}
+	healthy := func(url string) (bool, bool) {
+		for _, b := range inst.Proxy.App("shop").Backends() {
+			if b.URL == url {
+				return b.Healthy, true
+			}
+		}
+		return false, false
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if up, _ := healthy(extra.URL); up {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the backend added live never came in rotation")
+		}
+	}
+	write(base + "    debug_headers: true\n")
+	if _, err := inst.Reload(ctx, state.ActorAPI); err != nil {
+		t.Fatal(err)
+	}
+	if up, ok := healthy(extra.URL); !ok || !up {
+		t.Errorf("after the reload the backend added live is listed %v, in rotation %v: want both", ok, up)
+	}
+	if _, ok := healthy(gone.URL); ok {
+		t.Error("after the reload the backend removed live is back")
+	}
 }

@@ -1,7 +1,9 @@
 // Package serve assembles a running migrate instance from a manifest: the
 // load-balancing core, the telemetry registry and statsd mirror, the state
 // store that keeps weights across restarts, and the admin API. `migrate
-// serve` and `migrate demo` are thin wrappers around it.
+// serve` and `migrate demo` are thin wrappers around it. The live backend
+// changes shared through the state store are applied by LiveBackends
+// (livebackends.go).
 //
 // It emits the metrics of the packages it wires (lb, telemetry), the health
 // of its dependencies (health.go: the state store, the rollback sources)
@@ -17,6 +19,7 @@ import (
 	"maps"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -47,6 +50,10 @@ type Options struct {
 	// Token is the admin API's bearer token; empty refuses writes.
 	Token  string
 	Logger *slog.Logger // nil: discard
+	// StatePoll is how often the state store re-reads what it may have
+	// missed; state.DefaultPollInterval when zero. Tests set it long to
+	// see a change arrive by the store's notification alone.
+	StatePoll time.Duration
 	// Dashboard configures the web dashboard served on the admin listener
 	// (its optional DNS, fallback and log sections); its Source and Logger
 	// are filled in from the instance.
@@ -65,6 +72,10 @@ type Instance struct {
 	Registry *prometheus.Registry
 
 	Manager *rollback.Manager
+	// LiveBackends applies the live backend changes shared through the
+	// state store and carries out the admin API's (livebackends.go); the
+	// reload calls its Reconcile.
+	LiveBackends *LiveBackends
 	// Dashboard is the web dashboard, served at /dashboard/ on the admin
 	// listener.
 	Dashboard *dashboards.Dashboard
@@ -117,7 +128,7 @@ func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
-	if inst.store, err = state.OpenWith(ctx, m.Global.State, state.Options{DataDir: opts.DataDir, Logger: inst.log}); err != nil {
+	if inst.store, err = state.OpenWith(ctx, m.Global.State, state.Options{DataDir: opts.DataDir, Logger: inst.log, PollInterval: opts.StatePoll}); err != nil {
 		return nil, fmt.Errorf("opening state: %w", err)
 	}
 	names := opts.Apps
@@ -152,6 +163,7 @@ func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 			return nil, err
 		}
 	}
+	inst.LiveBackends = newLiveBackends(ctx, inst.store, inst.Proxy, m, inst.log)
 	if err := inst.Registry.Register(health{store: inst.store, manager: inst.Manager}); err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
@@ -169,7 +181,7 @@ func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 		Logger: inst.log, Token: opts.Token, TokenEnv: m.Global.Admin.TokenEnv, Proxy: inst.Proxy,
 		Metrics: inst.Metrics, Control: inst.Manager, Gatherer: inst.Registry,
 		Diffs: inst.diffs, Dashboard: inst.Dashboard.Handler(), Logs: inst.logs, DNS: inst.dns,
-		Hosts: m.AdminHosts(), Reloader: inst, Backends: inst.liveBackends(), Drain: m.Global.Drain.Or(manifest.DefaultDrain),
+		Hosts: m.AdminHosts(), Reloader: inst, Backends: inst.LiveBackends, Live: inst.LiveBackends, Drain: m.Global.Drain.Or(manifest.DefaultDrain),
 	})
 	// Last: the proxy's listeners have no Close of their own, so nothing
 	// that can fail comes after them (a failed Listen unbinds what it
@@ -225,6 +237,7 @@ func (i *Instance) Run(ctx context.Context) error {
 	g.Go(func() error { return i.Admin.Serve(gctx, i.adminLn) })
 	g.Go(func() error { return i.Metrics.Run(gctx) })
 	g.Go(func() error { return i.Manager.Run(gctx) })
+	g.Go(func() error { return i.LiveBackends.Run(gctx) })
 	g.Go(func() error { return i.Dashboard.Run(gctx) })
 	if i.fallbacks != nil {
 		g.Go(func() error { return i.fallbacks.Run(gctx) })
@@ -245,6 +258,9 @@ func (i *Instance) Close() error {
 		if err := i.adminLn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			errs = append(errs, err)
 		}
+	}
+	if i.LiveBackends != nil {
+		i.LiveBackends.close()
 	}
 	if i.store != nil {
 		errs = append(errs, i.store.Close())

@@ -129,7 +129,7 @@ func uniquePrefix(t *testing.T) string {
 		c := redis.NewClient(o)
 		defer c.Close()
 		k := newRedisKeys(prefix)
-		if err := c.Del(context.Background(), k.apps, k.events).Err(); err != nil {
+		if err := c.Del(context.Background(), k.apps, k.events, k.backends).Err(); err != nil {
 			t.Errorf("deleting test keys: %v", err)
 		}
 	})

@@ -18,7 +18,11 @@ type hub struct {
 	touched  map[string]uint64 // app -> seq of its last offer
 	seq      uint64
 	gen      uint64 // counts the changes of known
-	watchers map[*watcher]struct{}
+	watchers map[*watcher[Change]]struct{}
+	// live is every app's live backends (backends_hub.go).
+	live     map[string][]LiveBackend
+	ltouched map[string]uint64
+	lwatch   map[*watcher[BackendsChange]]struct{}
 	closed   bool
 	done     chan struct{}
 	wg       sync.WaitGroup
@@ -28,7 +32,10 @@ func newHub() *hub {
 	return &hub{
 		known:    map[string]AppState{},
 		touched:  map[string]uint64{},
-		watchers: map[*watcher]struct{}{},
+		watchers: map[*watcher[Change]]struct{}{},
+		live:     map[string][]LiveBackend{},
+		ltouched: map[string]uint64{},
+		lwatch:   map[*watcher[BackendsChange]]struct{}{},
 		done:     make(chan struct{}),
 	}
 }
@@ -70,12 +77,13 @@ func (h *hub) offer(st AppState) {
 	h.setLocked(st)
 }
 
-// snapshot returns every known state, sorted by name, and the generation
-// of that set: it changes whenever a state does.
-func (h *hub) snapshot() ([]AppState, uint64) {
+// snapshot returns every known state, sorted by name, every live backend,
+// and the generation of that set: it changes whenever a state or an
+// overlay does.
+func (h *hub) snapshot() ([]AppState, []LiveBackend, uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.sortedLocked(), h.gen
+	return h.sortedLocked(), h.allLiveLocked(), h.gen
 }
 
 // mark returns a token for replace: offers made after it win over the
@@ -117,18 +125,14 @@ func (h *hub) setLocked(st AppState) {
 
 func (h *hub) notifyLocked(st AppState) {
 	for w := range h.watchers {
-		w.add(Change{App: st.App, State: st})
+		w.add(st.App, Change{App: st.App, State: st})
 	}
 }
 
 // watch starts a watcher that first gets every known state. Its goroutine
 // stops when ctx is done or the hub is closed.
 func (h *hub) watch(ctx context.Context) <-chan Change {
-	w := &watcher{
-		pending: map[string]AppState{},
-		wake:    make(chan struct{}, 1),
-		out:     make(chan Change),
-	}
+	w := newWatcher[Change]()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -136,22 +140,26 @@ func (h *hub) watch(ctx context.Context) <-chan Change {
 		return w.out
 	}
 	for _, st := range h.sortedLocked() {
-		w.add(Change{App: st.App, State: st})
+		w.add(st.App, Change{App: st.App, State: st})
 	}
 	h.watchers[w] = struct{}{}
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
-		defer h.remove(w)
-		w.run(ctx, h.done)
-	}()
+	startLocked(h, ctx, w, func() { delete(h.watchers, w) })
 	return w.out
 }
 
-func (h *hub) remove(w *watcher) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	delete(h.watchers, w)
+// startLocked runs w until ctx is done or the hub is closed, then calls
+// forget under the hub's lock.
+func startLocked[C any](h *hub, ctx context.Context, w *watcher[C], forget func()) {
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		defer func() {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			forget()
+		}()
+		w.run(ctx, h.done)
+	}()
 }
 
 // close stops every watcher and waits for them.
@@ -166,21 +174,26 @@ func (h *hub) close() {
 }
 
 // watcher queues the changes one Watch channel has not taken yet, one per
-// app (the latest), in the order the apps first changed.
-type watcher struct {
+// app (the latest), in the order the apps first changed. C is what the
+// channel carries (Change, BackendsChange).
+type watcher[C any] struct {
 	mu      sync.Mutex
-	pending map[string]AppState
+	pending map[string]C
 	order   []string
 	wake    chan struct{}
-	out     chan Change
+	out     chan C
 }
 
-func (w *watcher) add(c Change) {
+func newWatcher[C any]() *watcher[C] {
+	return &watcher[C]{pending: map[string]C{}, wake: make(chan struct{}, 1), out: make(chan C)}
+}
+
+func (w *watcher[C]) add(app string, c C) {
 	w.mu.Lock()
-	if _, ok := w.pending[c.App]; !ok {
-		w.order = append(w.order, c.App)
+	if _, ok := w.pending[app]; !ok {
+		w.order = append(w.order, app)
 	}
-	w.pending[c.App] = c.State
+	w.pending[app] = c
 	w.mu.Unlock()
 	select {
 	case w.wake <- struct{}{}:
@@ -188,20 +201,21 @@ func (w *watcher) add(c Change) {
 	}
 }
 
-func (w *watcher) pop() (Change, bool) {
+func (w *watcher[C]) pop() (C, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.order) == 0 {
-		return Change{}, false
+		var zero C
+		return zero, false
 	}
 	app := w.order[0]
 	w.order = w.order[1:]
-	st := w.pending[app]
+	c := w.pending[app]
 	delete(w.pending, app)
-	return Change{App: app, State: st}, true
+	return c, true
 }
 
-func (w *watcher) run(ctx context.Context, done <-chan struct{}) {
+func (w *watcher[C]) run(ctx context.Context, done <-chan struct{}) {
 	defer close(w.out)
 	for {
 		c, ok := w.pop()

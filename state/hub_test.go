@@ -7,11 +7,11 @@ import (
 )
 
 func TestWatcherKeepsLatestPerApp(t *testing.T) {
-	w := &watcher{pending: map[string]AppState{}, wake: make(chan struct{}, 1)}
+	w := newWatcher[Change]()
 	for _, st := range []AppState{
 		{App: "a", Version: 1}, {App: "b", Version: 1}, {App: "a", Version: 2}, {App: "c", Version: 1}, {App: "a", Version: 3},
 	} {
-		w.add(Change{App: st.App, State: st})
+		w.add(st.App, Change{App: st.App, State: st})
 	}
 	var got []Change
 	for {

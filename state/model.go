@@ -217,6 +217,9 @@ type Status struct {
 	// Pending counts the apps whose last decision on this instance is
 	// not in the store yet (taken while it was down).
 	Pending int `json:"pending,omitempty"`
+	// PendingBackends counts the live backend changes made on this
+	// instance while the store was down and not in it yet.
+	PendingBackends int `json:"pending_backends,omitempty"`
 }
 
 // millis is t at the stores' precision (milliseconds) in UTC; zero stays

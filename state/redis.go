@@ -24,7 +24,9 @@ import (
 //	events   stream, one entry per event (field "e": the Event as JSON),
 //	         trimmed to about MaxEvents entries
 //	changes  channel: every saved AppState as JSON, published in the same
-//	         transaction as the write
+//	         transaction as the write, and the notices of live backend
+//	         changes ({"backends_of": app})
+//	backends hash, the live backends (redis_backends.go)
 //
 // Its loop takes the published states and re-reads the hash at every poll
 // interval, which also tells whether Redis is up; see redis_sync.go. It
@@ -55,10 +57,10 @@ type redisStore struct {
 	closeErr  error
 }
 
-type redisKeys struct{ apps, events, changes string }
+type redisKeys struct{ apps, events, changes, backends string }
 
 func newRedisKeys(prefix string) redisKeys {
-	return redisKeys{apps: prefix + "apps", events: prefix + "events", changes: prefix + "changes"}
+	return redisKeys{apps: prefix + "apps", events: prefix + "events", changes: prefix + "changes", backends: prefix + "backends"}
 }
 
 // maxTxRetries bounds the optimistic transactions of one Update.
@@ -108,7 +110,7 @@ func (s *redisStore) openLocal(dir, prefix string) error {
 	if s.audit, err = openAuditLog(dir); err != nil {
 		return err
 	}
-	l, known, err := loadLocal(dir, s.addr, prefix, s.log.Warn)
+	l, known, live, err := loadLocal(dir, s.addr, prefix, s.log.Warn)
 	if err != nil {
 		s.audit.close()
 		return fmt.Errorf("opening state store %s: %w", s.addr, err)
@@ -118,6 +120,11 @@ func (s *redisStore) openLocal(dir, prefix string) error {
 	for _, p := range l.pendings() {
 		s.hub.replace([]AppState{p.State}, 0, false)
 	}
+	byApp := groupLive(live)
+	for _, o := range l.pendingLive() {
+		byApp[o.Entry.App], _ = o.applyTo(byApp[o.Entry.App])
+	}
+	s.hub.replaceLive(byApp, 0, false)
 	return nil
 }
 
@@ -363,6 +370,7 @@ func (s *redisStore) Watch(ctx context.Context) <-chan Change { return s.hub.wat
 func (s *redisStore) Status() Status {
 	st := s.health.status()
 	st.Pending = s.local.count()
+	st.PendingBackends = s.local.countLive()
 	return st
 }
 

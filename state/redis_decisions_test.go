@@ -272,8 +272,13 @@ func FuzzRedisLocalFile(f *testing.F) {
 		`"apps":[{"app":"shop","weight":30,"plan_step":1,"version":4,"updated_at":"2023-11-14T22:13:20Z"}],` +
 		`"pending":[{"state":{"app":"shop","weight":0,"phase":"rolled_back","plan_step":1,"paused":true,"version":5},"base":4}],` +
 		`"events":[{"at":"2023-11-14T22:13:20Z","app":"shop","kind":"rollback"}]}`))
+	f.Add([]byte(`{"redis":"unix:///r.sock","prefix":"migrate:","saved_at":"2023-11-14T22:13:20Z","apps":[],` +
+		`"backends":[{"app":"shop","side":"new","url":"http://10.1.0.7:3000","op":"added","at":"2023-11-14T22:13:20Z","actor":"api"}],` +
+		`"pending_backends":[{"op":"set","entry":{"app":"shop","side":"old","url":"http://10.0.0.5:3000","op":"draining","at":"2023-11-14T22:13:21Z"}},` +
+		`{"op":"reset","entry":{"app":"shop","side":"","url":"","op":"","at":"2023-11-14T22:13:22Z"}}]}`))
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"apps":[{"app":""}]}`))
+	f.Add([]byte(`{"pending_backends":[{"op":"drop","entry":{}}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := decodeLocal(b)
 		if err != nil {
@@ -282,6 +287,16 @@ func FuzzRedisLocalFile(f *testing.F) {
 		for _, st := range got.Apps {
 			if st.App == "" || st.validate() != nil {
 				t.Fatalf("decodeLocal() took an invalid state %+v", st)
+			}
+		}
+		for _, e := range got.Backends {
+			if err := e.validate(); err != nil {
+				t.Fatalf("decodeLocal() took an invalid live backend %+v: %v", e, err)
+			}
+		}
+		for _, o := range got.PendingBackends {
+			if err := o.validate(); err != nil {
+				t.Fatalf("decodeLocal() took an invalid live backend change %+v: %v", o, err)
 			}
 		}
 		again, err := decodeLocal(mustJSON(t, got))

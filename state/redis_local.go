@@ -15,8 +15,9 @@ import (
 )
 
 // RedisLocalFile is the Redis store's file in the data dir: the last known
-// state of every app, the decisions this instance took while Redis was
-// down and has not written yet, and the events it could not append then.
+// state and live backends of every app, the decisions and live backend
+// changes this instance made while Redis was down and has not written
+// yet, and the events it could not append then.
 // It lets an instance start on the last known state while Redis is down,
 // and keeps a decision across a restart until Redis takes it. It is
 // replaced whole (write, fsync, rename) at every change.
@@ -44,6 +45,11 @@ type localFile struct {
 	Apps    []AppState        `json:"apps"`
 	Pending []pendingDecision `json:"pending,omitempty"`
 	Events  []Event           `json:"events,omitempty"`
+	// Backends are the last known live backends of every app.
+	Backends []LiveBackend `json:"backends,omitempty"`
+	// PendingBackends are the live backend changes made while Redis was
+	// down, in the order they were made.
+	PendingBackends []backendOp `json:"pending_backends,omitempty"`
 }
 
 // local is the Redis store's local file and the pending decisions and
@@ -53,6 +59,7 @@ type local struct {
 
 	mu      sync.Mutex
 	pending map[string]pendingDecision
+	live    []backendOp // pending live backend changes, in order
 	events  []Event
 	dropped int    // queued events dropped over the bound
 	dirty   bool   // pending or events changed since the last save
@@ -60,32 +67,35 @@ type local struct {
 	gen     uint64 // the hub generation last saved
 }
 
-// loadLocal reads the local file in dir (none is an empty one). A file
-// that does not decode is a DamagedError; one written for another Redis
-// or key prefix is left out, with a warning.
-func loadLocal(dir, redis, prefix string, warn func(string, ...any)) (*local, []AppState, error) {
+// loadLocal reads the local file in dir (none is an empty one) and
+// returns it with its last known states and live backends. A file that
+// does not decode is a DamagedError; one written for another Redis or key
+// prefix is left out, with a warning.
+func loadLocal(dir, redis, prefix string, warn func(string, ...any)) (*local, []AppState, []LiveBackend, error) {
 	l := &local{path: filepath.Join(dir, RedisLocalFile), redis: redis, prefix: prefix, pending: map[string]pendingDecision{}}
 	b, err := os.ReadFile(l.path)
 	if errors.Is(err, os.ErrNotExist) {
-		return l, nil, nil
+		return l, nil, nil, nil
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading %s: %w", l.path, err)
+		return nil, nil, nil, fmt.Errorf("reading %s: %w", l.path, err)
 	}
 	f, err := decodeLocal(b)
 	if err != nil {
-		return nil, nil, &DamagedError{Path: l.path, Err: err}
+		return nil, nil, nil, &DamagedError{Path: l.path, Err: err}
 	}
 	if f.Redis != redis || f.Prefix != prefix {
 		warn("ignoring the last known state saved for another redis or key prefix",
-			"path", l.path, "saved_for", f.Redis, "saved_prefix", f.Prefix, "pending_decisions", len(f.Pending))
-		return l, nil, nil
+			"path", l.path, "saved_for", f.Redis, "saved_prefix", f.Prefix, "pending_decisions", len(f.Pending),
+			"pending_backend_changes", len(f.PendingBackends))
+		return l, nil, nil, nil
 	}
 	for _, p := range f.Pending {
 		l.pending[p.State.App] = p
 	}
 	l.events = f.Events
-	return l, f.Apps, nil
+	l.live = f.PendingBackends
+	return l, f.Apps, f.Backends, nil
 }
 
 // decodeLocal decodes a local file strictly and checks every state in it.
@@ -114,6 +124,16 @@ func decodeLocal(b []byte) (localFile, error) {
 	for _, e := range f.Events {
 		if e.Kind == "" {
 			return localFile{}, fmt.Errorf("an event without kind: %w", ErrInvalid)
+		}
+	}
+	for i, e := range f.Backends {
+		if err := e.validate(); err != nil {
+			return localFile{}, fmt.Errorf("backends[%d]: %w", i, err)
+		}
+	}
+	for i, o := range f.PendingBackends {
+		if err := o.validate(); err != nil {
+			return localFile{}, fmt.Errorf("pending_backends[%d]: %w", i, err)
 		}
 	}
 	return f, nil
@@ -173,6 +193,42 @@ func (l *local) resolve(p pendingDecision) {
 	}
 }
 
+// putLive keeps o, a live backend change, for Redis.
+func (l *local) putLive(o backendOp) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.live = append(l.live, o)
+	l.dirty = true
+}
+
+// pendingLive returns the pending live backend changes, in order.
+func (l *local) pendingLive() []backendOp {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.live)
+}
+
+// hasPendingLive reports whether a live backend change is pending.
+func (l *local) hasPendingLive() bool { return l.countLive() > 0 }
+
+// countLive returns how many live backend changes are pending.
+func (l *local) countLive() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.live)
+}
+
+// resolveLive forgets o, the first pending live backend change, once
+// Redis took it.
+func (l *local) resolveLive(o backendOp) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.live) > 0 && l.live[0].Op == o.Op && sameLive(l.live[0].Entry, o.Entry) {
+		l.live = slices.Delete(l.live, 0, 1)
+		l.dirty = true
+	}
+}
+
 // queue keeps e for Redis, dropping the oldest over the bound.
 func (l *local) queue(e Event) {
 	l.mu.Lock()
@@ -201,14 +257,16 @@ func (l *local) sent(n int) {
 }
 
 // save writes the file when it changed since the last save: the pending
-// decisions, the queued events, or the hub (its generation gen).
-func (l *local) save(known []AppState, gen uint64, now time.Time) error {
+// decisions and live backend changes, the queued events, or the hub's
+// states and live backends (its generation gen).
+func (l *local) save(known []AppState, live []LiveBackend, gen uint64, now time.Time) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.saved && !l.dirty && l.gen == gen {
 		return nil
 	}
-	f := localFile{Redis: l.redis, Prefix: l.prefix, SavedAt: millis(now), Apps: known, Events: l.events}
+	f := localFile{Redis: l.redis, Prefix: l.prefix, SavedAt: millis(now), Apps: known, Events: l.events,
+		Backends: live, PendingBackends: l.live}
 	for _, p := range l.pending {
 		f.Pending = append(f.Pending, p)
 	}

@@ -190,6 +190,6 @@ func (s *redisStore) withoutPending(states []AppState) []AppState {
 
 // saveLocal writes the local file if anything in it changed.
 func (s *redisStore) saveLocal() error {
-	known, gen := s.hub.snapshot()
-	return s.local.save(known, gen, s.clock.Now())
+	known, live, gen := s.hub.snapshot()
+	return s.local.save(known, live, gen, s.clock.Now())
 }

@@ -147,14 +147,17 @@ func (s *redisStore) run(ctx context.Context, tick clockwork.Ticker, msgs <-chan
 				msgs = nil
 				continue
 			}
-			s.onMessage(m)
+			s.onMessage(ctx, m)
 		case <-tick.Chan():
 			s.poll(ctx)
 		}
 	}
 }
 
-func (s *redisStore) onMessage(m *redis.Message) {
+func (s *redisStore) onMessage(ctx context.Context, m *redis.Message) {
+	if s.onLiveNotice(ctx, m.Payload) {
+		return
+	}
 	st, err := decodeState(m.Payload)
 	if err != nil {
 		s.log.Warn("skipping unreadable change", "err", err)
@@ -182,11 +185,14 @@ func (s *redisStore) poll(ctx context.Context) {
 	s.logSaveError(s.saveLocal())
 }
 
-// sync writes the pending decisions, then re-reads every app, writes back
-// the apps Redis lost, and gives the hub what Redis holds (all: to every
-// watcher again, changed or not).
+// sync writes the pending decisions and live backend changes, then
+// re-reads every app and overlay, writes back what Redis lost, and gives
+// the hub what Redis holds (all: to every watcher again, changed or not).
 func (s *redisStore) sync(ctx context.Context, all bool) error {
 	if err := s.flushPending(ctx); err != nil {
+		return err
+	}
+	if err := s.flushLive(ctx); err != nil {
 		return err
 	}
 	since := s.hub.mark()
@@ -198,7 +204,7 @@ func (s *redisStore) sync(ctx context.Context, all bool) error {
 		return err
 	}
 	s.hub.replace(s.withoutPending(states), since, all)
-	return nil
+	return s.syncLive(ctx, since, all)
 }
 
 // logSaveError logs an error saving the local file when it differs from

@@ -169,6 +169,9 @@ func TestRedisOutage(t *testing.T) {
 				t.Errorf("a: went back to %+v after the outage, want only its decision %+v", st, want)
 			}
 		}
+		// a delivers its decision as it writes it, before its re-read
+		// ends the outage.
+		waitAdvancingUntil(t, clock, "a and b up", func() bool { return a.Status().Up && b.Status().Up })
 		for name, s := range map[string]Store{"a": a, "b": b} {
 			if st := s.Status(); !st.Up || st.Pending != 0 {
 				t.Errorf("%s: Status() = %+v after the outage, want up, nothing pending", name, st)

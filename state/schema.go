@@ -48,6 +48,18 @@ var migrations = []string{
 		BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 	CREATE TRIGGER events_no_delete BEFORE DELETE ON events
 		BEGIN SELECT RAISE(ABORT, 'events are append-only'); END`,
+	// 4: live backends, the latest change of each backend of an app (an
+	// overlay on the manifest). at is Unix milliseconds.
+	`CREATE TABLE backends (
+		app    TEXT NOT NULL,
+		side   TEXT NOT NULL CHECK (side IN ('old', 'new')),
+		url    TEXT NOT NULL,
+		op     TEXT NOT NULL CHECK (op IN ('added', 'draining', 'removed')),
+		at     INTEGER NOT NULL,
+		actor  TEXT NOT NULL,
+		reason TEXT NOT NULL,
+		PRIMARY KEY (app, side, url)
+	)`,
 }
 
 // migrate creates the version table if needed and applies the migrations the

@@ -100,6 +100,11 @@ func (s *sqliteStore) load(ctx context.Context, dir string) error {
 		return s.openError(err)
 	}
 	s.hub.replace(all, 0, false)
+	live, err := s.allLive(ctx)
+	if err != nil {
+		return s.openError(err)
+	}
+	s.hub.replaceLive(live, 0, false)
 	if s.audit, err = openAuditLog(dir); err != nil {
 		return err
 	}
@@ -223,6 +228,14 @@ func (s *sqliteStore) poll(ctx context.Context) {
 		return
 	}
 	s.hub.replace(all, since, false)
+	live, err := s.allLive(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("re-reading live backends", "path", s.path, "err", err)
+		}
+		return
+	}
+	s.hub.replaceLive(live, since, false)
 }
 
 const appColumns = `app, weight, phase, plan_step, step_since, paused, version, updated_at`

@@ -19,6 +19,13 @@
 //     with it. An instance started while Redis is down runs on the last
 //     known state of redis-state.json, and refuses to start without one.
 //
+// Beside the apps' states each backend keeps their live backends, an
+// overlay on the manifest of the backend changes made while instances
+// serve (backends.go), in keys or rows of their own so that a backend
+// change never rewrites a weight; WatchBackends delivers them as Watch
+// delivers the states, by the same change notification and re-read, and
+// a change made while Redis is down is kept and written back the same way.
+//
 // Either backend also writes every event this process appends to an
 // append-only audit log, events.log (JSON lines, one fsync per event) in the
 // data dir.
@@ -94,6 +101,28 @@ type Store interface {
 	// newer one). After a store outage, every app's state is delivered
 	// again. The channel is closed when ctx is done or the store is closed.
 	Watch(ctx context.Context) <-chan Change
+	// SetBackend records e as the latest change of its app's backend
+	// (Side, URL), stamping At with the store's clock when it is zero, and
+	// returns it as stored. While Redis is down it is in force here at
+	// once (LiveBackends, WatchBackends) and written when Redis is back,
+	// unless another instance changed that backend later; the error then
+	// wraps ErrStoreDown and ErrPending.
+	SetBackend(ctx context.Context, e LiveBackend) (LiveBackend, error)
+	// RetireBackend deletes e's entry if it is still e (unchanged since it
+	// was read), and reports whether it did.
+	RetireBackend(ctx context.Context, e LiveBackend) (bool, error)
+	// ResetBackends deletes every entry of app's overlay, and reports how
+	// many it deleted (while Redis is down: those known here).
+	ResetBackends(ctx context.Context, app string) (int, error)
+	// LiveBackends returns app's overlay, sorted by side and URL; when the
+	// store is down, the last known one with an error wrapping
+	// ErrStoreDown.
+	LiveBackends(ctx context.Context, app string) ([]LiveBackend, error)
+	// WatchBackends is Watch for the overlays: first every app's, then
+	// every change, the whole overlay of the app that changed (the latest
+	// when the receiver is slow). The store's change notification brings
+	// another instance's change; the re-read heals a missed one.
+	WatchBackends(ctx context.Context) <-chan BackendsChange
 	// Status says whether the store is reachable.
 	Status() Status
 	// Close stops the store's goroutines, closes every Watch channel and
