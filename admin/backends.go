@@ -73,6 +73,7 @@ func (s *Server) backendRoutes() {
 	s.mux.Handle("POST /api/v1/apps/{app}/backends", s.write(http.HandlerFunc(s.postBackend)))
 	s.mux.Handle("POST /api/v1/apps/{app}/backends/drain", s.write(http.HandlerFunc(s.postDrain)))
 	s.mux.Handle("DELETE /api/v1/apps/{app}/backends", s.write(http.HandlerFunc(s.deleteBackend)))
+	s.mux.Handle("POST /api/v1/apps/{app}/backends/reset", s.write(http.HandlerFunc(s.postReset)))
 }
 
 func (s *Server) getBackends(w http.ResponseWriter, r *http.Request) {

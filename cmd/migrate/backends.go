@@ -22,7 +22,7 @@ type backendsOptions struct {
 
 func newCmdBackends(root *rootOptions) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "backends (list|add|drain|remove) APP [URL]",
+		Use:   "backends (list|add|drain|remove|reset) APP [URL]",
 		Short: "List or change the backends of a running migrate, live",
 		Long: `backends lists and changes APP's backends on the running migrate serve,
 through its admin API, without a restart, as HAProxy's runtime API does:
@@ -34,10 +34,13 @@ through its admin API, without a restart, as HAProxy's runtime API does:
           flight, up to the manifest's drain; exit 3 with the count still in
           flight when they outlast it (the backend stays out of rotation)
   remove  takes a drained backend out of its pool
+  reset   drops APP's live changes: the manifest's backends are served again
 
 A drain is refused for the last backend of a side in rotation, a removal
 for a backend not drained. The changes are recorded as events and are not
-written to the manifest. Writes send the admin token of admin.token_env
+written to the manifest: with state: {backend: redis} every instance applies
+them, and they win over the manifest, through reloads, until the manifest
+agrees or reset drops them (see the README's State section). Writes send the admin token of admin.token_env
 (default MIGRATE_ADMIN_TOKEN). migrate deploy chains add, drain and remove.`,
 		Example: `  migrate backends list shop
   migrate backends add shop --side new http://10.1.0.7:3000
@@ -49,6 +52,7 @@ written to the manifest. Writes send the admin token of admin.token_env
 		newCmdBackendsChange(root, "add", "Add a backend to a side of APP; it gets requests after its first passing check"),
 		newCmdBackendsChange(root, "drain", "Stop sending a backend of APP new requests and wait for those in flight"),
 		newCmdBackendsChange(root, "remove", "Remove a drained backend of APP"),
+		newCmdBackendsReset(root),
 	)
 	return cmd
 }
@@ -110,6 +114,38 @@ func newCmdBackendsChange(root *rootOptions, verb, short string) *cobra.Command 
 	}
 	f.StringVar(&opts.Reason, "reason", "", "why, recorded in the event")
 	f.StringVar(&opts.Format, "format", "text", "output format: text or json")
+	return cmd
+}
+
+func newCmdBackendsReset(root *rootOptions) *cobra.Command {
+	opts := &backendsOptions{rootOptions: root}
+	cmd := &cobra.Command{
+		Use:     "reset APP",
+		Short:   "Drop APP's live backend changes: the manifest's backends are served again",
+		Example: "  migrate backends reset shop",
+		Args:    exactArgs(1, "one app name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.App = args[0]
+			if err := checkFormat(opts.Format); err != nil {
+				return err
+			}
+			c, err := opts.client(opts.adminFlags)
+			if err != nil {
+				return err
+			}
+			list, err := c.ResetBackends(cmd.Context(), opts.App)
+			if err != nil {
+				return err
+			}
+			if opts.Format == "json" {
+				return writeJSONOut(opts.IO.Out, list)
+			}
+			fmt.Fprintf(opts.IO.Out, "%s: live backend changes dropped; serving the manifest's backends\n", opts.App)
+			return writeBackends(opts.IO.Out, list)
+		},
+	}
+	opts.adminFlags.register(cmd)
+	cmd.Flags().StringVar(&opts.Format, "format", "text", "output format: text or json")
 	return cmd
 }
 

@@ -268,6 +268,9 @@ func TestBackendsCommands(t *testing.T) {
 		{"list", []string{"list", "shop"}, exitOK, "draining"},
 		{"remove", []string{"remove", "shop", extra.URL}, exitOK, "shop: removed " + extra.URL},
 		{"remove unknown", []string{"remove", "shop", extra.URL}, exitRuntime, "404 Not Found"},
+		{"add to reset", []string{"add", "shop", "--side", "new", extra.URL}, exitOK, "shop: added"},
+		{"reset", []string{"reset", "shop"}, exitOK, "shop: live backend changes dropped"},
+		{"reset an unknown app", []string{"reset", "blog"}, exitRuntime, "404 Not Found"},
 	}
 	for _, s := range steps {
 		code, out, errs := runCLI(t, append([]string{"--config", cfg, "backends"}, s.args...)...)
