@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"sync/atomic"
 
+	"github.com/migratekit/migrate/manifest"
 	"github.com/migratekit/migrate/telemetry"
 )
 
@@ -34,7 +35,13 @@ type App struct {
 	mirror   Mirror       // nil: requests are only proxied
 	handler  http.Handler // its handler on net/http's path, wrapped by Options.Middleware (paths.go)
 	wrapped  bool         // handler has a middleware
-	upgrades []string     // the protocols a client may switch to (Upgrade)
+	// closeIdle closes the idle connections of its handler to its
+	// backends (paths.go sets it).
+	closeIdle func()
+	// cfg is the manifest section it was built from: a reload keeps an
+	// app whose section did not change whole.
+	cfg      *manifest.App
+	upgrades []string // the protocols a client may switch to (Upgrade)
 
 	live    *liveChecks // the proxy's, for backends added live (backends.go)
 	metrics *telemetry.Metrics

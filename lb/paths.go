@@ -47,28 +47,18 @@ type testHooks struct {
 // paths is what the junction keeps per proxy.
 type paths struct {
 	test   testHooks
-	nloops int      // loops per listener, set at the first loop listener
-	idle   []func() // close the idle backend connections of net/http's path
+	nloops int // loops per listener, set at the first loop listener
 }
 
 // attach gives app a its handler on net/http's path, which every app has
 // (the loops hand it what they do not serve), wrapped by wrap when set
-// (Options.Middleware). It returns what closes the handler's idle
-// backend connections.
-func (p *Proxy) attach(a *App, wrap func(http.Handler) http.Handler, deps sideDeps) (closeIdle func()) {
+// (Options.Middleware), and what closes that handler's idle backend
+// connections.
+func (p *Proxy) attach(a *App, wrap func(http.Handler) http.Handler, deps sideDeps) {
 	h := newHTTPApp(a, deps)
-	a.handler = h
+	a.handler, a.closeIdle = h, h.closeIdle
 	if wrap != nil {
 		a.handler, a.wrapped = wrap(h), true
-	}
-	return h.closeIdle
-}
-
-// closeIdle closes idle connections to every backend (the loops close
-// theirs as they stop).
-func (p *Proxy) closeIdle() {
-	for _, f := range p.paths.idle {
-		f()
 	}
 }
 

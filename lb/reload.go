@@ -5,10 +5,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"time"
 
 	"github.com/migratekit/migrate/manifest"
+	"github.com/migratekit/migrate/telemetry"
 )
 
 // Reload: a running proxy takes a new manifest in place, as nginx's
@@ -42,7 +44,6 @@ type config struct {
 	tlsCfgs   map[*listener]*tls.Config // the certificates of TLS listeners
 	fresh     []*listener               // listeners this config adds
 	checkers  []*checker
-	idle      []func()
 	drain     time.Duration
 }
 
@@ -107,10 +108,14 @@ func (p *Proxy) build(m *manifest.Manifest, names []string, opts Options) (*conf
 // buildApp builds one app of c and registers it on its listener.
 func (p *Proxy) buildApp(c *config, name string, cfg *manifest.App, opts Options, deps sideDeps) error {
 	old := p.App(name)
+	if old.sameAs(name, cfg, opts) {
+		return p.keepApp(c, old, cfg, deps)
+	}
 	a, err := newApp(name, cfg, opts, deps, p, old)
 	if err != nil {
 		return err
 	}
+	a.cfg = cfg
 	l, err := p.listenerIn(c, cfg, deps)
 	if err != nil {
 		return err
@@ -133,8 +138,40 @@ func (p *Proxy) buildApp(c *config, name string, cfg *manifest.App, opts Options
 			s.check = ch
 		}
 	}
-	c.idle = append(c.idle, p.attach(a, opts.Middleware[name], deps))
+	p.attach(a, opts.Middleware[name], deps)
 	c.apps[name] = a
+	c.sorted = append(c.sorted, a)
+	return nil
+}
+
+// sameAs reports whether app a (nil: none) is what cfg and opts would
+// build for name: its manifest section unchanged, the same mirror, no
+// middleware and no upstream TLS settings (which cannot be compared). A
+// reload keeps such an app whole, so that a reload of a large manifest
+// costs what its changed apps cost.
+func (a *App) sameAs(name string, cfg *manifest.App, opts Options) bool {
+	if a == nil || a.wrapped || opts.Middleware[name] != nil || a.mirror != opts.Mirrors[name] ||
+		opts.UpstreamTLS[PoolKey{name, telemetry.SideOld}] != nil || opts.UpstreamTLS[PoolKey{name, telemetry.SideNew}] != nil {
+		return false
+	}
+	return reflect.DeepEqual(a.cfg, cfg)
+}
+
+// keepApp puts the app a, unchanged, in c.
+func (p *Proxy) keepApp(c *config, a *App, cfg *manifest.App, deps sideDeps) error {
+	l, err := p.listenerIn(c, cfg, deps)
+	if err != nil {
+		return err
+	}
+	if err := c.tables[l].add(a, cfg.Hosts); err != nil {
+		return err
+	}
+	for _, s := range a.sides {
+		if s.check != nil {
+			c.checkers = append(c.checkers, s.check)
+		}
+	}
+	c.apps[a.name] = a
 	c.sorted = append(c.sorted, a)
 	return nil
 }
@@ -231,8 +268,6 @@ func (p *Proxy) commit(c *config) {
 	}
 	p.set.Store(&appSet{byName: c.apps, sorted: c.sorted})
 	p.listeners, p.checkers, p.drain = c.listeners, c.checkers, c.drain
-	oldIdle := p.paths.idle
-	p.paths.idle = c.idle
 	p.live.replace(before.sorted, c.sorted)
 	retireBackends(before.sorted, c.sorted)
 	if p.run != nil {
@@ -250,8 +285,10 @@ func (p *Proxy) commit(c *config) {
 			}
 		}
 	}
-	for _, f := range oldIdle {
-		f() // requests in flight keep theirs until they end
+	for _, a := range before.sorted {
+		if c.apps[a.name] != a {
+			a.closeIdle() // requests in flight keep theirs until they end
+		}
 	}
 }
 

@@ -309,3 +309,31 @@ func TestReloadUnderLoad(t *testing.T) {
 		}
 	})
 }
+
+// A reload keeps an app whose manifest section did not change whole (the
+// same object: nothing rebuilt, its checks and connections untouched),
+// and builds again the one that changed.
+func TestReloadKeepsUnchangedApps(t *testing.T) {
+	t.Parallel()
+	oldB, newB := newBackend(t, "old"), newBackend(t, "new")
+	appOf := func(host string) *manifest.App {
+		a := testApp(oldB, newB)
+		a.Hosts = []string{host}
+		return a
+	}
+	m := &manifest.Manifest{Apps: map[string]*manifest.App{"shop": appOf("shop.test"), "blog": appOf("blog.test")}}
+	r := start(t, pathAuto, m, Options{})
+	shop, blog := r.p.App("shop"), r.p.App("blog")
+	changed := appOf("blog.test")
+	changed.Failover = ptr(true)
+	r.reload(t, &manifest.Manifest{Apps: map[string]*manifest.App{"shop": appOf("shop.test"), "blog": changed}}, Options{})
+	if r.p.App("shop") != shop {
+		t.Error("the app whose section did not change was built again")
+	}
+	if r.p.App("blog") == blog {
+		t.Error("the app whose section changed was kept")
+	}
+	if status, _, _ := r.do(t, http.MethodGet, "/", "shop.test", nil); status != 200 {
+		t.Errorf("the kept app after the reload: %d", status)
+	}
+}

@@ -302,6 +302,14 @@ func (p *Proxy) shutdown(servers []pathServer, drain time.Duration, cut context.
 	return fmt.Errorf("draining requests: %d cut after %s: %w", left, drain, ErrDrainDeadline)
 }
 
+// closeIdle closes idle connections to every backend (the loops close
+// theirs as they stop).
+func (p *Proxy) closeIdle() {
+	for _, a := range p.apps().sorted {
+		a.closeIdle()
+	}
+}
+
 func stopAll(servers []pathServer) {
 	for _, s := range servers {
 		s.stop()

@@ -130,17 +130,27 @@ apps:
 	}
 }
 
-// BenchmarkReload1000Apps is a reload of a 1,000-app manifest whose every
-// app changes a backend (the worst case): ms-to-serve is the median time
-// from reading the file to the new configuration served (what SIGHUP
-// costs until the new backends take requests, the event written after);
-// ns/op adds the event.
+// BenchmarkReload1000Apps reloads a 1,000-app manifest in which one app
+// changes a backend (the common reload) or every app does (the worst
+// case): ms-to-serve is the median time from reading the file to the new
+// configuration served (what SIGHUP costs until the new backends take
+// requests; the event is written after), ns/op adds the event.
 func BenchmarkReload1000Apps(b *testing.B) {
+	for _, changed := range []int{1, 1000} {
+		b.Run(fmt.Sprintf("changed=%d", changed), func(b *testing.B) { benchmarkReload(b, changed) })
+	}
+}
+
+func benchmarkReload(b *testing.B, changed int) {
 	manifestOf := func(port int) string {
 		var sb strings.Builder
 		sb.WriteString("defaults:\n  listen: 127.0.0.1:0\n  admin: {listen: 127.0.0.1:0}\napps:\n")
 		for i := range 1000 {
-			fmt.Fprintf(&sb, "  app%d:\n    hosts: [app%d.test]\n    old: {backends: [\"http://127.0.0.1:%d\"]}\n    new: {backends: [\"http://127.0.0.1:%d\"]}\n", i, i, port, port+1)
+			p := 20000
+			if i < changed {
+				p = port
+			}
+			fmt.Fprintf(&sb, "  app%d:\n    hosts: [app%d.test]\n    old: {backends: [\"http://127.0.0.1:%d\"]}\n    new: {backends: [\"http://127.0.0.1:%d\"]}\n", i, i, p, p+1)
 		}
 		return sb.String()
 	}
@@ -162,6 +172,14 @@ func BenchmarkReload1000Apps(b *testing.B) {
 	go func() { done <- inst.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	versions := []string{manifestOf(20002), manifestOf(20000)}
+	for _, v := range versions { // warm up: the start's own work settles
+		if err := os.WriteFile(path, []byte(v), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := inst.Reload(ctx, state.ActorAPI); err != nil {
+			b.Fatal(err)
+		}
+	}
 	var took []float64
 	b.ResetTimer()
 	for i := range b.N {
