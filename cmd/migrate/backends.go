@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -58,11 +59,25 @@ agrees or reset drops them (see the README's State section). Writes send the adm
 }
 
 func newCmdBackendsList(root *rootOptions) *cobra.Command {
+	return newCmdBackendsListing(root, "list APP", "List APP's backends: side, URL, state and requests in flight",
+		"  migrate backends list shop --format json", "", (*admin.Client).Backends)
+}
+
+func newCmdBackendsReset(root *rootOptions) *cobra.Command {
+	return newCmdBackendsListing(root, "reset APP", "Drop APP's live backend changes: the manifest's backends are served again",
+		"  migrate backends reset shop", "%s: live backend changes dropped; serving the manifest's backends\n", (*admin.Client).ResetBackends)
+}
+
+// newCmdBackendsListing is a backends command that calls the API with the
+// app alone and writes the backends it answers (after intro, a format
+// with the app's name, on text).
+func newCmdBackendsListing(root *rootOptions, use, short, example, intro string,
+	call func(*admin.Client, context.Context, string) ([]admin.Backend, error)) *cobra.Command {
 	opts := &backendsOptions{rootOptions: root}
 	cmd := &cobra.Command{
-		Use:     "list APP",
-		Short:   "List APP's backends: side, URL, state and requests in flight",
-		Example: "  migrate backends list shop --format json",
+		Use:     use,
+		Short:   short,
+		Example: example,
 		Args:    exactArgs(1, "one app name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.App = args[0]
@@ -73,12 +88,15 @@ func newCmdBackendsList(root *rootOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			list, err := c.Backends(cmd.Context(), opts.App)
+			list, err := call(c, cmd.Context(), opts.App)
 			if err != nil {
 				return err
 			}
 			if opts.Format == "json" {
 				return writeJSONOut(opts.IO.Out, list)
+			}
+			if intro != "" {
+				fmt.Fprintf(opts.IO.Out, intro, opts.App)
 			}
 			return writeBackends(opts.IO.Out, list)
 		},
@@ -114,38 +132,6 @@ func newCmdBackendsChange(root *rootOptions, verb, short string) *cobra.Command 
 	}
 	f.StringVar(&opts.Reason, "reason", "", "why, recorded in the event")
 	f.StringVar(&opts.Format, "format", "text", "output format: text or json")
-	return cmd
-}
-
-func newCmdBackendsReset(root *rootOptions) *cobra.Command {
-	opts := &backendsOptions{rootOptions: root}
-	cmd := &cobra.Command{
-		Use:     "reset APP",
-		Short:   "Drop APP's live backend changes: the manifest's backends are served again",
-		Example: "  migrate backends reset shop",
-		Args:    exactArgs(1, "one app name"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.App = args[0]
-			if err := checkFormat(opts.Format); err != nil {
-				return err
-			}
-			c, err := opts.client(opts.adminFlags)
-			if err != nil {
-				return err
-			}
-			list, err := c.ResetBackends(cmd.Context(), opts.App)
-			if err != nil {
-				return err
-			}
-			if opts.Format == "json" {
-				return writeJSONOut(opts.IO.Out, list)
-			}
-			fmt.Fprintf(opts.IO.Out, "%s: live backend changes dropped; serving the manifest's backends\n", opts.App)
-			return writeBackends(opts.IO.Out, list)
-		},
-	}
-	opts.adminFlags.register(cmd)
-	cmd.Flags().StringVar(&opts.Format, "format", "text", "output format: text or json")
 	return cmd
 }
 
