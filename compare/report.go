@@ -1,7 +1,6 @@
 package compare
 
 import (
-	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -10,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/migratekit/migrate/internal/report"
 )
 
 // Report formats.
@@ -60,11 +61,11 @@ func WriteReport(w io.Writer, format string, r Report) error {
 	var err error
 	switch format {
 	case FormatText:
-		err = writeText(terminalSafe{w}, r)
+		err = writeText(report.TerminalSafe{W: w}, r)
 	case FormatJSON:
 		err = writeJSON(w, r)
 	case FormatMarkdown:
-		err = writeMarkdown(terminalSafe{w}, r)
+		err = writeMarkdown(report.TerminalSafe{W: w}, r)
 	case FormatJUnit:
 		err = writeJUnit(w, r)
 	default:
@@ -74,23 +75,6 @@ func WriteReport(w io.Writer, format string, r Report) error {
 		return fmt.Errorf("writing %s report: %w", format, err)
 	}
 	return nil
-}
-
-// terminalSafe replaces control characters other than newline and tab
-// (a captured body could hold terminal escape sequences) by U+FFFD.
-type terminalSafe struct{ w io.Writer }
-
-func (t terminalSafe) Write(p []byte) (int, error) {
-	clean := bytes.Map(func(r rune) rune {
-		if r < 0x20 && r != '\n' && r != '\t' || r >= 0x7f && r < 0xa0 {
-			return '\uFFFD'
-		}
-		return r
-	}, p)
-	if _, err := t.w.Write(clean); err != nil {
-		return 0, err
-	}
-	return len(p), nil
 }
 
 // Over returns the endpoints whose diff rate is above maxDiffRate (a

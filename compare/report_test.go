@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/migratekit/migrate/internal/report"
 )
 
 var reportTime = time.Date(2025, 3, 1, 12, 30, 0, 0, time.UTC)
@@ -269,7 +270,7 @@ func TestJUnitReportParses(t *testing.T) {
 	if err := WriteReport(&buf, FormatJUnit, sampleReport()); err != nil {
 		t.Fatal(err)
 	}
-	var doc junitSuites
+	var doc report.Suites
 	if err := xml.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatalf("JUnit report is not XML: %v", err)
 	}

@@ -1,14 +1,14 @@
 package datacheck
 
 import (
-	"bytes"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/migratekit/migrate/internal/report"
 )
 
 // Report formats, as `migrate compare report`'s.
@@ -30,13 +30,13 @@ func Write(w io.Writer, format string, r Report) error {
 	var err error
 	switch format {
 	case FormatText:
-		err = writeText(terminalSafe{w}, r)
+		err = writeText(report.TerminalSafe{W: w}, r)
 	case FormatJSON:
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		err = enc.Encode(r)
 	case FormatMarkdown:
-		err = writeMarkdown(terminalSafe{w}, r)
+		err = writeMarkdown(report.TerminalSafe{W: w}, r)
 	case FormatJUnit:
 		err = writeJUnit(w, r)
 	default:
@@ -146,96 +146,22 @@ func mdCell(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
 }
 
-// terminalSafe replaces control characters other than newline and tab
-// (a table name or value could hold escape sequences) by U+FFFD.
-type terminalSafe struct{ w io.Writer }
-
-func (t terminalSafe) Write(p []byte) (int, error) {
-	clean := bytes.Map(func(r rune) rune {
-		if r < 0x20 && r != '\n' && r != '\t' || r >= 0x7f && r < 0xa0 {
-			return '\uFFFD'
-		}
-		return r
-	}, p)
-	if _, err := t.w.Write(clean); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
-
-type (
-	junitSuites struct {
-		XMLName  xml.Name   `xml:"testsuites"`
-		Name     string     `xml:"name,attr"`
-		Tests    int        `xml:"tests,attr"`
-		Failures int        `xml:"failures,attr"`
-		Time     string     `xml:"time,attr"`
-		Suites   junitSuite `xml:"testsuite"`
-	}
-	junitSuite struct {
-		Name      string      `xml:"name,attr"`
-		Tests     int         `xml:"tests,attr"`
-		Failures  int         `xml:"failures,attr"`
-		Time      string      `xml:"time,attr"`
-		Timestamp string      `xml:"timestamp,attr"`
-		Cases     []junitCase `xml:"testcase"`
-	}
-	junitCase struct {
-		Name      string        `xml:"name,attr"`
-		Classname string        `xml:"classname,attr"`
-		Failure   *junitFailure `xml:"failure,omitempty"`
-		SystemOut *junitText    `xml:"system-out,omitempty"`
-	}
-	junitFailure struct {
-		Message string `xml:"message,attr"`
-		Type    string `xml:"type,attr"`
-		Text    string `xml:",cdata"`
-	}
-	junitText struct {
-		Text string `xml:",cdata"`
-	}
-)
-
 func writeJUnit(w io.Writer, r Report) error {
 	secs := fmt.Sprintf("%.3f", float64(r.Duration))
-	suite := junitSuite{Name: "datacheck", Time: secs, Timestamp: r.Started.UTC().Format("2006-01-02T15:04:05")}
+	suite := report.Suite{Name: "datacheck", Time: secs, Timestamp: r.Started.UTC().Format("2006-01-02T15:04:05")}
 	for _, t := range r.Tables {
-		c := junitCase{Name: t.Table, Classname: "migrate.datacheck"}
-		details := xmlChars(fmt.Sprintf("rows old %d, rows new %d\n%s", t.RowsOld, t.RowsNew, strings.Join(detailLines(t), "\n")))
+		c := report.Case{Name: t.Table, Classname: "migrate.datacheck"}
+		details := report.XMLChars(fmt.Sprintf("rows old %d, rows new %d\n%s", t.RowsOld, t.RowsNew, strings.Join(detailLines(t), "\n")))
 		if t.Result == Differs {
 			msg := fmt.Sprintf("%d missing on new, %d extra on new, %d changed", t.MissingCount, t.ExtraCount, t.ChangedCount)
-			c.Failure = &junitFailure{Message: msg, Type: "differs", Text: details}
+			c.Failure = &report.Failure{Message: msg, Type: "differs", Text: details}
 			suite.Failures++
 		} else {
-			c.SystemOut = &junitText{Text: details}
+			c.SystemOut = &report.Text{Text: details}
 		}
 		suite.Cases = append(suite.Cases, c)
 	}
 	suite.Tests = len(suite.Cases)
-	doc := junitSuites{Name: "migrate datacheck", Tests: suite.Tests, Failures: suite.Failures, Time: secs, Suites: suite}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
-}
-
-// xmlChars replaces what XML 1.0 cannot carry by U+FFFD: CDATA sections
-// are not escaped.
-func xmlChars(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\t' || r == '\n' || r == '\r',
-			r >= 0x20 && r <= 0xD7FF,
-			r >= 0xE000 && r <= 0xFFFD,
-			r >= 0x10000 && r <= 0x10FFFF:
-			return r
-		}
-		return '\uFFFD'
-	}, s)
+	doc := report.Suites{Name: "migrate datacheck", Tests: suite.Tests, Failures: suite.Failures, Time: secs, Suites: []report.Suite{suite}}
+	return report.WriteJUnit(w, doc)
 }
