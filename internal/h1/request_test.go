@@ -43,6 +43,7 @@ var acceptedRequests = []struct {
 	{"HTTP/1.0 closes", "GET / HTTP/1.0\r\nHost: x\r\n\r\n", Request{HeadLen: 27, Method: []byte("GET"), Target: []byte("/"), Close: true, HTTP10: true, Host: []byte("x"), Headers: hdrs("Host", "x")}},
 	{"HTTP/1.0 keep-alive", "GET / HTTP/1.0\r\nHost: x\r\nConnection: Keep-Alive\r\n\r\n", Request{HeadLen: 51, Method: []byte("GET"), Target: []byte("/"), HTTP10: true, Host: []byte("x"), Headers: hdrs("Host", "x", "Connection", "Keep-Alive")}},
 	{"HTTP/1.0 keep-alive and close", "GET / HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n", Request{HeadLen: 70, Method: []byte("GET"), Target: []byte("/"), Close: true, HTTP10: true, Host: []byte("x"), Headers: hdrs("Host", "x", "Connection", "keep-alive", "Connection", "close")}},
+	{"Upgrade", "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", Request{HeadLen: 70, Method: []byte("GET"), Target: []byte("/ws"), Host: []byte("x"), Upgrade: []byte("websocket"), Headers: hdrs("Host", "x", "Connection", "Upgrade", "Upgrade", "websocket")}},
 	{"100 headers", manyHeaders(99), Request{HeadLen: len(manyHeaders(99)), Method: []byte("GET"), Target: []byte("/"), Host: []byte("x"), Headers: append(hdrs("Host", "x"), hdrs(strings.Split(strings.Repeat("X-N,1,", 99), ",")...)...)}},
 }
 
@@ -109,7 +110,8 @@ var rejectedRequests = []struct {
 	{"two Hosts", "GET / HTTP/1.1\r\nHost: x\r\nhost: x\r\n\r\n", ErrUnsupported},
 	{"Host with userinfo", "GET / HTTP/1.1\r\nHost: a@b\r\n\r\n", ErrUnsupported},
 	{"Host with space", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", ErrUnsupported},
-	{"Upgrade", "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", ErrUnsupported},
+	{"two Upgrades", "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nUpgrade: h2c\r\n\r\n", ErrUnsupported},
+	{"empty Upgrade", "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: \r\n\r\n", ErrUnsupported},
 	{"Expect other than 100-continue", "PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nExpect: 200-ok\r\n\r\n", ErrUnsupported},
 	{"Expect twice", "PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nExpect: 100-continue\r\nExpect: 100-continue\r\n\r\n", ErrUnsupported},
 	{"101 headers", manyHeaders(100), ErrTooManyHeaders},
