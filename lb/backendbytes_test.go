@@ -267,6 +267,8 @@ var backendRequests = []struct{ name, raw string }{
 	{"chunked upload with trailer", "POST /c HTTP/1.1\r\nHost: x\r\nTrailer: X-Sum\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Sum: 9\r\n\r\n"},
 	{"Expect: 100-continue", "PUT /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc"},
 	{"hop-by-hop", "GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, X-Secret\r\nX-Secret: 1\r\nKeep-Alive: 300\r\nProxy-Connection: keep-alive\r\nProxy-Authorization: Basic eDp5\r\nTE: gzip\r\nUpgrade: h2c\r\nX-Kept: yes\r\n\r\n"},
+	{"websocket upgrade", "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: http://x\r\n\r\n"},
+	{"Upgrade without Connection: upgrade", "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n"},
 	{"TE: trailers", "GET / HTTP/1.1\r\nHost: x\r\nTE: trailers\r\n\r\n"},
 	{"client's X-Forwarded-*", "GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Host: evil\r\nX-Forwarded-Proto: https\r\nForwarded: for=6.6.6.6\r\nVia: 1.1 other\r\n\r\n"},
 	{"reserved headers", "GET / HTTP/1.1\r\nHost: x\r\nX-Migrate-Shadow: 1\r\nX-Migrate-Replay: 1\r\n\r\n"},
