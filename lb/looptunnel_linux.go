@@ -141,9 +141,6 @@ func (c *clientConn) startTunnel(h *h1.Response) bool {
 	c.state, c.deadline, c.ends = stateTunnel, time.Time{}, tunnelEnds{}
 	keepAlive(c.fd)
 	keepAlive(u.fd)
-	if c.in.B == nil {
-		c.in = c.w.heads.get()
-	}
 	return true
 }
 
@@ -187,6 +184,10 @@ func (c *clientConn) tunnel() bool {
 		c.close()
 		return true
 	}
+	c.releaseBufs() // an idle tunnel holds no buffer (bufPool)
+	if c.up.in.Len() == 0 {
+		c.w.heads.put(&c.up.in)
+	}
 	return moved
 }
 
@@ -203,7 +204,7 @@ func (c *clientConn) tunnelUp() bool {
 		c.in.Consume(n)
 		moved = n > 0
 	}
-	if !c.eof && c.Readable && c.in.Room(len(c.in.B)/2) {
+	if !c.eof && c.Readable && c.room(&c.in, &c.w.heads) {
 		n, eof, err := evloop.ReadFD(c.fd, c.in.Free(), &c.Readable, c.Hup)
 		if err != nil {
 			return c.tunnelBroke()
@@ -233,13 +234,13 @@ func (c *clientConn) tunnelDown() bool {
 			return c.tunnelBroke()
 		}
 	}
-	if u.in.Len() > 0 { // bytes that came with the 101 head
-		n := copy(c.spare(), u.in.Data())
+	if u.in.Len() > 0 && c.room(&c.out, &c.w.outs) { // bytes that came with the 101 head
+		n := copy(c.out.Free(), u.in.Data())
 		c.out.W += n
 		u.in.Consume(n)
 		moved = n > 0
 	}
-	if !c.ends.upEOF && u.in.Len() == 0 && u.Readable && c.out.Room(len(c.out.B)/2) {
+	if !c.ends.upEOF && u.in.Len() == 0 && u.Readable && c.room(&c.out, &c.w.outs) {
 		n, eof, err := evloop.ReadFD(u.fd, c.out.Free(), &u.Readable, u.Hup)
 		if err != nil {
 			return c.tunnelBroke()
@@ -255,6 +256,16 @@ func (c *clientConn) tunnelDown() bool {
 		}
 	}
 	return moved
+}
+
+// room reports whether b, a buffer of one way, has room for a read (half
+// of it free, its waiting bytes moved to the front), taking one from pool
+// when it has none.
+func (c *clientConn) room(b *evloop.Buffer, pool *bufPool) bool {
+	if b.B == nil {
+		*b = pool.get()
+	}
+	return b.Room(len(b.B) / 2)
 }
 
 // tunnelBroke ends a tunnel one of whose sockets failed: both close.

@@ -206,7 +206,7 @@ func (c *clientConn) readUp() bool {
 	u := c.up
 	if !u.headDone {
 		moved := c.readHead()
-		if c.up != u || !u.headDone || u.in.Len() == 0 {
+		if c.up != u || !u.headDone || u.in.Len() == 0 || c.state == stateTunnel {
 			return moved
 		}
 	}
