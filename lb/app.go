@@ -1,17 +1,13 @@
 package lb
 
 import (
-	"bufio"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
-	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/migratekit/migrate/telemetry"
 )
@@ -36,14 +32,12 @@ type App struct {
 	cors     *corsPolicy
 	sides    [2]*side
 	mirror   Mirror       // nil: requests are only proxied
-	handler  http.Handler // serveHTTP, wrapped by Options.Middleware
+	handler  http.Handler // its handler on net/http's path, wrapped by Options.Middleware (paths.go)
 	wrapped  bool         // handler has a middleware
-	loopOK   bool         // an event loop can proxy its requests (loopCapable)
 	upgrades []string     // the protocols a client may switch to (Upgrade)
 
 	metrics *telemetry.Metrics
 	refused *telemetry.Refused // its listener's (a stalled body's 408)
-	recs    *sync.Pool         // of *recorder, shared by the proxy
 	log     *slog.Logger
 }
 
@@ -69,37 +63,6 @@ func (a *App) SetWeight(w int) error {
 func (a *App) Backends() []BackendStatus {
 	return append(a.sides[sideOld].pool.status(), a.sides[sideNew].pool.status()...)
 }
-
-// serveHTTP answers CORS preflights, picks the side of the client and
-// proxies the request to it.
-func (a *App) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	dropReserved(r.Header) // not for the mirror either
-	if v := r.Header.Get("Upgrade"); v != "" && !upgradeAllowed(a.upgrades, v) {
-		refuseUpgrade(r.Header)
-	}
-	if a.cors != nil && isPreflight(r) {
-		a.cors.serve(w, r, a.sides[a.sideOf(r)].tel)
-		return
-	}
-	if !r.ProtoAtLeast(1, 1) {
-		w = noInterim{w}
-	}
-	a.serveSide(w, r, a.pick(w, r))
-}
-
-// noInterim is the answer to an HTTP/1.0 client on net/http's path: a
-// backend's interim answers (103 Early Hints) are not passed on, as the
-// loops do not pass them (RFC 9110 15.2: no 1xx to an HTTP/1.0 client).
-type noInterim struct{ http.ResponseWriter }
-
-func (w noInterim) WriteHeader(code int) {
-	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
-		return
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w noInterim) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // choose is the split of every path (see sticky.go): the side (sideOld
 // or sideNew) of a client at the app's weight, and the value of a sticky
@@ -128,56 +91,6 @@ func choose[T string | []byte](a *App, cookie func() (T, bool), ip func() int, m
 		return sideNew, minted
 	}
 	return sideOld, minted
-}
-
-// pick is choose on net/http's path: the side of the client, a sticky
-// cookie minted for it set on w.
-func (a *App) pick(w http.ResponseWriter, r *http.Request) *side {
-	i, minted := choose(a, func() (string, bool) { return StickyCookie(r, a.cookie) }, func() int { return a.ipPoint(r) }, true)
-	if minted != "" {
-		w.Header().Add("Set-Cookie", a.setCookie(minted, r.TLS != nil))
-	}
-	return a.sides[i]
-}
-
-// sideOf is the side of the client without minting a cookie (a client
-// with no cookie counts as old).
-func (a *App) sideOf(r *http.Request) int {
-	i, _ := choose(a, func() (string, bool) { return StickyCookie(r, a.cookie) }, func() int { return a.ipPoint(r) }, false)
-	return i
-}
-
-func (a *App) ipPoint(r *http.Request) int {
-	if ip := ClientIP(r, a.trusted); ip.IsValid() {
-		return ipPoint(ip)
-	}
-	return StickyPoint(r.RemoteAddr)
-}
-
-func (a *App) setCookie(v string, secure bool) string {
-	c := a.cookie + "=" + v + "; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax"
-	if secure {
-		c += "; Secure"
-	}
-	return c
-}
-
-// serveSide proxies r to s, or to the other side when s is down and
-// failover is on, and records the answer on the side that served it.
-func (a *App) serveSide(w http.ResponseWriter, r *http.Request, s *side) {
-	start := time.Now()
-	serving := a.serving(s)
-	if serving == nil {
-		s.tel.ProxyError(reasonUnavailable)
-		s.writeError(w, http.StatusBadGateway, s.unavailable)
-		s.tel.Request(http.StatusBadGateway, time.Since(start))
-		return
-	}
-	if a.mirror != nil {
-		a.mirror.Serve(w, r, serving.name, &sideServe{a: a, s: serving, start: start})
-		return
-	}
-	a.proxy(w, r, serving, start)
 }
 
 // serving returns the side that serves a client split to s: s while its
@@ -213,78 +126,10 @@ func (a *App) servingSide(s *side) *side {
 	return nil
 }
 
-// proxy proxies r to s and records the answer.
-func (a *App) proxy(w http.ResponseWriter, r *http.Request, s *side, start time.Time) {
-	rec := a.recs.Get().(*recorder)
-	rec.ResponseWriter, rec.code = w, 0
-	defer a.finish(rec, s, start)
-	s.proxy.ServeHTTP(rec, r)
-}
-
-// finish records the request; it is deferred so that an aborted response
-// (http.ErrAbortHandler) is counted too.
-func (a *App) finish(rec *recorder, s *side, start time.Time) {
-	s.tel.Request(rec.status(), time.Since(start))
-	if v := recover(); v != nil {
-		// An answer cut short (ReverseProxy aborts when the backend's body
-		// fails): what came of it goes out before the connection closes,
-		// as the loops pass it on, so that the client sees it cut.
-		if v == http.ErrAbortHandler && rec.code != 0 {
-			_ = http.NewResponseController(rec.ResponseWriter).Flush()
-		}
-		rec.ResponseWriter = nil
-		a.recs.Put(rec)
-		panic(v)
+func (a *App) setCookie(v string, secure bool) string {
+	c := a.cookie + "=" + v + "; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax"
+	if secure {
+		c += "; Secure"
 	}
-	rec.ResponseWriter = nil
-	a.recs.Put(rec)
-}
-
-// recorder remembers the status code of a response.
-type recorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (r *recorder) WriteHeader(code int) {
-	if r.code == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
-		r.code = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.code == 0 {
-		r.code = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the server's writer.
-func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
-// Flush implements http.Flusher.
-func (r *recorder) Flush() { _ = http.NewResponseController(r.ResponseWriter).Flush() }
-
-// FlushError is what http.ResponseController calls to flush.
-func (r *recorder) FlushError() error { return http.NewResponseController(r.ResponseWriter).Flush() }
-
-// Hijack records a protocol switch (websocket), which writes its 101
-// status on the raw connection.
-func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	c, brw, err := http.NewResponseController(r.ResponseWriter).Hijack()
-	if err == nil && r.code == 0 {
-		r.code = http.StatusSwitchingProtocols
-	}
-	if g, ok := c.(*gateConn); ok {
-		g.tunnel() // what follows the switch passes unjudged
-	}
-	return c, brw, err
-}
-
-func (r *recorder) status() int {
-	if r.code == 0 {
-		return http.StatusOK
-	}
-	return r.code
+	return c
 }

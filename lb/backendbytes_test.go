@@ -194,7 +194,7 @@ func senders(t testing.TB) (paths []sender, reference sender) {
 		cb := newCaptureBackend(t)
 		u := cb.url()
 		app := &manifest.App{Listen: "127.0.0.1:0", Old: manifest.Pool{Backends: []string{u}}, New: manifest.Pool{Backends: []string{u}}}
-		r := serveProxy(t, oneApp(app), Options{path: p})
+		r := serveProxy(t, oneApp(app), Options{test: testHooks{path: p}})
 		paths = append(paths, sender{name: p.String(), addr: strings.TrimPrefix(r.base, "http://"), backend: cb})
 	}
 	cb := newCaptureBackend(t)

@@ -65,7 +65,7 @@ func BenchmarkProxy(b *testing.B) {
 			}
 			defer p.closeIdle()
 			if bc.inMemory {
-				for _, s := range p.App("web").sides {
+				for _, s := range p.App("web").handler.(*httpApp).sides {
 					s.base = cannedTransport{}
 				}
 			}

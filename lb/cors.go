@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/migratekit/migrate/manifest"
-	"github.com/migratekit/migrate/telemetry"
 )
 
 // corsPolicy answers CORS preflight requests on the proxy, so that both
@@ -47,11 +46,6 @@ func newCORS(c *manifest.CORS) *corsPolicy {
 	return p
 }
 
-// isPreflight reports whether r is a CORS preflight request.
-func isPreflight(r *http.Request) bool {
-	return preflight(r.Method, r.Header.Get("Origin"), r.Header.Get("Access-Control-Request-Method"))
-}
-
 // preflight is the rule of isPreflight on every path: a request with this
 // method, first Origin and first Access-Control-Request-Method is a CORS
 // preflight.
@@ -69,19 +63,6 @@ func (p *corsPolicy) allows(origin string) bool {
 		}
 	}
 	return false
-}
-
-// serve answers a preflight: 204 with the policy, or 403 (counted on tel)
-// for an origin that is not allowed. The backends never see it.
-func (p *corsPolicy) serve(w http.ResponseWriter, r *http.Request, tel *telemetry.Side) {
-	h := w.Header()
-	requested := strings.Join(r.Header.Values("Access-Control-Request-Headers"), ", ")
-	if !p.answer(r.Header.Get("Origin"), requested, h.Set) {
-		tel.ProxyError(reasonCORS)
-		plainError(w, http.StatusForbidden, corsForbidden)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 const corsForbidden = "cors origin not allowed\n"

@@ -65,9 +65,9 @@ func settingsOf(t *testing.T, m *manifest.Manifest) lbSettings {
 		t.Fatal(err)
 	}
 	a := p.apps["web"]
-	s := lbSettings{Drain: p.drain, BodyTimeout: p.gate.bodyTimeout, HeaderLimit: p.gate.limit,
+	s := lbSettings{Drain: p.drain, BodyTimeout: p.limits.bodyTimeout, HeaderLimit: p.limits.headerBytes,
 		Upgrades: a.upgrades, Cookie: a.cookie, CORSMethods: a.cors.methods, CORSMaxAge: a.cors.maxAge}
-	for i, sd := range a.sides {
+	for i, sd := range a.handler.(*httpApp).sides {
 		s.Sides[i] = sideSettings{Cooldown: sd.pool.cooldown, MaxFails: sd.pool.maxFails, LeastConn: sd.pool.leastConn,
 			Idle: sd.transport.IdleConnTimeout, ResponseHeader: sd.transport.ResponseHeaderTimeout}
 	}

@@ -96,7 +96,7 @@ type running struct {
 // forEachPath's or, for a test of one path's internals, that one.
 func start(t *testing.T, path dataPath, m *manifest.Manifest, opts Options) *running {
 	t.Helper()
-	opts.path = path
+	opts.test.path = path
 	return serveProxy(t, m, opts)
 }
 

@@ -23,17 +23,19 @@
 //	                         proxied by the loop: HTTP/1.1 and 1.0  │   │
 //	                         with a Host, origin-form target, a     │   │
 //	                         length or chunked body, 100-continue;  │   │
+//	                         tunnelled by the loop: upgrades;       │   │
 //	                         answered by the loop: 421, preflights  │   │
-//	                         anything else (an upgrade, CONNECT, a  │   │
-//	                         doubtful head, a 421 or preflight with │   │
-//	                         a body): the connection is handed over ┴─► net/http:
-//	                                  gate.go ─► http.Server ─► router ─► App
-//	                                  ─► httputil.ReverseProxy ─► side (upstream.go)
+//	                         anything else (CONNECT, an upgrade     │   │
+//	                         with a body, a doubtful head, a 421 or │   │
+//	                         preflight with a body): the connection │   │
+//	                         is handed over ────────────────────────┴─► net/http:
+//	                                  httpgate.go ─► http.Server ─► router ─► httpApp
+//	                                  ─► httputil.ReverseProxy ─► httpSide (httpupstream.go)
 //
 // Why two: the loops cost what nginx costs per request (one epoll loop
 // per P, no goroutine per connection, nothing allocated per request),
 // where net/http costs about twice as much; net/http's path has what the
-// loops do not need to repeat: TLS, HTTP/2, upgrades, and a hardened
+// loops do not need to repeat: TLS, HTTP/2, rare upgrades, and a hardened
 // parser for the heads the loops' parser declines (behind the gate, which
 // applies the request rules to the raw head first). A loop decides nothing
 // net/http's path decides otherwise: every rule is one function both
@@ -50,6 +52,27 @@
 //
 // The tests of proxying behaviour run on both paths (forEachPath), and
 // TestBackendBytes compares the bytes a backend receives from each.
+//
+// # Layout
+//
+// The files show the design (TestLayout checks it on the type-checked
+// package):
+//   - the core, which names no path: the proxy and its listeners
+//     (lb.go, serve.go: each listener is served by a pathServer), apps,
+//     sides and pools (app.go, side.go, pool.go, resolve.go, health.go),
+//     the router's rule (router.go), the rules (rules.go, errors.go,
+//     cors.go, sticky.go) and the Mirror interfaces (mirror.go);
+//   - the event loops, loop*.go (loop_linux.go: the server; loopconn:
+//     a client connection's states; loopup: a backend connection;
+//     loophead.go: the loops' adapters to the rules);
+//   - net/http's path, http*.go (httpserve.go: the server; httpgate.go,
+//     httptlsgate.go: the gate; httprouter.go, httpapp.go, httpside.go:
+//     handler, app and side on net/http; httpupstream*.go: the HTTP/1.1
+//     client to http backends);
+//   - the junction, paths.go: which path serves a listener, each app's
+//     handler on net/http, and the hand-over from the loops to the
+//     listener's net/http server. Neither path uses the other's files;
+//     both use the core, and only the junction uses both.
 //
 // Choices worth knowing:
 //   - Backends receive the client's Host header (plus X-Forwarded-Host), not
@@ -112,8 +135,8 @@ import (
 // defaults from package manifest (manifest.DefaultConnectTimeout, ...),
 // where Load takes them from, and declares none of its own.
 
-// defaultResolveEvery is how often event loops resolve the host names of
-// backend URLs again (not a manifest setting).
+// defaultResolveEvery is how often the host names of backend URLs are
+// resolved again (not a manifest setting; see resolve.go).
 const defaultResolveEvery = 30 * time.Second
 
 // ErrUnknownApp is returned by New for an app name the manifest lacks.
@@ -141,33 +164,11 @@ type Options struct {
 	// roots for the host of their URL. Each is cloned. Optional.
 	UpstreamTLS map[PoolKey]*tls.Config
 	// Resolver resolves the host names of backend URLs (nil: Go's default
-	// resolver). Event loops resolve them when serving starts and then
-	// every 30 s; net/http's path at each new connection.
+	// resolver), when serving starts and then every 30 s (see
+	// resolve.go).
 	Resolver *net.Resolver
 
-	path         dataPath      // tests: force a data path
-	resolveEvery time.Duration // tests: how often loops' backend names are resolved
-	headRead     func()        // tests: called on a loop after it reads bytes of a request head
-	handedOff    func()        // tests: called when a loop hands a connection to net/http
-}
-
-// dataPath is the data path of plain-HTTP listeners (tests choose it).
-type dataPath int
-
-const (
-	pathAuto    dataPath = iota // event loops where they can, else net/http
-	pathNetHTTP                 // net/http only
-	numPaths                    // how many there are (tests run on each)
-)
-
-func (p dataPath) String() string {
-	switch p {
-	case pathAuto:
-		return "loops"
-	case pathNetHTTP:
-		return "nethttp"
-	}
-	return fmt.Sprintf("path%d", int(p))
+	test testHooks // the tests' handles on the data paths (paths.go)
 }
 
 // PoolKey names one side's pool of an app: Side is telemetry.SideOld or
@@ -185,14 +186,12 @@ type Proxy struct {
 	listeners []*listener // sorted by listen address
 	inflight  tracker
 	buffers   bufferPool
-	recs      sync.Pool // of *recorder
 	checkers  []*checker
-	gate      gateConfig // the request rules' settings
+	limits    requestLimits // the request rules' settings
 
 	resolver     *net.Resolver
 	resolveEvery time.Duration
-	headRead     func() // Options.headRead
-	handedOff    func() // Options.handedOff
+	paths        paths // the junction's state (paths.go)
 }
 
 // sideDeps are what a side needs from its proxy.
@@ -224,9 +223,8 @@ func New(m *manifest.Manifest, apps []string, opts Options) (*Proxy, error) {
 		p.clock = clockwork.NewRealClock()
 	}
 	p.errorLog = slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)
-	p.recs.New = func() any { return new(recorder) }
-	p.gate = gateConfig{
-		limit:       int(cmp.Or(m.Global.Limits.HeaderBytes, manifest.DefaultHeaderBytes)),
+	p.limits = requestLimits{
+		headerBytes: int(cmp.Or(m.Global.Limits.HeaderBytes, manifest.DefaultHeaderBytes)),
 		bodyTimeout: m.Global.Limits.ClientBodyTimeout.Or(manifest.DefaultClientBodyTimeout),
 	}
 	p.inflight.idle = make(chan struct{}, 1)
@@ -234,7 +232,7 @@ func New(m *manifest.Manifest, apps []string, opts Options) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.resolver, p.resolveEvery, p.headRead, p.handedOff = opts.Resolver, opts.resolveEvery, opts.headRead, opts.handedOff
+	p.resolver, p.resolveEvery, p.paths.test = opts.Resolver, opts.test.resolveEvery, opts.test
 	if p.resolver == nil {
 		p.resolver = net.DefaultResolver
 	}
@@ -252,15 +250,6 @@ func New(m *manifest.Manifest, apps []string, opts Options) (*Proxy, error) {
 		return nil, err
 	}
 	slices.SortFunc(p.listeners, func(a, b *listener) int { return cmp.Compare(a.addr, b.addr) })
-	for _, a := range p.sorted {
-		a.loopOK = loopSupported && opts.path == pathAuto && a.loopCapable()
-	}
-	for _, l := range p.listeners {
-		// Loops front a plain listener when any of its apps can be served
-		// there; requests for the others hand their connection to the
-		// listener's net/http server.
-		l.loop = l.tls == nil && !l.router.all(func(a *App) bool { return !a.loopOK })
-	}
 	return p, nil
 }
 
@@ -302,7 +291,7 @@ func (p *Proxy) addApp(name string, cfg *manifest.App, opts Options, deps sideDe
 		return err
 	}
 	for i, pc := range []manifest.Pool{cfg.Old, cfg.New} {
-		c, err := newChecker(a.sides[i].pool, pc.Health, a.sides[i].transport, p.clock)
+		c, err := newChecker(a.sides[i].pool, pc.Health, a.sides[i].newTransport(deps.resolver), p.clock)
 		if err != nil {
 			return fmt.Errorf("configuring %s health check: %w", a.sides[i].name, err)
 		}
@@ -327,18 +316,12 @@ func newApp(name string, cfg *manifest.App, opts Options, deps sideDeps, p *Prox
 		failover: manifest.Bool(cfg.Failover, false),
 		cors:     newCORS(cfg.CORS),
 		metrics:  opts.Metrics,
-		recs:     &p.recs,
 		mirror:   opts.Mirrors[name],
 		upgrades: cfg.Upgrades,
 		log:      p.log.With("app", name),
 	}
 	if a.upgrades == nil {
 		a.upgrades = manifest.DefaultUpgrades()
-	}
-	a.handler = http.HandlerFunc(a.serveHTTP)
-	if wrap := opts.Middleware[name]; wrap != nil {
-		a.handler = wrap(a.handler)
-		a.wrapped = true
 	}
 	if err := a.configureSticky(cfg.Cutover); err != nil {
 		return nil, err
@@ -354,6 +337,7 @@ func newApp(name string, cfg *manifest.App, opts Options, deps sideDeps, p *Prox
 			return nil, err
 		}
 	}
+	p.attach(a, opts.Middleware[name], deps)
 	return a, nil
 }
 
@@ -380,15 +364,6 @@ func initialWeight(name string, c manifest.Cutover, weights map[string]int) (int
 		return 0, fmt.Errorf("initial weight %d: %w", w, ErrWeightRange)
 	}
 	return w, nil
-}
-
-// Handler returns the Host router of the listener of a manifest listen
-// address (for tests and benchmarks), or nil if no app listens there.
-func (p *Proxy) Handler(listen string) http.Handler {
-	if l := p.listener(listen); l != nil {
-		return l.router
-	}
-	return nil
 }
 
 // App returns the app called name, or nil if it is not served.

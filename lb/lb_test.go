@@ -161,7 +161,7 @@ func TestPathChosen(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, want := p.listeners[0].loop, tt.loop && loopSupported; got != want {
+			if got, want := p.servedByLoops(p.listeners[0]), tt.loop && loopSupported; got != want {
 				t.Errorf("event-loop listener = %v, want %v", got, want)
 			}
 		})

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -39,7 +39,7 @@ import (
 // CONNECT, HTTP/1.0 without a Host, an app with an https backend, a
 // malformed head, a 421 or preflight with a body)
 // hands its connection, with the bytes read so far, to the listener's
-// net/http server behind the gate (gate.go), which serves it from then on:
+// net/http server behind the gate (httpgate.go), which serves it from then on:
 // one behaviour for every request, and the parser of the loop never has
 // to judge a doubtful head (the gate answers it by the request rules).
 //
@@ -61,22 +61,27 @@ type loopServer struct {
 	rt      *router
 	lfd     int // the listening socket, shared by the loops
 	loops   []*loopWorker
-	handoff *handoffListener // connections passed to std
-	std     *http.Server     // the server of handed-off connections
+	handOff func(net.Conn) // takes the connections the loops do not serve
+	skip    []*App         // the listener's apps the loops do not serve (loopCapable)
 	log     *slog.Logger
 	wg      sync.WaitGroup // the loops' Run
 	closeLn sync.Once
 }
 
-// newLoopServer readies n loops on the bound listener l.
-func (p *Proxy) newLoopServer(l *listener, n int, reqCtx context.Context) (*loopServer, error) {
+// newLoopServer readies n loops on the bound listener l; handOff takes
+// the connections they do not serve, with the bytes read of them.
+func (p *Proxy) newLoopServer(l *listener, n int, handOff func(net.Conn)) (*loopServer, error) {
 	lfd, err := evloop.ListenerFD(l.ln)
 	if err != nil {
 		return nil, fmt.Errorf("serving %s on event loops: %w", l.addr, err)
 	}
-	s := &loopServer{p: p, l: l, rt: l.router, lfd: lfd, log: p.log.With("listen", l.addr)}
-	s.handoff = newHandoffListener(l.ln.Addr())
-	s.std = p.server(l, reqCtx)
+	s := &loopServer{p: p, l: l, rt: l.router, lfd: lfd, handOff: handOff, log: p.log.With("listen", l.addr)}
+	l.router.all(func(a *App) bool {
+		if !loopCapable(a) {
+			s.skip = append(s.skip, a)
+		}
+		return true
+	})
 	for range n {
 		ev, err := evloop.NewLoop(s.log)
 		if err != nil {
@@ -96,13 +101,9 @@ func (s *loopServer) closeLoops() {
 	evloopClose(s.lfd)
 }
 
-// serve runs the loops and the server of handed-off connections until
-// stop; it returns when every loop has returned.
+// serve runs the loops until stop; it returns when every loop has
+// returned.
 func (s *loopServer) serve() error {
-	errc := make(chan error, 1)
-	go func() {
-		errc <- serveListener(s.std, s.l.addr, s.p.gated(s.handoff, nil))
-	}()
 	for _, w := range s.loops {
 		s.wg.Go(func() {
 			if err := w.ev.Run(); err != nil {
@@ -113,11 +114,11 @@ func (s *loopServer) serve() error {
 	}
 	s.wg.Wait()
 	s.closeListener()
-	return <-errc
+	return nil
 }
 
 // drain stops accepting, closes idle connections and makes busy ones close
-// after their answer; handed-off connections drain with their server.
+// after their answer.
 func (s *loopServer) drain(ctx context.Context) {
 	var removed sync.WaitGroup
 	for _, w := range s.loops {
@@ -134,7 +135,6 @@ func (s *loopServer) drain(ctx context.Context) {
 		s.closeListener()
 	case <-ctx.Done(): // a loop failed; stop closes the socket
 	}
-	_ = s.std.Shutdown(ctx)
 }
 
 // closeListener closes the listening socket (once).
@@ -151,8 +151,11 @@ func (s *loopServer) stop() {
 	for _, w := range s.loops {
 		w.ev.Post(w.cut)
 	}
-	s.handoff.Close()
-	_ = s.std.Close() // what is left on net/http is cut too
+}
+
+// serves reports whether the loops serve the requests of app a.
+func (s *loopServer) serves(a *App) bool {
+	return len(s.skip) == 0 || !slices.Contains(s.skip, a)
 }
 
 // loopsFor is the number of loops of a proxy: one per P. A loop waiting in
@@ -170,84 +173,6 @@ func loopsFor(log *slog.Logger) int {
 	log.Info("serving plain HTTP on event loops", "loops", n, "gomaxprocs", max(procs, n+1))
 	return n
 }
-
-// handoffListener is the net.Listener of the net/http server that serves
-// the connections the loops hand over.
-type handoffListener struct {
-	addr   net.Addr
-	mu     sync.Mutex
-	queue  []net.Conn
-	ready  chan struct{} // capacity 1: the queue has connections
-	done   chan struct{}
-	closed bool
-}
-
-func newHandoffListener(addr net.Addr) *handoffListener {
-	return &handoffListener{addr: addr, ready: make(chan struct{}, 1), done: make(chan struct{})}
-}
-
-// push queues c for Accept; it never blocks (it runs on a loop). After
-// Close, c is closed.
-func (h *handoffListener) push(c net.Conn) {
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		c.Close()
-		return
-	}
-	h.queue = append(h.queue, c)
-	h.mu.Unlock()
-	select {
-	case h.ready <- struct{}{}:
-	default:
-	}
-}
-
-func (h *handoffListener) Accept() (net.Conn, error) {
-	for {
-		h.mu.Lock()
-		if len(h.queue) > 0 {
-			c := h.queue[0]
-			h.queue[0] = nil
-			h.queue = h.queue[1:]
-			more := len(h.queue) > 0
-			h.mu.Unlock()
-			if more {
-				select {
-				case h.ready <- struct{}{}:
-				default:
-				}
-			}
-			return c, nil
-		}
-		closed := h.closed
-		h.mu.Unlock()
-		if closed {
-			return nil, net.ErrClosed
-		}
-		select {
-		case <-h.ready:
-		case <-h.done:
-		}
-	}
-}
-
-func (h *handoffListener) Close() error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
-		return nil
-	}
-	h.closed = true
-	for _, c := range h.queue {
-		c.Close()
-	}
-	h.queue = nil
-	close(h.done)
-	return nil
-}
-
-func (h *handoffListener) Addr() net.Addr { return h.addr }
 
 // loopIdleSweep is how often a loop closes connections past their idle
 // or read deadlines.

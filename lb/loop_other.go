@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 )
 
 // The event-loop data path exists on Linux only (loop_linux.go); elsewhere
@@ -15,7 +16,7 @@ const loopSupported = false
 
 type loopServer struct{}
 
-func (p *Proxy) newLoopServer(*listener, int, context.Context) (*loopServer, error) {
+func (p *Proxy) newLoopServer(*listener, int, func(net.Conn)) (*loopServer, error) {
 	return nil, errors.New("event loops need Linux")
 }
 

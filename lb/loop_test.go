@@ -267,12 +267,12 @@ func TestLoopDrainAnswersStartedHead(t *testing.T) {
 	t.Parallel()
 	b := pathBackend(t)
 	read := make(chan struct{}, 1)
-	r := start(t, pathAuto, oneApp(testApp(b, b)), Options{headRead: func() {
+	r := start(t, pathAuto, oneApp(testApp(b, b)), Options{test: testHooks{headRead: func() {
 		select {
 		case read <- struct{}{}:
 		default:
 		}
-	}})
+	}}})
 	c := dialRaw(t, r)
 	c.send(t, "GET /late HTTP/1.1\r\nHost: x\r\n")
 	select {
@@ -350,7 +350,7 @@ func TestLoopMixedListener(t *testing.T) {
 	}}
 	r := start(t, pathAuto, m, Options{UpstreamTLS: map[PoolKey]*tls.Config{
 		{App: "paas", Side: telemetry.SideOld}: cfg, {App: "paas", Side: telemetry.SideNew}: cfg}})
-	if l := r.p.listeners[0]; !l.loop {
+	if l := r.p.listeners[0]; !r.p.servedByLoops(l) {
 		t.Fatal("listener not on loops")
 	}
 	for i := range 2 { // the hand-over, then its connection on net/http
@@ -499,7 +499,7 @@ func TestLoopServesItself(t *testing.T) {
 			t.Parallel()
 			var handed atomic.Int64
 			shop, admin := newSeenBackend(t), newSeenBackend(t)
-			r := serveProxy(t, probeApps(shop, admin), Options{handedOff: func() { handed.Add(1) }})
+			r := serveProxy(t, probeApps(shop, admin), Options{test: testHooks{handedOff: func() { handed.Add(1) }}})
 			c := r.dial(t)
 			c.send(t, tt.send)
 			res, body := c.response(t, http.MethodGet)

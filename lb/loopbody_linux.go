@@ -24,7 +24,7 @@ func (c *clientConn) bodyWait() {
 		c.deadline = time.Time{}
 		return
 	}
-	c.deadline = c.w.ev.Now().Add(c.w.srv.p.gate.bodyTimeout)
+	c.deadline = c.w.ev.Now().Add(c.w.srv.p.limits.bodyTimeout)
 }
 
 // takeBody moves gathered body bytes from in to body.

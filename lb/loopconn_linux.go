@@ -212,7 +212,7 @@ func (c *clientConn) nextRequest() bool {
 		if errors.Is(err, h1.ErrUnsupported) {
 			err = c.bareLF(err)
 		}
-		limit := c.w.srv.p.gate.limit
+		limit := c.w.srv.p.limits.headerBytes
 		switch {
 		case err == nil && c.req.HeadLen <= limit:
 			return c.begin()
@@ -236,8 +236,8 @@ func (c *clientConn) nextRequest() bool {
 	}
 	c.in.W += n
 	c.eof = eof
-	if n > 0 && c.w.srv.p.headRead != nil {
-		c.w.srv.p.headRead()
+	if n > 0 && c.w.srv.p.paths.test.headRead != nil {
+		c.w.srv.p.paths.test.headRead()
 	}
 	if was == 0 && n > 0 {
 		c.deadline = c.w.ev.Now().Add(loopHeadTimeout)
@@ -271,8 +271,8 @@ func (c *clientConn) handOff() {
 		evloopClose(c.fd)
 		return
 	}
-	if c.w.srv.p.handedOff != nil {
-		c.w.srv.p.handedOff()
+	if c.w.srv.p.paths.test.handedOff != nil {
+		c.w.srv.p.paths.test.handedOff()
 	}
 	conn, err := evloop.FileConn(c.fd, c.in.Data()) // copies them
 	c.in.R, c.in.W = 0, 0
@@ -281,7 +281,7 @@ func (c *clientConn) handOff() {
 		c.w.srv.log.Error("handing a connection over", "err", err)
 		return
 	}
-	c.w.srv.handoff.push(conn)
+	c.w.srv.handOff(conn)
 }
 
 // begin starts the request parsed in c.req: routing, the split, then the
@@ -291,7 +291,7 @@ func (c *clientConn) begin() bool {
 	c.http10 = r.HTTP10
 	a, code, body := c.w.srv.rt.admit(unsafe.String(unsafe.SliceData(r.Method), len(r.Method)), unsafe.String(unsafe.SliceData(r.Host), len(r.Host)))
 	switch {
-	case a != nil && !a.loopOK:
+	case a != nil && !c.w.srv.serves(a):
 		c.handOff()
 		return true
 	case a == nil || (a.cors != nil && loopPreflight(r)):

@@ -1,19 +1,15 @@
 package lb
 
 import (
-	"bytes"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/textproto"
 	"net/url"
 	"strconv"
-	"strings"
 	"unsafe"
 
 	"github.com/migratekit/migrate/internal/forward"
 	"github.com/migratekit/migrate/internal/h1"
-	"github.com/migratekit/migrate/internal/hostport"
 )
 
 // Heads of the event-loop data path (loop_linux.go): the backend's request
@@ -97,37 +93,6 @@ func (s *side) appendLoopRequest(dst []byte, r *h1.Request, b *backend, peer net
 		dst = appendHeader(dst, []byte("X-Forwarded-Host"), r.Host)
 	}
 	return append(dst, "\r\n"...)
-}
-
-// setBase sets what appendURI puts before a request's target.
-func (b *backend) setBase() {
-	if path := b.url.EscapedPath(); path != "" && path != "/" {
-		b.basePath = path
-	}
-	b.baseQuery = b.url.RawQuery
-}
-
-// appendURI appends the request target uri as it goes to backend b: its
-// path prefixed by the backend's and its query after the backend's, as
-// target does on net/http's path (FuzzAppendURI).
-func (b *backend) appendURI(dst, uri []byte) []byte {
-	path, query, hasQuery := bytes.Cut(uri, []byte("?"))
-	if b.basePath != "" {
-		dst = append(dst, strings.TrimSuffix(b.basePath, "/")...)
-		if len(path) == 0 || path[0] != '/' {
-			dst = append(dst, '/')
-		}
-	}
-	dst = append(dst, path...)
-	switch {
-	case b.baseQuery != "" && hasQuery && len(query) > 0:
-		dst = append(append(append(append(dst, '?'), b.baseQuery...), '&'), query...)
-	case b.baseQuery != "":
-		dst = append(append(dst, '?'), b.baseQuery...)
-	case hasQuery:
-		dst = append(append(dst, '?'), query...)
-	}
-	return dst
 }
 
 // framing reports whether name is a field that frames a body
@@ -330,16 +295,6 @@ func answerHeader(r *h1.Response) http.Header {
 	return h
 }
 
-// hasHeader reports whether hs has a field called name.
-func hasHeader(hs []h1.Header, name string) bool {
-	for _, h := range hs {
-		if len(h.Name) == len(name) && h1.EqualFold(h.Name, name) {
-			return true
-		}
-	}
-	return false
-}
-
 // loopClientIP is ClientIP on the loop path.
 func (a *App) loopClientIP(r *h1.Request, peer netip.Addr) netip.Addr {
 	if !forward.Trusted(peer, a.trusted) {
@@ -396,42 +351,16 @@ func loopResendable(r *h1.Request) bool {
 // backend is http (a loop does not speak TLS) at an IP address or a host
 // name (resolved, see resolve.go), nothing wraps the app's handler, and a
 // mirror, if any, can say which requests it leaves alone (Sampler).
-func (a *App) loopCapable() bool {
+func loopCapable(a *App) bool {
 	if _, ok := a.mirror.(Sampler); a.wrapped || (a.mirror != nil && !ok) {
 		return false
 	}
 	for _, s := range a.sides {
 		for _, b := range s.pool.backends {
-			if !b.loopAddr.IsValid() && b.loopHost == "" {
+			if b.url.Scheme != "http" || !b.ip.IsValid() && b.host == "" {
 				return false
 			}
 		}
 	}
 	return true
-}
-
-// setLoopTarget sets what a loop dials for an http backend: its IP address
-// (localhost is 127.0.0.1), or the host name to resolve and the port.
-func (b *backend) setLoopTarget() {
-	if b.url.Scheme != "http" {
-		return
-	}
-	host, port, err := net.SplitHostPort(hostport.Of(b.url))
-	if err != nil {
-		return
-	}
-	p, err := strconv.ParseUint(port, 10, 16)
-	if err != nil || p == 0 || host == "" {
-		return
-	}
-	if host == "localhost" {
-		host = "127.0.0.1"
-	}
-	if ip, err := netip.ParseAddr(host); err == nil {
-		if ip.Zone() == "" {
-			b.loopAddr = netip.AddrPortFrom(ip.Unmap(), uint16(p))
-		}
-		return
-	}
-	b.loopHost, b.loopPort = host, uint16(p)
 }

@@ -57,7 +57,7 @@ func TestLoopMirrorSample(t *testing.T) {
 	app.Cutover.Weight = ptr(0)
 	m := &sampleMirror{key: "10.0.0.2"}
 	r := start(t, pathAuto, oneApp(app), Options{Mirrors: map[string]Mirror{"web": m}})
-	if l := r.p.listeners[0]; !l.loop {
+	if l := r.p.listeners[0]; !r.p.servedByLoops(l) {
 		t.Fatal("listener not on the loops")
 	}
 	from := func(ip string, extra ...string) string {

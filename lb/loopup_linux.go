@@ -122,14 +122,14 @@ var (
 func dialError(b *backend, err error) error {
 	var op *net.OpError
 	if !errors.As(err, &op) {
-		err = &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(b.loopAddr), Err: err}
+		err = &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(b.ip), Err: err}
 	}
 	return &backendError{backend: b.label, err: err}
 }
 
 // ioError is the error of a failed read or write on a backend connection.
 func ioError(b *backend, op string, err error) error {
-	return &backendError{backend: b.label, err: &net.OpError{Op: op, Net: "tcp", Addr: net.TCPAddrFromAddrPort(b.loopAddr), Err: err}}
+	return &backendError{backend: b.label, err: &net.OpError{Op: op, Net: "tcp", Addr: net.TCPAddrFromAddrPort(b.ip), Err: err}}
 }
 
 // writeUp writes waiting request bytes to the backend (stateSend); once

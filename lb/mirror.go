@@ -2,7 +2,6 @@ package lb
 
 import (
 	"net/http"
-	"time"
 )
 
 // Mirror sees every request an app proxies, to tee it to another
@@ -59,16 +58,4 @@ type MirrorPrimary = interface {
 	Header(code int, h http.Header, chunked bool)
 	Body(b []byte)
 	End(served, clientGone bool)
-}
-
-// sideServe is the handler a Mirror calls: it proxies to one side,
-// timing the request from when the app received it, mirror work included.
-type sideServe struct {
-	a     *App
-	s     *side
-	start time.Time
-}
-
-func (h *sideServe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.a.proxy(w, r, h.s, h.start)
 }

@@ -22,7 +22,7 @@ import (
 // which report their answers to the mirror.
 //
 // A TLS listener is a case of its own: whatever the path, net/http serves
-// it, behind the gate after the handshake (tlsgate.go).
+// it, behind the gate after the handshake (httptlsgate.go).
 type pathCase struct {
 	path   dataPath
 	shadow bool // every app has a mirror that samples every client
@@ -88,7 +88,7 @@ func everyPath(t *testing.T, test func(t *testing.T, pc pathCase)) {
 // certificate).
 func startOn(t *testing.T, pc pathCase, m *manifest.Manifest, opts Options) *running {
 	t.Helper()
-	opts.path = pc.path
+	opts.test.path = pc.path
 	if pc.shadow {
 		opts.Mirrors = map[string]Mirror{}
 		for name := range m.Apps {

@@ -40,15 +40,15 @@ type backend struct {
 	label string // as written in the manifest: metric label and log value
 
 	// The path (escaped) and query the backend URL puts before the
-	// request's, for the event-loop path (appendURI).
+	// request's (appendURI).
 	basePath  string
 	baseQuery string
-	// The event-loop path (see setLoopTarget): the address dialed, or the
-	// host name and port to resolve and the addresses they resolved to.
-	loopAddr netip.AddrPort
-	loopHost string
-	loopPort uint16
-	resolved atomic.Pointer[loopAddrs]
+	// Where it is (resolve.go): its IP address, or the host name and port
+	// to resolve and the addresses they resolved to last.
+	ip       netip.AddrPort
+	host     string
+	port     uint16
+	resolved atomic.Pointer[resolvedAddrs]
 
 	inflight  atomic.Int64
 	fails     atomic.Int32 // consecutive failed requests
@@ -145,6 +145,8 @@ func parseBackend(raw string) (*backend, error) {
 		return nil, fmt.Errorf("backend %q must not have user info or a fragment", raw)
 	}
 	b := &backend{url: u, label: raw}
+	b.setBase()
+	b.setAddr()
 	b.up.Store(true)
 	return b, nil
 }

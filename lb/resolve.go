@@ -3,41 +3,45 @@ package lb
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/migratekit/migrate/internal/hostport"
 )
 
-// Backend host names on the event loops. A loop does not resolve names
-// (a lookup blocks), so the proxy resolves the names of the loops' backends
-// when serving starts and then every 30 s, as nginx resolves an upstream's
+// Where a backend is. A backend URL names an IP address or a host name;
+// the proxy resolves the names when serving starts and then every 30 s,
+// off the request path (a lookup blocks), as nginx resolves an upstream's
 // names (at start, or with a resolver's valid=); the addresses a name had
-// last are kept while a lookup fails. New connections to a backend go to
-// its addresses in turn; a kept-alive one to an address the name no
-// longer has is closed when its answer is done (current), so that steady
-// traffic, which never lets a connection idle out, follows the name too.
-// net/http's path resolves at each new connection, through the same
-// resolver, and keeps their kept-alive connections where they are.
+// last are kept while a lookup fails. A path that dials by address
+// (dialAddr) sends new connections to a backend's addresses in turn and
+// closes a kept-alive one to an address the name no longer has when its
+// answer is done (current), so that steady traffic, which never lets a
+// connection idle out, follows the name too. (A path may also dial the
+// URL's host itself, through the same resolver: see its files.)
 
 // resolveTimeout bounds one lookup.
 const resolveTimeout = 5 * time.Second
 
-// loopAddrs are the addresses a backend's name resolved to.
-type loopAddrs struct {
+// resolvedAddrs are the addresses a backend's name resolved to.
+type resolvedAddrs struct {
 	addrs []netip.AddrPort
 	next  atomic.Uint32
 }
 
-// dialAddr is the address of b a loop connects to next.
+// dialAddr is the address a new connection to b goes to.
 func (b *backend) dialAddr() (netip.AddrPort, error) {
-	if b.loopAddr.IsValid() {
-		return b.loopAddr, nil
+	if b.ip.IsValid() {
+		return b.ip, nil
 	}
 	r := b.resolved.Load()
 	if r == nil {
-		return netip.AddrPort{}, fmt.Errorf("backend host %s has no address yet", b.loopHost)
+		return netip.AddrPort{}, fmt.Errorf("backend host %s has no address yet", b.host)
 	}
 	return r.addrs[int(r.next.Add(1)-1)%len(r.addrs)], nil
 }
@@ -46,30 +50,24 @@ func (b *backend) dialAddr() (netip.AddrPort, error) {
 // points: always for a backend given by address, and for a name when addr
 // is among the addresses it resolved to last.
 func (b *backend) current(addr netip.AddrPort) bool {
-	if b.loopAddr.IsValid() {
+	if b.ip.IsValid() {
 		return true
 	}
 	r := b.resolved.Load()
 	return r == nil || slices.Contains(r.addrs, addr)
 }
 
-// namedBackends are the backends of the loops' apps that have a host name.
+// namedBackends are the backends that have a host name.
 func (p *Proxy) namedBackends() []*backend {
 	var out []*backend
-	for _, l := range p.listeners {
-		if !l.loop {
-			continue
-		}
-		l.router.all(func(a *App) bool {
-			for _, s := range a.sides {
-				for _, b := range s.pool.backends {
-					if b.loopHost != "" && !slices.Contains(out, b) {
-						out = append(out, b)
-					}
+	for _, a := range p.sorted {
+		for _, s := range a.sides {
+			for _, b := range s.pool.backends {
+				if b.host != "" {
+					out = append(out, b)
 				}
 			}
-			return true
-		})
+		}
 	}
 	return out
 }
@@ -87,11 +85,11 @@ func (p *Proxy) resolveAll(ctx context.Context, bs []*backend) {
 func (p *Proxy) resolve(ctx context.Context, b *backend) {
 	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
 	defer cancel()
-	ips, err := p.resolver.LookupNetIP(ctx, "ip", b.loopHost)
+	ips, err := p.resolver.LookupNetIP(ctx, "ip", b.host)
 	addrs := make([]netip.AddrPort, 0, len(ips))
 	for _, ip := range ips {
 		if ip.Zone() == "" {
-			addrs = append(addrs, netip.AddrPortFrom(ip.Unmap(), b.loopPort))
+			addrs = append(addrs, netip.AddrPortFrom(ip.Unmap(), b.port))
 		}
 	}
 	if err == nil && len(addrs) == 0 {
@@ -107,7 +105,7 @@ func (p *Proxy) resolve(ctx context.Context, b *backend) {
 	if old := b.resolved.Load(); old != nil && slices.Equal(old.addrs, addrs) {
 		return
 	}
-	b.resolved.Store(&loopAddrs{addrs: addrs})
+	b.resolved.Store(&resolvedAddrs{addrs: addrs})
 	p.log.Info("backend host resolved", "backend", b.label, "addrs", fmt.Sprint(addrs))
 }
 
@@ -123,4 +121,27 @@ func (p *Proxy) keepResolving(ctx context.Context, bs []*backend) {
 			p.resolveAll(ctx, bs)
 		}
 	}
+}
+
+// setAddr sets where b is: its IP address (localhost is 127.0.0.1), or
+// the host name to resolve and the port.
+func (b *backend) setAddr() {
+	host, port, err := net.SplitHostPort(hostport.Of(b.url))
+	if err != nil {
+		return
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || p == 0 || host == "" {
+		return
+	}
+	if host == "localhost" {
+		host = "127.0.0.1"
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if ip.Zone() == "" {
+			b.ip = netip.AddrPortFrom(ip.Unmap(), uint16(p))
+		}
+		return
+	}
+	b.host, b.port = host, uint16(p)
 }

@@ -57,8 +57,8 @@ func TestLoopBackendByName(t *testing.T) {
 			}}
 			u := "http://app.test:" + strconv.Itoa(port)
 			app := &manifest.App{Listen: "127.0.0.1:0", Old: manifest.Pool{Backends: []string{u}}, New: manifest.Pool{Backends: []string{u}}}
-			r := start(t, pathAuto, oneApp(app), Options{Resolver: resolver, resolveEvery: 20 * time.Millisecond})
-			if !r.p.listeners[0].loop {
+			r := start(t, pathAuto, oneApp(app), Options{Resolver: resolver, test: testHooks{resolveEvery: 20 * time.Millisecond}})
+			if !r.p.servedByLoops(r.p.listeners[0]) {
 				t.Fatal("a listener whose backend has a host name is not served by event loops")
 			}
 			if code, _, body := r.do(t, http.MethodGet, "/", "", nil); code != http.StatusOK || body != "one" {

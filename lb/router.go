@@ -2,7 +2,6 @@ package lb
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -87,31 +86,6 @@ func hasPort(h string) bool {
 	return strings.Count(h, ":") == 1
 }
 
-func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rt.inflight.enter()
-	defer rt.inflight.leave()
-	if g := gateOf(r.Context()); g != nil {
-		if code := g.rejection(r.Header); code != 0 {
-			rt.refuse(w, code, ruleAnswer(code)) // net/http closes after it
-			return
-		}
-		if _, up := r.Header["Upgrade"]; up {
-			defer g.endUpgrade() // a switch would have made it a tunnel
-		}
-		if r.TLS == nil {
-			r.TLS = g.tls
-		}
-	} else if r.ProtoMajor == 2 && r.Body != nil && r.Body != http.NoBody && rt.bodyTimeout > 0 {
-		r.Body = &h2Body{ReadCloser: r.Body, rc: http.NewResponseController(w), timeout: rt.bodyTimeout}
-	}
-	a, code, body := rt.admit(r.Method, r.Host)
-	if a == nil {
-		rt.refuse(w, code, body)
-		return
-	}
-	a.handler.ServeHTTP(w, r)
-}
-
 // admit is the router's rule for a request with this method and Host,
 // on every path: the app that serves it, or nil with the status and body
 // of its refusal (CONNECT: 405; a host no app claims: 421).
@@ -123,30 +97,6 @@ func (rt *router) admit(method, host string) (a *App, code int, body string) {
 		return nil, http.StatusMisdirectedRequest, "misdirected request: no app is served for this host\n"
 	}
 	return a, 0, ""
-}
-
-// refuse answers a request the rules refuse, and counts it.
-func (rt *router) refuse(w http.ResponseWriter, code int, body string) {
-	rt.refused.Request(code)
-	plainError(w, code, body)
-}
-
-// h2Body is an HTTP/2 request body read with the client body timeout: the
-// stream's read deadline moves before each read (HTTP/2 has no gate, and
-// no background read that a deadline would break).
-type h2Body struct {
-	io.ReadCloser
-	rc      *http.ResponseController
-	timeout time.Duration
-}
-
-func (b *h2Body) Read(p []byte) (int, error) {
-	_ = b.rc.SetReadDeadline(time.Now().Add(b.timeout))
-	n, err := b.ReadCloser.Read(p)
-	if err != nil && isTimeout(err) {
-		err = errBodyTimeout
-	}
-	return n, err
 }
 
 // route returns the app for a Host header value, or nil.

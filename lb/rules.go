@@ -1,7 +1,9 @@
 package lb
 
 import (
+	"bytes"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -10,7 +12,7 @@ import (
 
 // Rules every data path applies to a client's request, one function each
 // (the paths only adapt them): the head rules are h1.CheckHead's (see
-// gate.go for net/http, loopconn_linux.go for the loops); these are what
+// httphttpgate.go for net/http, loopconn_linux.go for the loops); these are what
 // goes on to a backend.
 
 // Request headers the toolkit reserves to mark its own requests, which a
@@ -141,4 +143,83 @@ func (b *backend) appendTarget(dst, target []byte) []byte {
 // Transfer-Encoding says and the backend connection closes after it.
 func framingDoubtful(h *h1.Response) bool {
 	return (h.Chunked || h.OtherCoding) && hasHeader(h.Headers, "Content-Length")
+}
+
+// setBase sets what appendURI puts before a request's target.
+func (b *backend) setBase() {
+	if path := b.url.EscapedPath(); path != "" && path != "/" {
+		b.basePath = path
+	}
+	b.baseQuery = b.url.RawQuery
+}
+
+// appendURI appends the request target uri as it goes to backend b: its
+// path prefixed by the backend's and its query after the backend's, as
+// target does on net/http's path (FuzzAppendURI).
+func (b *backend) appendURI(dst, uri []byte) []byte {
+	path, query, hasQuery := bytes.Cut(uri, []byte("?"))
+	if b.basePath != "" {
+		dst = append(dst, strings.TrimSuffix(b.basePath, "/")...)
+		if len(path) == 0 || path[0] != '/' {
+			dst = append(dst, '/')
+		}
+	}
+	dst = append(dst, path...)
+	switch {
+	case b.baseQuery != "" && hasQuery && len(query) > 0:
+		dst = append(append(append(append(dst, '?'), b.baseQuery...), '&'), query...)
+	case b.baseQuery != "":
+		dst = append(append(dst, '?'), b.baseQuery...)
+	case hasQuery:
+		dst = append(append(dst, '?'), query...)
+	}
+	return dst
+}
+
+// hasHeader reports whether hs has a field called name.
+func hasHeader(hs []h1.Header, name string) bool {
+	for _, h := range hs {
+		if len(h.Name) == len(name) && h1.EqualFold(h.Name, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// requestLimits are the request rules' settings, from the manifest.
+type requestLimits struct {
+	headerBytes int           // the longest head (431 beyond)
+	bodyTimeout time.Duration // the longest stall of a body (408)
+}
+
+// errBodyTimeout is the read error of a request body that stalled.
+var errBodyTimeout error = &timeoutError{"request body timeout"}
+
+// gateRejectHeader carries a refused head's status to the router.
+const gateRejectHeader = "X-Migrate-Rejected"
+
+func joinURLPath(a, b *url.URL) (path, rawpath string) {
+	if a.RawPath == "" && b.RawPath == "" {
+		return singleJoiningSlash(a.Path, b.Path), ""
+	}
+	apath, bpath := a.EscapedPath(), b.EscapedPath()
+	aslash, bslash := strings.HasSuffix(apath, "/"), strings.HasPrefix(bpath, "/")
+	switch {
+	case aslash && bslash:
+		return a.Path + b.Path[1:], apath + bpath[1:]
+	case !aslash && !bslash:
+		return a.Path + "/" + b.Path, apath + "/" + bpath
+	}
+	return a.Path + b.Path, apath + bpath
+}
+
+func singleJoiningSlash(a, b string) string {
+	aslash, bslash := strings.HasSuffix(a, "/"), strings.HasPrefix(b, "/")
+	switch {
+	case aslash && bslash:
+		return a + b[1:]
+	case !aslash && !bslash:
+		return a + "/" + b
+	}
+	return a + b
 }

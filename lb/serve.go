@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -36,7 +35,6 @@ type listener struct {
 	router *router
 	ln     net.Listener
 	tlsCfg *tls.Config
-	loop   bool // served by event loops (see loop_linux.go), net/http too
 }
 
 // listenerFor returns the listener of app cfg, creating it (its refusals
@@ -45,7 +43,7 @@ func (p *Proxy) listenerFor(cfg *manifest.App, metrics *telemetry.Metrics) (*lis
 	addr := cmp.Or(cfg.Listen, manifest.DefaultListen)
 	l := p.listener(addr)
 	if l == nil {
-		l = &listener{addr: addr, router: newRouter(&p.inflight, p.gate.bodyTimeout, metrics.Refused(addr))}
+		l = &listener{addr: addr, router: newRouter(&p.inflight, p.limits.bodyTimeout, metrics.Refused(addr))}
 		if cfg.TLS != nil {
 			l.tls = []manifest.TLS{*cfg.TLS}
 		}
@@ -134,29 +132,15 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	// cut cancels whatever is still running at its deadline.
 	reqCtx, cut := context.WithCancel(context.WithoutCancel(ctx))
 	defer cut()
-	var servers []*http.Server
-	var loops []*loopServer
+	servers := make([]pathServer, 0, len(p.listeners))
 	errc := make(chan error, len(p.listeners))
 	named := p.namedBackends()
-	p.resolveAll(ctx, named) // before the loops' first connection
-	nloops := 0
+	p.resolveAll(ctx, named) // before the first connection
 	for _, l := range p.listeners {
 		p.log.Info("proxy listening", "listen", l.addr, "addr", l.ln.Addr().String(), "tls", l.tlsCfg != nil)
-		if l.loop {
-			if nloops == 0 {
-				nloops = loopsFor(p.log)
-			}
-			ls, err := p.newLoopServer(l, nloops, reqCtx)
-			if err == nil {
-				loops = append(loops, ls)
-				go func() { errc <- ls.serve() }()
-				continue
-			}
-			p.log.Warn("serving with net/http instead of event loops", "listen", l.addr, "err", err)
-		}
-		srv := p.server(l, reqCtx)
-		servers = append(servers, srv)
-		go func() { errc <- serveListener(srv, l.addr, p.gated(l.ln, l.tlsCfg)) }()
+		s := p.pathServer(l, reqCtx)
+		servers = append(servers, s)
+		go func() { errc <- s.serve() }()
 	}
 	hctx, stopChecks := context.WithCancel(ctx)
 	checks := p.startChecks(hctx)
@@ -170,7 +154,7 @@ func (p *Proxy) Serve(ctx context.Context) error {
 		errc <- nil // keep the count for the collection below
 	}
 	p.log.Info("draining", "deadline", p.drain.String())
-	drainErr := p.shutdown(servers, loops, cut)
+	drainErr := p.shutdown(servers, cut)
 	stopChecks()
 	checks.Wait()
 	for range p.listeners {
@@ -185,37 +169,6 @@ func (p *Proxy) Serve(ctx context.Context) error {
 	return errors.Join(err, drainErr)
 }
 
-func (p *Proxy) server(l *listener, reqCtx context.Context) *http.Server {
-	return &http.Server{
-		Handler:           l.router,
-		TLSConfig:         l.tlsCfg,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    p.gate.limit, // the gate refuses longer heads first
-		ErrorLog:          p.errorLog,
-		BaseContext:       func(net.Listener) context.Context { return reqCtx },
-		ConnContext:       withGate,
-	}
-}
-
-// gated is ln behind the gate (gate.go): after TLS when tlsCfg is set.
-func (p *Proxy) gated(ln net.Listener, tlsCfg *tls.Config) net.Listener {
-	if tlsCfg != nil {
-		return newTLSGateListener(ln, tlsCfg, p.gate)
-	}
-	return gateListener{ln, p.gate}
-}
-
-// serveListener serves srv on ln, which does the TLS handshakes of a TLS
-// listener itself (tlsGateListener).
-func serveListener(srv *http.Server, addr string, ln net.Listener) error {
-	err := srv.Serve(ln)
-	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
-		return nil
-	}
-	return fmt.Errorf("serving %s: %w", addr, err)
-}
-
 // startChecks starts one health-check goroutine per checked backend.
 func (p *Proxy) startChecks(ctx context.Context) *sync.WaitGroup {
 	var wg sync.WaitGroup
@@ -227,38 +180,40 @@ func (p *Proxy) startChecks(ctx context.Context) *sync.WaitGroup {
 	return &wg
 }
 
+// pathServer serves one listener on its data path (paths.go chooses it).
+type pathServer interface {
+	// serve serves until stop, and returns nil then; an error if the
+	// listener fails.
+	serve() error
+	// drain stops accepting, closes idle connections and lets the
+	// requests in flight finish, until ctx is done.
+	drain(ctx context.Context)
+	// stop closes every connection left, cutting what is in flight.
+	stop()
+}
+
 // shutdown stops accepting, waits for requests in flight until the drain
-// deadline, then cuts the rest. http.Server.Shutdown does not wait for
-// upgraded (hijacked) connections, so the in-flight tracker does.
-func (p *Proxy) shutdown(servers []*http.Server, loops []*loopServer, cut context.CancelFunc) error {
+// deadline, then cuts the rest. A server's drain does not wait for
+// upgraded connections (websockets), so the in-flight tracker does.
+func (p *Proxy) shutdown(servers []pathServer, cut context.CancelFunc) error {
 	dctx, cancel := context.WithTimeout(context.Background(), p.drain)
 	defer cancel()
 	var wg sync.WaitGroup
-	for _, ls := range loops {
-		wg.Go(func() { ls.drain(dctx) })
-	}
-	for _, srv := range servers {
-		wg.Go(func() { _ = srv.Shutdown(dctx) })
+	for _, s := range servers {
+		wg.Go(func() { s.drain(dctx) })
 	}
 	wg.Wait()
 	left := p.inflight.wait(dctx)
-	for _, ls := range loops {
-		ls.stop() // what is left on the loops is cut
-	}
 	if left == 0 && dctx.Err() == nil {
+		stopAll(servers)
 		return nil
 	}
 	cut()
-	for _, srv := range servers {
-		_ = srv.Close()
-	}
+	stopAll(servers) // what is left is cut
 	if left == 0 {
 		// Nothing was in flight: the deadline closed idle connections and
-		// heads not yet read. An answer still streaming is in flight on
-		// both paths (a loop's until its last byte is out, net/http's
-		// until its handler returns), and cut ends it: the loops close
-		// their connections, the cancelled context ends the backend
-		// exchanges of net/http's (Upstream, httputil.ReverseProxy).
+		// heads not yet read. An answer still streaming counts as in
+		// flight until it is done, on every path, and stop ended it.
 		return nil
 	}
 	gctx, gcancel := context.WithTimeout(context.Background(), cutGrace)
@@ -268,12 +223,9 @@ func (p *Proxy) shutdown(servers []*http.Server, loops []*loopServer, cut contex
 	return fmt.Errorf("draining requests: %d cut after %s: %w", left, p.drain, ErrDrainDeadline)
 }
 
-// closeIdle closes idle connections to every backend.
-func (p *Proxy) closeIdle() {
-	for _, a := range p.sorted {
-		for _, s := range a.sides {
-			s.closeIdle()
-		}
+func stopAll(servers []pathServer) {
+	for _, s := range servers {
+		s.stop()
 	}
 }
 
@@ -311,4 +263,12 @@ func (t *tracker) wait(ctx context.Context) int64 {
 			return t.n.Load()
 		}
 	}
+}
+
+// tlsServerConfig is cfg as net/http's ServeTLS would use it: HTTP/2 and
+// HTTP/1.1 offered by ALPN.
+func tlsServerConfig(cfg *tls.Config) *tls.Config {
+	c := cfg.Clone()
+	c.NextProtos = []string{"h2", "http/1.1"}
+	return c
 }

@@ -207,7 +207,7 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 }
 
 // TestTLSListener checks a TLS listener. One path: net/http serves every
-// TLS listener (tlsgate.go).
+// TLS listener (httptlsgate.go).
 func TestTLSListener(t *testing.T) {
 	t.Parallel()
 	certFile, keyFile, roots := selfSigned(t, t.TempDir())

@@ -23,8 +23,17 @@ const PointScale = 10000
 // StickyPoint returns the point of a sticky key, in [0, PointScale).
 func StickyPoint(key string) int { return stickyPoint(key) }
 
-func stickyPoint[T string | []byte](key T) int {
+func stickyPoint[T string | []byte](key T) int { return SaltedPoint("", key) }
+
+// SaltedPoint is the point in [0, PointScale) of key under salt: FNV-1a 64
+// over salt then key, and the murmur3 finaliser (fmix64). The split uses
+// no salt; a mirror's sample uses its own, so that the clients it samples
+// are not the ones the split moves first (package shadow).
+func SaltedPoint[T string | []byte](salt string, key T) int {
 	h := uint64(fnvOffset)
+	for i := 0; i < len(salt); i++ {
+		h = (h ^ uint64(salt[i])) * fnvPrime
+	}
 	for i := 0; i < len(key); i++ {
 		h = (h ^ uint64(key[i])) * fnvPrime
 	}

@@ -81,7 +81,7 @@ func TestLoopTunnelsItself(t *testing.T) {
 	t.Parallel()
 	var handed atomic.Int64
 	ws := echoBackend(t)
-	r := start(t, pathAuto, oneApp(testApp(ws, ws)), Options{handedOff: func() { handed.Add(1) }})
+	r := start(t, pathAuto, oneApp(testApp(ws, ws)), Options{test: testHooks{handedOff: func() { handed.Add(1) }}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(r.base, "http")+"/ws", &websocket.DialOptions{HTTPClient: r.client})

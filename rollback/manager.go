@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -46,6 +47,7 @@ type Manager struct {
 	mu       sync.Mutex
 	apps     map[string]*managed
 	webhooks map[string]*Webhook // by URL
+	followed atomic.Int64        // state changes taken from the store (Followed)
 }
 
 type managed struct {
@@ -385,8 +387,15 @@ func (m *Manager) follow(ctx context.Context) {
 		if ma, err := m.get(ch.App); err == nil {
 			m.apply(ma, ch.State)
 		}
+		m.followed.Add(1)
 	}
 }
+
+// Followed is how many state changes this instance has taken from the
+// store (by its change notification or its poll) and dealt with: served,
+// or left because the app is in the shadow phase here or the change is
+// older than what it knows.
+func (m *Manager) Followed() int64 { return m.followed.Load() }
 
 // apply serves st's weight, unless the app is in the shadow phase here or
 // st is older than what this instance knows (a decision taken here after

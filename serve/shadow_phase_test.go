@@ -56,7 +56,10 @@ apps:
 		t.Errorf("shadow instance's phase %q, want %q", p, rollback.PhaseShadow)
 	}
 	// A later change on the serve instance is not followed by the shadow
-	// instance; the serve instance keeps what it set.
+	// instance; the serve instance keeps what it set. The shadow
+	// instance's Manager has taken the change in (Followed) before its
+	// weight is read, so the check does not pass by coming too early.
+	seen := shadow.Manager.Followed()
 	if err := served.Manager.SetWeight(t.Context(), "shop", 70, state.ActorAPI, "test"); err != nil {
 		t.Fatal(err)
 	}
@@ -64,6 +67,11 @@ apps:
 		t.Errorf("shadow instance's store reads weight %d, want the shared 70", st.Weight)
 	}
 	waitWeight(t, served, "shop", 70, time.Now())
+	for deadline := time.Now().Add(10 * time.Second); shadow.Manager.Followed() == seen; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the shadow instance took no state change from the store in 10s")
+		}
+	}
 	if w := shadow.Proxy.App("shop").Weight(); w != 0 {
 		t.Errorf("shadow instance followed the shared weight to %d", w)
 	}

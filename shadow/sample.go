@@ -73,27 +73,8 @@ func mintedCookie(h http.Header, name string) (string, bool) {
 	return "", false
 }
 
-// samplePoint hashes a client key with FNV-1a 64 and the murmur3
-// finaliser, as the split does, but salted, into [0, lb.PointScale).
-func samplePoint[K string | []byte](key K) int {
-	h := uint64(fnvOffset)
-	for i := 0; i < len(sampleSalt); i++ {
-		h = (h ^ uint64(sampleSalt[i])) * fnvPrime
-	}
-	for i := 0; i < len(key); i++ {
-		h = (h ^ uint64(key[i])) * fnvPrime
-	}
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb9fe1a85ec53
-	h ^= h >> 33
-	return int(h % lb.PointScale)
-}
-
-const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
-)
+// samplePoint is the point of a client key in the sample: the split's
+// hash (lb.SaltedPoint), salted.
+func samplePoint[K string | []byte](key K) int { return lb.SaltedPoint(sampleSalt, key) }
 
 var _ lb.Sampler = (*Mirror)(nil)

@@ -5,6 +5,8 @@
 // decides nothing on its own.
 package forward
 
+import "github.com/migratekit/migrate/internal/h1"
+
 // Hop is a set of hop-by-hop header fields (RFC 9110 7.6.1), one bit per
 // name of hopNames: fields that describe one connection and stop at the
 // proxy. Transfer-Encoding is framing, which each path writes itself.
@@ -45,7 +47,7 @@ func HopOf[T string | []byte](name T) Hop {
 		return 0
 	}
 	for i, h := range hopNames {
-		if len(h) == len(name) && equalFold(name, h) {
+		if len(h) == len(name) && h1.EqualFold(name, h) {
 			return 1 << i
 		}
 	}
@@ -67,7 +69,7 @@ func HasToken[T string | []byte](v T, t string) bool {
 		for i < len(v) && v[i] != ',' {
 			i++
 		}
-		if equalFold(trimOWS(v[:i]), t) {
+		if h1.EqualFold(trimOWS(v[:i]), t) {
 			return true
 		}
 		v = v[min(i+1, len(v)):]
@@ -83,23 +85,4 @@ func trimOWS[T string | []byte](v T) T {
 		v = v[:len(v)-1]
 	}
 	return v
-}
-
-func equalFold[T string | []byte](a T, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range len(a) {
-		if lower(a[i]) != lower(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func lower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
 }

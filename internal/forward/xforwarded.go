@@ -1,6 +1,10 @@
 package forward
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"github.com/migratekit/migrate/internal/h1"
+)
 
 // The X-Forwarded-* fields a proxy sends, as
 // httputil.ProxyRequest.SetXForwarded sets them: For is the client's
@@ -25,11 +29,11 @@ func FieldOf[T string | []byte](name T) int {
 		return None
 	}
 	switch {
-	case equalFold(name, "X-Forwarded-For"):
+	case h1.EqualFold(name, "X-Forwarded-For"):
 		return For
-	case equalFold(name, "X-Forwarded-Host"):
+	case h1.EqualFold(name, "X-Forwarded-Host"):
 		return Host
-	case equalFold(name, "X-Forwarded-Proto"):
+	case h1.EqualFold(name, "X-Forwarded-Proto"):
 		return Proto
 	}
 	return None

@@ -58,7 +58,7 @@ func (e *parseError) Error() string {
 func (e *parseError) Unwrap() error { return e.kind }
 
 // EqualFold is ASCII case-insensitive equality of b and s, no allocation.
-func EqualFold(b []byte, s string) bool {
+func EqualFold[T string | []byte](b T, s string) bool {
 	if len(b) != len(s) {
 		return false
 	}

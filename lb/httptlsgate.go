@@ -14,14 +14,14 @@ const tlsHandshakeTimeout = 10 * time.Second
 // tlsGateListener is the listener net/http serves a TLS listener from: it
 // does each client's handshake itself (on a goroutine of its own, bounded
 // by tlsHandshakeTimeout), so that a connection that speaks HTTP/1.x goes
-// behind the gate (gate.go), after TLS, and one that negotiated HTTP/2
+// behind the gate (httpgate.go), after TLS, and one that negotiated HTTP/2
 // reaches net/http as the *tls.Conn it serves HTTP/2 on (HTTP/2 has no
 // such framing to judge: net/http's HTTP/2 server refuses
 // Transfer-Encoding and enforces the header limit itself).
 type tlsGateListener struct {
 	ln     net.Listener
 	cfg    *tls.Config // with "h2" and "http/1.1" in NextProtos
-	gate   gateConfig
+	gate   requestLimits
 	conns  chan net.Conn
 	ctx    context.Context // done when closed
 	cancel context.CancelFunc
@@ -32,7 +32,7 @@ type tlsGateListener struct {
 	once   sync.Once
 }
 
-func newTLSGateListener(ln net.Listener, cfg *tls.Config, gate gateConfig) *tlsGateListener {
+func newTLSGateListener(ln net.Listener, cfg *tls.Config, gate requestLimits) *tlsGateListener {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &tlsGateListener{ln: ln, cfg: cfg, gate: gate, conns: make(chan net.Conn), ctx: ctx, cancel: cancel, failed: make(chan struct{})}
 	l.wg.Go(l.acceptAll)
@@ -105,11 +105,3 @@ func (l *tlsGateListener) Close() error {
 }
 
 func (l *tlsGateListener) Addr() net.Addr { return l.ln.Addr() }
-
-// tlsServerConfig is cfg as net/http's ServeTLS would use it: HTTP/2 and
-// HTTP/1.1 offered by ALPN.
-func tlsServerConfig(cfg *tls.Config) *tls.Config {
-	c := cfg.Clone()
-	c.NextProtos = []string{"h2", "http/1.1"}
-	return c
-}

@@ -39,9 +39,6 @@ import (
 // between two reads, as nginx's client_body_timeout): the read fails with
 // errBodyTimeout, which the proxy answers 408.
 
-// gateRejectHeader carries a refused head's status to the router.
-const gateRejectHeader = "X-Migrate-Rejected"
-
 // gateState is what the next bytes from the client are.
 type gateState uint8
 
@@ -53,9 +50,6 @@ const (
 	gateTunnel                   // an upgraded connection: anything
 	gateDone                     // after a refused head: nothing more
 )
-
-// errBodyTimeout is the read error of a request body that stalled.
-var errBodyTimeout error = &timeoutError{"request body timeout"}
 
 // gateConn is a client connection of net/http behind the gate.
 type gateConn struct {
@@ -82,14 +76,8 @@ type gateConn struct {
 	tls *tls.ConnectionState // the connection's TLS, which net/http cannot see through the gate
 }
 
-// gateConfig are the rules' settings, from the manifest.
-type gateConfig struct {
-	limit       int
-	bodyTimeout time.Duration
-}
-
-func newGateConn(c net.Conn, cfg gateConfig) *gateConn {
-	g := &gateConn{Conn: c, limit: cfg.limit, bodyTimeout: cfg.bodyTimeout}
+func newGateConn(c net.Conn, cfg requestLimits) *gateConn {
+	g := &gateConn{Conn: c, limit: cfg.headerBytes, bodyTimeout: cfg.bodyTimeout}
 	g.wake = sync.NewCond(&g.mu)
 	return g
 }
@@ -411,10 +399,6 @@ func (g *gateConn) CloseWrite() error {
 	return errors.ErrUnsupported
 }
 
-// errBodyAborted is the read error of a request body abandoned after its
-// answer (abortBody).
-var errBodyAborted = errors.New("request body abandoned after the answer")
-
 // abortBody ends the read of a body in progress, and every later one: the
 // backend answered before it had the whole body and the answer is out, so
 // that net/http's server, which waits for that read before it ends the
@@ -454,7 +438,7 @@ func lingerClose(c net.Conn) {
 // gateListener gives net/http its connections behind the gate.
 type gateListener struct {
 	net.Listener
-	cfg gateConfig
+	cfg requestLimits
 }
 
 func (l gateListener) Accept() (net.Conn, error) {

@@ -5,130 +5,48 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/migratekit/migrate/internal/forward"
 	"github.com/migratekit/migrate/internal/h1"
-	"github.com/migratekit/migrate/manifest"
-	"github.com/migratekit/migrate/telemetry"
 )
 
-// maxRetryBody is the largest request body buffered so that an idempotent
-// request can be retried on another backend.
-const maxRetryBody = 1 << 20
-
-// side is one side (old or new) of an app: its pool, its reverse proxy and
-// the transport to its backends. It is the proxy's http.RoundTripper: it
-// picks the backend, counts requests in flight, feeds passive ejection and
-// retries a failed connection once on another backend.
-type side struct {
-	app         *App
-	index       int    // sideOld or sideNew
-	name        string // telemetry.SideOld or telemetry.SideNew
-	pool        *pool
-	tel         *telemetry.Side
-	proxy       *httputil.ReverseProxy
-	transport   *http.Transport   // https backends, upgrades, health checks
-	h1          *Upstream         // plain HTTP/1.1 to http backends
-	base        http.RoundTripper // h1, or a stand-in in benchmarks
-	log         *slog.Logger
-	unavailable string // body of the 502 when the pool is down
-	// Timeouts of the event-loop path (its transport is the loop itself).
-	connectTimeout, headerTimeout, idleTimeout time.Duration
-
-	// Header values shared by every request, never modified (capacity 1:
-	// an append copies).
-	debugValue []string // X-Migrate-Side
+// httpSide is a side on net/http's path: httputil.ReverseProxy over the
+// side's own transports. It is the proxy's http.RoundTripper: it picks the
+// backend, counts requests in flight, feeds passive ejection and retries a
+// failed connection once on another backend.
+type httpSide struct {
+	*side
+	proxy     *httputil.ReverseProxy
+	transport *http.Transport   // https backends, upgrades
+	h1        *Upstream         // plain HTTP/1.1 to http backends
+	base      http.RoundTripper // h1, or a stand-in in benchmarks
 }
 
-func newSide(a *App, index int, cfg manifest.Pool, timeouts manifest.Timeouts, deps sideDeps) (*side, error) {
-	name := telemetry.SideOld
-	if index == sideNew {
-		name = telemetry.SideNew
-	}
-	tel := deps.metrics.Side(a.name, name)
-	p, err := newPool(name, cfg, deps.clock, tel, a.log)
-	if err != nil {
-		return nil, fmt.Errorf("configuring %s pool: %w", name, err)
-	}
-	s := &side{
-		app:         a,
-		index:       index,
-		name:        name,
-		pool:        p,
-		tel:         tel,
-		transport:   newTransport(timeouts, p.hasHTTPS(), deps.resolver),
-		log:         a.log.With("side", name),
-		unavailable: name + " backend unavailable\n",
-
-		connectTimeout: timeouts.Connect.Or(manifest.DefaultConnectTimeout),
-		headerTimeout:  timeouts.ResponseHeader.Or(manifest.DefaultResponseHeaderTimeout),
-		idleTimeout:    timeouts.Idle.Or(manifest.DefaultIdleTimeout),
-		debugValue:     []string{name},
-	}
-	if c := deps.tls[PoolKey{App: a.name, Side: name}]; c != nil {
-		s.transport.TLSClientConfig = c.Clone()
-	}
-	for _, b := range p.backends {
-		b.setBase()
-		b.setLoopTarget()
-	}
-	s.h1 = newH1Transport(timeouts, s.transport, deps.resolver)
-	s.base = s.h1
-	s.proxy = &httputil.ReverseProxy{
-		Rewrite:      s.rewrite,
-		Transport:    s,
+func newHTTPSide(s *side, deps sideDeps) *httpSide {
+	h := &httpSide{side: s, transport: s.newTransport(deps.resolver)}
+	h.h1 = newH1Transport(s.timeouts, h.transport, deps.resolver)
+	h.base = h.h1
+	h.proxy = &httputil.ReverseProxy{
+		Rewrite:      h.rewrite,
+		Transport:    h,
 		BufferPool:   deps.buffers,
 		ErrorLog:     deps.errorLog,
-		ErrorHandler: s.handleError,
+		ErrorHandler: h.handleError,
 	}
-	s.proxy.ModifyResponse = s.modifyResponse
-	return s, nil
-}
-
-// newTransport is the tuned transport of one side: many idle connections
-// per backend (the proxy multiplexes all clients onto them), the manifest's
-// timeouts, no compression (bodies pass through as the backend sent them)
-// and no environment proxy.
-func newTransport(t manifest.Timeouts, https bool, resolver *net.Resolver) *http.Transport {
-	connect := t.Connect.Or(manifest.DefaultConnectTimeout)
-	return &http.Transport{
-		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second, Resolver: resolver}).DialContext,
-		MaxIdleConns:          0,
-		MaxIdleConnsPerHost:   1024,
-		IdleConnTimeout:       t.Idle.Or(manifest.DefaultIdleTimeout),
-		ResponseHeaderTimeout: t.ResponseHeader.Or(manifest.DefaultResponseHeaderTimeout),
-		TLSHandshakeTimeout:   connect,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true,
-		ForceAttemptHTTP2:     https,
-		WriteBufferSize:       16 << 10,
-		ReadBufferSize:        16 << 10,
-	}
-}
-
-func (p *pool) hasHTTPS() bool {
-	for _, b := range p.backends {
-		if b.url.Scheme == "https" {
-			return true
-		}
-	}
-	return false
+	h.proxy.ModifyResponse = h.modifyResponse
+	return h
 }
 
 // rewrite applies the forwarding rules of package forward, as the loops
 // do: hop-by-hop fields dropped (ReverseProxy has dropped its own list,
 // and kept the Upgrade of a switch it carries), X-Forwarded-* set. The
 // Host header stays the client's; the URL is set per attempt in RoundTrip.
-func (s *side) rewrite(pr *httputil.ProxyRequest) {
+func (s *httpSide) rewrite(pr *httputil.ProxyRequest) {
 	in, h := pr.In, pr.Out.Header
 	dropReserved(h)
 	forward.RequestHeader(h, h.Get("Upgrade"))
@@ -142,7 +60,7 @@ func (s *side) rewrite(pr *httputil.ProxyRequest) {
 
 // modifyResponse adapts the backend's answer for net/http's server:
 // the debug header, and the framing of a close-delimited body.
-func (s *side) modifyResponse(res *http.Response) error {
+func (s *httpSide) modifyResponse(res *http.Response) error {
 	if s.app.debug {
 		res.Header["X-Migrate-Side"] = s.debugValue
 	}
@@ -169,7 +87,7 @@ func closeDelimited(res *http.Response) bool {
 
 // RoundTrip sends req to a backend of the side, retrying once on another
 // backend when an idempotent request could not get a response.
-func (s *side) RoundTrip(req *http.Request) (*http.Response, error) {
+func (s *httpSide) RoundTrip(req *http.Request) (*http.Response, error) {
 	b := s.pool.pick(nil)
 	if b == nil {
 		return nil, errNoBackend
@@ -198,7 +116,7 @@ func (s *side) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // attempt sends req to b.
-func (s *side) attempt(req *http.Request, b *backend) (*http.Response, error) {
+func (s *httpSide) attempt(req *http.Request, b *backend) (*http.Response, error) {
 	target(req.URL, b.url)
 	clientTarget(req, b)
 	b.inflight.Add(1)
@@ -250,63 +168,6 @@ func clientTarget(req *http.Request, b *backend) {
 	req.URL.RawQuery, req.URL.ForceQuery = "", false
 }
 
-func joinURLPath(a, b *url.URL) (path, rawpath string) {
-	if a.RawPath == "" && b.RawPath == "" {
-		return singleJoiningSlash(a.Path, b.Path), ""
-	}
-	apath, bpath := a.EscapedPath(), b.EscapedPath()
-	aslash, bslash := strings.HasSuffix(apath, "/"), strings.HasPrefix(bpath, "/")
-	switch {
-	case aslash && bslash:
-		return a.Path + b.Path[1:], apath + bpath[1:]
-	case !aslash && !bslash:
-		return a.Path + "/" + b.Path, apath + "/" + bpath
-	}
-	return a.Path + b.Path, apath + bpath
-}
-
-func singleJoiningSlash(a, b string) string {
-	aslash, bslash := strings.HasSuffix(a, "/"), strings.HasPrefix(b, "/")
-	switch {
-	case aslash && bslash:
-		return a + b[1:]
-	case !aslash && !bslash:
-		return a + "/" + b
-	}
-	return a + b
-}
-
-// resendable reports whether a request may be sent again on a new
-// connection after a kept-alive one broke before any answer: one lb
-// retries on another backend (idempotent), or one keyed (it carries a
-// field of idempotencyKeys).
-func resendable(method string, keyed bool) bool { return idempotent(method) || keyed }
-
-// idempotencyKeys are the fields that mark a request as safe to send
-// twice (the IETF draft's, and the older X- name), canonical.
-var idempotencyKeys = [...]string{"Idempotency-Key", "X-Idempotency-Key"}
-
-// isIdempotencyKey reports whether name is one of idempotencyKeys (ASCII
-// case-insensitive).
-func isIdempotencyKey(name []byte) bool {
-	for _, k := range idempotencyKeys {
-		if h1.EqualFold(name, k) {
-			return true
-		}
-	}
-	return false
-}
-
-// idempotent reports whether a request with this method may be sent twice
-// (retried on another backend).
-func idempotent(method string) bool {
-	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodDelete, http.MethodPut:
-		return true
-	}
-	return false
-}
-
 // readyBody readies req's body before a backend connection is taken for
 // it, as the loops do (and as nginx buffers bodies): a body of at most
 // maxRetryBody bytes (by its Content-Length) is read whole, which also
@@ -345,30 +206,12 @@ func bufferBody(req *http.Request) (bool, error) {
 	return true, nil
 }
 
-// retries reports whether a request whose backend failed before any
-// answer may go to another backend of s, once, on every path: an
-// idempotent one whose body is at hand again (replayable: none, or one
-// read whole), when the pool has another backend.
-func (s *side) retries(method string, replayable bool) bool {
-	return replayable && idempotent(method) && len(s.pool.backends) > 1
-}
-
 // retryable reports whether a failed attempt may be repeated elsewhere: a
 // connection that could not be made, or that broke before a response, but
 // not a response that timed out (the backend may still be working on it)
 // nor a request the client gave up on.
 func retryable(req *http.Request, err error) bool {
 	return req.Context().Err() == nil && retryableErr(err)
-}
-
-// retryableErr is retryable without the client's part, which the loops
-// tell apart themselves (a client that leaves ends its request).
-func retryableErr(err error) bool {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return true
-	}
-	return !isTimeout(err)
 }
 
 // rewound is a shallow copy of req with a fresh body and orig, its URL
@@ -387,15 +230,6 @@ func rewound(req *http.Request, orig *url.URL) (*http.Request, error) {
 	}
 	return again, nil
 }
-
-// backendError names the backend a request failed on, for the logs.
-type backendError struct {
-	backend string
-	err     error
-}
-
-func (e *backendError) Error() string { return "proxying to " + e.backend + ": " + e.err.Error() }
-func (e *backendError) Unwrap() error { return e.err }
 
 // track counts the response as in flight on b until its body is closed.
 // An upgraded connection's body is also written to, so its wrapper keeps
@@ -445,6 +279,6 @@ func (t *trackedConn) CloseWrite() error {
 }
 
 // closeIdle closes the idle connections to the side's backends.
-func (s *side) closeIdle() {
+func (s *httpSide) closeIdle() {
 	s.h1.CloseIdleConnections()
 }
