@@ -305,7 +305,7 @@ func (c *clientConn) begin() bool {
 	s, minted, mintedKey := a.pickLoop(r, c.peer)
 	var mirrorReq *http.Request
 	if a.mirror != nil && !a.mirrorLeaves(r, c.peer, s, mintedKey) {
-		if _, ok := a.mirror.(LoopMirror); !ok || r.ContentLength > maxRetryBody || r.Chunked || r.Upgrade != nil {
+		if _, ok := a.mirror.(LoopMirror); !ok || r.ContentLength > maxRetryBody || r.Chunked || (r.Upgrade != nil && upgrade != upgradeTunnel) {
 			c.handOff() // to Serve, through net/http
 			return true
 		}

@@ -40,8 +40,11 @@ import (
 //
 // The loop leaves to net/http the switches it does not carry (loopUpgrade):
 // one with a body, on HTTP/1.0, one whose protocol name is not printable
-// ASCII, and any upgrade of a client the app's mirror samples (the mirror
-// counts it as a skipped stream there).
+// ASCII. For a client the app's mirror samples, the mirror is told of a
+// switch as of any request (LoopMirror.BeginPrimary: package shadow skips
+// it, counted as a stream); an Upgrade the loop serves as a plain request
+// goes to net/http there, whose mirror sees it without the Upgrade the app
+// refused.
 
 // What a loop makes of a request's Upgrade field (loopUpgrade).
 const (
@@ -138,6 +141,11 @@ func (c *clientConn) startTunnel(h *h1.Response) bool {
 	c.w.ev.Cancel(&u.timer)
 	c.s.pool.succeeded(c.b)
 	c.status = http.StatusSwitchingProtocols
+	if c.primary != nil { // a mirror that did not skip the upgrade sees the switch
+		c.primary.Header(c.status, answerHeader(h), false)
+		c.primary.End(true, false)
+		c.primary = nil
+	}
 	c.state, c.deadline, c.ends = stateTunnel, time.Time{}, tunnelEnds{}
 	keepAlive(c.fd)
 	keepAlive(u.fd)

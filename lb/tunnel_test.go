@@ -97,6 +97,38 @@ func TestLoopTunnelsItself(t *testing.T) {
 	}
 }
 
+// TestLoopTunnelsMirrored: a loop carries the websocket of a client the
+// app's mirror samples too (the mirror is told of the switch, as of any
+// request), handing nothing to net/http.
+func TestLoopTunnelsMirrored(t *testing.T) {
+	t.Parallel()
+	var handed atomic.Int64
+	mirror := &teeMirror{}
+	ws := echoBackend(t)
+	r := start(t, pathAuto, oneApp(testApp(ws, ws)), Options{
+		Mirrors: map[string]Mirror{"web": mirror},
+		test:    testHooks{handedOff: func() { handed.Add(1) }},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(r.base, "http")+"/ws", &websocket.DialOptions{HTTPClient: r.client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if got, err := echo(ctx, c, "hello"); err != nil || got != "hello" {
+		t.Fatalf("echo %q, %v", got, err)
+	}
+	if n := handed.Load(); n != 0 {
+		t.Errorf("%d connections handed to net/http, want none", n)
+	}
+	mirror.mu.Lock()
+	defer mirror.mu.Unlock()
+	if mirror.began != 1 {
+		t.Errorf("the mirror was told of %d requests, want the upgrade", mirror.began)
+	}
+}
+
 // TestTunnelClientHalfClose: the client's end of stream reaches the
 // backend as one (the backend's socket shut for writing), and what the
 // backend then sends still reaches the client, then its end.
