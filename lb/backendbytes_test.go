@@ -48,7 +48,8 @@ import (
 // sorted by name, the loops as they came), the letter case of their names,
 // the sizes of the chunks of a chunked body (the loops pass chunks on as
 // they come, net/http writes its own): the body is compared decoded, with
-// its framing (chunked or by length) and trailers; and a "Content-Length:
+// its framing (chunked or by length) and trailers; the Host an HTTP/1.0
+// request without one gets (each sender's own backend: ownHost); and a "Content-Length:
 // 0" on a request without a body, which says what no length says (RFC
 // 9112 6.3): the loops pass on the client's, net/http's transport writes
 // one for POST, PUT and PATCH only (reported on issue 15).
@@ -214,6 +215,18 @@ func senders(t testing.TB) (paths []sender, reference sender) {
 	return paths, reference
 }
 
+// ownHost writes "backend" for the Host of c when it names s's own backend
+// (every sender has its own): what an HTTP/1.0 request without Host
+// gets, on every path and from net/http's proxy.
+func (s sender) ownHost(c capture) capture {
+	for i, f := range c.Header {
+		if f[0] == "Host" && "http://"+f[1] == s.backend.url() {
+			c.Header[i][1] = "backend"
+		}
+	}
+	return c
+}
+
 // send writes raw to s and returns the answer's status and what s's
 // backend received (ok false when the proxy answered without it).
 func (s sender) send(t testing.TB, raw string) (int, capture, bool) {
@@ -242,7 +255,7 @@ func (s sender) send(t testing.TB, raw string) (int, capture, bool) {
 	res.Body.Close()
 	select {
 	case got := <-s.backend.got:
-		return res.StatusCode, normalise(got), true
+		return res.StatusCode, s.ownHost(normalise(got)), true
 	default:
 		return res.StatusCode, capture{}, false
 	}
@@ -276,6 +289,8 @@ var backendRequests = []struct{ name, raw string }{
 	{"DELETE", "DELETE /d HTTP/1.1\r\nHost: x\r\n\r\n"},
 	{"OPTIONS *", "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n"},
 	{"HTTP/1.0", "GET /old HTTP/1.0\r\nHost: x\r\n\r\n"},
+	{"HTTP/1.0 without Host", "GET /old HTTP/1.0\r\nUser-Agent: t\r\n\r\n"},
+	{"HTTP/1.0 POST without Host", "POST /f HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello"},
 	{"Host with a port", "GET / HTTP/1.1\r\nHost: shop.example:8080\r\n\r\n"},
 	{"obs-text value", "GET / HTTP/1.1\r\nHost: x\r\nX-Latin: caf\xe9\r\n\r\n"},
 }

@@ -20,8 +20,8 @@
 //	                    │  serve (an https backend), or not Linux ──────┐
 //	                    │                                               │
 //	                    └─ plain HTTP: event loops (loop_linux.go) ─┐   │
-//	                         proxied by the loop: HTTP/1.1 and 1.0  │   │
-//	                         with a Host, origin-form target, a     │   │
+//	                         proxied by the loop: HTTP/1.1 (and 1.0 │   │
+//	                         with or without Host), origin-form, a  │   │
 //	                         length or chunked body, 100-continue;  │   │
 //	                         tunnelled by the loop: upgrades;       │   │
 //	                         answered by the loop: 421, preflights  │   │

@@ -87,6 +87,7 @@ type clientConn struct {
 	isHead    bool
 	bodyLeft  int64 // request body bytes still to come from the client
 	http10    bool  // the request is HTTP/1.0: so is the answer (and never chunked)
+	noHost    bool  // an HTTP/1.0 request without Host: the backend's URL names its host
 	whole     bool  // the whole body is read before sending (at most maxRetryBody)
 	chunked   bool  // the body is chunked (loopchunked_linux.go)
 	chunks    h1.ChunkScanner
@@ -339,9 +340,11 @@ func (c *clientConn) begin() bool {
 	headLen := r.HeadLen
 	head := c.in.Data()[:headLen] // stays in place until the next read
 	c.body = c.body[:0]
-	if c.bodyLeft > 0 || !a.sides[0].pool.sameBase || !a.sides[1].pool.sameBase {
+	c.noHost = r.Host == nil
+	if c.bodyLeft > 0 || !a.sides[0].pool.sameBase || !a.sides[1].pool.sameBase || c.noHost {
 		// The head is needed again: after the body, or for a retry on a
-		// backend with another base path.
+		// backend with another base path (or another Host, for an
+		// HTTP/1.0 request without one).
 		c.head = append(c.head[:0], head...)
 	}
 	c.in.Consume(headLen)
@@ -490,7 +493,7 @@ func (c *clientConn) retryOrFail(err error) {
 			c.retryOK = false
 			c.s.tel.Retry()
 			c.s.log.Debug("retrying on another backend", "failed", c.b.label, "backend", next.label, "err", err)
-			if next.basePath != c.b.basePath || next.baseQuery != c.b.baseQuery {
+			if next.basePath != c.b.basePath || next.baseQuery != c.b.baseQuery || (c.noHost && next.url.Host != c.b.url.Host) {
 				if perr := h1.ParseRequest(c.head, &c.req); perr == nil {
 					c.send = c.s.appendLoopRequest(c.send[:0], &c.req, next, c.peer, c.upgradeTo)
 					c.bodyAt = len(c.send)

@@ -51,6 +51,9 @@ func (s *side) appendLoopRequest(dst []byte, r *h1.Request, b *backend, peer net
 	dst = append(dst, " HTTP/1.1\r\n"...)
 	trusted := forward.Trusted(peer, s.app.trusted)
 	named := hasConnection(r.Headers)
+	if r.Host == nil { // HTTP/1.0 without one: net/http's transport names the backend's
+		dst = appendHeader(dst, []byte("Host"), []byte(b.url.Host))
+	}
 	var seen [forward.None]bool
 	var prior []byte // the client's X-Forwarded-For chain, when trusted
 	teTrailers := false

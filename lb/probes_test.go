@@ -147,6 +147,8 @@ func requestProbes() []probe {
 			wantShop: []string{"GET / host=shop.test"}, nginx: true},
 		{name: "HTTP/1.0 POST", send: "POST /f HTTP/1.0\r\nHost: shop.test\r\nContent-Length: 5\r\n\r\nhello", wantCode: 200, wantClose: true,
 			wantShop: []string{"POST /f host=shop.test"}, nginx: true},
+		{name: "HTTP/1.0 without Host", send: "GET / HTTP/1.0\r\n\r\n", wantCode: 421, wantClose: true},
+		{name: "HTTP/1.0 without Host, keep-alive", send: "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", wantCode: 421},
 		{name: "HTTP/1.0 host no app claims", send: "GET / HTTP/1.0\r\nHost: nobody.test\r\nConnection: keep-alive\r\n\r\n", wantCode: 421},
 		{name: "transfer-encoding on HTTP/1.0",
 			send:     "POST / HTTP/1.0\r\nHost: shop.test\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
