@@ -57,6 +57,8 @@ type Options struct {
 	// Hosts are names (or addresses) that Serve takes as Host besides the
 	// listener's own (see input.go): the names clients reach it by.
 	Hosts []string
+	// Reloader reloads the manifest (POST /api/v1/reload); nil: 501.
+	Reloader Reloader
 	// BodyTimeout is the longest wait for a request body's next bytes
 	// (six times that for the whole body); 0: DefaultBodyTimeout.
 	BodyTimeout time.Duration
@@ -125,6 +127,7 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /api/v1/apps/{app}/rollback", s.write(http.HandlerFunc(s.postRollback)))
 	s.mux.Handle("POST /api/v1/apps/{app}/plan", s.write(http.HandlerFunc(s.postPlan)))
 	s.mux.Handle("POST /api/v1/apps/{app}/plan/promote", s.write(http.HandlerFunc(s.postPromote)))
+	s.mux.Handle("POST /api/v1/reload", s.write(http.HandlerFunc(s.postReload)))
 	s.logRoutes()
 	if s.opts.Dashboard != nil {
 		s.mux.Handle("GET /dashboard/", s.read(s.opts.Dashboard))

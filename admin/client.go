@@ -38,6 +38,7 @@ type APIError struct {
 	// Hint says what to do about it, when the client knows: for a 401,
 	// which environment variable the token was read from.
 	Hint string
+	raw  []byte // the answer's body
 }
 
 func (e *APIError) Error() string {
@@ -54,7 +55,7 @@ func (c *Client) apiError(status int, data []byte) error {
 	if json.Unmarshal(data, &eb) != nil || eb.Error == "" {
 		eb.Error = strings.TrimSpace(string(data))
 	}
-	e := &APIError{Status: status, Msg: eb.Error}
+	e := &APIError{Status: status, Msg: eb.Error, raw: data}
 	if status == http.StatusUnauthorized && c.TokenEnv != "" {
 		e.Hint = TokenHint(c.TokenEnv, c.Token != "")
 	}

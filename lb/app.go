@@ -24,8 +24,8 @@ const (
 // the weighted sticky split between them.
 type App struct {
 	name     string
-	weight   atomic.Int32
-	cookie   string // sticky cookie name; "" means sticky by client IP
+	weight   *atomic.Int32 // shared with the app of the same name before a reload
+	cookie   string        // sticky cookie name; "" means sticky by client IP
 	trusted  []netip.Prefix
 	debug    bool
 	failover bool
@@ -36,6 +36,7 @@ type App struct {
 	wrapped  bool         // handler has a middleware
 	upgrades []string     // the protocols a client may switch to (Upgrade)
 
+	live    *liveChecks // the proxy's, for backends added live (backends.go)
 	metrics *telemetry.Metrics
 	refused *telemetry.Refused // its listener's (a stalled body's 408)
 	log     *slog.Logger

@@ -64,7 +64,7 @@ func settingsOf(t *testing.T, m *manifest.Manifest) lbSettings {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := p.apps["web"]
+	a := p.App("web")
 	s := lbSettings{Drain: p.drain, BodyTimeout: p.limits.bodyTimeout, HeaderLimit: p.limits.headerBytes,
 		Upgrades: a.upgrades, Cookie: a.cookie, CORSMethods: a.cors.methods, CORSMaxAge: a.cors.maxAge}
 	for i, sd := range a.handler.(*httpApp).sides {

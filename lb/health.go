@@ -69,7 +69,7 @@ func orDefault(v, def int) int {
 func (c *checker) run(ctx context.Context, b *backend) {
 	probeURL := probeURL(b.url, c.path)
 	var fails int32
-	for {
+	for !b.removed.Load() {
 		c.check(ctx, b, probeURL, &fails)
 		t := c.clock.NewTimer(c.interval)
 		select {
@@ -97,6 +97,10 @@ func (c *checker) check(ctx context.Context, b *backend, probeURL string, fails 
 	}
 	if err == nil {
 		*fails = 0
+		if b.pending.Load() {
+			c.pool.admit(b, "first health check passed")
+			return
+		}
 		if !b.up.Load() && b.passes.Add(1) >= c.healthy {
 			c.pool.restore(b, 0, fmt.Sprintf("health check passed %d times", c.healthy))
 		}

@@ -64,6 +64,8 @@ func serveListener(srv *http.Server, addr string, ln net.Listener) error {
 // Handler returns the Host router of the listener of a manifest listen
 // address (for tests and benchmarks), or nil if no app listens there.
 func (p *Proxy) Handler(listen string) http.Handler {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if l := p.listener(listen); l != nil {
 		return l.router
 	}

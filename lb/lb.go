@@ -123,6 +123,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -178,12 +179,13 @@ type PoolKey struct{ App, Side string }
 // Proxy serves the apps of a manifest.
 type Proxy struct {
 	log       *slog.Logger
+	metrics   *telemetry.Metrics
 	errorLog  *log.Logger // for net/http's own messages, at debug level
 	clock     clockwork.Clock
 	drain     time.Duration
-	apps      map[string]*App
-	sorted    []*App
-	listeners []*listener // sorted by listen address
+	set       atomic.Pointer[appSet] // replaced whole by a reload
+	selected  []string               // the apps New was given (none: all)
+	listeners []*listener            // sorted by listen address
 	inflight  tracker
 	buffers   bufferPool
 	checkers  []*checker
@@ -192,6 +194,10 @@ type Proxy struct {
 	resolver     *net.Resolver
 	resolveEvery time.Duration
 	paths        paths // the junction's state (paths.go)
+
+	mu   sync.Mutex // listeners, drain and run, which a reload changes
+	run  *serving   // while Serve serves
+	live liveChecks // the checks of backends (backends.go)
 }
 
 // sideDeps are what a side needs from its proxy.
@@ -211,10 +217,9 @@ func New(m *manifest.Manifest, apps []string, opts Options) (*Proxy, error) {
 		return nil, errors.New("building proxy: no manifest")
 	}
 	p := &Proxy{
-		log:   opts.Logger,
-		clock: opts.Clock,
-		drain: m.Global.Drain.Or(manifest.DefaultDrain),
-		apps:  make(map[string]*App),
+		log:     opts.Logger,
+		metrics: opts.Metrics,
+		clock:   opts.Clock,
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -228,6 +233,7 @@ func New(m *manifest.Manifest, apps []string, opts Options) (*Proxy, error) {
 		bodyTimeout: m.Global.Limits.ClientBodyTimeout.Or(manifest.DefaultClientBodyTimeout),
 	}
 	p.inflight.idle = make(chan struct{}, 1)
+	p.live.proxy = p
 	names, err := selectApps(m, apps)
 	if err != nil {
 		return nil, err
@@ -239,17 +245,15 @@ func New(m *manifest.Manifest, apps []string, opts Options) (*Proxy, error) {
 	if p.resolveEvery == 0 {
 		p.resolveEvery = defaultResolveEvery
 	}
-	deps := sideDeps{metrics: opts.Metrics, clock: p.clock, buffers: &p.buffers, errorLog: p.errorLog, tls: opts.UpstreamTLS, resolver: opts.Resolver}
-	var errs []error
-	for _, name := range names {
-		if err := p.addApp(name, m.Apps[name], opts, deps); err != nil {
-			errs = append(errs, fmt.Errorf("configuring app %s: %w", name, err))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
+	p.selected = slices.Clone(apps)
+	p.set.Store(&appSet{})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c, err := p.build(m, names, opts)
+	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(p.listeners, func(a, b *listener) int { return cmp.Compare(a.addr, b.addr) })
+	p.commit(c)
 	return p, nil
 }
 
@@ -276,35 +280,9 @@ func selectApps(m *manifest.Manifest, apps []string) ([]string, error) {
 	return names, nil
 }
 
-// addApp builds one app and registers it on its listener.
-func (p *Proxy) addApp(name string, cfg *manifest.App, opts Options, deps sideDeps) error {
-	a, err := newApp(name, cfg, opts, deps, p)
-	if err != nil {
-		return err
-	}
-	l, err := p.listenerFor(cfg, deps.metrics)
-	if err != nil {
-		return err
-	}
-	a.refused = l.router.refused
-	if err := l.router.add(a, cfg.Hosts); err != nil {
-		return err
-	}
-	for i, pc := range []manifest.Pool{cfg.Old, cfg.New} {
-		c, err := newChecker(a.sides[i].pool, pc.Health, a.sides[i].newTransport(deps.resolver), p.clock)
-		if err != nil {
-			return fmt.Errorf("configuring %s health check: %w", a.sides[i].name, err)
-		}
-		if c != nil {
-			p.checkers = append(p.checkers, c)
-		}
-	}
-	p.apps[name] = a
-	p.sorted = append(p.sorted, a)
-	return nil
-}
-
-func newApp(name string, cfg *manifest.App, opts Options, deps sideDeps, p *Proxy) (*App, error) {
+// newApp builds app name of cfg; old is the app of that name served now
+// (nil: none), whose weight it shares.
+func newApp(name string, cfg *manifest.App, opts Options, deps sideDeps, p *Proxy, old *App) (*App, error) {
 	trusted, err := ParseTrusted(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
@@ -315,8 +293,9 @@ func newApp(name string, cfg *manifest.App, opts Options, deps sideDeps, p *Prox
 		debug:    manifest.Bool(cfg.DebugHeaders, false),
 		failover: manifest.Bool(cfg.Failover, false),
 		cors:     newCORS(cfg.CORS),
-		metrics:  opts.Metrics,
+		metrics:  deps.metrics,
 		mirror:   opts.Mirrors[name],
+		live:     &p.live,
 		upgrades: cfg.Upgrades,
 		log:      p.log.With("app", name),
 	}
@@ -326,18 +305,22 @@ func newApp(name string, cfg *manifest.App, opts Options, deps sideDeps, p *Prox
 	if err := a.configureSticky(cfg.Cutover); err != nil {
 		return nil, err
 	}
-	w, err := initialWeight(name, cfg.Cutover, opts.Weights)
-	if err != nil {
-		return nil, err
+	if old != nil {
+		a.weight = old.weight
+	} else {
+		w, err := initialWeight(name, cfg.Cutover, opts.Weights)
+		if err != nil {
+			return nil, err
+		}
+		a.weight = new(atomic.Int32)
+		a.weight.Store(int32(w))
+		deps.metrics.SetWeight(name, w)
 	}
-	a.weight.Store(int32(w))
-	opts.Metrics.SetWeight(name, w)
 	for i, pc := range []manifest.Pool{cfg.Old, cfg.New} {
 		if a.sides[i], err = newSide(a, i, pc, cfg.Timeouts, deps); err != nil {
 			return nil, err
 		}
 	}
-	p.attach(a, opts.Middleware[name], deps)
 	return a, nil
 }
 
@@ -367,10 +350,13 @@ func initialWeight(name string, c manifest.Cutover, weights map[string]int) (int
 }
 
 // App returns the app called name, or nil if it is not served.
-func (p *Proxy) App(name string) *App { return p.apps[name] }
+func (p *Proxy) App(name string) *App { return p.apps().byName[name] }
 
 // Apps returns the served apps sorted by name.
-func (p *Proxy) Apps() []*App { return slices.Clone(p.sorted) }
+func (p *Proxy) Apps() []*App { return slices.Clone(p.apps().sorted) }
+
+// apps is the proxy's app set now.
+func (p *Proxy) apps() *appSet { return p.set.Load() }
 
 // bufferPool recycles ReverseProxy's 32 KiB copy buffers. It stores array
 // pointers so that neither Get nor Put allocates.

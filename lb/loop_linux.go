@@ -63,7 +63,6 @@ type loopServer struct {
 	lfd     int // the listening socket, shared by the loops
 	loops   []*loopWorker
 	handOff func(net.Conn) // takes the connections the loops do not serve
-	skip    []*App         // the listener's apps the loops do not serve (loopCapable)
 	log     *slog.Logger
 	wg      sync.WaitGroup // the loops' Run
 	closeLn sync.Once
@@ -77,12 +76,6 @@ func (p *Proxy) newLoopServer(l *listener, n int, handOff func(net.Conn)) (*loop
 		return nil, fmt.Errorf("serving %s on event loops: %w", l.addr, err)
 	}
 	s := &loopServer{p: p, l: l, rt: l.router, lfd: lfd, handOff: handOff, log: p.log.With("listen", l.addr)}
-	l.router.all(func(a *App) bool {
-		if !loopCapable(a) {
-			s.skip = append(s.skip, a)
-		}
-		return true
-	})
 	for range n {
 		ev, err := evloop.NewLoop(s.log)
 		if err != nil {
@@ -154,9 +147,20 @@ func (s *loopServer) stop() {
 	}
 }
 
-// serves reports whether the loops serve the requests of app a.
-func (s *loopServer) serves(a *App) bool {
-	return len(s.skip) == 0 || !slices.Contains(s.skip, a)
+// serves reports whether the loops serve the requests of app a, one of
+// table's (loopCapable): the worker keeps the list of table's apps they
+// do not serve until the table changes (a reload).
+func (w *loopWorker) serves(table *hostTable, a *App) bool {
+	if table != w.table {
+		w.table, w.skip = table, nil
+		table.all(func(a *App) bool {
+			if !loopCapable(a) {
+				w.skip = append(w.skip, a)
+			}
+			return true
+		})
+	}
+	return len(w.skip) == 0 || !slices.Contains(w.skip, a)
 }
 
 // loopsFor is the number of loops of a proxy: one per P. A loop waiting in

@@ -290,9 +290,10 @@ func (c *clientConn) handOff() {
 func (c *clientConn) begin() bool {
 	r := &c.req
 	c.http10 = r.HTTP10
-	a, code, body := c.w.srv.rt.admit(unsafe.String(unsafe.SliceData(r.Method), len(r.Method)), unsafe.String(unsafe.SliceData(r.Host), len(r.Host)))
+	table := c.w.srv.rt.table.Load()
+	a, code, body := table.admit(unsafe.String(unsafe.SliceData(r.Method), len(r.Method)), unsafe.String(unsafe.SliceData(r.Host), len(r.Host)))
 	switch {
-	case a != nil && !c.w.srv.serves(a):
+	case a != nil && !c.w.serves(table, a):
 		c.handOff()
 		return true
 	case a == nil || (a.cors != nil && loopPreflight(r)):
@@ -341,7 +342,7 @@ func (c *clientConn) begin() bool {
 	head := c.in.Data()[:headLen] // stays in place until the next read
 	c.body = c.body[:0]
 	c.noHost = r.Host == nil
-	if c.bodyLeft > 0 || !a.sides[0].pool.sameBase || !a.sides[1].pool.sameBase || c.noHost {
+	if c.bodyLeft > 0 || !a.sides[0].pool.sameBase() || !a.sides[1].pool.sameBase() || c.noHost {
 		// The head is needed again: after the body, or for a retry on a
 		// backend with another base path (or another Host, for an
 		// HTTP/1.0 request without one).

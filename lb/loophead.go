@@ -359,7 +359,7 @@ func loopCapable(a *App) bool {
 		return false
 	}
 	for _, s := range a.sides {
-		for _, b := range s.pool.backends {
+		for _, b := range s.pool.backends() {
 			if b.url.Scheme != "http" || !b.ip.IsValid() && b.host == "" {
 				return false
 			}

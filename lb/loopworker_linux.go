@@ -28,6 +28,8 @@ type loopWorker struct {
 	outs     bufPool // loopOutBuf: answers to clients
 	sweep    evloop.Timer
 	draining bool
+	table    *hostTable // the listener's apps when skip was made (serves)
+	skip     []*App     // table's apps the loops do not serve
 }
 
 func newLoopWorker(s *loopServer, ev *evloop.Loop) *loopWorker {
@@ -118,15 +120,20 @@ func (w *loopWorker) sweepIdle() {
 		}
 	}
 	for b, idle := range w.idle {
+		gone := b.removed.Load() // from its pool (backends.go)
 		keep := idle[:0]
 		for _, u := range idle {
-			if now.Sub(u.idleSince) > u.s.idleTimeout {
+			if gone || now.Sub(u.idleSince) > u.s.idleTimeout {
 				w.ev.Close(u.fd)
 				continue
 			}
 			keep = append(keep, u)
 		}
 		clear(idle[len(keep):])
+		if gone {
+			delete(w.idle, b)
+			continue
+		}
 		w.idle[b] = keep
 	}
 	w.ev.Schedule(&w.sweep, now.Add(loopIdleSweep))
@@ -178,7 +185,7 @@ func (w *loopWorker) dial(s *side, b *backend) (*upConn, error) {
 func (w *loopWorker) release(u *upConn, reusable bool) {
 	u.c = nil
 	w.ev.Cancel(&u.timer)
-	if !reusable || u.Hup || w.draining || len(w.idle[u.b]) >= loopMaxIdle || !u.b.current(u.addr) {
+	if !reusable || u.Hup || w.draining || len(w.idle[u.b]) >= loopMaxIdle || !u.b.current(u.addr) || u.b.removed.Load() {
 		w.ev.Close(u.fd)
 		w.heads.put(&u.in)
 		return

@@ -53,14 +53,15 @@ type paths struct {
 
 // attach gives app a its handler on net/http's path, which every app has
 // (the loops hand it what they do not serve), wrapped by wrap when set
-// (Options.Middleware).
-func (p *Proxy) attach(a *App, wrap func(http.Handler) http.Handler, deps sideDeps) {
+// (Options.Middleware). It returns what closes the handler's idle
+// backend connections.
+func (p *Proxy) attach(a *App, wrap func(http.Handler) http.Handler, deps sideDeps) (closeIdle func()) {
 	h := newHTTPApp(a, deps)
-	p.paths.idle = append(p.paths.idle, h.closeIdle)
 	a.handler = h
 	if wrap != nil {
 		a.handler, a.wrapped = wrap(h), true
 	}
+	return h.closeIdle
 }
 
 // closeIdle closes idle connections to every backend (the loops close

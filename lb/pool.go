@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,10 @@ type BackendStatus struct {
 	// ConsecutiveFails counts the proxied requests that failed in a row
 	// (connection errors and timeouts), the input of passive ejection.
 	ConsecutiveFails int
+	// Pending: added live, waiting for its first passing check.
+	Pending bool
+	// Draining: gets no new requests (DrainBackend).
+	Draining bool
 }
 
 // backend is one upstream server of a pool. Its counters are updated from
@@ -65,6 +70,10 @@ type backend struct {
 	// this time (unix ns) the side counts as down for failover (healthy),
 	// after it the next request tries it again.
 	suspectUntil atomic.Int64
+	// A live change (backends.go): pending until its first passing check
+	// (not up until then), draining (no new requests), removed (gone from
+	// its pool: its idle connections and its check end).
+	pending, draining, removed atomic.Bool
 }
 
 // firstBackoff is how long a passively ejected backend first stays out
@@ -76,14 +85,14 @@ const firstBackoff = time.Second
 // ejection rules.
 type pool struct {
 	side      string
-	backends  []*backend
+	set       atomic.Pointer[backendSet] // replaced whole by a change (backends.go)
+	changing  sync.Mutex                 // one change of the set at a time
 	leastConn bool
 	next      atomic.Uint64
 
 	maxFails int32 // 0: passive ejection disabled
 	cooldown time.Duration
 	active   bool       // an active health check restores ejected backends
-	sameBase bool       // every backend has the same base path and query
 	ejecting sync.Mutex // one passive ejection at a time, so that one backend stays
 
 	clock clockwork.Clock
@@ -116,22 +125,43 @@ func newPool(side string, cfg manifest.Pool, clock clockwork.Clock, tel *telemet
 	if len(cfg.Backends) == 0 {
 		return nil, fmt.Errorf("no backends")
 	}
+	var list []*backend
 	for _, raw := range cfg.Backends {
 		b, err := parseBackend(raw)
 		if err != nil {
 			return nil, err
 		}
-		p.backends = append(p.backends, b)
-		tel.BackendUp(b.label, true)
-	}
-	p.sameBase = true
-	for _, b := range p.backends[1:] {
-		if b.url.EscapedPath() != p.backends[0].url.EscapedPath() || b.url.RawQuery != p.backends[0].url.RawQuery {
-			p.sameBase = false
+		if slices.ContainsFunc(list, func(o *backend) bool { return o.label == b.label }) {
+			return nil, fmt.Errorf("backend %q is listed twice", raw)
 		}
+		list = append(list, b)
 	}
+	p.store(list)
 	return p, nil
 }
+
+// backendSet is a pool's backends at one time: a change makes a new one.
+type backendSet struct {
+	list     []*backend
+	sameBase bool // every backend has the same base path and query
+}
+
+// store makes list the pool's backends.
+func (p *pool) store(list []*backend) {
+	set := &backendSet{list: list, sameBase: true}
+	for _, b := range list[1:] {
+		if b.url.EscapedPath() != list[0].url.EscapedPath() || b.url.RawQuery != list[0].url.RawQuery {
+			set.sameBase = false
+		}
+	}
+	p.set.Store(set)
+}
+
+// backends are the pool's backends now, draining ones included.
+func (p *pool) backends() []*backend { return p.set.Load().list }
+
+// sameBase reports whether every backend has the same base path and query.
+func (p *pool) sameBase() bool { return p.set.Load().sameBase }
 
 func parseBackend(raw string) (*backend, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
@@ -153,19 +183,20 @@ func parseBackend(raw string) (*backend, error) {
 
 // pick returns a backend in rotation other than exclude, or nil.
 func (p *pool) pick(exclude *backend) *backend {
-	n := len(p.backends)
+	bs := p.backends()
+	n := len(bs)
 	if n == 1 {
-		if b := p.backends[0]; b != exclude && p.available(b) {
+		if b := bs[0]; b != exclude && p.available(b) {
 			return b
 		}
 		return nil
 	}
 	start := int(p.next.Add(1) % uint64(n))
 	if p.leastConn {
-		return p.pickLeast(start, exclude)
+		return p.pickLeast(bs, start, exclude)
 	}
 	for i := range n {
-		if b := p.backends[(start+i)%n]; b != exclude && p.available(b) {
+		if b := bs[(start+i)%n]; b != exclude && p.available(b) {
 			return b
 		}
 	}
@@ -174,12 +205,12 @@ func (p *pool) pick(exclude *backend) *backend {
 
 // pickLeast returns the available backend with the fewest requests in
 // flight; scanning from a rotating start breaks ties round robin.
-func (p *pool) pickLeast(start int, exclude *backend) *backend {
+func (p *pool) pickLeast(bs []*backend, start int, exclude *backend) *backend {
 	var best *backend
 	var bestN int64
-	n := len(p.backends)
+	n := len(bs)
 	for i := range n {
-		b := p.backends[(start+i)%n]
+		b := bs[(start+i)%n]
 		if b == exclude || !p.available(b) {
 			continue
 		}
@@ -192,7 +223,7 @@ func (p *pool) pickLeast(start int, exclude *backend) *backend {
 
 // up reports whether any backend is in rotation.
 func (p *pool) up() bool {
-	for _, b := range p.backends {
+	for _, b := range p.backends() {
 		if p.available(b) {
 			return true
 		}
@@ -204,7 +235,10 @@ func (p *pool) up() bool {
 // of a pool without an active check comes back once its backoff is over.
 func (p *pool) available(b *backend) bool {
 	if b.up.Load() {
-		return true
+		return !b.draining.Load()
+	}
+	if b.draining.Load() {
+		return false
 	}
 	at := b.retryAt.Load()
 	if at == 0 || p.clock.Now().UnixNano() < at {
@@ -267,7 +301,7 @@ func (p *pool) nextBackoff(b *backend) time.Duration {
 // but failover moves them to the other side while it is suspect, and
 // sends it a request again once its backoff is over.
 func (p *pool) healthy() bool {
-	for _, b := range p.backends {
+	for _, b := range p.backends() {
 		if !p.available(b) {
 			continue
 		}
@@ -281,7 +315,7 @@ func (p *pool) healthy() bool {
 // othersAvailable reports whether a backend of the pool other than b is in
 // rotation.
 func (p *pool) othersAvailable(b *backend) bool {
-	for _, o := range p.backends {
+	for _, o := range p.backends() {
 		if o != b && p.available(o) {
 			return true
 		}
@@ -324,14 +358,17 @@ func (p *pool) restore(b *backend, fails int32, reason string) {
 }
 
 func (p *pool) status() []BackendStatus {
-	out := make([]BackendStatus, 0, len(p.backends))
-	for _, b := range p.backends {
+	bs := p.backends()
+	out := make([]BackendStatus, 0, len(bs))
+	for _, b := range bs {
 		out = append(out, BackendStatus{
 			Side:             p.side,
 			URL:              b.label,
 			Healthy:          p.available(b),
 			InFlight:         b.inflight.Load(),
 			ConsecutiveFails: int(b.fails.Load()),
+			Pending:          b.pending.Load(),
+			Draining:         b.draining.Load(),
 		})
 	}
 	return out

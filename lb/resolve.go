@@ -60,9 +60,9 @@ func (b *backend) current(addr netip.AddrPort) bool {
 // namedBackends are the backends that have a host name.
 func (p *Proxy) namedBackends() []*backend {
 	var out []*backend
-	for _, a := range p.sorted {
+	for _, a := range p.apps().sorted {
 		for _, s := range a.sides {
-			for _, b := range s.pool.backends {
+			for _, b := range s.pool.backends() {
 				if b.host != "" {
 					out = append(out, b)
 				}
@@ -109,8 +109,9 @@ func (p *Proxy) resolve(ctx context.Context, b *backend) {
 	p.log.Info("backend host resolved", "backend", b.label, "addrs", fmt.Sprint(addrs))
 }
 
-// keepResolving resolves bs every p.resolveEvery until ctx is done.
-func (p *Proxy) keepResolving(ctx context.Context, bs []*backend) {
+// keepResolving resolves the backends' names every p.resolveEvery until
+// ctx is done (those of backends added live too).
+func (p *Proxy) keepResolving(ctx context.Context) {
 	t := time.NewTicker(p.resolveEvery)
 	defer t.Stop()
 	for {
@@ -118,7 +119,7 @@ func (p *Proxy) keepResolving(ctx context.Context, bs []*backend) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			p.resolveAll(ctx, bs)
+			p.resolveAll(ctx, p.namedBackends())
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/migratekit/migrate/telemetry"
@@ -16,9 +17,7 @@ import (
 // requests the rules refuse (the gate's, CONNECT, an unknown host) and
 // counts each in refused.
 type router struct {
-	hosts    map[string]*App // normalised host, or host:port, to app
-	withPort bool            // some entry has a port
-	catchAll *App            // the app with no hosts, if any
+	table    atomic.Pointer[hostTable] // replaced whole by a reload
 	inflight *tracker
 	// bodyTimeout is the client body timeout of HTTP/2 requests (the
 	// gate applies it to HTTP/1.x).
@@ -28,16 +27,32 @@ type router struct {
 	refused *telemetry.Refused
 }
 
-func newRouter(inflight *tracker, bodyTimeout time.Duration, refused *telemetry.Refused) *router {
-	return &router{hosts: make(map[string]*App), inflight: inflight, bodyTimeout: bodyTimeout, refused: refused}
+// hostTable is the apps of one listener by host, at one time.
+type hostTable struct {
+	hosts    map[string]*App // normalised host, or host:port, to app
+	withPort bool            // some entry has a port
+	catchAll *App            // the app with no hosts, if any
 }
 
+func newRouter(inflight *tracker, bodyTimeout time.Duration, refused *telemetry.Refused) *router {
+	rt := &router{inflight: inflight, bodyTimeout: bodyTimeout, refused: refused}
+	rt.table.Store(newHostTable())
+	return rt
+}
+
+func newHostTable() *hostTable { return &hostTable{hosts: make(map[string]*App)} }
+
 // all reports whether f holds for every app of the router.
-func (rt *router) all(f func(*App) bool) bool {
-	if rt.catchAll != nil && !f(rt.catchAll) {
+func (rt *router) all(f func(*App) bool) bool { return rt.table.Load().all(f) }
+
+// add registers app's hosts (while the proxy is built).
+func (rt *router) add(a *App, hosts []string) error { return rt.table.Load().add(a, hosts) }
+
+func (t *hostTable) all(f func(*App) bool) bool {
+	if t.catchAll != nil && !f(t.catchAll) {
 		return false
 	}
-	for _, a := range rt.hosts {
+	for _, a := range t.hosts {
 		if !f(a) {
 			return false
 		}
@@ -45,13 +60,12 @@ func (rt *router) all(f func(*App) bool) bool {
 	return true
 }
 
-// add registers app's hosts.
-func (rt *router) add(a *App, hosts []string) error {
+func (t *hostTable) add(a *App, hosts []string) error {
 	if len(hosts) == 0 {
-		if rt.catchAll != nil {
-			return fmt.Errorf("apps %s and %s both have no hosts on one listener", rt.catchAll.name, a.name)
+		if t.catchAll != nil {
+			return fmt.Errorf("apps %s and %s both have no hosts on one listener", t.catchAll.name, a.name)
 		}
-		rt.catchAll = a
+		t.catchAll = a
 		return nil
 	}
 	for _, h := range hosts {
@@ -59,11 +73,11 @@ func (rt *router) add(a *App, hosts []string) error {
 		if key == "" {
 			return fmt.Errorf("app %s: empty host", a.name)
 		}
-		if other := rt.hosts[key]; other != nil {
+		if other := t.hosts[key]; other != nil {
 			return fmt.Errorf("host %q is claimed by apps %s and %s", h, other.name, a.name)
 		}
-		rt.hosts[key] = a
-		rt.withPort = rt.withPort || port
+		t.hosts[key] = a
+		t.withPort = t.withPort || port
 	}
 	return nil
 }
@@ -90,29 +104,36 @@ func hasPort(h string) bool {
 // on every path: the app that serves it, or nil with the status and body
 // of its refusal (CONNECT: 405; a host no app claims: 421).
 func (rt *router) admit(method, host string) (a *App, code int, body string) {
+	return rt.table.Load().admit(method, host)
+}
+
+// admit is the router's admit on the listener's apps of one time.
+func (t *hostTable) admit(method, host string) (a *App, code int, body string) {
 	if method == http.MethodConnect {
 		return nil, http.StatusMethodNotAllowed, "method not allowed\n"
 	}
-	if a = rt.route(host); a == nil {
+	if a = t.route(host); a == nil {
 		return nil, http.StatusMisdirectedRequest, "misdirected request: no app is served for this host\n"
 	}
 	return a, 0, ""
 }
 
 // route returns the app for a Host header value, or nil.
-func (rt *router) route(host string) *App {
+func (rt *router) route(host string) *App { return rt.table.Load().route(host) }
+
+func (t *hostTable) route(host string) *App {
 	if hasUpper(host) {
 		host = strings.ToLower(host)
 	}
-	if rt.withPort {
-		if a := rt.hosts[host]; a != nil {
+	if t.withPort {
+		if a := t.hosts[host]; a != nil {
 			return a
 		}
 	}
-	if a := rt.hosts[stripPort(host)]; a != nil {
+	if a := t.hosts[stripPort(host)]; a != nil {
 		return a
 	}
-	return rt.catchAll
+	return t.catchAll
 }
 
 // stripPort returns the host of "host", "host:port", "[v6]" or "[v6]:port",

@@ -7,13 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/migratekit/migrate/manifest"
-	"github.com/migratekit/migrate/telemetry"
 )
 
 var (
@@ -34,29 +32,8 @@ type listener struct {
 	tls    []manifest.TLS // nil: plain HTTP
 	router *router
 	ln     net.Listener
-	tlsCfg *tls.Config
-}
-
-// listenerFor returns the listener of app cfg, creating it (its refusals
-// counted in metrics).
-func (p *Proxy) listenerFor(cfg *manifest.App, metrics *telemetry.Metrics) (*listener, error) {
-	addr := cmp.Or(cfg.Listen, manifest.DefaultListen)
-	l := p.listener(addr)
-	if l == nil {
-		l = &listener{addr: addr, router: newRouter(&p.inflight, p.limits.bodyTimeout, metrics.Refused(addr))}
-		if cfg.TLS != nil {
-			l.tls = []manifest.TLS{*cfg.TLS}
-		}
-		p.listeners = append(p.listeners, l)
-		return l, nil
-	}
-	if (l.tls == nil) != (cfg.TLS == nil) {
-		return nil, fmt.Errorf("listen %s: apps on one address must all use TLS or none", addr)
-	}
-	if cfg.TLS != nil && !slices.Contains(l.tls, *cfg.TLS) {
-		l.tls = append(l.tls, *cfg.TLS) // several certificates, chosen by SNI
-	}
-	return l, nil
+	tlsCfg *tls.Config                // served: its certificates are tlsCur's
+	tlsCur atomic.Pointer[tls.Config] // the certificates now (a reload rotates them)
 }
 
 func (p *Proxy) listener(addr string) *listener {
@@ -72,6 +49,8 @@ func (p *Proxy) listener(addr string) *listener {
 // Listen binds every listener. TLS listeners load their certificates now
 // and accept TLS 1.2 and later. On error nothing stays bound.
 func (p *Proxy) Listen() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for i, l := range p.listeners {
 		if err := l.bind(); err != nil {
 			for _, prev := range p.listeners[:i] {
@@ -88,16 +67,12 @@ func (l *listener) bind() error {
 	if l.ln != nil {
 		return fmt.Errorf("listening on %s: already listening", l.addr)
 	}
-	if l.tls != nil {
-		cfg := tlsServerConfig(&tls.Config{MinVersion: tls.VersionTLS12})
-		for _, t := range l.tls {
-			cert, err := tls.LoadX509KeyPair(t.Cert, t.Key)
-			if err != nil {
-				return fmt.Errorf("loading TLS certificate for %s: %w", l.addr, err)
-			}
-			cfg.Certificates = append(cfg.Certificates, cert)
+	if l.tls != nil && l.tlsCfg == nil {
+		cfg, err := loadCertificates(l.addr, l.tls)
+		if err != nil {
+			return err
 		}
-		l.tlsCfg = cfg
+		l.setTLS(cfg)
 	}
 	ln, err := net.Listen("tcp", l.addr)
 	if err != nil {
@@ -107,8 +82,38 @@ func (l *listener) bind() error {
 	return nil
 }
 
+// loadCertificates reads the certificates of a TLS listener at addr.
+func loadCertificates(addr string, list []manifest.TLS) (*tls.Config, error) {
+	cfg := tlsServerConfig(&tls.Config{MinVersion: tls.VersionTLS12})
+	for _, t := range list {
+		cert, err := tls.LoadX509KeyPair(t.Cert, t.Key)
+		if err != nil {
+			return nil, fmt.Errorf("loading TLS certificate for %s: %w", addr, err)
+		}
+		cfg.Certificates = append(cfg.Certificates, cert)
+	}
+	return cfg, nil
+}
+
+// setTLS makes cur the listener's certificates (nil: no change): the
+// handshakes that start after it get them.
+func (l *listener) setTLS(cur *tls.Config) {
+	if cur == nil {
+		return
+	}
+	l.tlsCur.Store(cur)
+	if l.tlsCfg == nil {
+		base := cur.Clone()
+		base.Certificates = nil
+		base.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) { return l.tlsCur.Load(), nil }
+		l.tlsCfg = base
+	}
+}
+
 // Addrs maps each manifest listen address to its bound address.
 func (p *Proxy) Addrs() map[string]net.Addr {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	out := make(map[string]net.Addr, len(p.listeners))
 	for _, l := range p.listeners {
 		if l.ln != nil {
@@ -123,61 +128,135 @@ func (p *Proxy) Addrs() map[string]net.Addr {
 // to the manifest's drain deadline (default [manifest.DefaultDrain]), cuts what is left
 // (websockets included) and returns nil, or an error wrapping
 // ErrDrainDeadline if requests were cut. It also returns, after draining,
-// if a listener fails.
+// if a listener fails. A reload (Reload) may add and retire listeners
+// while it serves.
 func (p *Proxy) Serve(ctx context.Context) error {
+	p.mu.Lock()
 	if len(p.listeners) == 0 || p.listeners[0].ln == nil {
+		p.mu.Unlock()
 		return ErrNotListening
 	}
 	// Requests live on their own context: cancelling ctx starts the drain,
 	// cut cancels whatever is still running at its deadline.
 	reqCtx, cut := context.WithCancel(context.WithoutCancel(ctx))
 	defer cut()
-	servers := make([]pathServer, 0, len(p.listeners))
-	errc := make(chan error, len(p.listeners))
-	named := p.namedBackends()
-	p.resolveAll(ctx, named) // before the first connection
+	p.resolveAll(ctx, p.namedBackends()) // before the first connection
+	p.run = &serving{reqCtx: reqCtx, servers: make(map[*listener]pathServer), failed: make(chan struct{}), done: make(chan struct{})}
 	for _, l := range p.listeners {
-		p.log.Info("proxy listening", "listen", l.addr, "addr", l.ln.Addr().String(), "tls", l.tlsCfg != nil)
-		s := p.pathServer(l, reqCtx)
-		servers = append(servers, s)
-		go func() { errc <- s.serve() }()
+		p.startListener(l)
 	}
+	run := p.run
+	p.mu.Unlock()
 	hctx, stopChecks := context.WithCancel(ctx)
-	checks := p.startChecks(hctx)
-	if len(named) > 0 {
-		checks.Go(func() { p.keepResolving(hctx, named) })
-	}
-	var err error
+	var checks sync.WaitGroup
+	p.live.begin(hctx, &checks)
+	checks.Go(func() { p.keepResolving(hctx) })
 	select {
 	case <-ctx.Done():
-	case err = <-errc:
-		errc <- nil // keep the count for the collection below
+	case <-run.failed:
 	}
-	p.log.Info("draining", "deadline", p.drain.String())
-	drainErr := p.shutdown(servers, cut)
+	p.mu.Lock()
+	servers := run.all()
+	drain := p.drain
+	p.run = nil // a reload from now on only changes the configuration
+	p.mu.Unlock()
+	p.log.Info("draining", "deadline", drain.String())
+	drainErr := p.shutdown(servers, drain, cut)
+	close(run.done)
 	stopChecks()
+	p.live.end()
 	checks.Wait()
-	for range p.listeners {
-		if e := <-errc; e != nil && err == nil {
-			err = e
-		}
-	}
+	run.wg.Wait()
 	p.closeIdle()
+	p.mu.Lock()
 	for _, l := range p.listeners {
 		l.ln = nil
 	}
-	return errors.Join(err, drainErr)
+	p.mu.Unlock()
+	return errors.Join(run.err(), drainErr)
 }
 
-// startChecks starts one health-check goroutine per checked backend.
-func (p *Proxy) startChecks(ctx context.Context) *sync.WaitGroup {
-	var wg sync.WaitGroup
-	for _, c := range p.checkers {
-		for _, b := range c.pool.backends {
-			wg.Go(func() { c.run(ctx, b) })
+// serving is what Serve keeps while it serves: the server of each
+// listener, and those of listeners a reload retired that still drain.
+type serving struct {
+	reqCtx   context.Context
+	servers  map[*listener]pathServer
+	retiring map[pathServer]bool
+	wg       sync.WaitGroup // every server's serve
+	mu       sync.Mutex
+	first    error         // the first listener failure
+	failed   chan struct{} // closed at the first failure
+	fail     sync.Once
+	done     chan struct{} // closed when Serve has drained
+}
+
+// startListener serves l (p.mu held).
+func (p *Proxy) startListener(l *listener) {
+	p.log.Info("proxy listening", "listen", l.addr, "addr", l.ln.Addr().String(), "tls", l.tlsCfg != nil)
+	s := &stopOnce{pathServer: p.pathServer(l, p.run.reqCtx)}
+	run := p.run
+	run.servers[l] = s
+	run.wg.Go(func() {
+		if err := s.serve(); err != nil {
+			run.mu.Lock()
+			if run.first == nil {
+				run.first = err
+			}
+			run.mu.Unlock()
+			run.fail.Do(func() { close(run.failed) })
 		}
+	})
+}
+
+// retireListener drains the server of l, which a reload removed (p.mu
+// held): it stops accepting at once, and what is still open at the drain
+// deadline is cut.
+func (p *Proxy) retireListener(l *listener) {
+	s := p.run.servers[l]
+	delete(p.run.servers, l)
+	if p.run.retiring == nil {
+		p.run.retiring = make(map[pathServer]bool)
 	}
-	return &wg
+	p.run.retiring[s] = true
+	run, drain := p.run, p.drain
+	p.log.Info("listener retired by a reload, draining", "listen", l.addr, "deadline", drain.String())
+	run.wg.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), drain)
+		defer cancel()
+		s.drain(ctx)
+		select {
+		case <-ctx.Done():
+		case <-run.done: // Serve's own drain stops it
+		}
+		s.stop()
+	})
+}
+
+// stopOnce is a pathServer whose stop runs once (a retired listener's
+// server is stopped by its drain or by Serve's, whichever comes first).
+type stopOnce struct {
+	pathServer
+	once sync.Once
+}
+
+func (s *stopOnce) stop() { s.once.Do(s.pathServer.stop) }
+
+// all is every server, retiring ones included.
+func (r *serving) all() []pathServer {
+	out := make([]pathServer, 0, len(r.servers)+len(r.retiring))
+	for _, s := range r.servers {
+		out = append(out, s)
+	}
+	for s := range r.retiring {
+		out = append(out, s)
+	}
+	return out
+}
+
+func (r *serving) err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.first
 }
 
 // pathServer serves one listener on its data path (paths.go chooses it).
@@ -195,8 +274,8 @@ type pathServer interface {
 // shutdown stops accepting, waits for requests in flight until the drain
 // deadline, then cuts the rest. A server's drain does not wait for
 // upgraded connections (websockets), so the in-flight tracker does.
-func (p *Proxy) shutdown(servers []pathServer, cut context.CancelFunc) error {
-	dctx, cancel := context.WithTimeout(context.Background(), p.drain)
+func (p *Proxy) shutdown(servers []pathServer, drain time.Duration, cut context.CancelFunc) error {
+	dctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, s := range servers {
@@ -219,8 +298,8 @@ func (p *Proxy) shutdown(servers []pathServer, cut context.CancelFunc) error {
 	gctx, gcancel := context.WithTimeout(context.Background(), cutGrace)
 	defer gcancel()
 	p.inflight.wait(gctx)
-	p.log.Warn("drain deadline cut requests", "requests", left, "deadline", p.drain.String())
-	return fmt.Errorf("draining requests: %d cut after %s: %w", left, p.drain, ErrDrainDeadline)
+	p.log.Warn("drain deadline cut requests", "requests", left, "deadline", drain.String())
+	return fmt.Errorf("draining requests: %d cut after %s: %w", left, drain, ErrDrainDeadline)
 }
 
 func stopAll(servers []pathServer) {

@@ -22,15 +22,18 @@ const maxRetryBody = 1 << 20
 // timeouts and TLS settings, and its telemetry. Each data path proxies to
 // it in its own way (loopup_linux.go, httpside.go).
 type side struct {
-	app                                        *App
-	index                                      int    // sideOld or sideNew
-	name                                       string // telemetry.SideOld or telemetry.SideNew
-	pool                                       *pool
-	tel                                        *telemetry.Side
-	log                                        *slog.Logger
-	unavailable                                string // body of the 502 when the pool is down
-	timeouts                                   manifest.Timeouts
-	tlsConfig                                  *tls.Config // for https backends; nil: the system's roots
+	app         *App
+	index       int    // sideOld or sideNew
+	name        string // telemetry.SideOld or telemetry.SideNew
+	pool        *pool
+	tel         *telemetry.Side
+	log         *slog.Logger
+	unavailable string // body of the 502 when the pool is down
+	timeouts    manifest.Timeouts
+	tlsConfig   *tls.Config // for https backends; nil: the system's roots
+	check       *checker    // the active health check; nil: none
+
+	// Its timeouts to its backends, defaults applied.
 	connectTimeout, headerTimeout, idleTimeout time.Duration
 
 	// Header values shared by every request, never modified (capacity 1:
@@ -102,7 +105,7 @@ func newTransport(t manifest.Timeouts, https bool, resolver *net.Resolver) *http
 }
 
 func (p *pool) hasHTTPS() bool {
-	for _, b := range p.backends {
+	for _, b := range p.backends() {
 		if b.url.Scheme == "https" {
 			return true
 		}
@@ -146,7 +149,7 @@ func idempotent(method string) bool {
 // idempotent one whose body is at hand again (replayable: none, or one
 // read whole), when the pool has another backend.
 func (s *side) retries(method string, replayable bool) bool {
-	return replayable && idempotent(method) && len(s.pool.backends) > 1
+	return replayable && idempotent(method) && len(s.pool.backends()) > 1
 }
 
 // retryableErr is retryable without the client's part, which the loops

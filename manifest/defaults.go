@@ -85,6 +85,10 @@ const (
 
 	DefaultSinkType = "embedded" // logs.sink.type
 
+	DefaultDataSettle    = 5 * time.Second // data.settle
+	DefaultDataInterval  = time.Minute     // data.interval
+	DefaultDataChunkRows = 100000          // data.chunk_rows
+
 	// The logs: keys whose defaults logship declares (manifest imports
 	// logship, which so cannot import manifest).
 	DefaultMaxLine      Size = logship.DefaultMaxLine      // logs.old/new.max_line
@@ -183,6 +187,7 @@ func (m *Manifest) defaultApp(path string, a *App) {
 	}
 	m.defaultFallback(path+".fallback", a)
 	m.defaultLogs(path+".logs", &a.Logs)
+	defaultData(a.Data)
 }
 
 func defaultDNSCheck(d *DNSCheck) {

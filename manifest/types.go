@@ -100,6 +100,8 @@ type App struct {
 	Fallback Fallback    `yaml:"fallback"`
 	Logs     Logs        `yaml:"logs"`
 	Notify   Notify      `yaml:"notify"`
+	// Data names the databases `migrate datacheck` compares (types_data.go).
+	Data *Data `yaml:"data"`
 }
 
 // TLS names a certificate and key file (PEM).

@@ -4,6 +4,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"reflect"
 	"regexp"
 	"strings"
@@ -29,6 +30,7 @@ const everySection = `apps:
     logs:
       old: {paths: [/var/log/web.log], format: json}
       sink: {type: embedded}
+    data: {old: {dsn_env: OLD_DSN}, new: {dsn_env: NEW_DSN}}
 `
 
 // statedDefault finds the default a field's comment states: "default 5s",
@@ -66,7 +68,9 @@ func TestTypesDocDefaults(t *testing.T) {
 	collect(reflect.ValueOf(m.Global), loaded)
 	collect(reflect.ValueOf(*m.Apps["web"]), loaded)
 	checked := 0
-	for field, comment := range fieldComments(t, "types.go") {
+	comments := fieldComments(t, "types.go")
+	maps.Copy(comments, fieldComments(t, "types_data.go"))
+	for field, comment := range comments {
 		stated, ok := stated(comment)
 		if !ok {
 			continue

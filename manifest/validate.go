@@ -89,6 +89,7 @@ func (c *checker) app(path, name string, a *App) {
 	c.dnsCheck(path+".dns_check", &a.DNSCheck)
 	c.fallback(path+".fallback", &a.Fallback)
 	c.logs(path+".logs", &a.Logs)
+	c.data(path+".data", a.Data)
 	if a.Notify.Webhook != "" {
 		c.check(path+".notify.webhook", httpURL(a.Notify.Webhook))
 	}

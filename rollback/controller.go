@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -46,7 +47,7 @@ type ControllerOptions struct {
 // keeps evaluating every interval, so the verdicts come back with it.
 type Controller struct {
 	app       string
-	rules     Rules
+	rules     atomic.Pointer[Rules] // a reload replaces them (SetRules)
 	src       Source
 	act       Actions
 	clock     clockwork.Clock
@@ -68,7 +69,6 @@ type Controller struct {
 func NewController(app string, rules Rules, src Source, act Actions, opts ControllerOptions) *Controller {
 	c := &Controller{
 		app:       app,
-		rules:     rules.withDefaults(),
 		src:       src,
 		act:       act,
 		clock:     opts.Clock,
@@ -86,16 +86,26 @@ func NewController(app string, rules Rules, src Source, act Actions, opts Contro
 		n = DefaultHistory
 	}
 	c.history = make([]Verdict, 0, n)
+	c.SetRules(rules)
 	return c
 }
 
 // Rules returns the rules the controller evaluates, defaults applied.
-func (c *Controller) Rules() Rules { return c.rules }
+func (c *Controller) Rules() Rules { return *c.rules.Load() }
+
+// SetRules makes the controller evaluate rules (defaults applied) from its
+// next step on (a reload); its history and breach count stay.
+func (c *Controller) SetRules(rules Rules) {
+	r := rules.withDefaults()
+	c.rules.Store(&r)
+}
 
 // Run evaluates the rules every Rules.Interval until ctx is done, then
-// returns nil.
+// returns nil. An interval changed by SetRules applies after the next
+// step.
 func (c *Controller) Run(ctx context.Context) error {
-	t := c.clock.NewTicker(c.rules.Interval)
+	every := c.Rules().Interval
+	t := c.clock.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
@@ -103,6 +113,10 @@ func (c *Controller) Run(ctx context.Context) error {
 			return nil
 		case <-t.Chan():
 			c.Step(ctx)
+			if iv := c.Rules().Interval; iv != every {
+				every = iv
+				t.Reset(every)
+			}
 		}
 	}
 }
@@ -135,19 +149,20 @@ func (c *Controller) Step(ctx context.Context) Verdict {
 // evaluate samples the source (the fast breaker's window first) and
 // applies the rules.
 func (c *Controller) evaluate(ctx context.Context) Verdict {
+	rules := c.Rules()
 	var fast *Sample
-	if !c.rules.FastBreaker.Disabled {
-		s, err := c.src.Sample(ctx, c.app, c.rules.FastBreaker.Window)
+	if !rules.FastBreaker.Disabled {
+		s, err := c.src.Sample(ctx, c.app, rules.FastBreaker.Window)
 		if err != nil {
 			return c.noData(err)
 		}
 		fast = &s
 	}
-	s, err := c.src.Sample(ctx, c.app, c.rules.Window)
+	s, err := c.src.Sample(ctx, c.app, rules.Window)
 	if err != nil {
 		return c.noData(err)
 	}
-	v := evaluate(c.rules, s, fast, c.recent(ctx))
+	v := evaluate(rules, s, fast, c.recent(ctx, rules))
 	v.App = c.app
 	if v.At.IsZero() {
 		v.At = c.clock.Now()
@@ -158,12 +173,12 @@ func (c *Controller) evaluate(ctx context.Context) Verdict {
 // recent samples the recent windows of a source whose short windows are
 // exact. A window the source cannot give is left out: the whole window
 // decides alone, as it does for other sources.
-func (c *Controller) recent(ctx context.Context) []Sample {
+func (c *Controller) recent(ctx context.Context, rules Rules) []Sample {
 	if x, ok := c.src.(ExactWindows); !ok || !x.ExactWindows() {
 		return nil
 	}
 	var ss []Sample
-	for _, w := range c.rules.RecentWindows() {
+	for _, w := range rules.RecentWindows() {
 		s, err := c.src.Sample(ctx, c.app, w)
 		if err != nil {
 			c.log.Debug("sampling a recent window", "app", c.app, "window", w, "err", err)
@@ -178,7 +193,7 @@ func (c *Controller) recent(ctx context.Context) []Sample {
 func (c *Controller) noData(err error) Verdict {
 	v := Verdict{App: c.app, At: c.clock.Now(), Result: Insufficient, Err: err.Error(), SourceDown: !errors.Is(err, ErrNoData)}
 	ch := Check{Rule: RuleOnNoData, Result: Insufficient, Reason: "no data (on_no_data: hold): " + v.Err}
-	if c.rules.OnNoData == OnNoDataRollback {
+	if c.Rules().OnNoData == OnNoDataRollback {
 		v.Result, ch.Result, ch.Reason = Fail, Fail, "no data (on_no_data: rollback): "+v.Err
 	}
 	v.Checks = []Check{ch}
@@ -197,9 +212,10 @@ func (c *Controller) record(v *Verdict) bool {
 		c.acted = false
 	}
 	v.Breaches = c.breaches
-	if !c.acted && (c.breaches >= c.rules.Breaches || fastFailed(*v)) {
+	rules := c.Rules()
+	if !c.acted && (c.breaches >= rules.Breaches || fastFailed(*v)) {
 		c.acted = true
-		if c.rules.DryRun {
+		if rules.DryRun {
 			v.DryRun = true
 		} else {
 			v.Act = true

@@ -22,7 +22,7 @@ func designRules() Rules {
 func steps(ctx context.Context, c *Controller, clock *clockwork.FakeClock, n int) []Verdict {
 	vs := make([]Verdict, 0, n)
 	for range n {
-		clock.Advance(c.rules.Interval)
+		clock.Advance(c.Rules().Interval)
 		vs = append(vs, c.Step(ctx))
 	}
 	return vs

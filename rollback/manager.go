@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,7 +49,9 @@ type Manager struct {
 	mu       sync.Mutex
 	apps     map[string]*managed
 	webhooks map[string]*Webhook // by URL
-	followed atomic.Int64        // state changes taken from the store (Followed)
+	group    *errgroup.Group     // while Run runs: where apps' goroutines go
+	runCtx   context.Context
+	followed atomic.Int64 // state changes taken from the store (Followed)
 }
 
 type managed struct {
@@ -55,7 +59,8 @@ type managed struct {
 	app        *manifest.App
 	controller *Controller
 	webhook    *Webhook
-	plan       *plan // nil without cutover.plan
+	plan       *plan              // nil without cutover.plan
+	stop       context.CancelFunc // ends its controller and plan (Remove)
 
 	// decide serialises this instance's decisions on the app (a weight
 	// set, a rollback: proxy, store, remember) with the following of the
@@ -106,6 +111,32 @@ func (m *Manager) Add(t Target, a *manifest.App, src Source) error {
 	return nil
 }
 
+// UpdateRules makes app's controller evaluate the rollback rules of a
+// (a reload): its verdict history, breach count and source stay. It
+// reports whether the rules changed. A change of the cutover plan or of
+// the webhook is not applied (notApplied names it): they need a restart.
+func (m *Manager) UpdateRules(a *manifest.App) (changed bool, notApplied []string, err error) {
+	ma, err := m.get(a.Name)
+	if err != nil {
+		return false, nil, err
+	}
+	rules, err := RulesFrom(a)
+	if err != nil {
+		return false, nil, fmt.Errorf("apps.%s.rollback: %w", a.Name, err)
+	}
+	if ma.controller != nil && !reflect.DeepEqual(ma.controller.Rules(), rules.withDefaults()) {
+		ma.controller.SetRules(rules)
+		changed = true
+	}
+	if !slices.Equal(a.Cutover.Plan, ma.app.Cutover.Plan) || a.Cutover.StepMin != ma.app.Cutover.StepMin {
+		notApplied = append(notApplied, "apps."+a.Name+".cutover.plan")
+	}
+	if a.Notify.Webhook != ma.app.Notify.Webhook {
+		notApplied = append(notApplied, "apps."+a.Name+".notify.webhook")
+	}
+	return changed, notApplied, nil
+}
+
 func (m *Manager) webhook(url string) (*Webhook, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -117,6 +148,10 @@ func (m *Manager) webhook(url string) (*Webhook, error) {
 		return nil, err
 	}
 	m.webhooks[url] = w
+	if m.group != nil { // an app added while running (AddRunning)
+		ctx := m.runCtx
+		m.group.Go(func() error { return w.Run(ctx) })
+	}
 	return w, nil
 }
 
@@ -360,15 +395,9 @@ func (m *Manager) Events(ctx context.Context, q state.Query) ([]state.Event, err
 func (m *Manager) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	m.mu.Lock()
-	for _, ma := range m.apps {
-		if ma.controller != nil {
-			g.Go(func() error { return ma.controller.Run(gctx) })
-		}
-	}
+	m.group, m.runCtx = g, gctx
 	for name, ma := range m.apps {
-		if ma.plan != nil && ma.controller != nil && m.store != nil {
-			g.Go(func() error { return m.runPlan(gctx, name, ma) })
-		}
+		m.startApp(name, ma)
 	}
 	for _, w := range m.webhooks {
 		g.Go(func() error { return w.Run(gctx) })
@@ -377,7 +406,61 @@ func (m *Manager) Run(ctx context.Context) error {
 	if m.store != nil {
 		g.Go(func() error { m.follow(gctx); return nil })
 	}
-	return g.Wait()
+	err := g.Wait()
+	m.mu.Lock()
+	m.group, m.runCtx = nil, nil
+	m.mu.Unlock()
+	return err
+}
+
+// startApp runs app's controller and plan under a context of their own
+// (m.mu held, Run running).
+func (m *Manager) startApp(name string, ma *managed) {
+	ctx, stop := context.WithCancel(m.runCtx)
+	ma.stop = stop
+	if ma.controller != nil {
+		m.group.Go(func() error { return ma.controller.Run(ctx) })
+	}
+	if ma.plan != nil && ma.controller != nil && m.store != nil {
+		m.group.Go(func() error { return m.runPlan(ctx, name, ma) })
+	}
+}
+
+// Rules are the rollback rules app's controller evaluates now, defaults
+// applied; ok is false for an app with no controller.
+func (m *Manager) Rules(app string) (r Rules, ok bool) {
+	ma, err := m.get(app)
+	if err != nil || ma.controller == nil {
+		return Rules{}, false
+	}
+	return ma.controller.Rules(), true
+}
+
+// AddRunning adds an app as Add does and, when the Manager runs, starts
+// its controller and plan at once (an app a reload adds).
+func (m *Manager) AddRunning(t Target, a *manifest.App, src Source) error {
+	if err := m.Add(t, a, src); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.group != nil {
+		m.startApp(a.Name, m.apps[a.Name])
+	}
+	return nil
+}
+
+// Remove stops managing app (a reload removed it): its controller and
+// plan stop; its saved state stays in the store.
+func (m *Manager) Remove(app string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if ma := m.apps[app]; ma != nil {
+		if ma.stop != nil {
+			ma.stop()
+		}
+		delete(m.apps, app)
+	}
 }
 
 // follow applies the weights saved by this or another instance, except to

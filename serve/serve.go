@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -50,6 +51,9 @@ type Options struct {
 	// (its optional DNS, fallback and log sections); its Source and Logger
 	// are filled in from the instance.
 	Dashboard dashboards.Options
+	// Load reads the manifest again, for Reload (SIGHUP, the admin API's
+	// reload); nil: the instance cannot reload.
+	Load func() (*manifest.Manifest, error)
 }
 
 // Instance is a migrate instance whose listeners are bound and which is
@@ -75,6 +79,13 @@ type Instance struct {
 	log     *slog.Logger
 	store   state.Store
 	adminLn net.Listener
+
+	// What Reload needs (reload.go).
+	reloading sync.Mutex
+	load      func() (*manifest.Manifest, error)
+	manifest  *manifest.Manifest // the one served
+	apps      []string           // Options.Apps
+	shadow    bool
 }
 
 // ErrUnknownApp is returned by New for an app the manifest does not have.
@@ -90,7 +101,7 @@ func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 			return nil, fmt.Errorf("%w: %q (apps: %v)", ErrUnknownApp, name, m.AppNames())
 		}
 	}
-	inst := &Instance{log: opts.Logger, Registry: prometheus.NewRegistry()}
+	inst := &Instance{log: opts.Logger, Registry: prometheus.NewRegistry(), load: opts.Load, apps: opts.Apps, shadow: opts.Shadow}
 	if inst.log == nil {
 		inst.log = slog.New(slog.DiscardHandler)
 	}
@@ -128,6 +139,7 @@ func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 	if inst.logs, err = inst.newLogging(ctx, opts.DataDir); err != nil {
 		return nil, err
 	}
+	inst.manifest = m
 	inst.Proxy, err = lb.New(m, opts.Apps, lb.Options{Logger: inst.log, Metrics: inst.Metrics, Weights: weights, Mirrors: inst.diffs.lbMirrors()})
 	if err != nil {
 		return nil, fmt.Errorf("building the proxy: %w", err)
@@ -157,7 +169,7 @@ func New(ctx context.Context, opts Options) (_ *Instance, err error) {
 		Logger: inst.log, Token: opts.Token, TokenEnv: m.Global.Admin.TokenEnv, Proxy: inst.Proxy,
 		Metrics: inst.Metrics, Control: inst.Manager, Gatherer: inst.Registry,
 		Diffs: inst.diffs, Dashboard: inst.Dashboard.Handler(), Logs: inst.logs, DNS: inst.dns,
-		Hosts: m.AdminHosts(),
+		Hosts: m.AdminHosts(), Reloader: inst,
 	})
 	// Last: the proxy's listeners have no Close of their own, so nothing
 	// that can fail comes after them (a failed Listen unbinds what it

@@ -283,6 +283,16 @@ func (s *Side) BackendUp(backend string, up bool) {
 	s.m.mirror(event{kind: kindBackendUp, side: s, label: backend, value: int64(v)})
 }
 
+// ForgetBackend drops the series of a backend removed from its pool, so
+// that it stops being reported (as down) after it is gone.
+func (s *Side) ForgetBackend(backend string) {
+	if s == nil {
+		return
+	}
+	s.m.backendUp.DeleteLabelValues(s.app, s.side, backend)
+	s.m.ejections.DeleteLabelValues(s.app, s.side, backend)
+}
+
 // Ejection counts backend being taken out of rotation.
 func (s *Side) Ejection(backend string) {
 	if s == nil {

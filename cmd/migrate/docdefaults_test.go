@@ -31,6 +31,7 @@ const everySection = `apps:
     logs:
       old: {paths: [/var/log/web.log], format: json}
       sink: {type: embedded}
+    data: {old: {dsn_env: OLD_DSN}, new: {dsn_env: NEW_DSN}}
 `
 
 // A docDefault is a default stated in prose: phrase is the text around
@@ -67,6 +68,9 @@ var readmeDefaults = []docDefault{
 	{"logs.sink.batch_wait", "`batch_wait` ({}),"},
 	{"logs.sink.timeout", "`timeout` ({} a request)"},
 	{"logs.sink.max_backoff", "`max_backoff` ({} between retries"},
+	{"data.settle", "`settle` ({}),"},
+	{"data.interval", "`interval` ({}, between checks"},
+	{"data.chunk_rows", "`chunk_rows` ({})."},
 }
 
 // helpDefaults are the defaults the commands' help texts state.

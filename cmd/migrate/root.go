@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 
@@ -25,6 +26,10 @@ type rootOptions struct {
 	Config    string
 	DataDir   string
 	LogFormat string
+
+	// onHUP is what SIGHUP does while a long-running command runs (a
+	// serving instance reloads); nil: it is logged and ignored.
+	onHUP atomic.Pointer[func()]
 }
 
 func newCmdRoot(io *iostreams) *cobra.Command {
@@ -71,6 +76,7 @@ an admin API and health checks.`,
 		newCmdInit(opts),
 		newCmdValidate(opts),
 		newCmdServe(opts),
+		newCmdReload(opts),
 		newCmdShadow(opts),
 		newCmdCompare(opts),
 		newCmdStatus(opts),
@@ -82,6 +88,7 @@ an admin API and health checks.`,
 		newCmdLogship(opts),
 		newCmdLogs(opts),
 		newCmdDashboard(opts), newCmdDashboards(opts),
+		newCmdDatacheck(opts),
 	)
 	return cmd
 }

@@ -30,8 +30,8 @@ checks backends' health, and serves the admin API (status, weights,
 The weight set through the admin API is kept in --data-dir, so a restart
 keeps it. SIGTERM or SIGINT stop accepting connections and drain in-flight
 requests (up to defaults.drain) before exiting 0; while still starting, they
-stop it at once, exiting 0. SIGHUP does not reload the manifest yet: it is
-logged and serving goes on.
+stop it at once, exiting 0. SIGHUP reloads the manifest live, as migrate
+reload does (a manifest with problems is logged and changes nothing).
 
 With state: {backend: redis}, an instance started while Redis is down serves
 the last known state kept in --data-dir (redis-state.json) and catches up
@@ -67,7 +67,7 @@ func runInstance(ctx context.Context, opts *rootOptions, apps []string, shadow b
 	if token == "" {
 		log.Warn("admin writes are disabled: no token", "env", m.Global.Admin.TokenEnv)
 	}
-	inst, err := serve.New(ctx, serve.Options{Manifest: m, Apps: apps, Shadow: shadow, DataDir: opts.DataDir, Token: token, Logger: log})
+	inst, err := serve.New(ctx, serve.Options{Manifest: m, Apps: apps, Shadow: shadow, DataDir: opts.DataDir, Token: token, Logger: log, Load: opts.loadManifest})
 	switch {
 	case errors.Is(err, serve.ErrUnknownApp) || errors.Is(err, serve.ErrNothingToShadow) || errors.Is(err, serve.ErrSource):
 		return &exitError{code: exitUsage, err: err}
@@ -79,6 +79,9 @@ func runInstance(ctx context.Context, opts *rootOptions, apps []string, shadow b
 		return err
 	}
 	log.Info("dashboard", "url", "http://"+inst.AdminAddr().String()+dashboards.Prefix)
+	reload := func() { _, _ = inst.Reload(ctx, "signal") } // logs what it did
+	opts.onHUP.Store(&reload)
+	defer opts.onHUP.Store(nil)
 	if err := inst.Run(ctx); err != nil {
 		return err
 	}

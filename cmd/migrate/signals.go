@@ -11,9 +11,9 @@ import (
 // command, and the function that releases the signals when it is done.
 //
 // SIGHUP, which nginx users and systemd's ExecReload send to reload, would
-// end the process on its default action, without a drain. Until a live
-// reload exists it is logged, saying so, and otherwise ignored: the
-// command keeps running on the manifest it read at start.
+// end the process on its default action, without a drain: it runs onHUP
+// instead (a serving instance reloads its manifest), and for a command
+// with none it is logged, saying so, and otherwise ignored.
 func (o *rootOptions) signalContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	hup := make(chan os.Signal, 1)
@@ -25,7 +25,11 @@ func (o *rootOptions) signalContext(ctx context.Context) (context.Context, conte
 		for {
 			select {
 			case <-hup:
-				log.Warn("SIGHUP: reloading the manifest is not supported yet; still running with the one read at start (restart to apply changes)")
+				if f := o.onHUP.Load(); f != nil {
+					(*f)()
+					continue
+				}
+				log.Warn("SIGHUP: this command does not reload its manifest; still running with the one read at start (restart to apply changes)")
 			case <-ctx.Done():
 				return
 			}
