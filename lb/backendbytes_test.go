@@ -48,7 +48,8 @@ import (
 // sorted by name, the loops as they came), the letter case of their names,
 // the sizes of the chunks of a chunked body (the loops pass chunks on as
 // they come, net/http writes its own): the body is compared decoded, with
-// its framing (chunked or by length) and trailers; and a "Content-Length:
+// its framing (chunked or by length) and trailers; the Host an HTTP/1.0
+// request without one gets (each sender's own backend: ownHost); and a "Content-Length:
 // 0" on a request without a body, which says what no length says (RFC
 // 9112 6.3): the loops pass on the client's, net/http's transport writes
 // one for POST, PUT and PATCH only (reported on issue 15).
@@ -214,6 +215,18 @@ func senders(t testing.TB) (paths []sender, reference sender) {
 	return paths, reference
 }
 
+// ownHost writes "backend" for the Host of c when it names s's own backend
+// (every sender has its own): what an HTTP/1.0 request without Host
+// gets, on every path and from net/http's proxy.
+func (s sender) ownHost(c capture) capture {
+	for i, f := range c.Header {
+		if f[0] == "Host" && "http://"+f[1] == s.backend.url() {
+			c.Header[i][1] = "backend"
+		}
+	}
+	return c
+}
+
 // send writes raw to s and returns the answer's status and what s's
 // backend received (ok false when the proxy answered without it).
 func (s sender) send(t testing.TB, raw string) (int, capture, bool) {
@@ -242,7 +255,7 @@ func (s sender) send(t testing.TB, raw string) (int, capture, bool) {
 	res.Body.Close()
 	select {
 	case got := <-s.backend.got:
-		return res.StatusCode, normalise(got), true
+		return res.StatusCode, s.ownHost(normalise(got)), true
 	default:
 		return res.StatusCode, capture{}, false
 	}
@@ -267,6 +280,8 @@ var backendRequests = []struct{ name, raw string }{
 	{"chunked upload with trailer", "POST /c HTTP/1.1\r\nHost: x\r\nTrailer: X-Sum\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Sum: 9\r\n\r\n"},
 	{"Expect: 100-continue", "PUT /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc"},
 	{"hop-by-hop", "GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, X-Secret\r\nX-Secret: 1\r\nKeep-Alive: 300\r\nProxy-Connection: keep-alive\r\nProxy-Authorization: Basic eDp5\r\nTE: gzip\r\nUpgrade: h2c\r\nX-Kept: yes\r\n\r\n"},
+	{"websocket upgrade", "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: http://x\r\n\r\n"},
+	{"Upgrade without Connection: upgrade", "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n"},
 	{"TE: trailers", "GET / HTTP/1.1\r\nHost: x\r\nTE: trailers\r\n\r\n"},
 	{"client's X-Forwarded-*", "GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Host: evil\r\nX-Forwarded-Proto: https\r\nForwarded: for=6.6.6.6\r\nVia: 1.1 other\r\n\r\n"},
 	{"reserved headers", "GET / HTTP/1.1\r\nHost: x\r\nX-Migrate-Shadow: 1\r\nX-Migrate-Replay: 1\r\n\r\n"},
@@ -274,6 +289,8 @@ var backendRequests = []struct{ name, raw string }{
 	{"DELETE", "DELETE /d HTTP/1.1\r\nHost: x\r\n\r\n"},
 	{"OPTIONS *", "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n"},
 	{"HTTP/1.0", "GET /old HTTP/1.0\r\nHost: x\r\n\r\n"},
+	{"HTTP/1.0 without Host", "GET /old HTTP/1.0\r\nUser-Agent: t\r\n\r\n"},
+	{"HTTP/1.0 POST without Host", "POST /f HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello"},
 	{"Host with a port", "GET / HTTP/1.1\r\nHost: shop.example:8080\r\n\r\n"},
 	{"obs-text value", "GET / HTTP/1.1\r\nHost: x\r\nX-Latin: caf\xe9\r\n\r\n"},
 }

@@ -268,6 +268,16 @@ type trackedConn struct {
 
 func (t *trackedConn) Write(p []byte) (int, error) { return t.w.Write(p) }
 
+// CloseWrite shuts the backend's connection for writing: ReverseProxy
+// passes the client's end of stream on so (a half-close), as the loops'
+// tunnel does; without it, it closed both connections at once.
+func (t *trackedConn) CloseWrite() error {
+	if cw, ok := t.w.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
+
 // closeIdle closes the idle connections to the side's backends.
 func (s *httpSide) closeIdle() {
 	s.h1.CloseIdleConnections()

@@ -20,20 +20,22 @@
 //	                    │  serve (an https backend), or not Linux ──────┐
 //	                    │                                               │
 //	                    └─ plain HTTP: event loops (loop_linux.go) ─┐   │
-//	                         proxied by the loop: HTTP/1.1 and 1.0  │   │
-//	                         with a Host, origin-form target, a     │   │
+//	                         proxied by the loop: HTTP/1.1 (and 1.0 │   │
+//	                         with or without Host), origin-form, a  │   │
 //	                         length or chunked body, 100-continue;  │   │
+//	                         tunnelled by the loop: upgrades;       │   │
 //	                         answered by the loop: 421, preflights  │   │
-//	                         anything else (an upgrade, CONNECT, a  │   │
-//	                         doubtful head, a 421 or preflight with │   │
-//	                         a body): the connection is handed over ┴─► net/http:
+//	                         anything else (CONNECT, an upgrade     │   │
+//	                         with a body, a doubtful head, a 421 or │   │
+//	                         preflight with a body): the connection │   │
+//	                         is handed over ────────────────────────┴─► net/http:
 //	                                  httpgate.go ─► http.Server ─► router ─► httpApp
 //	                                  ─► httputil.ReverseProxy ─► httpSide (httpupstream.go)
 //
 // Why two: the loops cost what nginx costs per request (one epoll loop
 // per P, no goroutine per connection, nothing allocated per request),
 // where net/http costs about twice as much; net/http's path has what the
-// loops do not need to repeat: TLS, HTTP/2, upgrades, and a hardened
+// loops do not need to repeat: TLS, HTTP/2, rare upgrades, and a hardened
 // parser for the heads the loops' parser declines (behind the gate, which
 // applies the request rules to the raw head first). A loop decides nothing
 // net/http's path decides otherwise: every rule is one function both

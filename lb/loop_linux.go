@@ -28,14 +28,17 @@ import (
 // cost 1.3 to 1.5 times nginx's CPU per request (BENCHMARKS.md, issue 2);
 // the loops cost what nginx costs.
 //
-// A loop serves the ordinary requests: HTTP/1.1 or HTTP/1.0 with a Host,
-// origin-form target, one Host, a Content-Length body, a chunked one
+// A loop serves the ordinary requests: HTTP/1.1 with one Host, HTTP/1.0
+// with one or none (the backend's URL names its host then, as net/http's
+// transport does), origin-form target, a Content-Length body, a chunked one
 // (loopchunked_linux.go) or none, "Expect: 100-continue" included (see
-// h1.ParseRequest), for a host an app the loops can serve claims. It
-// answers itself, as net/http's router and app would (loopown_linux.go), a
-// host no app claims (421) and a CORS preflight. Any other request (an
-// upgrade, CONNECT, HTTP/1.0 without a Host, an app with an https backend,
-// a malformed head, a 421 or preflight with a body)
+// h1.ParseRequest), for a host an app the loops can serve claims, and
+// upgrades (websocket), which it tunnels after the backend's 101
+// (looptunnel_linux.go). It answers itself, as net/http's router and app
+// would (loopown_linux.go), a host no app claims (421) and a CORS
+// preflight. Any other request (an upgrade with a body or on HTTP/1.0,
+// CONNECT, an app with an https backend, a
+// malformed head, a 421 or preflight with a body)
 // hands its connection, with the bytes read so far, to the listener's
 // net/http server behind the gate (httpgate.go), which serves it from then on:
 // one behaviour for every request, and the parser of the loop never has
@@ -43,7 +46,7 @@ import (
 //
 // A client connection goes through the phases of connState, one handler
 // each (clientConn.step): head, body, send, answer, flush, then head
-// again; linger and closed at its end.
+// again; tunnel after a switch of protocols; linger and closed at its end.
 //
 // On a loop, the split, failover, balancing, passive ejection, retries on
 // another backend, X-Forwarded-*, hop-by-hop removal, debug headers,

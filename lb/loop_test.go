@@ -490,6 +490,7 @@ func TestLoopServesItself(t *testing.T) {
 		{"CORS preflight", "OPTIONS /api HTTP/1.1\r\nHost: shop.test\r\nOrigin: https://shop.test\r\nAccess-Control-Request-Method: PUT\r\n\r\n", 204},
 		{"HTTP/1.0 keep-alive", "GET / HTTP/1.0\r\nHost: shop.test\r\nConnection: keep-alive\r\n\r\n", 200},
 		{"HTTP/1.0 421", "GET / HTTP/1.0\r\nHost: nobody.test\r\nConnection: keep-alive\r\n\r\n", 421},
+		{"HTTP/1.0 without Host", "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 421},
 		{"chunked upload", "POST /up HTTP/1.1\r\nHost: shop.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 200},
 		{"100-continue", "POST /up HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello", 200},
 		{"CORS preflight refused", "OPTIONS /api HTTP/1.1\r\nHost: shop.test\r\nOrigin: https://evil.test\r\nAccess-Control-Request-Method: PUT\r\n\r\n", 403},

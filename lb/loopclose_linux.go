@@ -19,6 +19,9 @@ func (c *clientConn) close() {
 		return
 	}
 	c.releaseHead()
+	if c.state == stateTunnel {
+		c.endTunnel()
+	}
 	if c.state.running() {
 		c.dropUp()
 		if c.state != stateFlush {

@@ -33,15 +33,17 @@ const (
 	stateSend                    // sending the request to a backend (the rest of a large body streams); its answer may begin
 	stateAnswer                  // the request is sent whole: reading the backend's answer into out
 	stateFlush                   // the answer is whole in out (or cut, or the proxy's own): writing it out
+	stateTunnel                  // switched protocols: bytes copied both ways (looptunnel_linux.go)
 	stateLinger                  // shut for writing, dropping what the client still sends
 	stateClosed                  // closed, or handed to net/http
 )
 
-var connStateNames = [...]string{"head", "body", "send", "answer", "flush", "linger", "closed"}
+var connStateNames = [...]string{"head", "body", "send", "answer", "flush", "tunnel", "linger", "closed"}
 
 func (s connState) String() string { return connStateNames[s] }
 
-// running reports whether a request is being served in state s.
+// running reports whether a request is being served in state s (a
+// tunnel is one that has been answered).
 func (s connState) running() bool { return s >= stateBody && s <= stateFlush }
 
 // clientConn is a client connection on a loop. It serves one request at a
@@ -77,20 +79,23 @@ type clientConn struct {
 	clientLeft    bool // the client went away during the request
 
 	// The request being proxied.
-	s        *side // the side serving it (the client's, until failover)
-	b        *backend
-	up       *upConn
-	start    time.Time
-	minted   string
-	isHead   bool
-	bodyLeft int64 // request body bytes still to come from the client
-	http10   bool  // the request is HTTP/1.0: so is the answer (and never chunked)
-	whole    bool  // the whole body is read before sending (at most maxRetryBody)
-	chunked  bool  // the body is chunked (loopchunked_linux.go)
-	chunks   h1.ChunkScanner
-	retryOK  bool // may go to another backend once
-	resendOK bool // may go again on a fresh connection once
-	status   int  // of the answer, for telemetry
+	s         *side // the side serving it (the client's, until failover)
+	b         *backend
+	up        *upConn
+	start     time.Time
+	minted    string
+	isHead    bool
+	bodyLeft  int64 // request body bytes still to come from the client
+	http10    bool  // the request is HTTP/1.0: so is the answer (and never chunked)
+	noHost    bool  // an HTTP/1.0 request without Host: the backend's URL names its host
+	whole     bool  // the whole body is read before sending (at most maxRetryBody)
+	chunked   bool  // the body is chunked (loopchunked_linux.go)
+	chunks    h1.ChunkScanner
+	upgradeTo []byte     // the protocol the request switches to (loopUpgrade), empty if none
+	ends      tunnelEnds // stateTunnel: how far each way has ended
+	retryOK   bool       // may go to another backend once
+	resendOK  bool       // may go again on a fresh connection once
+	status    int        // of the answer, for telemetry
 }
 
 func newClientConn(w *loopWorker, fd int, peer netip.AddrPort) *clientConn {
@@ -154,6 +159,8 @@ func (c *clientConn) step() bool {
 		}
 		c.endRequest()
 		return true
+	case stateTunnel:
+		return c.tunnel()
 	}
 	return false
 }
@@ -292,10 +299,15 @@ func (c *clientConn) begin() bool {
 	case a == nil || (a.cors != nil && loopPreflight(r)):
 		return c.answerOwn(a, code, body)
 	}
+	upgrade := loopUpgrade(a, r)
+	if upgrade == upgradeHandOff {
+		c.handOff()
+		return true
+	}
 	s, minted, mintedKey := a.pickLoop(r, c.peer)
 	var mirrorReq *http.Request
 	if a.mirror != nil && !a.mirrorLeaves(r, c.peer, s, mintedKey) {
-		if _, ok := a.mirror.(LoopMirror); !ok || r.ContentLength > maxRetryBody || r.Chunked {
+		if _, ok := a.mirror.(LoopMirror); !ok || r.ContentLength > maxRetryBody || r.Chunked || (r.Upgrade != nil && upgrade != upgradeTunnel) {
 			c.handOff() // to Serve, through net/http
 			return true
 		}
@@ -310,6 +322,10 @@ func (c *clientConn) begin() bool {
 	c.start = time.Now()
 	c.s, c.b, c.minted, c.status = s, nil, minted, 0
 	c.mirrorReq = mirrorReq
+	c.upgradeTo = c.upgradeTo[:0]
+	if upgrade == upgradeTunnel {
+		c.upgradeTo = append(c.upgradeTo, r.Upgrade...)
+	}
 	c.isHead = string(r.Method) == http.MethodHead
 	c.closeAfter = c.closeAfter || r.Close || c.w.draining
 	c.resendOK = loopResendable(r)
@@ -325,9 +341,11 @@ func (c *clientConn) begin() bool {
 	headLen := r.HeadLen
 	head := c.in.Data()[:headLen] // stays in place until the next read
 	c.body = c.body[:0]
-	if c.bodyLeft > 0 || !a.sides[0].pool.sameBase() || !a.sides[1].pool.sameBase() {
+	c.noHost = r.Host == nil
+	if c.bodyLeft > 0 || !a.sides[0].pool.sameBase() || !a.sides[1].pool.sameBase() || c.noHost {
 		// The head is needed again: after the body, or for a retry on a
-		// backend with another base path.
+		// backend with another base path (or another Host, for an
+		// HTTP/1.0 request without one).
 		c.head = append(c.head[:0], head...)
 	}
 	c.in.Consume(headLen)
@@ -369,7 +387,7 @@ func (c *clientConn) dispatch(r *h1.Request) {
 	}
 	c.b = b
 	c.retryOK = serving.retries(unsafe.String(unsafe.SliceData(r.Method), len(r.Method)), c.whole)
-	c.send = serving.appendLoopRequest(c.send[:0], r, b, c.peer)
+	c.send = serving.appendLoopRequest(c.send[:0], r, b, c.peer, c.upgradeTo)
 	c.bodyAt = len(c.send)
 	c.send = append(c.send, c.body...)
 	c.connect()
@@ -476,9 +494,9 @@ func (c *clientConn) retryOrFail(err error) {
 			c.retryOK = false
 			c.s.tel.Retry()
 			c.s.log.Debug("retrying on another backend", "failed", c.b.label, "backend", next.label, "err", err)
-			if next.basePath != c.b.basePath || next.baseQuery != c.b.baseQuery {
+			if next.basePath != c.b.basePath || next.baseQuery != c.b.baseQuery || (c.noHost && next.url.Host != c.b.url.Host) {
 				if perr := h1.ParseRequest(c.head, &c.req); perr == nil {
-					c.send = c.s.appendLoopRequest(c.send[:0], &c.req, next, c.peer)
+					c.send = c.s.appendLoopRequest(c.send[:0], &c.req, next, c.peer, c.upgradeTo)
 					c.bodyAt = len(c.send)
 					c.send = append(c.send, c.body...)
 				}

@@ -41,14 +41,19 @@ func hasConnection(hs []h1.Header) bool {
 }
 
 // appendLoopRequest appends the head of the request r (a client's, parsed
-// by h1.ParseRequest) as it goes to backend b of s.
-func (s *side) appendLoopRequest(dst []byte, r *h1.Request, b *backend, peer netip.Addr) []byte {
+// by h1.ParseRequest) as it goes to backend b of s; upgrade, when not
+// empty, is the protocol it switches to, which the proxy carries:
+// Connection: Upgrade and Upgrade: upgrade are sent (forward.RequestHeader).
+func (s *side) appendLoopRequest(dst []byte, r *h1.Request, b *backend, peer netip.Addr, upgrade []byte) []byte {
 	dst = append(dst, r.Method...)
 	dst = append(dst, ' ')
 	dst = b.appendTarget(dst, r.Target)
 	dst = append(dst, " HTTP/1.1\r\n"...)
 	trusted := forward.Trusted(peer, s.app.trusted)
 	named := hasConnection(r.Headers)
+	if r.Host == nil { // HTTP/1.0 without one: net/http's transport names the backend's
+		dst = appendHeader(dst, []byte("Host"), []byte(b.url.Host))
+	}
 	var seen [forward.None]bool
 	var prior []byte // the client's X-Forwarded-For chain, when trusted
 	teTrailers := false
@@ -77,6 +82,9 @@ func (s *side) appendLoopRequest(dst []byte, r *h1.Request, b *backend, peer net
 	}
 	if teTrailers {
 		dst = append(dst, "Te: trailers\r\n"...)
+	}
+	if len(upgrade) > 0 {
+		dst = append(append(append(dst, "Connection: Upgrade\r\nUpgrade: "...), upgrade...), "\r\n"...)
 	}
 	dst = append(dst, "X-Forwarded-For: "...)
 	dst = forward.AppendFor(dst, prior, peer)

@@ -206,7 +206,7 @@ func (c *clientConn) readUp() bool {
 	u := c.up
 	if !u.headDone {
 		moved := c.readHead()
-		if c.up != u || !u.headDone || u.in.Len() == 0 {
+		if c.up != u || !u.headDone || u.in.Len() == 0 || c.state == stateTunnel {
 			return moved
 		}
 	}
@@ -310,9 +310,8 @@ func (c *clientConn) sendHead() bool {
 	if !c.out.Room(h.HeadLen + 512 + len(c.minted)) {
 		return false // the bytes before it are still going out
 	}
-	if h.Status == 101 {
-		c.upFailed(&backendError{backend: c.b.label, err: errors.New("switching protocols without an upgrade")})
-		return true
+	if h.Status == http.StatusSwitchingProtocols {
+		return c.startTunnel(h)
 	}
 	interim := h.Status < 200
 	if interim && c.http10 { // no 1xx to an HTTP/1.0 client (RFC 9110 15.2)

@@ -188,7 +188,7 @@ func (m *teeMirror) Serve(w http.ResponseWriter, r *http.Request, _ string, serv
 
 func (m *teeMirror) Leaves(string, []byte) bool { return false }
 
-func (m *teeMirror) BeginPrimary(*http.Request, []byte) MirrorPrimary {
+func (m *teeMirror) BeginPrimary(*http.Request, string, []byte) MirrorPrimary {
 	m.mu.Lock()
 	m.began++
 	m.mu.Unlock()

@@ -16,11 +16,11 @@ func ExampleParseRequest() {
 	}
 	fmt.Printf("%s %s host=%s body=%d head=%d\n", r.Method, r.Target, r.Host, r.ContentLength, r.HeadLen)
 
-	err := h1.ParseRequest([]byte("POST / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n"), &r)
+	err := h1.ParseRequest([]byte("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nUpgrade: h2c\r\n\r\n"), &r)
 	fmt.Println(errors.Is(err, h1.ErrUnsupported), err)
 	// Output:
 	// POST /orders?id=7 host=shop.example.com body=2 head=73
-	// true parsing at byte 26: Upgrade header: request head not for the loop path
+	// true parsing at byte 45: Upgrade header not one non-empty value: request head not for the loop path
 }
 
 func ExampleChunkScanner() {

@@ -59,6 +59,7 @@ func FuzzParseRequest(f *testing.F) {
 // netRequest is what both parsers must agree on.
 type netRequest struct {
 	Method, RequestURI, Host string
+	Upgrade                  string
 	ContentLength            int64
 	Close, HTTP10            bool
 	Header                   http.Header
@@ -71,8 +72,8 @@ func compareRequest(t *testing.T, p []byte, r *Request, req *http.Request) {
 		length = -1
 		delete(header, "Transfer-Encoding")
 	}
-	got := netRequest{string(r.Method), string(r.Target), string(r.Host), length, r.Close, r.HTTP10, header}
-	want := netRequest{req.Method, req.RequestURI, req.Host, req.ContentLength, req.Close, req.ProtoMinor == 0, req.Header}
+	got := netRequest{string(r.Method), string(r.Target), string(r.Host), string(r.Upgrade), length, r.Close, r.HTTP10, header}
+	want := netRequest{req.Method, req.RequestURI, req.Host, req.Header.Get("Upgrade"), req.ContentLength, req.Close, req.ProtoMinor == 0, req.Header}
 	if diff := cmp.Diff(got, want, cmpopts.EquateEmpty()); diff != "" {
 		t.Fatalf("%q: h1 and net/http differ (-h1 +net/http):\n%s", p, diff)
 	}

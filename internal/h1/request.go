@@ -11,7 +11,8 @@ type Request struct {
 	Continue      bool     // "Expect: 100-continue": the client waits for a 100 before its body
 	Close         bool     // Connection: close among its tokens; on HTTP/1.0, keep-alive not among them
 	HTTP10        bool     // the version is HTTP/1.0
-	Host          []byte   // the one Host header's value (must be present exactly once, non-empty)
+	Host          []byte   // the one Host header's value (non-empty; HTTP/1.1 must have one): nil when absent
+	Upgrade       []byte   // the one Upgrade header's value (non-empty), nil when absent
 	Headers       []Header // every header in order, Host included
 }
 
@@ -24,8 +25,9 @@ type Request struct {
 //
 // It accepts only "METHOD SP /origin-form SP HTTP/1.x CRLF" (1.0 or 1.1), header lines
 // "token:OWS value OWS CRLF" and the blank line, with exactly one non-empty
-// Host, at most one Content-Length or one "Transfer-Encoding: chunked"
-// (not both), at most one "Expect: 100-continue", and no Upgrade; see the
+// Host (HTTP/1.0: at most one), at most one Content-Length or one "Transfer-Encoding: chunked"
+// (not both), at most one "Expect: 100-continue", and at most one
+// non-empty Upgrade (the caller decides whether to switch); see the
 // package tests for every rule. On HTTP/1.0 it takes no Transfer-Encoding
 // and no Expect.
 func ParseRequest(p []byte, r *Request) error {
@@ -43,8 +45,8 @@ func ParseRequest(p []byte, r *Request) error {
 		case lineInvalid:
 			return unsupported(why, next)
 		case lineEnd:
-			if r.Host == nil {
-				return unsupported("no Host header", i)
+			if r.Host == nil && !r.HTTP10 {
+				return unsupported("no Host header on HTTP/1.1", i)
 			}
 			if r.Chunked && saw.length {
 				return unsupported("both Transfer-Encoding and Content-Length", i)
@@ -111,7 +113,10 @@ func (r *Request) field(h Header, off int, saw *seen) error {
 		}
 	case len("Upgrade"):
 		if EqualFold(h.Name, "Upgrade") {
-			return unsupported("Upgrade header", off)
+			if r.Upgrade != nil || len(h.Value) == 0 {
+				return unsupported("Upgrade header not one non-empty value", off)
+			}
+			r.Upgrade = h.Value
 		}
 	case len("Expect"):
 		if EqualFold(h.Name, "Expect") {

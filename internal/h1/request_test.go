@@ -42,7 +42,9 @@ var acceptedRequests = []struct {
 	{"100-continue", "PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nExpect: 100-Continue\r\n\r\n", Request{HeadLen: 68, Method: []byte("PUT"), Target: []byte("/"), ContentLength: 1, Continue: true, Host: []byte("x"), Headers: hdrs("Host", "x", "Content-Length", "1", "Expect", "100-Continue")}},
 	{"HTTP/1.0 closes", "GET / HTTP/1.0\r\nHost: x\r\n\r\n", Request{HeadLen: 27, Method: []byte("GET"), Target: []byte("/"), Close: true, HTTP10: true, Host: []byte("x"), Headers: hdrs("Host", "x")}},
 	{"HTTP/1.0 keep-alive", "GET / HTTP/1.0\r\nHost: x\r\nConnection: Keep-Alive\r\n\r\n", Request{HeadLen: 51, Method: []byte("GET"), Target: []byte("/"), HTTP10: true, Host: []byte("x"), Headers: hdrs("Host", "x", "Connection", "Keep-Alive")}},
+	{"HTTP/1.0 without Host", "GET / HTTP/1.0\r\nA: b\r\n\r\n", Request{HeadLen: 24, Method: []byte("GET"), Target: []byte("/"), Close: true, HTTP10: true, Headers: hdrs("A", "b")}},
 	{"HTTP/1.0 keep-alive and close", "GET / HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n", Request{HeadLen: 70, Method: []byte("GET"), Target: []byte("/"), Close: true, HTTP10: true, Host: []byte("x"), Headers: hdrs("Host", "x", "Connection", "keep-alive", "Connection", "close")}},
+	{"Upgrade", "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", Request{HeadLen: 70, Method: []byte("GET"), Target: []byte("/ws"), Host: []byte("x"), Upgrade: []byte("websocket"), Headers: hdrs("Host", "x", "Connection", "Upgrade", "Upgrade", "websocket")}},
 	{"100 headers", manyHeaders(99), Request{HeadLen: len(manyHeaders(99)), Method: []byte("GET"), Target: []byte("/"), Host: []byte("x"), Headers: append(hdrs("Host", "x"), hdrs(strings.Split(strings.Repeat("X-N,1,", 99), ",")...)...)}},
 }
 
@@ -66,7 +68,6 @@ var rejectedRequests = []struct {
 	{"tab in target", "GET /a\tb HTTP/1.1\r\nHost: x\r\n\r\n", ErrUnsupported},
 	{"bad escape", "GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n", ErrUnsupported},
 	{"short escape", "GET /%4 HTTP/1.1\r\nHost: x\r\n\r\n", ErrUnsupported},
-	{"HTTP/1.0 without Host", "GET / HTTP/1.0\r\n\r\n", ErrUnsupported},
 	{"HTTP/1.0 chunked", "POST / HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", ErrUnsupported},
 	{"HTTP/1.0 100-continue", "POST / HTTP/1.0\r\nHost: x\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n", ErrUnsupported},
 	{"HTTP/2.0", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", ErrUnsupported},
@@ -109,7 +110,8 @@ var rejectedRequests = []struct {
 	{"two Hosts", "GET / HTTP/1.1\r\nHost: x\r\nhost: x\r\n\r\n", ErrUnsupported},
 	{"Host with userinfo", "GET / HTTP/1.1\r\nHost: a@b\r\n\r\n", ErrUnsupported},
 	{"Host with space", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", ErrUnsupported},
-	{"Upgrade", "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", ErrUnsupported},
+	{"two Upgrades", "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nUpgrade: h2c\r\n\r\n", ErrUnsupported},
+	{"empty Upgrade", "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: \r\n\r\n", ErrUnsupported},
 	{"Expect other than 100-continue", "PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nExpect: 200-ok\r\n\r\n", ErrUnsupported},
 	{"Expect twice", "PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nExpect: 100-continue\r\nExpect: 100-continue\r\n\r\n", ErrUnsupported},
 	{"101 headers", manyHeaders(100), ErrTooManyHeaders},
