@@ -332,6 +332,18 @@ cpu_seconds() {
 		END { printf "%.3f\n", t / hz }'
 }
 
+# cpu_split PID...: the user and the system CPU time of the PIDs, summed,
+# in seconds: "USER SYS".
+cpu_split() {
+	local pid hz
+	hz=$(getconf CLK_TCK)
+	for pid in "$@"; do
+		cat "/proc/$pid/stat" 2>/dev/null || true
+	done | awk -v hz="$hz" '
+		{ sub(/^.*\) /, ""); u += $12; s += $13 }
+		END { printf "%.3f %.3f\n", u / hz, s / hz }'
+}
+
 # child_pids PID: the pids of PID's children, one a line (nginx's workers).
 child_pids() {
 	command -v pgrep >/dev/null || die "pgrep is not installed (Debian package procps)"
@@ -350,10 +362,24 @@ record_cpu() {
 run_with_cpu() {
 	local name=$1 port=$2 before after
 	shift 2
-	before=$(cpu_seconds "$@")
+	before=$(cpu_split "$@")
 	run_wrk "$name" "$port"
-	after=$(cpu_seconds "$@")
-	record_cpu "$name" "$(awk -v a="$after" -v b="$before" 'BEGIN { print a - b }')"
+	after=$(cpu_split "$@")
+	record_cpu "$name" "$(awk -v a="$after" -v b="$before" 'BEGIN { split(a, x, " "); split(b, y, " "); print x[1] + x[2] - y[1] - y[2] }')"
+	# and apart, user and system time per request (µs): "USER SYS"
+	tail -n 1 "$TMP/results-$name" | awk -v a="$after" -v b="$before" '{
+		split(a, x, " "); split(b, y, " ")
+		if ($5 > 0) printf "%.2f %.2f\n", (x[1] - y[1]) * 1e6 / $5, (x[2] - y[2]) * 1e6 / $5
+	}' >>"$TMP/cpusplit-$name"
+}
+
+# cpu_split_line LABEL NAME: the median user and system CPU per request
+# of NAME's rounds, when it was measured paced.
+cpu_split_line() {
+	[[ -s $TMP/cpusplit-$2 ]] || return 0
+	printf "%-${TABLE_WIDTH}s user %s µs, system %s µs\n" "$1" \
+		"$(cut -d' ' -f1 "$TMP/cpusplit-$2" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')" \
+		"$(cut -d' ' -f2 "$TMP/cpusplit-$2" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
 }
 
 # load1 prints the 1-minute load average.
