@@ -156,13 +156,22 @@ func target(u, base *url.URL) {
 // clientTarget makes req's request line carry the client's own target, as
 // the loops send it (backend.appendTarget), rather than the one
 // URL.RequestURI re-escapes: for a target the loops take (h1.OriginForm),
-// but not one starting "//", which http.Transport (the fallback) would send
-// as an absolute URL from URL.Opaque. Those, absolute-form targets and
-// "*" keep the URL's form.
+// or one that is but for bytes outside ASCII (percent-encoded), but not
+// one starting "//", which http.Transport (the fallback) would send as an
+// absolute URL from URL.Opaque. Those, absolute-form targets and "*" keep
+// the URL's form.
 func clientTarget(req *http.Request, b *backend) {
 	raw := req.RequestURI
-	if strings.HasPrefix(raw, "//") || !h1.OriginForm(raw) {
+	if strings.HasPrefix(raw, "//") {
 		return
+	}
+	if !h1.OriginForm(raw) {
+		// Bytes outside ASCII are percent-encoded, the rest kept as sent
+		// (URL.RequestURI would escape a '!' or a '*' too, and change
+		// the URI: RFC 3986 2.2).
+		if raw = asciiTarget(raw); !h1.OriginForm(raw) {
+			return
+		}
 	}
 	req.URL.Opaque = string(b.appendTarget(nil, []byte(raw)))
 	req.URL.RawQuery, req.URL.ForceQuery = "", false
@@ -281,4 +290,27 @@ func (t *trackedConn) CloseWrite() error {
 // closeIdle closes the idle connections to the side's backends.
 func (s *httpSide) closeIdle() {
 	s.h1.CloseIdleConnections()
+}
+
+// asciiTarget is target with its bytes outside ASCII percent-encoded.
+func asciiTarget(s string) string {
+	n := 0
+	for i := range len(s) {
+		if s[i] >= 0x80 {
+			n++
+		}
+	}
+	if n == 0 {
+		return s
+	}
+	const hex = "0123456789ABCDEF"
+	b := make([]byte, 0, len(s)+2*n)
+	for i := range len(s) {
+		if c := s[i]; c >= 0x80 {
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		} else {
+			b = append(b, c)
+		}
+	}
+	return string(b)
 }

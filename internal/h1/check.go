@@ -23,8 +23,10 @@ import (
 //     are not one decimal length, a field name that is not a token (a
 //     space in it or before the colon), a folded field line, a control
 //     byte in a value, a missing Host on HTTP/1.1, a second Host, a
-//     request target with a fragment ('#') and the asterisk-form "*"
-//     with another method than OPTIONS (RFC 9112 3.2) are answered 400;
+//     request target with a fragment ('#'), the asterisk-form "*" with
+//     another method than OPTIONS, and a target in no form of RFC 9112
+//     3.2 (not '/' first, not http:// or https://, not "*", not CONNECT's
+//     authority-form: "A:", "mailto:x") are answered 400, as nginx does;
 //   - a Transfer-Encoding other than one "chunked" is answered 501, as
 //     net/http and nginx do.
 //
@@ -191,10 +193,24 @@ func (c *headCheck) target(method, target []byte, off int) error {
 	if k := bytes.IndexByte(target, '#'); k >= 0 {
 		return c.fail(http.StatusBadRequest, off+k, "request target with a fragment ('#')")
 	}
-	if len(target) == 1 && target[0] == '*' && string(method) != http.MethodOptions {
-		return c.fail(http.StatusBadRequest, off, "asterisk-form target with "+string(method)+", not OPTIONS")
+	if len(target) == 1 && target[0] == '*' {
+		if string(method) != http.MethodOptions {
+			return c.fail(http.StatusBadRequest, off, "asterisk-form target with "+string(method)+", not OPTIONS")
+		}
+		return nil
 	}
-	return nil
+	switch {
+	case len(target) > 0 && target[0] == '/', // origin-form
+		string(method) == http.MethodConnect, // authority-form (refused 405 by the router)
+		hasPrefixFold(target, "http://"), hasPrefixFold(target, "https://"): // absolute-form
+		return nil
+	}
+	return c.fail(http.StatusBadRequest, off, "request target not in origin-form, absolute-form (http:// or https://) or '*'")
+}
+
+// hasPrefixFold reports whether b starts with prefix, ASCII case-insensitive.
+func hasPrefixFold(b []byte, prefix string) bool {
+	return len(b) >= len(prefix) && EqualFold(b[:len(prefix)], prefix)
 }
 
 // isTargetChar: a byte of a request target (visible ASCII or obs-text).
