@@ -154,7 +154,7 @@ func (a *App) sameAs(name string, cfg *manifest.App, opts Options) bool {
 		opts.UpstreamTLS[PoolKey{name, telemetry.SideOld}] != nil || opts.UpstreamTLS[PoolKey{name, telemetry.SideNew}] != nil {
 		return false
 	}
-	return reflect.DeepEqual(a.cfg, cfg)
+	return a.cfg == cfg || reflect.DeepEqual(a.cfg, cfg)
 }
 
 // keepApp puts the app a, unchanged, in c.

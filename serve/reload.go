@@ -107,7 +107,10 @@ func (i *Instance) reload(ctx context.Context) (ReloadResult, error) {
 		}
 	}
 	prev, _ := i.appNames(i.manifest)
-	res := diffManifests(i.manifest, m, prev, names)
+	res, unchanged := diffManifests(i.manifest, m, prev, names)
+	// An app whose section did not change is given to the proxy as the
+	// section it serves, which it then knows at a glance (lb keeps it).
+	m = withApps(m, i.manifest, unchanged)
 	// The apps served keep their weight; a new one starts at its saved
 	// weight, as at start.
 	var added []string
@@ -131,6 +134,19 @@ func (i *Instance) reload(ctx context.Context) (ReloadResult, error) {
 	res.NotApplied = slices.Compact(res.NotApplied)
 	i.manifest = m
 	return res, err
+}
+
+// withApps is m with the sections of the apps names taken from prev.
+func withApps(m, prev *manifest.Manifest, names []string) *manifest.Manifest {
+	if len(names) == 0 {
+		return m
+	}
+	out := *m
+	out.Apps = maps.Clone(m.Apps)
+	for _, name := range names {
+		out.Apps[name] = prev.Apps[name]
+	}
+	return &out
 }
 
 // withLive is m with the live backend changes of the apps names applied
@@ -238,8 +254,7 @@ func (i *Instance) recordReload(ctx context.Context, actor string, res ReloadRes
 // diffManifests lists what changes from before (serving the apps
 // prev) to after (serving names): the changes a reload applies, and apart
 // those it does not.
-func diffManifests(before, after *manifest.Manifest, prev, names []string) ReloadResult {
-	var res ReloadResult
+func diffManifests(before, after *manifest.Manifest, prev, names []string) (res ReloadResult, unchanged []string) {
 	for _, name := range prev {
 		if !slices.Contains(names, name) {
 			res.Changes = append(res.Changes, "apps."+name+": removed")
@@ -254,7 +269,9 @@ func diffManifests(before, after *manifest.Manifest, prev, names []string) Reloa
 			}
 			continue
 		}
-		diffApp(&res, name, a, b)
+		if !diffApp(&res, name, a, b) {
+			unchanged = append(unchanged, name)
+		}
 	}
 	if before.Global.Drain != after.Global.Drain {
 		res.Changes = append(res.Changes, "drain: "+after.Global.Drain.Or(manifest.DefaultDrain).String())
@@ -264,14 +281,14 @@ func diffManifests(before, after *manifest.Manifest, prev, names []string) Reloa
 			res.NotApplied = append(res.NotApplied, key)
 		}
 	}
-	return res
+	return res, unchanged
 }
 
 // notReloaded are the keys of an app a reload does not apply.
 var notReloaded = []string{"shadow", "logs", "dns", "dns_check", "fallback", "notify"}
 
 // diffApp adds the changes of app name from a to b.
-func diffApp(res *ReloadResult, name string, a, b *manifest.App) {
+func diffApp(res *ReloadResult, name string, a, b *manifest.App) (changed bool) {
 	av, bv := reflect.ValueOf(*a), reflect.ValueOf(*b)
 	t := av.Type()
 	for f := range t.NumField() {
@@ -279,6 +296,7 @@ func diffApp(res *ReloadResult, name string, a, b *manifest.App) {
 		if key == "" || key == "-" || reflect.DeepEqual(av.Field(f).Interface(), bv.Field(f).Interface()) {
 			continue
 		}
+		changed = true
 		path := "apps." + name + "." + key
 		switch {
 		case slices.Contains(notReloaded, key):
@@ -289,6 +307,7 @@ func diffApp(res *ReloadResult, name string, a, b *manifest.App) {
 			res.Changes = append(res.Changes, path+": changed")
 		}
 	}
+	return changed
 }
 
 func pool(a *manifest.App, side string) manifest.Pool {
