@@ -2,7 +2,6 @@ package compare
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -13,19 +12,19 @@ import (
 	"github.com/migratekit/migrate/internal/report"
 )
 
-// Report formats.
+// Report formats (package internal/report's, shared with datacheck).
 const (
-	FormatText     = "text"
-	FormatJSON     = "json"
-	FormatMarkdown = "markdown"
-	FormatJUnit    = "junit"
+	FormatText     = report.FormatText
+	FormatJSON     = report.FormatJSON
+	FormatMarkdown = report.FormatMarkdown
+	FormatJUnit    = report.FormatJUnit
 )
 
 // ReportFormats lists the formats WriteReport knows.
-var ReportFormats = []string{FormatText, FormatJSON, FormatMarkdown, FormatJUnit}
+var ReportFormats = report.Formats
 
 // ErrUnknownFormat is returned by WriteReport for a format it does not know.
-var ErrUnknownFormat = errors.New("unknown report format")
+var ErrUnknownFormat = report.ErrUnknownFormat
 
 // Report is the diff report of one app (`migrate compare report`).
 type Report struct {

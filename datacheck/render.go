@@ -2,7 +2,6 @@ package datacheck
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -11,19 +10,19 @@ import (
 	"github.com/migratekit/migrate/internal/report"
 )
 
-// Report formats, as `migrate compare report`'s.
+// Report formats, as `migrate compare report`'s (package internal/report).
 const (
-	FormatText     = "text"
-	FormatJSON     = "json"
-	FormatMarkdown = "markdown"
-	FormatJUnit    = "junit"
+	FormatText     = report.FormatText
+	FormatJSON     = report.FormatJSON
+	FormatMarkdown = report.FormatMarkdown
+	FormatJUnit    = report.FormatJUnit
 )
 
 // Formats lists the formats Write knows.
-var Formats = []string{FormatText, FormatJSON, FormatMarkdown, FormatJUnit}
+var Formats = report.Formats
 
 // ErrUnknownFormat is returned by Write for a format it does not know.
-var ErrUnknownFormat = errors.New("unknown report format")
+var ErrUnknownFormat = report.ErrUnknownFormat
 
 // Write renders r in format (one of Formats).
 func Write(w io.Writer, format string, r Report) error {

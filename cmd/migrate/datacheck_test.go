@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -152,31 +150,13 @@ func TestDatacheckManifest(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestDatacheckWatch: --watch checks, prints the report and waits for
 // the next check; interrupted, it exits with the last report's code.
 func TestDatacheckWatch(t *testing.T) {
 	t.Parallel()
 	old := pgTestDB(t, usersTable)
 	nw := pgTestDB(t, usersTable, "DELETE FROM users WHERE id = 42")
-	var out, errb syncBuffer
+	var out, errb lockedBuffer
 	cmd := newCmdRoot(&iostreams{In: strings.NewReader(""), Out: &out, Err: &errb})
 	cmd.SetArgs([]string{"datacheck", "--old", old, "--new", nw, "--watch", "--settle", "10ms", "--interval", "1h", "--format", "json"})
 	ctx, cancel := context.WithCancel(context.Background())

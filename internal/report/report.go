@@ -7,9 +7,24 @@ package report
 import (
 	"bytes"
 	"encoding/xml"
+	"errors"
 	"io"
 	"strings"
 )
+
+// The formats of a report, the same for every check's.
+const (
+	FormatText     = "text"
+	FormatJSON     = "json"
+	FormatMarkdown = "markdown"
+	FormatJUnit    = "junit"
+)
+
+// Formats lists the formats of a report.
+var Formats = []string{FormatText, FormatJSON, FormatMarkdown, FormatJUnit}
+
+// ErrUnknownFormat is the error of a format not in Formats.
+var ErrUnknownFormat = errors.New("unknown report format")
 
 // The JUnit document, in the shape Jenkins, GitLab and GitHub test-report
 // actions read (the Ant JUnit schema).
