@@ -199,10 +199,10 @@ func (c *headCheck) target(method, target []byte, off int) error {
 		}
 		return nil
 	}
-	switch {
-	case len(target) > 0 && target[0] == '/', // origin-form
-		string(method) == http.MethodConnect, // authority-form (refused 405 by the router)
-		hasPrefixFold(target, "http://"), hasPrefixFold(target, "https://"): // absolute-form
+	// Origin-form, CONNECT's authority-form (the router refuses it 405),
+	// absolute-form.
+	if len(target) > 0 && target[0] == '/' || string(method) == http.MethodConnect ||
+		hasPrefixFold(target, "http://") || hasPrefixFold(target, "https://") {
 		return nil
 	}
 	return c.fail(http.StatusBadRequest, off, "request target not in origin-form, absolute-form (http:// or https://) or '*'")
